@@ -1,0 +1,164 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled generators behind microwave's specs.
+
+The Python specs (microwave.specs) validate physical parameters and reduce
+them to a *plan*: plain numbers in samples and uA.  `Generator(plan)` copies
+the plan into a C struct (mw_program) and from then on everything runs in
+nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
+"""
+from libc.math cimport cos, exp, M_PI
+from libc.string cimport memset
+from libc.stdint cimport int64_t
+import numpy as np
+
+from mw_pattern cimport MW_MAX_STATES, mw_pattern
+from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
+                       mw_rat, mw_template, mw_schedule)
+from mw_envelope cimport (MW_MAX_SEGS, MW_TABLE_N, MW_SHAPE_COSINE, MW_SHAPE_EXP, mw_envelope)
+from mw_program cimport mw_program, program_start, program_fill
+
+MAX_BREAKPOINTS = MW_MAX_BP
+MAX_STATES = MW_MAX_STATES
+MAX_SEGMENTS = MW_MAX_SEGS
+EXP_STEEPNESS = 5.0
+
+cdef double _TABLES[(MW_SHAPE_EXP + 1) * (MW_TABLE_N + 1)]
+
+
+cdef void _init_tables():
+    cdef int i
+    cdef double x
+    for i in range(MW_TABLE_N + 1):
+        x = (<double>i) / MW_TABLE_N
+        _TABLES[MW_SHAPE_COSINE * (MW_TABLE_N + 1) + i] = 0.5 - 0.5 * cos(M_PI * x)
+        _TABLES[MW_SHAPE_EXP * (MW_TABLE_N + 1) + i] = (1.0 - exp(-EXP_STEEPNESS * x)) / (1.0 - exp(-EXP_STEEPNESS))
+
+_init_tables()
+
+
+cdef void _set_rat(mw_rat* r, tuple value):
+    r.whole, r.rem, r.den = value
+
+
+cdef class Generator:
+    """Stateful compiled generator of one channel's current, in uA.
+
+    Built from a plan by the spec classes; use ``spec.generator(rate)``.
+    """
+    cdef mw_program prog
+    cdef readonly double rate
+    cdef object _onsets, _amps
+
+    def __cinit__(self, dict plan):
+        cdef int i
+        cdef mw_template* t = &self.prog.train.tpl
+        cdef mw_schedule* s = &self.prog.train.sched
+        cdef mw_pattern* p = &self.prog.train.pat
+        cdef mw_envelope* e = &self.prog.env
+        memset(&self.prog, 0, sizeof(mw_program))
+        self.rate = plan["rate"]
+        # pulse template
+        taus, values = plan["template"]
+        t.nbp = len(taus)
+        t.cum[0] = 0.0
+        for i in range(t.nbp):
+            t.tau[i] = taus[i]
+            t.v[i] = values[i]
+        for i in range(t.nbp - 1):
+            t.slope[i] = 0.0 if t.tau[i + 1] == t.tau[i] else (t.v[i + 1] - t.v[i]) / (t.tau[i + 1] - t.tau[i])
+            t.cum[i + 1] = t.cum[i] + 0.5 * (t.v[i] + t.v[i + 1]) * (t.tau[i + 1] - t.tau[i])
+        t.slope[t.nbp - 1] = 0.0
+        t.end = t.tau[t.nbp - 1]
+        self.prog.train.sign = plan["sign"]
+        # schedule
+        sc = plan["schedule"]
+        s.end_sample = sc["end_sample"]
+        s.period.den = s.burst_on.den = s.burst_cycle.den = s.delay.den = 1
+        kind = sc["kind"]
+        if kind == "regular":
+            s.kind = MW_SCHED_REGULAR
+            _set_rat(&s.period, sc["period"])
+            _set_rat(&s.delay, sc["delay"])
+            s.has_burst = sc["burst_on"] is not None
+            if s.has_burst:
+                _set_rat(&s.burst_on, sc["burst_on"])
+                _set_rat(&s.burst_cycle, sc["burst_cycle"])
+            else:
+                s.burst_cycle.den = s.delay.den
+        elif kind == "sweep":
+            s.kind = MW_SCHED_SWEEP
+            s.f0, s.f1, s.sweep_s = sc["f0"], sc["f1"], sc["seconds"]
+            s.sweep_log = sc["log"]
+            s.rate = self.rate
+            s.delay_s = sc["delay_s"]
+            s.phase_at_end = sc["phase_at_end"]
+        else:
+            s.kind = MW_SCHED_CUSTOM
+            self._onsets = np.ascontiguousarray(sc["onsets"], dtype=np.float64)
+            self._amps = np.ascontiguousarray(sc["amps"], dtype=np.float64)
+            self._bind_custom()
+            s.c_n = len(self._onsets)
+            s.c_loop = sc["loop"]
+            s.c_delay = sc["delay"]
+        # polarity pattern
+        pat = plan["pattern"]
+        if pat is not None:
+            by_time, kinds, lengths = pat
+            p.n = len(kinds)
+            p.by_time = by_time
+            for i in range(p.n):
+                p.kind[i] = kinds[i]
+                p.length[i] = lengths[i]
+        # envelope
+        env = plan["envelope"]
+        e.tables = _TABLES
+        if env is not None:
+            e.n = len(env["lengths"])
+            e.loop = env["loop"]
+            e.after = env["after"]
+            for i in range(e.n):
+                e.length[i] = env["lengths"][i]
+                e.shape[i] = env["shapes"][i]
+                e.a[i] = env["a"][i]
+                e.b[i] = env["b"][i]
+        program_start(&self.prog)
+
+    cdef void _bind_custom(self):
+        cdef double[::1] on = self._onsets
+        cdef double[::1] am = self._amps
+        self.prog.train.sched.c_onsets = &on[0]
+        self.prog.train.sched.c_amps = &am[0]
+
+    def fill(self, float[::1] out not None):
+        """Write the next ``len(out)`` samples (uA) into the float32 array ``out``.
+
+        Continues exactly where the previous call stopped: any sequence of
+        calls gives the same samples, bit for bit, as one call of the total
+        length.
+        """
+        cdef Py_ssize_t n = out.shape[0]
+        if n == 0:
+            return
+        with nogil:
+            program_fill(&self.prog, &out[0], n)
+
+    def reset(self):
+        """Rewind to sample 0."""
+        program_start(&self.prog)
+
+    @property
+    def position(self):
+        """Samples written since the start."""
+        return self.prog.train.n
+
+    def struct_address(self):
+        """Address of the C state (mw_program), for compiled code that drives
+        this generator without Python (the output stage, the audio callback).
+        The generator must outlive that use."""
+        return <size_t>&self.prog
+
+    def render(self, Py_ssize_t n):
+        """The next ``n`` samples as a new float32 array."""
+        out = np.empty(n, dtype=np.float32)
+        self.fill(out)
+        return out

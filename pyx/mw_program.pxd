@@ -1,0 +1,20 @@
+# One channel's program: a pulse train (with its polarity pattern) shaped by
+# an envelope.  This is the unit the renderers, the output stage and the
+# real-time callback drive, one block at a time, with no Python involved.
+from mw_pulse cimport mw_train, train_start, train_fill
+from mw_envelope cimport mw_envelope, env_reset, env_apply
+
+
+cdef struct mw_program:
+    mw_train train
+    mw_envelope env
+
+
+cdef inline void program_start(mw_program* p) noexcept nogil:
+    train_start(&p.train)
+    env_reset(&p.env)
+
+
+cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n) noexcept nogil:
+    train_fill(&p.train, out, n)
+    env_apply(&p.env, out, n)

@@ -1,0 +1,250 @@
+# Pulse trains: the template of one pulse, the schedule of onsets, and the
+# kernel that writes a train into a float32 buffer.
+#
+# Current is in uA, time in samples.  A pulse is a piecewise-linear function
+# p(tau) of the time since its onset (hard edges are two breakpoints at the
+# same tau).  Each output sample n is the average of the train over the
+# interval [n, n+1): the integral of p between the two edges of the sample.
+# That box filter makes a pulse's charge exact whatever its fractional
+# onset or width, and makes hard edges land between samples faithfully.
+#
+# Onsets come from exact rational arithmetic (whole + rem/den samples) for
+# regular trains, and from closed-form expressions of the integer pulse index
+# for sweeps and custom trains -- never from a float that accumulates.
+from libc.stdint cimport int64_t
+from libc.math cimport floor, sqrt, log, exp
+from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset
+
+cdef enum:
+    MW_MAX_BP = 16
+    MW_SCHED_REGULAR = 0
+    MW_SCHED_SWEEP = 1
+    MW_SCHED_CUSTOM = 2
+
+
+cdef struct mw_rat:
+    # a non-negative number of samples: whole + rem / den, 0 <= rem < den
+    int64_t whole
+    int64_t rem
+    int64_t den
+
+
+cdef inline void rat_add(mw_rat* a, const mw_rat* b) noexcept nogil:
+    # a += b; a and b share a denominator
+    a.whole += b.whole
+    a.rem += b.rem
+    if a.rem >= a.den:
+        a.rem -= a.den
+        a.whole += 1
+
+
+cdef inline bint rat_ge(const mw_rat* a, const mw_rat* b) noexcept nogil:
+    # a >= b, exactly (rem * den < 2**62 as dens are kept below 2**31)
+    if a.whole != b.whole:
+        return a.whole > b.whole
+    return a.rem * b.den >= b.rem * a.den
+
+
+cdef struct mw_template:
+    int nbp
+    double tau[MW_MAX_BP]    # breakpoints, samples since onset, non-decreasing, tau[0] = 0
+    double v[MW_MAX_BP]      # current at each breakpoint, uA; v[0] = v[nbp-1] = 0
+    double slope[MW_MAX_BP]  # (v[i+1]-v[i]) / (tau[i+1]-tau[i]), 0 for a vertical edge
+    double cum[MW_MAX_BP]    # integral of p from 0 to tau[i], uA * samples
+    double end               # tau[nbp-1]: the pulse's footprint
+
+
+cdef inline double tpl_cum(const mw_template* t, double x) noexcept nogil:
+    """Integral of the pulse from its onset to x samples after it."""
+    cdef int i = 0
+    cdef double d
+    if x <= 0.0:
+        return 0.0
+    if x >= t.end:
+        return t.cum[t.nbp - 1]
+    while t.tau[i + 1] <= x:
+        i += 1
+    d = x - t.tau[i]
+    return t.cum[i] + d * (t.v[i] + 0.5 * t.slope[i] * d)
+
+
+cdef struct mw_schedule:
+    int kind
+    int64_t end_sample       # pulses starting at or after this are not given; < 0: none
+    int64_t k                # index of the next pulse
+    bint done
+    # regular train with optional bursts: onset = burst_clock + pulse_clock
+    mw_rat period
+    bint has_burst
+    mw_rat burst_on          # pulses start while pulse_clock < burst_on (same den as period)
+    mw_rat burst_cycle       # burst period (same den as delay)
+    mw_rat pulse_clock
+    mw_rat burst_clock       # starts at the train delay
+    mw_rat delay             # train delay (same den as burst_cycle)
+    # sweep: phase-continuous, onset k where the instantaneous phase reaches k cycles
+    bint sweep_log
+    double f0, f1, sweep_s, rate, delay_s, phase_at_end
+    # custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale
+    const double* c_onsets
+    const double* c_amps
+    int64_t c_n
+    double c_loop            # loop period, samples; <= 0 plays once
+    double c_delay
+
+
+cdef inline double _sweep_time(const mw_schedule* s, double k) noexcept nogil:
+    # seconds (after the delay) at which the sweep's phase reaches k cycles
+    cdef double a, lr
+    if k > s.phase_at_end:
+        return s.sweep_s + (k - s.phase_at_end) / s.f1
+    if s.f0 == s.f1:
+        return k / s.f0
+    if s.sweep_log:
+        lr = log(s.f1 / s.f0)
+        return s.sweep_s / lr * log(1.0 + k * lr / (s.f0 * s.sweep_s))
+    a = (s.f1 - s.f0) / (2.0 * s.sweep_s)
+    return 2.0 * k / (s.f0 + sqrt(s.f0 * s.f0 + 4.0 * a * k))
+
+
+cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double* amp) noexcept nogil:
+    """The onset and amplitude scale of the next pulse; False when the train is over."""
+    cdef double t, f
+    cdef int64_t w, cyc, idx
+    if s.done:
+        return False
+    amp[0] = 1.0
+    if s.kind == MW_SCHED_REGULAR:
+        if s.has_burst and rat_ge(&s.pulse_clock, &s.burst_on):
+            s.pulse_clock.whole = 0
+            s.pulse_clock.rem = 0
+            rat_add(&s.burst_clock, &s.burst_cycle)
+        w = s.burst_clock.whole + s.pulse_clock.whole
+        f = (<double>s.burst_clock.rem) / s.burst_clock.den + (<double>s.pulse_clock.rem) / s.pulse_clock.den
+        if f >= 1.0:
+            f -= 1.0
+            w += 1
+        rat_add(&s.pulse_clock, &s.period)
+    else:
+        if s.kind == MW_SCHED_SWEEP:
+            t = (s.delay_s + _sweep_time(s, <double>s.k)) * s.rate
+        else:
+            cyc = s.k // s.c_n
+            idx = s.k - cyc * s.c_n
+            if cyc > 0 and s.c_loop <= 0.0:
+                s.done = True
+                return False
+            t = s.c_delay + cyc * s.c_loop + s.c_onsets[idx]
+            amp[0] = s.c_amps[idx]
+        w = <int64_t>floor(t)
+        f = t - w
+    if s.end_sample >= 0 and w >= s.end_sample:
+        s.done = True
+        return False
+    s.k += 1
+    whole[0] = w
+    frac[0] = f
+    return True
+
+
+cdef struct mw_train:
+    mw_template tpl
+    mw_schedule sched
+    mw_pattern pat
+    double sign              # +1 positive-first, -1 negative-first
+    int64_t n                # absolute index of the next sample to write
+    # the latest pulse that starts before the end of sample n, the one before
+    # it (whose tail may still reach into sample n), and the next one
+    bint has_cur, has_prev, has_next
+    int64_t cur_w, prev_w, next_w
+    double cur_f, prev_f, next_f
+    double cur_a, prev_a, next_a
+
+
+cdef inline void _train_fetch(mw_train* s) noexcept nogil:
+    cdef double amp
+    s.has_next = sched_next(&s.sched, &s.next_w, &s.next_f, &amp)
+    if s.has_next:
+        s.next_a = s.sign * amp * pattern_sign(&s.pat, s.next_w)
+
+
+cdef inline void train_start(mw_train* s) noexcept nogil:
+    """Rewind to sample 0 (the schedule's and pattern's running fields are reset here)."""
+    s.n = 0
+    s.sched.k = 0
+    s.sched.done = False
+    s.sched.pulse_clock.whole = 0
+    s.sched.pulse_clock.rem = 0
+    s.sched.pulse_clock.den = s.sched.period.den
+    s.sched.burst_clock = s.sched.delay
+    pattern_reset(&s.pat)
+    s.has_cur = False
+    s.has_prev = False
+    _train_fetch(s)
+
+
+cdef inline void _fill_const(float* out, Py_ssize_t m, float value) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(m):
+        out[j] = value
+
+
+cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
+    """Write the next N samples of the train (uA) into out."""
+    cdef Py_ssize_t pos = 0, m
+    cdef int64_t n
+    cdef double tau, taup, val
+    cdef int i
+    cdef const mw_template* t = &s.tpl
+    cdef bint prev_active
+    while pos < N:
+        n = s.n
+        # make `cur` the latest pulse whose onset is before n + 1
+        while s.has_next and s.next_w <= n:
+            s.prev_w = s.cur_w
+            s.prev_f = s.cur_f
+            s.prev_a = s.cur_a
+            s.has_prev = s.has_cur
+            s.cur_w = s.next_w
+            s.cur_f = s.next_f
+            s.cur_a = s.next_a
+            s.has_cur = True
+            _train_fetch(s)
+        m = N - pos
+        if s.has_next and s.next_w - n < m:
+            m = s.next_w - n            # >= 1: the next onset is after sample n
+        if not s.has_cur:
+            _fill_const(out + pos, m, 0.0)
+            pos += m
+            s.n += m
+            continue
+        tau = <double>(n - s.cur_w) - s.cur_f
+        taup = 0.0
+        prev_active = False
+        if s.has_prev:
+            taup = <double>(n - s.prev_w) - s.prev_f
+            prev_active = taup < t.end
+        if not prev_active and tau >= 0.0:
+            if tau >= t.end:
+                # resting between pulses until the next onset
+                _fill_const(out + pos, m, 0.0)
+                pos += m
+                s.n += m
+                continue
+            i = 0
+            while t.tau[i + 1] <= tau:
+                i += 1
+            if t.slope[i] == 0.0 and tau + 1.0 <= t.tau[i + 1]:
+                # whole samples inside a flat part of the pulse
+                if <double>m > t.tau[i + 1] - tau:
+                    m = <Py_ssize_t>floor(t.tau[i + 1] - tau)
+                _fill_const(out + pos, m, <float>(t.v[i] * s.cur_a))
+                pos += m
+                s.n += m
+                continue
+        # a sample that an edge, a slope or two pulses share: integrate
+        val = s.cur_a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau))
+        if prev_active:
+            val += s.prev_a * (tpl_cum(t, taup + 1.0) - tpl_cum(t, taup))
+        out[pos] = <float>val
+        pos += 1
+        s.n += 1

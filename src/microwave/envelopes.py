@@ -1,0 +1,120 @@
+"""Ramps and envelopes: how the amplitude of a train rises, holds and falls.
+
+An :class:`Envelope` is a start level and a list of :class:`Ramp` segments,
+each reaching a level (0 to 1, a fraction of the train's amplitude) over a
+duration with a shape:
+
+* ``"linear"``: constant slope;
+* ``"cosine"``: raised cosine, zero slope at both ends (the gentlest start);
+* ``"exp"``: exponential approach, fast then settling (time constant 1/5 of
+  the segment);
+* ``"hold"``: the level jumps to ``to_level`` and stays (use with care: a step).
+
+Common shapes have constructors: :meth:`Envelope.attack_hold_release` (also
+the soft start and soft stop of a session) and :meth:`Envelope.wave_slope`
+(Frequency Specific Microcurrent's "wave slope": every ``every_s`` seconds
+the current re-ramps from zero to the treatment level over ``slope_s``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import _checks
+
+SHAPES = {"hold": 0, "linear": 1, "cosine": 2, "exp": 3}
+MAX_SEGMENTS = 32
+
+
+@dataclass(frozen=True)
+class Ramp:
+    """Go to ``to_level`` (0..1) over ``seconds`` with ``shape``."""
+
+    seconds: float
+    to_level: float
+    shape: str = "linear"
+
+    def __post_init__(self):
+        object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400 * 7, unit="s"))
+        object.__setattr__(self, "to_level", _checks.number("to_level", self.to_level, 0, 1))
+        _checks.choice("shape", self.shape, tuple(SHAPES))
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A start level followed by ramps; ``loop=True`` repeats the ramps forever
+    (each loop restarts from ``start_level``)."""
+
+    ramps: tuple[Ramp, ...]
+    start_level: float = 0.0
+    loop: bool = False
+
+    def __post_init__(self):
+        ramps = tuple(self.ramps)
+        object.__setattr__(self, "ramps", ramps)
+        object.__setattr__(self, "start_level", _checks.number("start_level", self.start_level, 0, 1))
+        if not 1 <= len(ramps) <= MAX_SEGMENTS:
+            raise ValueError(f"ramps has {len(ramps)} segments: an envelope needs 1 to {MAX_SEGMENTS}")
+        for r in ramps:
+            if not isinstance(r, Ramp):
+                raise ValueError(f"ramps contains {r!r}: each segment must be a Ramp")
+        if self.loop and sum(r.seconds for r in ramps) <= 0:
+            raise ValueError("loop=True needs ramps lasting more than 0 s in all")
+
+    @classmethod
+    def attack_hold_release(cls, attack_s: float, hold_s: float | None = None, release_s: float = 0.0,
+                            shape: str = "cosine") -> "Envelope":
+        """Rise from 0 over ``attack_s``, stay at full level for ``hold_s``
+        (forever if None), then fall to 0 over ``release_s``."""
+        ramps = [Ramp(attack_s, 1.0, shape)]
+        if hold_s is not None:
+            ramps += [Ramp(hold_s, 1.0, "hold"), Ramp(release_s, 0.0, shape)]
+        return cls(tuple(ramps))
+
+    @classmethod
+    def soft(cls, total_s: float, start_s: float = 2.0, stop_s: float = 2.0, shape: str = "cosine") -> "Envelope":
+        """Soft start and soft stop of something lasting ``total_s`` seconds."""
+        total_s = _checks.number("total_s", total_s, 0, lo_open=True, unit="s")
+        if start_s + stop_s > total_s:
+            raise ValueError(f"start_s + stop_s = {start_s + stop_s:g} s exceeds total_s={total_s:g} s")
+        return cls.attack_hold_release(start_s, total_s - start_s - stop_s, stop_s, shape)
+
+    @classmethod
+    def wave_slope(cls, slope_s: float, every_s: float, shape: str = "linear") -> "Envelope":
+        """FSM's wave slope: ramp from zero to full over ``slope_s``, hold until
+        ``every_s`` has passed, then start again from zero."""
+        slope_s = _checks.number("slope_s", slope_s, 0, lo_open=True, unit="s")
+        every_s = _checks.number("every_s", every_s, slope_s, unit="s")
+        return cls((Ramp(slope_s, 1.0, shape), Ramp(every_s - slope_s, 1.0, "hold")), loop=True)
+
+    @property
+    def peak_level(self) -> float:
+        return max([self.start_level] + [r.to_level for r in self.ramps])
+
+    @property
+    def seconds(self) -> float:
+        """Duration of one pass through the ramps."""
+        return sum(r.seconds for r in self.ramps)
+
+    def plan(self, rate: int) -> dict:
+        """The C plan: segment lengths (samples), shapes and levels.
+
+        Each ramp's end is placed at the sample nearest its cumulative time,
+        so rounding never accumulates along the envelope.
+        """
+        lengths, shapes, a, b = [], [], [], []
+        level, t, edge = self.start_level, 0.0, 0
+        for r in self.ramps:
+            t += r.seconds
+            end = round(t * rate)
+            if r.shape == "hold":
+                level = r.to_level
+            if end > edge:
+                lengths.append(end - edge)
+                shapes.append(SHAPES[r.shape])
+                a.append(level)
+                b.append(r.to_level)
+            edge = end
+            level = r.to_level
+        if not lengths:   # every ramp shorter than half a sample: a constant level
+            lengths, shapes, a, b = [1], [0], [level], [level]
+        return {"lengths": lengths, "shapes": shapes, "a": a, "b": b, "loop": self.loop, "after": level}

@@ -1,0 +1,138 @@
+"""Polarity patterns: the INFUSE family.
+
+A pattern is a cycle of *holds*: positive, negative, alternating or rest,
+each held for a number of pulses or for a duration, repeated for as long as
+the train runs.  Applied to a pulse train it decides the sign of every pulse:
+
+>>> PolarityPattern.parse("10+ 10-")        # GESKE pen: 10 positive then 10 negative pulses
+>>> PolarityPattern.parse("3s+ 3s-")        # positive 3 s, negative 3 s
+>>> PolarityPattern.polarized(+1)           # FSM "polarized positive"
+
+A monophasic train under a pattern carries net charge, which is what
+galvanic/iontophoretic INFUSE modes rely on (REFERENCE.md: net DC of one
+polarity pushes like-charged ions away from that electrode); a biphasic
+train under any pattern stays charge-balanced pulse by pulse.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import _checks
+
+REST, POSITIVE, NEGATIVE, ALTERNATE = 0, 1, -1, 2
+_NAMES = {"+": POSITIVE, "-": NEGATIVE, "~": ALTERNATE, "0": REST,
+          "positive": POSITIVE, "negative": NEGATIVE, "alternate": ALTERNATE, "rest": REST,
+          1: POSITIVE, -1: NEGATIVE, 0: REST, 2: ALTERNATE}
+MAX_STATES = 64
+
+
+@dataclass(frozen=True)
+class Hold:
+    """One state of a pattern: a polarity held for ``pulses`` pulses or ``seconds``.
+
+    ``polarity`` is ``+1``/``"+"``, ``-1``/``"-"``, ``"alternate"``/``"~"``
+    (pulse to pulse, starting positive) or ``0``/``"rest"`` (no pulses).
+    Give exactly one of ``pulses`` and ``seconds``.
+    """
+
+    polarity: object
+    pulses: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self):
+        key = self.polarity.lower() if isinstance(self.polarity, str) else self.polarity
+        if isinstance(key, bool) or key not in _NAMES:
+            raise ValueError(f"polarity={self.polarity!r} is not allowed: use +1, -1, 'alternate' or 'rest'")
+        object.__setattr__(self, "polarity", _NAMES[key])
+        if (self.pulses is None) == (self.seconds is None):
+            raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): give exactly one of pulses or seconds")
+        if self.pulses is not None:
+            _checks.integer("pulses", self.pulses, 1, 10**9)
+        else:
+            object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+
+
+@dataclass(frozen=True)
+class PolarityPattern:
+    """A repeating cycle of :class:`Hold` states (all counted in pulses, or all timed)."""
+
+    holds: tuple[Hold, ...]
+
+    def __post_init__(self):
+        holds = tuple(self.holds)
+        object.__setattr__(self, "holds", holds)
+        if not 1 <= len(holds) <= MAX_STATES:
+            raise ValueError(f"holds has {len(holds)} states: a pattern needs 1 to {MAX_STATES}")
+        for h in holds:
+            if not isinstance(h, Hold):
+                raise ValueError(f"holds contains {h!r}: each state must be a Hold")
+        if len({h.pulses is None for h in holds}) > 1:
+            raise ValueError("holds mixes counted (pulses=) and timed (seconds=) states: use one kind per pattern")
+
+    @classmethod
+    def parse(cls, text: str) -> "PolarityPattern":
+        """Build from a compact string: ``"10+ 10-"``, ``"3s+ 3s- 1s0"``, ``"4~ 2rest"``.
+
+        Each token is an optional count (pulses) or duration (``3s``,
+        ``500ms``) followed by a polarity (``+``, ``-``, ``~`` alternate,
+        ``0``/``rest``).  A bare polarity means one pulse.
+        """
+        holds = []
+        for tok in str(text).split():
+            m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)(s|ms)?)?(\+|-|~|0|rest|alternate|positive|negative)", tok.lower())
+            if not m:
+                raise ValueError(f"pattern token {tok!r} in {text!r} is not understood: use e.g. '10+', '3s-', '500ms~', '2rest'")
+            num, unit, pol = m.groups()
+            if unit:
+                holds.append(Hold(pol, seconds=float(num) / (1000 if unit == "ms" else 1)))
+            else:
+                if num is not None and not float(num).is_integer():
+                    raise ValueError(f"pattern token {tok!r}: a pulse count must be whole (or add 's' for seconds)")
+                holds.append(Hold(pol, pulses=int(float(num)) if num else 1))
+        if not holds:
+            raise ValueError(f"pattern={text!r} is empty: give at least one state such as '+'")
+        return cls(tuple(holds))
+
+    @classmethod
+    def polarized(cls, polarity=+1) -> "PolarityPattern":
+        """Every pulse one polarity (FSM's "polarized positive")."""
+        return cls((Hold(polarity, pulses=1),))
+
+    @property
+    def timed(self) -> bool:
+        return self.holds[0].seconds is not None
+
+    def _signed_weight(self) -> tuple[Fraction, Fraction]:
+        # (sum of polarity * length, total length) over one cycle; an
+        # alternating hold contributes +1 per odd count when it restarts each
+        # cycle, nothing when it is the only state (it never restarts).
+        total = num = Fraction(0)
+        for h in self.holds:
+            length = Fraction(h.pulses) if h.pulses is not None else Fraction(h.seconds)
+            total += length
+            if h.polarity == ALTERNATE:
+                if not self.timed and len(self.holds) > 1:
+                    num += h.pulses % 2
+            else:
+                num += h.polarity * length
+        return num, total
+
+    def mean_polarity(self) -> float:
+        """The average sign per pulse over a cycle (rest counts as zero)."""
+        num, total = self._signed_weight()
+        return float(num / total)
+
+    def cycle_pulses(self, pulse_rate_hz: float) -> float:
+        """Pulses in one cycle: exact when counted, rate x duration when timed."""
+        _, total = self._signed_weight()
+        return float(total) * (pulse_rate_hz if self.timed else 1.0)
+
+    def plan(self, rate: int):
+        """The C plan: (by_time, kinds, lengths in pulses or samples)."""
+        if self.timed:
+            lengths = [max(1, round(h.seconds * rate)) for h in self.holds]
+        else:
+            lengths = [h.pulses for h in self.holds]
+        return (self.timed, [h.polarity for h in self.holds], lengths)

@@ -1,0 +1,449 @@
+"""Pulse trains: biphasic, monophasic and custom, with bursts, sweeps,
+sloped edges, envelopes and polarity patterns.
+
+Units are in the names: ``amp_ua`` (microamps), ``phase_us`` (microseconds),
+``freq_hz``, ``delay_s``.  Every spec is an immutable dataclass validated
+when built; ``render(seconds, rate)`` gives current in uA as float32 and
+``generator(rate)`` gives a compiled generator that continues block by block.
+
+Conventions (the ones Pulse Pal and Intan users expect):
+
+* A phase's width is its full width at half maximum, so its charge is
+  ``amp_ua * phase_us`` whether its edges are hard or sloped
+  (``rise_us``/``fall_us``, the "modified square"); sloped edges widen the
+  pulse's footprint by ``(rise_us + fall_us) / 2``.
+* A biphasic pulse is charge-balanced by construction: when phase 2 has
+  another width (``phase2_us``), its amplitude is the one that balances
+  phase 1's charge.  ``triphasic=True`` gives A, -B, A with phase 2 carrying
+  the charge of both outer phases (phase 2 is twice as wide by default).
+* ``polarity=+1`` is positive-first, ``-1`` negative-first, ``"alternate"``
+  flips the leading phase (biphasic) or the polarity (monophasic, what
+  consumer devices call "alternates between the probes") pulse to pulse.
+* Onsets are exact: a regular train's k-th pulse starts at ``delay + k *
+  rate / freq_hz`` samples, computed in rational arithmetic (the frequency
+  is taken as the nearest fraction with a denominator up to 10**6).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from . import _checks
+from ._core import Generator
+from .envelopes import Envelope
+from .patterns import ALTERNATE, Hold, PolarityPattern
+
+_MAX_DEN = 2**31 - 1
+_MAX_HZ = 20_000.0
+
+
+def _frac(x: float, max_den: int = 10**6) -> Fraction:
+    return Fraction(x).limit_denominator(max_den)
+
+
+def _rat(x: Fraction) -> tuple[int, int, int]:
+    if x.denominator > _MAX_DEN:
+        x = x.limit_denominator(_MAX_DEN)
+    return (x.numerator // x.denominator, x.numerator % x.denominator, x.denominator)
+
+
+def _common(*xs: Fraction) -> list[tuple[int, int, int]]:
+    """Rationals over one shared denominator (for exact addition in C)."""
+    den = math.lcm(*(x.denominator for x in xs))
+    if den > _MAX_DEN:
+        xs = tuple(Fraction(round(x * _MAX_DEN), _MAX_DEN) for x in xs)
+        den = _MAX_DEN
+    return [(x.numerator * (den // x.denominator) // den, x.numerator * (den // x.denominator) % den, den) for x in xs]
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Pulses for ``on_s`` seconds, then silence for ``off_s`` (Pulse Pal's
+    burst duration and inter-burst interval); the train restarts at each burst."""
+
+    on_s: float
+    off_s: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "on_s", _checks.number("on_s", self.on_s, 0, 86400, lo_open=True, unit="s"))
+        object.__setattr__(self, "off_s", _checks.number("off_s", self.off_s, 0, 86400, unit="s"))
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Pulse rate going from ``start_hz`` to ``stop_hz`` over ``seconds``,
+    ``"linear"`` or ``"log"`` in frequency, then staying at ``stop_hz``.
+    Phase-continuous: pulse k starts where the instantaneous phase reaches k
+    cycles (the same phase law as scipy.signal.chirp)."""
+
+    start_hz: float
+    stop_hz: float
+    seconds: float
+    scale: str = "linear"
+
+    def __post_init__(self):
+        for name in ("start_hz", "stop_hz"):
+            object.__setattr__(self, name, _checks.number(name, getattr(self, name), 0, _MAX_HZ, lo_open=True, unit="Hz"))
+        object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+        _checks.choice("scale", self.scale, ("linear", "log"))
+
+    @property
+    def cycles(self) -> float:
+        """Pulses (phase cycles) during the sweep."""
+        f0, f1, T = self.start_hz, self.stop_hz, self.seconds
+        if self.scale == "log" and f0 != f1:
+            return f0 * T * (f1 / f0 - 1) / math.log(f1 / f0)
+        return T * (f0 + f1) / 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Train:
+    """Fields and behaviour shared by every pulse train."""
+
+    amp_ua: float
+    phase_us: float
+    freq_hz: float | None = None
+    period_us: float | None = None
+    rise_us: float = 0.0
+    fall_us: float = 0.0
+    polarity: object = +1
+    delay_s: float = 0.0
+    duration_s: float | None = None
+    burst: Burst | None = None
+    sweep: Sweep | None = None
+    envelope: Envelope | None = None
+    pattern: PolarityPattern | str | None = None
+
+    # ---- validation -------------------------------------------------------
+    def __post_init__(self):
+        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen)
+        set_("amp_ua", _checks.number("amp_ua", self.amp_ua, 0, _checks.MAX_SPEC_UA, lo_open=True, unit="uA"))
+        set_("phase_us", _checks.number("phase_us", self.phase_us, 0, 10_000_000, lo_open=True, unit="us"))
+        for name in ("rise_us", "fall_us"):
+            set_(name, _checks.number(name, getattr(self, name), 0, 10_000_000, unit="us"))
+        set_("delay_s", _checks.number("delay_s", self.delay_s, 0, 86400, unit="s"))
+        if self.duration_s is not None:
+            set_("duration_s", _checks.number("duration_s", self.duration_s, 0, 86400 * 7, lo_open=True, unit="s"))
+        if self.polarity not in (1, -1, "alternate") or isinstance(self.polarity, bool):
+            raise ValueError(f"polarity={self.polarity!r} is not allowed: use +1, -1 or 'alternate'")
+        if isinstance(self.pattern, str):
+            set_("pattern", PolarityPattern.parse(self.pattern))
+        for name, typ in (("burst", Burst), ("sweep", Sweep), ("envelope", Envelope), ("pattern", PolarityPattern)):
+            v = getattr(self, name)
+            if v is not None and not isinstance(v, typ):
+                raise ValueError(f"{name}={v!r} must be a {typ.__name__} or None")
+        if self.polarity == "alternate" and self.pattern is not None:
+            raise ValueError("polarity='alternate' and pattern= both set the sign of each pulse: give one")
+        self._check_timing()
+        for i, (amp, width) in enumerate(self.phases()):
+            if width < (self.rise_us + self.fall_us) / 2:
+                raise ValueError(f"rise_us + fall_us = {self.rise_us + self.fall_us:g} us is too slow for phase {i + 1} "
+                                 f"of {width:g} us: the edges must fit, (rise_us + fall_us) / 2 <= phase width")
+
+    def _check_timing(self):
+        given = [n for n in ("freq_hz", "period_us") if getattr(self, n) is not None]
+        if self.sweep is not None:
+            if given:
+                raise ValueError(f"sweep= sets the pulse rate: do not also give {given[0]}")
+            shortest = 1e6 / max(self.sweep.start_hz, self.sweep.stop_hz)
+            what = f"the sweep's fastest period ({shortest:g} us)"
+        else:
+            if len(given) != 1:
+                raise ValueError(f"give exactly one of freq_hz or period_us (got {', '.join(given) or 'neither'})")
+            if self.freq_hz is not None:
+                object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, 0, _MAX_HZ, lo_open=True, unit="Hz"))
+            else:
+                object.__setattr__(self, "period_us", _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
+            shortest = self.period_us_exact
+            what = f"its period ({float(shortest):g} us)"
+        if self.footprint_us > shortest:
+            raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges) is wider than {what}: "
+                             f"shorten phase_us or lower the rate of pulses")
+        if self.burst is not None and self.sweep is None:
+            on = Fraction(self.burst.on_s) * 10**6
+            period = Fraction(self.period_us_exact)
+            last = (math.ceil(on / period) - 1) * period
+            if last + Fraction(self.footprint_us) > on + Fraction(self.burst.off_s) * 10**6:
+                raise ValueError(f"burst off_s={self.burst.off_s!r} is too short: the last pulse of a burst would run into the next burst")
+
+    # ---- what a pulse is ---------------------------------------------------
+    def phases(self) -> list[tuple[float, float]]:
+        """(amplitude uA, width us) of each phase of one positive-first pulse."""
+        raise NotImplementedError
+
+    def gaps_us(self) -> list[float]:
+        """Gap after each phase but the last."""
+        return [0.0] * (len(self.phases()) - 1)
+
+    @property
+    def footprint_us(self) -> float:
+        """Time from a pulse's onset to its end, edges and gaps included."""
+        edge = (self.rise_us + self.fall_us) / 2
+        return sum(w + edge for _, w in self.phases()) + sum(self.gaps_us())
+
+    @property
+    def period_us_exact(self) -> Fraction:
+        """Onset-to-onset interval as an exact fraction of a microsecond."""
+        if self.freq_hz is not None:
+            return Fraction(10**6) / _frac(self.freq_hz)
+        return _frac(self.period_us, 10**3)
+
+    @property
+    def peak_ua(self) -> float:
+        """The largest current magnitude this train can produce."""
+        peak = max(abs(a) for a, _ in self.phases())
+        return peak * (self.envelope.peak_level if self.envelope is not None else 1.0)
+
+    @property
+    def pulse_charge_uc(self) -> float:
+        """Net charge of one positive-first pulse, uC (0 for biphasic)."""
+        return sum(a * w for a, w in self.phases()) * 1e-6
+
+    @property
+    def max_phase_charge_uc(self) -> float:
+        return max(abs(a) * w for a, w in self.phases()) * 1e-6
+
+    @property
+    def pulse_rate_hz(self) -> float:
+        """Average pulses per second (over bursts; over the sweep's span for a sweep)."""
+        if self.sweep is not None:
+            return self.sweep.cycles / self.sweep.seconds
+        f = 1e6 / float(self.period_us_exact)
+        if self.burst is not None:
+            per_burst = math.ceil(Fraction(self.burst.on_s) * 10**6 / self.period_us_exact)
+            return per_burst / (self.burst.on_s + self.burst.off_s)
+        return f
+
+    def _mean_sign(self) -> float:
+        if self.polarity == "alternate":
+            return 0.0
+        s = float(self.polarity)
+        return s * self.pattern.mean_polarity() if self.pattern is not None else s
+
+    @property
+    def net_dc_ua(self) -> float:
+        """Time-averaged current at full level, uA: the DC component."""
+        return self.pulse_charge_uc * self._mean_sign() * self.pulse_rate_hz
+
+    @property
+    def net_charge_per_cycle_uc(self) -> float:
+        """Net charge over one cycle of the polarity pattern (one pulse when there is none), uC."""
+        pulses = self.pattern.cycle_pulses(self.pulse_rate_hz) if self.pattern is not None else 1.0
+        return self.pulse_charge_uc * self._mean_sign() * pulses
+
+    # ---- composition ---------------------------------------------------------
+    def shaped(self, envelope: Envelope):
+        """This train with an amplitude envelope."""
+        return dataclasses.replace(self, envelope=envelope)
+
+    def patterned(self, pattern: PolarityPattern | str):
+        """This train with a polarity pattern."""
+        return dataclasses.replace(self, pattern=pattern)
+
+    # ---- rendering -------------------------------------------------------------
+    def _template(self, rate: int, unit_amp: float | None = None) -> tuple[list[float], list[float]]:
+        spu = rate / 1e6   # samples per microsecond
+        r, f = self.rise_us * spu, self.fall_us * spu
+        taus, vals, t = [0.0], [0.0], 0.0
+        gaps = self.gaps_us() + [0.0]
+        for (amp, width_us), gap_us, i in zip(self.phases(), gaps, range(99)):
+            w = width_us * spu
+            if w < 1.0:
+                name = "phase_us" if i == 0 else f"phase {i + 1} width"
+                raise ValueError(f"{name}={width_us:g} us is shorter than one sample at rate={rate} "
+                                 f"(allowed: >= {1e6 / rate:g} us, or raise rate)")
+            if unit_amp is not None:
+                amp = amp / unit_amp
+            pts = [(t, 0.0), (t + r, amp), (t + r / 2 + w - f / 2, amp), (t + r / 2 + w + f / 2, 0.0)]
+            for tau, v in pts:
+                if (tau, v) != (taus[-1], vals[-1]):
+                    taus.append(tau)
+                    vals.append(v)
+            t += w + (r + f) / 2 + gap_us * spu
+        return taus, vals
+
+    def _schedule(self, rate: int) -> dict:
+        spu = Fraction(rate, 10**6)
+        end = -1
+        if self.duration_s is not None:
+            end = math.ceil((Fraction(self.delay_s) + Fraction(self.duration_s)) * rate)
+        if self.sweep is not None:
+            sw = self.sweep
+            if sw.start_hz * 2 > rate or sw.stop_hz * 2 > rate:
+                raise ValueError(f"sweep reaches {max(sw.start_hz, sw.stop_hz):g} Hz: at rate={rate} pulses need <= {rate / 2:g} Hz")
+            return {"kind": "sweep", "f0": sw.start_hz, "f1": sw.stop_hz, "seconds": sw.seconds,
+                    "log": sw.scale == "log", "delay_s": self.delay_s, "phase_at_end": sw.cycles, "end_sample": end}
+        period = self.period_us_exact * spu
+        if period < 2:
+            raise ValueError(f"pulse rate {1e6 / float(self.period_us_exact):g} Hz is too high for rate={rate}: "
+                             f"allowed up to {rate / 2:g} Hz (two samples a period)")
+        delay = Fraction(self.delay_s) * rate
+        burst_on = cycle = None
+        if self.burst is not None:
+            burst_on = _rat(Fraction(self.burst.on_s) * rate)
+            delay_r, cycle = _common(delay, (Fraction(self.burst.on_s) + Fraction(self.burst.off_s)) * rate)
+        else:
+            delay_r = _rat(delay)
+        return {"kind": "regular", "period": _rat(period), "delay": delay_r, "burst_on": burst_on,
+                "burst_cycle": cycle, "end_sample": end}
+
+    def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
+        """Reduce the spec to samples and uA for the compiled generator."""
+        rate = _checks.rate(rate)
+        pattern = self.pattern
+        if self.polarity == "alternate":
+            pattern = PolarityPattern((Hold(ALTERNATE, pulses=1),))
+        return {
+            "rate": rate,
+            "template": self._template(rate),
+            "sign": -1.0 if self.polarity == -1 else 1.0,
+            "schedule": self._schedule(rate),
+            "pattern": pattern.plan(rate) if pattern is not None else None,
+            "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
+        }
+
+    def generator(self, rate: int = _checks.DEFAULT_RATE) -> Generator:
+        """A compiled generator of this train at ``rate`` Hz: ``gen.fill(out)``
+        writes the next ``len(out)`` samples (uA, float32) into ``out``."""
+        return Generator(self.plan(rate))
+
+    def render(self, seconds: float, rate: int = _checks.DEFAULT_RATE) -> np.ndarray:
+        """The first ``seconds`` of current, uA, as a 1-D float32 array."""
+        rate = _checks.rate(rate)
+        seconds = _checks.number("seconds", seconds, 0, 86400 * 7, unit="s")
+        return self.generator(rate).render(round(seconds * rate))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Biphasic(_Train):
+    """A charge-balanced biphasic (or triphasic) pulse train.
+
+    >>> Biphasic(freq_hz=30, amp_ua=200, phase_us=500).render(1.0)
+
+    ``interphase_us`` is the gap between the phases (Intan's interphase
+    delay); ``phase2_us`` makes phase 2 another width (its amplitude then
+    balances the charge).
+    """
+
+    interphase_us: float = 0.0
+    phase2_us: float | None = None
+    triphasic: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
+        if self.phase2_us is not None:
+            object.__setattr__(self, "phase2_us", _checks.number("phase2_us", self.phase2_us, 0, 10_000_000, lo_open=True, unit="us"))
+        if not isinstance(self.triphasic, bool):
+            raise ValueError(f"triphasic={self.triphasic!r} must be True or False")
+        super().__post_init__()
+
+    def phases(self):
+        a, w = float(self.amp_ua), float(self.phase_us)
+        if self.triphasic:
+            w2 = self.phase2_us if self.phase2_us is not None else 2 * w
+            return [(a, w), (-2 * a * w / w2, w2), (a, w)]
+        w2 = self.phase2_us if self.phase2_us is not None else w
+        return [(a, w), (-a * w / w2, w2)]
+
+    def gaps_us(self):
+        return [self.interphase_us] * (2 if self.triphasic else 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Monophasic(_Train):
+    """Pulses of one phase: positive, negative, or alternating pulse to pulse.
+
+    >>> Monophasic(freq_hz=8, amp_ua=150, phase_us=60_000, polarity="alternate")
+    """
+
+    def phases(self):
+        return [(float(self.amp_ua), float(self.phase_us))]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomTrain(_Train):
+    """Pulses at given onsets with given amplitudes (Pulse Pal's custom trains).
+
+    ``onsets_s`` are the pulse onsets within one loop, ascending;
+    ``amps_ua`` the signed amplitude of each pulse (its sign is its
+    polarity); ``loop_s`` repeats the list with that period (None: once).
+    Each pulse has the shape given by ``phase_us`` (and ``biphasic``).
+    """
+
+    onsets_s: tuple = ()
+    amps_ua: tuple = ()
+    loop_s: float | None = None
+    biphasic: bool = True
+    interphase_us: float = 0.0
+    amp_ua: float = 1.0
+
+    def __post_init__(self):
+        on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(self.onsets_s))
+        amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
+                     for i, x in enumerate(self.amps_ua))
+        object.__setattr__(self, "onsets_s", on)
+        object.__setattr__(self, "amps_ua", amps)
+        object.__setattr__(self, "amp_ua", max([abs(a) for a in amps] + [1e-9]))
+        if not on or len(on) != len(amps):
+            raise ValueError(f"onsets_s has {len(on)} entries and amps_ua {len(amps)}: give one amplitude per onset, at least one")
+        if self.loop_s is not None:
+            object.__setattr__(self, "loop_s", _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
+        object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
+        if self.freq_hz is not None or self.period_us is not None or self.sweep or self.burst or self.pattern:
+            raise ValueError("a CustomTrain takes its timing and signs from onsets_s and amps_ua: "
+                             "freq_hz, period_us, sweep, burst and pattern are not used")
+        if self.polarity == "alternate":
+            raise ValueError("polarity='alternate' does not apply to a CustomTrain: give the sign in amps_ua")
+        # pass _Train's timing check with the tightest spacing as the period
+        starts = list(on) + ([on[0] + self.loop_s] if self.loop_s is not None else [])
+        if self.loop_s is not None and on[-1] >= self.loop_s:
+            raise ValueError(f"onsets_s[-1]={on[-1]!r} must be before loop_s={self.loop_s!r}")
+        for i in range(len(starts) - 1):
+            if starts[i + 1] <= starts[i]:
+                raise ValueError(f"onsets_s must ascend: onsets_s[{i + 1}]={starts[i + 1]!r} <= {starts[i]!r}")
+        spacing = min([b - a for a, b in zip(starts, starts[1:])] + [1e9])
+        object.__setattr__(self, "period_us", spacing * 1e6)
+        super().__post_init__()
+
+    def _check_timing(self):
+        if self.footprint_us > self.period_us:
+            raise ValueError(f"pulses {self.period_us:g} us apart overlap: each lasts {self.footprint_us:g} us")
+
+    def phases(self):
+        a, w = float(self.amp_ua), float(self.phase_us)
+        return [(a, w), (-a, w)] if self.biphasic else [(a, w)]
+
+    def gaps_us(self):
+        return [self.interphase_us] if self.biphasic else []
+
+    @property
+    def pulse_rate_hz(self) -> float:
+        return len(self.onsets_s) / self.loop_s if self.loop_s else 0.0
+
+    @property
+    def net_dc_ua(self) -> float:
+        unit = self.pulse_charge_uc / self.amp_ua
+        return unit * sum(self.amps_ua) / self.loop_s if self.loop_s else 0.0
+
+    @property
+    def net_charge_per_cycle_uc(self) -> float:
+        return self.pulse_charge_uc / self.amp_ua * sum(self.amps_ua)
+
+    def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
+        rate = _checks.rate(rate)
+        if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
+            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
+        end = -1 if self.duration_s is None else math.ceil((self.delay_s + self.duration_s) * rate)
+        return {
+            "rate": rate,
+            "template": self._template(rate, unit_amp=self.amp_ua),
+            "sign": -1.0 if self.polarity == -1 else 1.0,
+            "schedule": {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
+                         "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate, "end_sample": end},
+            "pattern": None,
+            "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
+        }
