@@ -3,7 +3,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CORES = ["_core"]
+CORES = ["_core", "_session"]
 
 extensions = [
     Extension(

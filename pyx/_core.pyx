@@ -40,6 +40,21 @@ cdef void _set_rat(mw_rat* r, tuple value):
     r.whole, r.rem, r.den = value
 
 
+cdef void _set_envelope(mw_envelope* e, dict env):
+    cdef int i
+    e.tables = _TABLES
+    if env is None:
+        return
+    e.n = len(env["lengths"])
+    e.loop = env["loop"]
+    e.after = env["after"]
+    for i in range(e.n):
+        e.length[i] = env["lengths"][i]
+        e.shape[i] = env["shapes"][i]
+        e.a[i] = env["a"][i]
+        e.b[i] = env["b"][i]
+
+
 cdef class Generator:
     """Stateful compiled generator of one channel's current, in uA.
 
@@ -54,7 +69,6 @@ cdef class Generator:
         cdef mw_template* t = &self.prog.train.tpl
         cdef mw_schedule* s = &self.prog.train.sched
         cdef mw_pattern* p = &self.prog.train.pat
-        cdef mw_envelope* e = &self.prog.env
         memset(&self.prog, 0, sizeof(mw_program))
         self.rate = plan["rate"]
         # pulse template
@@ -109,18 +123,8 @@ cdef class Generator:
             for i in range(p.n):
                 p.kind[i] = kinds[i]
                 p.length[i] = lengths[i]
-        # envelope
-        env = plan["envelope"]
-        e.tables = _TABLES
-        if env is not None:
-            e.n = len(env["lengths"])
-            e.loop = env["loop"]
-            e.after = env["after"]
-            for i in range(e.n):
-                e.length[i] = env["lengths"][i]
-                e.shape[i] = env["shapes"][i]
-                e.a[i] = env["a"][i]
-                e.b[i] = env["b"][i]
+        _set_envelope(&self.prog.env, plan["envelope"])
+        _set_envelope(&self.prog.gate, plan.get("gate"))
         program_start(&self.prog)
 
     cdef void _bind_custom(self):

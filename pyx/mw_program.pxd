@@ -7,14 +7,17 @@ from mw_envelope cimport mw_envelope, env_reset, env_apply
 
 cdef struct mw_program:
     mw_train train
-    mw_envelope env
+    mw_envelope env      # the spec's own envelope (ramps, wave slope)
+    mw_envelope gate     # a session step's soft start and soft stop
 
 
 cdef inline void program_start(mw_program* p) noexcept nogil:
     train_start(&p.train)
     env_reset(&p.env)
+    env_reset(&p.gate)
 
 
 cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n) noexcept nogil:
     train_fill(&p.train, out, n)
     env_apply(&p.env, out, n)
+    env_apply(&p.gate, out, n)

@@ -1,0 +1,338 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled session engine: steps x channels of programs, the live level
+control, the output stage, and the PortAudio callback that drives them.
+
+`SessionEngine` owns a C struct (mw_session).  Offline renderers call
+`fill(out)`; the real-time back end passes `callback_address()` and
+`address()` to PortAudio, and the audio thread then runs `sess_fill` with no
+Python and no GIL.  The control thread talks to it only through single
+aligned stores of plain numbers (target level, pause, stop), which the audio
+thread turns into ramps.
+"""
+from libc.stdlib cimport malloc, calloc, free
+from libc.string cimport memcpy, memset
+from libc.stdint cimport int64_t, uint64_t
+from libc.math cimport fabs
+from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+import numpy as np
+
+from mw_program cimport mw_program, program_start, program_fill
+from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset
+
+cdef enum:
+    MW_BLOCK = 1024
+    PA_CONTINUE = 0
+    PA_COMPLETE = 1
+    PA_INPUT_UNDERFLOW = 1
+    PA_INPUT_OVERFLOW = 2
+    PA_OUTPUT_UNDERFLOW = 4
+    PA_OUTPUT_OVERFLOW = 8
+
+MAX_CHANNELS = MW_MAX_CH
+
+
+cdef struct mw_session:
+    int n_ch
+    int n_steps
+    int64_t* step_end          # absolute end sample of each step
+    mw_program* progs          # n_steps * n_ch
+    float* scratch             # n_ch * MW_BLOCK
+    mw_stage stage
+    int step
+    int64_t pos                # samples of the session played (pauses excluded)
+    int64_t total              # the session ends here (auto-off included)
+    # live control: written by the control thread, read by the audio thread
+    double target              # wanted intensity multiplier
+    double max_level           # never exceeded, whatever target says
+    double slew                # largest level change per sample
+    int pause_req
+    int stop_req
+    # audio-thread state
+    double level
+    int finished
+    # real-time statistics and the sense input (written by the audio thread)
+    uint64_t callbacks, underflows, overflows, input_overflows, frames_out
+    double cb_seconds_max, cb_seconds_sum
+    int sense_channel          # input channel carrying the sense voltage, -1: none
+    int in_channels
+    double sense_ua_per_unit   # input sample -> uA through the sense resistor
+    double contact_min_ratio   # measured/driven below this means lost contact
+    double contact_min_ua      # ... when the drive is at least this
+    int lost_blocks, lost_after
+    int contact_lost
+    double drive_mean_ua, sense_mean_ua
+    float* ring                # recorded sense current, uA
+    int64_t ring_len
+    int64_t ring_write         # total written (monotonic)
+
+
+cdef inline double _seconds() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + 1e-9 * ts.tv_nsec
+
+
+cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil:
+    """Write the next `frames` interleaved DAC frames."""
+    cdef Py_ssize_t done = 0, m, k, f
+    cdef int c, C = s.stage.out_channels
+    cdef double lvl, want, d
+    cdef bint hold
+    memset(out, 0, frames * C * sizeof(float))
+    while done < frames:
+        m = frames - done
+        if m > MW_BLOCK:
+            m = MW_BLOCK
+        want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.total) else s.target
+        if want > s.max_level:
+            want = s.max_level
+        if want < 0.0:
+            want = 0.0
+        hold = s.level == 0.0 and want == 0.0
+        if hold or s.finished:
+            # paused (or stopped) at silence: the programs do not advance
+            if s.stop_req or s.pos >= s.total:
+                s.finished = 1
+            stage_reset(&s.stage)
+            done += m
+            continue
+        # run the programs of the current step(s) into scratch
+        k = 0
+        while k < m:
+            if s.step >= s.n_steps:
+                for c in range(s.n_ch):
+                    memset(s.scratch + c * MW_BLOCK + k, 0, (m - k) * sizeof(float))
+                s.pos += m - k
+                k = m
+                break
+            f = m - k
+            if s.step_end[s.step] - s.pos < f:
+                f = s.step_end[s.step] - s.pos
+            for c in range(s.n_ch):
+                program_fill(&s.progs[s.step * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f)
+            k += f
+            s.pos += f
+            if s.pos >= s.step_end[s.step]:
+                s.step += 1
+        # the live level, ramped sample by sample
+        lvl = s.level
+        if lvl != 1.0 or want != 1.0:
+            for f in range(m):
+                d = want - lvl
+                if d > s.slew:
+                    d = s.slew
+                elif d < -s.slew:
+                    d = -s.slew
+                lvl += d
+                for c in range(s.n_ch):
+                    s.scratch[c * MW_BLOCK + f] *= <float>lvl
+        s.level = lvl
+        for c in range(s.n_ch):
+            stage_apply(&s.stage, c, s.scratch + c * MW_BLOCK, out + done * C, m)
+        done += m
+
+
+cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
+                        const void* time_info, unsigned long status, void* user) noexcept nogil:
+    """PortAudio stream callback: no Python, no GIL, no allocation, no lock."""
+    cdef mw_session* s = <mw_session*>user
+    cdef double t0 = _seconds(), dt, drive = 0.0, sense = 0.0
+    cdef const float* inp = <const float*>input
+    cdef Py_ssize_t f
+    cdef int C = s.stage.out_channels
+    s.callbacks += 1
+    if status & PA_OUTPUT_UNDERFLOW:
+        s.underflows += 1
+    if status & PA_OUTPUT_OVERFLOW:
+        s.overflows += 1
+    if status & PA_INPUT_OVERFLOW:
+        s.input_overflows += 1
+    sess_fill(s, <float*>output, frames)
+    s.frames_out += frames
+    if inp != NULL and s.sense_channel >= 0:
+        for f in range(frames):
+            sense = sense + fabs(inp[f * s.in_channels + s.sense_channel] * s.sense_ua_per_unit)
+            s.ring[s.ring_write % s.ring_len] = <float>(inp[f * s.in_channels + s.sense_channel] * s.sense_ua_per_unit)
+            s.ring_write += 1
+            drive = drive + fabs((<float*>output)[f * C + s.stage.pos[0]] / s.stage.gain[0])
+        drive /= frames
+        sense /= frames
+        s.drive_mean_ua = drive
+        s.sense_mean_ua = sense
+        if drive >= s.contact_min_ua and sense < s.contact_min_ratio * drive:
+            s.lost_blocks += 1
+            if s.lost_blocks >= s.lost_after:
+                s.contact_lost = 1
+                s.pause_req = 1
+        else:
+            s.lost_blocks = 0
+    dt = _seconds() - t0
+    s.cb_seconds_sum += dt
+    if dt > s.cb_seconds_max:
+        s.cb_seconds_max = dt
+    if s.finished:
+        return PA_COMPLETE
+    return PA_CONTINUE
+
+
+cdef class SessionEngine:
+    """Steps x channels of compiled generators behind one output stage.
+
+    Built by microwave.sessions; `fill(out)` writes interleaved DAC frames
+    (float32, shape (frames, out_channels)) and continues exactly.
+    """
+    cdef mw_session s
+    cdef object _keep
+    cdef readonly double rate
+
+    def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
+                  double rate, double slew_per_s=2.0, double max_level=1.0):
+        cdef int i, c, n_steps = len(steps)
+        cdef int n_ch = len(steps[0]) if steps else 1
+        cdef int64_t acc = 0
+        memset(&self.s, 0, sizeof(mw_session))
+        if n_ch > MW_MAX_CH or stage["out_channels"] > MW_MAX_CH:
+            raise ValueError(f"channels={max(n_ch, stage['out_channels'])} is not allowed: at most {MW_MAX_CH}")
+        self.rate = rate
+        self._keep = steps
+        self.s.n_ch = n_ch
+        self.s.n_steps = n_steps
+        self.s.step_end = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
+        self.s.progs = <mw_program*>calloc(n_steps * n_ch + 1, sizeof(mw_program))
+        self.s.scratch = <float*>calloc(n_ch * MW_BLOCK, sizeof(float))
+        self.s.ring_len = 1
+        self.s.ring = <float*>calloc(1, sizeof(float))
+        if not (self.s.step_end and self.s.progs and self.s.scratch and self.s.ring):
+            raise MemoryError()
+        for i in range(n_steps):
+            acc += step_samples[i]
+            self.s.step_end[i] = acc
+            for c in range(n_ch):
+                memcpy(&self.s.progs[i * n_ch + c], <void*><size_t>steps[i][c].struct_address(), sizeof(mw_program))
+        self.s.total = min(total_samples, acc)
+        st = &self.s.stage
+        st.out_channels = stage["out_channels"]
+        st.n_prog = n_ch
+        for c in range(n_ch):
+            st.pos[c], st.neg[c] = stage["routes"][c]
+            st.gain[c] = stage["gain"][c]
+        st.clamp = stage["clamp"]
+        st.compensate = stage["compensate"]
+        st.hp_a = stage["hp_a"]
+        st.lim_ua = stage["lim_ua"]
+        st.head_ua = stage["head_ua"]
+        self.s.target = 1.0
+        self.s.level = 1.0
+        self.s.max_level = max_level
+        self.s.slew = slew_per_s / rate
+        self.s.sense_channel = -1
+        self.rewind()
+
+    def __dealloc__(self):
+        free(self.s.step_end)
+        free(self.s.progs)
+        free(self.s.scratch)
+        free(self.s.ring)
+
+    def rewind(self):
+        """Back to the start of the session (level at the target, no ramp)."""
+        cdef int i
+        for i in range(self.s.n_steps * self.s.n_ch):
+            program_start(&self.s.progs[i])
+        stage_reset(&self.s.stage)
+        self.s.step = 0
+        self.s.pos = 0
+        self.s.finished = 0
+        self.s.stop_req = 0
+        self.s.pause_req = 0
+
+    def fill(self, float[:, ::1] out not None):
+        """Write the next ``out.shape[0]`` frames of DAC samples."""
+        if out.shape[1] != self.s.stage.out_channels:
+            raise ValueError(f"out has {out.shape[1]} channels: the stage drives {self.s.stage.out_channels}")
+        if out.shape[0] == 0:
+            return
+        with nogil:
+            sess_fill(&self.s, &out[0, 0], out.shape[0])
+
+    def render(self, Py_ssize_t frames):
+        out = np.empty((frames, self.s.stage.out_channels), dtype=np.float32)
+        self.fill(out)
+        return out
+
+    # ---- live control (plain stores; the audio thread ramps) ----
+    def set_level(self, double level):
+        """Ask for a new intensity multiplier; reached by a ramp."""
+        self.s.target = level
+
+    def pause(self, bint paused=True):
+        self.s.pause_req = paused
+        if not paused:
+            self.s.contact_lost = 0
+            self.s.lost_blocks = 0
+
+    def stop(self):
+        """Ramp to silence, then finish."""
+        self.s.stop_req = 1
+
+    def configure_sense(self, int channel, int in_channels, double ua_per_unit, double min_ratio=0.1,
+                        double min_ua=5.0, int lost_after=5, Py_ssize_t ring_frames=1 << 20):
+        """Record input `channel` as current and pause when contact is lost."""
+        cdef float* ring = <float*>calloc(ring_frames, sizeof(float))
+        if ring == NULL:
+            raise MemoryError()
+        free(self.s.ring)
+        self.s.ring = ring
+        self.s.ring_len = ring_frames
+        self.s.ring_write = 0
+        self.s.sense_channel = channel
+        self.s.in_channels = in_channels
+        self.s.sense_ua_per_unit = ua_per_unit
+        self.s.contact_min_ratio = min_ratio
+        self.s.contact_min_ua = min_ua
+        self.s.lost_after = lost_after
+
+    def recorded(self):
+        """The sense current recorded so far (uA), up to the ring's length."""
+        n = min(self.s.ring_write, self.s.ring_len)
+        start = self.s.ring_write - n
+        ring = np.asarray(<float[:self.s.ring_len]>self.s.ring)
+        idx = (np.arange(start, self.s.ring_write) % self.s.ring_len)
+        return ring[idx].copy()
+
+    @property
+    def state(self):
+        """A snapshot of position, level and real-time statistics."""
+        return {
+            "position": self.s.pos, "step": self.s.step, "level": self.s.level, "target": self.s.target,
+            "finished": bool(self.s.finished), "paused": bool(self.s.pause_req), "total": self.s.total,
+            "callbacks": self.s.callbacks, "underflows": self.s.underflows, "overflows": self.s.overflows,
+            "input_overflows": self.s.input_overflows, "frames": self.s.frames_out,
+            "callback_max_s": self.s.cb_seconds_max,
+            "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
+            "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
+        }
+
+    def address(self):
+        """Address of the C session struct: the callback's user data."""
+        return <size_t>&self.s
+
+    @staticmethod
+    def callback_address():
+        """Address of the compiled PortAudio callback."""
+        return <size_t>&mw_pa_callback
+
+
+def highpass(float[::1] x not None, double a):
+    """The card's first-order high-pass, y[n] = a (y[n-1] + x[n] - x[n-1]),
+    as float64: what actually flows through an AC-coupled output."""
+    cdef Py_ssize_t n
+    y = np.empty(x.shape[0], dtype=np.float64)
+    cdef double[::1] yv = y
+    cdef double prev_x = 0.0, prev_y = 0.0
+    with nogil:
+        for n in range(x.shape[0]):
+            prev_y = a * (prev_y + x[n] - prev_x)
+            prev_x = x[n]
+            yv[n] = prev_y
+    return y

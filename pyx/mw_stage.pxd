@@ -1,0 +1,81 @@
+# The output stage: uA -> DAC samples, the only place that knows volts.
+#
+# For each program channel: optional AC-coupling pre-emphasis (the inverse
+# of the card's first-order high-pass, so the current that flows is the one
+# asked for), a gain in DAC units per uA, and a destination -- one DAC
+# channel, or a bridged pair driven in antiphase.  The clamp to the stage's
+# safe maximum is the last operation on every sample, here, in compiled code.
+
+cdef enum:
+    MW_MAX_CH = 32
+
+
+cdef struct mw_stage:
+    int out_channels
+    int n_prog
+    int pos[MW_MAX_CH]        # DAC channel of each program channel
+    int neg[MW_MAX_CH]        # its antiphase partner (bridged), or -1
+    double gain[MW_MAX_CH]    # DAC units per uA, per DAC channel of the pair
+    float clamp               # |DAC sample| never exceeds this
+    bint compensate           # pre-emphasise for an AC-coupled output
+    double hp_a               # the card's high-pass: y[n] = a (y[n-1] + x[n] - x[n-1])
+    double lim_ua             # AC: the modelled current that flows never exceeds this
+    double head_ua            # AC: the pre-emphasised drive never exceeds this
+    double xprev[MW_MAX_CH]
+    double yprev[MW_MAX_CH]
+
+
+cdef inline void stage_reset(mw_stage* s) noexcept nogil:
+    cdef int c
+    for c in range(MW_MAX_CH):
+        s.xprev[c] = 0.0
+        s.yprev[c] = 0.0
+
+
+cdef inline float _clamp(double x, float lim) noexcept nogil:
+    if x > lim:
+        return lim
+    if x < -lim:
+        return -lim
+    if x != x:        # NaN never leaves
+        return 0.0
+    return <float>x
+
+
+cdef inline void stage_apply(mw_stage* s, int c, float* ua, float* out, Py_ssize_t frames) noexcept nogil:
+    """Map program channel c's current (uA, modified in place by the
+    pre-emphasis) into the interleaved DAC frames of out, clamped."""
+    cdef Py_ssize_t f
+    cdef double x, y, xi, lo, hi, g = s.gain[c]
+    cdef int C = s.out_channels, p = s.pos[c], q = s.neg[c]
+    cdef float lim = s.clamp
+    if s.compensate:
+        x = s.xprev[c]
+        y = s.yprev[c]
+        for f in range(frames):
+            # x[n] = x[n-1] + y[n] / a - y[n-1]: the input whose high-passed
+            # output is y; bounded so that the modelled current stays within
+            # lim_ua and the drive within head_ua (the bounds always intersect)
+            xi = x + ua[f] / s.hp_a - y
+            lo = x - y - s.lim_ua / s.hp_a
+            hi = x - y + s.lim_ua / s.hp_a
+            if lo < -s.head_ua:
+                lo = -s.head_ua
+            if hi > s.head_ua:
+                hi = s.head_ua
+            if xi < lo:
+                xi = lo
+            elif xi > hi:
+                xi = hi
+            y = s.hp_a * (y + xi - x)
+            x = xi
+            ua[f] = <float>x
+        s.xprev[c] = x
+        s.yprev[c] = y
+    if q < 0:
+        for f in range(frames):
+            out[f * C + p] = _clamp(g * ua[f], lim)
+    else:
+        for f in range(frames):
+            out[f * C + p] = _clamp(g * ua[f], lim)
+            out[f * C + q] = _clamp(-g * ua[f], lim)

@@ -1,0 +1,147 @@
+"""The ``microwave`` command line: render, plot, info, devices, play.
+
+SESSION is a built-in name (full-face, lift, tighten, infuse, fsm) or a
+path to a TOML file.  Errors print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import _checks
+from .sessions import BUILTINS, resolve
+from .stage import Stage
+
+
+def _stage(path):
+    return Stage.from_toml(path) if path else Stage()
+
+
+def _progress_bar(stream):
+    if not stream.isatty():
+        return None
+
+    def show(done, total):
+        width = 40
+        k = int(width * done / total) if total else width
+        stream.write(f"\r[{'#' * k}{'.' * (width - k)}] {100 * done / max(total, 1):5.1f}%")
+        if done >= total:
+            stream.write("\n")
+        stream.flush()
+    return show
+
+
+def cmd_render(a) -> int:
+    from .files import render_to_file
+    session = resolve(a.session)
+    path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
+    print(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
+    return 0
+
+
+def cmd_plot(a) -> int:
+    from .plot import plot_session
+    session = resolve(a.session)
+    path = plot_session(session, a.output, rate=a.rate, start_s=a.start, span_s=a.span)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_info(a) -> int:
+    session = resolve(a.session)
+    stage = _stage(a.stage)
+    session.check(stage, a.rate)
+    r = session.report(stage, a.rate, a.area)
+    p = print
+    p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
+    p(f"stage: limit {r['stage_limit_ua']:g} uA; session peak {r['peak_ua']:g} uA")
+    p("steps:")
+    for s in r["steps"]:
+        p(f"  {s['start_s']:7.1f} s  {s['zone']:<10} {s['label'] or 'custom':<9} {s['seconds']:6.1f} s")
+        for c, ch in enumerate(s["channels"]):
+            phases = ", ".join(f"{a:+.4g} uA x {w:.4g} us" for a, w in zip(ch["phase_amps_ua"], ch["phase_widths_us"]))
+            p(f"      ch{c}: {ch['pulse_rate_hz']:.4g} pulses/s; phases {phases}")
+            p(f"           peak {ch['peak_ua']:.4g} uA, rms {ch['rms_ua']:.4g} uA, DC {ch['dc_ua']:.4g} uA; "
+              f"net charge/pulse {ch['net_charge_per_pulse_uc']:.4g} uC, max phase charge {ch['max_phase_charge_uc']:.4g} uC; "
+              f"density peak {ch['peak_density_ma_cm2']:.3g} / rms {ch['rms_density_ma_cm2']:.3g} mA/cm2")
+    p("DC component over the session: " + ", ".join(f"ch{c} {v:.4g} uA" for c, v in enumerate(r["dc_ua"])))
+    p("maximum output by load (FDA): " + "; ".join(
+        f"{x['load_ohm']:g} ohm: {x['max_ua']:.4g} uA, {x['max_v']:.3g} V" for x in r["loads"]))
+    p(f"electrode area {r['electrode_area_cm2']:g} cm2: peak density {r['peak_density_ma_cm2']:.3g} mA/cm2"
+      + ("  ** above 2 mA/cm2 (IEC 60601-2-10): needs the operator's attention **" if r["density_warning"] else ""))
+    p("timeline:")
+    for t, what, zone in r["timeline"]:
+        p(f"  {t:7.1f} s  {what}{' ' + zone if zone else ''}")
+    return 0
+
+
+def cmd_devices(a) -> int:
+    from .audio import list_devices
+    for d in list_devices():
+        p = f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  {d['default_samplerate']:g} Hz"
+        print(p)
+    return 0
+
+
+def cmd_play(a) -> int:
+    from .audio import play_cli
+    return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
+                    duration=a.duration, rate=a.rate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="microwave", description="Microcurrent waveforms: render, plot, inspect and play sessions.")
+    sub = ap.add_subparsers(dest="command", required=True)
+    sess_help = f"a built-in session ({', '.join(BUILTINS)}) or a .toml file"
+
+    r = sub.add_parser("render", help="write what goes to the DAC to a WAV or FLAC file")
+    r.add_argument("session", help=sess_help)
+    r.add_argument("-o", "--output", required=True, help="OUT.wav or OUT.flac")
+    r.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    r.add_argument("--stage", help="stage TOML file")
+    r.add_argument("--duration", type=float, help="seconds to render (default: the whole session)")
+    r.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("plot", help="plot the waveform and its envelope to a PNG")
+    p.add_argument("session", help=sess_help)
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    p.add_argument("--start", type=float, default=None, help="start of the zoomed view, s")
+    p.add_argument("--span", type=float, default=None, help="length of the zoomed view, s")
+    p.set_defaults(func=cmd_plot)
+
+    i = sub.add_parser("info", help="steps, timeline and safety figures")
+    i.add_argument("session", help=sess_help)
+    i.add_argument("--stage", help="stage TOML file")
+    i.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    i.add_argument("--area", type=float, default=1.0, help="electrode area, cm2 (default 1)")
+    i.set_defaults(func=cmd_info)
+
+    d = sub.add_parser("devices", help="list sound-card output devices")
+    d.set_defaults(func=cmd_devices)
+
+    pl = sub.add_parser("play", help="play a session through a sound card")
+    pl.add_argument("session", help=sess_help)
+    pl.add_argument("--device", default=None)
+    pl.add_argument("--stage", help="stage TOML file")
+    pl.add_argument("--latency", type=float, default=0.02, help="output latency, s")
+    pl.add_argument("--duration", type=float, default=None)
+    pl.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    pl.set_defaults(func=cmd_play)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError, ImportError) as e:
+        print(f"microwave {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"microwave {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

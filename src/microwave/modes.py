@@ -1,0 +1,118 @@
+"""The modes a consumer microcurrent device offers, as specs.
+
+Each mode takes an intensity ``level`` 1-5 (the device's buttons) or an
+explicit ``amp_ua``.  The figures rest on REFERENCE.md:
+
+* Level currents follow the NuFACE Plus (FDA K103472): 80-400 uA in 5
+  levels for LIFT; TIGHTEN and INFUSE sit lower ("controlled stimulation over
+  aggressive intensity"; the Trinity, K131251, spans about 53-192 uA).
+* Everything stays inside the 1-999 uA microcurrent range and below the
+  FSM ceiling of 500 uA.
+"""
+from __future__ import annotations
+
+from . import _checks
+from .envelopes import Envelope
+from .patterns import PolarityPattern
+from .pulses import Biphasic, Burst, Monophasic
+
+LEVELS_UA = {
+    "lift": (80.0, 160.0, 240.0, 320.0, 400.0),      # NuFACE Plus, K103472
+    "tighten": (60.0, 100.0, 140.0, 180.0, 220.0),   # within Trinity's 53-192 uA, one level above
+    "infuse": (40.0, 60.0, 80.0, 100.0, 120.0),      # net DC: gentle (galvanic comfort)
+}
+#: Default INFUSE dose ceiling: net DC x time, uA x minutes.  A 20-minute
+#: auto-off session at the top level stays under it.
+MAX_INFUSE_DOSE_UA_MIN = 600.0
+
+
+def amplitude(mode: str, level: int | None = None, amp_ua: float | None = None) -> float:
+    """The current of ``mode`` at intensity ``level`` (1-5), or ``amp_ua`` if given."""
+    if amp_ua is not None:
+        if level is not None:
+            raise ValueError(f"give level or amp_ua, not both (level={level!r}, amp_ua={amp_ua!r})")
+        return _checks.number("amp_ua", amp_ua, 0, _checks.MAX_SPEC_UA, lo_open=True, unit="uA")
+    level = 3 if level is None else _checks.integer("level", level, 1, 5)
+    return LEVELS_UA[mode][level - 1]
+
+
+def lift(level: int | None = None, amp_ua: float | None = None) -> Monophasic:
+    """LIFT: immediate visible toning.
+
+    The highest currents (80-400 uA) in slow, ramped pulses: 1 Hz,
+    450 ms square pulses with 50 ms slopes ("modified square"), the output
+    alternating between the probes pulse to pulse (NuFACE's alternating
+    output) so that the train carries no net charge over two pulses.
+    """
+    return Monophasic(freq_hz=1.0, amp_ua=amplitude("lift", level, amp_ua), phase_us=450_000,
+                      rise_us=50_000, fall_us=50_000, polarity="alternate")
+
+
+def tighten(level: int | None = None, amp_ua: float | None = None) -> Biphasic:
+    """TIGHTEN: long-term firmness with consistent use.
+
+    Moderate currents (60-220 uA) in bursts: charge-balanced biphasic
+    pulses, 500 us a phase with a 100 us interphase gap, at 300 Hz, for
+    0.6 s on / 0.4 s off -- within the clinical 0.5-1500 Hz range, near the
+    sport-microcurrent studies' few hundred Hz, and comfortable as a rhythm.
+    """
+    return Biphasic(freq_hz=300.0, amp_ua=amplitude("tighten", level, amp_ua), phase_us=500,
+                    interphase_us=100, burst=Burst(on_s=0.6, off_s=0.4))
+
+
+def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "acidic",
+           minutes: float = 5.0, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> Monophasic:
+    """INFUSE: for use with a water-based serum.
+
+    A net DC moves like-charged ions away from the electrode (REFERENCE.md:
+    positive pole for acidic solutions, negative for alkaline).  Monophasic
+    100 Hz pulses of 4 ms (40 % duty) held positive for 3 s then negative
+    for 1 s: the net current is half the average, and the brief reversals
+    keep it from feeling like a held DC.  ``serum="alkaline"`` flips it.
+
+    The dose (net DC x ``minutes``) is refused beyond ``max_dose_ua_min``.
+    """
+    _checks.choice("serum", serum, ("acidic", "alkaline"))
+    minutes = _checks.number("minutes", minutes, 0, 120, lo_open=True, unit="min")
+    spec = Monophasic(freq_hz=100.0, amp_ua=amplitude("infuse", level, amp_ua), phase_us=4000,
+                      polarity=+1 if serum == "acidic" else -1, pattern=PolarityPattern.parse("3s+ 1s-"))
+    check_dose(spec, minutes, max_dose_ua_min)
+    return spec
+
+
+def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> float:
+    """The net dose of ``spec`` over ``minutes`` in uA x min; raises beyond ``max_dose_ua_min``."""
+    dose = abs(spec.net_dc_ua) * minutes
+    if dose > max_dose_ua_min:
+        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC for {minutes:g} min) exceeds "
+                         f"max_dose_ua_min={max_dose_ua_min:g}: lower the level or the time")
+    return dose
+
+
+def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.0,
+        polarity: str = "alternating", slope_s: float | None = 1.0, every_s: float = 6.0):
+    """Frequency Specific Microcurrent: two channels, each its own frequency
+    (REFERENCE.md: 230 Hz on one and 430 Hz on the other, 150 uA typical,
+    100-300 uA, never over 500 uA), sample-locked because both run from the
+    same sample clock.
+
+    ``polarity="alternating"`` gives a bipolar square wave (biphasic, each
+    phase half a period); ``"positive"`` gives positive square pulses at
+    50 % duty ("polarized positive").  ``slope_s`` is the "wave slope":
+    every ``every_s`` seconds the current re-ramps from zero over
+    ``slope_s`` (None: no slope).  Returns one spec per channel.
+    """
+    _checks.choice("polarity", polarity, ("alternating", "positive"))
+    env = Envelope.wave_slope(slope_s, every_s) if slope_s else None
+    specs = []
+    for name, f in (("freq_a_hz", freq_a_hz), ("freq_b_hz", freq_b_hz)):
+        f = _checks.number(name, f, 0.5, 1500, unit="Hz")
+        half_us = 5e5 / f
+        if polarity == "alternating":
+            specs.append(Biphasic(freq_hz=f, amp_ua=amp_ua, phase_us=half_us, envelope=env))
+        else:
+            specs.append(Monophasic(freq_hz=f, amp_ua=amp_ua, phase_us=half_us, envelope=env))
+    return tuple(specs)
+
+
+MODES = {"lift": lift, "tighten": tighten, "infuse": infuse}

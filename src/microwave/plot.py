@@ -1,0 +1,81 @@
+"""Plots of a session as a person wants to see it (matplotlib, optional extra).
+
+Top: the envelope of the whole session -- the peak current of each channel
+in short windows -- with step boundaries and zones.  Bottom: a zoom on the
+waveform itself, a few pulses wide, so pulse shape and polarity show.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from . import _checks
+from .sessions import _UA_STAGE
+
+
+def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
+                 span_s: float | None = None) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    rate = _checks.rate(rate)
+    engine = session.engine(rate, _UA_STAGE(session.channels))
+    total = session.frames(rate)
+    # the envelope: max |current| per window (20 ms, longer for long sessions
+    # so that slow pulse trains read as a level, not as a comb), streamed
+    win_s = 0.02 if session.seconds < 20 else 1.0
+    win = max(1, round(rate * win_s))
+    gain = 1024.0
+    peaks = []
+    block = win * 200
+    done = 0
+    while done < total:
+        x = engine.render(min(block, total - done))
+        m = len(x) // win * win
+        if m:
+            peaks.append(np.abs(x[:m]).reshape(-1, win, x.shape[1]).max(axis=1) * gain)
+        done += len(x)
+    env = np.concatenate(peaks) if peaks else np.zeros((0, session.channels))
+    t_env = np.arange(len(env)) * win / rate
+
+    if start_s is None:
+        start_s = min(session.seconds / 2, session.step_seconds()[0] / 2)
+    if span_s is None:
+        first = session.steps[0].programs(session.channels)[0]
+        span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)))
+    start_s = _checks.number("start", start_s, 0, session.seconds, unit="s")
+    span_s = _checks.number("span", span_s, 0, session.seconds, lo_open=True, unit="s")
+    zoom = session.render_ua(rate, seconds=min(session.seconds, start_s + span_s))[round(start_s * rate):]
+    t_zoom = start_s + np.arange(len(zoom)) / rate
+
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), constrained_layout=True)
+    for c in range(env.shape[1]):
+        ax1.plot(t_env, env[:, c], lw=0.8, label=f"ch{c}")
+    for t, what, zone in session.timeline():
+        if what.startswith("start") or what == "end":
+            ax1.axvline(t, color="0.6", lw=0.6)
+            if zone:
+                ax1.text(t, ax1.get_ylim()[1] if env.size else 1, f" {zone}", va="top", fontsize=8)
+    ax1.set(title=f"{session.name}: peak current per {win_s * 1000:g} ms", xlabel="time (s)", ylabel="current (uA)")
+    ax1.legend(loc="lower right", fontsize=8)
+    for c in range(zoom.shape[1]):
+        ax2.plot(t_zoom, zoom[:, c], lw=0.9, drawstyle="steps-post", label=f"ch{c}")
+    ax2.axhline(0, color="0.5", lw=0.5)
+    ax2.set(title=f"waveform from {start_s:g} s", xlabel="time (s)", ylabel="current (uA)")
+    ax2.legend(loc="lower right", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
+

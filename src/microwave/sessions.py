@@ -1,0 +1,351 @@
+"""Sessions: what a person runs -- zones, modes, durations, cues.
+
+A :class:`Session` is a list of :class:`Step` s.  Each step treats one zone
+(forehead, brows, cheeks, jaw, neck, or any name) with a program -- one spec
+for every channel, or one spec per channel -- for some seconds, with a cue
+every few seconds to move the device (NuFACE Mini beeps every 5 s).  Every
+step starts and ends with a soft ramp, so the current never steps between
+steps, and the whole session stops at ``auto_off_s`` (20 minutes by
+default, as the NuFACE Mini+ does), ramping down before it.
+
+>>> s = builtin("full-face")
+>>> frames = s.render(rate=48_000, stage=Stage())   # DAC samples, (n, channels)
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import _checks, modes
+from ._core import Generator
+from ._session import SessionEngine
+from .envelopes import Envelope
+from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
+from .stage import FDA_LOADS_OHM, Stage
+
+AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
+IEC_DENSITY_MA_CM2 = 2.0  # IEC 60601-2-10: above this the operator's attention is needed
+
+
+@dataclass(frozen=True)
+class Step:
+    """One zone treated with ``program`` for ``seconds``.
+
+    ``program`` is a spec (played on every channel) or a tuple with one spec
+    per channel.  ``cue_every_s`` asks for a cue to move the device.
+    """
+
+    zone: str
+    program: object
+    seconds: float
+    cue_every_s: float | None = None
+    label: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.zone, str) or not self.zone.strip():
+            raise ValueError(f"zone={self.zone!r} must be a non-empty name such as 'forehead'")
+        object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+        if self.cue_every_s is not None:
+            object.__setattr__(self, "cue_every_s", _checks.number("cue_every_s", self.cue_every_s, 0, 86400, lo_open=True, unit="s"))
+        progs = self.program if isinstance(self.program, tuple) else (self.program,)
+        for p in progs:
+            if not isinstance(p, _Train):
+                raise ValueError(f"program={p!r} must be a pulse-train spec (Biphasic, Monophasic, CustomTrain) or a tuple of them")
+
+    def programs(self, channels: int) -> tuple:
+        if not isinstance(self.program, tuple):
+            return (self.program,) * channels
+        if len(self.program) != channels:
+            raise ValueError(f"step {self.zone!r} has {len(self.program)} channel programs for a {channels}-channel session")
+        return self.program
+
+
+@dataclass(frozen=True)
+class Session:
+    name: str
+    steps: tuple
+    channels: int = 2
+    soft_start_s: float = 2.0
+    soft_stop_s: float = 2.0
+    auto_off_s: float = AUTO_OFF_S
+
+    def __post_init__(self):
+        steps = tuple(self.steps)
+        object.__setattr__(self, "steps", steps)
+        if not steps:
+            raise ValueError("steps is empty: a session needs at least one step")
+        _checks.integer("channels", self.channels, 1, 32)
+        for name in ("soft_start_s", "soft_stop_s"):
+            object.__setattr__(self, name, _checks.number(name, getattr(self, name), 0, 600, unit="s"))
+        object.__setattr__(self, "auto_off_s", _checks.number("auto_off_s", self.auto_off_s, 0, AUTO_OFF_S * 3, lo_open=True, unit="s"))
+        for s in steps:
+            if not isinstance(s, Step):
+                raise ValueError(f"steps contains {s!r}: each must be a Step")
+            s.programs(self.channels)
+
+    # ---- time line -----------------------------------------------------------
+    def step_seconds(self) -> list[float]:
+        """Each step's duration after the auto-off limit (steps past it are dropped)."""
+        out, t = [], 0.0
+        for s in self.steps:
+            d = min(s.seconds, self.auto_off_s - t)
+            if d <= 0:
+                break
+            out.append(d)
+            t += d
+        return out
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.step_seconds())
+
+    def timeline(self) -> list[tuple[float, str, str]]:
+        """(time s, event, zone): step starts, cues, and the end."""
+        events, t = [], 0.0
+        for s, d in zip(self.steps, self.step_seconds()):
+            events.append((t, f"start {s.label or 'custom'}", s.zone))
+            if s.cue_every_s:
+                k = 1
+                while k * s.cue_every_s < d - 1e-9:
+                    events.append((t + k * s.cue_every_s, "cue: move", s.zone))
+                    k += 1
+            t += d
+        events.append((t, "end", ""))
+        return events
+
+    @property
+    def peak_ua(self) -> float:
+        return max(p.peak_ua for s in self.steps for p in s.programs(self.channels))
+
+    # ---- rendering -------------------------------------------------------------
+    def _gate(self, seconds: float) -> Envelope:
+        a, r = self.soft_start_s, self.soft_stop_s
+        if a + r > seconds:
+            a, r = a * seconds / (a + r), r * seconds / (a + r)
+        return Envelope.soft(seconds, a, r) if seconds > 0 else None
+
+    def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> None:
+        """Raise a clear error if ``stage`` cannot play this session as asked."""
+        stage.check_peak(self.peak_ua, f"session {self.name!r}")
+        stage.plan(self.channels, rate)
+        if stage.coupling == "ac":
+            a = stage.hp_coefficient(rate)
+            head_ua = stage.headroom * stage.full_scale_ua()
+            for s, d in zip(self.steps, self.step_seconds()):
+                for p in set(s.programs(self.channels)):
+                    y = p.render(min(d, 20.0), rate).astype(np.float64)
+                    drive = np.max(np.abs(y + (1 / a - 1) * np.cumsum(y))) if len(y) else 0.0
+                    if drive > min(head_ua, stage.limit_ua):
+                        raise ValueError(
+                            f"step {s.zone!r} ({s.label or 'custom'}) cannot go through this AC-coupled output "
+                            f"(corner {stage.corner_hz:g} Hz): keeping the current as asked needs a drive of "
+                            f"{drive:.0f} uA-equivalent, beyond the {min(head_ua, stage.limit_ua):.0f} uA available. "
+                            f"Its net DC is {p.net_dc_ua:.2f} uA and it holds a polarity for long; use a DC-coupled "
+                            f"interface (Expert Sleepers ES-8/ES-9; coupling='dc'), or a charge-balanced mode")
+
+    def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None) -> SessionEngine:
+        """The compiled engine that renders (or streams) this session."""
+        rate = _checks.rate(rate)
+        stage = stage if stage is not None else Stage()
+        self.check(stage, rate)
+        gens, lengths = [], []
+        for s, d in zip(self.steps, self.step_seconds()):
+            gate = self._gate(d)
+            row = []
+            for p in s.programs(self.channels):
+                plan = p.plan(rate)
+                plan["gate"] = gate.plan(rate) if gate is not None else None
+                row.append(Generator(plan))
+            gens.append(row)
+        # step boundaries at the nearest sample of their cumulative time: no drift
+        t, edge = 0.0, 0
+        for d in self.step_seconds():
+            t += d
+            lengths.append(round(t * rate) - edge)
+            edge += lengths[-1]
+        total = min(edge, round(self.auto_off_s * rate))
+        max_level = stage.limit_ua / self.peak_ua
+        return SessionEngine(gens, lengths, stage.plan(self.channels, rate), total, float(rate), max_level=max_level)
+
+    def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
+        return round(self.seconds * rate)
+
+    def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, seconds: float | None = None) -> np.ndarray:
+        """DAC frames (float32, shape (frames, stage.out_channels)), clamped."""
+        eng = self.engine(rate, stage)
+        n = self.frames(rate) if seconds is None else round(_checks.number("seconds", seconds, 0, unit="s") * rate)
+        return eng.render(n)
+
+    def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
+        """The current asked of each channel (uA, shape (frames, channels)), through an
+        ideal DC stage of unit gain: what `info` describes."""
+        return self.render(rate, _UA_STAGE(self.channels), seconds) * np.float32(1024.0)
+
+    # ---- report -----------------------------------------------------------------
+    def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE, electrode_area_cm2: float = 1.0) -> dict:
+        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state."""
+        stage = stage if stage is not None else Stage()
+        _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
+        steps, t = [], 0.0
+        for s, d in zip(self.steps, self.step_seconds()):
+            chans = []
+            for p in s.programs(self.channels):
+                y = p.render(min(d, 10.0), rate).astype(np.float64)
+                rms = float(np.sqrt(np.mean(y * y))) if len(y) else 0.0
+                chans.append({
+                    "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
+                    "phase_widths_us": [w for _, w in p.phases()],
+                    "phase_amps_ua": [a for a, _ in p.phases()],
+                    "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
+                    "dc_ua": p.net_dc_ua,
+                    "peak_density_ma_cm2": p.peak_ua / 1000 / electrode_area_cm2,
+                    "rms_density_ma_cm2": rms / 1000 / electrode_area_cm2,
+                })
+            steps.append({"zone": s.zone, "label": s.label, "start_s": t, "seconds": d, "channels": chans})
+            t += d
+        total = sum(x["seconds"] for x in steps)
+        # the DC component of the whole session as rendered (soft ramps included), streamed
+        engine, sums, done, n = self.engine(rate, _UA_STAGE(self.channels)), 0.0, 0, self.frames(rate)
+        while done < n:
+            block = engine.render(min(1 << 18, n - done))
+            sums = sums + block.astype(np.float64).sum(axis=0) * 1024.0
+            done += len(block)
+        dc = list(sums / max(n, 1)) if n else [0.0] * self.channels
+        loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r} for r in FDA_LOADS_OHM]
+        peak_density = self.peak_ua / 1000 / electrode_area_cm2
+        return {"name": self.name, "seconds": total, "auto_off_s": self.auto_off_s, "channels": self.channels,
+                "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "dc_ua": dc, "steps": steps,
+                "loads": loads, "electrode_area_cm2": electrode_area_cm2, "peak_density_ma_cm2": peak_density,
+                "density_warning": peak_density > IEC_DENSITY_MA_CM2, "timeline": self.timeline()}
+
+
+def _UA_STAGE(channels: int) -> Stage:
+    """An ideal DC stage of 1/1024 DAC unit per uA (exact in binary floating point)."""
+    return Stage(ua_per_v=1024.0, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
+
+
+# ---- built-in sessions -------------------------------------------------------------
+def _mode_step(zone, mode, seconds, level=3, cue=5.0):
+    return Step(zone, modes.MODES[mode](level), seconds, cue, label=mode)
+
+
+def builtin(name: str) -> Session:
+    """A built-in session: ``lift``, ``tighten``, ``infuse``, ``fsm`` or ``full-face``."""
+    if name == "full-face":
+        return Session("full-face", (
+            _mode_step("forehead", "lift", 60), _mode_step("brows", "lift", 45),
+            _mode_step("cheeks", "lift", 60), _mode_step("jaw", "tighten", 60),
+            _mode_step("neck", "tighten", 45)))
+    if name in modes.MODES:
+        zones = ("forehead", "cheeks", "jaw")
+        return Session(name, tuple(_mode_step(z, name, 60) for z in zones))
+    if name == "fsm":
+        return Session("fsm", (Step("neck", modes.fsm(), 300, label="fsm"),))
+    raise ValueError(f"session={name!r} is not a built-in: choose one of {', '.join(BUILTINS)} or give a .toml path")
+
+
+BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")
+
+
+# ---- TOML ------------------------------------------------------------------------------
+_SPEC_TYPES = {"biphasic": Biphasic, "monophasic": Monophasic}
+
+
+def _spec_from_table(t: dict):
+    t = dict(t)
+    kind = t.pop("type", None)
+    if kind not in _SPEC_TYPES:
+        raise ValueError(f"spec type={kind!r} is not allowed: use one of {', '.join(map(repr, _SPEC_TYPES))}")
+    if "burst" in t:
+        t["burst"] = Burst(**t["burst"])
+    if "sweep" in t:
+        t["sweep"] = Sweep(**t["sweep"])
+    if "wave_slope" in t:
+        t["envelope"] = Envelope.wave_slope(**t.pop("wave_slope"))
+    return _SPEC_TYPES[kind](**t)
+
+
+def _step_from_table(t: dict) -> Step:
+    t = dict(t)
+    allowed = {"zone", "mode", "level", "amp_ua", "spec", "specs", "seconds", "cue_every_s"}
+    unknown = sorted(set(t) - allowed)
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+    for key in ("zone", "seconds"):
+        if key not in t:
+            raise ValueError(f"missing key {key!r}")
+    given = [k for k in ("mode", "spec", "specs") if k in t]
+    if len(given) != 1:
+        raise ValueError("give exactly one of mode, spec or specs")
+    if "mode" in t:
+        mode = t["mode"]
+        if mode == "fsm":
+            program = modes.fsm()
+        elif mode in modes.MODES:
+            program = modes.MODES[mode](t.get("level"), t.get("amp_ua"))
+        else:
+            raise ValueError(f"mode={mode!r} is not allowed: use one of 'lift', 'tighten', 'infuse', 'fsm'")
+        label = mode
+    elif "spec" in t:
+        program, label = _spec_from_table(t["spec"]), t["spec"].get("type", "")
+    else:
+        program, label = tuple(_spec_from_table(x) for x in t["specs"]), "custom"
+    return Step(t["zone"], program, t["seconds"], t.get("cue_every_s"), label=label)
+
+
+def load(path) -> Session:
+    """Load a session from a TOML file; errors name the file and line.
+
+    ::
+
+        name = "evening"
+        channels = 2
+        [[step]]
+        zone = "forehead"
+        mode = "lift"
+        level = 3
+        seconds = 60
+        cue_every_s = 5
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: {e}") from None
+    step_lines = [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*step\s*\]\]", line)]
+    top = {k: v for k, v in data.items() if k != "step"}
+    allowed = {"name", "channels", "soft_start_s", "soft_stop_s", "auto_off_s"}
+    unknown = sorted(set(top) - allowed)
+    if unknown:
+        raise ValueError(f"{path}:1: unknown key {unknown[0]!r}; allowed: step, {', '.join(sorted(allowed))}")
+    steps = []
+    for i, t in enumerate(data.get("step", [])):
+        line = step_lines[i] if i < len(step_lines) else 1
+        try:
+            steps.append(_step_from_table(t))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}:{line}: step {i + 1}: {e}") from None
+    try:
+        return Session(name=top.get("name", path.stem), steps=tuple(steps),
+                       **{k: v for k, v in top.items() if k != "name"})
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}:1: {e}") from None
+
+
+def resolve(name_or_path: str) -> Session:
+    """A built-in session by name, or a TOML file by path."""
+    if name_or_path in BUILTINS:
+        return builtin(name_or_path)
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists():
+        return load(p)
+    raise ValueError(f"session={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")
