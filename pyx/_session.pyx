@@ -44,11 +44,14 @@ cdef struct mw_session:
     # live control: written by the control thread, read by the audio thread
     double target              # wanted intensity multiplier
     double max_level           # never exceeded, whatever target says
-    double slew                # largest level change per sample
+    int64_t ramp_samples       # every level change is a linear ramp this long
+    int64_t fade_from          # an early end (auto-off, duration) ramps down from here
     int pause_req
     int stop_req
     # audio-thread state
     double level
+    double goal                # the level the current ramp heads for
+    double slew                # level change per sample of that ramp
     int finished
     # real-time statistics and the sense input (written by the audio thread)
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out
@@ -83,29 +86,36 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
         m = frames - done
         if m > MW_BLOCK:
             m = MW_BLOCK
-        want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.total) else s.target
+        want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.fade_from) else s.target
         if want > s.max_level:
             want = s.max_level
         if want < 0.0:
             want = 0.0
+        if want != s.goal:
+            # a new goal: reach it by a linear ramp of ramp_samples
+            s.goal = want
+            s.slew = fabs(want - s.level) / s.ramp_samples
         hold = s.level == 0.0 and want == 0.0
-        if hold or s.finished:
-            # paused (or stopped) at silence: the programs do not advance
+        if hold or s.finished or s.pos >= s.total:
+            # paused (or stopped, or ended) at silence: the programs do not
+            # advance; the stage still runs on zeros (an AC pre-emphasis holds)
             if s.stop_req or s.pos >= s.total:
                 s.finished = 1
-            stage_reset(&s.stage)
+            memset(s.scratch, 0, s.n_ch * MW_BLOCK * sizeof(float))
+            for c in range(s.n_ch):
+                stage_apply(&s.stage, c, s.scratch + c * MW_BLOCK, out + done * C, m)
             done += m
             continue
         # run the programs of the current step(s) into scratch
         k = 0
         while k < m:
-            if s.step >= s.n_steps:
+            f = m - k
+            if s.total - s.pos < f:
+                f = s.total - s.pos
+            if f <= 0 or s.step >= s.n_steps:
                 for c in range(s.n_ch):
                     memset(s.scratch + c * MW_BLOCK + k, 0, (m - k) * sizeof(float))
-                s.pos += m - k
-                k = m
                 break
-            f = m - k
             if s.step_end[s.step] - s.pos < f:
                 f = s.step_end[s.step] - s.pos
             for c in range(s.n_ch):
@@ -114,6 +124,8 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             s.pos += f
             if s.pos >= s.step_end[s.step]:
                 s.step += 1
+        if s.pos >= s.total:
+            s.finished = 1
         # the live level, ramped sample by sample
         lvl = s.level
         if lvl != 1.0 or want != 1.0:
@@ -186,7 +198,7 @@ cdef class SessionEngine:
     cdef readonly double rate
 
     def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
-                  double rate, double slew_per_s=2.0, double max_level=1.0):
+                  double rate, double ramp_s=0.5, double max_level=1.0):
         cdef int i, c, n_steps = len(steps)
         cdef int n_ch = len(steps[0]) if steps else 1
         cdef int64_t acc = 0
@@ -210,6 +222,9 @@ cdef class SessionEngine:
             for c in range(n_ch):
                 memcpy(&self.s.progs[i * n_ch + c], <void*><size_t>steps[i][c].struct_address(), sizeof(mw_program))
         self.s.total = min(total_samples, acc)
+        # ending before the session's own soft stop: fade out over the ramp first
+        self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
+        self.s.fade_from = self.s.total - self.s.ramp_samples if self.s.total < acc else self.s.total
         st = &self.s.stage
         st.out_channels = stage["out_channels"]
         st.n_prog = n_ch
@@ -224,7 +239,7 @@ cdef class SessionEngine:
         self.s.target = 1.0
         self.s.level = 1.0
         self.s.max_level = max_level
-        self.s.slew = slew_per_s / rate
+        self.s.goal = 1.0
         self.s.sense_channel = -1
         self.rewind()
 
@@ -237,6 +252,7 @@ cdef class SessionEngine:
     def rewind(self):
         """Back to the start of the session (level at the target, no ramp)."""
         cdef int i
+        self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         for i in range(self.s.n_steps * self.s.n_ch):
             program_start(&self.s.progs[i])
         stage_reset(&self.s.stage)
@@ -262,8 +278,17 @@ cdef class SessionEngine:
 
     # ---- live control (plain stores; the audio thread ramps) ----
     def set_level(self, double level):
-        """Ask for a new intensity multiplier; reached by a ramp."""
+        """Ask for a new intensity multiplier (clipped to what the stage
+        allows); the audio thread reaches it by a linear ramp of ramp_s."""
         self.s.target = level
+
+    @property
+    def max_level(self):
+        return self.s.max_level
+
+    @property
+    def ramp_samples(self):
+        return self.s.ramp_samples
 
     def pause(self, bint paused=True):
         self.s.pause_req = paused
