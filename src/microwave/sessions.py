@@ -148,8 +148,12 @@ class Session:
                             f"Its net DC is {p.net_dc_ua:.2f} uA and it holds a polarity for long; use a DC-coupled "
                             f"interface (Expert Sleepers ES-8/ES-9; coupling='dc'), or a charge-balanced mode")
 
-    def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None) -> SessionEngine:
-        """The compiled engine that renders (or streams) this session."""
+    def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, ramp_s: float = 0.5,
+               duration_s: float | None = None) -> SessionEngine:
+        """The compiled engine that renders (or streams) this session.
+
+        ``ramp_s`` is the length of every live level change (and of the fade
+        when ``duration_s`` ends the session early)."""
         rate = _checks.rate(rate)
         stage = stage if stage is not None else Stage()
         self.check(stage, rate)
@@ -169,8 +173,11 @@ class Session:
             lengths.append(round(t * rate) - edge)
             edge += lengths[-1]
         total = min(edge, round(self.auto_off_s * rate))
+        if duration_s is not None:
+            total = min(total, round(_checks.number("duration_s", duration_s, 0, lo_open=True, unit="s") * rate))
         max_level = stage.limit_ua / self.peak_ua
-        return SessionEngine(gens, lengths, stage.plan(self.channels, rate), total, float(rate), max_level=max_level)
+        return SessionEngine(gens, lengths, stage.plan(self.channels, rate), total, float(rate),
+                             ramp_s=_checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s"), max_level=max_level)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
         return round(self.seconds * rate)

@@ -1,0 +1,291 @@
+"""The sound-card back end: play a session through a DAC, live.
+
+PortAudio (through python-sounddevice) calls a compiled callback,
+``mw_pa_callback`` in ``microwave._session``, once per block.  It runs the
+session's generators and the output stage in C with no Python and no GIL,
+so a Python thread that hogs the interpreter cannot starve the audio.  The
+control side (this module) changes the intensity, pauses, resumes and stops
+by storing plain numbers that the callback turns into linear ramps of
+``ramp_s`` seconds: nothing ever steps.
+
+>>> from microwave.sessions import builtin
+>>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:
+...     p.wait()                 # Ctrl-C ramps down to silence, then raises
+
+This module imports sounddevice (and so needs PortAudio) only when used:
+``import microwave`` never does.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from . import _checks
+from .sessions import Session
+from .stage import Stage
+
+LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own current
+
+
+def _sd():
+    try:
+        import sounddevice
+    except OSError as e:   # the PortAudio library itself is missing
+        raise ImportError(f"PortAudio is not available ({e}); on Debian: apt-get install libportaudio2") from None
+    return sounddevice
+
+
+def list_devices() -> list[dict]:
+    """Output-capable devices with their channel counts and default rates."""
+    sd = _sd()
+    return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+
+
+@dataclass(frozen=True)
+class Sense:
+    """Measure the current that flows: input ``channel`` carries the voltage
+    across a ``sense_ohm`` resistor in series with the electrodes, and a full
+    scale input sample is ``input_full_scale_v`` volts.
+
+    While the stage drives at least ``min_drive_ua`` and the measured current
+    stays under ``min_ratio`` of it for ``lost_after_s``, contact is taken as
+    lost and the session pauses (as FOREO's "anti-shock" does).
+    """
+
+    channel: int = 0
+    sense_ohm: float = 1000.0
+    input_full_scale_v: float = 1.0
+    min_ratio: float = 0.1
+    min_drive_ua: float = 5.0
+    lost_after_s: float = 0.1
+
+    def ua_per_unit(self) -> float:
+        return self.input_full_scale_v / self.sense_ohm * 1e6
+
+
+class Player:
+    """Plays a session on a sound card; a context manager.
+
+    ``level`` is the intensity multiplier of the session's own currents
+    (1.0 as built; never more than the stage allows).  ``ramp_s`` is the
+    length of every level change, pause, resume and stop.  ``latency`` is
+    PortAudio's suggested output latency in seconds.  ``device`` is an
+    output device (index or name), or an (input, output) pair with
+    ``sense`` for duplex.
+    """
+
+    def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
+                 latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
+                 duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None):
+        self.session = session
+        self.stage = stage if stage is not None else Stage()
+        self.rate = _checks.rate(rate)
+        self.latency = _checks.number("latency", latency, 0.001, 2.0, unit="s")
+        self.ramp_s = _checks.number("ramp_s", ramp_s, 0.001, 60.0, unit="s")
+        self.engine = session.engine(self.rate, self.stage, ramp_s=self.ramp_s, duration_s=duration_s)
+        self.engine.set_level(_checks.number("level", level, 0, self.engine.max_level))
+        self.engine.rewind()
+        self.sense = sense
+        self._sd = _sd()
+        ffi = self._sd._ffi
+        out_ch = self.stage.out_channels
+        common = dict(samplerate=self.rate, blocksize=blocksize, dtype="float32", latency=self.latency,
+                      callback=ffi.cast("PaStreamCallback*", self.engine.callback_address()),
+                      userdata=ffi.cast("void*", self.engine.address()),
+                      finished_callback=self._on_finished, dither_off=True, clip_off=True)
+        if sense is not None:
+            in_ch = input_channels if input_channels is not None else sense.channel + 1
+            self.engine.configure_sense(sense.channel, in_ch, sense.ua_per_unit(), sense.min_ratio, sense.min_drive_ua,
+                                        max(1, round(sense.lost_after_s * self.rate / 256)), ring_frames=self.rate * 60)
+            self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
+        else:
+            self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
+        self._done = threading.Event()
+        self._started = False
+
+    # ---- the stream ------------------------------------------------------------
+    def _on_finished(self):
+        self._done.set()
+
+    def start(self) -> "Player":
+        self._stream.start()
+        self._started = True
+        return self
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Ramp to silence, then end the stream."""
+        self.engine.stop()
+        if wait and self._started:
+            self._done.wait(timeout if timeout is not None else self.ramp_s + self.latency + 2.0)
+        self.close()
+
+    def close(self) -> None:
+        if self._started and not self._stream.closed:
+            self._stream.stop()   # lets the last buffers play out
+        if not self._stream.closed:
+            self._stream.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session ends; Ctrl-C ramps to silence and re-raises."""
+        try:
+            return self._done.wait(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+
+    def __enter__(self) -> "Player":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        # whatever happened in the control thread, the current ramps to zero
+        self.stop()
+
+    # ---- live control -------------------------------------------------------------
+    @property
+    def level(self) -> float:
+        """The intensity multiplier asked for (the audio thread ramps to it)."""
+        return self.engine.state["target"]
+
+    @level.setter
+    def level(self, value: float) -> None:
+        v = _checks.number("level", value, 0, unit="")
+        self.engine.set_level(min(v, self.engine.max_level))
+
+    def up(self) -> float:
+        self.level = min(self.level + LEVEL_STEP, self.engine.max_level)
+        return self.level
+
+    def down(self) -> float:
+        self.level = max(self.level - LEVEL_STEP, 0.0)
+        return self.level
+
+    def pause(self) -> None:
+        self.engine.pause(True)
+
+    def resume(self) -> None:
+        self.engine.pause(False)
+
+    # ---- what is happening ----------------------------------------------------------
+    @property
+    def stats(self) -> dict:
+        """Callbacks, underflows, overflows, callback time (mean, max) and
+        its share of the block's real-time budget, contact and sense current."""
+        st = self.engine.state
+        frames_per_cb = st["frames"] / st["callbacks"] if st["callbacks"] else 0
+        budget = frames_per_cb / self.rate if frames_per_cb else 0.0
+        st["budget_s"] = budget
+        st["load"] = st["callback_mean_s"] / budget if budget else 0.0
+        st["load_max"] = st["callback_max_s"] / budget if budget else 0.0
+        return st
+
+    @property
+    def position_s(self) -> float:
+        return self.engine.state["position"] / self.rate
+
+    @property
+    def step(self) -> int:
+        return min(self.engine.state["step"], len(self.session.step_seconds()) - 1)
+
+    @property
+    def zone(self) -> str:
+        return self.session.steps[self.step].zone
+
+    @property
+    def time_left_s(self) -> float:
+        return max(0.0, self.engine.state["total"] / self.rate - self.position_s)
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def recorded_ua(self):
+        """The sense current recorded so far (uA), when playing duplex."""
+        return self.engine.recorded()
+
+
+def play(session: Session, stage: Stage | None = None, device=None, **kwargs) -> Player:
+    """Start playing ``session`` and return its :class:`Player` (already started)."""
+    return Player(session, stage, device, **kwargs).start()
+
+
+# ---- the command line's player -------------------------------------------------------------
+def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02, duration: float | None = None,
+             rate: int = _checks.DEFAULT_RATE, stdin=None, stdout=None) -> int:
+    """Play with a live display: on a terminal, keys + / - change intensity,
+    space pauses, q stops; without one, plain progress lines."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    if device is not None and str(device).isdigit():
+        device = int(device)
+    player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration)
+    cues = [e for e in session.timeline() if e[1].startswith(("cue", "start"))]
+    interactive = stdin.isatty() and stdout.isatty()
+    tty = _RawTerminal(stdin) if interactive else None
+    last_line = -1.0
+    try:
+        with player:
+            if tty:
+                tty.__enter__()
+            while not player.wait(0.1):
+                pos = player.position_s
+                while cues and cues[0][0] <= pos:
+                    t, what, zone = cues.pop(0)
+                    msg = f"{what} ({zone})" if what.startswith("start") else f"move now ({zone})"
+                    stdout.write(("\a\r\n" if interactive else "") + f"[{t:6.1f} s] {msg}\n")
+                if tty:
+                    key = tty.key()
+                    if key in ("+", "="):
+                        player.up()
+                    elif key in ("-", "_"):
+                        player.down()
+                    elif key == " ":
+                        (player.resume if player.stats["paused"] else player.pause)()
+                    elif key in ("q", "Q"):
+                        player.stop()
+                        break
+                    st = player.stats
+                    stdout.write(f"\r{player.zone:<10} {pos:7.1f} s  left {player.time_left_s:6.1f} s  "
+                                 f"level {player.level:4.2f}{'  PAUSED' if st['paused'] else ''}"
+                                 f"  underflows {st['underflows']}   ")
+                    stdout.flush()
+                elif pos - last_line >= 5.0:
+                    last_line = pos
+                    st = player.stats
+                    stdout.write(f"{pos:7.1f} s  {player.zone}  left {player.time_left_s:.1f} s  "
+                                 f"level {player.level:.2f}  underflows {st['underflows']}\n")
+                    stdout.flush()
+    finally:
+        if tty:
+            tty.__exit__()
+    st = player.stats
+    stdout.write(f"\nplayed {player.position_s:.1f} s; underflows {st['underflows']}, "
+                 f"callback load mean {100 * st['load']:.2f} % max {100 * st['load_max']:.2f} % of the block budget\n")
+    return 0
+
+
+class _RawTerminal:
+    """Single keys from a terminal without Enter (termios cbreak)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __enter__(self):
+        import termios
+        import tty
+        self.fd = self.stream.fileno()
+        self.saved = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd)
+        return self
+
+    def __exit__(self, *exc):
+        import termios
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+
+    def key(self):
+        import select
+        import os
+        if select.select([self.fd], [], [], 0)[0]:
+            return os.read(self.fd, 1).decode(errors="ignore")
+        return None
