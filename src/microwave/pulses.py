@@ -160,7 +160,7 @@ class _Train:
                 object.__setattr__(self, "period_us", _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
             shortest = self.period_us_exact
             what = f"its period ({float(shortest):g} us)"
-        if self.footprint_us > shortest:
+        if self.footprint_us > float(shortest) * (1 + 1e-9):   # float rounding of "half a period"
             raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges) is wider than {what}: "
                              f"shorten phase_us or lower the rate of pulses")
         if self.burst is not None and self.sweep is None:

@@ -129,15 +129,23 @@ class Session:
             a, r = a * seconds / (a + r), r * seconds / (a + r)
         return Envelope.soft(seconds, a, r) if seconds > 0 else None
 
+    def channels_on(self, stage: Stage) -> int:
+        """Program channels played through ``stage``: all of them, or, when
+        every step plays one program on every channel, as many as the stage
+        routes (one bridged pair on a stereo card plays a 2-channel session
+        of broadcast steps as one channel)."""
+        broadcast = all(not isinstance(s.program, tuple) for s in self.steps)
+        return min(self.channels, len(stage.channel_map)) if broadcast else self.channels
+
     def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> None:
         """Raise a clear error if ``stage`` cannot play this session as asked."""
         stage.check_peak(self.peak_ua, f"session {self.name!r}")
-        stage.plan(self.channels, rate)
+        stage.plan(self.channels_on(stage), rate)
         if stage.coupling == "ac":
             a = stage.hp_coefficient(rate)
             head_ua = stage.headroom * stage.full_scale_ua()
             for s, d in zip(self.steps, self.step_seconds()):
-                for p in set(s.programs(self.channels)):
+                for p in set(s.programs(self.channels_on(stage))):
                     y = p.render(min(d, 20.0), rate).astype(np.float64)
                     drive = np.max(np.abs(y + (1 / a - 1) * np.cumsum(y))) if len(y) else 0.0
                     if drive > min(head_ua, stage.limit_ua):
@@ -157,11 +165,11 @@ class Session:
         rate = _checks.rate(rate)
         stage = stage if stage is not None else Stage()
         self.check(stage, rate)
-        gens, lengths = [], []
+        gens, lengths, channels = [], [], self.channels_on(stage)
         for s, d in zip(self.steps, self.step_seconds()):
             gate = self._gate(d)
             row = []
-            for p in s.programs(self.channels):
+            for p in s.programs(channels):
                 plan = p.plan(rate)
                 plan["gate"] = gate.plan(rate) if gate is not None else None
                 row.append(Generator(plan))
@@ -176,7 +184,7 @@ class Session:
         if duration_s is not None:
             total = min(total, round(_checks.number("duration_s", duration_s, 0, lo_open=True, unit="s") * rate))
         max_level = stage.limit_ua / self.peak_ua
-        return SessionEngine(gens, lengths, stage.plan(self.channels, rate), total, float(rate),
+        return SessionEngine(gens, lengths, stage.plan(channels, rate), total, float(rate),
                              ramp_s=_checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s"), max_level=max_level)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:

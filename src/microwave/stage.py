@@ -132,8 +132,9 @@ class Stage:
     def plan(self, n_program_channels: int, rate: int) -> dict:
         """The C plan for the compiled stage."""
         if n_program_channels > len(self.channel_map):
-            raise ValueError(f"the session has {n_program_channels} channels but channel_map={self.channel_map!r} "
-                             f"routes only {len(self.channel_map)}")
+            raise ValueError(f"the session has {n_program_channels} channels with their own programs but "
+                             f"channel_map={self.channel_map!r} routes only {len(self.channel_map)}: "
+                             f"add routes (a DAC channel or a bridged pair per program channel)")
         routes, gains = [], []
         for c in range(n_program_channels):
             r = self.channel_map[c]

@@ -1,0 +1,116 @@
+"""The `microwave` command line, run as a user runs it (a subprocess)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from microwave.files import render_to_file
+from microwave.sessions import Session, builtin
+from microwave.stage import Stage
+
+RATE = 48_000
+
+
+def cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "microwave.cli", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=300, **kw)
+
+
+def test_render_equals_the_api_bit_for_bit(tmp_path):
+    out = tmp_path / "ff.wav"
+    r = cli("render", "full-face", "-o", str(out), "--duration", "70")
+    assert r.returncode == 0, r.stderr
+    data, rate = sf.read(out, dtype="float32", always_2d=True)
+    assert rate == RATE
+    expected = builtin("full-face").render(RATE, Stage(), seconds=70)
+    assert data.shape == expected.shape
+    np.testing.assert_array_equal(data, expected)
+
+
+@pytest.mark.parametrize("block", [1, 777, 65536])
+def test_file_render_is_block_size_invariant(tmp_path, block):
+    s = Session("t", builtin("tighten").steps[:1], auto_off_s=3)
+    path = render_to_file(s, tmp_path / "t.wav", RATE, block_frames=block)
+    data, _ = sf.read(path, dtype="float32", always_2d=True)
+    np.testing.assert_array_equal(data, s.render(RATE))
+
+
+def test_flac_is_24_bit_lossless_of_the_dac_samples(tmp_path):
+    s = Session("t", builtin("tighten").steps[:1], auto_off_s=2)
+    path = render_to_file(s, tmp_path / "t.flac", RATE)
+    assert sf.info(path).subtype == "PCM_24"
+    data, _ = sf.read(path, dtype="float64", always_2d=True)
+    np.testing.assert_allclose(data, s.render(RATE), atol=2 ** -23)
+
+
+def test_render_with_a_stage_file_and_rate(tmp_path):
+    stage = tmp_path / "stage.toml"
+    stage.write_text("ua_per_v = 500.0\nfull_scale_v = 2.0\nchannel_map = [[0, 1]]\nmax_ua = 300\n")
+    out = tmp_path / "x.flac"
+    r = cli("render", "lift", "-o", str(out), "--rate", "44100", "--stage", str(stage), "--duration", "3")
+    assert r.returncode == 0, r.stderr
+    info = sf.info(out)
+    assert info.samplerate == 44100 and info.channels == 2 and info.frames == 3 * 44100
+
+
+def test_interrupted_render_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "partial.wav"
+
+    def interrupt(done, total):
+        if done > total // 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_to_file(builtin("full-face"), out, RATE, progress=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, words", [
+    (("render", "no-such-session", "-o", "x.wav"), "no-such-session"),
+    (("render", "lift", "-o", "x.mp3"), "x.mp3"),
+    (("render", "lift", "-o", "x.wav", "--rate", "12"), "rate=12"),
+    (("info", "lift", "--area", "0"), "electrode_area_cm2=0"),
+])
+def test_errors_are_one_clear_line(tmp_path, args, words):
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_bad_toml_error_names_the_line(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = -5\n')
+    r = cli("info", str(p))
+    assert r.returncode == 2 and f"{p}:1:" in r.stderr and "seconds=-5" in r.stderr
+
+
+def test_info_reports_the_safety_figures_and_the_dc_that_renders(tmp_path):
+    r = cli("info", "infuse", "--area", "2")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    for words in ("peak", "rms", "net charge/pulse", "max phase charge", "DC", "mA/cm2", "500 ohm", "10000 ohm",
+                  "cue: move", "pulses/s"):
+        assert words in text
+    # the DC that info prints equals the mean of what render writes
+    out = tmp_path / "i.wav"
+    assert cli("render", "infuse", "-o", str(out)).returncode == 0
+    data, _ = sf.read(out, dtype="float64", always_2d=True)
+    measured = data[:, 0].mean() / Stage().dac_per_ua(0)
+    line = next(l for l in text.splitlines() if l.startswith("DC component"))
+    printed = float(line.split("ch0")[1].split("uA")[0])
+    assert printed == pytest.approx(measured, rel=1e-3)
+
+
+def test_plot_writes_a_png(tmp_path):
+    out = tmp_path / "p.png"
+    r = cli("plot", "tighten", "-o", str(out), "--start", "10", "--span", "0.02")
+    assert r.returncode == 0, r.stderr
+    import matplotlib.image as mpimg
+    img = mpimg.imread(out)
+    assert img.shape[0] > 300 and img.shape[1] > 600
+    assert img[..., :3].std() > 0.05     # not a blank canvas

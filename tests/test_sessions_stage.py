@@ -1,0 +1,248 @@
+"""Sessions, modes and the output stage (the sessions issue)."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import microwave as mw
+from microwave import modes
+from microwave._core import Generator
+from microwave._session import SessionEngine, highpass
+from microwave.sessions import Session, Step, builtin, load
+from microwave.stage import Stage
+
+RATE = 48_000
+
+
+def short(session, seconds):
+    """A copy of ``session`` cut to ``seconds`` by its own auto-off."""
+    return Session(session.name, session.steps, session.channels, session.soft_start_s, session.soft_stop_s, seconds)
+
+
+# ---- the hard maximum, on every path ---------------------------------------------------
+specs = st.one_of(
+    st.builds(lambda f, a, w: mw.Biphasic(freq_hz=f, amp_ua=a, phase_us=w),
+              st.floats(1, 500), st.floats(1, 1000), st.floats(100, 900)),
+    st.builds(lambda f, a, w, pol: mw.Monophasic(freq_hz=f, amp_ua=a, phase_us=w, polarity=pol),
+              st.floats(1, 500), st.floats(1, 1000), st.floats(100, 1900), st.sampled_from([1, -1, "alternate"])),
+)
+stages = st.builds(
+    lambda fs, upv, mx, bridged, ac: Stage(full_scale_v=fs, ua_per_v=upv, max_ua=mx,
+                                           channel_map=((0, 1),) if bridged else (0,),
+                                           coupling="ac" if ac else "dc", corner_hz=2.0),
+    st.floats(0.1, 5), st.floats(50, 5000), st.floats(10, 1000), st.booleans(), st.booleans())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program=specs, stage=stages, level=st.floats(0.0, 20.0))
+def test_no_sample_exceeds_the_stage_maximum(program, stage, level):
+    session = Session("t", (Step("z", program, 0.3),), channels=1, soft_start_s=0.05, soft_stop_s=0.05)
+    gain = stage.dac_per_ua(0)
+    try:
+        engine = session.engine(RATE, stage)
+    except ValueError as e:   # refused before rendering: must say why
+        assert "uA" in str(e) or "AC-coupled" in str(e)
+        return
+    engine.set_level(level)      # asking for more is clipped to the stage's limit
+    engine.rewind()
+    out = engine.render(round(0.3 * RATE))
+    assert np.all(np.isfinite(out))
+    ua = out.astype(np.float64) / gain
+    if stage.coupling == "dc":
+        assert np.max(np.abs(ua)) <= stage.limit_ua * (1 + 1e-6)
+    else:   # what flows through the card's high-pass stays within the limit
+        assert np.max(np.abs(out)) <= stage.headroom + 1e-6
+        flows = highpass(out[:, 0].copy(), stage.hp_coefficient(RATE)) / gain
+        assert np.max(np.abs(flows)) <= stage.limit_ua * (1 + 1e-4)
+
+
+def test_the_compiled_clamp_holds_even_when_the_check_is_bypassed():
+    # build an engine by hand from a plan that asks for far more than the stage's maximum
+    stage = Stage(max_ua=100.0)
+    gen = Generator(mw.Biphasic(freq_hz=100, amp_ua=900, phase_us=1000).plan(RATE))
+    engine = SessionEngine([[gen]], [RATE], stage.plan(1, RATE), RATE, float(RATE))
+    out = engine.render(RATE)
+    assert np.max(np.abs(out)) / stage.dac_per_ua(0) == pytest.approx(100.0, rel=1e-6)
+
+
+def test_asking_for_more_than_the_maximum_raises_before_rendering():
+    session = Session("hot", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=600, phase_us=200), 5),))
+    with pytest.raises(ValueError, match=r"600 uA.*at most 500 uA"):
+        session.engine(RATE, Stage(max_ua=500))
+    with pytest.raises(ValueError, match="max_ua=1500"):
+        Stage(max_ua=1500)
+
+
+def test_bridged_pair_drives_antiphase_with_half_the_swing():
+    spec = mw.Biphasic(freq_hz=100, amp_ua=200, phase_us=1000)
+    single = Session("s", (Step("z", spec, 0.2),), channels=1).render(RATE, Stage(channel_map=(0,)))
+    bridged = Session("s", (Step("z", spec, 0.2),), channels=1).render(RATE, Stage(channel_map=((0, 1),)))
+    np.testing.assert_array_equal(bridged[:, 0], -bridged[:, 1])
+    np.testing.assert_allclose(bridged[:, 0] - bridged[:, 1], single[:, 0], rtol=1e-6, atol=1e-9)
+
+
+# ---- charge and DC -------------------------------------------------------------------------
+def test_biphasic_session_has_no_dc():
+    ua = short(builtin("tighten"), 20).render_ua(RATE)
+    peak = np.max(np.abs(ua))
+    assert peak > 100
+    assert abs(ua.astype(np.float64).mean()) < 1e-6 * peak
+
+
+def test_infuse_dc_matches_the_spec_and_the_report():
+    spec = modes.infuse(level=3)
+    # analytic: 80 uA x 4 ms x 100 Hz x (3 s + - 1 s -) / 4 s
+    assert spec.net_dc_ua == pytest.approx(80 * 4e-3 * 100 * (3 - 1) / 4)
+    session = Session("i", (Step("z", spec, 40),), channels=1, soft_start_s=0, soft_stop_s=0)
+    ua = session.render_ua(RATE)[:, 0].astype(np.float64)
+    assert ua.mean() == pytest.approx(spec.net_dc_ua, rel=1e-3)
+    report = session.report(rate=RATE)
+    assert report["dc_ua"][0] == pytest.approx(ua.mean(), rel=1e-6)
+
+
+def test_infuse_refuses_a_dose_beyond_the_limit():
+    with pytest.raises(ValueError, match="max_dose_ua_min"):
+        modes.infuse(level=5, minutes=60, max_dose_ua_min=100)
+    assert modes.check_dose(modes.infuse(level=1), 5.0) == pytest.approx(abs(modes.infuse(level=1).net_dc_ua) * 5)
+
+
+# ---- AC coupling -------------------------------------------------------------------------------
+def test_ac_stage_refuses_a_held_polarity_and_says_what_to_use():
+    with pytest.raises(ValueError, match="AC-coupled.*DC-coupled"):
+        builtin("infuse").engine(RATE, Stage(coupling="ac", corner_hz=5.0))
+
+
+def test_ac_stage_compensates_a_biphasic_train():
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,))
+    session = Session("t", (Step("z", mw.Biphasic(freq_hz=200, amp_ua=150, phase_us=800), 3),), channels=1)
+    want = session.render_ua(RATE)[:, 0].astype(np.float64)
+    dac = session.render(RATE, stage)[:, 0].copy()
+    flows = highpass(dac, stage.hp_coefficient(RATE)) / stage.dac_per_ua(0)
+    # uncompensated, the same train through the same card droops
+    droop = highpass((want * stage.dac_per_ua(0)).astype(np.float32), stage.hp_coefficient(RATE)) / stage.dac_per_ua(0)
+    assert np.max(np.abs(flows - want)) < 1e-3 * 150
+    assert np.max(np.abs(droop - want)) > 100 * np.max(np.abs(flows - want))
+
+
+# ---- sessions ------------------------------------------------------------------------------------
+def test_steps_join_without_a_step_in_current():
+    s = builtin("full-face")
+    ua = np.abs(s.render_ua(RATE)[:, 0])
+    edge = 0
+    for d in s.step_seconds()[:-1]:
+        edge += round(d * RATE)
+        around = ua[edge - RATE // 100: edge + RATE // 100]
+        assert around.max() < 0.01 * s.peak_ua
+
+
+def test_auto_off_cuts_a_long_session_with_a_ramp():
+    long = Session("long", (Step("z", mw.Biphasic(freq_hz=250, amp_ua=100, phase_us=1000), 30.0),),
+                   channels=1, auto_off_s=3.0)
+    assert long.seconds == 3.0
+    ua = np.abs(long.render_ua(RATE, seconds=4.0)[:, 0])
+    assert len(ua) == 4 * RATE
+    assert ua[3 * RATE:].max() == 0.0                                  # silent after auto-off
+    tail = ua[3 * RATE - RATE // 2: 3 * RATE].reshape(-1, 192).max(axis=1)   # 4 ms windows
+    assert tail[-1] < 0.02 * 100 and np.all(np.diff(tail) <= 1e-3)    # ramped down, not cut
+
+
+def test_default_auto_off_is_twenty_minutes():
+    s = Session("x", (Step("z", modes.tighten(), 2000),))
+    assert s.seconds == 1200.0
+
+
+def test_cues_every_five_seconds():
+    s = Session("c", (Step("a", modes.tighten(), 12, cue_every_s=5), Step("b", modes.lift(), 6, cue_every_s=5)))
+    cues = [(t, z) for t, what, z in s.timeline() if what.startswith("cue")]
+    assert cues == [(5, "a"), (10, "a"), (17, "b")]
+
+
+def test_fsm_channels_are_sample_locked_programs():
+    a, b = modes.fsm(230, 430, amp_ua=150, slope_s=None)
+    s = Session("fsm", (Step("neck", (a, b), 2.0),), channels=2, soft_start_s=0, soft_stop_s=0)
+    ua = s.render_ua(RATE)
+    np.testing.assert_array_equal(ua[:, 0], a.render(2.0, RATE))
+    np.testing.assert_array_equal(ua[:, 1], b.render(2.0, RATE))
+
+
+def test_session_render_is_block_size_invariant():
+    s = short(builtin("full-face"), 30)
+    whole = s.render(RATE)
+    engine = s.engine(RATE)
+    rng = np.random.default_rng(1)
+    parts, n = [], 0
+    while n < len(whole):
+        k = int(min(rng.integers(1, 9000), len(whole) - n))
+        parts.append(engine.render(k))
+        n += k
+    np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+# ---- TOML ----------------------------------------------------------------------------------------
+GOOD = """\
+name = "evening"
+channels = 2
+
+[[step]]
+zone = "forehead"
+mode = "lift"
+level = 2
+seconds = 30
+cue_every_s = 5
+
+[[step]]
+zone = "jaw"
+spec = { type = "biphasic", freq_hz = 300, amp_ua = 150, phase_us = 500, burst = { on_s = 0.6, off_s = 0.4 } }
+seconds = 20
+"""
+
+
+def test_toml_session_loads(tmp_path):
+    p = tmp_path / "s.toml"
+    p.write_text(GOOD)
+    s = load(p)
+    assert s.name == "evening" and len(s.steps) == 2
+    assert s.steps[0].program == modes.lift(level=2)
+    assert s.steps[1].program.burst == mw.Burst(0.6, 0.4)
+
+
+@pytest.mark.parametrize("bad, line, words", [
+    (GOOD.replace('mode = "lift"', 'mode = "lfit"'), 4, "mode='lfit'"),
+    (GOOD.replace("amp_ua = 150", "amp_ua = -1"), 11, "amp_ua=-1"),
+    (GOOD.replace("seconds = 20", "seconds = 20\ncolour = 1"), 11, "colour"),
+    (GOOD.replace("level = 2", "level = 2 2"), 7, "line 7"),
+])
+def test_toml_errors_name_the_line(tmp_path, bad, line, words):
+    p = tmp_path / "bad.toml"
+    p.write_text(bad)
+    with pytest.raises(ValueError) as e:
+        load(p)
+    msg = str(e.value)
+    assert words in msg
+    assert f"{p}:{line}:" in msg or f"line {line}" in msg
+
+
+def test_stage_from_toml(tmp_path):
+    p = tmp_path / "stage.toml"
+    p.write_text('full_scale_v = 2.0\nua_per_v = 250.0\ncoupling = "ac"\nchannel_map = [[0, 1]]\nmax_ua = 400.0\n')
+    s = Stage.from_toml(p)
+    assert s.channel_map == ((0, 1),) and s.limit_ua == 400.0
+    assert s.dac_per_ua(0) == pytest.approx(1 / 250 / 2.0 / 2)
+    p.write_text("max_ua = 5000.0\n")
+    with pytest.raises(ValueError, match="max_ua=5000"):
+        Stage.from_toml(p)
+
+
+def test_report_states_what_a_stimulator_must():
+    r = builtin("tighten").report(Stage(compliance_v=1.5), RATE, electrode_area_cm2=0.05)
+    ch = r["steps"][0]["channels"][0]
+    assert ch["net_charge_per_pulse_uc"] == pytest.approx(0.0, abs=1e-12)
+    assert ch["max_phase_charge_uc"] == pytest.approx(140 * 500e-6)
+    assert ch["phase_widths_us"] == [500.0, 500.0]
+    # rms of a biphasic square train during bursts: amp * sqrt(duty), duty = 2 * 500 us * 300 Hz * 0.6
+    assert ch["rms_ua"] == pytest.approx(140 * math.sqrt(2 * 500e-6 * 300 * 0.6), rel=0.02)
+    loads = {x["load_ohm"]: x for x in r["loads"]}
+    assert loads[10000.0]["max_ua"] == pytest.approx(150.0)   # compliance-limited: 1.5 V / 10 kohm
+    assert loads[500.0]["max_ua"] == pytest.approx(500.0)
+    assert r["density_warning"] is True   # 140 uA / 0.05 cm2 = 2.8 mA/cm2 > 2
