@@ -8,6 +8,7 @@ nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
 """
 from libc.math cimport cos, exp, M_PI
 from libc.string cimport memset
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
 from libc.stdint cimport int64_t
 import numpy as np
 
@@ -133,18 +134,29 @@ cdef class Generator:
         self.prog.train.sched.c_onsets = &on[0]
         self.prog.train.sched.c_amps = &am[0]
 
-    def fill(self, float[::1] out not None):
-        """Write the next ``len(out)`` samples (uA) into the float32 array ``out``.
+    def fill(self, out):
+        """Write the next ``len(out)`` samples (uA) into ``out``, a writable,
+        C-contiguous, 1-D float32 array (or any such buffer).
 
         Continues exactly where the previous call stopped: any sequence of
         calls gives the same samples, bit for bit, as one call of the total
         length.
         """
-        cdef Py_ssize_t n = out.shape[0]
-        if n == 0:
-            return
-        with nogil:
-            program_fill(&self.prog, &out[0], n)
+        # the buffer protocol directly: a typed memoryview costs more than
+        # a small block's worth of synthesis
+        cdef Py_buffer view
+        cdef Py_ssize_t n
+        PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        try:
+            if view.ndim != 1 or view.itemsize != 4 or view.format == NULL or view.format[0] != b'f' or view.format[1] != 0:
+                raise ValueError(f"out must be a 1-D float32 array, got ndim={view.ndim}, "
+                                 f"format={view.format.decode() if view.format != NULL else None!r}")
+            n = view.shape[0]
+            if n > 0:
+                with nogil:
+                    program_fill(&self.prog, <float*>view.buf, n)
+        finally:
+            PyBuffer_Release(&view)
 
     def reset(self):
         """Rewind to sample 0."""

@@ -12,11 +12,15 @@
 # regular trains, and from closed-form expressions of the integer pulse index
 # for sweeps and custom trains -- never from a float that accumulates.
 from libc.stdint cimport int64_t
-from libc.math cimport floor, sqrt, log, exp
+from libc.math cimport floor, ceil, sqrt, log, exp
+from libc.string cimport memcpy
 from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset
 
 cdef enum:
     MW_MAX_BP = 16
+    MW_CACHE = 256          # samples of a rendered short pulse kept for reuse
+    MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
+    MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
     MW_SCHED_CUSTOM = 2
@@ -68,6 +72,21 @@ cdef inline double tpl_cum(const mw_template* t, double x) noexcept nogil:
     return t.cum[i] + d * (t.v[i] + 0.5 * t.slope[i] * d)
 
 
+cdef inline float tpl_sample(const mw_template* t, double tau, double a) noexcept nogil:
+    """Sample of one isolated pulse (scaled by a) covering [tau, tau + 1)
+    of its time: the flat value inside a flat part, else the integral --
+    exactly what train_fill writes for it."""
+    cdef int i = 0
+    if tau >= 0.0 and tau < t.end:
+        while t.tau[i + 1] <= tau:
+            i += 1
+        if t.slope[i] == 0.0 and tau + 1.0 <= t.tau[i + 1]:
+            return <float>(t.v[i] * a)
+    elif tau >= t.end:
+        return 0.0
+    return <float>(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)))
+
+
 cdef struct mw_schedule:
     int kind
     int64_t end_sample       # pulses starting at or after this are not given; < 0: none
@@ -81,6 +100,7 @@ cdef struct mw_schedule:
     mw_rat pulse_clock
     mw_rat burst_clock       # starts at the train delay
     mw_rat delay             # train delay (same den as burst_cycle)
+    double inv_period_den, inv_burst_den
     # sweep: phase-continuous, onset k where the instantaneous phase reaches k cycles
     bint sweep_log
     double f0, f1, sweep_s, rate, delay_s, phase_at_end
@@ -119,7 +139,7 @@ cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double
             s.pulse_clock.rem = 0
             rat_add(&s.burst_clock, &s.burst_cycle)
         w = s.burst_clock.whole + s.pulse_clock.whole
-        f = (<double>s.burst_clock.rem) / s.burst_clock.den + (<double>s.pulse_clock.rem) / s.pulse_clock.den
+        f = s.burst_clock.rem * s.inv_burst_den + s.pulse_clock.rem * s.inv_period_den
         if f >= 1.0:
             f -= 1.0
             w += 1
@@ -158,6 +178,16 @@ cdef struct mw_train:
     int64_t cur_w, prev_w, next_w
     double cur_f, prev_f, next_f
     double cur_a, prev_a, next_a
+    # a pulse that shares no sample with its neighbours and spans at most
+    # MW_CACHE samples is rendered once per (fraction, amplitude) and copied
+    bint cacheable           # onsets take at most MW_MAX_FRACS sub-sample fractions
+    bint cur_cached
+    int64_t cur_len
+    int cur_slot, next_slot
+    bint slot_valid[MW_SLOTS]
+    double slot_f[MW_SLOTS]
+    double slot_a[MW_SLOTS]
+    float cache[MW_SLOTS][MW_CACHE]
 
 
 cdef inline void _train_fetch(mw_train* s) noexcept nogil:
@@ -176,10 +206,40 @@ cdef inline void train_start(mw_train* s) noexcept nogil:
     s.sched.pulse_clock.rem = 0
     s.sched.pulse_clock.den = s.sched.period.den
     s.sched.burst_clock = s.sched.delay
+    s.sched.inv_period_den = 1.0 / s.sched.period.den
+    s.sched.inv_burst_den = 1.0 / s.sched.delay.den
     pattern_reset(&s.pat)
     s.has_cur = False
     s.has_prev = False
+    s.cur_cached = False
+    s.cacheable = (s.sched.kind == MW_SCHED_REGULAR and
+                   s.sched.period.den * (s.sched.burst_cycle.den if s.sched.has_burst else 1) <= MW_MAX_FRACS)
     _train_fetch(s)
+
+
+cdef inline void _train_consider_cache(mw_train* s) noexcept nogil:
+    # called when a new pulse becomes current
+    cdef int64_t L = <int64_t>ceil(s.cur_f + s.tpl.end)
+    cdef int64_t j
+    cdef int k
+    s.cur_len = L
+    s.cur_cached = (s.cacheable and L <= MW_CACHE
+                    and (not s.has_prev or s.prev_w + s.prev_f + s.tpl.end <= <double>s.cur_w)
+                    and (not s.has_next or s.next_w >= s.cur_w + L))
+    if not s.cur_cached:
+        return
+    for k in range(MW_SLOTS):
+        if s.slot_valid[k] and s.slot_f[k] == s.cur_f and s.slot_a[k] == s.cur_a:
+            s.cur_slot = k
+            return
+    k = s.next_slot
+    s.next_slot = (k + 1) % MW_SLOTS
+    for j in range(L):
+        s.cache[k][j] = tpl_sample(&s.tpl, <double>j - s.cur_f, s.cur_a)
+    s.slot_f[k] = s.cur_f
+    s.slot_a[k] = s.cur_a
+    s.slot_valid[k] = True
+    s.cur_slot = k
 
 
 cdef inline void _fill_const(float* out, Py_ssize_t m, float value) noexcept nogil:
@@ -209,11 +269,20 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             s.cur_a = s.next_a
             s.has_cur = True
             _train_fetch(s)
+            _train_consider_cache(s)
         m = N - pos
         if s.has_next and s.next_w - n < m:
             m = s.next_w - n            # >= 1: the next onset is after sample n
         if not s.has_cur:
             _fill_const(out + pos, m, 0.0)
+            pos += m
+            s.n += m
+            continue
+        if s.cur_cached and n < s.cur_w + s.cur_len:
+            # inside an isolated short pulse: copy its rendering
+            if s.cur_w + s.cur_len - n < m:
+                m = s.cur_w + s.cur_len - n
+            memcpy(out + pos, &s.cache[s.cur_slot][n - s.cur_w], m * sizeof(float))
             pos += m
             s.n += m
             continue

@@ -45,6 +45,11 @@ def _frac(x: float, max_den: int = 10**6) -> Fraction:
     return Fraction(x).limit_denominator(max_den)
 
 
+def _sec(x: float) -> Fraction:
+    """Seconds as the decimal the user meant (0.1 is 1/10, not its binary neighbour)."""
+    return Fraction(x).limit_denominator(10**9)
+
+
 def _rat(x: Fraction) -> tuple[int, int, int]:
     if x.denominator > _MAX_DEN:
         x = x.limit_denominator(_MAX_DEN)
@@ -164,10 +169,10 @@ class _Train:
             raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges) is wider than {what}: "
                              f"shorten phase_us or lower the rate of pulses")
         if self.burst is not None and self.sweep is None:
-            on = Fraction(self.burst.on_s) * 10**6
+            on = _sec(self.burst.on_s) * 10**6
             period = Fraction(self.period_us_exact)
             last = (math.ceil(on / period) - 1) * period
-            if last + Fraction(self.footprint_us) > on + Fraction(self.burst.off_s) * 10**6:
+            if last + Fraction(self.footprint_us) > on + _sec(self.burst.off_s) * 10**6:
                 raise ValueError(f"burst off_s={self.burst.off_s!r} is too short: the last pulse of a burst would run into the next burst")
 
     # ---- what a pulse is ---------------------------------------------------
@@ -214,7 +219,7 @@ class _Train:
             return self.sweep.cycles / self.sweep.seconds
         f = 1e6 / float(self.period_us_exact)
         if self.burst is not None:
-            per_burst = math.ceil(Fraction(self.burst.on_s) * 10**6 / self.period_us_exact)
+            per_burst = math.ceil(_sec(self.burst.on_s) * 10**6 / self.period_us_exact)
             return per_burst / (self.burst.on_s + self.burst.off_s)
         return f
 
@@ -270,7 +275,7 @@ class _Train:
         spu = Fraction(rate, 10**6)
         end = -1
         if self.duration_s is not None:
-            end = math.ceil((Fraction(self.delay_s) + Fraction(self.duration_s)) * rate)
+            end = math.ceil((_sec(self.delay_s) + _sec(self.duration_s)) * rate)
         if self.sweep is not None:
             sw = self.sweep
             if sw.start_hz * 2 > rate or sw.stop_hz * 2 > rate:
@@ -281,11 +286,11 @@ class _Train:
         if period < 2:
             raise ValueError(f"pulse rate {1e6 / float(self.period_us_exact):g} Hz is too high for rate={rate}: "
                              f"allowed up to {rate / 2:g} Hz (two samples a period)")
-        delay = Fraction(self.delay_s) * rate
+        delay = _sec(self.delay_s) * rate
         burst_on = cycle = None
         if self.burst is not None:
-            burst_on = _rat(Fraction(self.burst.on_s) * rate)
-            delay_r, cycle = _common(delay, (Fraction(self.burst.on_s) + Fraction(self.burst.off_s)) * rate)
+            burst_on = _rat(_sec(self.burst.on_s) * rate)
+            delay_r, cycle = _common(delay, (_sec(self.burst.on_s) + _sec(self.burst.off_s)) * rate)
         else:
             delay_r = _rat(delay)
         return {"kind": "regular", "period": _rat(period), "delay": delay_r, "burst_on": burst_on,
@@ -437,7 +442,7 @@ class CustomTrain(_Train):
         rate = _checks.rate(rate)
         if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
             raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
-        end = -1 if self.duration_s is None else math.ceil((self.delay_s + self.duration_s) * rate)
+        end = -1 if self.duration_s is None else math.ceil((_sec(self.delay_s) + _sec(self.duration_s)) * rate)
         return {
             "rate": rate,
             "template": self._template(rate, unit_amp=self.amp_ua),
