@@ -61,12 +61,13 @@ cdef struct mw_session:
     double sense_ua_per_unit   # input sample -> uA through the sense resistor
     double contact_min_ratio   # measured/driven below this means lost contact
     double contact_min_ua      # ... when the drive is at least this
-    int lost_blocks, lost_after
+    int64_t lost_frames, lost_after   # frames without contact so far, and how many mean lost
     int contact_lost
     double drive_mean_ua, sense_mean_ua
     float* ring                # recorded sense current, uA
     int64_t ring_len
     int64_t ring_write         # total written (monotonic)
+    int64_t tail_frames        # silence kept streaming after the end (the sense input lags)
 
 
 cdef inline double _seconds() noexcept nogil:
@@ -172,18 +173,20 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
         s.drive_mean_ua = drive
         s.sense_mean_ua = sense
         if drive >= s.contact_min_ua and sense < s.contact_min_ratio * drive:
-            s.lost_blocks += 1
-            if s.lost_blocks >= s.lost_after:
+            s.lost_frames += frames
+            if s.lost_frames >= s.lost_after:
                 s.contact_lost = 1
                 s.pause_req = 1
         else:
-            s.lost_blocks = 0
+            s.lost_frames = 0
     dt = _seconds() - t0
     s.cb_seconds_sum += dt
     if dt > s.cb_seconds_max:
         s.cb_seconds_max = dt
     if s.finished:
-        return PA_COMPLETE
+        if s.tail_frames <= 0:
+            return PA_COMPLETE
+        s.tail_frames -= frames
     return PA_CONTINUE
 
 
@@ -294,15 +297,18 @@ cdef class SessionEngine:
         self.s.pause_req = paused
         if not paused:
             self.s.contact_lost = 0
-            self.s.lost_blocks = 0
+            self.s.lost_frames = 0
 
     def stop(self):
         """Ramp to silence, then finish."""
         self.s.stop_req = 1
 
     def configure_sense(self, int channel, int in_channels, double ua_per_unit, double min_ratio=0.1,
-                        double min_ua=5.0, int lost_after=5, Py_ssize_t ring_frames=1 << 20):
-        """Record input `channel` as current and pause when contact is lost."""
+                        double min_ua=5.0, int64_t lost_after=4800, Py_ssize_t ring_frames=1 << 20,
+                        Py_ssize_t tail_frames=0):
+        """Record input `channel` as current and pause when contact is lost;
+        keep streaming silence for `tail_frames` after the end so that the
+        input catches the last of the output."""
         cdef float* ring = <float*>calloc(ring_frames, sizeof(float))
         if ring == NULL:
             raise MemoryError()
@@ -316,6 +322,7 @@ cdef class SessionEngine:
         self.s.contact_min_ratio = min_ratio
         self.s.contact_min_ua = min_ua
         self.s.lost_after = lost_after
+        self.s.tail_frames = tail_frames
 
     def recorded(self):
         """The sense current recorded so far (uA), up to the ring's length."""

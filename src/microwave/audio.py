@@ -98,7 +98,8 @@ class Player:
         if sense is not None:
             in_ch = input_channels if input_channels is not None else sense.channel + 1
             self.engine.configure_sense(sense.channel, in_ch, sense.ua_per_unit(), sense.min_ratio, sense.min_drive_ua,
-                                        max(1, round(sense.lost_after_s * self.rate / 256)), ring_frames=self.rate * 60)
+                                        max(1, round(sense.lost_after_s * self.rate)), ring_frames=self.rate * 60,
+                                        tail_frames=round((2 * self.latency + 0.25) * self.rate))
             self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
         else:
             self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)

@@ -1,0 +1,199 @@
+"""The real-time back end, played through a real PulseAudio null sink and
+recorded from its monitor (the `audio` fixture: tests/audio_server.py).
+
+The recording goes through the Player's own duplex path: the monitor is the
+"sense" input, and with the default stage (1000 uA/V, 1 V full scale) and a
+1 kohm sense resistor over a 1 V input, one input unit is 1000 uA, so the
+recording reads directly in uA.
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import microwave as mw
+from audio_server import align
+from microwave.audio import Player, Sense
+from microwave.sessions import Session, Step
+from microwave.stage import Stage
+
+pytestmark = pytest.mark.audio
+RATE = 48_000
+NO_CONTACT_CHECK = Sense(channel=0, min_ratio=0.0)
+
+
+def duplex(audio, session, **kw):
+    kw.setdefault("sense", NO_CONTACT_CHECK)
+    kw.setdefault("input_channels", 2)
+    return Player(session, kw.pop("stage", Stage()), device=(audio.record_device, audio.play_device), rate=RATE, **kw)
+
+
+def envelope(x, win):
+    m = len(x) // win * win
+    return np.abs(x[:m]).reshape(-1, win).max(axis=1)
+
+
+def square_session(seconds, amp_ua=100.0, **kw):
+    """A bipolar 1 kHz square wave: its envelope is flat, so level shows directly."""
+    spec = mw.Biphasic(freq_hz=1000, amp_ua=amp_ua, phase_us=500)
+    return Session("square", (Step("z", spec, seconds),), channels=1, **kw)
+
+
+def test_recording_matches_the_rendered_session(audio):
+    session = Session("t", (Step("jaw", mw.Biphasic(freq_hz=130, amp_ua=200, phase_us=900, interphase_us=200,
+                                                       burst=mw.Burst(0.3, 0.2)), 2.5),), channels=1,
+                      soft_start_s=0.3, soft_stop_s=0.3)
+    expected = session.render_ua(RATE)[:, 0]
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), latency=0.05) as p:
+        assert p.wait(15)
+    recorded = p.recorded_ua()
+    lag, ncc, gain = align(recorded, expected)
+    assert ncc > 0.99, (lag, ncc, gain)
+    assert gain == pytest.approx(1.0, rel=0.01)     # the current asked for is the current recorded
+    assert p.stats["underflows"] == 0
+
+
+def test_raising_intensity_mid_stream_is_a_ramp_of_the_declared_length(audio):
+    ramp_s = 0.3
+    session = square_session(4.0, soft_start_s=0.0, soft_stop_s=0.0)
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), level=0.5, ramp_s=ramp_s,
+                latency=0.02) as p:
+        time.sleep(1.5)
+        p.level = 1.0
+        assert p.wait(15)
+    env = envelope(p.recorded_ua(), 48)               # one value per 1 ms (one period)
+    on = np.nonzero(env > 10)[0]
+    env = env[on[0] + 20: on[-1] - 20]                # while playing
+    assert np.median(env[:500]) == pytest.approx(50, rel=0.02)
+    assert np.median(env[-500:]) == pytest.approx(100, rel=0.02)
+    t10 = np.argmax(env > 55)                         # 10 % and 90 % of the change
+    t90 = np.argmax(env > 95)
+    assert (t90 - t10) / 1000 == pytest.approx(0.8 * ramp_s, abs=0.006)
+    mid = env[t10:t90]
+    assert np.all(np.diff(mid) > -0.5)                # monotonic, no step
+    assert np.max(np.diff(mid)) < 3 * (50 / (ramp_s * 1000))
+
+
+def test_a_two_second_gil_hold_causes_no_underflow(audio):
+    session = square_session(5.0)
+    with Player(session, Stage(channel_map=(0,)), device=audio.play_device, rate=RATE, latency=0.01) as p:
+        time.sleep(0.5)
+        t = time.perf_counter()
+        big = list(range(12_000_000))
+        big.sort(key=lambda v: -v)                   # holds the GIL throughout
+        held = time.perf_counter() - t
+        del big
+        assert p.wait(15)
+    st = p.stats
+    assert held > 1.5
+    assert st["underflows"] == 0, st
+    assert st["callbacks"] > 100
+
+
+def test_stopping_mid_pulse_ramps_to_zero(audio):
+    # 800 ms pulses each second: a stop at 1.2 s and its 0.2 s ramp land inside one
+    spec = mw.Monophasic(freq_hz=1, amp_ua=200, phase_us=800_000)
+    session = Session("long", (Step("z", spec, 10.0),), channels=1, soft_start_s=0.0, soft_stop_s=0.0)
+    ramp_s = 0.2
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), ramp_s=ramp_s, latency=0.02) as p:
+        time.sleep(1.2)
+        p.stop()
+    x = p.recorded_ua()
+    last = np.nonzero(np.abs(x) > 1.0)[0][-1]
+    tail = np.abs(x[last - round(ramp_s * RATE): last + 1])
+    # the last 1 ms before silence is near zero, not a cut from full current
+    assert np.abs(x[last - 48: last + 1]).max() < 0.03 * 200
+    # and the ramp is linear: halfway through it the current is about half
+    assert tail[len(tail) // 2] == pytest.approx(100, abs=8)
+    assert np.max(np.abs(np.diff(tail))) < 200 / (ramp_s * RATE) * 1.5
+    assert np.all(np.abs(x[last + 1:]) <= 1.0)
+
+
+def test_auto_off_is_enforced_in_the_audio_thread(audio):
+    session = square_session(30.0, auto_off_s=1.0, soft_start_s=0.1, soft_stop_s=0.1)
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2)) as p:
+        assert p.wait(10)        # ends by itself: nothing in Python stopped it
+    st = p.stats
+    assert st["position"] == RATE
+    env = envelope(p.recorded_ua(), 48)
+    on = np.nonzero(env > 0)[0]
+    assert (on[-1] - on[0] + 1) / 1000 == pytest.approx(1.0, abs=0.002)
+    assert env[on[-1]] < 1       # ended on the ramp's foot
+
+
+def test_lost_contact_pauses_the_session(audio):
+    # the stage drives DAC channel 0; the "sense" input is channel 1, where nothing flows
+    session = square_session(10.0, soft_start_s=0.05)
+    sense = Sense(channel=1, min_ratio=0.1, min_drive_ua=5.0, lost_after_s=0.1)
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), sense=sense, ramp_s=0.05) as p:
+        deadline = time.time() + 5
+        while not p.stats["contact_lost"] and time.time() < deadline:
+            time.sleep(0.02)
+        st = p.stats
+        assert st["contact_lost"] and st["paused"]
+        time.sleep(0.3)
+        pos = p.position_s
+        time.sleep(0.5)
+        assert p.position_s == pos          # paused: the session does not advance
+        assert p.stats["level"] == 0.0
+
+
+def test_ctrl_c_ramps_to_silence_then_raises(audio):
+    session = square_session(10.0, soft_start_s=0.0)
+    p = duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), ramp_s=0.1).start()
+    # a real SIGINT, as Ctrl-C sends (it wakes the blocked wait)
+    threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        p.wait(10)
+    assert p.finished and p.stats["level"] == 0.0
+    env = envelope(p.recorded_ua(), 48)
+    on = np.nonzero(env > 1)[0]
+    assert env[on[-1]] < 5                      # the last millisecond is at the foot of a ramp
+    assert np.all(np.diff(env[on[-1] - 90: on[-1]]) <= 0.5)
+
+
+def test_an_exception_in_the_control_thread_ramps_down(audio):
+    session = square_session(10.0, soft_start_s=0.0)
+    with pytest.raises(RuntimeError, match="boom"):
+        with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), ramp_s=0.1) as p:
+            time.sleep(0.5)
+            raise RuntimeError("boom")
+    assert p.finished and p.stats["level"] == 0.0
+
+
+def test_pause_and_resume_are_ramps(audio):
+    session = square_session(6.0, soft_start_s=0.0)
+    with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), ramp_s=0.2) as p:
+        time.sleep(1.0)
+        p.pause()
+        time.sleep(0.8)
+        paused_at = p.position_s
+        time.sleep(0.3)
+        assert p.position_s == paused_at
+        p.resume()
+        assert p.wait(15)
+    env = envelope(p.recorded_ua(), 48)
+    on = np.nonzero(env > 1)[0]
+    env = env[on[0]: on[-1]]
+    assert np.max(np.abs(np.diff(env))) < 100 / 200 * 3    # 0.2 s ramps: ~0.5 uA per ms, never a step
+    assert np.sum(env < 1) > 500                            # the pause was silent
+
+
+def _cli(audio, *args):
+    env = dict(os.environ, **audio.env)
+    return subprocess.run([sys.executable, "-m", "microwave.cli", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=env, timeout=60)
+
+
+def test_cli_devices_and_play_without_a_terminal(audio):
+    r = _cli(audio, "devices")
+    assert r.returncode == 0 and audio.play_device in r.stdout
+    r = _cli(audio, "play", "tighten", "--device", audio.play_device, "--duration", "2", "--latency", "0.02")
+    assert r.returncode == 0, r.stderr
+    assert "forehead" in r.stdout and "underflows" in r.stdout
+    assert "played 2.0 s" in r.stdout
