@@ -87,7 +87,9 @@ cdef class Generator:
         self.prog.train.sign = plan["sign"]
         # schedule
         sc = plan["schedule"]
-        s.end_sample = sc["end_sample"]
+        s.has_end = sc["end"] is not None
+        if s.has_end:
+            s.end_whole, s.end_frac = sc["end"]
         s.period.den = s.burst_on.den = s.burst_cycle.den = s.delay.den = 1
         kind = sc["kind"]
         if kind == "regular":

@@ -5,12 +5,12 @@
 # exponential), played once (then holding a final level) or looped.  The
 # level of every sample comes from its integer position in its segment, so
 # it is the same whatever the block size.  Curved shapes are read from a
-# 1024-interval table with linear interpolation (error below 1e-7).
+# 8192-interval table with linear interpolation (error below 1e-7).
 from libc.stdint cimport int64_t
 
 cdef enum:
     MW_MAX_SEGS = 32
-    MW_TABLE_N = 1024
+    MW_TABLE_N = 8192
     MW_SHAPE_HOLD = 0
     MW_SHAPE_LINEAR = 1
     MW_SHAPE_COSINE = 2

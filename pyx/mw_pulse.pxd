@@ -89,7 +89,9 @@ cdef inline float tpl_sample(const mw_template* t, double tau, double a) noexcep
 
 cdef struct mw_schedule:
     int kind
-    int64_t end_sample       # pulses starting at or after this are not given; < 0: none
+    bint has_end             # pulses start only before end_whole + end_frac samples
+    int64_t end_whole
+    double end_frac
     int64_t k                # index of the next pulse
     bint done
     # regular train with optional bursts: onset = burst_clock + pulse_clock
@@ -155,9 +157,12 @@ cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double
                 return False
             t = s.c_delay + cyc * s.c_loop + s.c_onsets[idx]
             amp[0] = s.c_amps[idx]
+        if not (t < 9.0e18):     # past int64 (or NaN): nothing more to play
+            s.done = True
+            return False
         w = <int64_t>floor(t)
         f = t - w
-    if s.end_sample >= 0 and w >= s.end_sample:
+    if s.has_end and (w > s.end_whole or (w == s.end_whole and f >= s.end_frac)):
         s.done = True
         return False
     s.k += 1

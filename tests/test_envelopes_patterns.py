@@ -98,8 +98,6 @@ def test_curved_shapes_relative_error_where_level_is_large(shape):
     assert np.max(np.abs(lv[big] / ref[big] - 1)) < 3e-5
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: mw_envelope.pxd promises curved shapes within 1e-7 (1024-interval table "
-                   "with linear interpolation); the measured error is ~6.5e-7 (cosine) and ~3.0e-6 (exp)")
 @pytest.mark.parametrize("shape", ["cosine", "exp"])
 def test_curved_shape_table_error_as_documented(shape):
     env = Envelope.attack_hold_release(1.0, shape=shape)
@@ -297,8 +295,6 @@ def test_net_dc_timed_matches_long_render(pattern, freq):
         assert x.mean() == pytest.approx(spec.net_dc_ua, rel=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PolarityPattern._signed_weight counts a timed alternating hold as 0, but "
-                   "pattern_sign restarts it positive every cycle, so an odd number of pulses leaves +1 pulse of DC")
 def test_net_dc_timed_alternating_hold():
     # '1s~ 1s0' at 3 Hz: each cycle plays +, -, + then rests: net +1 pulse per 2 s
     amp, phase_us = 100.0, 10_000
@@ -338,8 +334,6 @@ def test_custom_train_dc():
     assert spec.net_charge_per_cycle_uc == pytest.approx(150 * 1000e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: CustomTrain.net_dc_ua / net_charge_per_cycle_uc ignore polarity=-1, "
-                   "which the C generator applies (sign = -1): the reported DC has the wrong sign")
 def test_custom_train_dc_negative_polarity():
     spec = mw.CustomTrain(onsets_s=(0.0, 0.1), amps_ua=(100.0, 50.0), loop_s=0.5, phase_us=1000,
                           biphasic=False, polarity=-1)

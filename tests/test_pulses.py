@@ -558,8 +558,6 @@ def test_duration_stops_new_pulses():
     assert np.allclose(on, expected, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: duration_s end test compares only the onset's whole sample "
-                   "with ceil((delay+duration)*rate): pulses starting up to one sample after the end still play")
 def test_no_onset_after_duration_subsample():
     # onsets at k * 6857.142857 samples; the train ends at sample 6857.1, so
     # the pulse starting at 6857.142857 is after the end and must not play

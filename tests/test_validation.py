@@ -14,10 +14,9 @@ messages may name the *other* parameter of the conflict, and the accepted
 phrasing is listed per parameter in CONFLICTS below.
 
 Sweeps compute onsets in floating point, so their hostile renders run in a
-forked child with a timeout: a hang (the C loop holds the GIL-free thread) must
-fail the test, not freeze the suite.  Regions where the library is known to
-break (documented by the strict-xfail tests at the end) are excluded from the
-property tests with assume(), so that the rest of the domain stays tested.
+forked child with a timeout: a hang (the C loop runs without the GIL) must
+fail the test, not freeze the suite.  The tests at the end pin bugs found
+this way and fixed.
 """
 from __future__ import annotations
 
@@ -134,18 +133,6 @@ def check_outcome(param, value, make, seconds=RENDER_S, rate=48_000):
     return "ok"
 
 
-def _known_bug(family, param, value):
-    """Regions excluded here because a strict-xfail test below covers them."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    v = float(value)
-    if param == "freq_hz" and 0 < v < 1.2e-5:      # ZeroDivisionError (test_tiny_freq_hz_...)
-        return True
-    if param == "phase2_us" and 0 < v < 1e6 / 48_000:   # 'phase 2 width' (test_phase2_too_short_names_...)
-        return True
-    return False
-
-
 PARAMS = [(fam, p) for fam, (_, base) in FAMILIES.items() for p in base]
 
 
@@ -158,7 +145,6 @@ PARAMS = [(fam, p) for fam, (_, base) in FAMILIES.items() for p in base]
 @example(value=0.0)
 @example(value=1e300)
 def test_hostile_single_argument(family, param, value):
-    assume(not _known_bug(family, param, value))
     build, base = FAMILIES[family]
     kw = dict(base)
     kw[param] = value
@@ -176,8 +162,6 @@ def test_hostile_whole_spec(data, cls):
     if cls is mw.Biphasic:
         names += ["interphase_us", "phase2_us"]
     kw = {n: data.draw(SEMI, label=n) for n in names}
-    for n, v in kw.items():
-        assume(not _known_bug(cls.__name__, n, v))
     rate = data.draw(st.sampled_from([8_000, 44_100, 48_000, 192_000]), label="rate")
     try:
         spec = cls(**kw)
@@ -267,15 +251,6 @@ def _sweep_render(start_hz, stop_hz, seconds, scale):
 SWEEP = dict(start_hz=20.0, stop_hz=500.0, seconds=0.1)
 
 
-def _sweep_known_bug(param, value):
-    # tiny frequencies and durations make the float onset maths overflow:
-    # covered by test_sweep_degenerate_values_* below
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    v = float(value)
-    return (param in ("start_hz", "stop_hz") and 0 < v < 1e-3) or (param == "seconds" and 0 < v < 1e-6)
-
-
 @pytest.mark.parametrize("scale", ["linear", "log"])
 @pytest.mark.parametrize("param", list(SWEEP) + ["scale"])
 @settings(PROPS, max_examples=25)
@@ -283,7 +258,6 @@ def _sweep_known_bug(param, value):
 @example(value=NAN)
 @example(value=0.0)
 def test_hostile_sweep(param, scale, value):
-    assume(not _sweep_known_bug(param, value))
     kw = dict(SWEEP, scale=scale)
     kw[param] = value
     result = _forked(lambda: _sweep_render(**kw))
@@ -421,18 +395,14 @@ def test_envelope_and_pattern_errors():
 
 
 # --------------------------------------------------------------------------
-# library bugs, each demonstrated by a strict xfail
+# regressions: bugs these tests found, now fixed
 # --------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="BUG: freq_hz below ~5e-7 Hz passes validation, then "
-                   "_frac(freq).limit_denominator(10**6) is 0 and period_us_exact raises ZeroDivisionError")
 @pytest.mark.parametrize("freq", [1e-9, 1e-300, 5e-324])
 def test_tiny_freq_hz_is_a_named_value_error(freq):
     with pytest.raises(ValueError, match="freq_hz"):
         mw.Monophasic(freq_hz=freq, amp_ua=100, phase_us=500)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the phase-2 amplitude a*w/phase2_us (x2 triphasic) is never checked "
-                   "against MAX_SPEC_UA = 1000 uA: a 1000 uA spec with phase2_us=25 asks for 40 mA")
 @pytest.mark.parametrize("kw", [dict(phase_us=1000, phase2_us=25), dict(phase_us=500, phase2_us=500, triphasic=True)])
 def test_phase2_amplitude_respects_max_spec_ua(kw):
     with pytest.raises(ValueError, match="phase2_us"):
@@ -440,21 +410,16 @@ def test_phase2_amplitude_respects_max_spec_ua(kw):
         assert spec.peak_ua <= 1000.0, spec.peak_ua
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _Train._template names phase 2 'phase 2 width', not the argument phase2_us")
 def test_phase2_too_short_names_phase2_us():
     spec = mw.Biphasic(freq_hz=10, amp_ua=10, phase_us=1000, phase2_us=10)
     assert "phase2_us" in _msg(lambda: spec.render(0.1))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: CustomTrain._check_timing's message 'pulses X us apart overlap' names "
-                   "neither onsets_s nor phase_us")
 def test_custom_overlap_names_a_parameter():
     msg = _msg(lambda: mw.CustomTrain(onsets_s=(0, 0.001), amps_ua=(1, 1), phase_us=600))
     assert "onsets_s" in msg or "phase_us" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Envelope.attack_hold_release/soft/wave_slope pass their arguments to "
-                   "Ramp unchecked, so errors say 'seconds=...' instead of attack_s/hold_s/release_s/start_s/stop_s")
 @pytest.mark.parametrize("name,call", [
     ("attack_s", lambda: Envelope.attack_hold_release(NAN)),
     ("hold_s", lambda: Envelope.attack_hold_release(1.0, -1.0)),
@@ -468,16 +433,12 @@ def test_envelope_helpers_name_their_argument(name, call):
     assert name in _msg(call)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Envelope.soft adds start_s + stop_s before validating them: "
-                   "a string or None raises TypeError, not ValueError")
 @pytest.mark.parametrize("kw", [dict(start_s="1"), dict(stop_s=None)])
 def test_soft_rejects_non_numbers(kw):
     with pytest.raises(ValueError):
         Envelope.soft(10.0, **kw)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Sweep accepts frequencies/durations that overflow the float onset maths "
-                   "in mw_pulse.pxd (_sweep_time/sched_next): NaN or >int64 onsets make train_fill loop forever or emit NaN")
 @pytest.mark.parametrize("args", [
     (5e-324, 50.0, 1.0, "log"),       # f1/f0 = inf -> NaN phase -> hang
     (50.0, 1e-300, 1.0, "log"),       # onsets past int64 -> hang
@@ -494,8 +455,6 @@ def test_sweep_degenerate_values_are_rejected_or_render(args):
         assert result[1], "non-finite samples"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a Sweep ignores burst=: _schedule returns the sweep schedule before "
-                   "looking at the burst, and _check_timing skips the burst check, so pulses play during off_s")
 def test_sweep_with_burst_is_rejected_or_honoured():
     try:
         spec = mw.Monophasic(amp_ua=100, phase_us=1000, sweep=mw.Sweep(10, 20, 1.0), burst=mw.Burst(0.1, 0.4))

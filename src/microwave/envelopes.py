@@ -57,6 +57,8 @@ class Envelope:
         for r in ramps:
             if not isinstance(r, Ramp):
                 raise ValueError(f"ramps contains {r!r}: each segment must be a Ramp")
+        if not isinstance(self.loop, bool):
+            raise ValueError(f"loop={self.loop!r} must be True or False")
         if self.loop and sum(r.seconds for r in ramps) <= 0:
             raise ValueError("loop=True needs ramps lasting more than 0 s in all")
 
@@ -65,6 +67,10 @@ class Envelope:
                             shape: str = "cosine") -> "Envelope":
         """Rise from 0 over ``attack_s``, stay at full level for ``hold_s``
         (forever if None), then fall to 0 over ``release_s``."""
+        attack_s = _checks.number("attack_s", attack_s, 0, 86400 * 7, unit="s")
+        release_s = _checks.number("release_s", release_s, 0, 86400 * 7, unit="s")
+        if hold_s is not None:
+            hold_s = _checks.number("hold_s", hold_s, 0, 86400 * 7, unit="s")
         ramps = [Ramp(attack_s, 1.0, shape)]
         if hold_s is not None:
             ramps += [Ramp(hold_s, 1.0, "hold"), Ramp(release_s, 0.0, shape)]
@@ -73,7 +79,9 @@ class Envelope:
     @classmethod
     def soft(cls, total_s: float, start_s: float = 2.0, stop_s: float = 2.0, shape: str = "cosine") -> "Envelope":
         """Soft start and soft stop of something lasting ``total_s`` seconds."""
-        total_s = _checks.number("total_s", total_s, 0, lo_open=True, unit="s")
+        total_s = _checks.number("total_s", total_s, 0, 86400 * 7, lo_open=True, unit="s")
+        start_s = _checks.number("start_s", start_s, 0, 86400 * 7, unit="s")
+        stop_s = _checks.number("stop_s", stop_s, 0, 86400 * 7, unit="s")
         if start_s + stop_s > total_s:
             raise ValueError(f"start_s + stop_s = {start_s + stop_s:g} s exceeds total_s={total_s:g} s")
         return cls.attack_hold_release(start_s, total_s - start_s - stop_s, stop_s, shape)
@@ -82,8 +90,8 @@ class Envelope:
     def wave_slope(cls, slope_s: float, every_s: float, shape: str = "linear") -> "Envelope":
         """FSM's wave slope: ramp from zero to full over ``slope_s``, hold until
         ``every_s`` has passed, then start again from zero."""
-        slope_s = _checks.number("slope_s", slope_s, 0, lo_open=True, unit="s")
-        every_s = _checks.number("every_s", every_s, slope_s, unit="s")
+        slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")
+        every_s = _checks.number("every_s", every_s, slope_s, 86400 * 7, unit="s")
         return cls((Ramp(slope_s, 1.0, shape), Ramp(every_s - slope_s, 1.0, "hold")), loop=True)
 
     @property

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from . import _checks
 
@@ -104,30 +103,34 @@ class PolarityPattern:
     def timed(self) -> bool:
         return self.holds[0].seconds is not None
 
-    def _signed_weight(self) -> tuple[Fraction, Fraction]:
-        # (sum of polarity * length, total length) over one cycle; an
-        # alternating hold contributes +1 per odd count when it restarts each
-        # cycle, nothing when it is the only state (it never restarts).
-        total = num = Fraction(0)
+    def _signed_weight(self, pulse_rate_hz: float) -> tuple[float, float]:
+        # (sum of polarity * length, total length) over one cycle, lengths in
+        # pulses (counted) or seconds (timed).  An alternating hold restarts
+        # positive each cycle, so it leaves one pulse when it holds an odd
+        # number -- unless it is the only state (then it never restarts).
+        # A timed hold holds about seconds * rate pulses: exact when that is
+        # whole, an estimate otherwise.
+        total = num = 0.0
         for h in self.holds:
-            length = Fraction(h.pulses) if h.pulses is not None else Fraction(h.seconds)
+            length = float(h.pulses) if h.pulses is not None else h.seconds
             total += length
             if h.polarity == ALTERNATE:
-                if not self.timed and len(self.holds) > 1:
-                    num += h.pulses % 2
+                if len(self.holds) > 1:
+                    count = h.pulses if h.pulses is not None else round(h.seconds * pulse_rate_hz)
+                    num += (count % 2) / (1.0 if h.pulses is not None else pulse_rate_hz)
             else:
                 num += h.polarity * length
         return num, total
 
-    def mean_polarity(self) -> float:
+    def mean_polarity(self, pulse_rate_hz: float) -> float:
         """The average sign per pulse over a cycle (rest counts as zero)."""
-        num, total = self._signed_weight()
-        return float(num / total)
+        num, total = self._signed_weight(pulse_rate_hz)
+        return num / total
 
     def cycle_pulses(self, pulse_rate_hz: float) -> float:
         """Pulses in one cycle: exact when counted, rate x duration when timed."""
-        _, total = self._signed_weight()
-        return float(total) * (pulse_rate_hz if self.timed else 1.0)
+        _, total = self._signed_weight(pulse_rate_hz)
+        return total * (pulse_rate_hz if self.timed else 1.0)
 
     def plan(self, rate: int):
         """The C plan: (by_time, kinds, lengths in pulses or samples)."""

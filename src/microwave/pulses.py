@@ -39,6 +39,8 @@ from .patterns import ALTERNATE, Hold, PolarityPattern
 
 _MAX_DEN = 2**31 - 1
 _MAX_HZ = 20_000.0
+_MIN_HZ = 1.0 / 86400        # one pulse a day
+_MIN_SWEEP_HZ = 1e-3
 
 
 def _frac(x: float, max_den: int = 10**6) -> Fraction:
@@ -48,6 +50,15 @@ def _frac(x: float, max_den: int = 10**6) -> Fraction:
 def _sec(x: float) -> Fraction:
     """Seconds as the decimal the user meant (0.1 is 1/10, not its binary neighbour)."""
     return Fraction(x).limit_denominator(10**9)
+
+
+def _end(delay_s: float, duration_s: float | None, rate: int) -> tuple[int, float] | None:
+    """Where a train ends, in samples: (whole, fraction); pulses start before it."""
+    if duration_s is None:
+        return None
+    end = (_sec(delay_s) + _sec(duration_s)) * rate
+    whole = end.numerator // end.denominator
+    return (whole, float(end - whole))
 
 
 def _rat(x: Fraction) -> tuple[int, int, int]:
@@ -92,8 +103,8 @@ class Sweep:
 
     def __post_init__(self):
         for name in ("start_hz", "stop_hz"):
-            object.__setattr__(self, name, _checks.number(name, getattr(self, name), 0, _MAX_HZ, lo_open=True, unit="Hz"))
-        object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+            object.__setattr__(self, name, _checks.number(name, getattr(self, name), _MIN_SWEEP_HZ, _MAX_HZ, unit="Hz"))
+        object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 1e-3, 86400, unit="s"))
         _checks.choice("scale", self.scale, ("linear", "log"))
 
     @property
@@ -145,6 +156,10 @@ class _Train:
             raise ValueError("polarity='alternate' and pattern= both set the sign of each pulse: give one")
         self._check_timing()
         for i, (amp, width) in enumerate(self.phases()):
+            if abs(amp) > _checks.MAX_SPEC_UA * (1 + 1e-12):
+                raise ValueError(f"phase {i + 1} would carry {abs(amp):g} uA to balance the charge "
+                                 f"(phase2_us={getattr(self, 'phase2_us', None)!r}, phase_us={self.phase_us!r}): "
+                                 f"at most {_checks.MAX_SPEC_UA:g} uA; widen phase2_us or lower amp_ua")
             if width < (self.rise_us + self.fall_us) / 2:
                 raise ValueError(f"rise_us + fall_us = {self.rise_us + self.fall_us:g} us is too slow for phase {i + 1} "
                                  f"of {width:g} us: the edges must fit, (rise_us + fall_us) / 2 <= phase width")
@@ -154,17 +169,21 @@ class _Train:
         if self.sweep is not None:
             if given:
                 raise ValueError(f"sweep= sets the pulse rate: do not also give {given[0]}")
+            if self.burst is not None:
+                raise ValueError("burst= cannot be combined with sweep=: a burst restarts a fixed-rate train; "
+                                 "give one of them")
             shortest = 1e6 / max(self.sweep.start_hz, self.sweep.stop_hz)
             what = f"the sweep's fastest period ({shortest:g} us)"
         else:
             if len(given) != 1:
                 raise ValueError(f"give exactly one of freq_hz or period_us (got {', '.join(given) or 'neither'})")
             if self.freq_hz is not None:
-                object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, 0, _MAX_HZ, lo_open=True, unit="Hz"))
+                object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
             else:
                 object.__setattr__(self, "period_us", _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
             shortest = self.period_us_exact
-            what = f"its period ({float(shortest):g} us)"
+            what = (f"its period ({float(shortest):g} us, freq_hz={self.freq_hz!r})" if self.freq_hz is not None
+                    else f"its period (period_us={self.period_us!r})")
         if self.footprint_us > float(shortest) * (1 + 1e-9):   # float rounding of "half a period"
             raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges) is wider than {what}: "
                              f"shorten phase_us or lower the rate of pulses")
@@ -227,7 +246,7 @@ class _Train:
         if self.polarity == "alternate":
             return 0.0
         s = float(self.polarity)
-        return s * self.pattern.mean_polarity() if self.pattern is not None else s
+        return s * self.pattern.mean_polarity(self.pulse_rate_hz) if self.pattern is not None else s
 
     @property
     def net_dc_ua(self) -> float:
@@ -258,7 +277,7 @@ class _Train:
         for (amp, width_us), gap_us, i in zip(self.phases(), gaps, range(99)):
             w = width_us * spu
             if w < 1.0:
-                name = "phase_us" if i == 0 else f"phase {i + 1} width"
+                name = "phase_us" if i % 2 == 0 else "phase2_us"
                 raise ValueError(f"{name}={width_us:g} us is shorter than one sample at rate={rate} "
                                  f"(allowed: >= {1e6 / rate:g} us, or raise rate)")
             if unit_amp is not None:
@@ -273,15 +292,13 @@ class _Train:
 
     def _schedule(self, rate: int) -> dict:
         spu = Fraction(rate, 10**6)
-        end = -1
-        if self.duration_s is not None:
-            end = math.ceil((_sec(self.delay_s) + _sec(self.duration_s)) * rate)
+        end = _end(self.delay_s, self.duration_s, rate)
         if self.sweep is not None:
             sw = self.sweep
             if sw.start_hz * 2 > rate or sw.stop_hz * 2 > rate:
                 raise ValueError(f"sweep reaches {max(sw.start_hz, sw.stop_hz):g} Hz: at rate={rate} pulses need <= {rate / 2:g} Hz")
             return {"kind": "sweep", "f0": sw.start_hz, "f1": sw.stop_hz, "seconds": sw.seconds,
-                    "log": sw.scale == "log", "delay_s": self.delay_s, "phase_at_end": sw.cycles, "end_sample": end}
+                    "log": sw.scale == "log", "delay_s": self.delay_s, "phase_at_end": sw.cycles, "end": end}
         period = self.period_us_exact * spu
         if period < 2:
             raise ValueError(f"pulse rate {1e6 / float(self.period_us_exact):g} Hz is too high for rate={rate}: "
@@ -294,7 +311,7 @@ class _Train:
         else:
             delay_r = _rat(delay)
         return {"kind": "regular", "period": _rat(period), "delay": delay_r, "burst_on": burst_on,
-                "burst_cycle": cycle, "end_sample": end}
+                "burst_cycle": cycle, "end": end}
 
     def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
         """Reduce the spec to samples and uA for the compiled generator."""
@@ -398,6 +415,8 @@ class CustomTrain(_Train):
         if self.loop_s is not None:
             object.__setattr__(self, "loop_s", _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
         object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
+        if not isinstance(self.biphasic, bool):
+            raise ValueError(f"biphasic={self.biphasic!r} must be True or False")
         if self.freq_hz is not None or self.period_us is not None or self.sweep or self.burst or self.pattern:
             raise ValueError("a CustomTrain takes its timing and signs from onsets_s and amps_ua: "
                              "freq_hz, period_us, sweep, burst and pattern are not used")
@@ -416,7 +435,8 @@ class CustomTrain(_Train):
 
     def _check_timing(self):
         if self.footprint_us > self.period_us:
-            raise ValueError(f"pulses {self.period_us:g} us apart overlap: each lasts {self.footprint_us:g} us")
+            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart, but each lasts {self.footprint_us:g} us "
+                             f"(phase_us={self.phase_us!r}): space the onsets further or shorten phase_us")
 
     def phases(self):
         a, w = float(self.amp_ua), float(self.phase_us)
@@ -431,24 +451,25 @@ class CustomTrain(_Train):
 
     @property
     def net_dc_ua(self) -> float:
-        unit = self.pulse_charge_uc / self.amp_ua
-        return unit * sum(self.amps_ua) / self.loop_s if self.loop_s else 0.0
+        return self.net_charge_per_cycle_uc / self.loop_s if self.loop_s else 0.0
 
     @property
     def net_charge_per_cycle_uc(self) -> float:
-        return self.pulse_charge_uc / self.amp_ua * sum(self.amps_ua)
+        """Net charge of one pass through onsets_s, uC (polarity=-1 flips every pulse)."""
+        sign = -1.0 if self.polarity == -1 else 1.0
+        return sign * self.pulse_charge_uc / self.amp_ua * sum(self.amps_ua)
 
     def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
         rate = _checks.rate(rate)
         if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
             raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
-        end = -1 if self.duration_s is None else math.ceil((_sec(self.delay_s) + _sec(self.duration_s)) * rate)
+        end = _end(self.delay_s, self.duration_s, rate)
         return {
             "rate": rate,
             "template": self._template(rate, unit_amp=self.amp_ua),
             "sign": -1.0 if self.polarity == -1 else 1.0,
             "schedule": {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
-                         "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate, "end_sample": end},
+                         "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate, "end": end},
             "pattern": None,
             "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
         }
