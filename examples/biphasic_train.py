@@ -2,11 +2,10 @@
 
 Run: python examples/biphasic_train.py
 """
-from pathlib import Path
-
 import numpy as np
 
 import microwave as mw
+from microwave.files import write_current
 
 RATE = 48_000  # samples per second
 
@@ -18,15 +17,6 @@ current = train.render(seconds=2.0, rate=RATE)  # float32 array of microamps
 print(f"{len(current)} samples, peak {np.abs(current).max():.0f} uA, net charge {current.sum() / RATE:+.1e} uC")
 
 
-path = Path("out/biphasic_train.wav")
-path.parent.mkdir(parents=True, exist_ok=True)
-x = current / train.peak_ua  # full scale = the train's peak current
-try:
-    import soundfile
-    soundfile.write(path, x, RATE, subtype="PCM_16")
-except ImportError:  # stdlib fallback: 16-bit mono PCM
-    import wave
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
-        w.writeframes(np.round(x * 32767).astype("<i2").tobytes())
+# for listening or a scope: full scale = the train's peak current
+path = write_current("out/biphasic_train.wav", current, RATE, full_scale_ua=train.peak_ua)
 print(f"wrote {path}")

@@ -2,11 +2,10 @@
 
 Run: python examples/infuse_pattern.py   (writes out/infuse_pattern.wav)
 """
-from pathlib import Path
-
 import numpy as np
 
 import microwave as mw
+from microwave.files import write_current
 
 RATE = 48_000
 
@@ -23,15 +22,6 @@ print(f"measured mean     {current.astype(np.float64).mean():.3f} uA")   # match
 
 # (a timed pattern, e.g. "3s+ 3s-", flips the sign every 3 seconds instead)
 
-path = Path("out/infuse_pattern.wav")
-path.parent.mkdir(parents=True, exist_ok=True)
-x = current / train.peak_ua  # full scale = the train's peak current
-try:
-    import soundfile
-    soundfile.write(path, x, RATE, subtype="PCM_16")
-except ImportError:  # stdlib fallback: 16-bit mono PCM
-    import wave
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
-        w.writeframes(np.round(x * 32767).astype("<i2").tobytes())
+# for listening or a scope: full scale = the train's peak current
+path = write_current("out/infuse_pattern.wav", current, RATE, full_scale_ua=train.peak_ua)
 print(f"wrote {path}")

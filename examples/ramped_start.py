@@ -2,11 +2,10 @@
 
 Run: python examples/ramped_start.py   (writes out/ramped_start.wav)
 """
-from pathlib import Path
-
 import numpy as np
 
 import microwave as mw
+from microwave.files import write_current
 
 RATE = 48_000
 SECONDS = 10.0
@@ -21,15 +20,6 @@ current = train.render(seconds=SECONDS, rate=RATE)
 per_second = np.abs(current).reshape(-1, RATE).max(axis=1)
 print("peak uA per second:", " ".join(f"{p:.0f}" for p in per_second))
 
-path = Path("out/ramped_start.wav")
-path.parent.mkdir(parents=True, exist_ok=True)
-x = current / train.peak_ua  # full scale = the train's peak current
-try:
-    import soundfile
-    soundfile.write(path, x, RATE, subtype="PCM_16")
-except ImportError:  # stdlib fallback: 16-bit mono PCM
-    import wave
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(RATE)
-        w.writeframes(np.round(x * 32767).astype("<i2").tobytes())
+# for listening or a scope: full scale = the train's peak current
+path = write_current("out/ramped_start.wav", current, RATE, full_scale_ua=train.peak_ua)
 print(f"wrote {path}")

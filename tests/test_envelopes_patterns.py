@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 import microwave as mw
 from microwave import Envelope, Hold, PolarityPattern, Ramp
+from signals import fill_in_blocks, starts
 
 RATE = 48_000
 AMP = 500.0
@@ -41,25 +42,11 @@ def levels(spec, seconds, rate=RATE):
     return np.abs(spec.render(seconds, rate=rate).astype(np.float64)) / AMP
 
 
-def starts(x):
-    nz = x != 0
-    before = np.concatenate([[False], nz[:-1]])
-    return np.flatnonzero(nz & ~before)
-
-
 def pulse_signs(x, probe=2):
     """Sign of each pulse's first phase (a pulse = a run of nonzero samples)."""
     idx = starts(x)
     return np.sign(x[idx + probe]).astype(int)
 
-
-def fill_in_blocks(gen, blocks):
-    parts = []
-    for b in blocks:
-        out = np.empty(b, dtype=np.float32)
-        gen.fill(out)
-        parts.append(out)
-    return np.concatenate(parts) if parts else np.empty(0, np.float32)
 
 
 # --------------------------------------------------------------------------

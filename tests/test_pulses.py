@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 import microwave as mw
+from signals import fill_in_blocks, starts
 
 RATE = 48_000
 
@@ -27,26 +28,6 @@ FAST = settings(deadline=None, max_examples=60, database=None,
 # --------------------------------------------------------------------------
 # helpers (independent of the library's internals)
 # --------------------------------------------------------------------------
-def fill_in_blocks(gen, blocks):
-    """Concatenate gen.fill() calls of the given block sizes (0 allowed)."""
-    parts = []
-    for b in blocks:
-        out = np.empty(b, dtype=np.float32)
-        gen.fill(out)
-        parts.append(out)
-    return np.concatenate(parts) if parts else np.empty(0, np.float32)
-
-
-def starts(x, prev=0.0):
-    """Indices of the first nonzero sample after a run of zeros (prev: the
-    sample before x[0], for chunked scanning)."""
-    nz = x != 0
-    before = np.empty_like(nz)
-    before[0] = prev != 0
-    before[1:] = nz[:-1]
-    return np.flatnonzero(nz & ~before)
-
-
 def subsample_onsets(x, amp, prev=0.0, offset=0):
     """Onset of each pulse, in samples, from its box-filtered first sample:
     sample n holds the mean over [n, n+1), so |x[n]|/amp is the fraction of

@@ -22,6 +22,25 @@ BLOCK_FRAMES = 65536
 SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
 
 
+def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
+    """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
+    FLAC file for listening or inspection, scaled so that ``full_scale_ua``
+    (default: the array's peak) is full scale.  Not DAC samples: for those,
+    render a session through a stage with :func:`render_to_file`."""
+    import soundfile as sf
+
+    path = Path(path)
+    subtype = SUBTYPES.get(path.suffix.lower())
+    if subtype is None:
+        raise ValueError(f"path={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
+    x = np.asarray(current_ua, dtype=np.float64)
+    peak = float(np.max(np.abs(x), initial=0.0))
+    full = peak if full_scale_ua is None else _checks.number("full_scale_ua", full_scale_ua, 0, lo_open=True, unit="uA")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (x / full if full > 0 else x).astype(np.float32), _checks.rate(rate), subtype=subtype)
+    return path
+
+
 def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None,
                    seconds: float | None = None, progress=None, block_frames: int = BLOCK_FRAMES) -> Path:
     """Write ``session`` as DAC frames to ``path`` (.wav or .flac).

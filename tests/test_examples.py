@@ -1,0 +1,24 @@
+"""The examples a new user copies from must run as they are."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_runs_and_writes_its_wav(script, tmp_path):
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    wav = tmp_path / "out" / f"{script.stem}.wav"
+    info = sf.info(wav)
+    assert info.samplerate == 48_000 and info.frames > 0
+    data, _ = sf.read(wav)
+    assert abs(data).max() == pytest.approx(1.0, abs=1e-3)   # full scale = the train's peak
+
+
+def test_there_are_the_three_examples_the_readme_promises():
+    assert {p.stem for p in EXAMPLES} >= {"biphasic_train", "infuse_pattern", "ramped_start"}
