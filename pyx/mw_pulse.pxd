@@ -283,11 +283,15 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             pos += m
             s.n += m
             continue
-        if s.cur_cached and n < s.cur_w + s.cur_len:
-            # inside an isolated short pulse: copy its rendering
-            if s.cur_w + s.cur_len - n < m:
-                m = s.cur_w + s.cur_len - n
-            memcpy(out + pos, &s.cache[s.cur_slot][n - s.cur_w], m * sizeof(float))
+        if s.cur_cached:
+            # an isolated short pulse: copy its rendering, then rest (it
+            # shares no sample with the next pulse) until the next onset
+            if n < s.cur_w + s.cur_len:
+                if s.cur_w + s.cur_len - n < m:
+                    m = s.cur_w + s.cur_len - n
+                memcpy(out + pos, &s.cache[s.cur_slot][n - s.cur_w], m * sizeof(float))
+            else:
+                _fill_const(out + pos, m, 0.0)
             pos += m
             s.n += m
             continue
