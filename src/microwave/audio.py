@@ -73,12 +73,16 @@ class Player:
     length of every level change, pause, resume and stop.  ``latency`` is
     PortAudio's suggested output latency in seconds.  ``device`` is an
     output device (index or name), or an (input, output) pair with
-    ``sense`` for duplex.
+    ``sense`` for duplex.  ``realtime`` asks PortAudio's ALSA back end to
+    run the callback thread with real-time priority (granted to root or to
+    a user with an rtprio limit; ignored elsewhere), so that other busy
+    threads on a loaded machine do not delay it.
     """
 
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
                  latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
-                 duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None):
+                 duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None,
+                 realtime: bool = True):
         self.session = session
         self.stage = stage if stage is not None else Stage()
         self.rate = _checks.rate(rate)
@@ -105,8 +109,24 @@ class Player:
             self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
         self._done = threading.Event()
         self._started = False
+        self.realtime = realtime and self._enable_realtime()
 
     # ---- the stream ------------------------------------------------------------
+    def _enable_realtime(self) -> bool:
+        """PaAlsa_EnableRealtimeScheduling on this stream, when the host API is ALSA."""
+        import ctypes
+        sd = self._sd
+        try:
+            device = self._stream.device[1] if isinstance(self._stream.device, tuple) else self._stream.device
+            if sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"] != "ALSA":
+                return False
+            lib = ctypes.CDLL(sd._libname)
+            lib.PaAlsa_EnableRealtimeScheduling.argtypes = [ctypes.c_void_p, ctypes.c_int]
+            lib.PaAlsa_EnableRealtimeScheduling(int(sd._ffi.cast("uintptr_t", self._stream._ptr)), 1)
+            return True
+        except (AttributeError, OSError, KeyError, ValueError):
+            return False
+
     def _on_finished(self):
         self._done.set()
 
