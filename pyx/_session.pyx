@@ -63,7 +63,8 @@ cdef struct mw_session:
     double contact_min_ua      # ... when the drive is at least this
     int64_t lost_frames, lost_after   # frames without contact so far, and how many mean lost
     int contact_lost
-    double drive_mean_ua, sense_mean_ua
+    double drive_mean_ua, sense_mean_ua   # moving averages of |current|, driven and measured
+    double window_frames                  # their time constant (longer than the round trip)
     float* ring                # recorded sense current, uA
     int64_t ring_len
     int64_t ring_write         # total written (monotonic)
@@ -149,7 +150,7 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
                         const void* time_info, unsigned long status, void* user) noexcept nogil:
     """PortAudio stream callback: no Python, no GIL, no allocation, no lock."""
     cdef mw_session* s = <mw_session*>user
-    cdef double t0 = _seconds(), dt, drive = 0.0, sense = 0.0
+    cdef double t0 = _seconds(), dt, drive = 0.0, sense = 0.0, a
     cdef const float* inp = <const float*>input
     cdef Py_ssize_t f
     cdef int C = s.stage.out_channels
@@ -170,9 +171,12 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
             drive = drive + fabs((<float*>output)[f * C + s.stage.pos[0]] / s.stage.gain[0])
         drive /= frames
         sense /= frames
-        s.drive_mean_ua = drive
-        s.sense_mean_ua = sense
-        if drive >= s.contact_min_ua and sense < s.contact_min_ratio * drive:
+        # exponential moving averages: the input lags the output by the
+        # round trip, so only averages over a longer window can be compared
+        a = frames / (s.window_frames + frames)
+        s.drive_mean_ua += a * (drive - s.drive_mean_ua)
+        s.sense_mean_ua += a * (sense - s.sense_mean_ua)
+        if s.drive_mean_ua >= s.contact_min_ua and s.sense_mean_ua < s.contact_min_ratio * s.drive_mean_ua:
             s.lost_frames += frames
             if s.lost_frames >= s.lost_after:
                 s.contact_lost = 1
@@ -184,6 +188,9 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
     if dt > s.cb_seconds_max:
         s.cb_seconds_max = dt
     if s.finished:
+        # keep streaming silence for a while: the ramp's last samples must
+        # be played, not dropped with the device's buffer, and a sense input
+        # must see them come back
         if s.tail_frames <= 0:
             return PA_COMPLETE
         s.tail_frames -= frames
@@ -305,10 +312,10 @@ cdef class SessionEngine:
 
     def configure_sense(self, int channel, int in_channels, double ua_per_unit, double min_ratio=0.1,
                         double min_ua=5.0, int64_t lost_after=4800, Py_ssize_t ring_frames=1 << 20,
-                        Py_ssize_t tail_frames=0):
-        """Record input `channel` as current and pause when contact is lost;
-        keep streaming silence for `tail_frames` after the end so that the
-        input catches the last of the output."""
+                        double window_frames=24000):
+        """Record input `channel` as current, and pause when, averaged over
+        `window_frames`, less than `min_ratio` of the driven current flows
+        for `lost_after` frames."""
         cdef float* ring = <float*>calloc(ring_frames, sizeof(float))
         if ring == NULL:
             raise MemoryError()
@@ -322,8 +329,11 @@ cdef class SessionEngine:
         self.s.contact_min_ratio = min_ratio
         self.s.contact_min_ua = min_ua
         self.s.lost_after = lost_after
-        self.s.tail_frames = tail_frames
+        self.s.window_frames = window_frames
 
+    def set_tail(self, int64_t frames):
+        """Frames of silence streamed after the end before the stream completes."""
+        self.s.tail_frames = frames
     def recorded(self):
         """The sense current recorded so far (uA), up to the ring's length."""
         n = min(self.s.ring_write, self.s.ring_len)

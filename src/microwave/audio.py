@@ -49,9 +49,11 @@ class Sense:
     across a ``sense_ohm`` resistor in series with the electrodes, and a full
     scale input sample is ``input_full_scale_v`` volts.
 
-    While the stage drives at least ``min_drive_ua`` and the measured current
-    stays under ``min_ratio`` of it for ``lost_after_s``, contact is taken as
-    lost and the session pauses (as FOREO's "anti-shock" does).
+    Driven and measured currents are averaged over ``window_s`` (longer than
+    the card's round trip).  While the stage drives at least
+    ``min_drive_ua`` and the measured current stays under ``min_ratio`` of
+    it for ``lost_after_s``, contact is taken as lost and the session pauses
+    (as FOREO's "anti-shock" does); ``resume()`` goes on.
     """
 
     channel: int = 0
@@ -59,7 +61,8 @@ class Sense:
     input_full_scale_v: float = 1.0
     min_ratio: float = 0.1
     min_drive_ua: float = 5.0
-    lost_after_s: float = 0.1
+    lost_after_s: float = 0.2
+    window_s: float = 0.5
 
     def ua_per_unit(self) -> float:
         return self.input_full_scale_v / self.sense_ohm * 1e6
@@ -103,10 +106,13 @@ class Player:
             in_ch = input_channels if input_channels is not None else sense.channel + 1
             self.engine.configure_sense(sense.channel, in_ch, sense.ua_per_unit(), sense.min_ratio, sense.min_drive_ua,
                                         max(1, round(sense.lost_after_s * self.rate)), ring_frames=self.rate * 60,
-                                        tail_frames=round((2 * self.latency + 0.25) * self.rate))
+                                        window_frames=sense.window_s * self.rate)
             self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
         else:
             self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
+        # after the end, silence for a while so that the device plays the
+        # ramp's foot (and a sense input sees it) before the stream completes
+        self.engine.set_tail(round((2 * self.latency + 0.25) * self.rate))
         self._done = threading.Event()
         self._started = False
         self.realtime = realtime and self._enable_realtime()
@@ -139,7 +145,7 @@ class Player:
         """Ramp to silence, then end the stream."""
         self.engine.stop()
         if wait and self._started:
-            self._done.wait(timeout if timeout is not None else self.ramp_s + self.latency + 2.0)
+            self._done.wait(timeout if timeout is not None else self.ramp_s + 3 * self.latency + 2.0)
         self.close()
 
     def close(self) -> None:
@@ -199,6 +205,11 @@ class Player:
         st["budget_s"] = budget
         st["load"] = st["callback_mean_s"] / budget if budget else 0.0
         st["load_max"] = st["callback_max_s"] / budget if budget else 0.0
+        # with a sense input: how much of the asked current flows, and (for a
+        # voltage-mode stage, whose drive is a voltage) the load it sees
+        ratio = st["sense_ua"] / st["drive_ua"] if st["drive_ua"] > 0 else None
+        st["flow_ratio"] = ratio
+        st["load_ohm"] = (self.stage.load_ohm / ratio if ratio and self.stage.load_ohm is not None else None)
         return st
 
     @property
