@@ -1,0 +1,162 @@
+"""Kernel throughput: each core family against ndarray.fill of the same
+float32 buffer (the physical limit), the numpy reference, and scipy.signal
+where the waveform coincides.
+
+Every round renders the same samples: the generator is rewound, then fills
+the buffer over ``SPAN`` samples (in-cache: a 256 KiB buffer filled again and
+again over 4 s of signal, so that slow trains are measured over whole
+cycles; out-of-cache: one fill of a 64 MiB buffer).  The baselines fill or
+compute the same number of samples in the same blocks."""
+import numpy as np
+import pytest
+
+import numpy_ref
+from families import FAMILIES, RATE, full_face, stage
+from mwbench import SESSION_SPAN_S, SIZES, record
+
+SIZE_IDS = list(SIZES)
+
+
+def blocks(n_buf: int, span: int) -> list[int]:
+    out, left = [], span
+    while left > 0:
+        out.append(min(n_buf, left))
+        left -= out[-1]
+    return out
+
+
+@pytest.fixture(scope="module")
+def buffers():
+    return {size: np.zeros(n, dtype=np.float32) for size, (n, _, _) in SIZES.items()}
+
+
+def views(buf, span):
+    return [buf[:m] for m in blocks(len(buf), span)]
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+def test_fill(benchmark, buffers, size):
+    """ndarray.fill: the physical limit of writing these samples."""
+    _, span, _ = SIZES[size]
+    vs = views(buffers[size], span)
+
+    def run():
+        for v in vs:
+            v.fill(200.0)
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"fill/{size}", per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
+def test_core(benchmark, buffers, fam, size):
+    _, span, _ = SIZES[size]
+    gen = fam.spec().generator(RATE)
+    vs = views(buffers[size], span)
+
+    def run():
+        gen.reset()
+        for v in vs:
+            gen.fill(v)
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"core/{fam.key}/{size}", per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
+def test_numpy(benchmark, buffers, fam, size):
+    _, span, _ = SIZES[size]
+    block = fam.numpy_block(RATE)
+    ms = blocks(SIZES[size][0], span)
+
+    def run():
+        start = 0
+        for m in ms:
+            block(start, m)
+            start += m
+    benchmark.group = f"numpy {size}"
+    benchmark(run)
+    record(benchmark, f"numpy/{fam.key}/{size}", per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("fam", [f for f in FAMILIES if f.scipy], ids=lambda f: f.key)
+def test_scipy(benchmark, fam, size):
+    _, span, _ = SIZES[size]
+    block = fam.scipy_block(RATE)
+    ms = blocks(SIZES[size][0], span)
+
+    def run():
+        start = 0
+        for m in ms:
+            block(start, m)
+            start += m
+    benchmark.group = f"numpy {size}"
+    benchmark(run)
+    record(benchmark, f"scipy/{fam.key}/{size}", per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("key", ["rect_bi_1k", "rect_bi_square"])
+def test_tile(benchmark, key, size):
+    """The periodic shortcut numpy allows when the period is whole samples
+    and no pulse differs from the others: np.tile of one precomputed period."""
+    from families import BY_KEY
+    _, span, _ = SIZES[size]
+    p = numpy_ref.mask_params(BY_KEY[key].spec(), RATE)
+    ms = blocks(SIZES[size][0], span)
+
+    def run():
+        start = 0
+        for m in ms:
+            numpy_ref.tile_train(p, start, m)
+            start += m
+    benchmark.group = f"numpy {size}"
+    benchmark(run)
+    record(benchmark, f"tile/{key}/{size}", per=span)
+
+
+# ---- a whole session through the stage ---------------------------------------------
+def _session_span(buf2):
+    sess = full_face()
+    total = sess.frames(RATE) if SESSION_SPAN_S is None else round(SESSION_SPAN_S * RATE)
+    return sess, total
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+def test_core_session(benchmark, buffers, size):
+    """SessionEngine.fill: every step's programs, gates and the DC stage,
+    2 interleaved channels.  In-cache: the whole session in blocks of the
+    256 KiB buffer; out-of-cache: one fill of the 64 MiB buffer."""
+    buf2 = buffers[size].reshape(-1, 2)
+    sess, total = _session_span(buf2)
+    eng = sess.engine(RATE, stage())
+    frames = blocks(len(buf2), total if size == "in-cache" else len(buf2))
+    vs = [buf2[:m] for m in frames]
+
+    def run():
+        eng.rewind()
+        for v in vs:
+            eng.fill(v)
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"core/session/{size}", per=2 * sum(frames))
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+def test_numpy_session(benchmark, buffers, size):
+    buf2 = buffers[size].reshape(-1, 2)
+    sess, total = _session_span(buf2)
+    ref = numpy_ref.SessionRef(sess, stage(), RATE)
+    frames = blocks(len(buf2), total if size == "in-cache" else len(buf2))
+
+    def run():
+        start = 0
+        for m in frames:
+            ref.frames(start, m)
+            start += m
+    benchmark.group = f"numpy {size}"
+    benchmark(run)
+    record(benchmark, f"numpy/session/{size}", per=2 * sum(frames))

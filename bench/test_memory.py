@@ -1,0 +1,36 @@
+"""Peak resident memory while rendering a long session to WAV against a
+short one, each in its own process (its VmHWM, read at the end of the
+render): rendering streams in blocks, so the peak must not grow with the
+duration."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mwbench import RSS_SECONDS, put, record
+
+CHILD = Path(__file__).resolve().parent / "_render_child.py"
+
+
+def _desc(seconds):
+    return f"{seconds / 3600:g} h" if seconds >= 3600 else f"{seconds / 60:g} min"
+
+
+@pytest.mark.parametrize("which", ["short", "long"])
+def test_peak_rss(benchmark, tmp_path, which):
+    seconds = RSS_SECONDS[0] if which == "long" else RSS_SECONDS[1]
+    out = {}
+
+    def run():
+        proc = subprocess.run([sys.executable, str(CHILD), str(seconds), str(tmp_path / "rss.wav")],
+                              capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out.update(json.loads(proc.stdout.strip().splitlines()[-1]))
+    benchmark.group = "memory"
+    benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    record(benchmark, f"rss-time/{which}", per=seconds * 48_000)
+    put(f"rss/{which}", rss=out["peak_rss_kib"] * 1024, before=out["before_kib"] * 1024, desc=_desc(seconds),
+        wall_s=out["wall_s"], bytes=out["bytes"])
+    benchmark.extra_info.update(peak_rss_bytes=out["peak_rss_kib"] * 1024, rendered_s=seconds, file_bytes=out["bytes"])

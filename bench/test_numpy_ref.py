@@ -1,0 +1,127 @@
+"""The numpy references build the same samples as the compiled cores.
+
+A plain pytest test, not a benchmark (scripts/bench.sh runs it first, on its
+own): a baseline that computes something else would make every ratio in the
+table meaningless.
+
+* ``mask`` references (rectangular trains with whole-sample edges) must be
+  equal bit for bit: each sample is the level or zero.
+* ``box`` references (edges between samples, slopes, envelopes, sessions)
+  must agree to 1e-5 of the peak: their edge samples are integrals whose last
+  bit depends on the order of float operations.  (They mirror the core's
+  order and today agree bit for bit; the test does not insist, so that a
+  kernel optimisation that moves a rounding does not break CI.)
+* scipy.signal's square, sawtooth and chirp are the *same waveform* only
+  where noted: the square exactly away from its edges, the triangle to float
+  rounding away from its peaks; the chirp shares only the phase law.
+"""
+import numpy as np
+import pytest
+
+import numpy_ref
+from families import FAMILIES, RATE, full_face, mixed_session, stage
+
+N = 3 * RATE + 12_345          # a bit over 3 s: whole LIFT and burst cycles, a partial block
+
+
+def kernel(spec, n, skip=0, chunk=None):
+    gen = spec.generator(RATE)
+    if skip:
+        junk = np.empty(1 << 18, dtype=np.float32)
+        left = skip
+        while left:
+            m = min(left, len(junk))
+            gen.fill(junk[:m])
+            left -= m
+    out = np.empty(n, dtype=np.float32)
+    chunk = chunk or n
+    for i in range(0, n, chunk):
+        gen.fill(out[i:i + chunk])
+    return out
+
+
+def check(fam, got, want):
+    if fam.ref == "mask":
+        bad = np.nonzero(got != want)[0]
+        assert len(bad) == 0, f"{fam.key}: {len(bad)} samples differ, first at {bad[0]}: core {got[bad[0]]} numpy {want[bad[0]]}"
+    else:
+        peak = max(float(np.max(np.abs(got))), 1e-30)
+        err = float(np.max(np.abs(got.astype(np.float64) - want)))
+        assert err <= 1e-5 * peak, f"{fam.key}: max |core - numpy| = {err:g} (peak {peak:g})"
+
+
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
+def test_reference_equals_core(fam):
+    spec = fam.spec()
+    got = kernel(spec, N)
+    block = fam.numpy_block()
+    check(fam, got, block(0, N))
+    # built block by block from odd offsets, as a stream would
+    parts, start = [], 0
+    for m in (1, 1000, 4097, 65536, N):
+        m = min(m, N - start)
+        parts.append(block(start, m))
+        start += m
+        if start == N:
+            break
+    check(fam, got, np.concatenate(parts))
+    # and far into the train (10 minutes: an onset computed, not accumulated)
+    skip = 600 * RATE + 7
+    check(fam, kernel(spec, 20_000, skip=skip), block(skip, 20_000))
+
+
+@pytest.mark.parametrize("fam", [f for f in FAMILIES if f.ref == "mask"], ids=lambda f: f.key)
+def test_box_reference_agrees_with_mask(fam):
+    """Where both apply, the general box-filter reference equals the mask one."""
+    from numpy_ref import program_ref
+    want = fam.numpy_block()(0, N)
+    np.testing.assert_array_equal(program_ref(fam.spec().plan(RATE), 0, N), want)
+
+
+@pytest.mark.parametrize("fam", [f for f in FAMILIES if f.scipy], ids=lambda f: f.key)
+def test_scipy_coincides(fam):
+    spec = fam.spec()
+    got = kernel(spec, N).astype(np.float64)
+    sp = fam.scipy_block()(0, N).astype(np.float64)
+    if fam.scipy == "square":
+        # point-sampled square vs box-filtered train: identical except on the
+        # samples an edge starts at, where scipy's float phase may land a hair
+        # before the edge (2*pi*f*n/rate is not exact)
+        half = RATE / spec.freq_hz / 2
+        bad = np.nonzero(got != sp)[0]
+        assert np.all(bad % half == 0), f"samples {bad[bad % half != 0][:5]} differ away from edges"
+    elif fam.scipy == "sawtooth":
+        err = np.abs(got - sp)
+        assert np.quantile(err, 0.95) < 1e-3 * spec.amp_ua      # a line's box filter is its midpoint value
+        assert np.max(err) < 0.02 * spec.amp_ua                 # samples straddling a peak are rounded off
+    else:
+        # chirp: same phase law -- the sweep's pulses start at the chirp's phase of k cycles
+        plan = spec.plan(RATE)
+        w, f, _ = numpy_ref.Schedule(plan["schedule"], RATE).onsets(np.arange(50))
+        sw = spec.sweep
+        t = (w + f) / RATE
+        phase = sw.start_hz * t + (sw.stop_hz - sw.start_hz) / (2 * sw.seconds) * t * t
+        np.testing.assert_allclose(phase, np.arange(50), atol=1e-9)
+
+
+@pytest.mark.parametrize("make", [full_face, lambda: mixed_session(120.0)], ids=["full-face", "mixed-120s"])
+def test_session_reference(make):
+    session = make()
+    eng = session.engine(RATE, stage())
+    ref = numpy_ref.SessionRef(session, stage(), RATE)
+    chunk = 1 << 19
+    total = session.frames(RATE) + 1000          # past the end: silence
+    buf = np.empty((chunk, ref.out_channels), dtype=np.float32)
+    for start in range(0, total, chunk):
+        m = min(chunk, total - start)
+        eng.fill(buf[:m])
+        want = ref.frames(start, m)
+        err = float(np.max(np.abs(buf[:m].astype(np.float64) - want))) if m else 0.0
+        assert err <= 1e-5, f"frames {start}..{start + m}: max |engine - numpy| = {err:g} (DAC units, full scale 1)"
+
+
+@pytest.mark.parametrize("fam", [f for f in FAMILIES if f.ref == "mask" and f.spec().pattern is None
+                                 and f.spec().polarity != "alternate"], ids=lambda f: f.key)
+def test_tile_shortcut(fam):
+    p = numpy_ref.mask_params(fam.spec(), RATE)
+    np.testing.assert_array_equal(numpy_ref.tile_train(p, 1234, N), kernel(fam.spec(), N + 1234)[1234:])
