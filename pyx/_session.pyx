@@ -38,6 +38,7 @@ cdef struct mw_session:
     mw_program* progs          # n_steps * n_ch
     float* scratch             # n_ch * MW_BLOCK
     mw_stage stage
+    bint unrouted              # some DAC channel has no program: zero it
     int step
     int64_t pos                # samples of the session played (pauses excluded)
     int64_t total              # the session ends here (auto-off included)
@@ -83,7 +84,8 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
     cdef int c, C = s.stage.out_channels
     cdef double lvl, want, d
     cdef bint hold
-    memset(out, 0, frames * C * sizeof(float))
+    if s.unrouted:
+        memset(out, 0, frames * C * sizeof(float))
     while done < frames:
         m = frames - done
         if m > MW_BLOCK:
@@ -242,6 +244,8 @@ cdef class SessionEngine:
             st.pos[c], st.neg[c] = stage["routes"][c]
             st.gain[c] = stage["gain"][c]
         st.clamp = stage["clamp"]
+        routed = {r for pair in stage["routes"] for r in pair if r >= 0}
+        self.s.unrouted = len(routed) < st.out_channels
         st.compensate = stage["compensate"]
         st.hp_a = stage["hp_a"]
         st.lim_ua = stage["lim_ua"]
@@ -354,6 +358,12 @@ cdef class SessionEngine:
             "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
         }
+
+    def reset_stats(self):
+        """Start the real-time statistics afresh (counts and callback times)."""
+        self.s.callbacks = self.s.underflows = self.s.overflows = self.s.input_overflows = 0
+        self.s.frames_out = 0
+        self.s.cb_seconds_max = self.s.cb_seconds_sum = 0.0
 
     def address(self):
         """Address of the C session struct: the callback's user data."""

@@ -5,6 +5,7 @@
 # asked for), a gain in DAC units per uA, and a destination -- one DAC
 # channel, or a bridged pair driven in antiphase.  The clamp to the stage's
 # safe maximum is the last operation on every sample, here, in compiled code.
+from libc.string cimport memcpy
 
 cdef enum:
     MW_MAX_CH = 32
@@ -32,23 +33,21 @@ cdef inline void stage_reset(mw_stage* s) noexcept nogil:
         s.yprev[c] = 0.0
 
 
-cdef inline float _clamp(double x, float lim) noexcept nogil:
-    if x > lim:
-        return lim
-    if x < -lim:
-        return -lim
-    if x != x:        # NaN never leaves
-        return 0.0
-    return <float>x
+cdef inline float _clamp(float x, float lim) noexcept nogil:
+    # selects, not branches, so the loops vectorise; NaN never leaves (-> 0)
+    x = x if x == x else 0.0
+    x = x if x < lim else lim
+    x = x if x > -lim else -lim
+    return x
 
 
 cdef inline void stage_apply(mw_stage* s, int c, float* ua, float* out, Py_ssize_t frames) noexcept nogil:
-    """Map program channel c's current (uA, modified in place by the
-    pre-emphasis) into the interleaved DAC frames of out, clamped."""
+    """Map program channel c's current (uA; ua is overwritten) into the
+    interleaved DAC frames of out, clamped."""
     cdef Py_ssize_t f
     cdef double x, y, xi, lo, hi, g = s.gain[c]
     cdef int C = s.out_channels, p = s.pos[c], q = s.neg[c]
-    cdef float lim = s.clamp
+    cdef float lim = s.clamp, gf = <float>g
     if s.compensate:
         x = s.xprev[c]
         y = s.yprev[c]
@@ -72,10 +71,16 @@ cdef inline void stage_apply(mw_stage* s, int c, float* ua, float* out, Py_ssize
             ua[f] = <float>x
         s.xprev[c] = x
         s.yprev[c] = y
-    if q < 0:
+    # gain and clamp in place (a contiguous loop the compiler vectorises),
+    # then interleave into the DAC frames
+    for f in range(frames):
+        ua[f] = _clamp(gf * ua[f], lim)
+    if C == 1:
+        memcpy(out, ua, frames * sizeof(float))
+    elif q < 0:
         for f in range(frames):
-            out[f * C + p] = _clamp(g * ua[f], lim)
+            out[f * C + p] = ua[f]
     else:
         for f in range(frames):
-            out[f * C + p] = _clamp(g * ua[f], lim)
-            out[f * C + q] = _clamp(-g * ua[f], lim)
+            out[f * C + p] = ua[f]
+            out[f * C + q] = -ua[f]

@@ -212,6 +212,10 @@ class Player:
         st["load_ohm"] = (self.stage.load_ohm / ratio if ratio and self.stage.load_ohm is not None else None)
         return st
 
+    def reset_stats(self) -> None:
+        """Count underflows and callback times afresh from now on."""
+        self.engine.reset_stats()
+
     @property
     def position_s(self) -> float:
         return self.engine.state["position"] / self.rate

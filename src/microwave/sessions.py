@@ -73,6 +73,7 @@ class Session:
     soft_start_s: float = 2.0
     soft_stop_s: float = 2.0
     auto_off_s: float = AUTO_OFF_S
+    max_dose_ua_min: float = modes.MAX_INFUSE_DOSE_UA_MIN
 
     def __post_init__(self):
         steps = tuple(self.steps)
@@ -87,6 +88,17 @@ class Session:
             if not isinstance(s, Step):
                 raise ValueError(f"steps contains {s!r}: each must be a Step")
             s.programs(self.channels)
+        object.__setattr__(self, "max_dose_ua_min", _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
+        dose = self.dose_ua_min()
+        if dose > self.max_dose_ua_min:
+            raise ValueError(f"the session's net dose is {dose:.1f} uA*min on one channel, beyond "
+                             f"max_dose_ua_min={self.max_dose_ua_min:g}: shorten the INFUSE steps or lower their level")
+
+    def dose_ua_min(self) -> float:
+        """The largest net dose (|DC| x minutes, summed over steps) on any channel."""
+        return max(sum(abs(p.net_dc_ua) * d / 60 for p, d in
+                       ((s.programs(self.channels)[c], d) for s, d in zip(self.steps, self.step_seconds())))
+                   for c in range(self.channels))
 
     # ---- time line -----------------------------------------------------------
     def step_seconds(self) -> list[float]:
@@ -338,7 +350,7 @@ def load(path) -> Session:
         raise ValueError(f"{path}: {e}") from None
     step_lines = [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*step\s*\]\]", line)]
     top = {k: v for k, v in data.items() if k != "step"}
-    allowed = {"name", "channels", "soft_start_s", "soft_stop_s", "auto_off_s"}
+    allowed = {"name", "channels", "soft_start_s", "soft_stop_s", "auto_off_s", "max_dose_ua_min"}
     unknown = sorted(set(top) - allowed)
     if unknown:
         raise ValueError(f"{path}:1: unknown key {unknown[0]!r}; allowed: step, {', '.join(sorted(allowed))}")
