@@ -80,8 +80,11 @@ cdef inline float tpl_sample(const mw_template* t, double tau, double a) noexcep
     if tau >= 0.0 and tau < t.end:
         while t.tau[i + 1] <= tau:
             i += 1
-        if t.slope[i] == 0.0 and tau + 1.0 <= t.tau[i + 1]:
-            return <float>(t.v[i] * a)
+        if tau + 1.0 <= t.tau[i + 1]:
+            if t.slope[i] == 0.0:
+                return <float>(t.v[i] * a)
+            # inside one linear piece: the average is the value at the middle
+            return <float>(a * (t.v[i] + t.slope[i] * (tau + 0.5 - t.tau[i])))
     elif tau >= t.end:
         return 0.0
     return <float>(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)))
@@ -255,7 +258,7 @@ cdef inline void _fill_const(float* out, Py_ssize_t m, float value) noexcept nog
 
 cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
     """Write the next N samples of the train (uA) into out."""
-    cdef Py_ssize_t pos = 0, m
+    cdef Py_ssize_t pos = 0, m, j
     cdef int64_t n
     cdef double tau, taup, val
     cdef int i
@@ -311,11 +314,17 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             i = 0
             while t.tau[i + 1] <= tau:
                 i += 1
-            if t.slope[i] == 0.0 and tau + 1.0 <= t.tau[i + 1]:
-                # whole samples inside a flat part of the pulse
+            if tau + 1.0 <= t.tau[i + 1]:
+                # whole samples inside one piece of the pulse
                 if <double>m > t.tau[i + 1] - tau:
                     m = <Py_ssize_t>floor(t.tau[i + 1] - tau)
-                _fill_const(out + pos, m, <float>(t.v[i] * s.cur_a))
+                if t.slope[i] == 0.0:
+                    _fill_const(out + pos, m, <float>(t.v[i] * s.cur_a))
+                else:
+                    # a linear piece: each sample's average is its middle's value
+                    for j in range(m):
+                        tau = <double>(n + j - s.cur_w) - s.cur_f
+                        out[pos + j] = <float>(s.cur_a * (t.v[i] + t.slope[i] * (tau + 0.5 - t.tau[i])))
                 pos += m
                 s.n += m
                 continue
