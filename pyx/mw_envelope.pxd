@@ -55,7 +55,7 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
     """Multiply the next N samples of out by the envelope."""
     cdef Py_ssize_t pos = 0, m, j
     cdef int64_t L
-    cdef double a, d, x, inv, fr
+    cdef double a, d, x, inv, fr, base
     cdef const double* tab
     cdef int ix, sh
     while pos < N:
@@ -73,16 +73,21 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
             _scale(out + pos, m, a)
         elif sh == MW_SHAPE_LINEAR:
             inv = d / L
+            base = <double>e.pos
             for j in range(m):
-                out[pos + j] = out[pos + j] * <float>(a + inv * (e.pos + j))
+                # only where there is current: trains are mostly rest
+                if out[pos + j] != 0.0:
+                    out[pos + j] = out[pos + j] * <float>(a + inv * (base + j))
         else:
             tab = e.tables + sh * (MW_TABLE_N + 1)
             inv = (<double>MW_TABLE_N) / L
+            base = <double>e.pos
             for j in range(m):
-                x = inv * (e.pos + j)
-                ix = <int>x
-                fr = x - ix
-                out[pos + j] = out[pos + j] * <float>(a + d * (tab[ix] + fr * (tab[ix + 1] - tab[ix])))
+                if out[pos + j] != 0.0:
+                    x = inv * (base + j)
+                    ix = <int>x
+                    fr = x - ix
+                    out[pos + j] = out[pos + j] * <float>(a + d * (tab[ix] + fr * (tab[ix + 1] - tab[ix])))
         pos += m
         e.pos += m
         if e.pos == L:
