@@ -56,6 +56,7 @@ cdef struct mw_session:
     int finished
     # real-time statistics and the sense input (written by the audio thread)
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out
+    uint64_t last_underflow_frame   # frames_out when the last underflow was reported
     double cb_seconds_max, cb_seconds_sum
     int sense_channel          # input channel carrying the sense voltage, -1: none
     int in_channels
@@ -159,6 +160,7 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
     s.callbacks += 1
     if status & PA_OUTPUT_UNDERFLOW:
         s.underflows += 1
+        s.last_underflow_frame = s.frames_out
     if status & PA_OUTPUT_OVERFLOW:
         s.overflows += 1
     if status & PA_INPUT_OVERFLOW:
@@ -354,6 +356,7 @@ cdef class SessionEngine:
             "finished": bool(self.s.finished), "paused": bool(self.s.pause_req), "total": self.s.total,
             "callbacks": self.s.callbacks, "underflows": self.s.underflows, "overflows": self.s.overflows,
             "input_overflows": self.s.input_overflows, "frames": self.s.frames_out,
+            "last_underflow_frame": self.s.last_underflow_frame,
             "callback_max_s": self.s.cb_seconds_max,
             "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
