@@ -14,13 +14,14 @@
 from libc.stdint cimport int64_t
 from libc.math cimport floor, ceil, sqrt, log, exp
 from libc.string cimport memcpy
-from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset
+from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset, MW_POL_ALT
 
 cdef enum:
     MW_MAX_BP = 16
     MW_CACHE = 256          # samples of a rendered short pulse kept for reuse
     MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
     MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
+    MW_TILE = 4096          # samples of a strictly periodic train kept and repeated
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
     MW_SCHED_CUSTOM = 2
@@ -196,6 +197,12 @@ cdef struct mw_train:
     double slot_f[MW_SLOTS]
     double slot_a[MW_SLOTS]
     float cache[MW_SLOTS][MW_CACHE]
+    # a train that repeats exactly (a whole-sample period, no bursts, no end,
+    # a counted pattern) is rendered once over a tile of whole repeats, then
+    # copied from tile_start on
+    bint periodic
+    int64_t tile_start, tile_len
+    float tile[MW_TILE]
 
 
 cdef inline void _train_fetch(mw_train* s) noexcept nogil:
@@ -222,7 +229,51 @@ cdef inline void train_start(mw_train* s) noexcept nogil:
     s.cur_cached = False
     s.cacheable = (s.sched.kind == MW_SCHED_REGULAR and
                    s.sched.period.den * (s.sched.burst_cycle.den if s.sched.has_burst else 1) <= MW_MAX_FRACS)
+    s.periodic = False
     _train_fetch(s)
+    _train_make_periodic(s)
+
+
+cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
+    """Samples after which the train repeats exactly, or 0 if it may not."""
+    cdef int64_t P, pulses = 0
+    cdef int i
+    if (s.sched.kind != MW_SCHED_REGULAR or s.sched.has_burst or s.sched.has_end
+            or s.sched.period.den != 1 or s.sched.period.rem != 0 or not s.has_next):
+        return 0
+    P = s.sched.period.whole
+    if s.pat.n == 0:
+        return P
+    if s.pat.by_time:
+        return 0
+    if s.pat.n == 1:
+        return 2 * P if s.pat.kind[0] == MW_POL_ALT else P
+    for i in range(s.pat.n):
+        pulses += s.pat.length[i]
+        if pulses * P > MW_TILE:
+            return 0
+    return pulses * P
+
+
+cdef inline void _train_make_periodic(mw_train* s) noexcept nogil:
+    # render one tile with a copy of the train: from tile_start on, every
+    # pulse has the same neighbours as a tile earlier, so output repeats
+    cdef int64_t T = _train_repeat(s), done, m
+    cdef mw_train clone
+    if T <= 0 or T > MW_TILE or s.next_w > (1 << 20):   # (a long delay: not worth rendering twice)
+        return
+    clone = s[0]
+    s.tile_start = s.next_w + T
+    s.tile_len = T * (MW_TILE // T)
+    done = 0
+    while done < s.tile_start:
+        m = s.tile_start - done
+        if m > MW_TILE:
+            m = MW_TILE
+        train_fill(&clone, s.tile, m)
+        done += m
+    train_fill(&clone, s.tile, s.tile_len)
+    s.periodic = True
 
 
 cdef inline void _train_consider_cache(mw_train* s) noexcept nogil:
@@ -266,6 +317,15 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
     cdef bint prev_active
     while pos < N:
         n = s.n
+        if s.periodic and n >= s.tile_start:
+            j = (n - s.tile_start) % s.tile_len
+            m = N - pos
+            if s.tile_len - j < m:
+                m = s.tile_len - j
+            memcpy(out + pos, &s.tile[j], m * sizeof(float))
+            pos += m
+            s.n += m
+            continue
         # make `cur` the latest pulse whose onset is before n + 1
         while s.has_next and s.next_w <= n:
             s.prev_w = s.cur_w
