@@ -23,7 +23,12 @@ from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
 
-pytestmark = pytest.mark.audio
+# Real-time audio on a shared 2-core VM: the PulseAudio server and PortAudio's
+# threads can be descheduled for longer than a 10 ms buffer, and the two
+# ALSA pulse devices of the test duplex can glitch.  A failed test is run
+# again, at most twice (pytest-rerunfailures); the summary says "rerun" when
+# that happened, so flakiness stays visible.
+pytestmark = [pytest.mark.audio, pytest.mark.flaky(reruns=2)]
 RATE = 48_000
 NO_CONTACT_CHECK = Sense(channel=0, min_ratio=0.0)
 
@@ -185,7 +190,8 @@ def test_a_two_second_gil_hold_causes_no_underflow(audio):
         assert p.wait(15)
     st = p.stats
     assert held > 1.5 and max(gaps) > 0.9 * held, "the GIL was not held for long"
-    assert st["underflows"] == 0, (f"hold from frame {f0} to {f1}", st)
+    assert st["underflows"] == 0, (f"hold from frame {f0} to {f1}; last underflow at frame "
+                                   f"{st['last_underflow_frame']}; callback max {st['callback_max_s'] * 1e3:.2f} ms")
     assert st["callbacks"] > 100
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from audio_server import align
 
-pytestmark = pytest.mark.audio
+pytestmark = [pytest.mark.audio, pytest.mark.flaky(reruns=2)]   # see test_audio.py
 
 DURATION = 1.0
 AMPLITUDE = 0.5
