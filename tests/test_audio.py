@@ -307,3 +307,45 @@ def test_cli_devices_and_play_without_a_terminal(audio):
     assert r.returncode == 0, r.stderr
     assert "forehead" in r.stdout and "underflows" in r.stdout
     assert "played 2.0 s" in r.stdout
+
+
+def test_a_device_that_goes_away_is_reported(audio):
+    # in its own process, on its own server: killing a server must not touch the others
+    r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "_device_lost_child.py")],
+                       capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert "DeviceLost after" in r.stdout, (r.stdout, r.stderr[-2000:])
+    assert "disconnected or failed" in r.stdout
+
+
+def test_cli_play_on_a_terminal_takes_keys(audio):
+    # a pseudo-terminal: the live display, '+' raises the intensity, space pauses, 'q' stops
+    import pty
+    import select
+    master, slave = pty.openpty()
+    env = dict(os.environ, **audio.env)
+    proc = subprocess.Popen([sys.executable, "-m", "microwave.cli", "play", "tighten", "--device", audio.play_device,
+                             "--duration", "20"], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    out = b""
+
+    def read_for(seconds):
+        nonlocal out
+        end = time.time() + seconds
+        while time.time() < end:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    out += os.read(master, 4096)
+                except OSError:
+                    return
+
+    read_for(1.5)
+    for key, wait in ((b"+", 0.8), (b" ", 0.8), (b"q", 0.0)):
+        os.write(master, key)
+        read_for(wait)
+    assert proc.wait(15) == 0, proc.stderr.read()
+    read_for(0.3)
+    os.close(master)
+    text = out.decode(errors="replace")
+    assert "level 1.00" in text and "level 1.10" in text     # the live line, before and after '+'
+    assert "PAUSED" in text
+    assert "played" in text and "played 20.0" not in text    # 'q' ended it early

@@ -29,6 +29,10 @@ from .stage import Stage
 LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own current
 
 
+class DeviceLost(RuntimeError):
+    """The stream stopped before the session ended: the device went away."""
+
+
 def _sd():
     try:
         import sounddevice
@@ -115,6 +119,7 @@ class Player:
         self.engine.set_tail(round((2 * self.latency + 0.25) * self.rate))
         self._done = threading.Event()
         self._started = False
+        self.error = None
         self.realtime = realtime and self._enable_realtime()
 
     # ---- the stream ------------------------------------------------------------
@@ -134,6 +139,13 @@ class Player:
             return False
 
     def _on_finished(self):
+        # PortAudio ends the stream on its own when the device fails: then
+        # the session had not finished (nor been stopped) -- say so
+        st = self.engine.state
+        if not st["finished"]:
+            self.error = DeviceLost(f"the audio device stopped at {st['position'] / self.rate:.1f} s of "
+                                    f"{st['total'] / self.rate:.1f} s: disconnected or failed "
+                                    f"(nothing more can be played through it)")
         self._done.set()
 
     def start(self) -> "Player":
@@ -155,12 +167,17 @@ class Player:
             self._stream.close()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the session ends; Ctrl-C ramps to silence and re-raises."""
+        """Block until the session ends (True) or ``timeout`` passes (False).
+        Ctrl-C ramps to silence and re-raises; a device that goes away
+        raises :class:`DeviceLost`."""
         try:
-            return self._done.wait(timeout)
+            done = self._done.wait(timeout)
         except KeyboardInterrupt:
             self.stop()
             raise
+        if self.error is not None:
+            raise self.error
+        return done
 
     def __enter__(self) -> "Player":
         return self.start()
@@ -168,6 +185,8 @@ class Player:
     def __exit__(self, *exc) -> None:
         # whatever happened in the control thread, the current ramps to zero
         self.stop()
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
     # ---- live control -------------------------------------------------------------
     @property
