@@ -415,19 +415,9 @@ class SessionRef:
         if stage.coupling != "dc":
             raise NotImplementedError("the AC pre-emphasis is a recursion: not vectorised here")
         channels = session.channels_on(stage)
-        self.steps = []
-        edge, t = 0, 0.0
-        for s, d in zip(session.steps, session.step_seconds()):
-            gate = session._gate(d)
-            plans = []
-            for p in s.programs(channels):
-                plan = p.plan(rate)
-                plan["gate"] = gate.plan(rate) if gate is not None else None
-                plans.append((plan, Template(plan["template"]), Schedule(plan["schedule"], rate)))
-            t += d
-            end = round(t * rate)
-            self.steps.append((edge, end, plans))
-            edge = end
+        self.steps = [(lo, hi, [(plan, Template(plan["template"]), Schedule(plan["schedule"], rate)) for plan in plans])
+                      for lo, hi, plans in session.step_plans(rate, channels)]
+        edge = self.steps[-1][1]
         self.total = min(edge, round(session.auto_off_s * rate))
         if session.peak_ua > stage.limit_ua:
             raise ValueError("the session exceeds the stage")

@@ -64,11 +64,9 @@ def test_core(benchmark, buffers, fam, size):
     record(benchmark, f"core/{fam.key}/{size}", per=span)
 
 
-@pytest.mark.parametrize("size", SIZE_IDS)
-@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
-def test_numpy(benchmark, buffers, fam, size):
+def _time_blocks(benchmark, block, size, name):
+    """Time `block(start, m)` over the size's span in its block sizes."""
     _, span, _ = SIZES[size]
-    block = fam.numpy_block(RATE)
     ms = blocks(SIZES[size][0], span)
 
     def run():
@@ -78,24 +76,19 @@ def test_numpy(benchmark, buffers, fam, size):
             start += m
     benchmark.group = f"numpy {size}"
     benchmark(run)
-    record(benchmark, f"numpy/{fam.key}/{size}", per=span)
+    record(benchmark, name, per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
+def test_numpy(benchmark, buffers, fam, size):
+    _time_blocks(benchmark, fam.numpy_block(RATE), size, f"numpy/{fam.key}/{size}")
 
 
 @pytest.mark.parametrize("size", SIZE_IDS)
 @pytest.mark.parametrize("fam", [f for f in FAMILIES if f.scipy], ids=lambda f: f.key)
 def test_scipy(benchmark, fam, size):
-    _, span, _ = SIZES[size]
-    block = fam.scipy_block(RATE)
-    ms = blocks(SIZES[size][0], span)
-
-    def run():
-        start = 0
-        for m in ms:
-            block(start, m)
-            start += m
-    benchmark.group = f"numpy {size}"
-    benchmark(run)
-    record(benchmark, f"scipy/{fam.key}/{size}", per=span)
+    _time_blocks(benchmark, fam.scipy_block(RATE), size, f"scipy/{fam.key}/{size}")
 
 
 @pytest.mark.parametrize("size", SIZE_IDS)

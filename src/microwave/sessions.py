@@ -168,6 +168,25 @@ class Session:
                             f"Its net DC is {p.net_dc_ua:.2f} uA and it holds a polarity for long; use a DC-coupled "
                             f"interface (Expert Sleepers ES-8/ES-9; coupling='dc'), or a charge-balanced mode")
 
+    def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[dict]]]:
+        """(first sample, end sample, one generator plan per channel) of each
+        step: its spec's plan with the step's soft start and stop as the gate.
+        Step boundaries fall at the nearest sample of their cumulative time,
+        so they never drift."""
+        out, t, edge = [], 0.0, 0
+        for s, d in zip(self.steps, self.step_seconds()):
+            gate = self._gate(d)
+            plans = []
+            for p in s.programs(channels):
+                plan = p.plan(rate)
+                plan["gate"] = gate.plan(rate) if gate is not None else None
+                plans.append(plan)
+            t += d
+            end = round(t * rate)
+            out.append((edge, end, plans))
+            edge = end
+        return out
+
     def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, ramp_s: float = 0.5,
                duration_s: float | None = None) -> SessionEngine:
         """The compiled engine that renders (or streams) this session.
@@ -177,21 +196,11 @@ class Session:
         rate = _checks.rate(rate)
         stage = stage if stage is not None else Stage()
         self.check(stage, rate)
-        gens, lengths, channels = [], [], self.channels_on(stage)
-        for s, d in zip(self.steps, self.step_seconds()):
-            gate = self._gate(d)
-            row = []
-            for p in s.programs(channels):
-                plan = p.plan(rate)
-                plan["gate"] = gate.plan(rate) if gate is not None else None
-                row.append(Generator(plan))
-            gens.append(row)
-        # step boundaries at the nearest sample of their cumulative time: no drift
-        t, edge = 0.0, 0
-        for d in self.step_seconds():
-            t += d
-            lengths.append(round(t * rate) - edge)
-            edge += lengths[-1]
+        channels = self.channels_on(stage)
+        steps = self.step_plans(rate, channels)
+        gens = [[Generator(plan) for plan in plans] for _, _, plans in steps]
+        lengths = [end - start for start, end, _ in steps]
+        edge = steps[-1][1]
         total = min(edge, round(self.auto_off_s * rate))
         if duration_s is not None:
             total = min(total, round(_checks.number("duration_s", duration_s, 0, lo_open=True, unit="s") * rate))
