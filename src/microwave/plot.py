@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
-from .sessions import _UA_STAGE
+from .sessions import UA_PER_UNIT, ua_stage
 
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
@@ -24,13 +24,13 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
 
     path = Path(path)
     rate = _checks.rate(rate)
-    engine = session.engine(rate, _UA_STAGE(session.channels))
+    engine = session.engine(rate, ua_stage(session.channels))
     total = session.frames(rate)
     # the envelope: max |current| per window (20 ms, longer for long sessions
     # so that slow pulse trains read as a level, not as a comb), streamed
     win_s = 0.02 if session.seconds < 20 else 1.0
     win = max(1, round(rate * win_s))
-    gain = 1024.0
+    gain = UA_PER_UNIT
     peaks = []
     block = win * 200
     done = 0

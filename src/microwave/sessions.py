@@ -220,7 +220,7 @@ class Session:
     def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
         """The current asked of each channel (uA, shape (frames, channels)), through an
         ideal DC stage of unit gain: what `info` describes."""
-        return self.render(rate, _UA_STAGE(self.channels), seconds) * np.float32(1024.0)
+        return self.render(rate, ua_stage(self.channels), seconds) * np.float32(UA_PER_UNIT)
 
     # ---- report -----------------------------------------------------------------
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE, electrode_area_cm2: float = 1.0) -> dict:
@@ -246,10 +246,10 @@ class Session:
             t += d
         total = sum(x["seconds"] for x in steps)
         # the DC component of the whole session as rendered (soft ramps included), streamed
-        engine, sums, done, n = self.engine(rate, _UA_STAGE(self.channels)), 0.0, 0, self.frames(rate)
+        engine, sums, done, n = self.engine(rate, ua_stage(self.channels)), 0.0, 0, self.frames(rate)
         while done < n:
             block = engine.render(min(1 << 18, n - done))
-            sums = sums + block.astype(np.float64).sum(axis=0) * 1024.0
+            sums = sums + block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
             done += len(block)
         dc = list(sums / max(n, 1)) if n else [0.0] * self.channels
         loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r} for r in FDA_LOADS_OHM]
@@ -260,9 +260,14 @@ class Session:
                 "density_warning": peak_density > IEC_DENSITY_MA_CM2, "timeline": self.timeline()}
 
 
-def _UA_STAGE(channels: int) -> Stage:
-    """An ideal DC stage of 1/1024 DAC unit per uA (exact in binary floating point)."""
-    return Stage(ua_per_v=1024.0, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
+#: uA per DAC unit of the ideal stage that renders current itself: a power of
+#: two, so that scaling back to uA is exact in binary floating point
+UA_PER_UNIT = 1024.0
+
+
+def ua_stage(channels: int) -> Stage:
+    """An ideal DC stage with every channel routed, UA_PER_UNIT uA per DAC unit."""
+    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 
 
 # ---- built-in sessions -------------------------------------------------------------
