@@ -67,6 +67,7 @@ cdef struct mw_session:
     int contact_lost
     double drive_mean_ua, sense_mean_ua   # moving averages of |current|, driven and measured
     double window_frames                  # their time constant (longer than the round trip)
+    double drive_total_ua, sense_total_ua # sums of |current| over the whole stream
     float* ring                # recorded sense current, uA
     int64_t ring_len
     int64_t ring_write         # total written (monotonic)
@@ -173,6 +174,8 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
             s.ring[s.ring_write % s.ring_len] = <float>(inp[f * s.in_channels + s.sense_channel] * s.sense_ua_per_unit)
             s.ring_write += 1
             drive = drive + fabs((<float*>output)[f * C + s.stage.pos[0]] / s.stage.gain[0])
+        s.drive_total_ua += drive
+        s.sense_total_ua += sense
         drive /= frames
         sense /= frames
         # exponential moving averages: the input lags the output by the
@@ -360,6 +363,7 @@ cdef class SessionEngine:
             "callback_max_s": self.s.cb_seconds_max,
             "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
+            "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
         }
 
     def reset_stats(self):

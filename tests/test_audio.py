@@ -90,8 +90,9 @@ def duplex_played(audio, session, frames, **kw):
     sense input.  Two ALSA pulse devices in one duplex stream can abort or
     glitch under load (a real card's duplex is one device): a run that did
     not play every frame, or reported an xrun, is tried again, up to 3 times."""
+    kw.setdefault("stage", Stage(channel_map=(0,), out_channels=2))
     for _ in range(3):
-        with duplex(audio, session, stage=Stage(channel_map=(0,), out_channels=2), **kw) as p:
+        with duplex(audio, session, **kw) as p:
             p.wait(15)
         st = p.stats
         if st["position"] == frames and st["underflows"] == 0 and st["input_overflows"] == 0:
@@ -134,10 +135,15 @@ def test_duplex_sense_records_the_current_alongside_playback(audio):
     session = Session("t", (Step("z", mw.Monophasic(freq_hz=40, amp_ua=150, phase_us=5000, polarity="alternate"), 1.5),),
                       channels=1, soft_start_s=0.2, soft_stop_s=0.2)
     expected = session.render_ua(RATE)[:, 0]
-    p = duplex_played(audio, session, len(expected), latency=0.05)
+    # a voltage-mode stage into 1 kohm, sensed over 1 kohm: all the current flows,
+    # and the load it reports is the 1 kohm it drives
+    stage = Stage(ua_per_v=None, load_ohm=1000.0, channel_map=(0,), out_channels=2)
+    p = duplex_played(audio, session, len(expected), latency=0.05, stage=stage,
+                      sense=Sense(channel=0, sense_ohm=1000.0, min_ratio=0.0))
     lag, ncc, gain = align(p.recorded_ua(), expected)
     assert ncc > 0.99 and gain == pytest.approx(1.0, rel=0.01), (lag, ncc, gain)
-    assert p.stats["flow_ratio"] is not None
+    assert p.stats["flow_ratio"] == pytest.approx(1.0, rel=0.05)
+    assert p.stats["load_ohm"] == pytest.approx(1000.0, rel=0.05)
 
 
 def test_raising_intensity_mid_stream_is_a_ramp_of_the_declared_length(audio):

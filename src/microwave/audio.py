@@ -224,9 +224,10 @@ class Player:
         st["budget_s"] = budget
         st["load"] = st["callback_mean_s"] / budget if budget else 0.0
         st["load_max"] = st["callback_max_s"] / budget if budget else 0.0
-        # with a sense input: how much of the asked current flows, and (for a
-        # voltage-mode stage, whose drive is a voltage) the load it sees
-        ratio = st["sense_ua"] / st["drive_ua"] if st["drive_ua"] > 0 else None
+        # with a sense input: how much of the asked current flowed over the
+        # stream so far (sums: the input's lag does not matter), and, for a
+        # voltage-mode stage (whose drive is a voltage), the load it saw
+        ratio = st["sense_total_ua"] / st["drive_total_ua"] if st["drive_total_ua"] > 0 else None
         st["flow_ratio"] = ratio
         st["load_ohm"] = (self.stage.load_ohm / ratio if ratio and self.stage.load_ohm is not None else None)
         return st
