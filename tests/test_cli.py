@@ -114,3 +114,14 @@ def test_plot_writes_a_png(tmp_path):
     img = mpimg.imread(out)
     assert img.shape[0] > 300 and img.shape[1] > 600
     assert img[..., :3].std() > 0.05     # not a blank canvas
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        assert cli("render", "tighten", "-o", str(tmp_path / "t.wav"), "--duration", "1").returncode == 0
+        assert cli("plot", "tighten", "-o", str(tmp_path / "t.png")).returncode == 0
+    finally:
+        os.umask(old)
+    for name in ("t.wav", "t.png"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o644

@@ -22,6 +22,15 @@ BLOCK_FRAMES = 65536
 SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
 
 
+def publish(tmp, path) -> None:
+    """Give a finished temporary file the usual permissions (mkstemp makes it
+    private) and move it into place in one step."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
     """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
     FLAC file for listening or inspection, scaled so that ``full_scale_ua``
@@ -74,7 +83,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
                 done += n
                 if progress is not None:
                     progress(done, total)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

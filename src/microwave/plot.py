@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
+from .files import publish
 from .sessions import UA_PER_UNIT, ua_stage
 
 
@@ -73,7 +74,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     os.close(fd)
     try:
         fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         plt.close(fig)
         Path(tmp).unlink(missing_ok=True)
