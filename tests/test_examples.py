@@ -22,3 +22,12 @@ def test_example_runs_and_writes_its_wav(script, tmp_path):
 
 def test_there_are_the_three_examples_the_readme_promises():
     assert {p.stem for p in EXAMPLES} >= {"biphasic_train", "infuse_pattern", "ramped_start"}
+
+
+def test_the_readme_example_runs_and_says_what_it_prints(capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    dc, charge = map(float, capsys.readouterr().out.split())
+    # 80 uA x 4 ms x 100 Hz x (3 s - 1 s) / 4 s, and 64 uC over the 4 s cycle
+    assert dc == 16.0 and charge == 64.0
