@@ -22,20 +22,13 @@ def gen():
     return BY_KEY["rect_bi_1k"].spec().generator(RATE)
 
 
-def test_floor(benchmark, cython_floor):
+@pytest.mark.parametrize("func, name", [("noop", "floor"), ("noop_buffer", "floor_buffer")])
+def test_floor(benchmark, cython_floor, func, name):
     if cython_floor is None:
         pytest.skip("bench/_floor.pyx could not be built")
     benchmark.group = "call"
-    benchmark(cython_floor.noop, BUF[:256])
-    record(benchmark, "call/floor")
-
-
-def test_floor_buffer(benchmark, cython_floor):
-    if cython_floor is None:
-        pytest.skip("bench/_floor.pyx could not be built")
-    benchmark.group = "call"
-    benchmark(cython_floor.noop_buffer, BUF[:256])
-    record(benchmark, "call/floor_buffer")
+    benchmark(getattr(cython_floor, func), BUF[:256])
+    record(benchmark, f"call/{name}")
 
 
 def test_position(benchmark, gen):

@@ -459,17 +459,13 @@ class CustomTrain(_Train):
         sign = -1.0 if self.polarity == -1 else 1.0
         return sign * self.pulse_charge_uc / self.amp_ua * sum(self.amps_ua)
 
-    def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
-        rate = _checks.rate(rate)
+    def _template(self, rate: int, unit_amp: float | None = None) -> tuple[list[float], list[float]]:
+        # one template of unit amplitude: each pulse's amplitude comes from amps_ua
+        return super()._template(rate, unit_amp=self.amp_ua)
+
+    def _schedule(self, rate: int) -> dict:
         if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
             raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
-        end = _end(self.delay_s, self.duration_s, rate)
-        return {
-            "rate": rate,
-            "template": self._template(rate, unit_amp=self.amp_ua),
-            "sign": -1.0 if self.polarity == -1 else 1.0,
-            "schedule": {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
-                         "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate, "end": end},
-            "pattern": None,
-            "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
-        }
+        return {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
+                "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate,
+                "end": _end(self.delay_s, self.duration_s, rate)}
