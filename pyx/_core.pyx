@@ -16,7 +16,7 @@ from mw_pattern cimport MW_MAX_STATES, mw_pattern
 from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
                        mw_rat, mw_template, mw_schedule)
 from mw_envelope cimport (MW_MAX_SEGS, MW_TABLE_N, MW_SHAPE_COSINE, MW_SHAPE_EXP, mw_envelope)
-from mw_program cimport mw_program, program_start, program_fill
+from mw_program cimport mw_program, program_start, program_fill, program_release
 
 MAX_BREAKPOINTS = MW_MAX_BP
 MAX_STATES = MW_MAX_STATES
@@ -129,6 +129,9 @@ cdef class Generator:
         _set_envelope(&self.prog.env, plan["envelope"])
         _set_envelope(&self.prog.gate, plan.get("gate"))
         program_start(&self.prog)
+
+    def __dealloc__(self):
+        program_release(&self.prog)
 
     cdef void _bind_custom(self):
         cdef double[::1] on = self._onsets

@@ -16,7 +16,7 @@ from libc.math cimport fabs
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
-from mw_program cimport mw_program, program_start, program_fill
+from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
 from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset
 
 cdef enum:
@@ -238,6 +238,7 @@ cdef class SessionEngine:
             self.s.step_end[i] = acc
             for c in range(n_ch):
                 memcpy(&self.s.progs[i * n_ch + c], <void*><size_t>steps[i][c].struct_address(), sizeof(mw_program))
+                program_disown(&self.s.progs[i * n_ch + c])
         self.s.total = min(total_samples, acc)
         # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
@@ -263,6 +264,10 @@ cdef class SessionEngine:
         self.rewind()
 
     def __dealloc__(self):
+        cdef int i
+        if self.s.progs != NULL:
+            for i in range(self.s.n_steps * self.s.n_ch):
+                program_release(&self.s.progs[i])
         free(self.s.step_end)
         free(self.s.progs)
         free(self.s.scratch)

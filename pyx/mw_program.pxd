@@ -1,7 +1,7 @@
 # One channel's program: a pulse train (with its polarity pattern) shaped by
 # an envelope.  This is the unit the renderers, the output stage and the
 # real-time callback drive, one block at a time, with no Python involved.
-from mw_pulse cimport mw_train, train_start, train_fill
+from mw_pulse cimport mw_train, train_start, train_fill, train_release, train_disown
 from mw_envelope cimport mw_envelope, env_reset, env_apply
 
 
@@ -15,6 +15,16 @@ cdef inline void program_start(mw_program* p) noexcept nogil:
     train_start(&p.train)
     env_reset(&p.env)
     env_reset(&p.gate)
+
+
+cdef inline void program_release(mw_program* p) noexcept nogil:
+    """Free what program_start allocated (the train's tile)."""
+    train_release(&p.train)
+
+
+cdef inline void program_disown(mw_program* p) noexcept nogil:
+    """After a byte copy of another program: drop the pointers it owns."""
+    train_disown(&p.train)
 
 
 cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n) noexcept nogil:

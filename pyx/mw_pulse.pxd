@@ -14,6 +14,7 @@
 from libc.stdint cimport int64_t
 from libc.math cimport floor, ceil, sqrt, log, exp
 from libc.string cimport memcpy
+from libc.stdlib cimport malloc, free
 from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset, MW_POL_ALT
 
 cdef enum:
@@ -21,7 +22,8 @@ cdef enum:
     MW_CACHE = 256          # samples of a rendered short pulse kept for reuse
     MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
     MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
-    MW_TILE = 4096          # samples of a strictly periodic train kept and repeated
+    MW_TILE = 4096          # a periodic train's tile holds whole repeats and at least this many samples
+    MW_TILE_MAX = 1 << 17   # trains that repeat after more samples than this are not tiled (512 KiB)
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
     MW_SCHED_CUSTOM = 2
@@ -197,12 +199,15 @@ cdef struct mw_train:
     double slot_f[MW_SLOTS]
     double slot_a[MW_SLOTS]
     float cache[MW_SLOTS][MW_CACHE]
-    # a train that repeats exactly (a whole-sample period, no bursts, no end,
-    # a counted pattern) is rendered once over a tile of whole repeats, then
-    # copied from tile_start on
+    # a train that repeats exactly after a whole number of samples (a regular
+    # schedule, with or without bursts, no end, no pattern or a counted one)
+    # is rendered once over a tile of whole repeats, then copied from
+    # tile_start on.  The tile is owned by this struct: train_release frees
+    # it, and a byte copy of the struct must clear it (train_disown) before
+    # its own train_start.
     bint periodic
-    int64_t tile_start, tile_len
-    float tile[MW_TILE]
+    int64_t tile_start, tile_len, tile_cap
+    float* tile
 
 
 cdef inline void _train_fetch(mw_train* s) noexcept nogil:
@@ -234,45 +239,108 @@ cdef inline void train_start(mw_train* s) noexcept nogil:
     _train_make_periodic(s)
 
 
+cdef inline int64_t _gcd(int64_t a, int64_t b) noexcept nogil:
+    cdef int64_t t
+    while b != 0:
+        t = a % b
+        a = b
+        b = t
+    return a
+
+
 cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
-    """Samples after which the train repeats exactly, or 0 if it may not."""
-    cdef int64_t P, pulses = 0
+    """Samples after which the train repeats exactly (at most MW_TILE_MAX),
+    or 0 if it may not.
+
+    Onsets are delay + (burst) + k * period with rational period num/den:
+    den/gcd(num, den) pulses (or bursts) span a whole number of samples,
+    and a counted polarity pattern of C pulses repeats after a multiple of
+    C pulses; the repeat is the least common multiple of both."""
+    cdef int64_t C = 1, num, den, R, nb, bnum, bden
     cdef int i
-    if (s.sched.kind != MW_SCHED_REGULAR or s.sched.has_burst or s.sched.has_end
-            or s.sched.period.den != 1 or s.sched.period.rem != 0 or not s.has_next):
+    cdef const mw_schedule* sc = &s.sched
+    if sc.kind != MW_SCHED_REGULAR or sc.has_end or not s.has_next:
         return 0
-    P = s.sched.period.whole
-    if s.pat.n == 0:
-        return P
-    if s.pat.by_time:
-        return 0
-    if s.pat.n == 1:
-        return 2 * P if s.pat.kind[0] == MW_POL_ALT else P
-    for i in range(s.pat.n):
-        pulses += s.pat.length[i]
-        if pulses * P > MW_TILE:
+    if s.pat.n > 0:
+        if s.pat.by_time:
             return 0
-    return pulses * P
+        if s.pat.n == 1:
+            C = 2 if s.pat.kind[0] == MW_POL_ALT else 1
+        else:
+            C = 0
+            for i in range(s.pat.n):
+                C += s.pat.length[i]
+                if C > MW_TILE_MAX:
+                    return 0
+    den = sc.period.den
+    if sc.period.whole > MW_TILE_MAX or den > MW_TILE_MAX:
+        return 0
+    num = sc.period.whole * den + sc.period.rem          # period = num / den samples
+    if not sc.has_burst:
+        R = den // _gcd(num, den)                        # pulses in a whole number of samples
+        R = R // _gcd(R, C) * C
+        if R > MW_TILE_MAX or R * sc.period.whole > MW_TILE_MAX:
+            return 0
+        return R * num // den
+    # bursts: nb pulses start in each burst (burst_on shares the period's den)
+    bden = sc.burst_cycle.den
+    if sc.burst_cycle.whole > MW_TILE_MAX or bden > MW_TILE_MAX:
+        return 0
+    bnum = sc.burst_cycle.whole * bden + sc.burst_cycle.rem
+    nb = (sc.burst_on.whole * den + sc.burst_on.rem + num - 1) // num
+    R = bden // _gcd(bnum, bden)                         # bursts in a whole number of samples
+    C = C // _gcd(nb, C)                                 # bursts in a whole pattern cycle
+    R = R // _gcd(R, C) * C
+    if R > MW_TILE_MAX or R * sc.burst_cycle.whole > MW_TILE_MAX:
+        return 0
+    return R * bnum // bden
+
+
+cdef inline void train_release(mw_train* s) noexcept nogil:
+    """Free the tile (the struct stays usable: train_start makes a new one)."""
+    free(s.tile)
+    train_disown(s)
+
+
+cdef inline void train_disown(mw_train* s) noexcept nogil:
+    """Forget a tile this struct does not own (after a byte copy)."""
+    s.tile = NULL
+    s.tile_cap = 0
+    s.periodic = False
 
 
 cdef inline void _train_make_periodic(mw_train* s) noexcept nogil:
-    # render one tile with a copy of the train: from tile_start on, every
-    # pulse has the same neighbours as a tile earlier, so output repeats
-    cdef int64_t T = _train_repeat(s), done, m
+    # With T the repeat, every sample m >= tile_start = (first onset's
+    # sample) + T + ceil(end) + 2 equals sample m + T: a pulse that reaches
+    # m + T starts after m + T - end - 1 > (first onset) + 2T, so its
+    # counterpart T earlier starts after the first onset and is a pulse of
+    # the train too (and every pulse reaching m has one T later).  A copy
+    # of the train renders up to tile_start (into the tile, as scratch),
+    # then one tile of whole repeats.
+    cdef int64_t T = _train_repeat(s), done, m, L
     cdef mw_train clone
-    if T <= 0 or T > MW_TILE or s.next_w > (1 << 20):   # (a long delay: not worth rendering twice)
+    cdef float* buf
+    if T <= 0 or s.next_w > (1 << 20):   # (a long delay: not worth rendering twice)
         return
+    L = T * (MW_TILE // T) if T < MW_TILE else T
+    if s.tile == NULL or s.tile_cap < L:
+        buf = <float*>malloc(L * sizeof(float))
+        if buf == NULL:
+            return                       # no memory: the train is rendered pulse by pulse
+        free(s.tile)
+        s.tile = buf
+        s.tile_cap = L
     clone = s[0]
-    s.tile_start = s.next_w + T
-    s.tile_len = T * (MW_TILE // T)
+    s.tile_start = s.next_w + T + <int64_t>ceil(s.tpl.end) + 2
+    s.tile_len = L
     done = 0
     while done < s.tile_start:
         m = s.tile_start - done
-        if m > MW_TILE:
-            m = MW_TILE
+        if m > L:
+            m = L
         train_fill(&clone, s.tile, m)
         done += m
-    train_fill(&clone, s.tile, s.tile_len)
+    train_fill(&clone, s.tile, L)
     s.periodic = True
 
 

@@ -7,6 +7,7 @@ every expected value is computed from the specification of the waveform.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from fractions import Fraction
 
@@ -631,19 +632,63 @@ def test_custom_train_biphasic_pulses_are_balanced():
     assert spec.peak_ua == 300.0 and np.max(np.abs(x)) == 300.0
 
 
+@st.composite
+def repeating_trains(draw):
+    """Regular trains that repeat after a whole number of samples: a period
+    of p + a/b samples with a small b (1001 Hz at 48 kHz is 47 + 953/1001;
+    here b <= 40), optionally in bursts and under a counted pattern."""
+    rate = draw(RATES)
+    b = draw(st.integers(1, 40))
+    period = Fraction(draw(st.integers(8, 3000)) * b + draw(st.integers(0, b - 1)), b)
+    cls = draw(st.sampled_from([mw.Biphasic, mw.Monophasic]))
+    kw = draw(pulse_shape(rate, "biphasic" if cls is mw.Biphasic else "monophasic"))
+    if cls is mw.Monophasic:
+        kw.pop("interphase_us", None)
+    probe = cls(freq_hz=1e-3, **kw)
+    assume(probe.footprint_us * rate / 1e6 < float(period))
+    kw["freq_hz"] = float(rate / period)
+    if draw(st.booleans()):
+        kw["pattern"] = draw(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest"]))
+        kw.pop("polarity")
+    if draw(st.booleans()):
+        on = draw(st.sampled_from([1, 2, 6, 0.5, 1.5, 2.5, 3.3])) * float(period) / rate
+        kw["burst"] = mw.Burst(on, draw(st.sampled_from([0.5, 1.0, 2.5])) * on + float(period) / rate)
+    if draw(st.booleans()):
+        kw["delay_s"] = draw(st.floats(0.0, 0.01))
+    return cls(**kw), rate
+
+
+@settings(FAST, max_examples=80)
+@given(repeating_trains(), st.data())
+def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
+    # a train that repeats after a whole number of samples is rendered once
+    # over a tile and copied; a duration (however long) makes the kernel go
+    # pulse by pulse: the two must agree bit for bit, over several repeats
+    # (the longest tiled repeat is 2**17 samples) and in any blocks
+    spec, rate = spec_rate
+    n = 3 * 2**17 + 4321
+    stepped = dataclasses.replace(spec, duration_s=10_000).render(n / rate, rate=rate)
+    tiled = spec.render(n / rate, rate=rate)
+    np.testing.assert_array_equal(tiled, stepped)
+    blocks = data.draw(block_sizes(n))
+    np.testing.assert_array_equal(fill_in_blocks(spec.generator(rate), blocks), stepped)
+
+
 @pytest.mark.parametrize("kw", [
-    dict(cls=mw.Biphasic, freq_hz=1000, phase_us=250),
+    dict(cls=mw.Biphasic, freq_hz=1001, phase_us=250),                      # 47 + 953/1001 samples
+    dict(cls=mw.Biphasic, freq_hz=230, phase_us=500, interphase_us=100),     # FSM's 230 Hz
+    dict(cls=mw.Biphasic, freq_hz=1001, phase_us=499.5),                     # pulses fill the period
+    dict(cls=mw.Biphasic, freq_hz=1001, phase_us=499.5, delay_s=0.0000123),  # ... from a fractional onset
+    dict(cls=mw.Biphasic, freq_hz=433, phase_us=250, burst=mw.Burst(0.0137, 0.0211), delay_s=0.00123),
+    dict(cls=mw.Biphasic, freq_hz=480, phase_us=300, pattern="5~", burst=mw.Burst(2.5 / 480, 3 / 480)),  # 3 per burst
+    dict(cls=mw.Monophasic, freq_hz=433.3, phase_us=250, polarity="alternate"),  # repeats after 10 s: not tiled
     dict(cls=mw.Biphasic, freq_hz=1000, phase_us=500),                       # square: pulses touch
     dict(cls=mw.Biphasic, freq_hz=480, phase_us=300, rise_us=40, fall_us=70, delay_s=0.0123),
-    dict(cls=mw.Monophasic, freq_hz=500, phase_us=1000, polarity="alternate"),
     dict(cls=mw.Monophasic, freq_hz=600, phase_us=700, pattern="3+ 2- 2~ 1rest"),
 ])
-def test_repeating_trains_equal_the_pulse_by_pulse_path(kw):
-    # a whole-sample period repeats exactly and is copied from a rendered
-    # tile; a duration (however long) makes the kernel go pulse by pulse:
-    # the two must agree bit for bit
+def test_named_repeating_trains_equal_the_pulse_by_pulse_path(kw):
     kw = dict(kw)
     cls = kw.pop("cls")
-    tiled = cls(amp_ua=300, **kw).render(3.0)
-    stepped = cls(amp_ua=300, duration_s=10_000, **kw).render(3.0)
+    tiled = cls(amp_ua=300, **kw).render(7.0)
+    stepped = cls(amp_ua=300, duration_s=10_000, **kw).render(7.0)
     np.testing.assert_array_equal(tiled, stepped)
