@@ -1,7 +1,7 @@
 # One channel's program: a pulse train (with its polarity pattern) shaped by
 # an envelope.  This is the unit the renderers, the output stage and the
 # real-time callback drive, one block at a time, with no Python involved.
-from mw_pulse cimport mw_train, train_start, train_fill, train_release, train_disown
+from mw_pulse cimport mw_train, train_start, train_fill, train_release, train_disown, MW_STREAM_MIN
 from mw_envelope cimport mw_envelope, env_reset, env_apply
 
 
@@ -28,6 +28,8 @@ cdef inline void program_disown(mw_program* p) noexcept nogil:
 
 
 cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n) noexcept nogil:
+    # a fill far larger than the cache that no envelope reads back again
+    p.train.stream = n >= MW_STREAM_MIN and p.env.n == 0 and p.gate.n == 0
     train_fill(&p.train, out, n)
     env_apply(&p.env, out, n)
     env_apply(&p.gate, out, n)

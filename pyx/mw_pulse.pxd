@@ -17,12 +17,18 @@ from libc.string cimport memcpy
 from libc.stdlib cimport malloc, free
 from mw_pattern cimport mw_pattern, pattern_sign, pattern_reset, MW_POL_ALT
 
+cdef extern from "mw_stream.h" nogil:
+    Py_ssize_t MW_STREAM_MIN     # samples: a fill at least this long may bypass the cache
+    void mw_stream_copy(float* dst, const float* src, Py_ssize_t n)
+    void mw_stream_fill(float* dst, Py_ssize_t n, float value)
+    void mw_stream_done()
+
 cdef enum:
     MW_MAX_BP = 16
     MW_CACHE = 256          # samples of a rendered short pulse kept for reuse
     MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
     MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
-    MW_TILE = 4096          # a periodic train's tile holds whole repeats and at least this many samples
+    MW_TILE = 16384         # a periodic train's tile holds whole repeats and at least this many samples
     MW_TILE_MAX = 1 << 17   # trains that repeat after more samples than this are not tiled (512 KiB)
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
@@ -208,6 +214,10 @@ cdef struct mw_train:
     bint periodic
     int64_t tile_start, tile_len, tile_cap
     float* tile
+    # set by the caller for one fill: nothing reads these samples back soon
+    # (a fill far larger than the cache, no envelope), so long copies and
+    # long rests are written with stores that bypass the cache (mw_stream.h)
+    bint stream
 
 
 cdef inline void _train_fetch(mw_train* s) noexcept nogil:
@@ -331,6 +341,7 @@ cdef inline void _train_make_periodic(mw_train* s) noexcept nogil:
         s.tile = buf
         s.tile_cap = L
     clone = s[0]
+    clone.stream = False
     s.tile_start = s.next_w + T + <int64_t>ceil(s.tpl.end) + 2
     s.tile_len = L
     done = 0
@@ -375,6 +386,14 @@ cdef inline void _fill_const(float* out, Py_ssize_t m, float value) noexcept nog
         out[j] = value
 
 
+cdef inline void _fill_rest(const mw_train* s, float* out, Py_ssize_t m) noexcept nogil:
+    # zeros between pulses (long in sparse trains)
+    if s.stream and m >= 1024:
+        mw_stream_fill(out, m, 0.0)
+    else:
+        _fill_const(out, m, 0.0)
+
+
 cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
     """Write the next N samples of the train (uA) into out."""
     cdef Py_ssize_t pos = 0, m, j
@@ -390,7 +409,10 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             m = N - pos
             if s.tile_len - j < m:
                 m = s.tile_len - j
-            memcpy(out + pos, &s.tile[j], m * sizeof(float))
+            if s.stream:
+                mw_stream_copy(out + pos, &s.tile[j], m)
+            else:
+                memcpy(out + pos, &s.tile[j], m * sizeof(float))
             pos += m
             s.n += m
             continue
@@ -410,7 +432,7 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
         if s.has_next and s.next_w - n < m:
             m = s.next_w - n            # >= 1: the next onset is after sample n
         if not s.has_cur:
-            _fill_const(out + pos, m, 0.0)
+            _fill_rest(s, out + pos, m)
             pos += m
             s.n += m
             continue
@@ -422,7 +444,7 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
                     m = s.cur_w + s.cur_len - n
                 memcpy(out + pos, &s.cache[s.cur_slot][n - s.cur_w], m * sizeof(float))
             else:
-                _fill_const(out + pos, m, 0.0)
+                _fill_rest(s, out + pos, m)
             pos += m
             s.n += m
             continue
@@ -435,7 +457,7 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
         if not prev_active and tau >= 0.0:
             if tau >= t.end:
                 # resting between pulses until the next onset
-                _fill_const(out + pos, m, 0.0)
+                _fill_rest(s, out + pos, m)
                 pos += m
                 s.n += m
                 continue
@@ -463,3 +485,5 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
         out[pos] = <float>val
         pos += 1
         s.n += 1
+    if s.stream:
+        mw_stream_done()

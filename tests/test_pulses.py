@@ -692,3 +692,21 @@ def test_named_repeating_trains_equal_the_pulse_by_pulse_path(kw):
     tiled = cls(amp_ua=300, **kw).render(7.0)
     stepped = cls(amp_ua=300, duration_s=10_000, **kw).render(7.0)
     np.testing.assert_array_equal(tiled, stepped)
+
+
+@pytest.mark.parametrize("spec", [
+    mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250),          # copied from a tile
+    mw.Biphasic(freq_hz=3, amp_ua=200, phase_us=250),             # mostly rest
+    mw.Monophasic(freq_hz=433.3, amp_ua=200, phase_us=250),       # pulse by pulse
+], ids=["tiled", "sparse", "stepped"])
+def test_fills_larger_than_the_cache_equal_small_blocks(spec):
+    # a single fill of more than 2**21 samples writes with stores that
+    # bypass the cache (pyx/mw_stream.h), here into an unaligned view:
+    # the samples must be those of small blocks, and nothing around the
+    # view may be touched
+    n = 2**21 + 12_345
+    buf = np.full(n + 2, -1.0, dtype=np.float32)
+    spec.generator(RATE).fill(buf[1:-1])
+    small = fill_in_blocks(spec.generator(RATE), [1000] * (n // 1000) + [n % 1000])
+    np.testing.assert_array_equal(buf[1:-1], small)
+    assert buf[0] == -1.0 and buf[-1] == -1.0
