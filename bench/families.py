@@ -83,6 +83,8 @@ FAMILIES = [
            lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250), "mask", True),
     Family("rect_bi_square", "rectangular biphasic", "biphasic 1 kHz, 500 us phases = bipolar square",
            lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=500), "mask", True, scipy="square"),
+    Family("rect_bi_frac", "rectangular biphasic", "biphasic 1001 Hz, 250 us (a period of 47.952 samples: every onset fractional)",
+           lambda: mw.Biphasic(freq_hz=1001, amp_ua=200, phase_us=250), "box", True),
     Family("rect_bi_tighten", "rectangular biphasic", "TIGHTEN: biphasic 300 Hz, 500 us + 100 us gap, bursts 0.6/0.4 s",
            lambda: modes.tighten(3), "box", True),
     Family("mono_alt", "monophasic alternating", "monophasic 500 Hz, 1 ms, alternating",

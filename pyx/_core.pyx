@@ -126,6 +126,9 @@ cdef class Generator:
             for i in range(p.n):
                 p.kind[i] = kinds[i]
                 p.length[i] = lengths[i]
+        # "tile": False renders pulse by pulse even where the train repeats
+        # (the tests compare the two)
+        self.prog.train.no_tile = not plan.get("tile", True)
         _set_envelope(&self.prog.env, plan["envelope"])
         _set_envelope(&self.prog.gate, plan.get("gate"))
         program_start(&self.prog)
@@ -171,6 +174,13 @@ cdef class Generator:
     def position(self):
         """Samples written since the start."""
         return self.prog.train.n
+
+    @property
+    def tile_samples(self):
+        """Samples of the repeating tile this train copies from (0 until it
+        has rendered one whole tile, or if it does not repeat within
+        2**17 samples)."""
+        return self.prog.train.tile_len if self.prog.train.tile_ready else 0
 
     def struct_address(self):
         """Address of the C state (mw_program), for compiled code that drives

@@ -11,7 +11,7 @@
 # Onsets come from exact rational arithmetic (whole + rem/den samples) for
 # regular trains, and from closed-form expressions of the integer pulse index
 # for sweeps and custom trains -- never from a float that accumulates.
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, INT64_MAX
 from libc.math cimport floor, ceil, sqrt, log, exp
 from libc.string cimport memcpy
 from libc.stdlib cimport malloc, free
@@ -205,15 +205,23 @@ cdef struct mw_train:
     double slot_f[MW_SLOTS]
     double slot_a[MW_SLOTS]
     float cache[MW_SLOTS][MW_CACHE]
-    # a train that repeats exactly after a whole number of samples (a regular
-    # schedule, with or without bursts, no end, no pattern or a counted one)
-    # is rendered once over a tile of whole repeats, then copied from
-    # tile_start on.  The tile is owned by this struct: train_release frees
-    # it, and a byte copy of the struct must clear it (train_disown) before
-    # its own train_start.
-    bint periodic
-    int64_t tile_start, tile_len, tile_cap
+    # A train that repeats exactly after a whole number of samples (a regular
+    # schedule, with or without bursts, no pattern or a counted one) records
+    # the samples it renders from tile_start on into a tile of whole
+    # repeats; once the tile is full it copies it instead of rendering, and
+    # keeps it across rewinds (the train's parameters never change).  A
+    # train with an end copies until tile_stop, a whole number of repeats
+    # before the end, then takes up the state it saved at tile_start (snap)
+    # moved on by those repeats, and plays its end pulse by pulse.  tile
+    # and snap are owned by this struct: train_release frees them, and a
+    # byte copy of the struct must drop them (train_disown).
+    bint no_tile             # render pulse by pulse only (for verification)
+    bint recording           # rendering, and keeping samples >= tile_start
+    bint tile_ready          # the tile is full
+    bint periodic            # copying from the tile from tile_start on
+    int64_t tile_start, tile_stop, tile_len, tile_cap
     float* tile
+    mw_train* snap
     # set by the caller for one fill: nothing reads these samples back soon
     # (a fill far larger than the cache, no envelope), so long copies and
     # long rests are written with stores that bypass the cache (mw_stream.h)
@@ -245,8 +253,9 @@ cdef inline void train_start(mw_train* s) noexcept nogil:
     s.cacheable = (s.sched.kind == MW_SCHED_REGULAR and
                    s.sched.period.den * (s.sched.burst_cycle.den if s.sched.has_burst else 1) <= MW_MAX_FRACS)
     s.periodic = False
+    s.recording = False
     _train_fetch(s)
-    _train_make_periodic(s)
+    _train_plan_tile(s)
 
 
 cdef inline int64_t _gcd(int64_t a, int64_t b) noexcept nogil:
@@ -259,8 +268,8 @@ cdef inline int64_t _gcd(int64_t a, int64_t b) noexcept nogil:
 
 
 cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
-    """Samples after which the train repeats exactly (at most MW_TILE_MAX),
-    or 0 if it may not.
+    """Samples after which the train (without its end) repeats exactly (at
+    most MW_TILE_MAX), or 0 if it may not.
 
     Onsets are delay + (burst) + k * period with rational period num/den:
     den/gcd(num, den) pulses (or bursts) span a whole number of samples,
@@ -269,7 +278,7 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     cdef int64_t C = 1, num, den, R, nb, bnum, bden
     cdef int i
     cdef const mw_schedule* sc = &s.sched
-    if sc.kind != MW_SCHED_REGULAR or sc.has_end or not s.has_next:
+    if sc.kind != MW_SCHED_REGULAR or not s.has_next or s.no_tile:
         return 0
     if s.pat.n > 0:
         if s.pat.by_time:
@@ -307,32 +316,49 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
 
 
 cdef inline void train_release(mw_train* s) noexcept nogil:
-    """Free the tile (the struct stays usable: train_start makes a new one)."""
+    """Free the tile and the saved state (the struct stays usable:
+    train_start makes new ones)."""
     free(s.tile)
+    free(s.snap)
     train_disown(s)
 
 
 cdef inline void train_disown(mw_train* s) noexcept nogil:
-    """Forget a tile this struct does not own (after a byte copy)."""
+    """Forget a tile and saved state this struct does not own (after a byte copy)."""
     s.tile = NULL
+    s.snap = NULL
     s.tile_cap = 0
+    s.tile_ready = False
     s.periodic = False
+    s.recording = False
 
 
-cdef inline void _train_make_periodic(mw_train* s) noexcept nogil:
-    # With T the repeat, every sample m >= tile_start = (first onset's
-    # sample) + T + ceil(end) + 2 equals sample m + T: a pulse that reaches
-    # m + T starts after m + T - end - 1 > (first onset) + 2T, so its
+cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
+    # With T the repeat and the first onset in sample w, every sample
+    # m >= tile_start = w + ceil(end) + 2 equals sample m + T: a pulse that
+    # reaches m + T starts after m + T - end - 1 >= w + T + 1, so its
     # counterpart T earlier starts after the first onset and is a pulse of
-    # the train too (and every pulse reaching m has one T later).  A copy
-    # of the train renders up to tile_start (into the tile, as scratch),
-    # then one tile of whole repeats.
-    cdef int64_t T = _train_repeat(s), done, m, L
-    cdef mw_train clone
+    # the train too; and every pulse reaching m has one T later.  With an
+    # end, samples before end_whole - 1 are those of the endless train.
+    cdef int64_t T, L, start, stop
     cdef float* buf
-    if T <= 0 or s.next_w > (1 << 20):   # (a long delay: not worth rendering twice)
+    if s.tile_ready:
+        s.periodic = True                # same parameters, same tile
+        return
+    T = _train_repeat(s)
+    if T <= 0:
         return
     L = T * (MW_TILE // T) if T < MW_TILE else T
+    start = s.next_w + <int64_t>ceil(s.tpl.end) + 2
+    stop = INT64_MAX
+    if s.sched.has_end:
+        stop = start + (s.sched.end_whole - 1 - start) // T * T
+        if stop < start + L:
+            return                       # too short to be worth a tile
+        if s.snap == NULL:
+            s.snap = <mw_train*>malloc(sizeof(mw_train))
+            if s.snap == NULL:
+                return
     if s.tile == NULL or s.tile_cap < L:
         buf = <float*>malloc(L * sizeof(float))
         if buf == NULL:
@@ -340,19 +366,38 @@ cdef inline void _train_make_periodic(mw_train* s) noexcept nogil:
         free(s.tile)
         s.tile = buf
         s.tile_cap = L
-    clone = s[0]
-    clone.stream = False
-    s.tile_start = s.next_w + T + <int64_t>ceil(s.tpl.end) + 2
+    s.tile_start = start
+    s.tile_stop = stop
     s.tile_len = L
-    done = 0
-    while done < s.tile_start:
-        m = s.tile_start - done
-        if m > L:
-            m = L
-        train_fill(&clone, s.tile, m)
-        done += m
-    train_fill(&clone, s.tile, L)
-    s.periodic = True
+    s.recording = True
+
+
+cdef inline void _train_leave_tile(mw_train* s) noexcept nogil:
+    # at tile_stop: the state saved at tile_start, moved on by the whole
+    # repeats in between (onsets and clocks shift by D samples; a counted
+    # pattern is back where it was), with the end checked again
+    cdef int64_t D = s.tile_stop - s.tile_start
+    cdef mw_train keep = s[0]
+    s[0] = s.snap[0]
+    s.tile = keep.tile
+    s.snap = keep.snap
+    s.tile_cap = keep.tile_cap
+    s.tile_ready = keep.tile_ready
+    s.stream = keep.stream
+    s.periodic = False
+    s.recording = False
+    s.n += D
+    s.cur_w += D
+    s.prev_w += D
+    s.next_w += D
+    if s.sched.has_burst:
+        s.sched.burst_clock.whole += D
+    else:
+        s.sched.pulse_clock.whole += D
+    if s.has_next and (s.next_w > s.sched.end_whole or
+                       (s.next_w == s.sched.end_whole and s.next_f >= s.sched.end_frac)):
+        s.has_next = False
+        s.sched.done = True
 
 
 cdef inline void _train_consider_cache(mw_train* s) noexcept nogil:
@@ -388,7 +433,7 @@ cdef inline void _fill_const(float* out, Py_ssize_t m, float value) noexcept nog
 
 cdef inline void _fill_rest(const mw_train* s, float* out, Py_ssize_t m) noexcept nogil:
     # zeros between pulses (long in sparse trains)
-    if s.stream and m >= 1024:
+    if s.stream and m >= 1024 and not s.recording:
         mw_stream_fill(out, m, 0.0)
     else:
         _fill_const(out, m, 0.0)
@@ -397,18 +442,19 @@ cdef inline void _fill_rest(const mw_train* s, float* out, Py_ssize_t m) noexcep
 cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
     """Write the next N samples of the train (uA) into out."""
     cdef Py_ssize_t pos = 0, m, j
-    cdef int64_t n
-    cdef double tau, taup, val
-    cdef int i
-    cdef const mw_template* t = &s.tpl
-    cdef bint prev_active
+    cdef int64_t n, upto
     while pos < N:
         n = s.n
+        m = N - pos
         if s.periodic and n >= s.tile_start:
+            if n == s.tile_stop:
+                _train_leave_tile(s)
+                continue
             j = (n - s.tile_start) % s.tile_len
-            m = N - pos
             if s.tile_len - j < m:
                 m = s.tile_len - j
+            if s.tile_stop - n < m:
+                m = s.tile_stop - n
             if s.stream:
                 mw_stream_copy(out + pos, &s.tile[j], m)
             else:
@@ -416,6 +462,37 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             pos += m
             s.n += m
             continue
+        if s.periodic:
+            if s.tile_start - n < m:
+                m = s.tile_start - n         # the few samples before the tile
+        elif s.recording:
+            if n == s.tile_start and s.snap != NULL:
+                s.snap[0] = s[0]
+            upto = s.tile_start if n < s.tile_start else s.tile_start + s.tile_len
+            if upto - n < m:
+                m = upto - n
+        _train_render(s, out + pos, m)
+        if s.recording and n >= s.tile_start:
+            memcpy(&s.tile[n - s.tile_start], out + pos, m * sizeof(float))
+            if n + m == s.tile_start + s.tile_len:
+                s.recording = False
+                s.tile_ready = True
+                s.periodic = True
+        pos += m
+    if s.stream:
+        mw_stream_done()
+
+
+cdef inline void _train_render(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
+    """The next N samples, pulse by pulse."""
+    cdef Py_ssize_t pos = 0, m, j
+    cdef int64_t n
+    cdef double tau, taup, val
+    cdef int i
+    cdef const mw_template* t = &s.tpl
+    cdef bint prev_active
+    while pos < N:
+        n = s.n
         # make `cur` the latest pulse whose onset is before n + 1
         while s.has_next and s.next_w <= n:
             s.prev_w = s.cur_w
@@ -485,5 +562,3 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
         out[pos] = <float>val
         pos += 1
         s.n += 1
-    if s.stream:
-        mw_stream_done()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from scipy import signal
 
 import microwave as mw
+from microwave._core import Generator
 from signals import fill_in_blocks, starts
 
 RATE = 48_000
@@ -658,40 +659,80 @@ def repeating_trains(draw):
     return cls(**kw), rate
 
 
+def repeat_samples(spec, rate):
+    """After how many samples the endless train repeats, from exact
+    fractions: the period p/q (or burst cycle) spans whole samples every q
+    pulses (bursts), and a counted pattern of C pulses needs a multiple of
+    C pulses."""
+    plan = spec.plan(rate)
+    sc, pat = plan["schedule"], plan["pattern"]
+    C = 1
+    if pat is not None:
+        by_time, kinds, lengths = pat
+        assert not by_time
+        C = (2 if kinds[0] == 2 else 1) if len(kinds) == 1 else sum(lengths)
+    frac = lambda r: Fraction(r[0] * r[2] + r[1], r[2])
+    period = frac(sc["period"])
+    if sc["burst_on"] is None:
+        return math.lcm(period.denominator, C) * period
+    cycle, per_burst = frac(sc["burst_cycle"]), math.ceil(frac(sc["burst_on"]) / period)
+    return math.lcm(cycle.denominator, C // math.gcd(per_burst, C)) * cycle
+
+
+def pulse_by_pulse(spec, rate, n):
+    """The train rendered without the repeating-tile shortcut."""
+    plan = spec.plan(rate)
+    plan["tile"] = False
+    return Generator(plan).render(n)
+
+
 @settings(FAST, max_examples=80)
 @given(repeating_trains(), st.data())
 def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     # a train that repeats after a whole number of samples is rendered once
-    # over a tile and copied; a duration (however long) makes the kernel go
-    # pulse by pulse: the two must agree bit for bit, over several repeats
-    # (the longest tiled repeat is 2**17 samples) and in any blocks
+    # over a tile and copied (until a whole number of repeats before its
+    # end, if it has one): the samples must be those of the pulse-by-pulse
+    # path, bit for bit, over several repeats (the longest tiled repeat is
+    # 2**17 samples), across the end, and in any blocks
     spec, rate = spec_rate
     n = 3 * 2**17 + 4321
-    stepped = dataclasses.replace(spec, duration_s=10_000).render(n / rate, rate=rate)
-    tiled = spec.render(n / rate, rate=rate)
-    np.testing.assert_array_equal(tiled, stepped)
+    if data.draw(st.booleans()):
+        spec = dataclasses.replace(spec, duration_s=data.draw(st.floats(0.0, 1.5 * n / rate)) or None)
+    stepped = pulse_by_pulse(spec, rate, n)
+    gen = spec.generator(rate)
+    np.testing.assert_array_equal(gen.render(n), stepped)
     blocks = data.draw(block_sizes(n))
     np.testing.assert_array_equal(fill_in_blocks(spec.generator(rate), blocks), stepped)
+    # and the shortcut was taken wherever it applies (no end: an end too
+    # close to the start leaves no room for a tile)
+    T = repeat_samples(spec, rate)
+    assert T.denominator == 1
+    if spec.duration_s is None:
+        assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**17 else 0)
 
 
 @pytest.mark.parametrize("kw", [
     dict(cls=mw.Biphasic, freq_hz=1001, phase_us=250),                      # 47 + 953/1001 samples
+    dict(cls=mw.Biphasic, freq_hz=1001, phase_us=250, duration_s=4.56789),   # ... ending mid-repeat
     dict(cls=mw.Biphasic, freq_hz=230, phase_us=500, interphase_us=100),     # FSM's 230 Hz
     dict(cls=mw.Biphasic, freq_hz=1001, phase_us=499.5),                     # pulses fill the period
     dict(cls=mw.Biphasic, freq_hz=1001, phase_us=499.5, delay_s=0.0000123),  # ... from a fractional onset
-    dict(cls=mw.Biphasic, freq_hz=433, phase_us=250, burst=mw.Burst(0.0137, 0.0211), delay_s=0.00123),
+    dict(cls=mw.Biphasic, freq_hz=433, phase_us=250, burst=mw.Burst(0.0137, 0.0211), delay_s=0.00123,
+         duration_s=5.0),
     dict(cls=mw.Biphasic, freq_hz=480, phase_us=300, pattern="5~", burst=mw.Burst(2.5 / 480, 3 / 480)),  # 3 per burst
     dict(cls=mw.Monophasic, freq_hz=433.3, phase_us=250, polarity="alternate"),  # repeats after 10 s: not tiled
     dict(cls=mw.Biphasic, freq_hz=1000, phase_us=500),                       # square: pulses touch
     dict(cls=mw.Biphasic, freq_hz=480, phase_us=300, rise_us=40, fall_us=70, delay_s=0.0123),
-    dict(cls=mw.Monophasic, freq_hz=600, phase_us=700, pattern="3+ 2- 2~ 1rest"),
+    dict(cls=mw.Monophasic, freq_hz=600, phase_us=700, pattern="3+ 2- 2~ 1rest", duration_s=6.0),
 ])
 def test_named_repeating_trains_equal_the_pulse_by_pulse_path(kw):
     kw = dict(kw)
-    cls = kw.pop("cls")
-    tiled = cls(amp_ua=300, **kw).render(7.0)
-    stepped = cls(amp_ua=300, duration_s=10_000, **kw).render(7.0)
-    np.testing.assert_array_equal(tiled, stepped)
+    spec = kw.pop("cls")(amp_ua=300, **kw)
+    gen = spec.generator(RATE)
+    np.testing.assert_array_equal(gen.render(7 * RATE), pulse_by_pulse(spec, RATE, 7 * RATE))
+    assert (gen.tile_samples > 0) == (kw.get("freq_hz") != 433.3)
+    gen.reset()    # a rewound train keeps its tile
+    np.testing.assert_array_equal(gen.render(7 * RATE), pulse_by_pulse(spec, RATE, 7 * RATE))
 
 
 @pytest.mark.parametrize("spec", [
