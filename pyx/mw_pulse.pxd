@@ -275,7 +275,7 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     den/gcd(num, den) pulses (or bursts) span a whole number of samples,
     and a counted polarity pattern of C pulses repeats after a multiple of
     C pulses; the repeat is the least common multiple of both."""
-    cdef int64_t C = 1, num, den, R, nb, bnum, bden
+    cdef int64_t C = 1, num, den, R, nb, bnum, bden, g, pnum
     cdef int i
     cdef const mw_schedule* sc = &s.sched
     if sc.kind != MW_SCHED_REGULAR or not s.has_next or s.no_tile:
@@ -291,28 +291,39 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
                 C += s.pat.length[i]
                 if C > MW_TILE_MAX:
                     return 0
+    # (dens may be shared with the delay or the burst, so not reduced)
     den = sc.period.den
-    if sc.period.whole > MW_TILE_MAX or den > MW_TILE_MAX:
+    if sc.period.whole > MW_TILE_MAX:
         return 0
     num = sc.period.whole * den + sc.period.rem          # period = num / den samples
+    g = _gcd(num, den)
+    num //= g
+    den //= g                                            # den pulses span num samples
     if not sc.has_burst:
-        R = den // _gcd(num, den)                        # pulses in a whole number of samples
-        R = R // _gcd(R, C) * C
+        R = den // _gcd(den, C) * C
         if R > MW_TILE_MAX or R * sc.period.whole > MW_TILE_MAX:
             return 0
-        return R * num // den
+        R = R // den * num
+        return R if R <= MW_TILE_MAX else 0
     # bursts: nb pulses start in each burst (burst_on shares the period's den)
     bden = sc.burst_cycle.den
-    if sc.burst_cycle.whole > MW_TILE_MAX or bden > MW_TILE_MAX:
+    if sc.burst_cycle.whole > MW_TILE_MAX:
         return 0
     bnum = sc.burst_cycle.whole * bden + sc.burst_cycle.rem
-    nb = (sc.burst_on.whole * den + sc.burst_on.rem + num - 1) // num
-    R = bden // _gcd(bnum, bden)                         # bursts in a whole number of samples
+    g = _gcd(bnum, bden)
+    bnum //= g
+    bden //= g                                           # bden bursts span bnum samples
+    if sc.burst_on.whole > MW_TILE_MAX:
+        return 0
+    # pulses that start in a burst: burst_on is on the period's own den
+    pnum = sc.period.whole * sc.period.den + sc.period.rem
+    nb = (sc.burst_on.whole * sc.period.den + sc.burst_on.rem + pnum - 1) // pnum
     C = C // _gcd(nb, C)                                 # bursts in a whole pattern cycle
-    R = R // _gcd(R, C) * C
+    R = bden // _gcd(bden, C) * C
     if R > MW_TILE_MAX or R * sc.burst_cycle.whole > MW_TILE_MAX:
         return 0
-    return R * bnum // bden
+    R = R // bden * bnum
+    return R if R <= MW_TILE_MAX else 0
 
 
 cdef inline void train_release(mw_train* s) noexcept nogil:
@@ -545,6 +556,8 @@ cdef inline void _train_render(mw_train* s, float* out, Py_ssize_t N) noexcept n
                 # whole samples inside one piece of the pulse
                 if <double>m > t.tau[i + 1] - tau:
                     m = <Py_ssize_t>floor(t.tau[i + 1] - tau)
+                    if m < 1:
+                        m = 1           # tau + 1 <= tau[i+1] said one sample fits; the difference rounded below 1
                 if t.slope[i] == 0.0:
                     _fill_const(out + pos, m, <float>(t.v[i] * s.cur_a))
                 else:

@@ -751,3 +751,21 @@ def test_fills_larger_than_the_cache_equal_small_blocks(spec):
     small = fill_in_blocks(spec.generator(RATE), [1000] * (n // 1000) + [n % 1000])
     np.testing.assert_array_equal(buf[1:-1], small)
     assert buf[0] == -1.0 and buf[-1] == -1.0
+
+
+def test_flat_run_whose_length_rounds_below_one_sample():
+    # 1.9-sample pulses in bursts whose onsets fall .05 of a sample apart:
+    # a sample was found to lie inside a phase (tau + 1 <= edge) while the
+    # samples left in it, edge - tau, rounded to 0.999..., and the kernel
+    # looped forever on a run of zero samples (found by hypothesis)
+    spec = mw.Monophasic(amp_ua=1.9, phase_us=39.58333333333333, freq_hz=222.84122562674094, polarity=-1,
+                         burst=mw.Burst(on_s=0.00673125, off_s=0.007853125))
+    x = spec.render(1.0)
+    np.testing.assert_array_equal(x, fill_in_blocks(spec.generator(RATE), [100] * 480))
+    # every pulse is whole and carries amp x width: count them exactly
+    period = Fraction(RATE) / Fraction(spec.freq_hz).limit_denominator(10**6)
+    on, cycle = Fraction("0.00673125") * RATE, (Fraction("0.00673125") + Fraction("0.007853125")) * RATE
+    onsets = [b * cycle + k * period for b in range(200) for k in range(3) if k * period < on]
+    count = sum(1 for o in onsets if o + Fraction(19, 10) <= RATE)
+    assert count == sum(1 for o in onsets if o < RATE) > 100
+    assert float(x.astype(np.float64).sum()) == pytest.approx(-1.9 * 1.9 * count, rel=1e-4)
