@@ -275,7 +275,8 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     den/gcd(num, den) pulses (or bursts) span a whole number of samples,
     and a counted polarity pattern of C pulses repeats after a multiple of
     C pulses; the repeat is the least common multiple of both."""
-    cdef int64_t C = 1, num, den, R, nb, bnum, bden, g, pnum
+    cdef int64_t C = 1, num, den, R, nb, bnum, bden, g
+    cdef mw_rat clock
     cdef int i
     cdef const mw_schedule* sc = &s.sched
     if sc.kind != MW_SCHED_REGULAR or not s.has_next or s.no_tile:
@@ -305,7 +306,7 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
             return 0
         R = R // den * num
         return R if R <= MW_TILE_MAX else 0
-    # bursts: nb pulses start in each burst (burst_on shares the period's den)
+    # bursts of nb pulses
     bden = sc.burst_cycle.den
     if sc.burst_cycle.whole > MW_TILE_MAX:
         return 0
@@ -313,11 +314,15 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     g = _gcd(bnum, bden)
     bnum //= g
     bden //= g                                           # bden bursts span bnum samples
-    if sc.burst_on.whole > MW_TILE_MAX:
-        return 0
-    # pulses that start in a burst: burst_on is on the period's own den
-    pnum = sc.period.whole * sc.period.den + sc.period.rem
-    nb = (sc.burst_on.whole * sc.period.den + sc.burst_on.rem + pnum - 1) // pnum
+    # pulses that start in a burst, counted as the schedule does
+    nb = 0
+    clock.whole = clock.rem = 0
+    clock.den = sc.period.den
+    while not rat_ge(&clock, &sc.burst_on):
+        nb += 1
+        if nb > MW_TILE_MAX:
+            return 0
+        rat_add(&clock, &sc.period)
     C = C // _gcd(nb, C)                                 # bursts in a whole pattern cycle
     R = bden // _gcd(bden, C) * C
     if R > MW_TILE_MAX or R * sc.burst_cycle.whole > MW_TILE_MAX:
