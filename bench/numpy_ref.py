@@ -32,23 +32,10 @@ from fractions import Fraction
 
 import numpy as np
 
-# ---- the envelope tables of the core (libm's cos/exp, as the core uses) ------
-def _table_n() -> int:
-    # the core's table size (pyx/mw_envelope.pxd); the reference agrees with
-    # any size to 1e-6 of the peak, and bit for bit with the core's own
-    import re
-    from pathlib import Path
-    pxd = Path(__file__).resolve().parents[1] / "pyx" / "mw_envelope.pxd"
-    try:
-        return int(re.search(r"MW_TABLE_N\s*=\s*(\d+)", pxd.read_text()).group(1))
-    except (OSError, AttributeError):
-        return 8192
-
-
-_TABLE_N = _table_n()
-_TABLES = {
-    2: np.array([0.5 - 0.5 * math.cos(math.pi * (i / _TABLE_N)) for i in range(_TABLE_N + 1)]),
-    3: np.array([(1.0 - math.exp(-5.0 * (i / _TABLE_N))) / (1.0 - math.exp(-5.0)) for i in range(_TABLE_N + 1)]),
+# ---- the curved ramp shapes, from libm (the core uses polynomials within 1e-10) ----
+_SHAPES = {
+    2: lambda x: 0.5 - 0.5 * np.cos(np.pi * x),
+    3: lambda x: (1.0 - np.exp(-5.0 * x)) / (1.0 - math.exp(-5.0)),
 }
 
 
@@ -324,13 +311,10 @@ def envelope_levels(env: dict | None, start: int, n: int):
     lvl = a.copy()
     lin = (shape == 1) & (d != 0.0)
     lvl[lin] = a[lin] + (d[lin] / L[lin]) * pos[lin].astype(np.float64)
-    for sh, tab in _TABLES.items():
+    for sh, f in _SHAPES.items():
         m = (shape == sh) & (d != 0.0)
         if m.any():
-            x = (_TABLE_N / L[m]) * pos[m].astype(np.float64)
-            ix = x.astype(np.int64)
-            fr = x - ix
-            lvl[m] = a[m] + d[m] * (tab[ix] + fr * (tab[ix + 1] - tab[ix]))
+            lvl[m] = a[m] + d[m] * f(pos[m].astype(np.float64) / L[m])
     lvl[done] = env["after"]
     return lvl.astype(np.float32)
 

@@ -6,7 +6,6 @@ them to a *plan*: plain numbers in samples and uA.  `Generator(plan)` copies
 the plan into a C struct (mw_program) and from then on everything runs in
 nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
 """
-from libc.math cimport cos, exp, M_PI
 from libc.string cimport memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
 from libc.stdint cimport int64_t
@@ -15,26 +14,12 @@ import numpy as np
 from mw_pattern cimport MW_MAX_STATES, mw_pattern
 from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
                        mw_rat, mw_template, mw_schedule)
-from mw_envelope cimport (MW_MAX_SEGS, MW_TABLE_N, MW_SHAPE_COSINE, MW_SHAPE_EXP, mw_envelope)
+from mw_envelope cimport MW_MAX_SEGS, mw_envelope
 from mw_program cimport mw_program, program_start, program_fill, program_release
 
 MAX_BREAKPOINTS = MW_MAX_BP
 MAX_STATES = MW_MAX_STATES
 MAX_SEGMENTS = MW_MAX_SEGS
-EXP_STEEPNESS = 5.0
-
-cdef double _TABLES[(MW_SHAPE_EXP + 1) * (MW_TABLE_N + 1)]
-
-
-cdef void _init_tables():
-    cdef int i
-    cdef double x
-    for i in range(MW_TABLE_N + 1):
-        x = (<double>i) / MW_TABLE_N
-        _TABLES[MW_SHAPE_COSINE * (MW_TABLE_N + 1) + i] = 0.5 - 0.5 * cos(M_PI * x)
-        _TABLES[MW_SHAPE_EXP * (MW_TABLE_N + 1) + i] = (1.0 - exp(-EXP_STEEPNESS * x)) / (1.0 - exp(-EXP_STEEPNESS))
-
-_init_tables()
 
 
 cdef void _set_rat(mw_rat* r, tuple value):
@@ -43,7 +28,6 @@ cdef void _set_rat(mw_rat* r, tuple value):
 
 cdef void _set_envelope(mw_envelope* e, dict env):
     cdef int i
-    e.tables = _TABLES
     if env is None:
         return
     e.n = len(env["lengths"])

@@ -4,17 +4,24 @@
 # over a whole number of samples with a shape (hold, linear, raised-cosine,
 # exponential), played once (then holding a final level) or looped.  The
 # level of every sample comes from its integer position in its segment, so
-# it is the same whatever the block size.  Curved shapes are read from a
-# 8192-interval table with linear interpolation (error below 1e-7).
+# it is the same whatever the block size.  Curved shapes are polynomials
+# (error below 1e-8, exactly 0 at the start of a segment, pyx/mw_shapes.h);
+# every sample of a ramp goes through the same branch-free loop, which the
+# compiler vectorises.
 from libc.stdint cimport int64_t
 
 cdef enum:
     MW_MAX_SEGS = 32
-    MW_TABLE_N = 8192
+    MW_CHUNK = 1 << 20          # a ramp is applied in chunks indexed by a C int
     MW_SHAPE_HOLD = 0
     MW_SHAPE_LINEAR = 1
     MW_SHAPE_COSINE = 2
     MW_SHAPE_EXP = 3
+
+
+cdef extern from "mw_shapes.h" nogil:
+    # o[j] *= a + d * shape((b + j) * inv), j < n; linear: a + slope * (b + j)
+    void mw_ramp_apply(float* o, int n, int shape, double b, double inv, double a, double d, double slope)
 
 
 cdef struct mw_envelope:
@@ -25,7 +32,6 @@ cdef struct mw_envelope:
     double a[MW_MAX_SEGS]       # level at the start of the segment
     double b[MW_MAX_SEGS]       # level it reaches at the end
     double after                # level once a non-looping envelope has ended
-    const double* tables        # (MW_SHAPE_EXP + 1) * (MW_TABLE_N + 1) doubles
     # running state
     int idx
     int64_t pos
@@ -51,13 +57,25 @@ cdef inline void _scale(float* out, Py_ssize_t m, double level) noexcept nogil:
         out[j] = out[j] * g
 
 
+cdef inline void _ramp(float* out, Py_ssize_t m, int64_t p0, int64_t L, int sh, double a, double d) noexcept nogil:
+    """out[j] *= the level at position p0 + j of a segment of L samples that
+    goes from a to a + d with shape sh (linear, cosine or exp): every sample
+    (no branch), in chunks indexed by a C int so that the loop vectorises.
+    b + j is exact (integers below 2**53), so a level depends only on its
+    position, never on where a block starts."""
+    cdef Py_ssize_t c = 0
+    cdef int mm
+    while c < m:
+        mm = <int>(m - c if m - c < MW_CHUNK else MW_CHUNK)
+        mw_ramp_apply(out + c, mm, sh, <double>(p0 + c), 1.0 / L, a, d, d / L)
+        c += mm
+
+
 cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept nogil:
     """Multiply the next N samples of out by the envelope."""
-    cdef Py_ssize_t pos = 0, m, j
+    cdef Py_ssize_t pos = 0, m
     cdef int64_t L
-    cdef double a, d, x, inv, fr, base
-    cdef const double* tab
-    cdef int ix, sh
+    cdef double a, d
     while pos < N:
         if e.done:
             _scale(out + pos, N - pos, e.after if e.n > 0 else 1.0)
@@ -68,26 +86,10 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
             m = L - e.pos
         a = e.a[e.idx]
         d = e.b[e.idx] - a
-        sh = e.shape[e.idx]
-        if sh == MW_SHAPE_HOLD or d == 0.0:
+        if e.shape[e.idx] == MW_SHAPE_HOLD or d == 0.0:
             _scale(out + pos, m, a)
-        elif sh == MW_SHAPE_LINEAR:
-            inv = d / L
-            base = <double>e.pos
-            for j in range(m):
-                # only where there is current: trains are mostly rest
-                if out[pos + j] != 0.0:
-                    out[pos + j] = out[pos + j] * <float>(a + inv * (base + j))
         else:
-            tab = e.tables + sh * (MW_TABLE_N + 1)
-            inv = (<double>MW_TABLE_N) / L
-            base = <double>e.pos
-            for j in range(m):
-                if out[pos + j] != 0.0:
-                    x = inv * (base + j)
-                    ix = <int>x
-                    fr = x - ix
-                    out[pos + j] = out[pos + j] * <float>(a + d * (tab[ix] + fr * (tab[ix + 1] - tab[ix])))
+            _ramp(out + pos, m, e.pos, L, e.shape[e.idx], a, d)
         pos += m
         e.pos += m
         if e.pos == L:
@@ -98,4 +100,3 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
                     e.idx = 0
                 else:
                     e.done = True
-

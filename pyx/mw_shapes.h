@@ -1,0 +1,53 @@
+/* The curved ramp shapes, as polynomials on x in [0, 1] (x = position in
+ * the segment / its length).  Least-squares fits on Chebyshev nodes, in
+ * double; both are exactly 0 at x = 0 and never negative on [0, 1].
+ *
+ * raised cosine  0.5 - 0.5 cos(pi x) = sin(pi x / 2)^2,  sin(pi x / 2) = x P(x^2)
+ *                (P of degree 4 in x^2: max error 7e-9)
+ * exponential    (1 - exp(-5 x)) / (1 - exp(-5)) = x Q(x)   (Q of degree 11: max error 7e-10)
+ *
+ * Pure arithmetic with no table and no branch, so a loop over samples
+ * vectorises: mw_ramp_apply is built twice on x86-64 Linux with GCC, for
+ * AVX2 and for the baseline, and the loader picks one for the CPU.  No
+ * FMA: both builds do the same IEEE operations and give the same bits.
+ * tests/test_envelopes_patterns.py checks the shapes against libm.
+ */
+#ifndef MW_SHAPES_H
+#define MW_SHAPES_H
+
+static inline double mw_shape_cosine(double x) {
+    double x2 = x * x;
+    double s = x * (1.570796297284368 + x2 * (-0.6459634394774798 + x2 * (0.07968873791831749
+               + x2 * (-0.004672548101085472 + x2 * 0.00015095608604973054))));
+    return s * s;
+}
+
+static inline double mw_shape_exp(double x) {
+    return x * (5.033918132984465 + x * (-12.584786001793226 + x * (20.974426237819028
+           + x * (-26.21548681366423 + x * (26.19794026582146 + x * (-21.754487644832636
+           + x * (15.312566478091057 + x * (-9.116734032337543 + x * (4.441731727300911
+           + x * (-1.6436320269312907 + x * (0.4024174350433878 + x * -0.04787375802052596)))))))))));
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MW_CLONES
+#endif
+
+enum { MW_RAMP_LINEAR = 1, MW_RAMP_COSINE = 2, MW_RAMP_EXP = 3 };
+
+/* o[j] *= a + d * shape((b + j) * inv) for j < n (linear: a + slope * (b + j)) */
+MW_CLONES static void mw_ramp_apply(float *o, int n, int shape, double b, double inv, double a, double d,
+                                    double slope) {
+    int j;
+    if (shape == MW_RAMP_LINEAR) {
+        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + slope * (b + (double)j));
+    } else if (shape == MW_RAMP_COSINE) {
+        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + d * mw_shape_cosine((b + (double)j) * inv));
+    } else {
+        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + d * mw_shape_exp((b + (double)j) * inv));
+    }
+}
+
+#endif
