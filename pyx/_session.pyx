@@ -218,6 +218,7 @@ cdef class SessionEngine:
                   double rate, double ramp_s=0.5, double max_level=1.0):
         cdef int i, c, n_steps = len(steps)
         cdef int n_ch = len(steps[0]) if steps else 1
+        cdef mw_program* src
         cdef int64_t acc = 0
         memset(&self.s, 0, sizeof(mw_session))
         if n_ch > MW_MAX_CH or stage["out_channels"] > MW_MAX_CH:
@@ -237,8 +238,12 @@ cdef class SessionEngine:
             acc += step_samples[i]
             self.s.step_end[i] = acc
             for c in range(n_ch):
-                memcpy(&self.s.progs[i * n_ch + c], <void*><size_t>steps[i][c].struct_address(), sizeof(mw_program))
+                src = <mw_program*><size_t>steps[i][c].struct_address()
+                memcpy(&self.s.progs[i * n_ch + c], src, sizeof(mw_program))
+                # the copy renders its own tile (from rewind); the generator
+                # it came from is only kept for its buffers, so its tile goes
                 program_disown(&self.s.progs[i * n_ch + c])
+                program_release(src)
         self.s.total = min(total_samples, acc)
         # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
