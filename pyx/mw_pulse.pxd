@@ -29,7 +29,7 @@ cdef enum:
     MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
     MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
     MW_TILE = 16384         # a periodic train's tile holds whole repeats and at least this many samples
-    MW_TILE_MAX = 1 << 17   # trains that repeat after more samples than this are not tiled (512 KiB)
+    MW_TILE_MAX = 1 << 18   # trains that repeat after more samples than this are not tiled (1 MiB)
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
     MW_SCHED_CUSTOM = 2
@@ -274,18 +274,25 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     Onsets are delay + (burst) + k * period with rational period num/den:
     den/gcd(num, den) pulses (or bursts) span a whole number of samples,
     and a counted polarity pattern of C pulses repeats after a multiple of
-    C pulses; the repeat is the least common multiple of both."""
-    cdef int64_t C = 1, num, den, R, nb, bnum, bden, g
+    C pulses; the repeat is the least common multiple of both.  A timed
+    pattern (its states start on fixed samples) repeats after its cycle,
+    so the repeat is also a multiple of that."""
+    cdef int64_t C = 1, num, den, R, nb, bnum, bden, g, T, cycle = 0
     cdef mw_rat clock
     cdef int i
     cdef const mw_schedule* sc = &s.sched
     if sc.kind != MW_SCHED_REGULAR or not s.has_next or s.no_tile:
         return 0
     if s.pat.n > 0:
-        if s.pat.by_time:
-            return 0
         if s.pat.n == 1:
+            # one state: alternating flips every pulse (a timed one never
+            # restarts), any other sign is constant
             C = 2 if s.pat.kind[0] == MW_POL_ALT else 1
+        elif s.pat.by_time:
+            for i in range(s.pat.n):
+                cycle += s.pat.length[i]
+                if cycle > MW_TILE_MAX:
+                    return 0
         else:
             C = 0
             for i in range(s.pat.n):
@@ -304,31 +311,33 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
         R = den // _gcd(den, C) * C
         if R > MW_TILE_MAX or R * sc.period.whole > MW_TILE_MAX:
             return 0
-        R = R // den * num
-        return R if R <= MW_TILE_MAX else 0
-    # bursts of nb pulses
-    bden = sc.burst_cycle.den
-    if sc.burst_cycle.whole > MW_TILE_MAX:
-        return 0
-    bnum = sc.burst_cycle.whole * bden + sc.burst_cycle.rem
-    g = _gcd(bnum, bden)
-    bnum //= g
-    bden //= g                                           # bden bursts span bnum samples
-    # pulses that start in a burst, counted as the schedule does
-    nb = 0
-    clock.whole = clock.rem = 0
-    clock.den = sc.period.den
-    while not rat_ge(&clock, &sc.burst_on):
-        nb += 1
-        if nb > MW_TILE_MAX:
+        T = R // den * num
+    else:
+        # bursts of nb pulses
+        bden = sc.burst_cycle.den
+        if sc.burst_cycle.whole > MW_TILE_MAX:
             return 0
-        rat_add(&clock, &sc.period)
-    C = C // _gcd(nb, C)                                 # bursts in a whole pattern cycle
-    R = bden // _gcd(bden, C) * C
-    if R > MW_TILE_MAX or R * sc.burst_cycle.whole > MW_TILE_MAX:
-        return 0
-    R = R // bden * bnum
-    return R if R <= MW_TILE_MAX else 0
+        bnum = sc.burst_cycle.whole * bden + sc.burst_cycle.rem
+        g = _gcd(bnum, bden)
+        bnum //= g
+        bden //= g                                           # bden bursts span bnum samples
+        # pulses that start in a burst, counted as the schedule does
+        nb = 0
+        clock.whole = clock.rem = 0
+        clock.den = sc.period.den
+        while not rat_ge(&clock, &sc.burst_on):
+            nb += 1
+            if nb > MW_TILE_MAX:
+                return 0
+            rat_add(&clock, &sc.period)
+        C = C // _gcd(nb, C)                                 # bursts in a whole pattern cycle
+        R = bden // _gcd(bden, C) * C
+        if R > MW_TILE_MAX or R * sc.burst_cycle.whole > MW_TILE_MAX:
+            return 0
+        T = R // bden * bnum
+    if cycle > 0:
+        T = T // _gcd(T, cycle) * cycle
+    return T if T <= MW_TILE_MAX else 0
 
 
 cdef inline void train_release(mw_train* s) noexcept nogil:
@@ -350,7 +359,8 @@ cdef inline void train_disown(mw_train* s) noexcept nogil:
 
 
 cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
-    # With T the repeat and the first onset in sample w, every sample
+    # With T the repeat and the first onset in sample w (or, for a timed
+    # pattern, the end of the state it falls in), every sample
     # m >= tile_start = w + ceil(end) + 2 equals sample m + T: a pulse that
     # reaches m + T starts after m + T - end - 1 >= w + T + 1, so its
     # counterpart T earlier starts after the first onset and is a pulse of
@@ -365,7 +375,12 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
     if T <= 0:
         return
     L = T * (MW_TILE // T) if T < MW_TILE else T
-    start = s.next_w + <int64_t>ceil(s.tpl.end) + 2
+    start = s.next_w
+    if s.pat.by_time and s.pat.n > 1 and s.pat.state_end > start:
+        # a timed state that began before the first pulse holds fewer pulses
+        # than it will in later cycles: the train repeats from the next state
+        start = s.pat.state_end
+    start += <int64_t>ceil(s.tpl.end) + 2
     stop = INT64_MAX
     if s.sched.has_end:
         stop = start + (s.sched.end_whole - 1 - start) // T * T

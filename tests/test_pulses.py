@@ -649,7 +649,8 @@ def repeating_trains(draw):
     assume(probe.footprint_us * rate / 1e6 < float(period))
     kw["freq_hz"] = float(rate / period)
     if draw(st.booleans()):
-        kw["pattern"] = draw(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest"]))
+        kw["pattern"] = draw(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest",
+                                              "0.25s+ 0.1s-", "30ms~ 20ms0", "1s~"]))
         kw.pop("polarity")
     if draw(st.booleans()):
         on = draw(st.sampled_from([1, 2, 6, 0.5, 1.5, 2.5, 3.3])) * float(period) / rate
@@ -666,17 +667,23 @@ def repeat_samples(spec, rate):
     C pulses."""
     plan = spec.plan(rate)
     sc, pat = plan["schedule"], plan["pattern"]
-    C = 1
+    C, timed_cycle = 1, 1
     if pat is not None:
         by_time, kinds, lengths = pat
-        assert not by_time
-        C = (2 if kinds[0] == 2 else 1) if len(kinds) == 1 else sum(lengths)
+        if len(kinds) == 1:
+            C = 2 if kinds[0] == 2 else 1          # alternating, or one sign
+        elif by_time:
+            timed_cycle = sum(lengths)             # states start on fixed samples
+        else:
+            C = sum(lengths)
     frac = lambda r: Fraction(r[0] * r[2] + r[1], r[2])
     period = frac(sc["period"])
     if sc["burst_on"] is None:
-        return math.lcm(period.denominator, C) * period
-    cycle, per_burst = frac(sc["burst_cycle"]), math.ceil(frac(sc["burst_on"]) / period)
-    return math.lcm(cycle.denominator, C // math.gcd(per_burst, C)) * cycle
+        T = math.lcm(period.denominator, C) * period
+    else:
+        cycle, per_burst = frac(sc["burst_cycle"]), math.ceil(frac(sc["burst_on"]) / period)
+        T = math.lcm(cycle.denominator, C // math.gcd(per_burst, C)) * cycle
+    return math.lcm(int(T), timed_cycle)
 
 
 def pulse_by_pulse(spec, rate, n):
@@ -692,10 +699,10 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     # a train that repeats after a whole number of samples is rendered once
     # over a tile and copied (until a whole number of repeats before its
     # end, if it has one): the samples must be those of the pulse-by-pulse
-    # path, bit for bit, over several repeats (the longest tiled repeat is
-    # 2**17 samples), across the end, and in any blocks
+    # path, bit for bit, over repeats (the longest tiled repeat is 2**18
+    # samples), across the end, and in any blocks
     spec, rate = spec_rate
-    n = 3 * 2**17 + 4321
+    n = 2**19 + 4321
     if data.draw(st.booleans()):
         spec = dataclasses.replace(spec, duration_s=data.draw(st.floats(0.0, 1.5 * n / rate)) or None)
     stepped = pulse_by_pulse(spec, rate, n)
@@ -706,9 +713,8 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     # and the shortcut was taken wherever it applies (no end: an end too
     # close to the start leaves no room for a tile)
     T = repeat_samples(spec, rate)
-    assert T.denominator == 1
     if spec.duration_s is None:
-        assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**17 else 0)
+        assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**18 else 0)
 
 
 @pytest.mark.parametrize("kw", [
@@ -724,15 +730,18 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     dict(cls=mw.Biphasic, freq_hz=1000, phase_us=500),                       # square: pulses touch
     dict(cls=mw.Biphasic, freq_hz=480, phase_us=300, rise_us=40, fall_us=70, delay_s=0.0123),
     dict(cls=mw.Monophasic, freq_hz=600, phase_us=700, pattern="3+ 2- 2~ 1rest", duration_s=6.0),
+    dict(cls=mw.Monophasic, freq_hz=100, phase_us=4000, pattern="3s+ 1s-"),       # INFUSE: repeats every 4 s
+    dict(cls=mw.Biphasic, freq_hz=1000, phase_us=125, delay_s=0.0078125, pattern="30ms~ 20ms0"),  # starts mid-state
 ])
 def test_named_repeating_trains_equal_the_pulse_by_pulse_path(kw):
     kw = dict(kw)
     spec = kw.pop("cls")(amp_ua=300, **kw)
     gen = spec.generator(RATE)
-    np.testing.assert_array_equal(gen.render(7 * RATE), pulse_by_pulse(spec, RATE, 7 * RATE))
+    n = 10 * RATE
+    np.testing.assert_array_equal(gen.render(n), pulse_by_pulse(spec, RATE, n))
     assert (gen.tile_samples > 0) == (kw.get("freq_hz") != 433.3)
     gen.reset()    # a rewound train keeps its tile
-    np.testing.assert_array_equal(gen.render(7 * RATE), pulse_by_pulse(spec, RATE, 7 * RATE))
+    np.testing.assert_array_equal(gen.render(n), pulse_by_pulse(spec, RATE, n))
 
 
 @pytest.mark.parametrize("spec", [
