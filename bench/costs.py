@@ -22,6 +22,7 @@ from microwave import modes  # noqa: E402
 from microwave.envelopes import Envelope, Ramp  # noqa: E402
 from microwave.sessions import Session, Step  # noqa: E402
 from microwave.stage import Stage  # noqa: E402
+from microwave._core import Generator  # noqa: E402
 
 RATE = 48_000
 N = 4 * RATE
@@ -38,8 +39,12 @@ def best(fn, reps=60):
     return t
 
 
-def train(spec, reps=60):
-    g = spec.generator(RATE)
+def train(spec, reps=60, tile=True):
+    # tile=False: pulse by pulse, as sweeps, custom trains and trains that
+    # repeat only after more than 2**18 samples are rendered
+    plan = spec.plan(RATE)
+    plan["tile"] = tile
+    g = Generator(plan)
 
     def run():
         g.reset()
@@ -61,16 +66,18 @@ def main():
     print(f"ndarray.fill: {tf * ns:.3f} ns/sample")
 
     print("\nrectangular biphasic, 250 us phases (12 + 12 samples), by pulse rate:")
+    print(f"  {'':9s} {'copied from its tile':>30s}   {'pulse by pulse':>30s}")
     rows = []
     for f in (100, 300, 1000, 1500, 2000):
-        t = train(mw.Biphasic(freq_hz=f, amp_ua=200, phase_us=250))
-        rows.append((4 * f, t))
-        print(f"  {f:5d} Hz: {t * ns:.3f} ns/sample ({tf / t:.2f}x fill)")
+        spec = mw.Biphasic(freq_hz=f, amp_ua=200, phase_us=250)
+        t, tp = train(spec), train(spec, tile=False)
+        rows.append((4 * f, tp))
+        print(f"  {f:5d} Hz: {t * ns:.3f} ns/sample ({tf / t:.2f}x fill)   {tp * ns:.3f} ns/sample ({tf / tp:.2f}x fill)")
     a = np.array([[1.0, p] for p, _ in rows])
     c = np.linalg.lstsq(a, np.array([t for _, t in rows]), rcond=None)[0]
-    print(f"  least squares: {c[0] * ns:.3f} ns/sample + {c[1] * 1e9:.1f} ns per pulse")
+    print(f"  pulse by pulse, least squares: {c[0] * ns:.3f} ns/sample + {c[1] * 1e9:.1f} ns per pulse")
 
-    print("\nsame pulse count, what changes the cost (1 kHz unless said):")
+    print("\nsame pulse count, what changes the cost (1 kHz unless said), copied / pulse by pulse:")
     for name, spec in [
         ("biphasic 250 us", mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250)),
         ("  polarity alternate", mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250, polarity="alternate")),
@@ -78,14 +85,13 @@ def main():
         ("  + 100 us gap (edges off the sample grid)", mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250,
                                                                    interphase_us=100)),
         ("  at 1001 Hz (every onset fractional)", mw.Biphasic(freq_hz=1001, amp_ua=200, phase_us=250)),
-        ("biphasic 500 us (square, 48-sample pulse, cached)", mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=500)),
-        ("biphasic 2.5 ms at 200 Hz (480-sample pulse, not cached)", mw.Biphasic(freq_hz=200, amp_ua=200,
-                                                                                  phase_us=2500)),
+        ("biphasic 500 us (square, 48-sample pulse)", mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=500)),
+        ("biphasic 2.5 ms at 200 Hz (480-sample pulse)", mw.Biphasic(freq_hz=200, amp_ua=200, phase_us=2500)),
         ("monophasic 1 ms, 500 Hz", mw.Monophasic(freq_hz=500, amp_ua=150, phase_us=1000)),
         ("  polarity alternate", mw.Monophasic(freq_hz=500, amp_ua=150, phase_us=1000, polarity="alternate")),
     ]:
-        t = train(spec)
-        print(f"  {name:58s} {t * ns:.3f} ns/sample ({tf / t:.2f}x fill)")
+        t, tp = train(spec), train(spec, tile=False)
+        print(f"  {name:46s} {t * ns:.3f} ns/sample ({tf / t:.2f}x)   {tp * ns:.3f} ns/sample ({tf / tp:.2f}x)")
 
     print("\nsloped edges: 1 Hz alternating 450 ms pulses, slope length varies:")
     for slope_us in (5_000, 20_000, 50_000, 100_000):
