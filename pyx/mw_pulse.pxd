@@ -29,6 +29,7 @@ cdef enum:
     MW_SLOTS = 8            # distinct (fraction, amplitude) renderings kept
     MW_MAX_FRACS = 4        # cache only trains whose onsets take this few fractions
     MW_TILE = 16384         # a periodic train's tile holds whole repeats and at least this many samples
+    MW_TILE_NEAR = 4096     # ... but copies within its first whole repeats past this (16 KiB, stays in L1)
     MW_TILE_MAX = 1 << 18   # trains that repeat after more samples than this are not tiled (1 MiB)
     MW_SCHED_REGULAR = 0
     MW_SCHED_SWEEP = 1
@@ -220,6 +221,8 @@ cdef struct mw_train:
     bint tile_ready          # the tile is full
     bint periodic            # copying from the tile from tile_start on
     int64_t tile_start, tile_stop, tile_len, tile_cap
+    int64_t tile_near        # whole repeats >= MW_TILE_NEAR samples (or tile_len): what a
+                             # copy into a cached buffer reads; a streaming copy reads tile_len
     float* tile
     mw_train* snap
     # set by the caller for one fill: nothing reads these samples back soon
@@ -366,7 +369,7 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
     # counterpart T earlier starts after the first onset and is a pulse of
     # the train too; and every pulse reaching m has one T later.  With an
     # end, samples before end_whole - 1 are those of the endless train.
-    cdef int64_t T, L, start, stop
+    cdef int64_t T, L, start, stop, a, k
     cdef float* buf
     if s.tile_ready:
         s.periodic = True                # same parameters, same tile
@@ -381,6 +384,7 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
         # than it will in later cycles: the train repeats from the next state
         start = s.pat.state_end
     start += <int64_t>ceil(s.tpl.end) + 2
+    start = (start + 15) // 16 * 16      # tile[0] on a 64-byte boundary of an aligned stream
     stop = INT64_MAX
     if s.sched.has_end:
         stop = start + (s.sched.end_whole - 1 - start) // T * T
@@ -400,6 +404,13 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
     s.tile_start = start
     s.tile_stop = stop
     s.tile_len = L
+    # whole repeats adding up to a multiple of 16 samples, so that a copy
+    # that wraps stays as aligned as the output
+    a = 16 // _gcd(T, 16)
+    k = MW_TILE_NEAR // T // a * a
+    if k == 0:
+        k = a
+    s.tile_near = T * k if T * k <= L else L
     s.recording = True
 
 
@@ -473,7 +484,7 @@ cdef inline void _fill_rest(const mw_train* s, float* out, Py_ssize_t m) noexcep
 cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogil:
     """Write the next N samples of the train (uA) into out."""
     cdef Py_ssize_t pos = 0, m, j
-    cdef int64_t n, upto
+    cdef int64_t n, upto, L
     while pos < N:
         n = s.n
         m = N - pos
@@ -481,9 +492,11 @@ cdef inline void train_fill(mw_train* s, float* out, Py_ssize_t N) noexcept nogi
             if n == s.tile_stop:
                 _train_leave_tile(s)
                 continue
-            j = (n - s.tile_start) % s.tile_len
-            if s.tile_len - j < m:
-                m = s.tile_len - j
+            # (both lengths are whole repeats: either index gives the sample)
+            L = s.tile_len if s.stream else s.tile_near
+            j = (n - s.tile_start) % L
+            if L - j < m:
+                m = L - j
             if s.tile_stop - n < m:
                 m = s.tile_stop - n
             if s.stream:
