@@ -19,6 +19,11 @@ python -m pip install -q "cython>=3.0.10" setuptools >&2
 
 # no idle BLAS worker threads competing for the 2 cores (nothing here uses BLAS)
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+# numpy at its best: by default glibc maps each temporary of 128 KiB or more
+# afresh and gives it back on free, so a numpy baseline pays page faults on
+# every block (up to 4x its cost in cache, and a different amount from run
+# to run); keeping freed memory in the heap measures numpy's arithmetic
+export MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=1073741824
 
 quick=0
 args=()
