@@ -108,8 +108,7 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             if s.stop_req or s.pos >= s.total:
                 s.finished = 1
             memset(s.scratch, 0, s.n_ch * MW_BLOCK * sizeof(float))
-            for c in range(s.n_ch):
-                stage_apply(&s.stage, c, s.scratch + c * MW_BLOCK, out + done * C, m)
+            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m)
             done += m
             continue
         # run the programs of the current step(s) into scratch
@@ -145,8 +144,7 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
                 for c in range(s.n_ch):
                     s.scratch[c * MW_BLOCK + f] *= <float>lvl
         s.level = lvl
-        for c in range(s.n_ch):
-            stage_apply(&s.stage, c, s.scratch + c * MW_BLOCK, out + done * C, m)
+        stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m)
         done += m
 
 

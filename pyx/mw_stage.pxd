@@ -41,12 +41,10 @@ cdef inline float _clamp(float x, float lim) noexcept nogil:
     return x
 
 
-cdef inline void stage_apply(mw_stage* s, int c, float* ua, float* out, Py_ssize_t frames) noexcept nogil:
-    """Map program channel c's current (uA; ua is overwritten) into the
-    interleaved DAC frames of out, clamped."""
+cdef inline void _stage_shape(mw_stage* s, int c, float* ua, Py_ssize_t frames) noexcept nogil:
+    """Program channel c's current (uA) -> its clamped DAC values, in place."""
     cdef Py_ssize_t f
     cdef double x, y, xi, lo, hi, g = s.gain[c]
-    cdef int C = s.out_channels, p = s.pos[c], q = s.neg[c]
     cdef float lim = s.clamp, gf = <float>g
     if s.compensate:
         x = s.xprev[c]
@@ -71,16 +69,41 @@ cdef inline void stage_apply(mw_stage* s, int c, float* ua, float* out, Py_ssize
             ua[f] = <float>x
         s.xprev[c] = x
         s.yprev[c] = y
-    # gain and clamp in place (a contiguous loop the compiler vectorises),
-    # then interleave into the DAC frames
+    # gain and clamp in place: a contiguous loop the compiler vectorises
     for f in range(frames):
         ua[f] = _clamp(gf * ua[f], lim)
+
+
+cdef inline void _stage_route(const mw_stage* s, int c, const float* v, float* out, Py_ssize_t frames) noexcept nogil:
+    """Interleave channel c's DAC values into its DAC channel(s) of out."""
+    cdef Py_ssize_t f
+    cdef int C = s.out_channels, p = s.pos[c], q = s.neg[c]
     if C == 1:
-        memcpy(out, ua, frames * sizeof(float))
+        memcpy(out, v, frames * sizeof(float))
     elif q < 0:
         for f in range(frames):
-            out[f * C + p] = ua[f]
+            out[f * C + p] = v[f]
     else:
         for f in range(frames):
-            out[f * C + p] = ua[f]
-            out[f * C + q] = -ua[f]
+            out[f * C + p] = v[f]
+            out[f * C + q] = -v[f]
+
+
+cdef inline void stage_apply(mw_stage* s, float* ua, Py_ssize_t stride, float* out, Py_ssize_t frames) noexcept nogil:
+    """Map every program channel's current (uA; channel c at ua + c * stride,
+    overwritten) into the interleaved DAC frames of out, clamped."""
+    cdef int c
+    cdef Py_ssize_t f
+    cdef const float* a = ua
+    cdef const float* b = ua + stride
+    for c in range(s.n_prog):
+        _stage_shape(s, c, ua + c * stride, frames)
+    if (s.out_channels == 2 and s.n_prog == 2 and s.pos[0] == 0 and s.pos[1] == 1
+            and s.neg[0] < 0 and s.neg[1] < 0):
+        # two channels straight to a stereo card: one pass that vectorises
+        for f in range(frames):
+            out[2 * f] = a[f]
+            out[2 * f + 1] = b[f]
+        return
+    for c in range(s.n_prog):
+        _stage_route(s, c, ua + c * stride, out, frames)
