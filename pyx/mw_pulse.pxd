@@ -141,6 +141,11 @@ cdef inline double _sweep_time(const mw_schedule* s, double k) noexcept nogil:
     return 2.0 * k / (s.f0 + sqrt(s.f0 * s.f0 + 4.0 * a * k))
 
 
+cdef inline bint sched_past_end(const mw_schedule* s, int64_t w, double f) noexcept nogil:
+    """An onset at w + f samples is at or after the train's end."""
+    return w > s.end_whole or (w == s.end_whole and f >= s.end_frac)
+
+
 cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double* amp) noexcept nogil:
     """The onset and amplitude scale of the next pulse; False when the train is over."""
     cdef double t, f
@@ -175,7 +180,7 @@ cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double
             return False
         w = <int64_t>floor(t)
         f = t - w
-    if s.has_end and (w > s.end_whole or (w == s.end_whole and f >= s.end_frac)):
+    if s.has_end and sched_past_end(s, w, f):
         s.done = True
         return False
     s.k += 1
@@ -436,8 +441,7 @@ cdef inline void _train_leave_tile(mw_train* s) noexcept nogil:
         s.sched.burst_clock.whole += D
     else:
         s.sched.pulse_clock.whole += D
-    if s.has_next and (s.next_w > s.sched.end_whole or
-                       (s.next_w == s.sched.end_whole and s.next_f >= s.sched.end_frac)):
+    if s.has_next and sched_past_end(&s.sched, s.next_w, s.next_f):
         s.has_next = False
         s.sched.done = True
 
