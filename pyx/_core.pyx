@@ -163,7 +163,7 @@ cdef class Generator:
     def tile_samples(self):
         """Samples of the repeating tile this train copies from (0 until it
         has rendered one whole tile, or if it does not repeat within
-        2**17 samples)."""
+        2**18 samples)."""
         return self.prog.train.tile_len if self.prog.train.tile_ready else 0
 
     def struct_address(self):
