@@ -101,6 +101,53 @@ cdef inline float tpl_sample(const mw_template* t, double tau, double a) noexcep
     return <float>(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)))
 
 
+cdef inline void tpl_render(const mw_template* t, double f, double a, float* dst, int64_t L) noexcept nogil:
+    """dst[j] = tpl_sample(t, j - f, a) for j < L (one isolated pulse whose
+    onset is f into sample 0), in one pass: the same cases and the same
+    arithmetic as tpl_sample, with the piece index carried along."""
+    cdef int64_t j = 0, e
+    cdef int i = 0
+    cdef double tau, hi
+    cdef float v
+    while j < L:
+        tau = <double>j - f
+        if tau >= t.end:
+            dst[j] = 0.0
+            j += 1
+            continue
+        if tau >= 0.0:
+            while t.tau[i + 1] <= tau:
+                i += 1
+            hi = t.tau[i + 1]
+            if tau + 1.0 <= hi:
+                if t.slope[i] == 0.0:
+                    # the last sample of the run, by the same test as
+                    # tpl_sample's (monotone in j): estimate, then settle
+                    e = <int64_t>(hi + f - 1.0)
+                    if e >= L:
+                        e = L - 1
+                    while e + 1 < L and (<double>(e + 1) - f) + 1.0 <= hi:
+                        e += 1
+                    while e > j and not ((<double>e - f) + 1.0 <= hi):
+                        e -= 1
+                    v = <float>(t.v[i] * a)
+                    while j <= e:
+                        dst[j] = v
+                        j += 1
+                else:
+                    while True:
+                        dst[j] = <float>(a * (t.v[i] + t.slope[i] * (tau + 0.5 - t.tau[i])))
+                        j += 1
+                        if j >= L:
+                            break
+                        tau = <double>j - f
+                        if not (tau + 1.0 <= hi):
+                            break
+                continue
+        dst[j] = <float>(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)))
+        j += 1
+
+
 cdef struct mw_schedule:
     int kind
     bint has_end             # pulses start only before end_whole + end_frac samples
@@ -179,7 +226,7 @@ cdef inline bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double
         if not (t < 9.0e18):     # past int64 (or NaN): nothing more to play
             s.done = True
             return False
-        w = <int64_t>floor(t)
+        w = <int64_t>t                 # t >= 0: truncation is floor (and no libm call)
         f = t - w
     if s.has_end and sched_past_end(s, w, f):
         s.done = True
@@ -457,23 +504,28 @@ cdef inline void _train_leave_tile(mw_train* s) noexcept nogil:
 
 cdef inline void _train_consider_cache(mw_train* s) noexcept nogil:
     # called when a new pulse becomes current
-    cdef int64_t L = <int64_t>ceil(s.cur_f + s.tpl.end)
-    cdef int64_t j
+    cdef double x = s.cur_f + s.tpl.end
+    cdef int64_t L = <int64_t>x          # ceil of x >= 0, without a libm call
     cdef int k
+    if L < x:
+        L += 1
     s.cur_len = L
-    s.cur_cached = (s.cacheable and L <= MW_CACHE
+    # a short pulse that shares no sample with its neighbours is rendered in
+    # one pass into a slot and copied from there; where onsets take few
+    # sub-sample fractions the slot is kept for the next pulse alike
+    s.cur_cached = (L <= MW_CACHE
                     and (not s.has_prev or s.prev_w + s.prev_f + s.tpl.end <= <double>s.cur_w)
                     and (not s.has_next or s.next_w >= s.cur_w + L))
     if not s.cur_cached:
         return
-    for k in range(MW_SLOTS):
-        if s.slot_valid[k] and s.slot_f[k] == s.cur_f and s.slot_a[k] == s.cur_a:
-            s.cur_slot = k
-            return
+    if s.cacheable:
+        for k in range(MW_SLOTS):
+            if s.slot_valid[k] and s.slot_f[k] == s.cur_f and s.slot_a[k] == s.cur_a:
+                s.cur_slot = k
+                return
     k = s.next_slot
     s.next_slot = (k + 1) % MW_SLOTS
-    for j in range(L):
-        s.cache[k][j] = tpl_sample(&s.tpl, <double>j - s.cur_f, s.cur_a)
+    tpl_render(&s.tpl, s.cur_f, s.cur_a, s.cache[k], L)
     s.slot_f[k] = s.cur_f
     s.slot_a[k] = s.cur_a
     s.slot_valid[k] = True
@@ -607,7 +659,7 @@ cdef inline void _train_render(mw_train* s, float* out, Py_ssize_t N) noexcept n
             if tau + 1.0 <= t.tau[i + 1]:
                 # whole samples inside one piece of the pulse
                 if <double>m > t.tau[i + 1] - tau:
-                    m = <Py_ssize_t>floor(t.tau[i + 1] - tau)
+                    m = <Py_ssize_t>(t.tau[i + 1] - tau)   # > 0: truncation is floor
                     if m < 1:
                         m = 1           # tau + 1 <= tau[i+1] said one sample fits; the difference rounded below 1
                 if t.slope[i] == 0.0:
