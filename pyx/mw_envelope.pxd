@@ -13,6 +13,7 @@ from libc.stdint cimport int64_t
 cdef enum:
     MW_MAX_SEGS = 32
     MW_CHUNK = 1 << 20          # a ramp is applied in chunks indexed by a C int
+    # (the ramp shapes are numbered as MW_RAMP_* in mw_shapes.h)
     MW_SHAPE_HOLD = 0
     MW_SHAPE_LINEAR = 1
     MW_SHAPE_COSINE = 2
