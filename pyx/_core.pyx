@@ -110,9 +110,12 @@ cdef class Generator:
             for i in range(p.n):
                 p.kind[i] = kinds[i]
                 p.length[i] = lengths[i]
-        # "tile": False renders pulse by pulse even where the train repeats
-        # (the tests compare the two)
+        # for verification (the tests compare the paths): "tile": False
+        # renders pulse by pulse even where the train repeats; "slots":
+        # False also renders every pulse sample run by sample run, none in
+        # one pass
         self.prog.train.no_tile = not plan.get("tile", True)
+        self.prog.train.no_slots = not plan.get("slots", True)
         _set_envelope(&self.prog.env, plan["envelope"])
         _set_envelope(&self.prog.gate, plan.get("gate"))
         program_start(&self.prog)

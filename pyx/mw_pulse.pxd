@@ -270,6 +270,7 @@ cdef struct mw_train:
     # and snap are owned by this struct: train_release frees them, and a
     # byte copy of the struct must drop them (train_disown).
     bint no_tile             # render pulse by pulse only (for verification)
+    bint no_slots            # ... and sample run by sample run, no pulse rendered in one pass (ditto)
     bint recording           # rendering, and keeping samples >= tile_start
     bint tile_ready          # the tile is full
     bint periodic            # copying from the tile from tile_start on
@@ -513,7 +514,7 @@ cdef inline void _train_consider_cache(mw_train* s) noexcept nogil:
     # a short pulse that shares no sample with its neighbours is rendered in
     # one pass into a slot and copied from there; where onsets take few
     # sub-sample fractions the slot is kept for the next pulse alike
-    s.cur_cached = (L <= MW_CACHE
+    s.cur_cached = (L <= MW_CACHE and not s.no_slots
                     and (not s.has_prev or s.prev_w + s.prev_f + s.tpl.end <= <double>s.cur_w)
                     and (not s.has_next or s.next_w >= s.cur_w + L))
     if not s.cur_cached:

@@ -686,11 +686,23 @@ def repeat_samples(spec, rate):
     return math.lcm(int(T), timed_cycle)
 
 
-def pulse_by_pulse(spec, rate, n):
-    """The train rendered without the repeating-tile shortcut."""
+def pulse_by_pulse(spec, rate, n, slots=True):
+    """The train rendered without the repeating-tile shortcut (and, with
+    slots=False, with every pulse rendered sample run by sample run rather
+    than in one pass into a slot)."""
     plan = spec.plan(rate)
     plan["tile"] = False
+    plan["slots"] = slots
     return Generator(plan).render(n)
+
+
+@INVARIANCE
+@given(train_specs(), LENGTHS)
+def test_one_pass_pulses_equal_sample_runs(spec_rate, n):
+    # an isolated short pulse is rendered in one pass over its pieces
+    # (tpl_render); it must give the bits of the sample-run path
+    spec, rate = spec_rate
+    np.testing.assert_array_equal(pulse_by_pulse(spec, rate, n), pulse_by_pulse(spec, rate, n, slots=False))
 
 
 @settings(FAST, max_examples=80)
@@ -765,12 +777,14 @@ def test_fills_larger_than_the_cache_equal_small_blocks(spec):
 def test_flat_run_whose_length_rounds_below_one_sample():
     # 1.9-sample pulses in bursts whose onsets fall .05 of a sample apart:
     # a sample was found to lie inside a phase (tau + 1 <= edge) while the
-    # samples left in it, edge - tau, rounded to 0.999..., and the kernel
-    # looped forever on a run of zero samples (found by hypothesis)
+    # samples left in it, edge - tau, rounded to 0.999..., and the
+    # sample-run path looped forever on a run of zero samples (found by
+    # hypothesis); every path must now render it, and alike
     spec = mw.Monophasic(amp_ua=1.9, phase_us=39.58333333333333, freq_hz=222.84122562674094, polarity=-1,
                          burst=mw.Burst(on_s=0.00673125, off_s=0.007853125))
     x = spec.render(1.0)
     np.testing.assert_array_equal(x, fill_in_blocks(spec.generator(RATE), [100] * 480))
+    np.testing.assert_array_equal(x, pulse_by_pulse(spec, RATE, RATE, slots=False))
     # every pulse is whole and carries amp x width: count them exactly
     period = Fraction(RATE) / Fraction(spec.freq_hz).limit_denominator(10**6)
     on, cycle = Fraction("0.00673125") * RATE, (Fraction("0.00673125") + Fraction("0.007853125")) * RATE
