@@ -83,28 +83,13 @@ cdef inline double tpl_cum(const mw_template* t, double x) noexcept nogil:
     return t.cum[i] + d * (t.v[i] + 0.5 * t.slope[i] * d)
 
 
-cdef inline float tpl_sample(const mw_template* t, double tau, double a) noexcept nogil:
-    """Sample of one isolated pulse (scaled by a) covering [tau, tau + 1)
-    of its time: the flat value inside a flat part, else the integral --
-    exactly what train_fill writes for it."""
-    cdef int i = 0
-    if tau >= 0.0 and tau < t.end:
-        while t.tau[i + 1] <= tau:
-            i += 1
-        if tau + 1.0 <= t.tau[i + 1]:
-            if t.slope[i] == 0.0:
-                return <float>(t.v[i] * a)
-            # inside one linear piece: the average is the value at the middle
-            return <float>(a * (t.v[i] + t.slope[i] * (tau + 0.5 - t.tau[i])))
-    elif tau >= t.end:
-        return 0.0
-    return <float>(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)))
-
-
 cdef inline void tpl_render(const mw_template* t, double f, double a, float* dst, int64_t L) noexcept nogil:
-    """dst[j] = tpl_sample(t, j - f, a) for j < L (one isolated pulse whose
-    onset is f into sample 0), in one pass: the same cases and the same
-    arithmetic as tpl_sample, with the piece index carried along."""
+    """The first L samples of one isolated pulse (scaled by a) whose onset
+    is f into sample 0, in one pass over its pieces: sample j covers
+    tau = j - f .. tau + 1 of the pulse's time and holds the flat value
+    inside a flat piece, the middle's value inside a linear piece, zero
+    after the pulse, else the integral -- the same cases and arithmetic
+    as train_fill's sample-run path, so the same bits."""
     cdef int64_t j = 0, e
     cdef int i = 0
     cdef double tau, hi
@@ -121,8 +106,8 @@ cdef inline void tpl_render(const mw_template* t, double f, double a, float* dst
             hi = t.tau[i + 1]
             if tau + 1.0 <= hi:
                 if t.slope[i] == 0.0:
-                    # the last sample of the run, by the same test as
-                    # tpl_sample's (monotone in j): estimate, then settle
+                    # the last sample of the run, by the test above
+                    # (monotone in j): estimate, then settle
                     e = <int64_t>(hi + f - 1.0)
                     if e >= L:
                         e = L - 1
