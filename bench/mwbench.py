@@ -25,6 +25,15 @@ RSS_SECONDS = (600.0, 60.0) if QUICK else (3600.0, 60.0)
 LATENCIES = (0.005, 0.010, 0.020)
 GIL_HOLD_S = 0.5 if QUICK else 2.0
 
+def blocks(n_buf: int, span: int) -> list[int]:
+    """Block sizes of at most n_buf adding up to span."""
+    out, left = [], span
+    while left > 0:
+        out.append(min(n_buf, left))
+        left -= out[-1]
+    return out
+
+
 RESULTS: dict[str, dict] = {}
 NOTRUN: dict[str, str] = {}
 CONTEXT: dict = {

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from families import RATE, mixed_session, stage
-from mwbench import QUICK, WAV_SECONDS, record
+from mwbench import QUICK, WAV_SECONDS, blocks, record
 
 ROUNDS = 1 if QUICK else 5
 BLOCK = 65536        # microwave.files.BLOCK_FRAMES
@@ -32,13 +32,12 @@ def test_wav_zeros(benchmark, session, path):
     total = _frames(session)
     zeros = np.zeros((BLOCK, 2), dtype=np.float32)
 
+    ns = blocks(BLOCK, total)
+
     def run():
         with sf.SoundFile(path, "w", samplerate=RATE, channels=2, subtype="FLOAT", format="WAV") as f:
-            done = 0
-            while done < total:
-                n = min(BLOCK, total - done)
+            for n in ns:
                 f.write(zeros[:n])
-                done += n
     benchmark.group = "wav"
     benchmark.pedantic(run, setup=lambda: path.unlink(missing_ok=True), rounds=ROUNDS, iterations=1, warmup_rounds=0)
     assert path.stat().st_size >= total * 8
@@ -62,13 +61,12 @@ def test_wav_engine_only(benchmark, session):
     total = _frames(session)
     buf = np.empty((BLOCK, 2), dtype=np.float32)
 
+    ns = blocks(BLOCK, total)
+
     def run():
         eng = session.engine(RATE, stage())
-        done = 0
-        while done < total:
-            n = min(BLOCK, total - done)
+        for n in ns:
             eng.fill(buf[:n])
-            done += n
     benchmark.group = "wav"
     benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=0)
     record(benchmark, "wav/engine", per=total)

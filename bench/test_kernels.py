@@ -12,17 +12,9 @@ import pytest
 
 import numpy_ref
 from families import FAMILIES, RATE, full_face, stage
-from mwbench import SESSION_SPAN_S, SIZES, record
+from mwbench import SESSION_SPAN_S, SIZES, blocks, record
 
 SIZE_IDS = list(SIZES)
-
-
-def blocks(n_buf: int, span: int) -> list[int]:
-    out, left = [], span
-    while left > 0:
-        out.append(min(n_buf, left))
-        left -= out[-1]
-    return out
 
 
 @pytest.fixture(scope="module")
