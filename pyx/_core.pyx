@@ -16,6 +16,7 @@ from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUS
                        mw_rat, mw_template, mw_schedule)
 from mw_envelope cimport MW_MAX_SEGS, mw_envelope
 from mw_program cimport mw_program, program_start, program_fill, program_release
+from mw_guard cimport mw_enter, mw_leave
 
 MAX_BREAKPOINTS = MW_MAX_BP
 MAX_STATES = MW_MAX_STATES
@@ -135,7 +136,9 @@ cdef class Generator:
 
         Continues exactly where the previous call stopped: any sequence of
         calls gives the same samples, bit for bit, as one call of the total
-        length.
+        length.  One thread at a time: a ``fill`` (or ``reset``) while
+        another thread is filling the same generator raises RuntimeError
+        and touches nothing.
         """
         # the buffer protocol directly: a typed memoryview costs more than
         # a small block's worth of synthesis
@@ -148,14 +151,24 @@ cdef class Generator:
                                  f"format={view.format.decode() if view.format != NULL else None!r}")
             n = view.shape[0]
             if n > 0:
+                self._enter("fill")
                 with nogil:
                     program_fill(&self.prog, <float*>view.buf, n)
+                mw_leave(&self.prog.busy)
         finally:
             PyBuffer_Release(&view)
 
+    cdef int _enter(self, str what) except -1:
+        if not mw_enter(&self.prog.busy):
+            raise RuntimeError(f"Generator.{what}: another thread is filling this generator; a generator "
+                               f"is one stream of samples -- give each thread its own (spec.generator(rate))")
+        return 0
+
     def reset(self):
         """Rewind to sample 0."""
+        self._enter("reset")
         program_start(&self.prog)
+        mw_leave(&self.prog.busy)
 
     @property
     def position(self):

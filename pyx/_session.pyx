@@ -12,12 +12,14 @@ thread turns into ramps.
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t
-from libc.math cimport fabs
+from libc.math cimport fabs, isfinite
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
 from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
-from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset
+from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset, stage_settled
+from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL)
+from mw_guard cimport mw_enter, mw_leave
 
 cdef enum:
     MW_BLOCK = 1024
@@ -54,6 +56,8 @@ cdef struct mw_session:
     double goal                # the level the current ramp heads for
     double slew                # level change per sample of that ramp
     int finished
+    int busy                   # a thread (or the callback) is filling it (mw_guard.h)
+    uint64_t busy_blocks       # callbacks that found it busy and played silence
     # real-time statistics and the sense input (written by the audio thread)
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out
     uint64_t last_underflow_frame   # frames_out when the last underflow was reported
@@ -83,6 +87,7 @@ cdef inline double _seconds() noexcept nogil:
 cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil:
     """Write the next `frames` interleaved DAC frames."""
     cdef Py_ssize_t done = 0, m, k, f
+    cdef int64_t t0
     cdef int c, C = s.stage.out_channels
     cdef double lvl, want, d
     cdef bint hold
@@ -92,6 +97,12 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
         m = frames - done
         if m > MW_BLOCK:
             m = MW_BLOCK
+        # a scheduled end (its fade, its last sample) is decided at its exact
+        # sample, whatever the blocks
+        if s.pos < s.fade_from and s.pos + m > s.fade_from:
+            m = s.fade_from - s.pos
+        if s.pos < s.total and s.pos + m > s.total:
+            m = s.total - s.pos
         want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.fade_from) else s.target
         if want > s.max_level:
             want = s.max_level
@@ -104,14 +115,17 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
         hold = s.level == 0.0 and want == 0.0
         if hold or s.finished or s.pos >= s.total:
             # paused (or stopped, or ended) at silence: the programs do not
-            # advance; the stage still runs on zeros (an AC pre-emphasis holds)
+            # advance; the stage still runs on zeros.  Paused, an AC coupling
+            # holds its charge (resuming goes on seamlessly; a lost stream
+            # would release it within the limit); ended, it is bled to zero
             if s.stop_req or s.pos >= s.total:
                 s.finished = 1
             memset(s.scratch, 0, s.n_ch * MW_BLOCK * sizeof(float))
-            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m)
+            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, s.pos, s.finished)
             done += m
             continue
         # run the programs of the current step(s) into scratch
+        t0 = s.pos
         k = 0
         while k < m:
             f = m - k
@@ -144,7 +158,7 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
                 for c in range(s.n_ch):
                     s.scratch[c * MW_BLOCK + f] *= <float>lvl
         s.level = lvl
-        stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m)
+        stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, t0, False)
         done += m
 
 
@@ -164,7 +178,14 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
         s.overflows += 1
     if status & PA_INPUT_OVERFLOW:
         s.input_overflows += 1
-    sess_fill(s, <float*>output, frames)
+    if mw_enter(&s.busy):
+        sess_fill(s, <float*>output, frames)
+        mw_leave(&s.busy)
+    else:
+        # a Python thread is filling this engine (a misuse): never touch the
+        # state it is advancing; the DAC returning to zero is within the limit
+        memset(output, 0, frames * C * sizeof(float))
+        s.busy_blocks += 1
     s.frames_out += frames
     if inp != NULL and s.sense_channel >= 0:
         for f in range(frames):
@@ -192,10 +213,10 @@ cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
     s.cb_seconds_sum += dt
     if dt > s.cb_seconds_max:
         s.cb_seconds_max = dt
-    if s.finished:
-        # keep streaming silence for a while: the ramp's last samples must
-        # be played, not dropped with the device's buffer, and a sense input
-        # must see them come back
+    if s.finished and stage_settled(&s.stage):
+        # the coupling is bled; keep streaming silence for a while: the
+        # ramp's last samples must be played, not dropped with the device's
+        # buffer, and a sense input must see them come back
         if s.tail_frames <= 0:
             return PA_COMPLETE
         s.tail_frames -= frames
@@ -211,6 +232,7 @@ cdef class SessionEngine:
     cdef mw_session s
     cdef object _keep
     cdef readonly double rate
+    cdef double _corner_hz, _tolerance
 
     def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
                   double rate, double ramp_s=0.5, double max_level=1.0):
@@ -255,10 +277,14 @@ cdef class SessionEngine:
         st.clamp = stage["clamp"]
         routed = {r for pair in stage["routes"] for r in pair if r >= 0}
         self.s.unrouted = len(routed) < st.out_channels
-        st.compensate = stage["compensate"]
-        st.hp_a = stage["hp_a"]
-        st.lim_ua = stage["lim_ua"]
-        st.head_ua = stage["head_ua"]
+        st.ac = stage["coupling"] == "ac"
+        if st.ac:
+            self._corner_hz, self._tolerance = stage["corner_hz"], stage["corner_tolerance"]
+            mw_sup_init(&st.sup, self._corner_hz, self._tolerance, rate, stage["limit_ua"], stage["bleed_fraction"])
+            st.sup.measure = stage.get("measure", False)
+            for c in range(n_ch):
+                st.ch[c].rail = stage["rail_ua"][c]
+                st.ch[c].gain = stage["gain"][c]
         self.s.target = 1.0
         self.s.level = 1.0
         self.s.max_level = max_level
@@ -276,8 +302,19 @@ cdef class SessionEngine:
         free(self.s.scratch)
         free(self.s.ring)
 
+    cdef int _enter(self, str what) except -1:
+        if not mw_enter(&self.s.busy):
+            raise RuntimeError(f"SessionEngine.{what}: another thread (or the audio callback) is filling this "
+                               f"engine; one engine is one stream -- build another with session.engine()")
+        return 0
+
     def rewind(self):
         """Back to the start of the session (level at the target, no ramp)."""
+        self._enter("rewind")
+        self._rewind()
+        mw_leave(&self.s.busy)
+
+    cdef void _rewind(self):
         cdef int i
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         for i in range(self.s.n_steps * self.s.n_ch):
@@ -295,8 +332,10 @@ cdef class SessionEngine:
             raise ValueError(f"out has {out.shape[1]} channels: the stage drives {self.s.stage.out_channels}")
         if out.shape[0] == 0:
             return
+        self._enter("fill")
         with nogil:
             sess_fill(&self.s, &out[0, 0], out.shape[0])
+        mw_leave(&self.s.busy)
 
     def render(self, Py_ssize_t frames):
         out = np.empty((frames, self.s.stage.out_channels), dtype=np.float32)
@@ -307,7 +346,47 @@ cdef class SessionEngine:
     def set_level(self, double level):
         """Ask for a new intensity multiplier (clipped to what the stage
         allows); the audio thread reaches it by a linear ramp of ramp_s."""
+        if not isfinite(level) or level < 0.0:
+            raise ValueError(f"level={level!r} is not allowed: it must be finite and >= 0 "
+                             f"(at most {self.s.max_level:g} takes effect)")
         self.s.target = level
+
+    def stop_at(self, int64_t frame):
+        """End the session at ``frame`` (session samples, pauses excluded):
+        the level ramps down over ramp_s to reach silence there, decided at
+        that exact sample whatever the block sizes (as ``duration_s`` and
+        the auto-off are)."""
+        if frame < 0:
+            raise ValueError(f"frame={frame} is not allowed: it must be >= 0")
+        if frame < self.s.total:
+            self.s.total = frame
+            self.s.fade_from = max(0, frame - self.s.ramp_samples)
+
+    @property
+    def settled(self):
+        """True once the session has ended and no coupling stores charge:
+        the DAC may stop without a current flowing."""
+        return bool(self.s.finished and stage_settled(&self.s.stage))
+
+    @property
+    def supervision(self):
+        """What the supervisor saw: ``clamped`` samples (0 for every
+        session that passed its check, at any level up to max_level), and
+        for an engine built to measure (``Session.check``) the worst ratio
+        of the modelled current, stored charge or drive to its bound, where
+        it fell and for which corner."""
+        st = &self.s.stage
+        out = {"clamped": st.clamped + (st.sup.clamped if st.ac else 0)}
+        if st.ac:
+            kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail"}
+            out.update(worst=st.sup.worst, at=st.sup.worst_at, peak_current_ua=st.sup.peak[MW_SUP_CURRENT],
+                       peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL], what=kinds.get(st.sup.worst_what),
+                       channel=st.sup.worst_channel, limit_ua=st.sup.limit,
+                       corner_hz=(mw_sup_corner_hz(&st.sup, self._corner_hz, self._tolerance, st.sup.worst_corner)
+                                  if st.sup.worst_corner >= 0 else None),
+                       rail_ua=(st.ch[st.sup.worst_channel].rail if st.sup.worst_channel >= 0 else None),
+                       bleed_ua_per_sample=st.sup.bleed)
+        return out
 
     @property
     def max_level(self):
@@ -372,6 +451,8 @@ cdef class SessionEngine:
             "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
             "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
+            "busy_blocks": self.s.busy_blocks,
+            "clamped": self.s.stage.clamped + (self.s.stage.sup.clamped if self.s.stage.ac else 0),
         }
 
     def reset_stats(self):

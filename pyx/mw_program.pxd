@@ -9,6 +9,7 @@ cdef struct mw_program:
     mw_train train
     mw_envelope env      # the spec's own envelope (ramps, wave slope)
     mw_envelope gate     # a session step's soft start and soft stop
+    int busy             # a thread is filling it (mw_guard.h)
 
 
 cdef inline void program_start(mw_program* p) noexcept nogil:

@@ -1,11 +1,15 @@
 # The output stage: uA -> DAC samples, the only place that knows volts.
 #
-# For each program channel: optional AC-coupling pre-emphasis (the inverse
-# of the card's first-order high-pass, so the current that flows is the one
-# asked for), a gain in DAC units per uA, and a destination -- one DAC
-# channel, or a bridged pair driven in antiphase.  The clamp to the stage's
-# safe maximum is the last operation on every sample, here, in compiled code.
+# For each program channel: the supervisor (csrc/mw_supervisor.h), which
+# keeps the current that flows within the stage's limit -- through an
+# AC-coupled card it also pre-emphasises, so that the current that flows is
+# the one asked for, and bounds the charge the coupling stores -- then a
+# destination: one DAC channel, or a bridged pair driven in antiphase.  The
+# clamp to the stage's safe maximum is the last operation on every sample,
+# here, in compiled code, and every sample it changes is counted.
 from libc.string cimport memcpy
+from libc.stdint cimport int64_t, uint64_t
+from mw_supervisor cimport mw_sup, mw_sup_ch, mw_sup_run, mw_sup_ch_reset, mw_sup_settled
 
 cdef enum:
     MW_MAX_CH = 32
@@ -17,20 +21,28 @@ cdef struct mw_stage:
     int pos[MW_MAX_CH]        # DAC channel of each program channel
     int neg[MW_MAX_CH]        # its antiphase partner (bridged), or -1
     double gain[MW_MAX_CH]    # DAC units per uA, per DAC channel of the pair
-    float clamp               # |DAC sample| never exceeds this
-    bint compensate           # pre-emphasise for an AC-coupled output
-    double hp_a               # the card's high-pass: y[n] = a (y[n-1] + x[n] - x[n-1])
-    double lim_ua             # AC: the modelled current that flows never exceeds this
-    double head_ua            # AC: the pre-emphasised drive never exceeds this
-    double xprev[MW_MAX_CH]
-    double yprev[MW_MAX_CH]
+    float clamp               # DC: |DAC sample| never exceeds this
+    bint ac                   # AC-coupled: the supervisor shapes every sample
+    uint64_t clamped          # DC: samples the clamp changed
+    mw_sup sup                # AC: the model of the coupling and its bounds
+    mw_sup_ch ch[MW_MAX_CH]   # AC: each program channel's coupling state
 
 
 cdef inline void stage_reset(mw_stage* s) noexcept nogil:
     cdef int c
     for c in range(MW_MAX_CH):
-        s.xprev[c] = 0.0
-        s.yprev[c] = 0.0
+        mw_sup_ch_reset(&s.ch[c])
+
+
+cdef inline bint stage_settled(const mw_stage* s) noexcept nogil:
+    """Nothing is stored in a coupling: the DAC may stop now."""
+    cdef int c
+    if not s.ac:
+        return True
+    for c in range(s.n_prog):
+        if not mw_sup_settled(&s.ch[c]):
+            return False
+    return True
 
 
 cdef inline float _clamp(float x, float lim) noexcept nogil:
@@ -41,37 +53,21 @@ cdef inline float _clamp(float x, float lim) noexcept nogil:
     return x
 
 
-cdef inline void _stage_shape(mw_stage* s, int c, float* ua, Py_ssize_t frames) noexcept nogil:
-    """Program channel c's current (uA) -> its clamped DAC values, in place."""
+cdef inline void _stage_shape(mw_stage* s, int c, float* ua, Py_ssize_t frames, int64_t t0, bint bleed) noexcept nogil:
+    """Program channel c's current (uA) -> its DAC values, in place."""
     cdef Py_ssize_t f
-    cdef double x, y, xi, lo, hi, g = s.gain[c]
-    cdef float lim = s.clamp, gf = <float>g
-    if s.compensate:
-        x = s.xprev[c]
-        y = s.yprev[c]
-        for f in range(frames):
-            # x[n] = x[n-1] + y[n] / a - y[n-1]: the input whose high-passed
-            # output is y; bounded so that the modelled current stays within
-            # lim_ua and the drive within head_ua (the bounds always intersect)
-            xi = x + ua[f] / s.hp_a - y
-            lo = x - y - s.lim_ua / s.hp_a
-            hi = x - y + s.lim_ua / s.hp_a
-            if lo < -s.head_ua:
-                lo = -s.head_ua
-            if hi > s.head_ua:
-                hi = s.head_ua
-            if xi < lo:
-                xi = lo
-            elif xi > hi:
-                xi = hi
-            y = s.hp_a * (y + xi - x)
-            x = xi
-            ua[f] = <float>x
-        s.xprev[c] = x
-        s.yprev[c] = y
-    # gain and clamp in place: a contiguous loop the compiler vectorises
+    cdef float lim = s.clamp, gf = <float>s.gain[c], v
+    cdef uint64_t over = 0
+    if s.ac:
+        mw_sup_run(&s.sup, &s.ch[c], c, ua, frames, t0, bleed)
+        return
+    # DC: the current is the drive; gain and clamp in place, a contiguous
+    # loop the compiler vectorises (the count too)
     for f in range(frames):
-        ua[f] = _clamp(gf * ua[f], lim)
+        v = gf * ua[f]
+        over += not (-lim <= v <= lim)
+        ua[f] = _clamp(v, lim)
+    s.clamped += over
 
 
 cdef inline void _stage_route(const mw_stage* s, int c, const float* v, float* out, Py_ssize_t frames) noexcept nogil:
@@ -89,15 +85,18 @@ cdef inline void _stage_route(const mw_stage* s, int c, const float* v, float* o
             out[f * C + q] = -v[f]
 
 
-cdef inline void stage_apply(mw_stage* s, float* ua, Py_ssize_t stride, float* out, Py_ssize_t frames) noexcept nogil:
+cdef inline void stage_apply(mw_stage* s, float* ua, Py_ssize_t stride, float* out, Py_ssize_t frames,
+                             int64_t t0, bint bleed) noexcept nogil:
     """Map every program channel's current (uA; channel c at ua + c * stride,
-    overwritten) into the interleaved DAC frames of out, clamped."""
+    overwritten) into the interleaved DAC frames of out, clamped.  t0 is
+    the session sample of the first frame; ``bleed``: the programs are
+    silent and the couplings give back what they store."""
     cdef int c
     cdef Py_ssize_t f
     cdef const float* a = ua
     cdef const float* b = ua + stride
     for c in range(s.n_prog):
-        _stage_shape(s, c, ua + c * stride, frames)
+        _stage_shape(s, c, ua + c * stride, frames, t0, bleed)
     if (s.out_channels == 2 and s.n_prog == 2 and s.pos[0] == 0 and s.pos[1] == 1
             and s.neg[0] < 0 and s.neg[1] < 0):
         # two channels straight to a stereo card: one pass that vectorises

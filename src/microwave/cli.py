@@ -50,21 +50,27 @@ def cmd_plot(a) -> int:
 def cmd_info(a) -> int:
     session = resolve(a.session)
     stage = _stage(a.stage)
-    session.check(stage, a.rate)
     r = session.report(stage, a.rate, a.area)
     p = print
     p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
-    p(f"stage: limit {r['stage_limit_ua']:g} uA; session peak {r['peak_ua']:g} uA")
+    p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"
+      + (f" (corner {stage.corner_hz:g} Hz +-{100 * stage.corner_tolerance:g} %)" if stage.coupling == "ac" else "")
+      + (f", load {stage.load_ohm_min:g}-{stage.load_ohm_max:g} ohm" if stage.mode == "voltage" else "")
+      + f"; max {r['max_ua']:g} uA; session peak {r['peak_ua']:g} uA asked")
+    p(f"worst current predicted to flow (every corner and load, abrupt stops included): {r['worst_ua']:.4g} uA "
+      f"at the session's level, {r['worst_ua_at_max_level']:.4g} uA at its highest level ({r['max_level']:.3g}x)")
     p("steps:")
     for s in r["steps"]:
         p(f"  {s['start_s']:7.1f} s  {s['zone']:<10} {s['label'] or 'custom':<9} {s['seconds']:6.1f} s")
         for c, ch in enumerate(s["channels"]):
             phases = ", ".join(f"{a:+.4g} uA x {w:.4g} us" for a, w in zip(ch["phase_amps_ua"], ch["phase_widths_us"]))
             p(f"      ch{c}: {ch['pulse_rate_hz']:.4g} pulses/s; phases {phases}")
-            p(f"           peak {ch['peak_ua']:.4g} uA, rms {ch['rms_ua']:.4g} uA, DC {ch['dc_ua']:.4g} uA; "
-              f"net charge/pulse {ch['net_charge_per_pulse_uc']:.4g} uC, max phase charge {ch['max_phase_charge_uc']:.4g} uC; "
+            p(f"           peak {ch['peak_ua']:.4g} uA, rms {ch['rms_ua']:.4g} uA, DC {ch['dc_ua']:.4g} uA as rendered "
+              f"({ch['spec_dc_ua']:.4g} uA by the spec); net charge/pulse {ch['net_charge_per_pulse_uc']:.4g} uC, "
+              f"max phase charge {ch['max_phase_charge_uc']:.4g} uC; "
               f"density peak {ch['peak_density_ma_cm2']:.3g} / rms {ch['rms_density_ma_cm2']:.3g} mA/cm2")
     p("DC component over the session: " + ", ".join(f"ch{c} {v:.4g} uA" for c, v in enumerate(r["dc_ua"])))
+    p(f"net dose (INFUSE): {r['dose_ua_min']:.4g} uA*min on the most dosed channel (limit {r['max_dose_ua_min']:g})")
     p("maximum output by load (FDA): " + "; ".join(
         f"{x['load_ohm']:g} ohm: {x['max_ua']:.4g} uA, {x['max_v']:.3g} V" for x in r["loads"]))
     p(f"electrode area {r['electrode_area_cm2']:g} cm2: peak density {r['peak_density_ma_cm2']:.3g} mA/cm2"

@@ -3,7 +3,11 @@
 Rendering streams in blocks through the compiled engine, so memory stays
 constant whatever the duration, and writes to a temporary file beside the
 target that replaces it only when complete: an interrupted render never
-leaves a file that looks finished.  WAV is written as 32-bit float (bit for
+leaves a file that looks finished.  A file ends as a stream does: a
+``seconds`` shorter than the session fades to silence at that sample, and
+through an AC-coupled stage the file goes on, silent, while the drive bleeds
+the coupling's stored charge, so that whatever plays it stops with nothing
+stored.  WAV is written as 32-bit float (bit for
 bit what goes to the DAC); FLAC as 24-bit integer (lossless for a 24-bit DAC).
 """
 from __future__ import annotations
@@ -64,9 +68,10 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         raise ValueError(f"output={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
     rate = _checks.rate(rate)
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
-    engine = session.engine(rate, stage)
-    total = session.frames(rate) if seconds is None else round(_checks.number("seconds", seconds, 0, unit="s") * rate)
-    total = min(total, session.frames(rate))
+    if seconds is not None:
+        seconds = _checks.number("seconds", seconds, 0, lo_open=True, unit="s")
+    engine = session.engine(rate, stage, duration_s=seconds)
+    total = engine.state["total"]
     channels = engine.render(0).shape[1]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
@@ -76,13 +81,18 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         with sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
                           format=path.suffix[1:].upper()) as f:
             done = 0
-            while done < total:
-                n = min(block_frames, total - done)
+            while done < total or not engine.settled:
+                n = min(block_frames, total - done) if done < total else block_frames
                 engine.fill(buf[:n])
+                if done >= total and engine.settled:
+                    # the bleed ended in this block: stop at its last step, so
+                    # that the file is the same whatever the block size
+                    moving = np.flatnonzero(np.any(buf[:n] != 0, axis=1))
+                    n = int(moving[-1]) + 1 if len(moving) else 0
                 f.write(buf[:n])
                 done += n
                 if progress is not None:
-                    progress(done, total)
+                    progress(min(done, total), total)
         publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -82,6 +82,8 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
 
 def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> float:
     """The net dose of ``spec`` over ``minutes`` in uA x min; raises beyond ``max_dose_ua_min``."""
+    max_dose_ua_min = _checks.number("max_dose_ua_min", max_dose_ua_min, 0, unit="uA*min")
+    minutes = _checks.number("minutes", minutes, 0, unit="min")
     dose = abs(spec.net_dc_ua) * minutes
     if dose > max_dose_ua_min:
         raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC for {minutes:g} min) exceeds "

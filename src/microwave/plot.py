@@ -51,7 +51,9 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)))
     start_s = _checks.number("start", start_s, 0, session.seconds, unit="s")
     span_s = _checks.number("span", span_s, 0, session.seconds, lo_open=True, unit="s")
-    zoom = session.render_ua(rate, seconds=min(session.seconds, start_s + span_s))[round(start_s * rate):]
+    # a view into the session, not an end of it: the engine's own frames, no fade
+    zoom = session.engine(rate, ua_stage(session.channels)).render(
+        round(min(session.seconds, start_s + span_s) * rate))[round(start_s * rate):] * gain
     t_zoom = start_s + np.arange(len(zoom)) / rate
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), constrained_layout=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from ._core import Generator
 from ._session import SessionEngine
 from .envelopes import Envelope
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
-from .stage import FDA_LOADS_OHM, Stage
+from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
 
 AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
 IEC_DENSITY_MA_CM2 = 2.0  # IEC 60601-2-10: above this the operator's attention is needed
@@ -138,7 +139,10 @@ class Session:
     def _gate(self, seconds: float) -> Envelope:
         a, r = self.soft_start_s, self.soft_stop_s
         if a + r > seconds:
-            a, r = a * seconds / (a + r), r * seconds / (a + r)
+            a = a * seconds / (a + r)
+            r = max(0.0, seconds - a)
+            while a + r > seconds:      # float rounding: never past the step
+                r = math.nextafter(r, 0.0)
         return Envelope.soft(seconds, a, r) if seconds > 0 else None
 
     def channels_on(self, stage: Stage) -> int:
@@ -149,73 +153,140 @@ class Session:
         broadcast = all(not isinstance(s.program, tuple) for s in self.steps)
         return min(self.channels, len(stage.channel_map)) if broadcast else self.channels
 
-    def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> None:
-        """Raise a clear error if ``stage`` cannot play this session as asked."""
+    def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> float:
+        """Raise a clear error if ``stage`` cannot play this session within
+        its limit; return the highest level (intensity multiplier) at which
+        the current that flows stays within it.
+
+        Through a DC-coupled stage the current is the drive, so the peak the
+        specs ask for decides.  Through an AC-coupled one the whole session
+        is simulated, in compiled code and bounded memory, at level 1 with
+        its soft starts and stops, the coupling's state carried from step to
+        step, for seven corners across the stage's tolerance: the current
+        that flows, the charge the coupling stores (what an abrupt stop
+        would release) and the drive against the DAC's swing.  All three
+        scale with the level, so the worst ratio to its bound gives the
+        highest level at which the limit holds.
+        """
+        return self._assess(stage, rate)[0]
+
+    def _assess(self, stage: Stage, rate: int) -> tuple[float, float]:
+        """(the highest level at which the limit holds, the worst current
+        predicted to flow at level 1 in uA), or a ValueError saying why the
+        stage cannot play the session at all."""
+        rate = _checks.rate(rate)
+        if not isinstance(stage, Stage):
+            raise TypeError(f"stage={stage!r} must be a microwave.stage.Stage")
         stage.check_peak(self.peak_ua, f"session {self.name!r}")
-        stage.plan(self.channels_on(stage), rate)
-        if stage.coupling == "ac":
-            a = stage.hp_coefficient(rate)
-            head_ua = stage.headroom * stage.full_scale_ua()
-            for s, d in zip(self.steps, self.step_seconds()):
-                for p in set(s.programs(self.channels_on(stage))):
-                    y = p.render(min(d, 20.0), rate).astype(np.float64)
-                    drive = np.max(np.abs(y + (1 / a - 1) * np.cumsum(y))) if len(y) else 0.0
-                    if drive > min(head_ua, stage.limit_ua):
-                        raise ValueError(
-                            f"step {s.zone!r} ({s.label or 'custom'}) cannot go through this AC-coupled output "
-                            f"(corner {stage.corner_hz:g} Hz): keeping the current as asked needs a drive of "
-                            f"{drive:.0f} uA-equivalent, beyond the {min(head_ua, stage.limit_ua):.0f} uA available. "
-                            f"Its net DC is {p.net_dc_ua:.2f} uA and it holds a polarity for long; use a DC-coupled "
-                            f"interface (Expert Sleepers ES-8/ES-9; coupling='dc'), or a charge-balanced mode")
+        top = stage.limit_ua / self.peak_ua if self.peak_ua > 0 else 1.0
+        dose = self.dose_ua_min()
+        if dose > 0:   # the net dose scales with the level too
+            top = min(top, self.max_dose_ua_min / dose)
+        if stage.coupling == "dc":
+            stage.plan(self.channels_on(stage), rate)
+            return top, self.peak_ua * stage.load_spread
+        # the whole session at level 1 through the supervisor, measuring
+        engine = self._engine(rate, stage, measure=True)
+        block = np.empty((1 << 16, stage.out_channels), dtype=np.float32)
+        for _ in range(0, engine.state["total"], len(block)):
+            engine.fill(block)
+        sup = engine.supervision
+        if sup["worst"] > 1.0:
+            raise ValueError(self._refusal(stage, rate, sup))
+        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * stage.load_spread
+        # (less a hair: the samples are float32, rounded once more on the way)
+        return (min(top, (1.0 - 1e-5) / sup["worst"]) if sup["worst"] > 0 else top), worst
+
+    def _refusal(self, stage: Stage, rate: int, sup: dict) -> str:
+        """Why an AC-coupled stage cannot play this session: where, what, how much."""
+        at_s = sup["at"] / rate
+        edges = [end for _, end in self.step_edges(rate)]
+        i = next((k for k, end in enumerate(edges) if sup["at"] < end), len(edges) - 1)
+        step = self.steps[i]
+        if sup["what"] == "rail":
+            what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
+                    f"beyond the DAC's swing of {sup['rail_ua']:.0f} uA-equivalent (headroom={stage.headroom:g})")
+        else:
+            kind = ("the current through" if sup["what"] == "current" else
+                    "the charge stored in (the current an abrupt stop would release through)")
+            what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
+                    f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
+                    f"{100 * AC_MARGIN:g} % margin)")
+        dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
+        return (f"session {self.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
+                f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
+                f"{step.label or 'custom'}), {what}; it would hold up to {100 / sup['worst']:.1f} % of the "
+                f"programmed intensity.  The step's net DC is {dc:.3g} uA: through a capacitor a held polarity or a "
+                f"net DC builds up stored charge.  Lower the level or the steps' length, use a charge-balanced mode, "
+                f"or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+
+    def step_edges(self, rate: int) -> list[tuple[int, int]]:
+        """(first sample, end sample) of each step.  Step boundaries fall at
+        the nearest sample of their cumulative time, so they never drift."""
+        out, t, edge = [], 0.0, 0
+        for d in self.step_seconds():
+            t += d
+            out.append((edge, round(t * rate)))
+            edge = out[-1][1]
+        return out
 
     def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[dict]]]:
         """(first sample, end sample, one generator plan per channel) of each
-        step: its spec's plan with the step's soft start and stop as the gate.
-        Step boundaries fall at the nearest sample of their cumulative time,
-        so they never drift."""
-        out, t, edge = [], 0.0, 0
-        for s, d in zip(self.steps, self.step_seconds()):
+        step: its spec's plan with the step's soft start and stop as the gate."""
+        out = []
+        for s, d, (lo, hi) in zip(self.steps, self.step_seconds(), self.step_edges(rate)):
             gate = self._gate(d)
             plans = []
             for p in s.programs(channels):
                 plan = p.plan(rate)
                 plan["gate"] = gate.plan(rate) if gate is not None else None
                 plans.append(plan)
-            t += d
-            end = round(t * rate)
-            out.append((edge, end, plans))
-            edge = end
+            out.append((lo, hi, plans))
         return out
 
     def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, ramp_s: float = 0.5,
                duration_s: float | None = None) -> SessionEngine:
-        """The compiled engine that renders (or streams) this session.
+        """The compiled engine that renders (or streams) this session,
+        checked against ``stage`` first (:meth:`check`); its ``max_level``
+        is the highest level at which the current that flows stays within
+        the stage's limit.
 
         ``ramp_s`` is the length of every live level change (and of the fade
-        when ``duration_s`` ends the session early)."""
+        when ``duration_s`` ends the session early: the fade reaches silence
+        at ``duration_s`` exactly, whatever the block sizes)."""
         rate = _checks.rate(rate)
         stage = stage if stage is not None else Stage()
-        self.check(stage, rate)
+        ramp_s = _checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s")
+        if duration_s is not None:
+            duration_s = _checks.number("duration_s", duration_s, 0, lo_open=True, unit="s")
+        top = self.check(stage, rate)
+        engine = self._engine(rate, stage, ramp_s, max_level=top)
+        if duration_s is not None:
+            engine.stop_at(round(min(duration_s, self.seconds + 1.0) * rate))
+        return engine
+
+    def _engine(self, rate: int, stage: Stage, ramp_s: float = 0.5, max_level: float = 1.0,
+                measure: bool = False) -> SessionEngine:
         channels = self.channels_on(stage)
         steps = self.step_plans(rate, channels)
         gens = [[Generator(plan) for plan in plans] for _, _, plans in steps]
         lengths = [end - start for start, end, _ in steps]
-        edge = steps[-1][1]
-        total = min(edge, round(self.auto_off_s * rate))
-        if duration_s is not None:
-            total = min(total, round(_checks.number("duration_s", duration_s, 0, lo_open=True, unit="s") * rate))
-        max_level = stage.limit_ua / self.peak_ua
-        return SessionEngine(gens, lengths, stage.plan(channels, rate), total, float(rate),
-                             ramp_s=_checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s"), max_level=max_level)
+        total = min(steps[-1][1], round(self.auto_off_s * rate))
+        plan = dict(stage.plan(channels, rate), measure=measure)
+        return SessionEngine(gens, lengths, plan, total, float(rate), ramp_s=ramp_s, max_level=max_level)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
         return round(self.seconds * rate)
 
     def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, seconds: float | None = None) -> np.ndarray:
-        """DAC frames (float32, shape (frames, stage.out_channels)), clamped."""
-        eng = self.engine(rate, stage)
-        n = self.frames(rate) if seconds is None else round(_checks.number("seconds", seconds, 0, unit="s") * rate)
-        return eng.render(n)
+        """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
+        ``seconds`` shorter than the session ends it there by a fade of
+        0.5 s, as ``play --duration`` does."""
+        if seconds is None:
+            return self.engine(rate, stage).render(self.frames(rate))
+        seconds = _checks.number("seconds", seconds, 0, unit="s")
+        n = round(min(seconds, self.seconds + 1.0) * rate)
+        return self.engine(rate, stage, duration_s=seconds if seconds > 0 else None).render(n)
 
     def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
         """The current asked of each channel (uA, shape (frames, channels)), through an
@@ -224,40 +295,107 @@ class Session:
 
     # ---- report -----------------------------------------------------------------
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE, electrode_area_cm2: float = 1.0) -> dict:
-        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state."""
+        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state.
+
+        Per step and channel: the spec's peak, its RMS over a whole number of
+        the cycles it repeats with (pulses, bursts, pattern, a looping
+        envelope; the whole step where it does not repeat within it), and
+        the DC as rendered over the step (soft start and stop included).
+        For the session: the DC per channel, the net dose (uA x min), the
+        maximum current and voltage at the FDA's loads, and the worst
+        current predicted to flow -- at the session's own level and at its
+        highest -- across the stage's corner tolerance and load range.
+        """
         stage = stage if stage is not None else Stage()
+        rate = _checks.rate(rate)
         _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
+        max_level, worst = self._assess(stage, rate)
+        # DC per step and channel, as rendered: one streamed pass, split at the step edges
+        edges = self.step_edges(rate)
+        engine = self._engine(rate, ua_stage(self.channels))
+        sums = np.zeros((len(edges), self.channels))
+        for i, (lo, hi) in enumerate(edges):
+            for start in range(lo, hi, 1 << 18):
+                block = engine.render(min(1 << 18, hi - start))
+                sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
         steps, t = [], 0.0
-        for s, d in zip(self.steps, self.step_seconds()):
+        for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
             chans = []
-            for p in s.programs(self.channels):
-                y = p.render(min(d, 10.0), rate).astype(np.float64)
-                rms = float(np.sqrt(np.mean(y * y))) if len(y) else 0.0
+            n_step = edges[i][1] - edges[i][0]
+            for c, p in enumerate(s.programs(self.channels)):
+                rms = _rms_over_cycles(p, rate, n_step)
                 chans.append({
                     "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
                     "phase_widths_us": [w for _, w in p.phases()],
                     "phase_amps_ua": [a for a, _ in p.phases()],
                     "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
-                    "dc_ua": p.net_dc_ua,
+                    "dc_ua": float(sums[i, c] / n_step) if n_step else 0.0, "spec_dc_ua": p.net_dc_ua,
                     "peak_density_ma_cm2": p.peak_ua / 1000 / electrode_area_cm2,
                     "rms_density_ma_cm2": rms / 1000 / electrode_area_cm2,
                 })
             steps.append({"zone": s.zone, "label": s.label, "start_s": t, "seconds": d, "channels": chans})
             t += d
         total = sum(x["seconds"] for x in steps)
-        # the DC component of the whole session as rendered (soft ramps included), streamed
-        engine, sums, done, n = self.engine(rate, ua_stage(self.channels)), 0.0, 0, self.frames(rate)
-        while done < n:
-            block = engine.render(min(1 << 18, n - done))
-            sums = sums + block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
-            done += len(block)
-        dc = list(sums / max(n, 1)) if n else [0.0] * self.channels
+        n = edges[-1][1] if edges else 0
+        dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * self.channels
         loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r} for r in FDA_LOADS_OHM]
         peak_density = self.peak_ua / 1000 / electrode_area_cm2
         return {"name": self.name, "seconds": total, "auto_off_s": self.auto_off_s, "channels": self.channels,
-                "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "dc_ua": dc, "steps": steps,
-                "loads": loads, "electrode_area_cm2": electrode_area_cm2, "peak_density_ma_cm2": peak_density,
-                "density_warning": peak_density > IEC_DENSITY_MA_CM2, "timeline": self.timeline()}
+                "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
+                "max_level": max_level, "worst_ua": worst, "worst_ua_at_max_level": worst * max_level,
+                "dc_ua": dc, "dose_ua_min": self.dose_ua_min(), "max_dose_ua_min": self.max_dose_ua_min,
+                "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
+                "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
+                "timeline": self.timeline()}
+
+
+def _repeat_samples(plan: dict) -> int | None:
+    """Samples after which a spec's current repeats exactly (pulses, bursts,
+    polarity pattern and a looping envelope together), or None when it
+    does not repeat (a sweep, a custom train, a delay, an end, a one-shot
+    envelope)."""
+    sc = plan["schedule"]
+    env = plan["envelope"]
+    if sc["kind"] != "regular" or sc["end"] is not None or sc["delay"][:2] != (0, 0):
+        return None
+    if env is not None and not env["loop"]:
+        return None
+
+    def rat(r):
+        return Fraction(r[0]) + Fraction(r[1], r[2])
+    period = rat(sc["period"])
+    parts = [period, Fraction(1)]
+    if sc["burst_cycle"] is not None:
+        cycle = rat(sc["burst_cycle"])
+        per_burst = math.ceil(rat(sc["burst_on"]) / period)
+        parts.append(cycle)
+    if plan["pattern"] is not None:
+        by_time, _, lengths = plan["pattern"]
+        if by_time:
+            parts.append(Fraction(sum(lengths)))
+        else:
+            pulses = math.lcm(sum(lengths), 2)
+            if sc["burst_cycle"] is not None:   # counted across bursts: whole bursts of whole patterns
+                parts.append(cycle * (math.lcm(pulses, per_burst) // per_burst))
+            else:
+                parts.append(period * pulses)
+    if env is not None:
+        parts.append(Fraction(sum(env["lengths"])))
+    num = math.lcm(*(p.numerator for p in parts))
+    den = math.gcd(*(p.denominator for p in parts))
+    return num // den
+
+
+def _rms_over_cycles(spec, rate: int, n_max: int) -> float:
+    """RMS of ``spec`` (uA) over the most whole repeats that fit in
+    ``n_max`` samples, or over ``n_max`` samples where none fits."""
+    cycle = _repeat_samples(spec.plan(rate))
+    n = n_max if cycle is None or cycle > n_max else n_max // cycle * cycle
+    gen, sq = spec.generator(rate), 0.0
+    for start in range(0, n, 1 << 18):
+        y = gen.render(min(1 << 18, n - start)).astype(np.float64)
+        sq += float(np.dot(y, y))
+    return math.sqrt(sq / n) if n else 0.0
 
 
 #: uA per DAC unit of the ideal stage that renders current itself: a power of

@@ -1,0 +1,142 @@
+/* mw_supervisor.c -- see mw_supervisor.h for the model and the bounds. */
+#include <math.h>
+#include "mw_supervisor.h"
+
+#define MW_PI 3.14159265358979323846
+
+double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k)
+{
+    if (s->k <= 1)
+        return corner_hz;
+    return corner_hz * (1.0 - tolerance + 2.0 * tolerance * k / (s->k - 1));
+}
+
+void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
+                 double bleed_fraction)
+{
+    int k;
+    double cmin = 1.0;
+    s->k = tolerance > 0.0 ? MW_SUP_K : 1;
+    s->nominal = s->k / 2;
+    for (k = 0; k < s->k; k++) {
+        double f = mw_sup_corner_hz(s, corner_hz, tolerance, k);
+        s->d[k] = exp(-2.0 * MW_PI * f / rate);
+        s->c[k] = 1.0 - s->d[k];
+        s->inv_c[k] = 1.0 / s->c[k];
+        if (s->c[k] < cmin)
+            cmin = s->c[k];
+    }
+    s->limit = limit_ua;
+    /* while bleeding, a drive falling by `bleed` a sample makes a current of
+     * at most bleed / (1 - d) <= bleed_fraction * L through every corner */
+    s->bleed = bleed_fraction * limit_ua * cmin;
+    s->clamped = 0;
+    s->peak[0] = s->peak[1] = s->peak[2] = 0.0;
+    s->worst = 0.0;
+    s->worst_at = -1;
+    s->worst_what = s->worst_corner = s->worst_channel = -1;
+}
+
+void mw_sup_ch_reset(mw_sup_ch* ch)
+{
+    int k;
+    ch->x = 0.0;
+    for (k = 0; k < MW_SUP_K; k++)
+        ch->q[k] = 0.0;
+}
+
+int mw_sup_settled(const mw_sup_ch* ch)
+{
+    return ch->x == 0.0;
+}
+
+static void measure(mw_sup* s, const double* q, double rail, int channel, double x, int64_t at)
+{
+    int k, what = MW_SUP_RAIL, corner = -1;
+    double a, r, worst = fabs(x) / rail;
+    if (fabs(x) > s->peak[MW_SUP_RAIL])
+        s->peak[MW_SUP_RAIL] = fabs(x);
+    for (k = 0; k < s->k; k++) {
+        a = fabs(x - q[k]);
+        if (a > s->peak[MW_SUP_CURRENT])
+            s->peak[MW_SUP_CURRENT] = a;
+        r = a / s->limit;
+        if (r > worst) {
+            worst = r;
+            what = MW_SUP_CURRENT;
+            corner = k;
+        }
+        a = fabs(s->c[k] * x + s->d[k] * q[k]);
+        if (a > s->peak[MW_SUP_STORED])
+            s->peak[MW_SUP_STORED] = a;
+        r = a / s->limit;
+        if (r > worst) {
+            worst = r;
+            what = MW_SUP_STORED;
+            corner = k;
+        }
+    }
+    if (worst > s->worst) {
+        s->worst = worst;
+        s->worst_at = at;
+        s->worst_what = what;
+        s->worst_corner = corner;
+        s->worst_channel = channel;
+    }
+}
+
+void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed)
+{
+    const int K = s->k;
+    const double L = s->limit, rail = ch->rail, g = ch->gain, inv_g = 1.0 / ch->gain;
+    double x = ch->x, aim, lo, hi, b;
+    double q[MW_SUP_K];
+    int64_t i;
+    int k;
+    for (k = 0; k < K; k++)
+        q[k] = ch->q[k];
+    for (i = 0; i < n; i++) {
+        if (bleed) {
+            b = x > s->bleed ? s->bleed : (x < -s->bleed ? -s->bleed : x);
+            aim = x - b;
+        } else {
+            /* the pre-emphasis: what the declared corner needs for y = asked */
+            aim = (double)buf[i] + q[s->nominal];
+        }
+        if (s->measure) {
+            measure(s, q, rail, channel, aim, t0 + i);
+            x = aim;
+        } else {
+            lo = -rail;
+            hi = rail;
+            for (k = 0; k < K; k++) {
+                /* the current now: |x - q_k| <= L */
+                b = q[k] - L;
+                lo = b > lo ? b : lo;
+                b = q[k] + L;
+                hi = b < hi ? b : hi;
+                /* an abrupt zero next: |c_k x + d_k q_k| <= L */
+                b = (-L - s->d[k] * q[k]) * s->inv_c[k];
+                lo = b > lo ? b : lo;
+                b = (L - s->d[k] * q[k]) * s->inv_c[k];
+                hi = b < hi ? b : hi;
+            }
+            x = aim == aim ? aim : 0.0;   /* a NaN never reaches the DAC */
+            if (x < lo) {
+                x = lo;
+                s->clamped++;
+            } else if (x > hi) {
+                x = hi;
+                s->clamped++;
+            }
+        }
+        /* what the DAC is given, and so what the coupling really sees */
+        buf[i] = (float)(x * g);
+        x = (double)buf[i] * inv_g;
+        for (k = 0; k < K; k++)
+            q[k] = s->c[k] * x + s->d[k] * q[k];
+    }
+    ch->x = x;
+    for (k = 0; k < K; k++)
+        ch->q[k] = q[k];
+}

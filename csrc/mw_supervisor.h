@@ -1,0 +1,96 @@
+/* mw_supervisor.h -- the limit on the current that flows.
+ *
+ * The output stage turns each program channel's current (uA) into a drive
+ * x, in uA-equivalent at the stage's nominal conversion (its DAC value is
+ * x times the channel's gain).  What flows is not always x:
+ *
+ *   DC-coupled card   the current is x.
+ *   AC-coupled card   the card's output capacitor is a first-order high-pass
+ *                     of corner f.  The DAC holds each sample (a zero-order
+ *                     hold), so the current just after sample n's edge is
+ *                         y[n] = d y[n-1] + x[n] - x[n-1],  d = exp(-2 pi f / rate)
+ *                     and it only decays within the sample: |y[n]| bounds it.
+ *
+ * Write q[n] = x[n-1] - d y[n-1], so that y[n] = x[n] - q[n].  q is the
+ * charge stored in the coupling, in uA-equivalent: the current that flows
+ * at sample n if the DAC returns to zero there -- an underflow, a crash or
+ * a lost device does that at once.  It is a low-pass of the drive:
+ *     q[n+1] = (1 - d) x[n] + d q[n].
+ *
+ * The corner of a real card is known only within a tolerance, and the
+ * current stored by a long excursion is largest for the corner whose time
+ * constant is near the excursion's age, not always at an end of the
+ * tolerance.  The supervisor therefore models MW_SUP_K corners spread
+ * evenly across it (the declared corner in the middle) and chooses every
+ * sample's drive inside
+ *     |x - q_k|                  <= L   the current that flows now,
+ *     |(1 - d_k) x + d_k q_k|    <= L   the current an abrupt zero would bring next,
+ *     |x|                        <= rail (the DAC's swing),
+ * for every modelled corner k.  x = 0 always satisfies all three (by
+ * induction every |q_k| <= L), so the set is a non-empty interval and the
+ * clamp never has to choose between constraints.
+ *
+ * The drive it aims for is the pre-emphasis of the declared corner (the
+ * current asked for, plus what that corner has stored), or, while
+ * bleeding, a step of the drive towards zero.  A sample whose aim lies
+ * outside the interval is clamped and counted: with a session that passed
+ * its check (Session.check runs this in measure mode, where nothing is
+ * clamped and the worst ratio to each bound is recorded) that never happens
+ * at any level up to the session's maximum.
+ */
+#ifndef MW_SUPERVISOR_H
+#define MW_SUPERVISOR_H
+
+#include <stdint.h>
+
+#define MW_SUP_K 7          /* corners modelled across the declared tolerance */
+
+enum {                      /* what a measured ratio is a ratio of */
+    MW_SUP_CURRENT = 0,     /* the current that flows, to L */
+    MW_SUP_STORED = 1,      /* the stored charge (an abrupt zero's current), to L */
+    MW_SUP_RAIL = 2         /* the drive, to the DAC's swing */
+};
+
+typedef struct {
+    int k;                          /* corners modelled (1 .. MW_SUP_K) */
+    double d[MW_SUP_K];             /* exp(-2 pi f_k / rate) */
+    double c[MW_SUP_K];             /* 1 - d_k */
+    double inv_c[MW_SUP_K];         /* 1 / (1 - d_k) */
+    int nominal;                    /* the declared corner: the one the pre-emphasis inverts */
+    double limit;                   /* L: the current bound, uA-equivalent */
+    double bleed;                   /* drive change per sample while bleeding */
+    int measure;                    /* 1: clamp nothing, record the worst ratio */
+    /* what happened */
+    uint64_t clamped;               /* samples whose drive was clamped */
+    double peak[3];                 /* measure: the largest current, stored charge and drive (MW_SUP_*), uA-eq */
+    double worst;                   /* measure: the largest ratio to a bound */
+    int64_t worst_at;               /* ... at this sample */
+    int worst_what;                 /* ... of this kind (MW_SUP_*) */
+    int worst_corner;               /* ... for this corner (index) */
+    int worst_channel;              /* ... on this program channel */
+} mw_sup;
+
+typedef struct {                    /* one program channel's coupling */
+    double x;                       /* the last drive, uA-equivalent */
+    double q[MW_SUP_K];             /* stored charge per corner, uA-equivalent */
+    double rail;                    /* |x| bound, uA-equivalent */
+    double gain;                    /* DAC units per uA-equivalent */
+} mw_sup_ch;
+
+/* Corners f_k spread evenly over corner_hz * (1 -+ tolerance). */
+void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
+                 double bleed_fraction);
+void mw_sup_ch_reset(mw_sup_ch* ch);
+
+/* buf: n samples of current asked (uA) -> the DAC values, in place.
+ * t0: the sample index of buf[0] (for the measured worst's place).
+ * bleed: ignore buf and move the drive towards zero instead. */
+void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed);
+
+/* The drive is zero: closing the stream now changes nothing. */
+int mw_sup_settled(const mw_sup_ch* ch);
+
+/* The modelled corner k in Hz. */
+double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k);
+
+#endif

@@ -1,0 +1,37 @@
+# Declarations only: the supervisor's C kernel (csrc/mw_supervisor.h, where
+# the model of the current that flows and its bounds are written out).
+from libc.stdint cimport int64_t, uint64_t
+
+cdef extern from "mw_supervisor.h" nogil:
+    enum:
+        MW_SUP_K
+        MW_SUP_CURRENT
+        MW_SUP_STORED
+        MW_SUP_RAIL
+
+    ctypedef struct mw_sup:
+        int k
+        int nominal
+        double limit
+        double bleed
+        int measure
+        uint64_t clamped
+        double peak[3]
+        double worst
+        int64_t worst_at
+        int worst_what
+        int worst_corner
+        int worst_channel
+
+    ctypedef struct mw_sup_ch:
+        double x
+        double q[MW_SUP_K]
+        double rail
+        double gain
+
+    void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
+                     double bleed_fraction)
+    void mw_sup_ch_reset(mw_sup_ch* ch)
+    void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed)
+    int mw_sup_settled(const mw_sup_ch* ch)
+    double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k)

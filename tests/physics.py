@@ -1,0 +1,72 @@
+"""An independent model of the current that flows, for the tests.
+
+Built from the hardware's description, not from the library's code: the
+DAC holds each sample (zero-order hold); an AC-coupled card's output is an
+analog RC high-pass, H(s) = s / (s + 2 pi f), on every DAC channel, which
+scipy discretises exactly for a held input; a bridged pair's current is the
+difference of its two channels; a current-mode stage converts volts to uA
+with its transconductance, a voltage-mode stage drives V / R into the load.
+The output at each sample is the current just after that sample's edge,
+the largest it gets within the sample (a high-pass's output only decays
+while its input holds).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import signal
+
+
+def highpass_zoh(x: np.ndarray, corner_hz: float, rate: float) -> np.ndarray:
+    """The analog RC high-pass of a sample-and-hold input, at the sample edges."""
+    w = 2 * math.pi * corner_hz
+    b, a, *_ = signal.cont2discrete(([1.0, 0.0], [1.0, w]), 1.0 / rate, method="zoh")
+    return signal.lfilter(np.ravel(b), np.ravel(a), x)
+
+
+def volts(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None = None, rate: float = 48_000) -> np.ndarray:
+    """Volts across program channel ``channel``'s electrodes (float64), through
+    the card's coupling at ``corner_hz`` (ignored for a DC-coupled stage)."""
+    route = stage.channel_map[channel]
+    pos, neg = route if isinstance(route, tuple) else (route, None)
+
+    def out(k):
+        v = dac[:, k].astype(np.float64) * stage.full_scale_v
+        return highpass_zoh(v, corner_hz, rate) if stage.coupling == "ac" else v
+    return out(pos) - (out(neg) if neg is not None else 0.0)
+
+
+def current_ua(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None = None, rate: float = 48_000,
+               load_ohm: float | None = None) -> np.ndarray:
+    """The current that flows through program channel ``channel``'s electrodes, uA."""
+    v = volts(dac, stage, channel, corner_hz, rate)
+    if stage.load_ohm is None:
+        return v * stage.ua_per_v
+    return v / (load_ohm if load_ohm is not None else stage.load_ohm_min) * 1e6
+
+
+def corners(stage, n: int = 25) -> list[float]:
+    """Corners spread across the stage's declared tolerance (ends included)."""
+    if stage.coupling != "ac":
+        return [None]
+    return list(np.linspace(stage.corner_hz * (1 - stage.corner_tolerance),
+                            stage.corner_hz * (1 + stage.corner_tolerance), n))
+
+
+def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,
+                     n_corners: int = 25) -> float:
+    """The largest |current| over every program channel and every corner
+    across the tolerance (at the lowest load of a voltage-mode stage),
+    with the DAC held at zero afterwards for ``tail_tau`` time constants of
+    the slowest corner: what flows during the samples and after they stop."""
+    tail = 0
+    if stage.coupling == "ac":
+        slowest = stage.corner_hz * (1 - stage.corner_tolerance)
+        tail = math.ceil(tail_tau * rate / (2 * math.pi * slowest))
+    x = np.concatenate([dac, np.zeros((tail, dac.shape[1]), dac.dtype)]) if tail else dac
+    worst = 0.0
+    for c in range(channels if channels is not None else len(stage.channel_map)):
+        for f in corners(stage, n_corners):
+            worst = max(worst, float(np.max(np.abs(current_ua(x, stage, c, f, rate)), initial=0.0)))
+    return worst
