@@ -28,6 +28,9 @@
 # ($DIR/asound.conf, exported as ALSA_CONFIG_PATH; the system alsa.conf and
 # its hooks are not read):
 #   microwave_play     -> sink microwave_null (float32le, $RATE Hz, stereo)
+#   microwave_ac       -> sink microwave_ac: a LADSPA one-pole high-pass
+#                         ($MICROWAVE_AUDIO_AC_CORNER_HZ, 5 Hz) in front of
+#                         microwave_null -- an AC-coupled card's stand-in
 #   microwave_monitor  -> source microwave_null.monitor (what was played)
 #   default, pulse     -> the same server (playback: the sink, capture: monitor)
 # Clients need the exported ALSA_CONFIG_PATH (PortAudio/ALSA) and PULSE_SERVER
@@ -44,7 +47,8 @@ RATE=${MICROWAVE_AUDIO_RATE:-48000}
 CHANNELS=2
 KEEPALIVE_MS=${MICROWAVE_AUDIO_KEEPALIVE_MS:-10}
 REALTIME=${MICROWAVE_AUDIO_REALTIME:-no}   # yes: SCHED_RR for the server threads (root)
-PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils)
+AC_CORNER_HZ=${MICROWAVE_AUDIO_AC_CORNER_HZ:-5}   # the stand-in AC-coupled card's high-pass setting
+PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils ladspa-sdk)
 LAST_FILE="${TMPDIR:-/tmp}/microwave-audio.$(id -u).last"
 
 die() { echo "audio-server.sh: $*" >&2; exit 1; }
@@ -121,6 +125,8 @@ export PULSE_SOURCE='$SINK.monitor'
 export ALSA_CONFIG_PATH='$ASOUND'
 export MICROWAVE_AUDIO_RATE='$RATE'
 export MICROWAVE_AUDIO_PLAY_DEVICE='microwave_play'
+export MICROWAVE_AUDIO_AC_DEVICE='microwave_ac'
+export MICROWAVE_AUDIO_AC_CORNER_HZ='$AC_CORNER_HZ'
 export MICROWAVE_AUDIO_RECORD_DEVICE='microwave_monitor'
 EOF
 }
@@ -137,6 +143,10 @@ load-module module-null-sink sink_name=$SINK format=float32le rate=$RATE channel
 # the sink (zeros mixed into float32 at unity volume change nothing).
 load-module module-null-source source_name=microwave_silence format=float32le rate=$RATE channels=$CHANNELS channel_map=front-left,front-right
 load-module module-loopback source=microwave_silence sink=$SINK latency_msec=$KEEPALIVE_MS source_dont_move=true sink_dont_move=true remix=false
+# An AC-coupled card's stand-in: a one-pole digital high-pass (LADSPA 'hpf'
+# from ladspa-sdk's filter.so, one instance per channel) in front of the
+# null sink; what plays on microwave_ac reaches the monitor high-passed.
+load-module module-ladspa-sink sink_name=microwave_ac sink_master=$SINK plugin=filter label=hpf control=$AC_CORNER_HZ sink_properties=device.description=microwave_ac
 load-module module-native-protocol-unix socket=$SOCK auth-anonymous=1
 set-default-sink $SINK
 set-default-source $SINK.monitor
@@ -187,6 +197,12 @@ pcm.microwave_play {
     device "$SINK"
     hint { show on description "microwave null sink (playback)" }
 }
+pcm.microwave_ac {
+    type pulse
+    server "$srv"
+    device "microwave_ac"
+    hint { show on description "microwave AC-coupled stand-in (high-pass, then the null sink)" }
+}
 pcm.microwave_monitor {
     type pulse
     server "$srv"
@@ -228,6 +244,7 @@ cmd_start() {
         PULSE_STATE_PATH="$DIR/state"
         PULSE_CONFIG_PATH="$DIR/home/.config/pulse"
         PULSE_CLIENTCONFIG="$DIR/client.conf"
+        LADSPA_PATH=/usr/lib/ladspa
     )
     cp "$DIR/daemon.conf" "$DIR/home/.config/pulse/daemon.conf"
     # setsid: own session, so signals to the caller's process group (Ctrl-C in

@@ -8,6 +8,9 @@ that server, and yields an :class:`AudioServer` with
 
 * ``play_device``   -- PortAudio output device name (``microwave_play``, the
   null sink; ``default`` goes there as well),
+* ``ac_device``     -- PortAudio output device name (``microwave_ac``): a
+  LADSPA one-pole high-pass at ``ac_corner_hz`` (5 Hz) in front of the null
+  sink, the stand-in for an AC-coupled card (its monitor is the same),
 * ``record_device`` -- PortAudio input device name (``microwave_monitor``, the
   null sink's monitor: whatever is played comes back here),
 * ``rate``          -- the null sink's sample rate (48000): play and record at
@@ -45,6 +48,8 @@ class AudioUnavailable(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class AudioServer:
     play_device: str
+    ac_device: str
+    ac_corner_hz: float
     record_device: str
     rate: int
     directory: str
@@ -243,12 +248,14 @@ def audio_server(directory: str | None = None):
         names = [d["name"] for d in sd.query_devices()]
         play = env.get("MICROWAVE_AUDIO_PLAY_DEVICE", PLAY_DEVICE)
         record = env.get("MICROWAVE_AUDIO_RECORD_DEVICE", RECORD_DEVICE)
-        for name in (play, record):
+        ac = env.get("MICROWAVE_AUDIO_AC_DEVICE", "microwave_ac")
+        for name in (play, record, ac):
             if name not in names:
                 raise AudioUnavailable(f"PortAudio does not list {name!r} "
                                        f"(devices: {names}); ALSA pulse plugin "
                                        "(libasound2-plugins) missing?")
-        yield AudioServer(play_device=play, record_device=record,
+        yield AudioServer(play_device=play, ac_device=ac,
+                          ac_corner_hz=float(env.get("MICROWAVE_AUDIO_AC_CORNER_HZ", 5)), record_device=record,
                           rate=int(env.get("MICROWAVE_AUDIO_RATE", 48000)),
                           directory=directory, env=env)
     finally:

@@ -64,7 +64,7 @@ class Recorder:
         return np.concatenate(self.chunks) / self.gain
 
 
-def play_recorded(audio, session, action=None, stage=None, attempts=3, **kw):
+def play_recorded(audio, session, action=None, stage=None, attempts=3, device=None, **kw):
     """Play `session` (output only) while recording the monitor; `action(player)`
     runs in this thread while it plays.  Returns (player, recorded uA).
 
@@ -75,7 +75,7 @@ def play_recorded(audio, session, action=None, stage=None, attempts=3, **kw):
     stage = stage or Stage(channel_map=(0,), out_channels=2)
     for _ in range(attempts):
         with Recorder(audio, stage) as rec:
-            p = Player(session, stage, device=audio.play_device, rate=RATE, **kw)
+            p = Player(session, stage, device=device or audio.play_device, rate=RATE, **kw)
             with p:
                 if action is not None:
                     action(p)
@@ -355,3 +355,31 @@ def test_cli_play_on_a_terminal_takes_keys(audio):
     assert "level 1.00" in text and "level 1.10" in text     # the live line, before and after '+'
     assert "PAUSED" in text
     assert "played" in text and "played 20.0" not in text    # 'q' ended it early
+
+
+def test_through_an_ac_coupled_card_the_current_stays_within_the_limit_and_ends_bled(audio):
+    """Through a real high-pass in the audio server (LADSPA hpf, the AC card's
+    stand-in, its corner within the stage's declared tolerance): the current
+    is as asked while it plays, stays within max_ua, and a stop mid-session
+    bleeds the coupling -- what the monitor records after the end is a
+    fraction of the limit, never a release of the stored charge."""
+    stage = Stage(coupling="ac", corner_hz=audio.ac_corner_hz, channel_map=(0,), out_channels=2, max_ua=300)
+    # an INFUSE-like pattern: a net DC that the coupling stores as it plays
+    spec = mw.Monophasic(freq_hz=100, amp_ua=60, phase_us=3000, pattern="300ms+ 100ms-")
+    session = Session("ac", (Step("z", spec, 1.0),), channels=1, soft_start_s=0.1, soft_stop_s=0.1)
+
+    def stop_soon(p):
+        time.sleep(0.6)
+        p.stop()
+
+    p, x = play_recorded(audio, session, stop_soon, stage=stage, device=audio.ac_device, ramp_s=0.05)
+    assert p.stats["clamped"] == 0
+    peak = np.max(np.abs(x))
+    assert 55 <= peak <= stage.max_ua
+    # the pulses arrive with the current asked (60 uA), not drooped by the coupling
+    on = np.abs(x) > 30
+    assert np.median(np.abs(x[on])) == pytest.approx(60, rel=0.05)
+    # after the stop's ramp: only the bleed, a fraction of the limit
+    last_pulse = np.nonzero(np.abs(x) > 30)[0][-1]
+    after = np.abs(x[last_pulse + round(0.01 * RATE):])
+    assert len(after) > RATE // 10 and np.max(after) <= 0.25 * stage.limit_ua

@@ -8,6 +8,25 @@ control side (this module) changes the intensity, pauses, resumes and stops
 by storing plain numbers that the callback turns into linear ramps of
 ``ramp_s`` seconds: nothing ever steps.
 
+How a session ends, whatever ends it (its last sample, ``duration_s``, the
+auto-off, ``stop()``, Ctrl-C, an exception in the control thread): the
+level ramps to zero over ``ramp_s``, reaching silence at the exact sample
+the end is scheduled for; through an AC-coupled stage the drive then bleeds
+the charge the coupling stores, at most a fifth of the limit
+(:data:`microwave.stage.BLEED_FRACTION`), before the stream completes.  A
+pause holds that charge instead, so that resuming goes on seamlessly; if the
+stream dies meanwhile (a crash, an unplugged card), what flows back stays
+within the limit, because the supervisor bounds the stored charge at every
+sample.  ``stats["clamped"]`` counts samples the supervisor had to clamp:
+0 for every session that passed its check, at any level up to
+``max_level``.
+
+The callback's rules: it never allocates, never takes a lock, never needs
+the GIL and never calls into Python.  One engine is one stream: while a
+Player plays it, ``engine.fill`` from Python raises RuntimeError, and a
+callback that finds a Python thread filling it plays silence (counted in
+``stats["busy_blocks"]``) rather than touch the state.
+
 >>> from microwave.sessions import builtin
 >>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:
 ...     p.wait()                 # Ctrl-C ramps down to silence, then raises
@@ -154,10 +173,11 @@ class Player:
         return self
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Ramp to silence, then end the stream."""
+        """Ramp to silence, bleed what an AC coupling stores, then end the stream."""
         self.engine.stop()
         if wait and self._started:
-            self._done.wait(timeout if timeout is not None else self.ramp_s + 3 * self.latency + 2.0)
+            self._done.wait(timeout if timeout is not None
+                            else self.ramp_s + self.stage.max_bleed_s + 3 * self.latency + 2.0)
         self.close()
 
     def close(self) -> None:
@@ -217,7 +237,8 @@ class Player:
     @property
     def stats(self) -> dict:
         """Callbacks, underflows, overflows, callback time (mean, max) and
-        its share of the block's real-time budget, contact and sense current."""
+        its share of the block's real-time budget, contact and sense current,
+        and the samples the supervisor clamped (``clamped``)."""
         st = self.engine.state
         frames_per_cb = st["frames"] / st["callbacks"] if st["callbacks"] else 0
         budget = frames_per_cb / self.rate if frames_per_cb else 0.0

@@ -188,6 +188,16 @@ class Stage:
         return min([self.max_ua * margin / self.load_spread]
                    + [self.full_scale_ua(c) for c in range(len(self.channel_map))])
 
+    @property
+    def max_bleed_s(self) -> float:
+        """The longest an end's bleed can take (s): from a charge at the limit,
+        at BLEED_FRACTION of the limit through the slowest corner; 0 when
+        DC-coupled."""
+        if self.coupling == "dc":
+            return 0.0
+        tau = 1.0 / (2 * math.pi * self.corner_hz * (1.0 - self.corner_tolerance))
+        return tau / BLEED_FRACTION * 1.01
+
     def max_ua_at(self, load_ohm: float) -> float:
         """The largest current that can flow into ``load_ohm``: a current-mode
         stage's limit, or what its compliance voltage allows; a voltage-mode
