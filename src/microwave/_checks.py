@@ -8,7 +8,7 @@ from numbers import Real
 DEFAULT_RATE = 48_000
 MIN_RATE, MAX_RATE = 1_000, 768_000
 #: The library refuses any spec asking for more than this (microcurrent is
-#: commonly defined as 1-999 uA; REFERENCE: clinical FSM "never more than 500 uA").
+#: commonly defined as 1-999 uA; docs/references.md: clinical FSM "never more than 500 uA").
 MAX_SPEC_UA = 1000.0
 
 

@@ -12,6 +12,7 @@ bit what goes to the DAC); FLAC as 24-bit integer (lossless for a 24-bit DAC).
 """
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -70,8 +71,11 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
     if seconds is not None:
         seconds = _checks.number("seconds", seconds, 0, lo_open=True, unit="s")
+    stage = stage if stage is not None else Stage()
     engine = session.engine(rate, stage, duration_s=seconds)
     total = engine.state["total"]
+    # the bleed's end is the engine's to say; past its longest, stop regardless
+    last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)
     channels = engine.render(0).shape[1]
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
@@ -81,7 +85,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         with sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
                           format=path.suffix[1:].upper()) as f:
             done = 0
-            while done < total or not engine.settled:
+            while done < total or (not engine.settled and done < last):
                 n = min(block_frames, total - done) if done < total else block_frames
                 engine.fill(buf[:n])
                 if done >= total and engine.settled:

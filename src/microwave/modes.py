@@ -1,7 +1,7 @@
 """The modes a consumer microcurrent device offers, as specs.
 
 Each mode takes an intensity ``level`` 1-5 (the device's buttons) or an
-explicit ``amp_ua``.  The figures rest on REFERENCE.md:
+explicit ``amp_ua``.  The figures rest on docs/references.md:
 
 * Level currents follow the NuFACE Plus (FDA K103472): 80-400 uA in 5
   levels for LIFT; TIGHTEN and INFUSE sit lower ("controlled stimulation over
@@ -64,7 +64,7 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
            minutes: float = 5.0, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> Monophasic:
     """INFUSE: for use with a water-based serum.
 
-    A net DC moves like-charged ions away from the electrode (REFERENCE.md:
+    A net DC moves like-charged ions away from the electrode (docs/references.md:
     positive pole for acidic solutions, negative for alkaline).  Monophasic
     100 Hz pulses of 4 ms (40 % duty) held positive for 3 s then negative
     for 1 s: the net current is half the average, and the brief reversals
@@ -94,7 +94,7 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
 def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.0,
         polarity: str = "alternating", slope_s: float | None = 1.0, every_s: float = 6.0):
     """Frequency Specific Microcurrent: two channels, each its own frequency
-    (REFERENCE.md: 230 Hz on one and 430 Hz on the other, 150 uA typical,
+    (docs/references.md: 230 Hz on one and 430 Hz on the other, 150 uA typical,
     100-300 uA, never over 500 uA), sample-locked because both run from the
     same sample clock.
 

@@ -9,7 +9,7 @@ the train runs.  Applied to a pulse train it decides the sign of every pulse:
 >>> PolarityPattern.polarized(+1)           # FSM "polarized positive"
 
 A monophasic train under a pattern carries net charge, which is what
-galvanic/iontophoretic INFUSE modes rely on (REFERENCE.md: net DC of one
+galvanic/iontophoretic INFUSE modes rely on (docs/references.md: net DC of one
 polarity pushes like-charged ions away from that electrode); a biphasic
 train under any pattern stays charge-balanced pulse by pulse.
 """
