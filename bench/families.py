@@ -128,3 +128,8 @@ def full_face() -> Session:
 
 def stage() -> Stage:
     return Stage()
+
+
+def ac_stage() -> Stage:
+    """An AC-coupled card (5 Hz +-30 %), two channels."""
+    return Stage(coupling="ac", corner_hz=5.0, channel_map=(0, 1))

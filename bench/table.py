@@ -129,7 +129,8 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
             key = fam.key if fam else "session"
             name = f"{fam.family}: {fam.label}" if fam else "full session + stage: full-face, 2 channels, DC stage"
             rect = fam.rectangular if fam else False
-            tgt = Target(">=", 0.5, "≥ 0.5× fill") if rect else Target(">=", 0.1, "≥ 0.1× fill")
+            tgt = (Target(">=", 0.5, "≥ 0.5× fill") if rect else Target(">=", 0.1, "≥ 0.1× fill") if fam
+                   else Target(">=", 0.15, "≥ 0.15× fill"))
             t.add(f"{name} — vs ndarray.fill", [f"core/{key}/{size}", f"fill/{size}"], _speed, tgt)
             kind = "mask" if fam and fam.ref == "mask" else "box filter"
             t.add(f"{name} — vs numpy ({kind})", [f"core/{key}/{size}", f"numpy/{key}/{size}"], _speed,
@@ -145,6 +146,9 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
                         "sawtooth": "scipy.signal.sawtooth (same triangle)",
                         "chirp": "scipy.signal.chirp (same phase law, a sine)"}[fam.scipy]
                 t.add(f"{name} — vs {what}", [f"core/{key}/{size}", f"scipy/{key}/{size}"], _speed)
+            if not fam:
+                t.add("full session + AC stage: TIGHTEN, 2 channels, 5 Hz ±30 % (seven corners a sample) — vs ndarray.fill",
+                      [f"core/session-ac/{size}", f"fill/{size}"], _speed)
             if f"tile/{key}/{size}" in data:
                 t.add(f"{name} — vs np.tile of one precomputed period (a copy, periodic trains only)",
                       [f"core/{key}/{size}", f"tile/{key}/{size}"], _speed)

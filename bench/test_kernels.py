@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import numpy_ref
-from families import FAMILIES, RATE, full_face, stage
+from families import FAMILIES, RATE, ac_stage, full_face, stage
+from microwave.sessions import builtin
 from mwbench import SESSION_SPAN_S, SIZES, blocks, record
 
 SIZE_IDS = list(SIZES)
@@ -111,13 +112,20 @@ def _session_span(buf2):
 
 
 @pytest.mark.parametrize("size", SIZE_IDS)
-def test_core_session(benchmark, buffers, size):
-    """SessionEngine.fill: every step's programs, gates and the DC stage,
-    2 interleaved channels.  In-cache: the whole session in blocks of the
-    256 KiB buffer; out-of-cache: one fill of the 64 MiB buffer."""
+@pytest.mark.parametrize("coupling", ["dc", "ac"])
+def test_core_session(benchmark, buffers, size, coupling):
+    """SessionEngine.fill: every step's programs, gates and the stage, 2
+    interleaved channels.  In-cache: the whole session in blocks of the
+    256 KiB buffer; out-of-cache: one fill of the 64 MiB buffer.  DC: the
+    full-face session through a DC stage; AC: TIGHTEN (full-face's LIFT
+    steps cannot go through a capacitor) through a 5 Hz +-30 % AC stage,
+    whose supervisor models seven corners at every sample."""
     buf2 = buffers[size].reshape(-1, 2)
     sess, total = _session_span(buf2)
-    eng = sess.engine(RATE, stage())
+    if coupling == "ac":
+        sess = builtin("tighten")
+        total = min(total, sess.frames(RATE))
+    eng = sess.engine(RATE, stage() if coupling == "dc" else ac_stage())
     frames = blocks(len(buf2), total if size == "in-cache" else len(buf2))
     vs = [buf2[:m] for m in frames]
 
@@ -127,7 +135,7 @@ def test_core_session(benchmark, buffers, size):
             eng.fill(v)
     benchmark.group = f"kernel {size}"
     benchmark(run)
-    record(benchmark, f"core/session/{size}", per=2 * sum(frames))
+    record(benchmark, f"core/session{'-ac' if coupling == 'ac' else ''}/{size}", per=2 * sum(frames))
 
 
 @pytest.mark.parametrize("size", SIZE_IDS)
