@@ -43,10 +43,7 @@ class Family:
         sched = numpy_ref.Schedule(plan["schedule"], rate)
 
         def block(start, n):
-            out = numpy_ref.train_ref(plan, start, n, tpl, sched)
-            numpy_ref._apply_env(out, plan.get("envelope"), start)
-            numpy_ref._apply_env(out, plan.get("gate"), start)
-            return out
+            return numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, start, n, tpl, sched), start, tpl, sched)
         return block
 
     def scipy_block(self, rate: int = RATE):

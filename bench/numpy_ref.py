@@ -292,11 +292,16 @@ def envelope_levels(env: dict | None, start: int, n: int):
     """The float32 multiplier of samples [start, start+n) (None: unity)."""
     if env is None:
         return None
+    return envelope_at(env, np.arange(start, start + n, dtype=np.int64))
+
+
+def envelope_at(env: dict, p: np.ndarray):
+    """The float32 multiplier of the samples ``p``."""
     lengths = np.asarray(env["lengths"], dtype=np.int64)
     ends = np.cumsum(lengths)
     total = int(ends[-1])
-    p = np.arange(start, start + n, dtype=np.int64)
-    done = np.zeros(n, dtype=bool)
+    p = np.asarray(p, dtype=np.int64)
+    done = np.zeros(p.shape, dtype=bool)
     if env["loop"]:
         p = p % total
     else:
@@ -317,13 +322,6 @@ def envelope_levels(env: dict | None, start: int, n: int):
             lvl[m] = a[m] + d[m] * f(pos[m].astype(np.float64) / L[m])
     lvl[done] = env["after"]
     return lvl.astype(np.float32)
-
-
-def _apply_env(out: np.ndarray, env, start: int) -> None:
-    lvl = envelope_levels(env, start, len(out))
-    if lvl is not None:
-        # the core skips a level of exactly 1 and writes 0 for a level of 0
-        out *= np.where(lvl == 1.0, np.float32(1.0), lvl)
 
 
 def train_ref(plan: dict, start: int, n: int, tpl: Template | None = None, sched: Schedule | None = None) -> np.ndarray:
@@ -375,13 +373,64 @@ def train_ref(plan: dict, start: int, n: int, tpl: Template | None = None, sched
     return out
 
 
+def gain_at(plan: dict, p: np.ndarray) -> np.ndarray:
+    """The gain that moves sample by sample (envelope x gate, float32) at samples p."""
+    g = np.ones(len(p), dtype=np.float32)
+    for env in (plan.get("envelope"), plan.get("gate")):
+        if env is not None:
+            g = g * envelope_at(env, p)
+    return g
+
+
+def hold_gain(plan: dict, out: np.ndarray, start: int, tpl: Template | None = None,
+              sched: Schedule | None = None) -> np.ndarray:
+    """``out`` (the train at unit gain, samples [start, start+n)) with one
+    gain a unit: each unit (a pulse, or an alternating pair) takes the gain
+    of the sample where its first pulse starts; in that sample, the part
+    before the onset keeps the previous unit's gain."""
+    if plan.get("envelope") is None and plan.get("gate") is None:
+        return out
+    n = len(out)
+    tpl = tpl or Template(plan["template"])
+    sched = sched or Schedule(plan["schedule"], plan["rate"])
+    U = plan.get("unit_pulses", 1)
+    k_last = sched.last_at_or_before(start + n - 1)
+    if k_last < 0:
+        return out * np.float32(0.0)
+    # the units from the one before the unit holding sample `start` on
+    k0 = sched.last_at_or_before(start)
+    base = max(0, (k0 // U) * U - U) if k0 >= 0 else 0
+    ku = np.arange(base, k_last + 1, U, dtype=np.int64)
+    W, F, ok = sched.onsets(ku)
+    ku, W, F = ku[ok], W[ok], F[ok]
+
+    def first_at(sample):
+        return sched.last_at_or_before(sample - 1) + 1
+    A = np.broadcast_to(np.asarray(pulse_signs(plan["pattern"], ku, W, plan["sign"], first_at), dtype=np.float64),
+                        ku.shape)
+    h = gain_at(plan, W)                                  # each unit's gain
+    before = np.float32(0.0)                              # the gain before the first (none: 0)
+    if base > 0:
+        before = gain_at(plan, sched.onsets(np.array([base - U]))[0])[0]
+    prev = np.concatenate([[before], h[:-1]]).astype(np.float32)
+    samples = np.arange(start, start + n, dtype=np.int64)
+    ui = np.searchsorted(W, samples, side="right") - 1
+    held = np.where(ui >= 0, h[np.maximum(ui, 0)], np.float32(0.0)).astype(np.float32)
+    res = out * held
+    straddle = np.nonzero((W >= start) & (W < start + n) & (h != prev))[0]
+    if len(straddle):
+        s = W[straddle] - start
+        head = A[straddle] * tpl.cum_at(1.0 - F[straddle])
+        v = out[s].astype(np.float64)
+        res[s] = (prev[straddle].astype(np.float64) * (v - head)
+                  + h[straddle].astype(np.float64) * head).astype(np.float32)
+    return res
+
+
 def program_ref(plan: dict, start: int, n: int) -> np.ndarray:
     """One channel's program (train, envelope, step gate), as Generator.fill
     gives it: samples [start, start+n), uA, float32."""
-    out = train_ref(plan, start, n)
-    _apply_env(out, plan.get("envelope"), start)
-    _apply_env(out, plan.get("gate"), start)
-    return out
+    return hold_gain(plan, train_ref(plan, start, n), start)
 
 
 def spec_ref(spec, rate: int, start: int, n: int) -> np.ndarray:
@@ -420,9 +469,7 @@ class SessionRef:
             if a >= b:
                 continue
             for c, (plan, tpl, sched) in enumerate(plans):
-                x = train_ref(plan, a - lo, b - a, tpl, sched)
-                _apply_env(x, plan.get("envelope"), a - lo)
-                _apply_env(x, plan.get("gate"), a - lo)
+                x = hold_gain(plan, train_ref(plan, a - lo, b - a, tpl, sched), a - lo, tpl, sched)
                 ua[c, a - start: b - start] = x
         out = np.zeros((n, self.out_channels), dtype=np.float32)
         for c in range(self.n_ch):

@@ -16,7 +16,7 @@ from libc.math cimport fabs, isfinite
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
-from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
+from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown, MW_GCHUNK
 from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset, stage_settled
 from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL)
 from mw_guard cimport mw_enter, mw_leave
@@ -37,6 +37,11 @@ cdef struct mw_session:
     int n_ch
     int n_steps
     int64_t* step_end          # absolute end sample of each step
+    int64_t* ramp_min          # each step's shortest ramp: three of its units
+    int64_t* unit_len          # each step's longest unit, samples
+    int64_t quiet              # samples the level has been at zero
+    float* levels              # the live level over a chunk (MW_BLOCK)
+    float* gbuf                # the programs' gain scratch (2 * MW_GCHUNK)
     mw_program* progs          # n_steps * n_ch
     float* scratch             # n_ch * MW_BLOCK
     mw_stage stage
@@ -91,6 +96,8 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
     cdef int c, C = s.stage.out_channels
     cdef double lvl, want, d
     cdef bint hold
+    cdef int cur
+    cdef const float* lev
     if s.unrouted:
         memset(out, 0, frames * C * sizeof(float))
     while done < frames:
@@ -108,11 +115,15 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             want = s.max_level
         if want < 0.0:
             want = 0.0
+        cur = s.step if s.step < s.n_steps else s.n_steps - 1
         if want != s.goal:
-            # a new goal: reach it by a linear ramp of ramp_samples
+            # a new goal: reach it by a linear ramp of ramp_samples, and of
+            # at least three units (the gain is taken one unit at a time)
             s.goal = want
-            s.slew = fabs(want - s.level) / s.ramp_samples
-        hold = s.level == 0.0 and want == 0.0
+            s.slew = fabs(want - s.level) / (s.ramp_samples if s.ramp_samples > s.ramp_min[cur] else s.ramp_min[cur])
+        # silent, and the units that started before it are over: the programs
+        # may stop (but not during a scheduled end: that runs to its sample)
+        hold = s.level == 0.0 and want == 0.0 and s.quiet >= s.unit_len[cur] and s.pos < s.fade_from
         if hold or s.finished or s.pos >= s.total:
             # paused (or stopped, or ended) at silence: the programs do not
             # advance; the stage still runs on zeros.  Paused, an AC coupling
@@ -124,6 +135,23 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, s.pos, s.finished)
             done += m
             continue
+        # the live level over this chunk: a gain each unit takes where it starts
+        lvl = s.level
+        lev = NULL
+        if lvl != 1.0 or want != 1.0:
+            lev = s.levels
+            for f in range(m):
+                d = want - lvl
+                if d > s.slew:
+                    d = s.slew
+                elif d < -s.slew:
+                    d = -s.slew
+                lvl += d
+                s.levels[f] = <float>lvl
+                s.quiet = s.quiet + 1 if lvl == 0.0 else 0
+        else:
+            s.quiet = 0
+        s.level = lvl
         # run the programs of the current step(s) into scratch
         t0 = s.pos
         k = 0
@@ -138,26 +166,14 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             if s.step_end[s.step] - s.pos < f:
                 f = s.step_end[s.step] - s.pos
             for c in range(s.n_ch):
-                program_fill(&s.progs[s.step * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f)
+                program_fill(&s.progs[s.step * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f,
+                             lev + k if lev != NULL else NULL, s.gbuf)
             k += f
             s.pos += f
             if s.pos >= s.step_end[s.step]:
                 s.step += 1
         if s.pos >= s.total:
             s.finished = 1
-        # the live level, ramped sample by sample
-        lvl = s.level
-        if lvl != 1.0 or want != 1.0:
-            for f in range(m):
-                d = want - lvl
-                if d > s.slew:
-                    d = s.slew
-                elif d < -s.slew:
-                    d = -s.slew
-                lvl += d
-                for c in range(s.n_ch):
-                    s.scratch[c * MW_BLOCK + f] *= <float>lvl
-        s.level = lvl
         stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, t0, False)
         done += m
 
@@ -235,7 +251,7 @@ cdef class SessionEngine:
     cdef double _corner_hz, _tolerance
 
     def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
-                  double rate, double ramp_s=0.5, double max_level=1.0):
+                  double rate, double ramp_s=0.5, double max_level=1.0, list ramp_min=None, list unit_len=None):
         cdef int i, c, n_steps = len(steps)
         cdef int n_ch = len(steps[0]) if steps else 1
         cdef mw_program* src
@@ -250,13 +266,20 @@ cdef class SessionEngine:
         self.s.step_end = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
         self.s.progs = <mw_program*>calloc(n_steps * n_ch + 1, sizeof(mw_program))
         self.s.scratch = <float*>calloc(n_ch * MW_BLOCK, sizeof(float))
+        self.s.ramp_min = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
+        self.s.unit_len = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
+        self.s.levels = <float*>calloc(MW_BLOCK, sizeof(float))
+        self.s.gbuf = <float*>calloc(2 * MW_GCHUNK, sizeof(float))
         self.s.ring_len = 1
         self.s.ring = <float*>calloc(1, sizeof(float))
-        if not (self.s.step_end and self.s.progs and self.s.scratch and self.s.ring):
+        if not (self.s.step_end and self.s.progs and self.s.scratch and self.s.ring and self.s.ramp_min
+                and self.s.unit_len and self.s.levels and self.s.gbuf):
             raise MemoryError()
         for i in range(n_steps):
             acc += step_samples[i]
             self.s.step_end[i] = acc
+            self.s.ramp_min[i] = ramp_min[i] if ramp_min is not None else 0
+            self.s.unit_len[i] = unit_len[i] if unit_len is not None else 0
             for c in range(n_ch):
                 src = <mw_program*><size_t>steps[i][c].struct_address()
                 memcpy(&self.s.progs[i * n_ch + c], src, sizeof(mw_program))
@@ -267,7 +290,7 @@ cdef class SessionEngine:
         self.s.total = min(total_samples, acc)
         # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
-        self.s.fade_from = self.s.total - self.s.ramp_samples if self.s.total < acc else self.s.total
+        self.s.fade_from = self._fade_start(self.s.total) if self.s.total < acc else self.s.total
         st = &self.s.stage
         st.out_channels = stage["out_channels"]
         st.n_prog = n_ch
@@ -300,6 +323,10 @@ cdef class SessionEngine:
         free(self.s.step_end)
         free(self.s.progs)
         free(self.s.scratch)
+        free(self.s.ramp_min)
+        free(self.s.unit_len)
+        free(self.s.levels)
+        free(self.s.gbuf)
         free(self.s.ring)
 
     cdef int _enter(self, str what) except -1:
@@ -322,6 +349,7 @@ cdef class SessionEngine:
         stage_reset(&self.s.stage)
         self.s.step = 0
         self.s.pos = 0
+        self.s.quiet = 0
         self.s.finished = 0
         self.s.stop_req = 0
         self.s.pause_req = 0
@@ -360,7 +388,13 @@ cdef class SessionEngine:
             raise ValueError(f"frame={frame} is not allowed: it must be >= 0")
         if frame < self.s.total:
             self.s.total = frame
-            self.s.fade_from = max(0, frame - self.s.ramp_samples)
+            self.s.fade_from = self._fade_start(frame)
+
+    cdef int64_t _fade_start(self, int64_t end):
+        """Where the fade of an end at ``end`` starts: a ramp of ramp_s (and of
+        at least three units), then the longest unit's length at silence, so
+        that every unit that started ends before the last sample."""
+        return max(0, end - self.end_samples)
 
     @property
     def settled(self):
@@ -395,6 +429,18 @@ cdef class SessionEngine:
     @property
     def ramp_samples(self):
         return self.s.ramp_samples
+
+    @property
+    def end_samples(self):
+        """The longest a controlled end takes to reach silence, in samples:
+        a ramp (ramp_s, or three units if longer), then the unit in
+        progress, which finishes at its own gain (the bleed comes after)."""
+        cdef int i
+        cdef int64_t ramp = self.s.ramp_samples, unit = 0
+        for i in range(self.s.n_steps):
+            ramp = max(ramp, self.s.ramp_min[i])
+            unit = max(unit, self.s.unit_len[i])
+        return ramp + unit
 
     def pause(self, bint paused=True):
         self.s.pause_req = paused

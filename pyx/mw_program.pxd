@@ -1,8 +1,23 @@
 # One channel's program: a pulse train (with its polarity pattern) shaped by
 # an envelope.  This is the unit the renderers, the output stage and the
 # real-time callback drive, one block at a time, with no Python involved.
-from mw_pulse cimport mw_train, train_start, train_fill, train_release, train_disown, MW_STREAM_MIN
+#
+# Gain is applied a pulse at a time.  The envelope, a session step's soft
+# start and stop (the gate) and the session's live level make a gain that
+# moves sample by sample; a pulse (or an alternating pair of monophasic
+# pulses: a *unit*) takes that gain at the sample where it starts and keeps
+# it to its end, so that its phases carry equal and opposite charge however
+# the gain moves.  Units never overlap (a pulse ends before the next one
+# starts), except in the one sample where a unit starts: there the part of
+# the sample before the onset keeps the previous unit's gain.
+from libc.stdint cimport int64_t
+from mw_pulse cimport (mw_train, mw_schedule, mw_template, train_start, train_fill, train_release, train_disown,
+                       sched_next, sched_reset, tpl_cum, MW_STREAM_MIN)
+from mw_pattern cimport mw_pattern, pattern_reset, pattern_sign
 from mw_envelope cimport mw_envelope, env_reset, env_apply
+
+cdef enum:
+    MW_GCHUNK = 1024     # samples of gain worked out at a time (the caller's scratch)
 
 
 cdef struct mw_program:
@@ -10,12 +25,39 @@ cdef struct mw_program:
     mw_envelope env      # the spec's own envelope (ramps, wave slope)
     mw_envelope gate     # a session step's soft start and soft stop
     int busy             # a thread is filling it (mw_guard.h)
+    # one gain per unit: the train's schedule and pattern walked in step
+    int unit_pulses      # pulses a unit: 1, or 2 (an alternating pair of monophasic pulses)
+    mw_schedule gsched
+    mw_pattern gpat
+    int64_t gpos         # absolute sample of the next gain to apply
+    bint g_has_next      # the next pulse's onset (whole + frac samples) and signed amplitude
+    int64_t g_next_w
+    double g_next_f, g_next_a
+    int64_t g_k          # index of that pulse
+    float held           # the gain of the unit in progress
+
+
+cdef inline void _gain_fetch(mw_program* p) noexcept nogil:
+    cdef double amp
+    p.g_k = p.gsched.k
+    p.g_has_next = sched_next(&p.gsched, &p.g_next_w, &p.g_next_f, &amp)
+    if p.g_has_next:
+        p.g_next_a = p.train.sign * amp * pattern_sign(&p.gpat, p.g_next_w)
 
 
 cdef inline void program_start(mw_program* p) noexcept nogil:
     train_start(&p.train)
     env_reset(&p.env)
     env_reset(&p.gate)
+    p.gsched = p.train.sched
+    sched_reset(&p.gsched)
+    p.gpat = p.train.pat
+    pattern_reset(&p.gpat)
+    p.gpos = 0
+    p.held = 0.0
+    if p.unit_pulses < 1:
+        p.unit_pulses = 1
+    _gain_fetch(p)
 
 
 cdef inline void program_release(mw_program* p) noexcept nogil:
@@ -28,9 +70,75 @@ cdef inline void program_disown(mw_program* p) noexcept nogil:
     train_disown(&p.train)
 
 
-cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n) noexcept nogil:
-    # a fill far larger than the cache that no envelope reads back again
-    p.train.stream = n >= MW_STREAM_MIN and p.env.n == 0 and p.gate.n == 0
+cdef inline bint program_shaped(const mw_program* p) noexcept nogil:
+    """Some gain other than 1 may apply (an envelope or a gate)."""
+    return p.env.n > 0 or p.gate.n > 0
+
+
+cdef inline void _gain_hold(mw_program* p, float* out, const float* g, Py_ssize_t n) noexcept nogil:
+    """out (n samples from p.gpos, rendered at unit gain) *= each unit's gain,
+    g[j] being the gain that moves sample by sample."""
+    cdef Py_ssize_t j = 0, b, i
+    cdef int64_t n0 = p.gpos
+    cdef float h
+    cdef double head, v
+    while p.g_has_next and p.g_next_w < n0:
+        # pulses that started while no gain applied (the gain was 1 then)
+        if p.g_k % p.unit_pulses == 0:
+            p.held = 1.0
+        _gain_fetch(p)
+    while j < n:
+        b = n
+        if p.g_has_next and p.g_next_w < n0 + n:
+            b = p.g_next_w - n0
+        h = p.held
+        if h != 1.0:
+            for i in range(j, b):
+                out[i] = out[i] * h
+        j = b
+        if b >= n:
+            break
+        if p.g_k % p.unit_pulses == 0 and g[b] != h:
+            # a unit starts inside sample b: the part before its onset is
+            # the previous unit's tail, at the previous unit's gain
+            head = p.g_next_a * tpl_cum(&p.train.tpl, 1.0 - p.g_next_f)
+            v = out[b]
+            out[b] = <float>(<double>h * (v - head) + <double>g[b] * head)
+            p.held = g[b]
+            j = b + 1
+        _gain_fetch(p)
+    p.gpos = n0 + n
+
+
+cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n, const float* level, float* gbuf) noexcept nogil:
+    """The next n samples: the train at unit gain, then one gain per unit.
+    ``level`` (n samples, or NULL for 1) is a gain from outside (the
+    session's live level); ``gbuf`` is scratch for 2 * MW_GCHUNK floats.
+    The gain is envelope x gate x level, each a float32 and their product
+    taken in float32 (so that a reference in numpy can give the same bits)."""
+    cdef Py_ssize_t done = 0, m, j
+    # a fill far larger than the cache that no gain reads back again
+    p.train.stream = n >= MW_STREAM_MIN and not program_shaped(p) and level == NULL
     train_fill(&p.train, out, n)
-    env_apply(&p.env, out, n)
-    env_apply(&p.gate, out, n)
+    if not program_shaped(p) and level == NULL:
+        p.held = 1.0
+        p.gpos += n
+        return
+    while done < n:
+        m = n - done
+        if m > MW_GCHUNK:
+            m = MW_GCHUNK
+        for j in range(m):
+            gbuf[j] = 1.0
+        env_apply(&p.env, gbuf, m)
+        if p.gate.n > 0:
+            for j in range(m):
+                gbuf[MW_GCHUNK + j] = 1.0
+            env_apply(&p.gate, gbuf + MW_GCHUNK, m)
+            for j in range(m):
+                gbuf[j] = gbuf[j] * gbuf[MW_GCHUNK + j]
+        if level != NULL:
+            for j in range(m):
+                gbuf[j] = gbuf[j] * level[done + j]
+        _gain_hold(p, out + done, gbuf, m)
+        done += m

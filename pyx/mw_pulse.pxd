@@ -278,17 +278,22 @@ cdef inline void _train_fetch(mw_train* s) noexcept nogil:
         s.next_a = s.sign * amp * pattern_sign(&s.pat, s.next_w)
 
 
+cdef inline void sched_reset(mw_schedule* s) noexcept nogil:
+    """Back to the first pulse (the running fields only)."""
+    s.k = 0
+    s.done = False
+    s.pulse_clock.whole = 0
+    s.pulse_clock.rem = 0
+    s.pulse_clock.den = s.period.den
+    s.burst_clock = s.delay
+    s.inv_period_den = 1.0 / s.period.den
+    s.inv_burst_den = 1.0 / s.delay.den
+
+
 cdef inline void train_start(mw_train* s) noexcept nogil:
     """Rewind to sample 0 (the schedule's and pattern's running fields are reset here)."""
     s.n = 0
-    s.sched.k = 0
-    s.sched.done = False
-    s.sched.pulse_clock.whole = 0
-    s.sched.pulse_clock.rem = 0
-    s.sched.pulse_clock.den = s.sched.period.den
-    s.sched.burst_clock = s.sched.delay
-    s.sched.inv_period_den = 1.0 / s.sched.period.den
-    s.sched.inv_burst_den = 1.0 / s.sched.delay.den
+    sched_reset(&s.sched)
     pattern_reset(&s.pat)
     s.has_cur = False
     s.has_prev = False

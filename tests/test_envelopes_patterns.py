@@ -4,7 +4,9 @@ every pulse against a reading of the pattern, DC and charge against exact
 arithmetic, and block-size invariance of both.
 
 The envelope is read off a biphasic *square wave* (phase = half period, edges
-on sample boundaries), where every sample's magnitude is amp x level.
+on sample boundaries), where every sample's magnitude is amp x level -- the
+level of the sample where its pulse starts: gain is taken one pulse at a
+time, so that each pulse stays balanced (pyx/mw_program.pxd).
 """
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ def levels(spec, seconds, rate=RATE):
     return np.abs(spec.render(seconds, rate=rate).astype(np.float64)) / AMP
 
 
+def held(n, period=48):
+    """The sample where the pulse holding sample n started (1 kHz at 48 kHz)."""
+    return n // period * period
+
+
 def pulse_signs(x, probe=2):
     """Sign of each pulse's first phase (a pulse = a run of nonzero samples)."""
     idx = starts(x)
@@ -64,11 +71,12 @@ def test_attack_hold_release_levels(shape, tol):
     f = SHAPES[shape]
     La, Lh, Lr = (round(s * RATE) for s in (attack, hold, release))
     n = np.arange(La)
-    # sample n of a segment of L samples is at x = n / L of the segment
-    np.testing.assert_allclose(lv[:La], f(n / La), rtol=0, atol=tol)
+    # sample n of a segment of L samples is at x = n / L of the segment; a
+    # pulse holds the level of the sample where it starts
+    np.testing.assert_allclose(lv[:La], f(held(n) / La), rtol=0, atol=tol)
     assert np.all(lv[La:La + Lh] == 1.0)
     m = np.arange(Lr)
-    np.testing.assert_allclose(lv[La + Lh:La + Lh + Lr], 1.0 - f(m / Lr), rtol=0, atol=tol)
+    np.testing.assert_allclose(lv[La + Lh:La + Lh + Lr], 1.0 - f(held(m) / Lr), rtol=0, atol=tol)
     assert np.all(lv[La + Lh + Lr:] == 0.0)
     # monotone rise and fall
     assert np.all(np.diff(lv[:La]) >= 0) and np.all(np.diff(lv[La + Lh:La + Lh + Lr]) <= 0)
@@ -79,7 +87,7 @@ def test_curved_shapes_relative_error_where_level_is_large(shape):
     # away from zero the error relative to the level itself stays small
     env = Envelope.attack_hold_release(0.25, shape=shape)
     lv = levels(square_train(envelope=env), 0.25)
-    x = np.arange(len(lv)) / len(lv)
+    x = held(np.arange(len(lv))) / len(lv)
     ref = SHAPES[shape](x)
     big = ref > 0.1
     assert np.max(np.abs(lv[big] / ref[big] - 1)) < 3e-5
@@ -92,7 +100,7 @@ def test_curved_shape_error_as_documented(shape):
     n = np.arange(len(lv))
     # the polynomials are within 1e-8 of libm (pyx/mw_shapes.h); what is
     # left is float32 rounding of the level and of amp * level
-    assert np.max(np.abs(lv - SHAPES[shape](n / len(lv)))) < 1e-8 + 1.5e-7
+    assert np.max(np.abs(lv - SHAPES[shape](held(n) / len(lv)))) < 1e-8 + 1.5e-7
     # and a rise starts from exactly nothing
     assert lv[0] == 0.0
 
@@ -109,9 +117,9 @@ def test_soft_start_and_stop():
     lv = levels(square_train(envelope=env), 1.5)
     f = SHAPES["cosine"]
     Ls, Lh, Lr = round(start * RATE), round((total - start - stop) * RATE), round(stop * RATE)
-    np.testing.assert_allclose(lv[:Ls], f(np.arange(Ls) / Ls), atol=1e-6)
+    np.testing.assert_allclose(lv[:Ls], f(held(np.arange(Ls)) / Ls), atol=1e-6)
     assert np.all(lv[Ls:Ls + Lh] == 1.0)
-    np.testing.assert_allclose(lv[Ls + Lh:Ls + Lh + Lr], 1 - f(np.arange(Lr) / Lr), atol=1e-6)
+    np.testing.assert_allclose(lv[Ls + Lh:Ls + Lh + Lr], 1 - f(held(np.arange(Lr)) / Lr), atol=1e-6)
     assert np.all(lv[round(total * RATE):] == 0.0)
 
 
@@ -122,7 +130,7 @@ def test_wave_slope_reramps_from_zero(shape, slope_s, every_s):
     lv = levels(square_train(envelope=env), 2.0)
     period, L = round(every_s * RATE), round(slope_s * RATE)
     n = np.arange(len(lv))
-    pos = n % period
+    pos = held(n) % period
     expected = np.where(pos < L, SHAPES[shape](np.minimum(pos, L) / L), 1.0)
     np.testing.assert_allclose(lv, expected, atol=1e-6)
     # every re-ramp starts from exactly zero
@@ -136,22 +144,27 @@ def test_envelope_segments_do_not_accumulate_rounding():
     rate, seg = 44_100, 0.0101
     ramps = tuple(Ramp(seg, float(k % 2 == 0), "linear") for k in range(32))
     env = Envelope(ramps, start_level=0.0)
-    spec = mw.Biphasic(freq_hz=2205, amp_ua=AMP, phase_us=1e6 / 2205 / 2, envelope=env)
-    lv = np.abs(spec.render(0.5, rate=rate).astype(np.float64)) / AMP
     ends = [round(Fraction(k) * Fraction(seg) * rate) for k in range(1, 33)]
-    for k, e in enumerate(ends):
-        # odd k: a ramp to 1 just ended at e -> the next (to 0) starts from 1 there
-        assert lv[e] == (1.0 if k % 2 == 0 else 0.0), (k, e)
-        assert lv[e - 1] != lv[e]
+    assert list(np.cumsum(env.plan(rate)["lengths"])) == ends
     # (a naive 445 samples a ramp would have put the last end at 14240)
     assert ends[-1] == 14_253
+    # and the rendered train takes, at each pulse's first sample, the level of
+    # that sample on those segments: ramps between 0 and 1 from each end
+    spec = mw.Biphasic(freq_hz=2205, amp_ua=AMP, phase_us=1e6 / 2205 / 2, envelope=env)
+    lv = np.abs(spec.render(0.5, rate=rate).astype(np.float64)) / AMP
+    starts_ = [0] + ends[:-1]
+    for k, (lo, hi) in enumerate(zip(starts_, ends)):
+        a0 = 0.0 if k == 0 else float(k % 2 == 1)   # the level each ramp starts from
+        onsets = np.arange(-(-lo // 20) * 20, hi, 20)
+        want = a0 + (float(k % 2 == 0) - a0) * (onsets - lo) / (hi - lo)
+        np.testing.assert_allclose(lv[onsets], want, atol=2e-7)
 
 
 def test_envelope_start_level_and_mixed_ramps():
     env = Envelope((Ramp(0.1, 0.5, "linear"), Ramp(0.1, 0.2, "hold"), Ramp(0.1, 1.0, "exp")), start_level=0.25)
     lv = levels(square_train(envelope=env), 0.5)
     L = 4800
-    n = np.arange(L)
+    n = held(np.arange(L))
     np.testing.assert_allclose(lv[:L], 0.25 + 0.25 * n / L, atol=2e-7)
     assert np.all(lv[L:2 * L] == np.float64(np.float32(AMP) * np.float32(0.2)) / AMP)
     np.testing.assert_allclose(lv[2 * L:3 * L], 0.2 + 0.8 * SHAPES["exp"](n / L), atol=5e-6)
@@ -169,13 +182,13 @@ def test_envelope_peak_scales_peak_ua():
 
 def test_envelope_on_sparse_train_scales_each_pulse():
     # a Monophasic train under a linear ramp: each pulse's plateau is amp x the
-    # level at that sample
+    # level at the sample where the pulse starts, the whole pulse through
     env = Envelope.attack_hold_release(1.0, shape="linear")
     x = mw.Monophasic(freq_hz=10, amp_ua=AMP, phase_us=2000, envelope=env).render(1.0).astype(np.float64)
     for k in range(1, 10):
         n0 = k * 4800
         seg = x[n0:n0 + 96]
-        np.testing.assert_allclose(seg, AMP * np.arange(n0, n0 + 96) / RATE, rtol=2e-7)
+        np.testing.assert_allclose(seg, np.full(96, AMP * n0 / RATE), rtol=2e-7)
 
 
 # --------------------------------------------------------------------------

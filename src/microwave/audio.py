@@ -10,9 +10,12 @@ by storing plain numbers that the callback turns into linear ramps of
 
 How a session ends, whatever ends it (its last sample, ``duration_s``, the
 auto-off, ``stop()``, Ctrl-C, an exception in the control thread): the
-level ramps to zero over ``ramp_s``, reaching silence at the exact sample
-the end is scheduled for; through an AC-coupled stage the drive then bleeds
-the charge the coupling stores, at most a fifth of the limit
+level ramps to zero over ``ramp_s`` -- or over three pulses (alternating
+pairs) if that is longer, since each pulse takes one gain where it starts
+and keeps it, so that it stays balanced -- and the pulse in progress
+finishes at its own gain; a scheduled end reaches silence a whole pulse
+before its exact sample, so that nothing is cut.  Then, through an
+AC-coupled stage, the drive bleeds the charge the coupling stores, at most a fifth of the limit
 (:data:`microwave.stage.BLEED_FRACTION`), before the stream completes.  A
 pause holds that charge instead, so that resuming goes on seamlessly; if the
 stream dies meanwhile (a crash, an unplugged card), what flows back stays
@@ -177,7 +180,7 @@ class Player:
         self.engine.stop()
         if wait and self._started:
             self._done.wait(timeout if timeout is not None
-                            else self.ramp_s + self.stage.max_bleed_s + 3 * self.latency + 2.0)
+                            else self.engine.end_samples / self.rate + self.stage.max_bleed_s + 3 * self.latency + 2.0)
         self.close()
 
     def close(self) -> None:

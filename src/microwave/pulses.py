@@ -76,6 +76,25 @@ def _common(*xs: Fraction) -> list[tuple[int, int, int]]:
     return [(x.numerator * (den // x.denominator) // den, x.numerator * (den // x.denominator) % den, den) for x in xs]
 
 
+def _longest_gap(schedule: dict, rate: int) -> float:
+    """The longest onset-to-onset interval of a schedule, in samples."""
+    def rat(r):
+        return r[0] + r[1] / r[2]
+    if schedule["kind"] == "regular":
+        period = rat(schedule["period"])
+        if schedule["burst_on"] is None:
+            return period
+        per_burst = math.ceil(rat(schedule["burst_on"]) / period - 1e-12)
+        return max(period, rat(schedule["burst_cycle"]) - (per_burst - 1) * period)
+    if schedule["kind"] == "sweep":
+        return rate / min(schedule["f0"], schedule["f1"])
+    on = sorted(schedule["onsets"])
+    gaps = [b - a for a, b in zip(on, on[1:])]
+    if schedule["loop"] > 0:
+        gaps.append(schedule["loop"] - on[-1] + on[0])
+    return max(gaps) if gaps else 1.0
+
+
 @dataclass(frozen=True)
 class Burst:
     """Pulses for ``on_s`` seconds, then silence for ``off_s`` (Pulse Pal's
@@ -319,14 +338,31 @@ class _Train:
         pattern = self.pattern
         if self.polarity == "alternate":
             pattern = PolarityPattern((Hold(ALTERNATE, pulses=1),))
+        template, schedule = self._template(rate), self._schedule(rate)
+        unit_pulses = self.unit_pulses
+        gap = _longest_gap(schedule, rate)
         return {
             "rate": rate,
-            "template": self._template(rate),
+            "template": template,
             "sign": -1.0 if self.polarity == -1 else 1.0,
-            "schedule": self._schedule(rate),
+            "schedule": schedule,
             "pattern": pattern.plan(rate) if pattern is not None else None,
             "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
+            # one gain a unit (pyx/mw_program.pxd): its pulses, the longest
+            # it takes to come round, and the longest it lasts (samples)
+            "unit_pulses": unit_pulses,
+            "unit_period": unit_pulses * gap,
+            "unit_len": (unit_pulses - 1) * gap + template[0][-1],
         }
+
+    @property
+    def unit_pulses(self) -> int:
+        """Pulses that share one gain: 2 for monophasic pulses alternating in
+        polarity (a pair carries no net charge), else 1 (a biphasic pulse
+        balances itself; other patterns are not balanced pair by pair)."""
+        alternating = self.polarity == "alternate" or (
+            self.pattern is not None and len(self.pattern.holds) == 1 and self.pattern.holds[0].polarity == ALTERNATE)
+        return 2 if alternating and abs(self.pulse_charge_uc) > 0 else 1
 
     def generator(self, rate: int = _checks.DEFAULT_RATE) -> Generator:
         """A compiled generator of this train at ``rate`` Hz: ``gen.fill(out)``

@@ -25,7 +25,7 @@ import numpy as np
 from . import _checks, modes
 from ._core import Generator
 from ._session import SessionEngine
-from .envelopes import Envelope
+from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
 
@@ -136,14 +136,27 @@ class Session:
         return max(p.peak_ua for s in self.steps for p in s.programs(self.channels))
 
     # ---- rendering -------------------------------------------------------------
-    def _gate(self, seconds: float) -> Envelope:
-        a, r = self.soft_start_s, self.soft_stop_s
-        if a + r > seconds:
-            a = a * seconds / (a + r)
-            r = max(0.0, seconds - a)
-            while a + r > seconds:      # float rounding: never past the step
+    def _gate(self, seconds: float, unit_period_s: float = 0.0, unit_len_s: float = 0.0) -> Envelope | None:
+        """A step's soft start and soft stop.  Gain is taken one unit (a pulse,
+        or an alternating pair) at a time, so each ramp lasts at least three
+        units -- a ramp over LIFT's two-second pairs stays a ramp, not one
+        step -- and the step's last ``unit_len_s`` is silent: every unit that
+        starts in the step ends in it, before the next step's program takes
+        over at the edge.  A soft start or stop of 0 s stays 0 s."""
+        if seconds <= 0:
+            return None
+        body = seconds - unit_len_s
+        if body <= 0:    # not one whole unit fits: the step is silent
+            return Envelope((Ramp(seconds, 0.0, "hold"),), start_level=0.0)
+        a = max(self.soft_start_s, 3 * unit_period_s) if self.soft_start_s > 0 else 0.0
+        r = max(self.soft_stop_s, 3 * unit_period_s) if self.soft_stop_s > 0 else 0.0
+        if a + r > body:
+            a = a * body / (a + r)
+            r = max(0.0, body - a)
+            while a + r > body:      # float rounding: never past the step
                 r = math.nextafter(r, 0.0)
-        return Envelope.soft(seconds, a, r) if seconds > 0 else None
+        return Envelope((Ramp(a, 1.0, "cosine"), Ramp(body - a - r, 1.0, "hold"), Ramp(r, 0.0, "cosine"),
+                         Ramp(unit_len_s, 0.0, "hold")), start_level=0.0)
 
     def channels_on(self, stage: Stage) -> int:
         """Program channels played through ``stage``: all of them, or, when
@@ -235,12 +248,11 @@ class Session:
         step: its spec's plan with the step's soft start and stop as the gate."""
         out = []
         for s, d, (lo, hi) in zip(self.steps, self.step_seconds(), self.step_edges(rate)):
-            gate = self._gate(d)
-            plans = []
-            for p in s.programs(channels):
-                plan = p.plan(rate)
+            plans = [p.plan(rate) for p in s.programs(channels)]
+            period, length = _units(plans)
+            gate = self._gate(d, period / rate, length / rate)
+            for plan in plans:
                 plan["gate"] = gate.plan(rate) if gate is not None else None
-                plans.append(plan)
             out.append((lo, hi, plans))
         return out
 
@@ -271,9 +283,12 @@ class Session:
         steps = self.step_plans(rate, channels)
         gens = [[Generator(plan) for plan in plans] for _, _, plans in steps]
         lengths = [end - start for start, end, _ in steps]
+        units = [_units(plans) for _, _, plans in steps]
         total = min(steps[-1][1], round(self.auto_off_s * rate))
         plan = dict(stage.plan(channels, rate), measure=measure)
-        return SessionEngine(gens, lengths, plan, total, float(rate), ramp_s=ramp_s, max_level=max_level)
+        return SessionEngine(gens, lengths, plan, total, float(rate), ramp_s=ramp_s, max_level=max_level,
+                             ramp_min=[math.ceil(3 * period) for period, _ in units],
+                             unit_len=[math.ceil(length) + 1 for _, length in units])
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
         return round(self.seconds * rate)
@@ -347,6 +362,11 @@ class Session:
                 "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
                 "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
                 "timeline": self.timeline()}
+
+
+def _units(plans: list[dict]) -> tuple[float, float]:
+    """The longest unit period and unit length (samples) among a step's programs."""
+    return max(p["unit_period"] for p in plans), max(p["unit_len"] for p in plans)
 
 
 def _repeat_samples(plan: dict) -> int | None:
