@@ -15,7 +15,7 @@ from mw_pattern cimport MW_MAX_STATES, mw_pattern
 from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
                        mw_rat, mw_template, mw_schedule)
 from mw_envelope cimport MW_MAX_SEGS, mw_envelope
-from mw_program cimport mw_program, program_start, program_fill, program_release, MW_GCHUNK
+from mw_program cimport mw_program, program_start, program_fill, program_release
 from mw_guard cimport mw_enter, mw_leave
 
 MAX_BREAKPOINTS = MW_MAX_BP
@@ -48,7 +48,6 @@ cdef class Generator:
     """
     cdef mw_program prog
     cdef readonly double rate
-    cdef float gbuf[2 * MW_GCHUNK]
     cdef object _onsets, _amps
 
     def __cinit__(self, dict plan):
@@ -156,7 +155,7 @@ cdef class Generator:
             if n > 0:
                 self._enter("fill")
                 with nogil:
-                    program_fill(&self.prog, <float*>view.buf, n, NULL, self.gbuf)
+                    program_fill(&self.prog, <float*>view.buf, n, NULL)
                 mw_leave(&self.prog.busy)
         finally:
             PyBuffer_Release(&view)

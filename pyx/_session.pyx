@@ -16,7 +16,7 @@ from libc.math cimport fabs, isfinite
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
-from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown, MW_GCHUNK
+from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
 from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset, stage_settled
 from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL)
 from mw_guard cimport mw_enter, mw_leave
@@ -41,7 +41,6 @@ cdef struct mw_session:
     int64_t* unit_len          # each step's longest unit, samples
     int64_t quiet              # samples the level has been at zero
     float* levels              # the live level over a chunk (MW_BLOCK)
-    float* gbuf                # the programs' gain scratch (2 * MW_GCHUNK)
     mw_program* progs          # n_steps * n_ch
     float* scratch             # n_ch * MW_BLOCK
     mw_stage stage
@@ -167,7 +166,7 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
                 f = s.step_end[s.step] - s.pos
             for c in range(s.n_ch):
                 program_fill(&s.progs[s.step * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f,
-                             lev + k if lev != NULL else NULL, s.gbuf)
+                             lev + k if lev != NULL else NULL)
             k += f
             s.pos += f
             if s.pos >= s.step_end[s.step]:
@@ -269,11 +268,10 @@ cdef class SessionEngine:
         self.s.ramp_min = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
         self.s.unit_len = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
         self.s.levels = <float*>calloc(MW_BLOCK, sizeof(float))
-        self.s.gbuf = <float*>calloc(2 * MW_GCHUNK, sizeof(float))
         self.s.ring_len = 1
         self.s.ring = <float*>calloc(1, sizeof(float))
         if not (self.s.step_end and self.s.progs and self.s.scratch and self.s.ring and self.s.ramp_min
-                and self.s.unit_len and self.s.levels and self.s.gbuf):
+                and self.s.unit_len and self.s.levels):
             raise MemoryError()
         for i in range(n_steps):
             acc += step_samples[i]
@@ -326,7 +324,6 @@ cdef class SessionEngine:
         free(self.s.ramp_min)
         free(self.s.unit_len)
         free(self.s.levels)
-        free(self.s.gbuf)
         free(self.s.ring)
 
     cdef int _enter(self, str what) except -1:

@@ -101,3 +101,46 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
                     e.idx = 0
                 else:
                     e.done = True
+
+
+cdef inline void env_skip(mw_envelope* e, int64_t k) noexcept nogil:
+    """Move the envelope k samples on without applying it."""
+    cdef int64_t r, cycle = 0
+    cdef int i
+    if e.loop and k > 0 and not e.done:
+        for i in range(e.n):
+            cycle += e.length[i]
+        if k > 2 * cycle:     # whole loops change nothing
+            k -= (k // cycle - 1) * cycle
+    while k > 0 and not e.done:
+        r = e.length[e.idx] - e.pos
+        if k < r:
+            e.pos += k
+            return
+        k -= r
+        e.pos = 0
+        e.idx += 1
+        if e.idx == e.n:
+            if e.loop:
+                e.idx = 0
+            else:
+                e.done = True
+
+
+cdef inline float env_level(const mw_envelope* e) noexcept nogil:
+    """The level of the current sample, as env_apply would scale a 1.0 by it
+    (the same arithmetic: the same bits)."""
+    cdef float x = 1.0
+    cdef int64_t L
+    cdef double a, d
+    if e.n == 0:
+        return 1.0
+    if e.done:
+        return <float>e.after
+    a = e.a[e.idx]
+    d = e.b[e.idx] - a
+    if e.shape[e.idx] == MW_SHAPE_HOLD or d == 0.0:
+        return <float>a
+    L = e.length[e.idx]
+    mw_ramp_apply(&x, 1, e.shape[e.idx], <double>e.pos, 1.0 / L, a, d, d / L)
+    return x

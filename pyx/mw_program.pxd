@@ -14,11 +14,7 @@ from libc.stdint cimport int64_t
 from mw_pulse cimport (mw_train, mw_schedule, mw_template, train_start, train_fill, train_release, train_disown,
                        sched_next, sched_reset, tpl_cum, MW_STREAM_MIN)
 from mw_pattern cimport mw_pattern, pattern_reset, pattern_sign
-from mw_envelope cimport mw_envelope, env_reset, env_apply
-
-cdef enum:
-    MW_GCHUNK = 1024     # samples of gain worked out at a time (the caller's scratch)
-
+from mw_envelope cimport mw_envelope, env_reset, env_skip, env_level
 
 cdef struct mw_program:
     mw_train train
@@ -30,6 +26,7 @@ cdef struct mw_program:
     mw_schedule gsched
     mw_pattern gpat
     int64_t gpos         # absolute sample of the next gain to apply
+    int64_t gpos_env     # the envelope's and the gate's position (absolute sample)
     bint g_has_next      # the next pulse's onset (whole + frac samples) and signed amplitude
     int64_t g_next_w
     double g_next_f, g_next_a
@@ -54,6 +51,7 @@ cdef inline void program_start(mw_program* p) noexcept nogil:
     p.gpat = p.train.pat
     pattern_reset(&p.gpat)
     p.gpos = 0
+    p.gpos_env = 0
     p.held = 0.0
     if p.unit_pulses < 1:
         p.unit_pulses = 1
@@ -75,12 +73,25 @@ cdef inline bint program_shaped(const mw_program* p) noexcept nogil:
     return p.env.n > 0 or p.gate.n > 0
 
 
-cdef inline void _gain_hold(mw_program* p, float* out, const float* g, Py_ssize_t n) noexcept nogil:
+cdef inline float _gain_at(mw_program* p, int64_t sample, const float* level, Py_ssize_t j) noexcept nogil:
+    """The gain that moves sample by sample (envelope x gate x level, in
+    float32, in that order) at ``sample``, level[j] being its live level."""
+    cdef float g
+    env_skip(&p.env, sample - p.gpos_env)
+    env_skip(&p.gate, sample - p.gpos_env)
+    p.gpos_env = sample
+    g = env_level(&p.env) * env_level(&p.gate)
+    if level != NULL:
+        g = g * level[j]
+    return g
+
+
+cdef inline void _gain_hold(mw_program* p, float* out, Py_ssize_t n, const float* level) noexcept nogil:
     """out (n samples from p.gpos, rendered at unit gain) *= each unit's gain,
-    g[j] being the gain that moves sample by sample."""
+    taken where the unit starts."""
     cdef Py_ssize_t j = 0, b, i
     cdef int64_t n0 = p.gpos
-    cdef float h
+    cdef float h, g
     cdef double head, v
     while p.g_has_next and p.g_next_w < n0:
         # pulses that started while no gain applied (the gain was 1 then)
@@ -98,47 +109,36 @@ cdef inline void _gain_hold(mw_program* p, float* out, const float* g, Py_ssize_
         j = b
         if b >= n:
             break
-        if p.g_k % p.unit_pulses == 0 and g[b] != h:
-            # a unit starts inside sample b: the part before its onset is
-            # the previous unit's tail, at the previous unit's gain
-            head = p.g_next_a * tpl_cum(&p.train.tpl, 1.0 - p.g_next_f)
-            v = out[b]
-            out[b] = <float>(<double>h * (v - head) + <double>g[b] * head)
-            p.held = g[b]
-            j = b + 1
+        if p.g_k % p.unit_pulses == 0:
+            g = _gain_at(p, n0 + b, level, b)
+            if g != h:
+                # a unit starts inside sample b: the part before its onset is
+                # the previous unit's tail, at the previous unit's gain
+                head = p.g_next_a * tpl_cum(&p.train.tpl, 1.0 - p.g_next_f)
+                v = out[b]
+                out[b] = <float>(<double>h * (v - head) + <double>g * head)
+                p.held = g
+                j = b + 1
         _gain_fetch(p)
+    env_skip(&p.env, n0 + n - p.gpos_env)
+    env_skip(&p.gate, n0 + n - p.gpos_env)
+    p.gpos_env = n0 + n
     p.gpos = n0 + n
 
 
-cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n, const float* level, float* gbuf) noexcept nogil:
+cdef inline void program_fill(mw_program* p, float* out, Py_ssize_t n, const float* level) noexcept nogil:
     """The next n samples: the train at unit gain, then one gain per unit.
     ``level`` (n samples, or NULL for 1) is a gain from outside (the
-    session's live level); ``gbuf`` is scratch for 2 * MW_GCHUNK floats.
-    The gain is envelope x gate x level, each a float32 and their product
-    taken in float32 (so that a reference in numpy can give the same bits)."""
-    cdef Py_ssize_t done = 0, m, j
+    session's live level).  A unit's gain is envelope x gate x level at the
+    sample where it starts, each a float32 and their product taken in
+    float32 (so that a reference in numpy gives the same bits); it is worked
+    out once a unit, so a held gain costs one multiply a sample, or none."""
     # a fill far larger than the cache that no gain reads back again
     p.train.stream = n >= MW_STREAM_MIN and not program_shaped(p) and level == NULL
     train_fill(&p.train, out, n)
     if not program_shaped(p) and level == NULL:
         p.held = 1.0
         p.gpos += n
+        p.gpos_env = p.gpos
         return
-    while done < n:
-        m = n - done
-        if m > MW_GCHUNK:
-            m = MW_GCHUNK
-        for j in range(m):
-            gbuf[j] = 1.0
-        env_apply(&p.env, gbuf, m)
-        if p.gate.n > 0:
-            for j in range(m):
-                gbuf[MW_GCHUNK + j] = 1.0
-            env_apply(&p.gate, gbuf + MW_GCHUNK, m)
-            for j in range(m):
-                gbuf[j] = gbuf[j] * gbuf[MW_GCHUNK + j]
-        if level != NULL:
-            for j in range(m):
-                gbuf[j] = gbuf[j] * level[done + j]
-        _gain_hold(p, out + done, gbuf, m)
-        done += m
+    _gain_hold(p, out, n, level)
