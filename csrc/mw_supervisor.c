@@ -31,6 +31,7 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
      * at most bleed / (1 - d) <= bleed_fraction * L through every corner */
     s->bleed = bleed_fraction * limit_ua * cmin;
     s->clamped = 0;
+    s->tight = 0;
     s->peak[0] = s->peak[1] = s->peak[2] = 0.0;
     s->worst = 0.0;
     s->worst_at = -1;
@@ -89,7 +90,9 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
 {
     const int K = s->k;
     const double L = s->limit, rail = ch->rail, g = ch->gain, inv_g = 1.0 / ch->gain;
-    double x = ch->x, aim, lo, hi, b;
+    /* |x| against the rail is compared as |x| * L / rail against L */
+    const double soft_L = MW_SUP_SOFT * L, soft_rail = L / rail;
+    double x = ch->x, aim, lo, hi, b, r;
     double q[MW_SUP_K];
     int64_t i;
     int k;
@@ -129,6 +132,16 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 x = hi;
                 s->clamped++;
             }
+            /* closer than `soft` to a bound: the session must lower its
+             * level (the gain of the units to come), before the clamp has to */
+            r = fabs(x) * soft_rail;
+            for (k = 0; k < K; k++) {
+                b = fabs(x - q[k]);
+                r = b > r ? b : r;
+                b = fabs(s->c[k] * x + s->d[k] * q[k]);
+                r = b > r ? b : r;
+            }
+            s->tight += r > soft_L;
         }
         /* what the DAC is given, and so what the coupling really sees */
         buf[i] = (float)(x * g);

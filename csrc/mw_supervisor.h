@@ -36,7 +36,12 @@
  * outside the interval is clamped and counted: with a session that passed
  * its check (Session.check runs this in measure mode, where nothing is
  * clamped and the worst ratio to each bound is recorded) that never happens
- * at any level up to the session's maximum.
+ * at any steady level up to the session's maximum.  What the check cannot
+ * see -- the live level moving with the waveform -- is met first by the
+ * soft bound: a sample that comes within MW_SUP_SOFT of a bound is counted
+ * (tight), and the session engine then ends the session as a stop does --
+ * the units that start next take a falling gain, then the coupling is
+ * bled -- and says why; the clamp is the last line.
  */
 #ifndef MW_SUPERVISOR_H
 #define MW_SUPERVISOR_H
@@ -44,6 +49,7 @@
 #include <stdint.h>
 
 #define MW_SUP_K 7          /* corners modelled across the declared tolerance */
+#define MW_SUP_SOFT 0.97    /* a drive this close to a bound ends the session */
 
 enum {                      /* what a measured ratio is a ratio of */
     MW_SUP_CURRENT = 0,     /* the current that flows, to L */
@@ -62,6 +68,7 @@ typedef struct {
     int measure;                    /* 1: clamp nothing, record the worst ratio */
     /* what happened */
     uint64_t clamped;               /* samples whose drive was clamped */
+    uint64_t tight;                 /* samples within MW_SUP_SOFT of a bound */
     double peak[3];                 /* measure: the largest current, stored charge and drive (MW_SUP_*), uA-eq */
     double worst;                   /* measure: the largest ratio to a bound */
     int64_t worst_at;               /* ... at this sample */

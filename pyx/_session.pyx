@@ -18,7 +18,7 @@ import numpy as np
 
 from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
 from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset, stage_settled
-from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL)
+from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT)
 from mw_guard cimport mw_enter, mw_leave
 
 cdef enum:
@@ -31,6 +31,8 @@ cdef enum:
     PA_OUTPUT_OVERFLOW = 8
 
 MAX_CHANNELS = MW_MAX_CH
+#: an AC supervisor ends the session when the drive comes this close to a bound
+SUPERVISOR_SOFT = MW_SUP_SOFT
 
 
 cdef struct mw_session:
@@ -62,6 +64,7 @@ cdef struct mw_session:
     int finished
     int busy                   # a thread (or the callback) is filling it (mw_guard.h)
     uint64_t busy_blocks       # callbacks that found it busy and played silence
+    int supervisor_stop        # the supervisor ended the session (a drive too close to a bound)
     # real-time statistics and the sense input (written by the audio thread)
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out
     uint64_t last_underflow_frame   # frames_out when the last underflow was reported
@@ -97,6 +100,7 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
     cdef bint hold
     cdef int cur
     cdef const float* lev
+    cdef uint64_t tight
     if s.unrouted:
         memset(out, 0, frames * C * sizeof(float))
     while done < frames:
@@ -173,7 +177,16 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
                 s.step += 1
         if s.pos >= s.total:
             s.finished = 1
+        tight = s.stage.sup.tight
         stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, t0, False)
+        if s.stage.ac and s.stage.sup.tight > tight and not s.stop_req:
+            # the drive came close to a bound: the live level moved with the
+            # waveform in a way the check could not see (a steady level up to
+            # max_level never gets here).  End the session as a stop does:
+            # the units that start next take a falling gain, then the
+            # coupling is bled; the reason is kept for the player to tell
+            s.stop_req = 1
+            s.supervisor_stop = 1
         done += m
 
 
@@ -348,6 +361,7 @@ cdef class SessionEngine:
         self.s.pos = 0
         self.s.quiet = 0
         self.s.finished = 0
+        self.s.supervisor_stop = 0
         self.s.stop_req = 0
         self.s.pause_req = 0
 
@@ -407,7 +421,8 @@ cdef class SessionEngine:
         of the modelled current, stored charge or drive to its bound, where
         it fell and for which corner."""
         st = &self.s.stage
-        out = {"clamped": st.clamped + (st.sup.clamped if st.ac else 0)}
+        out = {"clamped": st.clamped + (st.sup.clamped if st.ac else 0), "stopped": bool(self.s.supervisor_stop),
+               "tight": st.sup.tight if st.ac else 0}
         if st.ac:
             kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail"}
             out.update(worst=st.sup.worst, at=st.sup.worst_at, peak_current_ua=st.sup.peak[MW_SUP_CURRENT],
@@ -494,7 +509,7 @@ cdef class SessionEngine:
             "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
             "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
-            "busy_blocks": self.s.busy_blocks,
+            "busy_blocks": self.s.busy_blocks, "supervisor_stop": bool(self.s.supervisor_stop),
             "clamped": self.s.stage.clamped + (self.s.stage.sup.clamped if self.s.stage.ac else 0),
         }
 

@@ -9,6 +9,8 @@ cdef extern from "mw_supervisor.h" nogil:
         MW_SUP_STORED
         MW_SUP_RAIL
 
+    const double MW_SUP_SOFT
+
     ctypedef struct mw_sup:
         int k
         int nominal
@@ -16,6 +18,7 @@ cdef extern from "mw_supervisor.h" nogil:
         double bleed
         int measure
         uint64_t clamped
+        uint64_t tight
         double peak[3]
         double worst
         int64_t worst_at

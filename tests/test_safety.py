@@ -517,3 +517,27 @@ def test_a_pause_mid_pulse_finishes_the_pulse_and_resumes_on_a_whole_one(at, blo
         assert abs(r.sum()) <= 1e-6 * phase
     gaps = np.diff(np.flatnonzero(np.diff(on.astype(int)) == 1))
     assert np.max(gaps) > RATE // 4      # the pause really held the pulses
+
+
+def test_the_supervisor_ends_a_session_whose_level_pumps_charge_into_the_coupling():
+    """A level that moves with the polarity (high on the positive pulses, low
+    on the negative ones) pumps net charge into an AC coupling, which no
+    check of a steady level can see.  The supervisor ends the session when
+    the drive comes within its soft bound -- a falling gain, then a bleed --
+    and what flows stays within the limit throughout and after."""
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,), max_ua=300)
+    spec = mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=4000, pattern="10+ 10-")
+    session = Session("pump", (Step("z", spec, 60),), channels=1, soft_start_s=0.1, soft_stop_s=0.1)
+    engine = session.engine(RATE, stage, ramp_s=0.001)
+    out = []
+    for i in range(300):                      # 0.1 s a polarity
+        if engine.settled:
+            break
+        engine.set_level(engine.max_level if i % 2 == 0 else 0.05)
+        out.append(engine.render(RATE // 10))
+    while not engine.settled and len(out) < 400:
+        out.append(engine.render(RATE // 10))
+    sup = engine.supervision
+    assert sup["stopped"] and engine.settled
+    assert engine.state["position"] < 30 * RATE          # it ended the session early
+    assert physics.worst_current_ua(np.concatenate(out), stage, RATE) <= stage.max_ua * 1.005

@@ -45,6 +45,7 @@ import time
 from dataclasses import dataclass
 
 from . import _checks
+from ._session import SUPERVISOR_SOFT
 from .sessions import Session
 from .stage import Stage
 
@@ -53,6 +54,14 @@ LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own curr
 
 class DeviceLost(RuntimeError):
     """The stream stopped before the session ended: the device went away."""
+
+
+class SupervisorStop(RuntimeError):
+    """The supervisor ended the session: the current that flows (or the
+    charge an AC coupling stores) came within its soft bound of the stage's
+    limit, which a steady level never does -- the level moved with the
+    waveform.  Nothing above the limit flowed; the session ramped down and
+    the coupling was bled."""
 
 
 def _sd():
@@ -164,7 +173,12 @@ class Player:
         # PortAudio ends the stream on its own when the device fails: then
         # the session had not finished (nor been stopped) -- say so
         st = self.engine.state
-        if not st["finished"]:
+        if st["supervisor_stop"]:
+            self.error = SupervisorStop(
+                f"the supervisor ended the session at {st['position'] / self.rate:.1f} s: the current through "
+                f"the stage came within {100 * (1 - SUPERVISOR_SOFT):.0f} % of its limit (max_ua="
+                f"{self.stage.max_ua:g}), which a steady level does not do; nothing above the limit flowed")
+        elif not st["finished"]:
             self.error = DeviceLost(f"the audio device stopped at {st['position'] / self.rate:.1f} s of "
                                     f"{st['total'] / self.rate:.1f} s: disconnected or failed "
                                     f"(nothing more can be played through it)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import _checks, modes
 from ._core import Generator
-from ._session import SessionEngine
+from ._session import SUPERVISOR_SOFT, SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
@@ -207,8 +207,10 @@ class Session:
         if sup["worst"] > 1.0:
             raise ValueError(self._refusal(stage, rate, sup))
         worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * stage.load_spread
-        # (less a hair: the samples are float32, rounded once more on the way)
-        return (min(top, (1.0 - 1e-5) / sup["worst"]) if sup["worst"] > 0 else top), worst
+        # the supervisor's soft bound stays free at a steady level (it is for
+        # what the check cannot see), less a hair: the samples are float32
+        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
+        return min(top, top_ac), worst
 
     def _refusal(self, stage: Stage, rate: int, sup: dict) -> str:
         """Why an AC-coupled stage cannot play this session: where, what, how much."""
