@@ -65,6 +65,7 @@ cdef struct mw_session:
     int busy                   # a thread (or the callback) is filling it (mw_guard.h)
     uint64_t busy_blocks       # callbacks that found it busy and played silence
     int supervisor_stop        # the supervisor ended the session (a drive too close to a bound)
+    int holding                # the programs are held (paused, stopped, ended): the coupling bleeds
     # real-time statistics and the sense input (written by the audio thread)
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out
     uint64_t last_underflow_frame   # frames_out when the last underflow was reported
@@ -114,6 +115,8 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
         if s.pos < s.total and s.pos + m > s.total:
             m = s.total - s.pos
         want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.fade_from) else s.target
+        if s.holding and not stage_settled(&s.stage):
+            want = 0.0     # paused: what the coupling stores is bled before anything resumes
         if want > s.max_level:
             want = s.max_level
         if want < 0.0:
@@ -129,15 +132,16 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
         hold = s.level == 0.0 and want == 0.0 and s.quiet >= s.unit_len[cur] and s.pos < s.fade_from
         if hold or s.finished or s.pos >= s.total:
             # paused (or stopped, or ended) at silence: the programs do not
-            # advance; the stage still runs on zeros.  Paused, an AC coupling
-            # holds its charge (resuming goes on seamlessly; a lost stream
-            # would release it within the limit); ended, it is bled to zero
+            # advance; the stage runs on zeros and bleeds what an AC coupling
+            # stores, by a ramp of the drive (a resume waits for the bleed)
             if s.stop_req or s.pos >= s.total:
                 s.finished = 1
+            s.holding = 1
             memset(s.scratch, 0, s.n_ch * MW_BLOCK * sizeof(float))
-            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, s.pos, s.finished)
+            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, s.pos, True)
             done += m
             continue
+        s.holding = 0
         # the live level over this chunk: a gain each unit takes where it starts
         lvl = s.level
         lev = NULL
@@ -361,6 +365,7 @@ cdef class SessionEngine:
         self.s.pos = 0
         self.s.quiet = 0
         self.s.finished = 0
+        self.s.holding = 0
         self.s.supervisor_stop = 0
         self.s.stop_req = 0
         self.s.pause_req = 0

@@ -541,3 +541,27 @@ def test_the_supervisor_ends_a_session_whose_level_pumps_charge_into_the_couplin
     assert sup["stopped"] and engine.settled
     assert engine.state["position"] < 30 * RATE          # it ended the session early
     assert physics.worst_current_ua(np.concatenate(out), stage, RATE) <= stage.max_ua * 1.005
+
+
+def test_a_pause_bleeds_the_coupling_and_resumes_after_the_bleed():
+    """Through an AC coupling a pause ramps down, lets the pulse finish, bleeds
+    the stored charge (a current of at most a fifth of the limit), and a
+    resume waits for the bleed before it ramps up again."""
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,), max_ua=500)
+    spec = mw.Monophasic(freq_hz=100, amp_ua=60, phase_us=3000, pattern="300ms+ 300ms-")   # balanced, slow
+    session = Session("p", (Step("z", spec, 10),), channels=1, soft_start_s=0.05, soft_stop_s=0.05)
+    engine = session.engine(RATE, stage, ramp_s=0.02)
+    parts = [engine.render(RATE // 4)]          # inside a positive hold: charge stored
+    assert abs(parts[0][-1, 0]) / stage.dac_per_ua(0) > 30
+    engine.pause(True)
+    parts.append(engine.render(RATE // 10))      # the ramp down and the last pulse
+    engine.pause(False)                          # resumed at once: the bleed goes on first
+    parts += [engine.render(480) for _ in range(100)]
+    dac = np.concatenate(parts)
+    flows = physics.current_ua(dac, stage, 0, stage.corner_hz, RATE)
+    paused = RATE // 4 + RATE // 20
+    zero = paused + int(np.argmax(dac[paused:, 0] == 0))
+    assert dac[zero, 0] == 0 and zero > paused         # the drive was bled to zero ...
+    assert np.max(np.abs(flows[paused:zero])) <= BLEED_LIMIT * stage.limit_ua    # ... gently
+    assert np.max(np.abs(flows[zero:])) > 50      # then it played again
+    assert physics.worst_current_ua(dac, stage, RATE) <= stage.max_ua * 1.005
