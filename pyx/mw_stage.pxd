@@ -53,21 +53,30 @@ cdef inline float _clamp(float x, float lim) noexcept nogil:
     return x
 
 
-cdef inline void _stage_shape(mw_stage* s, int c, float* ua, Py_ssize_t frames, int64_t t0, bint bleed) noexcept nogil:
-    """Program channel c's current (uA) -> its DAC values, in place."""
+cdef inline void _dc_clamp(mw_stage* s, float* ua, Py_ssize_t frames, float gf) noexcept nogil:
+    """A DC-coupled stage: the current is the drive.  Gain and clamp in
+    place, counting the samples the clamp changed (a NaN differs from
+    everything): one contiguous loop of selects that the compiler
+    vectorises, the count in int lanes (frames <= MW_BLOCK)."""
     cdef Py_ssize_t f
-    cdef float lim = s.clamp, gf = <float>s.gain[c], v
-    cdef uint64_t over = 0
-    if s.ac:
-        mw_sup_run(&s.sup, &s.ch[c], c, ua, frames, t0, bleed)
-        return
-    # DC: the current is the drive; gain and clamp in place, a contiguous
-    # loop the compiler vectorises (the count too)
+    cdef float lim = s.clamp, v, w
+    cdef int over = 0
     for f in range(frames):
         v = gf * ua[f]
-        over += not (-lim <= v <= lim)
-        ua[f] = _clamp(v, lim)
+        w = _clamp(v, lim)
+        over += w != v
+        ua[f] = w
     s.clamped += over
+
+
+cdef inline void _stage_shape(mw_stage* s, int c, float* ua, Py_ssize_t frames, int64_t t0, bint bleed) noexcept nogil:
+    """Program channel c's current (uA) -> its DAC values, in place
+    (frames <= MW_BLOCK)."""
+    if s.ac:
+        mw_sup_run(&s.sup, &s.ch[c], c, ua, frames, t0, bleed)
+    else:
+        # DC: the current is the drive; gain and clamp in place, counted
+        _dc_clamp(s, ua, frames, <float>s.gain[c])
 
 
 cdef inline void _stage_route(const mw_stage* s, int c, const float* v, float* out, Py_ssize_t frames) noexcept nogil:
