@@ -51,31 +51,27 @@ int mw_sup_settled(const mw_sup_ch* ch)
     return ch->x == 0.0;
 }
 
+/* One measured quantity a (uA-eq) of kind `what`, for corner k, against its bound. */
+static void note(mw_sup* s, double a, double bound, int what, int k, double* worst, int* w_what, int* w_corner)
+{
+    double r = a / bound;
+    if (a > s->peak[what])
+        s->peak[what] = a;
+    if (r > *worst) {
+        *worst = r;
+        *w_what = what;
+        *w_corner = k;
+    }
+}
+
 static void measure(mw_sup* s, const double* q, double rail, int channel, double x, int64_t at)
 {
-    int k, what = MW_SUP_RAIL, corner = -1;
-    double a, r, worst = fabs(x) / rail;
-    if (fabs(x) > s->peak[MW_SUP_RAIL])
-        s->peak[MW_SUP_RAIL] = fabs(x);
+    int k, what = -1, corner = -1;
+    double worst = 0.0;
+    note(s, fabs(x), rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
     for (k = 0; k < s->k; k++) {
-        a = fabs(x - q[k]);
-        if (a > s->peak[MW_SUP_CURRENT])
-            s->peak[MW_SUP_CURRENT] = a;
-        r = a / s->limit;
-        if (r > worst) {
-            worst = r;
-            what = MW_SUP_CURRENT;
-            corner = k;
-        }
-        a = fabs(s->c[k] * x + s->d[k] * q[k]);
-        if (a > s->peak[MW_SUP_STORED])
-            s->peak[MW_SUP_STORED] = a;
-        r = a / s->limit;
-        if (r > worst) {
-            worst = r;
-            what = MW_SUP_STORED;
-            corner = k;
-        }
+        note(s, fabs(x - q[k]), s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
+        note(s, fabs(s->c[k] * x + s->d[k] * q[k]), s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
     }
     if (worst > s->worst) {
         s->worst = worst;

@@ -72,6 +72,17 @@ cdef inline void _ramp(float* out, Py_ssize_t m, int64_t p0, int64_t L, int sh, 
         c += mm
 
 
+cdef inline void _env_next(mw_envelope* e) noexcept nogil:
+    """On to the next segment (round again, or done, after the last)."""
+    e.pos = 0
+    e.idx += 1
+    if e.idx == e.n:
+        if e.loop:
+            e.idx = 0
+        else:
+            e.done = True
+
+
 cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept nogil:
     """Multiply the next N samples of out by the envelope."""
     cdef Py_ssize_t pos = 0, m
@@ -94,13 +105,7 @@ cdef inline void env_apply(mw_envelope* e, float* out, Py_ssize_t N) noexcept no
         pos += m
         e.pos += m
         if e.pos == L:
-            e.pos = 0
-            e.idx += 1
-            if e.idx == e.n:
-                if e.loop:
-                    e.idx = 0
-                else:
-                    e.done = True
+            _env_next(e)
 
 
 cdef inline void env_skip(mw_envelope* e, int64_t k) noexcept nogil:
@@ -118,13 +123,7 @@ cdef inline void env_skip(mw_envelope* e, int64_t k) noexcept nogil:
             e.pos += k
             return
         k -= r
-        e.pos = 0
-        e.idx += 1
-        if e.idx == e.n:
-            if e.loop:
-                e.idx = 0
-            else:
-                e.done = True
+        _env_next(e)
 
 
 cdef inline float env_level(const mw_envelope* e) noexcept nogil:
