@@ -532,18 +532,3 @@ cdef class SessionEngine:
     def callback_address():
         """Address of the compiled PortAudio callback."""
         return <size_t>&mw_pa_callback
-
-
-def highpass(float[::1] x not None, double a):
-    """The card's first-order high-pass, y[n] = a (y[n-1] + x[n] - x[n-1]),
-    as float64: what actually flows through an AC-coupled output."""
-    cdef Py_ssize_t n
-    y = np.empty(x.shape[0], dtype=np.float64)
-    cdef double[::1] yv = y
-    cdef double prev_x = 0.0, prev_y = 0.0
-    with nogil:
-        for n in range(x.shape[0]):
-            prev_y = a * (prev_y + x[n] - prev_x)
-            prev_x = x[n]
-            yv[n] = prev_y
-    return y

@@ -463,3 +463,45 @@ def test_sweep_with_burst_is_rejected_or_honoured():
         return
     x = spec.render(1.0)
     assert np.count_nonzero(x[int(0.15 * 48_000):int(0.45 * 48_000)]) == 0
+
+
+# --------------------------------------------------------------------------
+# issue 10, the parts that landed with the safety work
+# --------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [10**400, -(10**400), __import__("fractions").Fraction(10**400, 3)])
+def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
+    with pytest.raises(ValueError, match="amp_ua="):
+        mw.Biphasic(freq_hz=50, amp_ua=value, phase_us=500)
+    with pytest.raises(ValueError, match="seconds="):
+        mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500).render(value)
+
+
+def test_huge_durations_render_the_session_not_an_overflow():
+    from microwave.sessions import Session, Step
+    s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 0.2),), channels=1)
+    assert len(s.render(seconds=1e308)) == round(1.2 * 48_000)
+    assert s.engine(duration_s=1e308).state["total"] == round(0.2 * 48_000)
+
+
+@pytest.mark.parametrize("cue", [1e-9, 0.0, 0.49, NAN])
+def test_cues_faster_than_half_a_second_are_refused(cue):
+    from microwave.sessions import Step
+    with pytest.raises(ValueError, match="cue_every_s="):
+        Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 60, cue_every_s=cue)
+
+
+@pytest.mark.parametrize("soft_start, soft_stop, seconds", [(2, 0.01, 0.1), (0.3, 0.7, 0.1), (1e-3, 3, 0.07),
+                                                            (0.2, 0.1, 0.3)])
+def test_short_steps_with_long_soft_ramps_render(soft_start, soft_stop, seconds):
+    from microwave import modes
+    from microwave.sessions import Session, Step
+    s = Session("t", (Step("a", modes.tighten(1), seconds),), soft_start_s=soft_start, soft_stop_s=soft_stop)
+    assert len(s.render()) == round(seconds * 48_000)
+
+
+def test_a_session_whose_only_step_is_silent_renders_and_reports():
+    from microwave.sessions import Session, Step
+    silent = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500, envelope=Envelope((Ramp(1.0, 0.0, "hold"),)))
+    s = Session("q", (Step("z", silent, 1.0),), channels=1)
+    assert s.peak_ua == 0 and np.all(s.render() == 0)
+    assert s.report()["peak_ua"] == 0

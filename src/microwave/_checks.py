@@ -17,7 +17,10 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
     """Check that ``value`` is a finite real number within [lo, hi] and return it as float."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ValueError(f"{name}={value!r} must be a real number{_range(lo, hi, lo_open, hi_open, unit)}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:      # an int or Fraction beyond any float
+        v = math.inf
     bad = not math.isfinite(v)
     if lo is not None and (v < lo or (lo_open and v == lo)):
         bad = True

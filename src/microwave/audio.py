@@ -69,6 +69,8 @@ def _sd():
         import sounddevice
     except OSError as e:   # the PortAudio library itself is missing
         raise ImportError(f"PortAudio is not available ({e}); on Debian: apt-get install libportaudio2") from None
+    except ImportError:
+        raise ImportError("playing needs python-sounddevice: pip install \"microwave[audio]\"") from None
     return sounddevice
 
 

@@ -83,7 +83,12 @@ def cmd_info(a) -> int:
 
 def cmd_devices(a) -> int:
     from .audio import list_devices
-    for d in list_devices():
+    devices = list_devices()
+    if not devices:
+        print("microwave devices: no output device found: PortAudio sees no sound card and no audio server "
+              "(is PulseAudio or PipeWire running, or a card plugged in?)", file=sys.stderr)
+        return 1
+    for d in devices:
         p = f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  {d['default_samplerate']:g} Hz"
         print(p)
     return 0

@@ -30,6 +30,9 @@ from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
 
 AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
+#: the shortest interval between cues to move the device (a person cannot
+#: follow faster ones; a timeline of a 20-minute session stays small)
+MIN_CUE_S = 0.5
 IEC_DENSITY_MA_CM2 = 2.0  # IEC 60601-2-10: above this the operator's attention is needed
 
 
@@ -38,7 +41,8 @@ class Step:
     """One zone treated with ``program`` for ``seconds``.
 
     ``program`` is a spec (played on every channel) or a tuple with one spec
-    per channel.  ``cue_every_s`` asks for a cue to move the device.
+    per channel.  ``cue_every_s`` asks for a cue to move the device
+    (at least :data:`MIN_CUE_S`).
     """
 
     zone: str
@@ -52,7 +56,8 @@ class Step:
             raise ValueError(f"zone={self.zone!r} must be a non-empty name such as 'forehead'")
         object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
         if self.cue_every_s is not None:
-            object.__setattr__(self, "cue_every_s", _checks.number("cue_every_s", self.cue_every_s, 0, 86400, lo_open=True, unit="s"))
+            object.__setattr__(self, "cue_every_s", _checks.number("cue_every_s", self.cue_every_s, MIN_CUE_S, 86400,
+                                                                   unit="s"))
         progs = self.program if isinstance(self.program, tuple) else (self.program,)
         for p in progs:
             if not isinstance(p, _Train):
@@ -297,8 +302,9 @@ class Session:
 
     def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, seconds: float | None = None) -> np.ndarray:
         """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
-        ``seconds`` shorter than the session ends it there by a fade of
-        0.5 s, as ``play --duration`` does."""
+        ``seconds`` shorter than the session ends it there with the fade
+        ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
+        longer) that reaches silence a whole pulse before the end."""
         if seconds is None:
             return self.engine(rate, stage).render(self.frames(rate))
         seconds = _checks.number("seconds", seconds, 0, unit="s")
