@@ -193,6 +193,8 @@ def test_voltage_mode_holds_at_the_lowest_load_and_reports_every_load(tmp_path):
     """4: a voltage-mode stage: V / R at the lowest declared load stays within max_ua."""
     stage = Stage(load_ohm=2000, max_ua=400, channel_map=(0,))
     assert stage.load_ohm_min == 500 and stage.load_ohm_max == 10000
+    low = Stage(load_ohm=300)          # a nominal load outside the FDA's range widens the default one
+    assert (low.load_ohm_min, low.load_ohm_max) == (300, 10000)
     session = Session("v", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=1000), 1.0),), channels=1)
     engine = session.engine(RATE, stage)
     engine.set_level(1e9)

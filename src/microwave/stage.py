@@ -101,8 +101,9 @@ class Stage:
                                      f"not ua_per_v): a current-mode stage's current does not depend on the load")
         else:
             s("load_ohm", _checks.number("load_ohm", self.load_ohm, 0, 1e7, lo_open=True, unit="ohm"))
-            lo = FDA_LOADS_OHM[0] if self.load_ohm_min is None else self.load_ohm_min
-            hi = FDA_LOADS_OHM[-1] if self.load_ohm_max is None else self.load_ohm_max
+            # by default the FDA's range, widened to hold the nominal load
+            lo = min(FDA_LOADS_OHM[0], self.load_ohm) if self.load_ohm_min is None else self.load_ohm_min
+            hi = max(FDA_LOADS_OHM[-1], self.load_ohm) if self.load_ohm_max is None else self.load_ohm_max
             s("load_ohm_min", _checks.number("load_ohm_min", lo, 0, self.load_ohm, lo_open=True, unit="ohm"))
             s("load_ohm_max", _checks.number("load_ohm_max", hi, self.load_ohm, 1e7, unit="ohm"))
         s("compliance_v", _checks.number("compliance_v", self.compliance_v, 0, 500, lo_open=True, unit="V"))
