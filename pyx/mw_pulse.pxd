@@ -467,8 +467,9 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
 
 cdef inline void _train_leave_tile(mw_train* s) noexcept nogil:
     # at tile_stop: the state saved at tile_start, moved on by the whole
-    # repeats in between (onsets and clocks shift by D samples; a counted
-    # pattern is back where it was), with the end checked again
+    # repeats in between (onsets, clocks and a timed pattern's state end
+    # shift by D samples; a counted pattern is back where it was), with the
+    # end checked again
     cdef int64_t D = s.tile_stop - s.tile_start
     cdef mw_train keep = s[0]
     s[0] = s.snap[0]
@@ -488,6 +489,8 @@ cdef inline void _train_leave_tile(mw_train* s) noexcept nogil:
         s.sched.burst_clock.whole += D
     else:
         s.sched.pulse_clock.whole += D
+    if s.pat.n > 0 and s.pat.by_time:
+        s.pat.state_end += D        # a timed pattern's states end on absolute samples
     if s.has_next and sched_past_end(&s.sched, s.next_w, s.next_f):
         s.has_next = False
         s.sched.done = True

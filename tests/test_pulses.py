@@ -649,8 +649,12 @@ def repeating_trains(draw):
     assume(probe.footprint_us * rate / 1e6 < float(period))
     kw["freq_hz"] = float(rate / period)
     if draw(st.booleans()):
-        kw["pattern"] = draw(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest",
-                                              "0.25s+ 0.1s-", "30ms~ 20ms0", "1s~"]))
+        # named patterns, and timed ones of every kind of state (a timed state
+        # ends on an absolute sample: leaving a tile must move it on too)
+        timed = st.lists(st.tuples(st.integers(5, 400), st.sampled_from("+-~0")), min_size=1, max_size=4).map(
+            lambda states: " ".join(f"{ms}ms{k}" for ms, k in states))
+        kw["pattern"] = draw(st.one_of(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest",
+                                                        "0.25s+ 0.1s-", "30ms~ 20ms0", "1s~"]), timed))
         kw.pop("polarity")
     if draw(st.booleans()):
         on = draw(st.sampled_from([1, 2, 6, 0.5, 1.5, 2.5, 3.3])) * float(period) / rate
@@ -727,6 +731,31 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     T = repeat_samples(spec, rate)
     if spec.duration_s is None:
         assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**18 else 0)
+
+
+@settings(FAST, max_examples=40)
+@given(rate=st.sampled_from([22050, 44100, 48000]), period=st.integers(40, 3000),
+       states=st.lists(st.tuples(st.floats(0.5, 12), st.sampled_from("+-~0")), min_size=1, max_size=4),
+       cls=st.sampled_from([mw.Biphasic, mw.Monophasic]), duration=st.floats(0.3, 3.0), delay=st.floats(0, 0.05))
+def test_timed_patterns_with_an_end_equal_the_pulse_by_pulse_path(rate, period, states, cls, duration, delay):
+    # every kind of timed state x durations x rates x delays: a train that
+    # leaves its tile before its end must give the pulse-by-pulse samples
+    # (states of a whole number of samples, a cycle of a whole number of
+    # periods, so that the train repeats within a tile)
+    whole = [max(1, round(k * period)) for k, _ in states]
+    whole[-1] += -sum(whole) % period
+    pattern = " ".join(f"{s / rate:.12f}s{kind}" for s, (_, kind) in zip(whole, states))
+    spec = cls(freq_hz=rate / period, amp_ua=100, phase_us=0.3 * period / rate * 1e6, pattern=pattern,
+               duration_s=duration, delay_s=delay)
+    n = round((duration + delay + 0.1) * rate)
+    np.testing.assert_array_equal(spec.render(n / rate, rate=rate), pulse_by_pulse(spec, rate, n))
+
+
+def test_leaving_the_tile_moves_a_timed_pattern_on():
+    # issue 10: a timed pattern with an alternating state and an end: after
+    # the last whole repeat the pattern's state must end where it would
+    spec = mw.Monophasic(freq_hz=30, amp_ua=1, phase_us=54.6, pattern="234ms+ 166ms~", duration_s=1)
+    np.testing.assert_array_equal(spec.render(1, rate=22050), pulse_by_pulse(spec, 22050, 22050))
 
 
 @pytest.mark.parametrize("kw", [
