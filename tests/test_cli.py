@@ -86,7 +86,7 @@ def test_bad_toml_error_names_the_line(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = -5\n')
     r = cli("info", str(p))
-    assert r.returncode == 2 and f"{p}:1:" in r.stderr and "seconds=-5" in r.stderr
+    assert r.returncode == 2 and f"{p}:4:" in r.stderr and "seconds=-5" in r.stderr
 
 
 def test_info_reports_the_safety_figures_and_the_dc_that_renders(tmp_path):

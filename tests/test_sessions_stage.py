@@ -1,5 +1,6 @@
 """Sessions, modes and the output stage (the sessions issue)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -176,9 +177,13 @@ def test_toml_session_loads(tmp_path):
 
 
 @pytest.mark.parametrize("bad, line, words", [
-    (GOOD.replace('mode = "lift"', 'mode = "lfit"'), 4, "mode='lfit'"),
-    (GOOD.replace("amp_ua = 150", "amp_ua = -1"), 11, "amp_ua=-1"),
-    (GOOD.replace("seconds = 20", "seconds = 20\ncolour = 1"), 11, "colour"),
+    (GOOD.replace('mode = "lift"', 'mode = "lfit"'), 6, "mode='lfit'"),
+    (GOOD.replace("amp_ua = 150", "amp_ua = -1"), 13, "amp_ua=-1"),
+    (GOOD.replace("seconds = 20", "seconds = 20\ncolour = 1"), 15, "colour"),
+    (GOOD.replace("channels = 2", "channels = 2\nspeed = 3"), 3, "speed"),
+    (GOOD.replace("channels = 2", "channels = 0"), 2, "channels=0"),
+    (GOOD.replace('mode = "lift"', 'mode = "fsm"'), 7, "level=2 is not allowed with mode='fsm'"),
+    ('name = "x"\nstep = 5\n', 2, "step=5"),
     (GOOD.replace("level = 2", "level = 2 2"), 7, "line 7"),
 ])
 def test_toml_errors_name_the_line(tmp_path, bad, line, words):
@@ -188,7 +193,30 @@ def test_toml_errors_name_the_line(tmp_path, bad, line, words):
         load(p)
     msg = str(e.value)
     assert words in msg
-    assert f"{p}:{line}:" in msg or f"line {line}" in msg
+    assert f"{p}:{line}:" in msg or f"line {line}" in msg, msg
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\x00\x01\x02binary", "binary"), ("name = 'x'".encode("utf-16"), "not a UTF-8"),
+    (b"a = " + b"[" * 5000 + b"]" * 5000, "nested"),
+])
+def test_a_file_that_is_not_toml_text_is_one_line_naming_it(tmp_path, content, words):
+    p = tmp_path / "odd.toml"
+    p.write_bytes(content)
+    for reader in (load, Stage.from_toml):
+        with pytest.raises(ValueError) as e:
+            reader(p)
+        assert str(e.value).startswith(f"{p}:") and words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_stage_file_errors_name_the_line(tmp_path):
+    p = tmp_path / "stage.toml"
+    p.write_text("full_scale_v = 1.0\ncoupling = \"ac\"\ncorner_hz = -5\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:3: corner_hz=-5"):
+        Stage.from_toml(p)
+    p.write_text("full_scale_v = 1.0\n\nwires = 2\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(p))}:3: unknown key 'wires'"):
+        Stage.from_toml(p)
 
 
 def test_stage_from_toml(tmp_path):

@@ -16,13 +16,13 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import _checks, modes
+from ._toml import line_of, named_line, read_toml
 from ._core import Generator
 from ._session import SUPERVISOR_SOFT, SessionEngine
 from .envelopes import Envelope, Ramp
@@ -492,6 +492,10 @@ def _step_from_table(t: dict) -> Step:
     if "mode" in t:
         mode = t["mode"]
         if mode == "fsm":
+            ignored = [k for k in ("level", "amp_ua") if k in t]
+            if ignored:
+                raise ValueError(f"{ignored[0]}={t[ignored[0]]!r} is not allowed with mode='fsm' (FSM plays "
+                                 f"150 uA on 230 and 430 Hz); give a spec to set its current")
             program = modes.fsm()
         elif mode in modes.MODES:
             program = modes.MODES[mode](t.get("level"), t.get("amp_ua"))
@@ -520,32 +524,30 @@ def load(path) -> Session:
         cue_every_s = 5
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read: {e.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: {e}") from None
+    data, text = read_toml(path)
     step_lines = [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*step\s*\]\]", line)]
     top = {k: v for k, v in data.items() if k != "step"}
     allowed = {"name", "channels", "soft_start_s", "soft_stop_s", "auto_off_s", "max_dose_ua_min"}
     unknown = sorted(set(top) - allowed)
     if unknown:
-        raise ValueError(f"{path}:1: unknown key {unknown[0]!r}; allowed: step, {', '.join(sorted(allowed))}")
+        raise ValueError(f"{path}:{line_of(text, unknown[0])}: unknown key {unknown[0]!r}; "
+                         f"allowed: step, {', '.join(sorted(allowed))}")
+    tables = data.get("step", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ValueError(f"{path}:{line_of(text, 'step')}: step={tables!r} is not allowed: write each step as a "
+                         f"[[step]] table (or step = [{{...}}, ...])")
     steps = []
-    for i, t in enumerate(data.get("step", [])):
-        line = step_lines[i] if i < len(step_lines) else 1
+    for i, t in enumerate(tables):
+        line = step_lines[i] if i < len(step_lines) else line_of(text, "step")
         try:
             steps.append(_step_from_table(t))
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}:{line}: step {i + 1}: {e}") from None
+            raise ValueError(f"{path}:{named_line(text, str(e), t, line)}: step {i + 1}: {e}") from None
     try:
         return Session(name=top.get("name", path.stem), steps=tuple(steps),
                        **{k: v for k, v in top.items() if k != "name"})
     except (ValueError, TypeError) as e:
-        raise ValueError(f"{path}:1: {e}") from None
+        raise ValueError(f"{path}:{named_line(text, str(e), top)}: {e}") from None
 
 
 def resolve(name_or_path: str) -> Session:

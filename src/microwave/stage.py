@@ -49,10 +49,10 @@ Load one from TOML with :meth:`Stage.from_toml`.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, fields
 
 from . import _checks
+from ._toml import line_of, named_line, read_toml
 
 ABSOLUTE_MAX_UA = 1000.0
 #: the loads (ohm) the FDA asks a stimulator's maximum voltage and current for
@@ -137,19 +137,16 @@ class Stage:
 
         A current-mode stage gives ``ua_per_v``; a voltage-mode stage gives
         ``load_ohm`` (and may give ``load_ohm_min``, ``load_ohm_max``)."""
-        with open(path, "rb") as f:
-            try:
-                data = tomllib.load(f)
-            except tomllib.TOMLDecodeError as e:
-                raise ValueError(f"{path}: {e}") from None
+        data, text = read_toml(path)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"{path}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
+            raise ValueError(f"{path}:{line_of(text, unknown[0])}: unknown key {unknown[0]!r}; "
+                             f"allowed: {', '.join(sorted(known))}")
         try:
             return cls(**data)
         except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise ValueError(f"{path}:{named_line(text, str(e), data)}: {e}") from None
 
     @property
     def mode(self) -> str:
