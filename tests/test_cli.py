@@ -68,7 +68,29 @@ def test_interrupted_render_leaves_nothing_behind(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_full_disk_names_the_file_and_the_cause_and_leaves_nothing(tmp_path):
+    """A render onto a full filesystem (a 256 KiB tmpfs) says which file and
+    why, in one line, exits 2, and leaves no partial file."""
+    small = tmp_path / "small"
+    small.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], capture_output=True)
+    if r.returncode != 0:
+        if os.environ.get("CI") == "true" and os.geteuid() == 0:
+            pytest.fail(f"could not mount a small tmpfs: {r.stderr.decode()}")
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        out = small / "ff.wav"
+        r = cli("render", "full-face", "-o", str(out), "--duration", "10")
+        assert r.returncode == 2
+        assert f"cannot write {out}: no space left on device" in r.stderr and r.stderr.count("\n") == 1
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
 @pytest.mark.parametrize("args, words", [
+    (("render", "lift", "-o", "x.wav", "--duration", "0"), "seconds=0"),
+    (("render", "lift", "-o", "x.wav", "--duration", "1e308"), "seconds=1e+308"),
     (("render", "no-such-session", "-o", "x.wav"), "no-such-session"),
     (("render", "lift", "-o", "x.mp3"), "x.mp3"),
     (("render", "lift", "-o", "x.wav", "--rate", "12"), "rate=12"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     rate = _checks.rate(rate)
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
     if seconds is not None:
-        seconds = _checks.number("seconds", seconds, 0, lo_open=True, unit="s")
+        seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
     stage = stage if stage is not None else Stage()
     engine = session.engine(rate, stage, duration_s=seconds)
     total = engine.state["total"]
@@ -98,7 +99,20 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
                 if progress is not None:
                     progress(min(done, total), total)
         publish(tmp, path)
+    except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {_cause(e, path, block_frames * channels * 4)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _cause(e: BaseException, path: Path, need: int) -> str:
+    """What went wrong, in words: a full disk is told as one."""
+    try:
+        if shutil.disk_usage(path.parent).free < need:
+            return "no space left on device (nothing was written)"
+    except OSError:
+        pass
+    return f"{getattr(e, 'strerror', None) or e} (nothing was written)"
