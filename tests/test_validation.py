@@ -505,3 +505,17 @@ def test_a_session_whose_only_step_is_silent_renders_and_reports():
     s = Session("q", (Step("z", silent, 1.0),), channels=1)
     assert s.peak_ua == 0 and np.all(s.render() == 0)
     assert s.report()["peak_ua"] == 0
+
+
+@pytest.mark.parametrize("name, make", [
+    ("onsets_s", lambda: mw.CustomTrain(onsets_s=0.5, amps_ua=(1.0,), phase_us=100, loop_s=1)),
+    ("amps_ua", lambda: mw.CustomTrain(onsets_s=(0.0,), amps_ua=1.0, phase_us=100, loop_s=1)),
+    ("ramps", lambda: Envelope(ramps=1.0)),
+    ("holds", lambda: PolarityPattern(holds=3)),
+    ("steps", lambda: __import__("microwave.sessions").sessions.Session("x", steps=5.0)),
+    ("stage", lambda: __import__("microwave.sessions").sessions.builtin("lift").render(stage="nope")),
+    ("channel_map", lambda: __import__("microwave.stage").stage.Stage(channel_map=0.5)),
+])
+def test_a_value_of_the_wrong_kind_is_named(name, make):
+    with pytest.raises((TypeError, ValueError), match=f"{name}="):
+        make()

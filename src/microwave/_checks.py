@@ -39,6 +39,14 @@ def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> i
     return value
 
 
+def sequence(name: str, value, what: str) -> tuple:
+    """``value`` as a tuple, or a TypeError naming the parameter when it is
+    not a list, tuple or other iterable (a string is not one)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}")
+    return tuple(value)
+
+
 def rate(value) -> int:
     """A sample rate in Hz: a whole number between MIN_RATE and MAX_RATE."""
     if isinstance(value, float) and value.is_integer():

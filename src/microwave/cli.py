@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError, ImportError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as e:
         print(f"microwave {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

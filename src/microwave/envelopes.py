@@ -49,7 +49,7 @@ class Envelope:
     loop: bool = False
 
     def __post_init__(self):
-        ramps = tuple(self.ramps)
+        ramps = _checks.sequence("ramps", self.ramps, "Ramp")
         object.__setattr__(self, "ramps", ramps)
         object.__setattr__(self, "start_level", _checks.number("start_level", self.start_level, 0, 1))
         if not 1 <= len(ramps) <= MAX_SEGMENTS:

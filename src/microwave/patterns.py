@@ -60,7 +60,7 @@ class PolarityPattern:
     holds: tuple[Hold, ...]
 
     def __post_init__(self):
-        holds = tuple(self.holds)
+        holds = _checks.sequence("holds", self.holds, "Hold")
         object.__setattr__(self, "holds", holds)
         if not 1 <= len(holds) <= MAX_STATES:
             raise ValueError(f"holds has {len(holds)} states: a pattern needs 1 to {MAX_STATES}")

@@ -440,9 +440,10 @@ class CustomTrain(_Train):
     amp_ua: float = 1.0
 
     def __post_init__(self):
-        on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(self.onsets_s))
+        onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds")
+        on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(onsets))
         amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
-                     for i, x in enumerate(self.amps_ua))
+                     for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA")))
         object.__setattr__(self, "onsets_s", on)
         object.__setattr__(self, "amps_ua", amps)
         object.__setattr__(self, "amp_ua", max([abs(a) for a in amps] + [1e-9]))

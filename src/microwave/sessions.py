@@ -82,7 +82,7 @@ class Session:
     max_dose_ua_min: float = modes.MAX_INFUSE_DOSE_UA_MIN
 
     def __post_init__(self):
-        steps = tuple(self.steps)
+        steps = _checks.sequence("steps", self.steps, "Step")
         object.__setattr__(self, "steps", steps)
         if not steps:
             raise ValueError("steps is empty: a session needs at least one step")
