@@ -417,7 +417,10 @@ def hold_gain(plan: dict, out: np.ndarray, start: int, tpl: Template | None = No
     ui = np.searchsorted(W, samples, side="right") - 1
     held = np.where(ui >= 0, h[np.maximum(ui, 0)], np.float32(0.0)).astype(np.float32)
     res = out * held
-    straddle = np.nonzero((W >= start) & (W < start + n) & (h != prev))[0]
+    # where the pulse before a unit's first one still ends in its first sample
+    Wp, Fp, okp = sched.onsets(np.maximum(ku - 1, 0))
+    tail = (ku > 0) & okp & (Wp + Fp + tpl.end > W)
+    straddle = np.nonzero((W >= start) & (W < start + n) & (h != prev) & tail)[0]
     if len(straddle):
         s = W[straddle] - start
         head = A[straddle] * tpl.cum_at(1.0 - F[straddle])

@@ -4,22 +4,40 @@
 
 #define MW_PI 3.14159265358979323846
 
-double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k)
+/* Steps of at most MW_SUP_STEP from 1 to `ratio` (>= 1). */
+static int steps_to(double ratio)
 {
-    if (s->k <= 1)
-        return corner_hz;
-    return corner_hz * (1.0 - tolerance + 2.0 * tolerance * k / (s->k - 1));
+    int n = 0;
+    double r = 1.0;
+    while (r * (1.0 + 1e-12) < ratio) {
+        r *= MW_SUP_STEP;
+        n++;
+    }
+    return n;
 }
 
 void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
                  double bleed_fraction)
 {
-    int k;
-    double cmin = 1.0;
-    s->k = tolerance > 0.0 ? MW_SUP_K : 1;
-    s->nominal = s->k / 2;
+    int k, below, above;
+    double cmin = 1.0, lo = corner_hz * (1.0 - tolerance), hi = corner_hz * (1.0 + tolerance);
+    below = tolerance > 0.0 ? steps_to(corner_hz / lo) : 0;
+    above = tolerance > 0.0 ? steps_to(hi / corner_hz) : 0;
+    while (tolerance > 0.0 && below + above + 1 < MW_SUP_MIN_K) {
+        if (below <= above)
+            below++;
+        else
+            above++;
+    }
+    if (below + above + 1 > MW_SUP_K)       /* (the Stage caps the tolerance below this) */
+        below = above = (MW_SUP_K - 1) / 2;
+    s->k = below + above + 1;
+    s->nominal = below;
     for (k = 0; k < s->k; k++) {
-        double f = mw_sup_corner_hz(s, corner_hz, tolerance, k);
+        double f = k < below ? corner_hz * pow(lo / corner_hz, (double)(below - k) / below)
+                 : k > below ? corner_hz * pow(hi / corner_hz, (double)(k - below) / above)
+                 : corner_hz;
+        s->f[k] = f;
         s->d[k] = exp(-2.0 * MW_PI * f / rate);
         s->c[k] = 1.0 - s->d[k];
         s->inv_c[k] = 1.0 / s->c[k];
@@ -36,14 +54,6 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
     s->worst = 0.0;
     s->worst_at = -1;
     s->worst_what = s->worst_corner = s->worst_channel = -1;
-}
-
-void mw_sup_ch_reset(mw_sup_ch* ch)
-{
-    int k;
-    ch->x = 0.0;
-    for (k = 0; k < MW_SUP_K; k++)
-        ch->q[k] = 0.0;
 }
 
 int mw_sup_settled(const mw_sup_ch* ch)

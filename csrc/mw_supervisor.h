@@ -20,9 +20,10 @@
  * The corner of a real card is known only within a tolerance, and the
  * current stored by a long excursion is largest for the corner whose time
  * constant is near the excursion's age, not always at an end of the
- * tolerance.  The supervisor therefore models MW_SUP_K corners spread
- * evenly across it (the declared corner in the middle) and chooses every
- * sample's drive inside
+ * tolerance.  The supervisor therefore models corners across it, spaced
+ * geometrically at most MW_SUP_STEP apart (at least seven; more for a wide
+ * tolerance), the declared corner among them, and chooses every sample's
+ * drive inside
  *     |x - q_k|                  <= L   the current that flows now,
  *     |(1 - d_k) x + d_k q_k|    <= L   the current an abrupt zero would bring next,
  *     |x|                        <= rail (the DAC's swing),
@@ -48,7 +49,9 @@
 
 #include <stdint.h>
 
-#define MW_SUP_K 7          /* corners modelled across the declared tolerance */
+#define MW_SUP_K 32         /* corners modelled at most (a tolerance of +-90 % needs 23) */
+#define MW_SUP_MIN_K 7      /* corners modelled at least, with a tolerance */
+#define MW_SUP_STEP 1.15    /* neighbouring corners at most this ratio apart */
 #define MW_SUP_SOFT 0.97    /* a drive this close to a bound ends the session */
 
 enum {                      /* what a measured ratio is a ratio of */
@@ -59,6 +62,7 @@ enum {                      /* what a measured ratio is a ratio of */
 
 typedef struct {
     int k;                          /* corners modelled (1 .. MW_SUP_K) */
+    double f[MW_SUP_K];             /* each corner, Hz */
     double d[MW_SUP_K];             /* exp(-2 pi f_k / rate) */
     double c[MW_SUP_K];             /* 1 - d_k */
     double inv_c[MW_SUP_K];         /* 1 / (1 - d_k) */
@@ -84,10 +88,10 @@ typedef struct {                    /* one program channel's coupling */
     double gain;                    /* DAC units per uA-equivalent */
 } mw_sup_ch;
 
-/* Corners f_k spread evenly over corner_hz * (1 -+ tolerance). */
+/* Corners f_k from corner_hz * (1 - tolerance) to corner_hz * (1 + tolerance),
+ * geometrically spaced, corner_hz itself among them (the nominal one). */
 void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
                  double bleed_fraction);
-void mw_sup_ch_reset(mw_sup_ch* ch);
 
 /* buf: n samples of current asked (uA) -> the DAC values, in place.
  * t0: the sample index of buf[0] (for the measured worst's place).
@@ -97,7 +101,5 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
 /* The drive is zero: closing the stream now changes nothing. */
 int mw_sup_settled(const mw_sup_ch* ch);
 
-/* The modelled corner k in Hz. */
-double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k);
 
 #endif

@@ -11,14 +11,14 @@ thread turns into ramps.
 """
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
-from libc.stdint cimport int64_t, uint64_t
+from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.math cimport fabs, isfinite
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
 from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
-from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_reset, stage_settled
-from mw_supervisor cimport (mw_sup_init, mw_sup_corner_hz, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT)
+from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_settled
+from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave
 
 cdef enum:
@@ -55,6 +55,7 @@ cdef struct mw_session:
     double max_level           # never exceeded, whatever target says
     int64_t ramp_samples       # every level change is a linear ramp this long
     int64_t fade_from          # an early end (auto-off, duration) ramps down from here
+    int64_t fade_to            # ... to a level of zero here, a whole unit before its end (total)
     int pause_req
     int stop_req
     # audio-thread state
@@ -127,6 +128,12 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             # at least three units (the gain is taken one unit at a time)
             s.goal = want
             s.slew = fabs(want - s.level) / (s.ramp_samples if s.ramp_samples > s.ramp_min[cur] else s.ramp_min[cur])
+        if s.pos >= s.fade_from and s.pos < s.total:
+            # a scheduled end: whatever ramp is under way, the level is zero by
+            # fade_to, so that the last unit that starts ends by the last sample
+            d = s.level / (s.fade_to - s.pos) if s.fade_to > s.pos else s.level
+            if d > s.slew:
+                s.slew = d
         # silent, and the units that started before it are over: the programs
         # may stop (but not during a scheduled end: that runs to its sample)
         hold = s.level == 0.0 and want == 0.0 and s.quiet >= s.unit_len[cur] and s.pos < s.fade_from
@@ -264,7 +271,6 @@ cdef class SessionEngine:
     cdef mw_session s
     cdef object _keep
     cdef readonly double rate
-    cdef double _corner_hz, _tolerance
 
     def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
                   double rate, double ramp_s=0.5, double max_level=1.0, list ramp_min=None, list unit_len=None):
@@ -306,6 +312,7 @@ cdef class SessionEngine:
         # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
         self.s.fade_from = self._fade_start(self.s.total) if self.s.total < acc else self.s.total
+        self.s.fade_to = max(0, self.s.total - self._unit_max()) if self.s.total < acc else self.s.total
         st = &self.s.stage
         st.out_channels = stage["out_channels"]
         st.n_prog = n_ch
@@ -317,8 +324,8 @@ cdef class SessionEngine:
         self.s.unrouted = len(routed) < st.out_channels
         st.ac = stage["coupling"] == "ac"
         if st.ac:
-            self._corner_hz, self._tolerance = stage["corner_hz"], stage["corner_tolerance"]
-            mw_sup_init(&st.sup, self._corner_hz, self._tolerance, rate, stage["limit_ua"], stage["bleed_fraction"])
+            mw_sup_init(&st.sup, stage["corner_hz"], stage["corner_tolerance"], rate, stage["limit_ua"],
+                        stage["bleed_fraction"])
             st.sup.measure = stage.get("measure", False)
             for c in range(n_ch):
                 st.ch[c].rail = stage["rail_ua"][c]
@@ -360,12 +367,17 @@ cdef class SessionEngine:
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         for i in range(self.s.n_steps * self.s.n_ch):
             program_start(&self.s.progs[i])
-        stage_reset(&self.s.stage)
         self.s.step = 0
         self.s.pos = 0
         self.s.quiet = 0
         self.s.finished = 0
         self.s.holding = 0
+        if not stage_settled(&self.s.stage):
+            # the coupling is physical: what it stores outlives a rewind.  The
+            # session starts again from silence once it has been bled
+            self.s.level = 0.0
+            self.s.holding = 1
+            self.s.quiet = INT64_MAX
         self.s.supervisor_stop = 0
         self.s.stop_req = 0
         self.s.pause_req = 0
@@ -402,9 +414,14 @@ cdef class SessionEngine:
         the auto-off are)."""
         if frame < 0:
             raise ValueError(f"frame={frame} is not allowed: it must be >= 0")
+        # no sooner than a unit in progress can end (before the first sample
+        # none is: then the end may come at once, the level zero from the start)
+        if self.s.pos > 0:
+            frame = max(frame, self.s.pos + self._unit_max())
         if frame < self.s.total:
             self.s.total = frame
             self.s.fade_from = self._fade_start(frame)
+            self.s.fade_to = max(0, frame - self._unit_max())
 
     cdef int64_t _fade_start(self, int64_t end):
         """Where the fade of an end at ``end`` starts: a ramp of ramp_s (and of
@@ -433,8 +450,8 @@ cdef class SessionEngine:
             out.update(worst=st.sup.worst, at=st.sup.worst_at, peak_current_ua=st.sup.peak[MW_SUP_CURRENT],
                        peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL], what=kinds.get(st.sup.worst_what),
                        channel=st.sup.worst_channel, limit_ua=st.sup.limit,
-                       corner_hz=(mw_sup_corner_hz(&st.sup, self._corner_hz, self._tolerance, st.sup.worst_corner)
-                                  if st.sup.worst_corner >= 0 else None),
+                       corner_hz=st.sup.f[st.sup.worst_corner] if st.sup.worst_corner >= 0 else None,
+                       corners_hz=[st.sup.f[k] for k in range(st.sup.k)],
                        rail_ua=(st.ch[st.sup.worst_channel].rail if st.sup.worst_channel >= 0 else None),
                        bleed_ua_per_sample=st.sup.bleed)
         return out
@@ -447,17 +464,23 @@ cdef class SessionEngine:
     def ramp_samples(self):
         return self.s.ramp_samples
 
+    cdef int64_t _unit_max(self):
+        cdef int i
+        cdef int64_t unit = 0
+        for i in range(self.s.n_steps):
+            unit = max(unit, self.s.unit_len[i])
+        return unit
+
     @property
     def end_samples(self):
         """The longest a controlled end takes to reach silence, in samples:
         a ramp (ramp_s, or three units if longer), then the unit in
         progress, which finishes at its own gain (the bleed comes after)."""
         cdef int i
-        cdef int64_t ramp = self.s.ramp_samples, unit = 0
+        cdef int64_t ramp = self.s.ramp_samples
         for i in range(self.s.n_steps):
             ramp = max(ramp, self.s.ramp_min[i])
-            unit = max(unit, self.s.unit_len[i])
-        return ramp + unit
+        return ramp + self._unit_max()
 
     def pause(self, bint paused=True):
         self.s.pause_req = paused

@@ -31,11 +31,14 @@ cdef struct mw_program:
     int64_t g_next_w
     double g_next_f, g_next_a
     int64_t g_k          # index of that pulse
+    double g_last_end    # where the pulse before it ends (absolute samples)
     float held           # the gain of the unit in progress
 
 
 cdef inline void _gain_fetch(mw_program* p) noexcept nogil:
     cdef double amp
+    if p.g_has_next:
+        p.g_last_end = <double>p.g_next_w + p.g_next_f + p.train.tpl.end
     p.g_k = p.gsched.k
     p.g_has_next = sched_next(&p.gsched, &p.g_next_w, &p.g_next_f, &amp)
     if p.g_has_next:
@@ -53,6 +56,8 @@ cdef inline void program_start(mw_program* p) noexcept nogil:
     p.gpos = 0
     p.gpos_env = 0
     p.held = 0.0
+    p.g_has_next = False
+    p.g_last_end = 0.0
     if p.unit_pulses < 1:
         p.unit_pulses = 1
     _gain_fetch(p)
@@ -112,13 +117,15 @@ cdef inline void _gain_hold(mw_program* p, float* out, Py_ssize_t n, const float
         if p.g_k % p.unit_pulses == 0:
             g = _gain_at(p, n0 + b, level, b)
             if g != h:
-                # a unit starts inside sample b: the part before its onset is
-                # the previous unit's tail, at the previous unit's gain
-                head = p.g_next_a * tpl_cum(&p.train.tpl, 1.0 - p.g_next_f)
-                v = out[b]
-                out[b] = <float>(<double>h * (v - head) + <double>g * head)
+                if p.g_last_end > <double>(n0 + b):
+                    # a unit starts inside sample b while the one before
+                    # still ends in it: the part before the onset keeps
+                    # the previous unit's gain
+                    head = p.g_next_a * tpl_cum(&p.train.tpl, 1.0 - p.g_next_f)
+                    v = out[b]
+                    out[b] = <float>(<double>h * (v - head) + <double>g * head)
+                    j = b + 1
                 p.held = g
-                j = b + 1
         _gain_fetch(p)
     env_skip(&p.env, n0 + n - p.gpos_env)
     env_skip(&p.gate, n0 + n - p.gpos_env)

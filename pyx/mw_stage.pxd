@@ -9,7 +9,7 @@
 # here, in compiled code, and every sample it changes is counted.
 from libc.string cimport memcpy
 from libc.stdint cimport int64_t, uint64_t
-from mw_supervisor cimport mw_sup, mw_sup_ch, mw_sup_run, mw_sup_ch_reset, mw_sup_settled
+from mw_supervisor cimport mw_sup, mw_sup_ch, mw_sup_run, mw_sup_settled
 
 cdef enum:
     MW_MAX_CH = 32
@@ -26,12 +26,6 @@ cdef struct mw_stage:
     uint64_t clamped          # DC: samples the clamp changed
     mw_sup sup                # AC: the model of the coupling and its bounds
     mw_sup_ch ch[MW_MAX_CH]   # AC: each program channel's coupling state
-
-
-cdef inline void stage_reset(mw_stage* s) noexcept nogil:
-    cdef int c
-    for c in range(MW_MAX_CH):
-        mw_sup_ch_reset(&s.ch[c])
 
 
 cdef inline bint stage_settled(const mw_stage* s) noexcept nogil:

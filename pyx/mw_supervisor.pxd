@@ -13,6 +13,7 @@ cdef extern from "mw_supervisor.h" nogil:
 
     ctypedef struct mw_sup:
         int k
+        double f[MW_SUP_K]
         int nominal
         double limit
         double bleed
@@ -34,7 +35,5 @@ cdef extern from "mw_supervisor.h" nogil:
 
     void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
                      double bleed_fraction)
-    void mw_sup_ch_reset(mw_sup_ch* ch)
     void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed)
     int mw_sup_settled(const mw_sup_ch* ch)
-    double mw_sup_corner_hz(const mw_sup* s, double corner_hz, double tolerance, int k)

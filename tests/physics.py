@@ -47,11 +47,13 @@ def current_ua(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None
 
 
 def corners(stage, n: int = 25) -> list[float]:
-    """Corners spread across the stage's declared tolerance (ends included)."""
+    """Corners spread geometrically across the stage's declared tolerance
+    (ends included): as dense at the low end, in relative terms, as at the
+    high end."""
     if stage.coupling != "ac":
         return [None]
-    return list(np.linspace(stage.corner_hz * (1 - stage.corner_tolerance),
-                            stage.corner_hz * (1 + stage.corner_tolerance), n))
+    return list(np.geomspace(stage.corner_hz * (1 - stage.corner_tolerance),
+                             stage.corner_hz * (1 + stage.corner_tolerance), n))
 
 
 def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,
