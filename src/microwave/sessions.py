@@ -180,7 +180,7 @@ class Session:
         specs ask for decides.  Through an AC-coupled one the whole session
         is simulated, in compiled code and bounded memory, at level 1 with
         its soft starts and stops, the coupling's state carried from step to
-        step, for seven corners across the stage's tolerance: the current
+        step, for corners across the stage's tolerance (at most 15 % apart): the current
         that flows, the charge the coupling stores (what an abrupt stop
         would release) and the drive against the DAC's swing.  All three
         scale with the level, so the worst ratio to its bound gives the

@@ -22,8 +22,9 @@ A :class:`Stage` says how DAC samples become current, and how sure that is:
 The limit holds on the current that flows, not on the samples.  A session
 asking for more is refused before anything renders.  While it plays, the
 supervisor (compiled, ``csrc/mw_supervisor.h``) models what flows -- the
-drive itself through a DC-coupled card; through an AC-coupled one, seven
-corners spread across the tolerance, each with the charge its capacitor
+drive itself through a DC-coupled card; through an AC-coupled one,
+corners across the tolerance (spaced geometrically at most 15 % apart, at
+least seven), each with the charge its capacitor
 stores -- and keeps every sample's drive where, for every modelled corner,
 the current now and the current that an abrupt stop of the DAC would
 release stay within the limit.  Two consequences a user sees:
@@ -37,7 +38,7 @@ release stay within the limit.  Two consequences a user sees:
   parallel with a capacitance), so edges see little more than the series
   resistance: declare the lowest load honestly.
 * **AC coupling keeps a 1 % margin** (:data:`AC_MARGIN`) below ``max_ua``
-  for the corners between the seven it models, and a session that would
+  for the corners between the ones it models, and a session that would
   store more charge than the limit (a held polarity, a slow net DC) is
   refused: through a first-order coupling the DC gain is zero, so all the
   net charge the drive pushes through the capacitor flows back when the DAC
