@@ -58,10 +58,11 @@ def stages(draw):
 
 
 sessions = st.builds(
-    lambda steps, soft, auto_off: lambda: Session("p", tuple(Step(f"z{i}", p, d) for i, (p, d) in enumerate(steps)),
-                                                  channels=1, soft_start_s=soft, soft_stop_s=soft, auto_off_s=auto_off),
+    lambda steps, start, stop, auto_off: lambda: Session(
+        "p", tuple(Step(f"z{i}", p, d) for i, (p, d) in enumerate(steps)),
+        channels=1, soft_start_s=start, soft_stop_s=stop, auto_off_s=auto_off),
     st.lists(st.tuples(specs, st.one_of(st.floats(0.05, 3), st.floats(100, 300))), min_size=1, max_size=2),
-    st.floats(0, 2), st.sampled_from([3600.0, 3600.0, 2.0, 150.0]),
+    st.floats(0, 2), st.one_of(st.just(0.0), st.floats(0, 2)), st.sampled_from([3600.0, 3600.0, 2.0, 150.0]),
 )
 
 ENDS = ["complete", "stop", "pause", "duration", "abrupt"]
@@ -641,3 +642,36 @@ def test_an_end_scheduled_too_close_for_its_ramp_still_cuts_no_unit():
     assert np.all(np.abs(pairs) <= 1e-6 * 240 * 0.45 * rate)
     assert y[int(5.2 * rate)] == y[int(5.2 * rate) - 1]       # no step inside the pulse
     assert np.all(y[int(5.6 * rate):] == 0)                     # and silence after the pair
+
+
+
+def test_a_short_step_with_a_soft_start_and_no_soft_stop_builds_at_once():
+    """The soft gate of a step shorter than its soft start, with no soft stop,
+    once spun forever on float rounding (found by the review's fuzz)."""
+    import signal as sig
+    spec = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=1000)
+    old = sig.signal(sig.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("Session.engine hung")))
+    sig.alarm(20)
+    try:
+        for seconds in (0.0545, 0.0525, 0.1, 0.07, 0.3):
+            for start, stop in ((0.3, 0.0), (2.0, 0.0), (0.0, 0.3), (1e-3, 3.0)):
+                session = Session("short", (Step("z", spec, seconds),), channels=1, soft_start_s=start,
+                                  soft_stop_s=stop)
+                assert len(session.engine(4000, Stage(channel_map=(0,))).render(round(seconds * 4000))) > 0
+    finally:
+        sig.alarm(0)
+        sig.signal(sig.SIGALRM, old)
+
+
+def test_refusals_name_their_real_cause():
+    """A one-shot held pulse has no 'net DC' of a periodic train: the refusal
+    does not claim 0 uA; a voltage-mode stage names its lowest load."""
+    held = mw.CustomTrain(onsets_s=(0.0,), amps_ua=(300.0,), phase_us=2_000_000, biphasic=False)
+    with pytest.raises(ValueError) as e:
+        Session("held", (Step("z", held, 4),), channels=1, soft_start_s=0, soft_stop_s=0).engine(
+            4000, Stage(coupling="ac", corner_hz=5, channel_map=(0,)))
+    assert "net DC is 0 uA" not in str(e.value) and "held polarity" in str(e.value)
+    stage = Stage(channel_map=(0,), load_ohm=3000, load_ohm_min=200, full_scale_v=5)
+    with pytest.raises(ValueError, match=r"lowest load of 200 ohm.*nominal 3000 ohm"):
+        Session("v", (Step("z", mw.Biphasic(freq_hz=100, amp_ua=140, phase_us=500), 4),), channels=1).engine(
+            4000, stage)

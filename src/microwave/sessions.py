@@ -156,11 +156,14 @@ class Session:
         a = max(self.soft_start_s, 3 * unit_period_s) if self.soft_start_s > 0 else 0.0
         r = max(self.soft_stop_s, 3 * unit_period_s) if self.soft_stop_s > 0 else 0.0
         if a + r > body:
-            a = a * body / (a + r)
+            a = min(a * body / (a + r), body)
             r = max(0.0, body - a)
             while a + r > body:      # float rounding: never past the step
-                r = math.nextafter(r, 0.0)
-        return Envelope((Ramp(a, 1.0, "cosine"), Ramp(body - a - r, 1.0, "hold"), Ramp(r, 0.0, "cosine"),
+                if r > 0.0:
+                    r = math.nextafter(r, 0.0)
+                else:
+                    a = math.nextafter(a, 0.0)
+        return Envelope((Ramp(a, 1.0, "cosine"), Ramp(max(0.0, body - a - r), 1.0, "hold"), Ramp(r, 0.0, "cosine"),
                          Ramp(unit_len_s, 0.0, "hold")), start_level=0.0)
 
     def channels_on(self, stage: Stage) -> int:
@@ -233,12 +236,13 @@ class Session:
                     f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
                     f"{100 * AC_MARGIN:g} % margin)")
         dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
+        why = ("through a capacitor a held polarity or a net DC builds up stored charge"
+               + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
         return (f"session {self.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
                 f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
-                f"{step.label or 'custom'}), {what}; it would hold up to {100 / sup['worst']:.1f} % of the "
-                f"programmed intensity.  The step's net DC is {dc:.3g} uA: through a capacitor a held polarity or a "
-                f"net DC builds up stored charge.  Lower the level or the steps' length, use a charge-balanced mode, "
-                f"or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+                f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
+                f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
+                f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
 
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
         """(first sample, end sample) of each step.  Step boundaries fall at

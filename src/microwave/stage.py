@@ -210,9 +210,15 @@ class Stage:
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when ``peak_ua`` is more than this stage allows."""
         if peak_ua > self.limit_ua * (1 + 1e-9):
+            why = [f"max_ua={self.max_ua:g}"]
+            if self.coupling == "ac":
+                why.append(f"less the {100 * AC_MARGIN:g} % margin of an AC coupling")
+            if self.load_ohm is not None:
+                why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
+                           f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
+            why.append(f"full scale {self.full_scale_ua():g} uA")
             raise ValueError(f"{what} asks for a peak of {peak_ua:g} uA: this stage allows at most "
-                             f"{self.limit_ua:g} uA (max_ua={self.max_ua:g}, full scale {self.full_scale_ua():g} uA); "
-                             f"lower the intensity or amp_ua")
+                             f"{self.limit_ua:g} uA ({'; '.join(why)}); lower the intensity or amp_ua")
 
     def plan(self, n_program_channels: int, rate: int) -> dict:
         """The C plan for the compiled stage and its supervisor."""
