@@ -22,3 +22,16 @@ def test_every_hazard_row_names_a_control_and_a_test():
         cells = [c.strip() for c in r.strip("|").split("|")]
         assert len(cells) == 5, r
         assert "`" in cells[3] and "test_" in cells[4], f"row without a control or a test: {r}"
+
+
+def test_every_public_module_says_what_its_api_is():
+    """microwave.__all__ and each public module's __all__ name what exists
+    (the public API that validation and the docs cover)."""
+    import importlib
+    for name in ("microwave", "microwave.audio", "microwave.envelopes", "microwave.files", "microwave.modes",
+                 "microwave.patterns", "microwave.plot", "microwave.pulses", "microwave.sessions", "microwave.stage",
+                 "microwave.cli"):
+        mod = importlib.import_module(name)
+        assert mod.__all__, name
+        missing = [n for n in mod.__all__ if not hasattr(mod, n)]
+        assert not missing, f"{name}.__all__ names what it lacks: {missing}"

@@ -49,6 +49,8 @@ from ._session import SUPERVISOR_SOFT
 from .sessions import Session
 from .stage import Stage
 
+__all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "LEVEL_STEP"]
+
 LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own current
 
 

@@ -12,6 +12,8 @@ from . import _checks
 from .sessions import BUILTINS, resolve
 from .stage import Stage
 
+__all__ = ["main", "build_parser"]
+
 
 def _stage(path):
     return Stage.from_toml(path) if path else Stage()

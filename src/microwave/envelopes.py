@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from . import _checks
 
+__all__ = ["Envelope", "Ramp", "SHAPES", "MAX_SEGMENTS"]
+
 SHAPES = {"hold": 0, "linear": 1, "cosine": 2, "exp": 3}
 MAX_SEGMENTS = 32
 

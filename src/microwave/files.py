@@ -24,6 +24,8 @@ from . import _checks
 from .sessions import Session
 from .stage import Stage
 
+__all__ = ["render_to_file", "write_current", "BLOCK_FRAMES", "SUBTYPES"]
+
 BLOCK_FRAMES = 65536
 SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
 

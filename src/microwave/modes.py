@@ -16,6 +16,8 @@ from .envelopes import Envelope
 from .patterns import PolarityPattern
 from .pulses import Biphasic, Burst, Monophasic
 
+__all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA", "MAX_INFUSE_DOSE_UA_MIN"]
+
 LEVELS_UA = {
     "lift": (80.0, 160.0, 240.0, 320.0, 400.0),      # NuFACE Plus, K103472
     "tighten": (60.0, 100.0, 140.0, 180.0, 220.0),   # within Trinity's 53-192 uA, one level above

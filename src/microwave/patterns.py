@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from . import _checks
 
+__all__ = ["PolarityPattern", "Hold", "MAX_STATES"]
+
 REST, POSITIVE, NEGATIVE, ALTERNATE = 0, 1, -1, 2
 _NAMES = {"+": POSITIVE, "-": NEGATIVE, "~": ALTERNATE, "0": REST,
           "positive": POSITIVE, "negative": NEGATIVE, "alternate": ALTERNATE, "rest": REST,

@@ -16,6 +16,8 @@ from . import _checks
 from .files import publish
 from .sessions import UA_PER_UNIT, ua_stage
 
+__all__ = ["plot_session"]
+
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
                  span_s: float | None = None) -> Path:

@@ -37,6 +37,8 @@ from ._core import Generator
 from .envelopes import Envelope
 from .patterns import ALTERNATE, Hold, PolarityPattern
 
+__all__ = ["Biphasic", "Monophasic", "CustomTrain", "Burst", "Sweep"]
+
 _MAX_DEN = 2**31 - 1
 _MAX_HZ = 20_000.0
 _MIN_HZ = 1.0 / 86400        # one pulse a day

@@ -29,6 +29,8 @@ from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
 
+__all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S", "UA_PER_UNIT"]
+
 AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
 #: the shortest interval between cues to move the device (a person cannot
 #: follow faster ones; a timeline of a 20-minute session stays small)

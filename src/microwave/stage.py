@@ -55,6 +55,8 @@ from dataclasses import dataclass, fields
 from . import _checks
 from ._toml import line_of, named_line, read_toml
 
+__all__ = ["Stage", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
+
 ABSOLUTE_MAX_UA = 1000.0
 #: the loads (ohm) the FDA asks a stimulator's maximum voltage and current for
 FDA_LOADS_OHM = (500.0, 2000.0, 10000.0)
