@@ -435,6 +435,10 @@ cdef class SessionEngine:
         the DAC may stop without a current flowing."""
         return bool(self.s.finished and stage_settled(&self.s.stage))
 
+    cdef uint64_t _clamped(self):
+        """Samples the stage's clamp changed (DC) or its supervisor clamped (AC)."""
+        return self.s.stage.clamped + (self.s.stage.sup.clamped if self.s.stage.ac else 0)
+
     @property
     def supervision(self):
         """What the supervisor saw: ``clamped`` samples (0 for every
@@ -443,7 +447,7 @@ cdef class SessionEngine:
         of the modelled current, stored charge or drive to its bound, where
         it fell and for which corner."""
         st = &self.s.stage
-        out = {"clamped": st.clamped + (st.sup.clamped if st.ac else 0), "stopped": bool(self.s.supervisor_stop),
+        out = {"clamped": self._clamped(), "stopped": bool(self.s.supervisor_stop),
                "tight": st.sup.tight if st.ac else 0}
         if st.ac:
             kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail"}
@@ -538,7 +542,7 @@ cdef class SessionEngine:
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
             "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
             "busy_blocks": self.s.busy_blocks, "supervisor_stop": bool(self.s.supervisor_stop),
-            "clamped": self.s.stage.clamped + (self.s.stage.sup.clamped if self.s.stage.ac else 0),
+            "clamped": self._clamped(),
         }
 
     def reset_stats(self):

@@ -11,7 +11,7 @@
 # starts), except in the one sample where a unit starts: there the part of
 # the sample before the onset keeps the previous unit's gain.
 from libc.stdint cimport int64_t
-from mw_pulse cimport (mw_train, mw_schedule, mw_template, train_start, train_fill, train_release, train_disown,
+from mw_pulse cimport (mw_train, mw_schedule, train_start, train_fill, train_release, train_disown,
                        sched_next, sched_reset, tpl_cum, MW_STREAM_MIN)
 from mw_pattern cimport mw_pattern, pattern_reset, pattern_sign
 from mw_envelope cimport mw_envelope, env_reset, env_skip, env_level

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -31,6 +32,8 @@ from hypothesis import strategies as st
 
 import microwave as mw
 from microwave import Envelope, Hold, PolarityPattern, Ramp
+from microwave.sessions import Session, Step, builtin
+from microwave.stage import Stage
 
 NAN, INF = float("nan"), float("inf")
 HOSTILE_SEEDS = [NAN, INF, -INF, 0.0, -0.0, -1.0, -1e300, 1e300, 5e-324, 1e-300, 1e-9, 2.0**63, 1e9, 1e6]
@@ -468,7 +471,7 @@ def test_sweep_with_burst_is_rejected_or_honoured():
 # --------------------------------------------------------------------------
 # issue 10, the parts that landed with the safety work
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [10**400, -(10**400), __import__("fractions").Fraction(10**400, 3)])
+@pytest.mark.parametrize("value", [10**400, -(10**400), Fraction(10**400, 3)])
 def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
     with pytest.raises(ValueError, match="amp_ua="):
         mw.Biphasic(freq_hz=50, amp_ua=value, phase_us=500)
@@ -477,7 +480,6 @@ def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
 
 
 def test_huge_durations_render_the_session_not_an_overflow():
-    from microwave.sessions import Session, Step
     s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 0.2),), channels=1)
     assert len(s.render(seconds=1e308)) == round(1.2 * 48_000)
     assert s.engine(duration_s=1e308).state["total"] == round(0.2 * 48_000)
@@ -485,7 +487,6 @@ def test_huge_durations_render_the_session_not_an_overflow():
 
 @pytest.mark.parametrize("cue", [1e-9, 0.0, 0.49, NAN])
 def test_cues_faster_than_half_a_second_are_refused(cue):
-    from microwave.sessions import Step
     with pytest.raises(ValueError, match="cue_every_s="):
         Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 60, cue_every_s=cue)
 
@@ -494,13 +495,11 @@ def test_cues_faster_than_half_a_second_are_refused(cue):
                                                             (0.2, 0.1, 0.3)])
 def test_short_steps_with_long_soft_ramps_render(soft_start, soft_stop, seconds):
     from microwave import modes
-    from microwave.sessions import Session, Step
     s = Session("t", (Step("a", modes.tighten(1), seconds),), soft_start_s=soft_start, soft_stop_s=soft_stop)
     assert len(s.render()) == round(seconds * 48_000)
 
 
 def test_a_session_whose_only_step_is_silent_renders_and_reports():
-    from microwave.sessions import Session, Step
     silent = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500, envelope=Envelope((Ramp(1.0, 0.0, "hold"),)))
     s = Session("q", (Step("z", silent, 1.0),), channels=1)
     assert s.peak_ua == 0 and np.all(s.render() == 0)
@@ -512,9 +511,9 @@ def test_a_session_whose_only_step_is_silent_renders_and_reports():
     ("amps_ua", lambda: mw.CustomTrain(onsets_s=(0.0,), amps_ua=1.0, phase_us=100, loop_s=1)),
     ("ramps", lambda: Envelope(ramps=1.0)),
     ("holds", lambda: PolarityPattern(holds=3)),
-    ("steps", lambda: __import__("microwave.sessions").sessions.Session("x", steps=5.0)),
-    ("stage", lambda: __import__("microwave.sessions").sessions.builtin("lift").render(stage="nope")),
-    ("channel_map", lambda: __import__("microwave.stage").stage.Stage(channel_map=0.5)),
+    ("steps", lambda: Session("x", steps=5.0)),
+    ("stage", lambda: builtin("lift").render(stage="nope")),
+    ("channel_map", lambda: Stage(channel_map=0.5)),
 ])
 def test_a_value_of_the_wrong_kind_is_named(name, make):
     with pytest.raises((TypeError, ValueError), match=f"{name}="):

@@ -15,14 +15,15 @@ pairs) if that is longer, since each pulse takes one gain where it starts
 and keeps it, so that it stays balanced -- and the pulse in progress
 finishes at its own gain; a scheduled end reaches silence a whole pulse
 before its exact sample, so that nothing is cut.  Then, through an
-AC-coupled stage, the drive bleeds the charge the coupling stores, at most a fifth of the limit
-(:data:`microwave.stage.BLEED_FRACTION`), before the stream completes.  A
-pause (or a lost contact) ramps down the same way and bleeds too; resuming
-waits for the bleed to finish, then ramps up.  Were the stream to die at any
-moment (a crash, an unplugged card), what flows back stays within the limit,
-because the supervisor bounds the stored charge at every sample.  ``stats["clamped"]`` counts samples the supervisor had to clamp:
-0 for every session that passed its check, at any level up to
-``max_level``.
+AC-coupled stage, the drive bleeds the charge the coupling stores, at most
+a fifth of the limit (:data:`microwave.stage.BLEED_FRACTION`), before the
+stream completes.  A pause (or a lost contact) ramps down the same way and
+bleeds too; resuming waits for the bleed to finish, then ramps up.  Were
+the stream to die at any moment (a crash, an unplugged card), what flows
+back stays within the limit, because the supervisor bounds the stored
+charge at every sample.  ``stats["clamped"]`` counts samples the
+supervisor had to clamp: 0 for every session that passed its check, at any
+steady level up to ``max_level``.
 
 The callback's rules: it never allocates, never takes a lock, never needs
 the GIL and never calls into Python.  One engine is one stream: while a
