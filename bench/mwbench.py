@@ -22,6 +22,8 @@ SESSION_SPAN_S = 20.0 if QUICK else None      # None: the whole full-face sessio
 BLOCKS = (0, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 WAV_SECONDS = 60.0 if QUICK else 20 * 60.0
 RSS_SECONDS = (600.0, 60.0) if QUICK else (3600.0, 60.0)
+#: the length of the 1000-step session and of the 1-step one it is measured against
+STEPS_SECONDS = 120.0 if QUICK else 1200.0
 LATENCIES = (0.005, 0.010, 0.020)
 GIL_HOLD_S = 0.5 if QUICK else 2.0
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mwbench import RSS_SECONDS, put, record
+from mwbench import RSS_SECONDS, STEPS_SECONDS, put, record
 
 CHILD = Path(__file__).resolve().parent / "_render_child.py"
+#: renders a session of N steps (tests/test_memory.py bounds the same ratio loosely)
+STEPS_CHILD = Path(__file__).resolve().parent.parent / "tests" / "_rss_child.py"
 
 
 def _desc(seconds):
@@ -34,3 +36,21 @@ def test_peak_rss(benchmark, tmp_path, which):
     put(f"rss/{which}", rss=out["peak_rss_kib"] * 1024, before=out["before_kib"] * 1024, desc=_desc(seconds),
         wall_s=out["wall_s"], bytes=out["bytes"])
     benchmark.extra_info.update(peak_rss_bytes=out["peak_rss_kib"] * 1024, rendered_s=seconds, file_bytes=out["bytes"])
+
+
+@pytest.mark.parametrize("steps", [1, 1000])
+def test_peak_rss_steps(benchmark, tmp_path, steps):
+    """A session of 1000 steps (INFUSE, TIGHTEN, LIFT and FSM in turn) against
+    one INFUSE step of the same length: memory bounded by the program."""
+    out = {}
+
+    def run():
+        proc = subprocess.run([sys.executable, str(STEPS_CHILD), str(steps), str(STEPS_SECONDS),
+                               str(tmp_path / "steps.wav")], capture_output=True, text=True, timeout=1800)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out["kib"] = int(proc.stdout.split()[-1])
+    benchmark.group = "memory"
+    benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=0)
+    put(f"rss/steps/{steps}", rss=out["kib"] * 1024, before=0, desc=f"{steps} step{'s' if steps > 1 else ''}, "
+        f"{_desc(STEPS_SECONDS)}")
+    benchmark.extra_info.update(peak_rss_bytes=out["kib"] * 1024, steps=steps, rendered_s=STEPS_SECONDS)

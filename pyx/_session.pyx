@@ -10,13 +10,17 @@ aligned stores of plain numbers (target level, pause, stop), which the audio
 thread turns into ramps.
 """
 from libc.stdlib cimport malloc, calloc, free
+from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.math cimport fabs, isfinite
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 import numpy as np
 
-from mw_program cimport mw_program, program_start, program_fill, program_release, program_disown
+from mw_program cimport (mw_program, program_start, program_fill, program_release, program_disown,
+                         program_load, program_tile_need)
+from mw_pulse cimport mw_train
+from mw_envelope cimport mw_envelope, MW_SHAPE_HOLD, MW_SHAPE_COSINE
 from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_settled
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave
@@ -29,6 +33,15 @@ cdef enum:
     PA_INPUT_OVERFLOW = 2
     PA_OUTPUT_UNDERFLOW = 4
     PA_OUTPUT_OVERFLOW = 8
+    MW_GATE_SEGS = 4
+
+# a step's gate: a soft start, a hold, a soft stop, and the silent last unit
+cdef int GATE_SHAPE[MW_GATE_SEGS]
+cdef double GATE_A[MW_GATE_SEGS]
+cdef double GATE_B[MW_GATE_SEGS]
+GATE_SHAPE[:] = [MW_SHAPE_COSINE, MW_SHAPE_HOLD, MW_SHAPE_COSINE, MW_SHAPE_HOLD]
+GATE_A[:] = [0.0, 1.0, 1.0, 0.0]
+GATE_B[:] = [1.0, 1.0, 0.0, 0.0]
 
 MAX_CHANNELS = MW_MAX_CH
 #: an AC supervisor ends the session when the drive comes this close to a bound
@@ -43,7 +56,21 @@ cdef struct mw_session:
     int64_t* unit_len          # each step's longest unit, samples
     int64_t quiet              # samples the level has been at zero
     float* levels              # the live level over a chunk (MW_BLOCK)
-    mw_program* progs          # n_steps * n_ch
+    # The programs.  Memory is bounded by the distinct programs and the
+    # channels, not by the steps: each distinct program is compiled once
+    # (uniq, never run), each step names one per channel and its gate, and
+    # a step runs in a set of n_ch slots whose tiles come from a pool
+    # allocated up front, so that entering a step -- in the audio thread --
+    # is a copy, never an allocation.  Two sets let a step keep the tiles
+    # a step before it recorded, when they play the same programs
+    int n_uniq
+    mw_program* uniq
+    int* step_prog             # n_steps * n_ch: indices into uniq
+    int64_t* gate              # n_steps * MW_GATE_SEGS samples, or NULL: no gate
+    int n_slots
+    mw_program* slots          # n_slots * n_ch
+    int* slot_owner            # the uniq program each slot holds (and its tile), -1: none
+    int cur                    # the slot set the current step runs in
     float* scratch             # n_ch * MW_BLOCK
     mw_stage stage
     bint unrouted              # some DAC channel has no program: zero it
@@ -180,12 +207,13 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             if s.step_end[s.step] - s.pos < f:
                 f = s.step_end[s.step] - s.pos
             for c in range(s.n_ch):
-                program_fill(&s.progs[s.step * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f,
+                program_fill(&s.slots[s.cur * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f,
                              lev + k if lev != NULL else NULL)
             k += f
             s.pos += f
             if s.pos >= s.step_end[s.step]:
                 s.step += 1
+                _enter_step(s, s.step)
         if s.pos >= s.total:
             s.finished = 1
         tight = s.stage.sup.tight
@@ -199,6 +227,57 @@ cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil
             s.stop_req = 1
             s.supervisor_stop = 1
         done += m
+
+
+cdef void _set_gate(mw_envelope* g, const int64_t* seg) noexcept nogil:
+    """A step's gate from its segments' lengths (a segment of no sample is
+    left out; a gate of no sample at all is silent, never unity)."""
+    cdef int i
+    g.n = 0
+    g.loop = False
+    g.after = 0.0
+    for i in range(MW_GATE_SEGS):
+        if seg[i] > 0:
+            g.length[g.n] = seg[i]
+            g.shape[g.n] = GATE_SHAPE[i]
+            g.a[g.n] = GATE_A[i]
+            g.b[g.n] = GATE_B[i]
+            g.n += 1
+    if g.n == 0:
+        g.n = 1
+        g.length[0] = 1
+        g.shape[0] = MW_SHAPE_HOLD
+        g.a[0] = g.b[0] = 0.0
+
+
+cdef void _enter_step(mw_session* s, int i) noexcept nogil:
+    """Make step ``i``'s programs the ones that run, from its first sample:
+    in the slot set that already holds them (their tiles recorded), else
+    in the set the step before did not use.  Copies; never allocates."""
+    cdef int c, k, u, best = -1
+    cdef mw_program* p
+    if i >= s.n_steps:
+        return
+    for k in range(s.n_slots):
+        best = k
+        for c in range(s.n_ch):
+            if s.slot_owner[k * s.n_ch + c] != s.step_prog[i * s.n_ch + c]:
+                best = -1
+                break
+        if best >= 0:
+            break
+    if best < 0:
+        best = (s.cur + 1) % s.n_slots
+    s.cur = best
+    for c in range(s.n_ch):
+        p = &s.slots[best * s.n_ch + c]
+        u = s.step_prog[i * s.n_ch + c]
+        if s.slot_owner[best * s.n_ch + c] != u:
+            program_load(p, &s.uniq[u])
+            s.slot_owner[best * s.n_ch + c] = u
+        if s.gate != NULL:
+            _set_gate(&p.gate, s.gate + i * MW_GATE_SEGS)
+        program_start(p)
 
 
 cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
@@ -272,42 +351,95 @@ cdef class SessionEngine:
     cdef object _keep
     cdef readonly double rate
 
-    def __cinit__(self, list steps, list step_samples, dict stage, int64_t total_samples,
-                  double rate, double ramp_s=0.5, double max_level=1.0, list ramp_min=None, list unit_len=None):
-        cdef int i, c, n_steps = len(steps)
-        cdef int n_ch = len(steps[0]) if steps else 1
+    def __cinit__(self, list programs, step_samples, step_programs, dict stage, int64_t total_samples,
+                  double rate, double ramp_s=0.5, double max_level=1.0, ramp_min=None, unit_len=None,
+                  step_gates=None):
+        """``programs``: the session's distinct compiled programs
+        (Generators; each gives up its buffers here).  ``step_programs``:
+        per step, the index of each channel's program.  ``step_gates``:
+        per step, the samples of its soft start, hold, soft stop and
+        silent tail (None: no gate).  ``ramp_min``, ``unit_len``: per step,
+        its shortest ramp and its longest unit, in samples."""
+        cdef int i, c, k, u, n_uniq = len(programs)
+        cdef int64_t[::1] samples = np.ascontiguousarray(step_samples, dtype=np.int64)
+        cdef int64_t[:, ::1] idx = np.ascontiguousarray(step_programs, dtype=np.int64)
+        cdef int64_t[:, ::1] gates
+        cdef int n_steps = samples.shape[0]
+        cdef int n_ch = idx.shape[1] if n_steps else 1
         cdef mw_program* src
-        cdef int64_t acc = 0
+        cdef int64_t acc = 0, need
+        cdef float* tile
+        cdef bint ends = False
         memset(&self.s, 0, sizeof(mw_session))
         if n_ch > MW_MAX_CH or stage["out_channels"] > MW_MAX_CH:
             raise ValueError(f"channels={max(n_ch, stage['out_channels'])} is not allowed: at most {MW_MAX_CH}")
+        if idx.shape[0] != n_steps or n_steps == 0 or n_uniq == 0:
+            raise ValueError(f"step_programs has {idx.shape[0]} rows for {n_steps} steps of {n_uniq} programs")
         self.rate = rate
-        self._keep = steps
+        self._keep = programs
         self.s.n_ch = n_ch
         self.s.n_steps = n_steps
+        self.s.n_uniq = n_uniq
+        # two slot sets when steps change programs, one when they never do
+        self.s.n_slots = 1
+        for i in range(1, n_steps):
+            for c in range(n_ch):
+                if idx[i, c] != idx[0, c]:
+                    self.s.n_slots = 2
         self.s.step_end = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
-        self.s.progs = <mw_program*>calloc(n_steps * n_ch + 1, sizeof(mw_program))
+        self.s.uniq = <mw_program*>calloc(n_uniq, sizeof(mw_program))
+        self.s.step_prog = <int*>calloc(n_steps * n_ch, sizeof(int))
+        self.s.slots = <mw_program*>calloc(self.s.n_slots * n_ch, sizeof(mw_program))
+        self.s.slot_owner = <int*>calloc(self.s.n_slots * n_ch, sizeof(int))
         self.s.scratch = <float*>calloc(n_ch * MW_BLOCK, sizeof(float))
         self.s.ramp_min = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
         self.s.unit_len = <int64_t*>calloc(n_steps + 1, sizeof(int64_t))
         self.s.levels = <float*>calloc(MW_BLOCK, sizeof(float))
         self.s.ring_len = 1
         self.s.ring = <float*>calloc(1, sizeof(float))
-        if not (self.s.step_end and self.s.progs and self.s.scratch and self.s.ring and self.s.ramp_min
-                and self.s.unit_len and self.s.levels):
+        if not (self.s.step_end and self.s.uniq and self.s.step_prog and self.s.slots and self.s.slot_owner
+                and self.s.scratch and self.s.ring and self.s.ramp_min and self.s.unit_len and self.s.levels):
             raise MemoryError()
+        if step_gates is not None:
+            gates = np.ascontiguousarray(step_gates, dtype=np.int64).reshape(n_steps, MW_GATE_SEGS)
+            self.s.gate = <int64_t*>malloc(n_steps * MW_GATE_SEGS * sizeof(int64_t))
+            if self.s.gate == NULL:
+                raise MemoryError()
+            memcpy(self.s.gate, &gates[0, 0], n_steps * MW_GATE_SEGS * sizeof(int64_t))
+        for u in range(n_uniq):
+            src = <mw_program*><size_t>programs[u].struct_address()
+            memcpy(&self.s.uniq[u], src, sizeof(mw_program))
+            # the copy is compiled data, never run; the generator it came
+            # from is only kept for its buffers (a custom train's onsets)
+            program_disown(&self.s.uniq[u])
+            program_release(src)
+            ends = ends or self.s.uniq[u].train.sched.has_end
         for i in range(n_steps):
-            acc += step_samples[i]
+            acc += samples[i]
             self.s.step_end[i] = acc
             self.s.ramp_min[i] = ramp_min[i] if ramp_min is not None else 0
             self.s.unit_len[i] = unit_len[i] if unit_len is not None else 0
             for c in range(n_ch):
-                src = <mw_program*><size_t>steps[i][c].struct_address()
-                memcpy(&self.s.progs[i * n_ch + c], src, sizeof(mw_program))
-                # the copy renders its own tile (from rewind); the generator
-                # it came from is only kept for its buffers, so its tile goes
-                program_disown(&self.s.progs[i * n_ch + c])
-                program_release(src)
+                if not 0 <= idx[i, c] < n_uniq:
+                    raise ValueError(f"step_programs[{i}][{c}]={idx[i, c]} is not one of the {n_uniq} programs")
+                self.s.step_prog[i * n_ch + c] = idx[i, c]
+        # the pool: each slot's tile sized for the largest its channel needs
+        for c in range(n_ch):
+            need = 0
+            for i in range(n_steps):
+                need = max(need, program_tile_need(&self.s.uniq[self.s.step_prog[i * n_ch + c]]))
+            for k in range(self.s.n_slots):
+                self.s.slot_owner[k * n_ch + c] = -1
+                self.s.slots[k * n_ch + c].train.pooled = True
+                if need > 0:
+                    if posix_memalign(<void**>&tile, 64, need * sizeof(float)) != 0:
+                        raise MemoryError()
+                    self.s.slots[k * n_ch + c].train.tile = tile
+                    self.s.slots[k * n_ch + c].train.tile_cap = need
+                if ends:
+                    self.s.slots[k * n_ch + c].train.snap = <mw_train*>malloc(sizeof(mw_train))
+                    if self.s.slots[k * n_ch + c].train.snap == NULL:
+                        raise MemoryError()
         self.s.total = min(total_samples, acc)
         # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
@@ -339,11 +471,16 @@ cdef class SessionEngine:
 
     def __dealloc__(self):
         cdef int i
-        if self.s.progs != NULL:
-            for i in range(self.s.n_steps * self.s.n_ch):
-                program_release(&self.s.progs[i])
+        if self.s.slots != NULL:
+            for i in range(self.s.n_slots * self.s.n_ch):
+                free(self.s.slots[i].train.tile)
+                free(self.s.slots[i].train.snap)
         free(self.s.step_end)
-        free(self.s.progs)
+        free(self.s.uniq)
+        free(self.s.step_prog)
+        free(self.s.gate)
+        free(self.s.slots)
+        free(self.s.slot_owner)
         free(self.s.scratch)
         free(self.s.ramp_min)
         free(self.s.unit_len)
@@ -363,10 +500,8 @@ cdef class SessionEngine:
         mw_leave(&self.s.busy)
 
     cdef void _rewind(self):
-        cdef int i
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
-        for i in range(self.s.n_steps * self.s.n_ch):
-            program_start(&self.s.progs[i])
+        _enter_step(&self.s, 0)
         self.s.step = 0
         self.s.pos = 0
         self.s.quiet = 0

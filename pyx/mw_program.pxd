@@ -11,7 +11,7 @@
 # starts), except in the one sample where a unit starts: there the part of
 # the sample before the onset keeps the previous unit's gain.
 from libc.stdint cimport int64_t
-from mw_pulse cimport (mw_train, mw_schedule, train_start, train_fill, train_release, train_disown,
+from mw_pulse cimport (mw_train, mw_schedule, train_start, train_fill, train_release, train_disown, train_tile_need,
                        sched_next, sched_reset, tpl_cum, MW_STREAM_MIN)
 from mw_pattern cimport mw_pattern, pattern_reset, pattern_sign
 from mw_envelope cimport mw_envelope, env_reset, env_skip, env_level
@@ -71,6 +71,28 @@ cdef inline void program_release(mw_program* p) noexcept nogil:
 cdef inline void program_disown(mw_program* p) noexcept nogil:
     """After a byte copy of another program: drop the pointers it owns."""
     train_disown(&p.train)
+
+
+cdef inline int64_t program_tile_need(const mw_program* p) noexcept nogil:
+    """The floats a tile of this program's train may need (0: never tiled)."""
+    return train_tile_need(&p.train)
+
+
+cdef inline void program_load(mw_program* slot, const mw_program* src) noexcept nogil:
+    """Make ``slot`` -- a program whose tile and saved state belong to a
+    pool -- a copy of ``src`` (a compiled program that is never run),
+    keeping the slot's buffers, its tile not yet recorded.  Nothing is
+    allocated or freed, so the audio thread may do it."""
+    cdef float* tile = slot.train.tile
+    cdef int64_t cap = slot.train.tile_cap
+    cdef mw_train* snap = slot.train.snap
+    slot[0] = src[0]
+    train_disown(&slot.train)
+    slot.train.tile = tile
+    slot.train.tile_cap = cap
+    slot.train.snap = snap
+    slot.train.pooled = True
+    slot.busy = 0
 
 
 cdef inline bint program_shaped(const mw_program* p) noexcept nogil:

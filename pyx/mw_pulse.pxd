@@ -255,6 +255,8 @@ cdef struct mw_train:
     # and snap are owned by this struct: train_release frees them, and a
     # byte copy of the struct must drop them (train_disown).
     bint no_tile             # render pulse by pulse only (for verification)
+    bint pooled              # tile and snap belong to a pool (a session's slots): never
+                             # allocated or freed here; a tile that does not fit is not made
     bint no_slots            # ... and sample run by sample run, no pulse rendered in one pass (ditto)
     bint recording           # rendering, and keeping samples >= tile_start
     bint tile_ready          # the tile is full
@@ -317,7 +319,8 @@ cdef inline int64_t _gcd(int64_t a, int64_t b) noexcept nogil:
 
 cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     """Samples after which the train (without its end) repeats exactly (at
-    most MW_TILE_MAX), or 0 if it may not.
+    most MW_TILE_MAX), or 0 if it may not (a train with no pulse at all
+    is not tiled by its caller).
 
     Onsets are delay + (burst) + k * period with rational period num/den:
     den/gcd(num, den) pulses (or bursts) span a whole number of samples,
@@ -329,7 +332,7 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
     cdef mw_rat clock
     cdef int i
     cdef const mw_schedule* sc = &s.sched
-    if sc.kind != MW_SCHED_REGULAR or not s.has_next or s.no_tile:
+    if sc.kind != MW_SCHED_REGULAR or s.no_tile:
         return 0
     if s.pat.n > 0:
         if s.pat.n == 1:
@@ -390,7 +393,9 @@ cdef inline int64_t _train_repeat(const mw_train* s) noexcept nogil:
 
 cdef inline void train_release(mw_train* s) noexcept nogil:
     """Free the tile and the saved state (the struct stays usable:
-    train_start makes new ones)."""
+    train_start makes new ones); a pool's are the pool's to free."""
+    if s.pooled:
+        return
     free(s.tile)
     free(s.snap)
     train_disown(s)
@@ -407,6 +412,31 @@ cdef inline void train_disown(mw_train* s) noexcept nogil:
     s.recording = False
 
 
+cdef inline int64_t _tile_size(int64_t T, int64_t* L, int64_t* near) noexcept nogil:
+    """For a repeat of T samples: the tile's length L (whole repeats, at
+    least MW_TILE samples), its near part, and the floats its buffer needs."""
+    cdef int64_t a, k
+    L[0] = T * (MW_TILE // T) if T < MW_TILE else T
+    # whole repeats adding up to a multiple of 16 samples, so that a copy
+    # that wraps stays as aligned as the output
+    a = 16 // _gcd(T, 16)
+    k = MW_TILE_NEAR // T // a * a
+    if k == 0:
+        k = a
+    near[0] = T * k if T * k <= L[0] else L[0]
+    # the tile, 64-byte aligned, then (for a short repeat) a second copy of
+    # its near part 16 bytes off a 32-byte boundary: memcpy is up to 2.7x
+    # slower when source and destination disagree on their 32-byte offset
+    return L[0] + (near[0] + 8 + 4 if near[0] < L[0] else 0)
+
+
+cdef inline int64_t train_tile_need(const mw_train* s) noexcept nogil:
+    """The floats a tile of this train may need (0: it is never tiled),
+    known before it starts: what a pool sizes its buffers by."""
+    cdef int64_t L, near, T = _train_repeat(s)
+    return _tile_size(T, &L, &near) if T > 0 else 0
+
+
 cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
     # With T the repeat and the first onset in sample w (or, for a timed
     # pattern, the end of the state it falls in), every sample
@@ -415,15 +445,15 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
     # counterpart T earlier starts after the first onset and is a pulse of
     # the train too; and every pulse reaching m has one T later.  With an
     # end, samples before end_whole - 1 are those of the endless train.
-    cdef int64_t T, L, start, stop, a, k, near, need
+    cdef int64_t T, L, start, stop, near, need
     cdef float* buf
     if s.tile_ready:
         s.periodic = True                # same parameters, same tile
         return
-    T = _train_repeat(s)
+    T = _train_repeat(s) if s.has_next else 0
     if T <= 0:
         return
-    L = T * (MW_TILE // T) if T < MW_TILE else T
+    need = _tile_size(T, &L, &near)
     start = s.next_w
     if s.pat.by_time and s.pat.n > 1 and s.pat.state_end > start:
         # a timed state that began before the first pulse holds fewer pulses
@@ -437,21 +467,14 @@ cdef inline void _train_plan_tile(mw_train* s) noexcept nogil:
         if stop < start + L:
             return                       # too short to be worth a tile
         if s.snap == NULL:
+            if s.pooled:
+                return
             s.snap = <mw_train*>malloc(sizeof(mw_train))
             if s.snap == NULL:
                 return
-    # whole repeats adding up to a multiple of 16 samples, so that a copy
-    # that wraps stays as aligned as the output
-    a = 16 // _gcd(T, 16)
-    k = MW_TILE_NEAR // T // a * a
-    if k == 0:
-        k = a
-    near = T * k if T * k <= L else L
-    # the tile, 64-byte aligned, then (for a short repeat) a second copy of
-    # its near part 16 bytes off a 32-byte boundary: memcpy is up to 2.7x
-    # slower when source and destination disagree on their 32-byte offset
-    need = L + (near + 8 + 4 if near < L else 0)
     if s.tile == NULL or s.tile_cap < need:
+        if s.pooled:
+            return                       # the pool's buffer is too small: pulse by pulse
         if posix_memalign(<void**>&buf, 64, need * sizeof(float)) != 0:
             return                       # no memory: the train is rendered pulse by pulse
         free(s.tile)

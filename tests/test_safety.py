@@ -379,7 +379,7 @@ def test_the_supervisor_clamps_and_counts_when_the_check_is_bypassed():
     still keeps what flows, and what an abrupt stop releases, within the limit."""
     stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,), max_ua=300)
     spec = mw.Monophasic(freq_hz=2, amp_ua=250, phase_us=200_000)   # a held polarity: unsafe through AC
-    engine = SessionEngine([[Generator(spec.plan(RATE))]], [10 * RATE], stage.plan(1, RATE), 10 * RATE,
+    engine = SessionEngine([Generator(spec.plan(RATE))], [10 * RATE], [[0]], stage.plan(1, RATE), 10 * RATE,
                            float(RATE), max_level=3.0)
     engine.set_level(3.0)
     engine.rewind()
@@ -415,7 +415,7 @@ def test_a_nan_never_reaches_the_dac(coupling):
     taus, values = plan["template"]
     plan["template"] = (taus, [v if v == 0 else float("nan") for v in values])
     stage = Stage(coupling=coupling, channel_map=(0,), max_ua=300)
-    engine = SessionEngine([[Generator(plan)]], [RATE], stage.plan(1, RATE), RATE, float(RATE))
+    engine = SessionEngine([Generator(plan)], [RATE], [[0]], stage.plan(1, RATE), RATE, float(RATE))
     out = engine.render(RATE)
     assert np.all(np.isfinite(out)) and np.any(out == 0)
     assert physics.worst_current_ua(out, stage, RATE) <= stage.max_ua * 1.005

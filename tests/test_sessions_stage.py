@@ -26,7 +26,7 @@ def test_the_compiled_clamp_holds_even_when_the_check_is_bypassed():
     # build an engine by hand from a plan that asks for far more than the stage's maximum
     stage = Stage(max_ua=100.0)
     gen = Generator(mw.Biphasic(freq_hz=100, amp_ua=900, phase_us=1000).plan(RATE))
-    engine = SessionEngine([[gen]], [RATE], stage.plan(1, RATE), RATE, float(RATE))
+    engine = SessionEngine([gen], [RATE], [[0]], stage.plan(1, RATE), RATE, float(RATE))
     out = engine.render(RATE)
     assert np.max(np.abs(out)) / stage.dac_per_ua(0) == pytest.approx(100.0, rel=1e-6)
 

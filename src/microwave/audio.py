@@ -319,7 +319,8 @@ def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02,
     if device is not None and str(device).isdigit():
         device = int(device)
     player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration)
-    cues = [e for e in session.timeline() if e[1].startswith(("cue", "start"))]
+    cues = (e for e in session.events() if e[1].startswith(("cue", "start")))
+    cue = next(cues, None)
     interactive = stdin.isatty() and stdout.isatty()
     tty = _RawTerminal(stdin) if interactive else None
     last_line = -1.0
@@ -329,8 +330,9 @@ def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02,
                 tty.__enter__()
             while not player.wait(0.1):
                 pos = player.position_s
-                while cues and cues[0][0] <= pos:
-                    t, what, zone = cues.pop(0)
+                while cue is not None and cue[0] <= pos:
+                    t, what, zone = cue
+                    cue = next(cues, None)
                     msg = f"{what} ({zone})" if what.startswith("start") else f"move now ({zone})"
                     stdout.write(("\a\r\n" if interactive else "") + f"[{t:6.1f} s] {msg}\n")
                 if tty:

@@ -105,17 +105,22 @@ class Envelope:
         """Duration of one pass through the ramps."""
         return sum(r.seconds for r in self.ramps)
 
-    def plan(self, rate: int) -> dict:
-        """The C plan: segment lengths (samples), shapes and levels.
-
-        Each ramp's end is placed at the sample nearest its cumulative time,
-        so rounding never accumulates along the envelope.
-        """
-        lengths, shapes, a, b = [], [], [], []
-        level, t, edge = self.start_level, 0.0, 0
+    def edges(self, rate: int) -> list[int]:
+        """The sample where each ramp ends: the sample nearest its cumulative
+        time, so rounding never accumulates along the envelope."""
+        out, t = [], 0.0
         for r in self.ramps:
             t += r.seconds
-            end = round(t * rate)
+            out.append(round(t * rate))
+        return out
+
+    def plan(self, rate: int) -> dict:
+        """The C plan: segment lengths (samples), shapes and levels, each
+        ramp ending at its :meth:`edges` sample (a ramp of no sample is
+        left out)."""
+        lengths, shapes, a, b = [], [], [], []
+        level, edge = self.start_level, 0
+        for r, end in zip(self.ramps, self.edges(rate)):
             if r.shape == "hold":
                 level = r.to_level
             if end > edge:

@@ -1,7 +1,7 @@
 """The file back end: render a session's DAC frames to WAV or FLAC.
 
 Rendering streams in blocks through the compiled engine, so memory stays
-constant whatever the duration, and writes to a temporary file beside the
+constant whatever the duration and the number of steps, and writes to a temporary file beside the
 target that replaces it only when complete: an interrupted render never
 leaves a file that looks finished.  A file ends as a stream does: a
 ``seconds`` shorter than the session fades to silence at that sample, and

@@ -61,7 +61,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), constrained_layout=True)
     for c in range(env.shape[1]):
         ax1.plot(t_env, env[:, c], lw=0.8, label=f"ch{c}")
-    for t, what, zone in session.timeline():
+    for t, what, zone in session.events():
         if what.startswith("start") or what == "end":
             ax1.axvline(t, color="0.6", lw=0.6)
             if zone:

@@ -124,19 +124,25 @@ class Session:
     def seconds(self) -> float:
         return sum(self.step_seconds())
 
-    def timeline(self) -> list[tuple[float, str, str]]:
-        """(time s, event, zone): step starts, cues, and the end."""
-        events, t = [], 0.0
+    def events(self):
+        """(time s, event, zone) in time order, made as they are read: step
+        starts, cues to move the device, and the end.  Cues come at most
+        every :data:`MIN_CUE_S`, so a session has at most ``seconds /
+        MIN_CUE_S`` of them, plus one event a step and the end."""
+        t = 0.0
         for s, d in zip(self.steps, self.step_seconds()):
-            events.append((t, f"start {s.label or 'custom'}", s.zone))
+            yield t, f"start {s.label or 'custom'}", s.zone
             if s.cue_every_s:
                 k = 1
                 while k * s.cue_every_s < d - 1e-9:
-                    events.append((t + k * s.cue_every_s, "cue: move", s.zone))
+                    yield t + k * s.cue_every_s, "cue: move", s.zone
                     k += 1
             t += d
-        events.append((t, "end", ""))
-        return events
+        yield t, "end", ""
+
+    def timeline(self) -> list[tuple[float, str, str]]:
+        """:meth:`events` as a list."""
+        return list(self.events())
 
     @property
     def peak_ua(self) -> float:
@@ -154,7 +160,8 @@ class Session:
             return None
         body = seconds - unit_len_s
         if body <= 0:    # not one whole unit fits: the step is silent
-            return Envelope((Ramp(seconds, 0.0, "hold"),), start_level=0.0)
+            return Envelope((Ramp(0.0, 1.0, "cosine"), Ramp(0.0, 1.0, "hold"), Ramp(0.0, 0.0, "cosine"),
+                             Ramp(seconds, 0.0, "hold")), start_level=0.0)
         a = max(self.soft_start_s, 3 * unit_period_s) if self.soft_start_s > 0 else 0.0
         r = max(self.soft_stop_s, 3 * unit_period_s) if self.soft_stop_s > 0 else 0.0
         if a + r > body:
@@ -292,16 +299,34 @@ class Session:
 
     def _engine(self, rate: int, stage: Stage, ramp_s: float = 0.5, max_level: float = 1.0,
                 measure: bool = False) -> SessionEngine:
+        """The compiled engine.  Its memory grows with the distinct programs,
+        not with the steps: equal specs compile once, and each step is a
+        few numbers (its length, its programs' indices, its gate)."""
         channels = self.channels_on(stage)
-        steps = self.step_plans(rate, channels)
-        gens = [[Generator(plan) for plan in plans] for _, _, plans in steps]
-        lengths = [end - start for start, end, _ in steps]
-        units = [_units(plans) for _, _, plans in steps]
-        total = min(steps[-1][1], round(self.auto_off_s * rate))
+        edges = self.step_edges(rate)
+        n = len(edges)
+        compiled, plans = {}, []            # spec (or its id, if unhashable) -> index
+        index = np.empty((n, channels), dtype=np.int64)
+        gates = np.empty((n, 4), dtype=np.int64)
+        ramp_min = np.empty(n, dtype=np.int64)
+        unit_len = np.empty(n, dtype=np.int64)
+        for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
+            for c, spec in enumerate(s.programs(channels)):
+                key = _key(spec)
+                if key not in compiled:
+                    compiled[key] = len(plans)
+                    plans.append(spec.plan(rate))
+                index[i, c] = compiled[key]
+            period, length = _units([plans[k] for k in index[i]])
+            edge = self._gate(d, period / rate, length / rate).edges(rate)
+            gates[i] = np.diff(edge, prepend=0)
+            ramp_min[i] = math.ceil(3 * period)
+            unit_len[i] = math.ceil(length) + 1
+        total = min(edges[-1][1], round(self.auto_off_s * rate))
         plan = dict(stage.plan(channels, rate), measure=measure)
-        return SessionEngine(gens, lengths, plan, total, float(rate), ramp_s=ramp_s, max_level=max_level,
-                             ramp_min=[math.ceil(3 * period) for period, _ in units],
-                             unit_len=[math.ceil(length) + 1 for _, length in units])
+        return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, plan, total,
+                             float(rate), ramp_s=ramp_s, max_level=max_level, ramp_min=ramp_min,
+                             unit_len=unit_len, step_gates=gates)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
         return round(self.seconds * rate)
@@ -376,6 +401,16 @@ class Session:
                 "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
                 "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
                 "timeline": self.timeline()}
+
+
+def _key(spec):
+    """What equal specs share, to compile once: the spec, or its identity
+    when it cannot be hashed."""
+    try:
+        hash(spec)
+    except TypeError:
+        return id(spec)
+    return spec
 
 
 def _units(plans: list[dict]) -> tuple[float, float]:

@@ -1,0 +1,97 @@
+"""Memory bounded by the block and the program, not by the session.
+
+A session engine compiles each distinct program once and keeps, per step,
+a few numbers; the steps run in two sets of slots whose tiles come from a
+pool allocated before the first sample (the audio thread never allocates).
+These tests check the two halves of that: the memory does not grow with
+the steps, and sharing programs and slots changes no sample."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+import microwave as mw
+from microwave import modes
+from microwave.envelopes import Envelope, Ramp
+from microwave.patterns import PolarityPattern
+from microwave.sessions import Session, Step, ua_stage
+
+CHILD = Path(__file__).resolve().parent / "_rss_child.py"
+RATE = 16_000
+
+
+def _peak_kib(steps: int, seconds: float, tmp_path) -> int:
+    out = subprocess.run([sys.executable, str(CHILD), str(steps), str(seconds), str(tmp_path / f"{steps}.wav")],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return int(out.stdout.split()[-1])
+
+
+def test_peak_memory_of_a_thousand_steps_is_that_of_one(tmp_path):
+    """`microwave render` of 1000 steps peaks where one step of the same
+    length does (the benchmark's target is 1.05x; this bound is loose, so
+    that only a regression fails: before the pool, 1000 steps peaked ~10x)."""
+    one = _peak_kib(1, 240.0, tmp_path)
+    many = _peak_kib(1000, 240.0, tmp_path)
+    assert many <= 1.5 * one, f"1000 steps peaked at {many} KiB, one step at {one} KiB"
+
+
+# every kind of program a step may hold: tiled and not, with an end (the
+# tile's saved state), a pattern, bursts, a sweep, custom onsets, envelopes
+POOL = (
+    lambda: modes.tighten(3),
+    lambda: modes.infuse(2),
+    lambda: mw.Biphasic(freq_hz=1001, amp_ua=100, phase_us=120),
+    lambda: mw.Biphasic(freq_hz=40, amp_ua=80, phase_us=300, duration_s=0.7),
+    lambda: mw.Monophasic(freq_hz=30, amp_ua=60, phase_us=900, pattern=PolarityPattern.parse("3+ 2-")),
+    lambda: mw.Biphasic(amp_ua=90, phase_us=250, sweep=mw.Sweep(start_hz=20, stop_hz=200, seconds=1.0)),
+    lambda: mw.CustomTrain(onsets_s=(0.0, 0.013, 0.05, 0.31), amps_ua=(50, 70, 30, 90), phase_us=200, loop_s=0.4),
+    lambda: mw.Biphasic(freq_hz=200, amp_ua=70, phase_us=200,
+                        envelope=Envelope((Ramp(0.2, 1.0, "linear"), Ramp(0.3, 0.5, "cosine")), loop=True)),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(picks=st.lists(st.tuples(st.integers(0, len(POOL) - 1), st.integers(5, 150), st.booleans()),
+                      min_size=2, max_size=9),
+       soft=st.sampled_from([(0.0, 0.0), (0.1, 0.05), (2.0, 2.0)]))
+def test_a_step_plays_as_it_would_alone(picks, soft):
+    """Each step of a session equals, sample for sample, a session of that
+    step alone: whichever slot it runs in, whatever tile that slot kept,
+    whether its spec is the same object as another step's, an equal one,
+    or another."""
+    made = {}
+    steps = []
+    for i, (k, centis, fresh) in enumerate(picks):
+        # fresh: an equal spec built anew (compiled once with the others);
+        # else the very object an earlier step used
+        spec = POOL[k]() if fresh or k not in made else made[k]
+        made.setdefault(k, spec)
+        steps.append(Step(f"z{i}", spec, centis / 100))
+    start_s, stop_s = soft
+    session = Session("pool", tuple(steps), channels=1, soft_start_s=start_s, soft_stop_s=stop_s,
+                      max_dose_ua_min=1e9)
+    whole = session.render(RATE, ua_stage(1))
+    for (lo, hi), step in zip(session.step_edges(RATE), session.steps):
+        alone = Session("alone", (step,), channels=1, soft_start_s=start_s, soft_stop_s=stop_s,
+                        max_dose_ua_min=1e9).render(RATE, ua_stage(1))
+        assert len(alone) == hi - lo
+        np.testing.assert_array_equal(whole[lo:hi], alone, err_msg=f"step {step.zone} ({lo}..{hi})")
+
+
+def test_cues_are_made_as_they_are_read():
+    """A session's events come from a generator, bounded by MIN_CUE_S: an
+    hour of cues every half second is 7200 events, not a list built up front."""
+    import inspect
+    import itertools
+    from microwave.sessions import MIN_CUE_S
+    s = Session("cues", (Step("z", modes.tighten(1), 3600, cue_every_s=MIN_CUE_S, label="tighten"),),
+                auto_off_s=3600)
+    events = s.events()
+    assert inspect.isgenerator(events)
+    assert list(itertools.islice(events, 3)) == [(0.0, "start tighten", "z"), (0.5, "cue: move", "z"),
+                                                 (1.0, "cue: move", "z")]
+    rest = sum(1 for _ in events)
+    assert 3 + rest == 3600 / MIN_CUE_S + 1      # the start, the cues between 0 and 3600 s, the end
