@@ -147,3 +147,24 @@ def test_written_files_get_the_usual_permissions(tmp_path):
         os.umask(old)
     for name in ("t.wav", "t.png"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o644
+
+
+# a missing extra, as a user without it meets it: the module blocked in a child
+BLOCK = ("import sys, runpy; sys.modules[{mod!r}] = None; sys.argv = ['microwave', *{args!r}]; "
+         "runpy.run_module('microwave.cli', run_name='__main__')")
+
+
+@pytest.mark.parametrize("mod, extra, args", [
+    ("soundfile", "files", ["render", "tighten", "-o", "{out}/x.wav", "--duration", "1"]),
+    ("matplotlib", "plot", ["plot", "tighten", "-o", "{out}/x.png"]),
+    ("sounddevice", "audio", ["play", "tighten", "--duration", "1"]),
+    ("sounddevice", "audio", ["devices"]),
+])
+def test_a_missing_extra_says_what_to_install(tmp_path, mod, extra, args):
+    args = [a.format(out=tmp_path) for a in args]
+    r = subprocess.run([sys.executable, "-c", BLOCK.format(mod=mod, args=args)], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f'pip install "microwave[{extra}]"' in r.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass
 
 from . import _checks
+from ._extras import require
 from ._session import SUPERVISOR_SOFT
 from .sessions import Session
 from .stage import Stage
@@ -68,13 +69,7 @@ class SupervisorStop(RuntimeError):
 
 
 def _sd():
-    try:
-        import sounddevice
-    except OSError as e:   # the PortAudio library itself is missing
-        raise ImportError(f"PortAudio is not available ({e}); on Debian: apt-get install libportaudio2") from None
-    except ImportError:
-        raise ImportError("playing needs python-sounddevice: pip install \"microwave[audio]\"") from None
-    return sounddevice
+    return require("sounddevice", "audio", "playing", "libportaudio2")
 
 
 def list_devices() -> list[dict]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
+from ._extras import require
 from .sessions import Session
 from .stage import Stage
 
@@ -44,7 +45,7 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     FLAC file for listening or inspection, scaled so that ``full_scale_ua``
     (default: the array's peak) is full scale.  Not DAC samples: for those,
     render a session through a stage with :func:`render_to_file`."""
-    import soundfile as sf
+    sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
 
     path = Path(path)
     subtype = SUBTYPES.get(path.suffix.lower())
@@ -64,7 +65,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
 
     ``progress(done_frames, total_frames)`` is called after each block.
     """
-    import soundfile as sf  # the file back end needs libsndfile; imported only here
+    sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
 
     path = Path(path)
     subtype = SUBTYPES.get(path.suffix.lower())

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
+from ._extras import require
 from .files import publish
 from .sessions import UA_PER_UNIT, ua_stage
 
@@ -21,8 +22,7 @@ __all__ = ["plot_session"]
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
                  span_s: float | None = None) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
+    require("matplotlib", "plot", "plotting").use("Agg")
     import matplotlib.pyplot as plt
 
     path = Path(path)
