@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "oracle"))   # families.py
 
 from families import RATE, mixed_session, stage  # noqa: E402
 from microwave.files import render_to_file  # noqa: E402

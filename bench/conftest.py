@@ -27,6 +27,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(1, str(REPO / "tests"))     # audio_server.py
+sys.path.insert(2, str(REPO / "tests" / "oracle"))     # families.py, numpy_ref.py: the oracle the tests run
 
 import table  # noqa: E402
 

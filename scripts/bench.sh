@@ -43,8 +43,8 @@ fi
 
 # 1. the numpy baselines compute what the cores compute (a plain test:
 #    a baseline that builds something else would make every ratio meaningless)
-python -m pytest -p no:cacheprovider -q bench/test_numpy_ref.py
+python -m pytest -p no:cacheprovider -q tests/oracle/test_numpy_ref.py
 
 # 2. the benchmarks, one after the other (never in parallel: 2 cores)
-python -m pytest -p no:cacheprovider bench/ --ignore=bench/test_numpy_ref.py --benchmark-only \
+python -m pytest -p no:cacheprovider bench/ --benchmark-only \
     --benchmark-columns=min,median,iqr,rounds --benchmark-sort=name "${mode[@]}" ${args[@]+"${args[@]}"}

@@ -1,8 +1,8 @@
 """The numpy references build the same samples as the compiled cores.
 
-A plain pytest test, not a benchmark (scripts/bench.sh runs it first, on its
-own): a baseline that computes something else would make every ratio in the
-table meaningless.
+Part of the test suite, and run first by scripts/bench.sh: these references
+are the best independent oracle of the kernels, and a baseline that computes
+something else would make every ratio in the benchmark table meaningless.
 
 * ``mask`` references (rectangular trains with whole-sample edges) must be
   equal bit for bit: each sample is the level or zero.
