@@ -1,0 +1,27 @@
+"""Type stubs of the compiled generator (pyx/_core.pyx)."""
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: the most breakpoints a pulse template may have
+MAX_BREAKPOINTS: int
+#: the most states a polarity pattern may have
+MAX_STATES: int
+#: the most segments an envelope may have
+MAX_SEGMENTS: int
+
+class Generator:
+    """Stateful compiled generator of one channel's current, in uA."""
+
+    rate: float
+    def __init__(self, plan: dict[str, Any]) -> None: ...
+    def fill(self, out: npt.NDArray[np.float32]) -> None:
+        """Write the next ``len(out)`` samples (uA); block-size invariant."""
+    def reset(self) -> None: ...
+    @property
+    def position(self) -> int: ...
+    @property
+    def tile_samples(self) -> int: ...
+    def struct_address(self) -> int: ...
+    def render(self, n: int) -> npt.NDArray[np.float32]: ...
