@@ -422,15 +422,18 @@ def build(table: Table, constructor, value: dict, **kwargs):
 
 def named_key(message: str, value: dict) -> tuple | None:
     """The path (within ``value``) of the key a message names first, as
-    ``name=...`` or ``name[i]=...``; keys of nested tables count too, the
-    table's own first.  None when it names none."""
-    best = None
-    for path in _paths(value):
-        m = re.search(rf"(?<![\w.']){re.escape(str(path[-1]))}(?:\[(\d+)\])?=", message)
-        if m and (best is None or m.start() < best[0]):
-            full = path + ((int(m.group(1)),) if m.group(1) else ())
-            best = (m.start(), full)
-    return best[1] if best else None
+    ``name=...`` or ``name[i]=...`` (else as a word: "pattern token ...");
+    keys of nested tables count too, the table's own first.  None when it
+    names none."""
+    for pattern in (r"(?<![\w.']){}(?:\[(\d+)\])?=", r"(?<![\w.']){}()(?![\w=])"):
+        best = None
+        for path in _paths(value):
+            m = re.search(pattern.format(re.escape(str(path[-1]))), message)
+            if m and (best is None or m.start() < best[0]):
+                best = (m.start(), path + ((int(m.group(1)),) if m.group(1) else ()))
+        if best:
+            return best[1]
+    return None
 
 
 def _paths(value: dict, prefix: tuple = ()):
