@@ -532,7 +532,7 @@ def _spec_from_table(table: _toml.Table, t: dict):
     """A pulse-train spec from its table (``type`` and the spec's keyword
     arguments; ``burst``, ``sweep`` and ``wave_slope`` as tables)."""
     kind = t.get("type")
-    if kind not in _SPEC_TYPES:
+    if not isinstance(kind, str) or kind not in _SPEC_TYPES:
         if "type" not in t:
             raise table.error(None, f"missing key 'type': {', '.join(map(repr, _SPEC_TYPES))}")
         raise table.error("type", f"type={_toml.show(kind)} is not allowed: use one of {', '.join(map(repr, _SPEC_TYPES))}")
