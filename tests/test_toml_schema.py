@@ -268,3 +268,14 @@ def test_the_examples_in_docs_toml_load(tmp_path):
     s, st = load(session), Stage.from_toml(stage)
     assert s.name == "evening" and len(s.steps) == 3 and st.calibration.passed
     s.check(st, 8000)
+
+
+@pytest.mark.parametrize("depth", [50, 300, 480])
+def test_nesting_tomllib_accepts_is_still_one_line_naming_the_file(tmp_path, depth):
+    nested = "[" * depth + "0" + "]" * depth
+    p = tmp_path / "deep.toml"
+    for text, reader in [(f"channel_map = {nested}\n", Stage.from_toml),
+                         (f'[[step]]\nzone = {nested}\nseconds = 1\nmode = "lift"\n', load),
+                         (f'name = "x"\nstep = [{{ zone = "a", mode = "lift", seconds = 1, level = {nested} }}]\n', load)]:
+        p.write_text(text)
+        assert error_of(reader, p).startswith(f"{p}:")

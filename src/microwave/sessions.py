@@ -524,6 +524,8 @@ WAVE_SLOPE_KEYS = (
     _toml.Key("every_s", _toml.NUMBER, "seconds from ramp to ramp, >= slope_s", required=True),
     _toml.Key("shape", _toml.STRING, "'linear', 'cosine', 'exp' or 'hold'; default 'linear'"),
 )
+#: the keys of a stage file, to recognise one given as a session
+STAGE_FILE_KEYS = frozenset(f.name for f in fields(Stage))
 _SPEC_TYPES = {"biphasic": (Biphasic, BIPHASIC_KEYS), "monophasic": (Monophasic, SPEC_KEYS)}
 _MODES_WITH_LEVEL = tuple(modes.MODES)
 
@@ -563,13 +565,12 @@ def _step_from_table(table: _toml.Table, t: dict, channels) -> Step:
     if mode is not None and mode not in _MODES_WITH_LEVEL + ("fsm",):
         raise table.error("mode", f"mode={_toml.show(mode)} is not allowed: use one of "
                                   f"{', '.join(map(repr, _MODES_WITH_LEVEL + ('fsm',)))}")
-    if mode == "fsm":
-        _toml.refuse(table, t, ("level", "amp_ua"), "with mode='fsm' (FSM plays 150 uA on 230 and 430 Hz); "
-                                                    "give a spec to set its current")
-    elif mode is None:
+    if mode is None:        # level and amp_ua are a mode's: a spec would ignore them
         _toml.refuse(table, t, ("level", "amp_ua"), f"with {given[0]} (it would be ignored): "
                                                     f"a spec sets its current with its own amp_ua")
     if mode == "fsm":
+        _toml.refuse(table, t, ("level", "amp_ua"), "with mode='fsm' (FSM plays 150 uA on 230 and 430 Hz); "
+                                                    "give a spec to set its current")
         program = modes.fsm()
     elif mode is not None:
         program = _toml.build(table, modes.MODES[mode], t, level=t.get("level"), amp_ua=t.get("amp_ua"))
@@ -616,10 +617,6 @@ def load(path) -> Session:
              for i, t in enumerate(data["step"])]
     args = {k: v for k, v in data.items() if k != "step"}
     return _toml.build(top, Session, args, **dict(args, name=data.get("name", src.path.stem), steps=tuple(steps)))
-
-
-#: the keys of a stage file, to recognise one given as a session
-STAGE_FILE_KEYS = frozenset(f.name for f in fields(Stage))
 
 
 def resolve(name_or_path: str) -> Session:
