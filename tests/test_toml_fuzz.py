@@ -171,7 +171,7 @@ def mutation(draw, text: str) -> Mutated:
                     words = f"{key}={shown}"
             except (tomllib.TOMLDecodeError, ValueError):
                 pass
-            return Mutated(new.encode(), words, k + 1 + hostile.count("\n") * 0)
+            return Mutated(new.encode(), words, k + 1)
         name = draw(st.sampled_from(["colour", "secs", "Zone", "level_", "amp_uA", "corner"]))
         lines[k] = f"{indent}{name}{eq}{value}"
         return Mutated("\n".join(lines).encode(), f"unknown key '{name}'", k + 1)
@@ -196,6 +196,8 @@ def case(draw):
     if draw(st.integers(0, 4)) == 0:     # now and then a second mutation, elsewhere
         again = draw(mutation(m.data.decode("utf-8", "replace")))
         m = Mutated(again.data, None, None)
+    if draw(st.integers(0, 5)) == 0:     # Windows line ends: no line moves
+        m = Mutated(m.data.replace(b"\n", b"\r\n"), m.words, m.line)
     return session, stage, target, m
 
 

@@ -81,6 +81,11 @@ def test_lines_of_a_hand_written_session():
     assert ("step", 2) not in found.lines
 
 
+def test_windows_line_ends_change_no_line():
+    found = Locator(SESSION.replace("\n", "\r\n"))
+    assert {p: found.lines.get(p) for p in SESSION_LINES} == SESSION_LINES
+
+
 def test_lines_of_inline_steps_and_a_stage():
     found = Locator(INLINE_STEPS)
     assert found.line(("step", 0, "zone")) == 3
