@@ -13,16 +13,15 @@ default, as the NuFACE Mini+ does), ramping down before it.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-import re
 from fractions import Fraction
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from . import _checks, modes
-from ._toml import line_of, named_line, read_toml
+from . import _checks, _toml, modes
 from ._core import Generator
 from ._session import SUPERVISOR_SOFT, SessionEngine
 from .envelopes import Envelope, Ramp
@@ -501,57 +500,132 @@ BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")
 
 
 # ---- TOML ------------------------------------------------------------------------------
-_SPEC_TYPES = {"biphasic": Biphasic, "monophasic": Monophasic}
+# The schema of a session file, table by table (docs/toml.md describes it;
+# a test keeps the two alike).  Ranges are the constructors' to check: an
+# error they raise is reported at the line of the key it names.
+SESSION_KEYS = (
+    _toml.Key("name", _toml.STRING, "the session's name; default: the file's name"),
+    _toml.Key("channels", _toml.INTEGER, "program channels, 1-32; default 2"),
+    _toml.Key("soft_start_s", _toml.NUMBER, "seconds, 0-600; default 2"),
+    _toml.Key("soft_stop_s", _toml.NUMBER, "seconds, 0-600; default 2"),
+    _toml.Key("auto_off_s", _toml.NUMBER, f"seconds, > 0 and <= {AUTO_OFF_S * 3:g}; default {AUTO_OFF_S:g}"),
+    _toml.Key("max_dose_ua_min", _toml.NUMBER, f"uA*min, >= 0; default {modes.MAX_INFUSE_DOSE_UA_MIN:g}"),
+    _toml.Key("step", _toml.TABLES, "one [[step]] table per step, in order", required=True),
+)
+STEP_KEYS = (
+    _toml.Key("zone", _toml.STRING, "a non-empty name such as 'forehead'", required=True),
+    _toml.Key("seconds", _toml.NUMBER, "seconds, > 0 and <= 86400", required=True),
+    _toml.Key("mode", _toml.STRING, "'lift', 'tighten', 'infuse' or 'fsm'; or give spec or specs"),
+    _toml.Key("level", _toml.INTEGER, "intensity 1-5 of mode lift, tighten or infuse; default 3"),
+    _toml.Key("amp_ua", _toml.NUMBER, "uA, > 0 and <= 1000, for mode lift, tighten or infuse instead of level"),
+    _toml.Key("spec", _toml.TABLE, "one pulse train for every channel: a table with type, amp_ua, phase_us, ..."),
+    _toml.Key("specs", _toml.TABLES, "one pulse-train table per channel"),
+    _toml.Key("cue_every_s", _toml.NUMBER, f"seconds between cues to move the device, >= {MIN_CUE_S:g}; "
+                                           f"default: no cue"),
+)
+SPEC_KEYS = (
+    _toml.Key("type", _toml.STRING, "'biphasic' or 'monophasic'", required=True),
+    _toml.Key("amp_ua", _toml.NUMBER, "uA, > 0 and <= 1000", required=True),
+    _toml.Key("phase_us", _toml.NUMBER, "us, the width of a phase, > 0", required=True),
+    _toml.Key("freq_hz", _toml.NUMBER, "pulses per second, 1/86400-20000 Hz; or give period_us or sweep"),
+    _toml.Key("period_us", _toml.NUMBER, "us from pulse to pulse, 50-8.64e10; or give freq_hz or sweep"),
+    _toml.Key("rise_us", _toml.NUMBER, "us, >= 0; default 0"),
+    _toml.Key("fall_us", _toml.NUMBER, "us, >= 0; default 0"),
+    _toml.Key("polarity", _toml.NUMBER_OR_STRING, "1, -1 or 'alternate'; default 1"),
+    _toml.Key("delay_s", _toml.NUMBER, "seconds before the first pulse, 0-86400; default 0"),
+    _toml.Key("duration_s", _toml.NUMBER, "seconds of pulses, > 0; default: to the end of the step"),
+    _toml.Key("burst", _toml.TABLE, "{ on_s, off_s }: pulses for on_s, silence for off_s"),
+    _toml.Key("sweep", _toml.TABLE, "{ start_hz, stop_hz, seconds, scale }: the pulse rate swept"),
+    _toml.Key("wave_slope", _toml.TABLE, "{ slope_s, every_s, shape }: re-ramp from zero every every_s"),
+    _toml.Key("pattern", _toml.STRING, "a polarity pattern such as '3s+ 1s-' or '10+ 10-'"),
+)
+BIPHASIC_KEYS = SPEC_KEYS + (
+    _toml.Key("interphase_us", _toml.NUMBER, "us between the phases, >= 0; default 0"),
+    _toml.Key("phase2_us", _toml.NUMBER, "us, the width of phase 2, > 0; default phase_us"),
+    _toml.Key("triphasic", _toml.BOOL, "true for A, -B, A pulses; default false"),
+)
+BURST_KEYS = (
+    _toml.Key("on_s", _toml.NUMBER, "seconds of pulses, > 0 and <= 86400", required=True),
+    _toml.Key("off_s", _toml.NUMBER, "seconds of silence, 0-86400", required=True),
+)
+SWEEP_KEYS = (
+    _toml.Key("start_hz", _toml.NUMBER, "Hz, 0.001-20000", required=True),
+    _toml.Key("stop_hz", _toml.NUMBER, "Hz, 0.001-20000", required=True),
+    _toml.Key("seconds", _toml.NUMBER, "seconds of the sweep, 0.001-86400", required=True),
+    _toml.Key("scale", _toml.STRING, "'linear' or 'log'; default 'linear'"),
+)
+WAVE_SLOPE_KEYS = (
+    _toml.Key("slope_s", _toml.NUMBER, "seconds of the ramp from zero, > 0 and <= 86400", required=True),
+    _toml.Key("every_s", _toml.NUMBER, "seconds from ramp to ramp, >= slope_s", required=True),
+    _toml.Key("shape", _toml.STRING, "'linear', 'cosine', 'exp' or 'hold'; default 'linear'"),
+)
+#: the keys of a stage file, to recognise one given as a session
+STAGE_FILE_KEYS = frozenset(f.name for f in fields(Stage))
+_SPEC_TYPES = {"biphasic": (Biphasic, BIPHASIC_KEYS), "monophasic": (Monophasic, SPEC_KEYS)}
+_MODES_WITH_LEVEL = tuple(modes.MODES)
 
 
-def _spec_from_table(t: dict):
-    t = dict(t)
-    kind = t.pop("type", None)
-    if kind not in _SPEC_TYPES:
-        raise ValueError(f"spec type={kind!r} is not allowed: use one of {', '.join(map(repr, _SPEC_TYPES))}")
-    if "burst" in t:
-        t["burst"] = Burst(**t["burst"])
-    if "sweep" in t:
-        t["sweep"] = Sweep(**t["sweep"])
+def _spec_from_table(table: _toml.Table, t: dict):
+    """A pulse-train spec from its table (``type`` and the spec's keyword
+    arguments; ``burst``, ``sweep`` and ``wave_slope`` as tables)."""
+    kind = t.get("type")
+    if not isinstance(kind, str) or kind not in _SPEC_TYPES:
+        if "type" not in t:
+            raise table.error(None, f"missing key 'type': {', '.join(map(repr, _SPEC_TYPES))}")
+        raise table.error("type", f"type={_toml.show(kind)} is not allowed: use one of {', '.join(map(repr, _SPEC_TYPES))}")
+    cls, keys = _SPEC_TYPES[kind]
+    _toml.check(dataclasses.replace(table, title=f"{table.title} (type={kind!r})"), t, keys)
+    args = {k: v for k, v in t.items() if k not in ("type", "wave_slope")}
+    for name, ctor, sub_keys in (("burst", Burst, BURST_KEYS), ("sweep", Sweep, SWEEP_KEYS)):
+        if name in t:
+            sub = table.sub(name, f"{table.title}.{name}")
+            _toml.check(sub, t[name], sub_keys)
+            args[name] = _toml.build(sub, ctor, t[name])
     if "wave_slope" in t:
-        t["envelope"] = Envelope.wave_slope(**t.pop("wave_slope"))
-    return _SPEC_TYPES[kind](**t)
+        sub = table.sub("wave_slope", f"{table.title}.wave_slope")
+        _toml.check(sub, t["wave_slope"], WAVE_SLOPE_KEYS)
+        args["envelope"] = _toml.build(sub, Envelope.wave_slope, t["wave_slope"])
+    return _toml.build(table, cls, t, **args)
 
 
-def _step_from_table(t: dict) -> Step:
-    t = dict(t)
-    allowed = {"zone", "mode", "level", "amp_ua", "spec", "specs", "seconds", "cue_every_s"}
-    unknown = sorted(set(t) - allowed)
-    if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
-    for key in ("zone", "seconds"):
-        if key not in t:
-            raise ValueError(f"missing key {key!r}")
+def _step_from_table(table: _toml.Table, t: dict, channels) -> Step:
+    """A step from its table: ``zone``, ``seconds``, and one of ``mode``
+    (with ``level`` or ``amp_ua``), ``spec`` or ``specs``."""
+    _toml.check(table, t, STEP_KEYS)
     given = [k for k in ("mode", "spec", "specs") if k in t]
     if len(given) != 1:
-        raise ValueError("give exactly one of mode, spec or specs")
-    if "mode" in t:
-        mode = t["mode"]
-        if mode == "fsm":
-            ignored = [k for k in ("level", "amp_ua") if k in t]
-            if ignored:
-                raise ValueError(f"{ignored[0]}={t[ignored[0]]!r} is not allowed with mode='fsm' (FSM plays "
-                                 f"150 uA on 230 and 430 Hz); give a spec to set its current")
-            program = modes.fsm()
-        elif mode in modes.MODES:
-            program = modes.MODES[mode](t.get("level"), t.get("amp_ua"))
-        else:
-            raise ValueError(f"mode={mode!r} is not allowed: use one of 'lift', 'tighten', 'infuse', 'fsm'")
-        label = mode
+        where = given[1] if len(given) > 1 else None
+        raise table.error(where, f"give exactly one of mode, spec or specs (got {', '.join(given) or 'none'})")
+    mode = t.get("mode")
+    if mode is not None and mode not in _MODES_WITH_LEVEL + ("fsm",):
+        raise table.error("mode", f"mode={_toml.show(mode)} is not allowed: use one of "
+                                  f"{', '.join(map(repr, _MODES_WITH_LEVEL + ('fsm',)))}")
+    if mode is None:        # level and amp_ua are a mode's: a spec would ignore them
+        _toml.refuse(table, t, ("level", "amp_ua"), f"with {given[0]} (it would be ignored): "
+                                                    f"a spec sets its current with its own amp_ua")
+    if mode == "fsm":
+        _toml.refuse(table, t, ("level", "amp_ua"), "with mode='fsm' (FSM plays 150 uA on 230 and 430 Hz); "
+                                                    "give a spec to set its current")
+        program = modes.fsm()
+    elif mode is not None:
+        program = _toml.build(table, modes.MODES[mode], t, level=t.get("level"), amp_ua=t.get("amp_ua"))
     elif "spec" in t:
-        program, label = _spec_from_table(t["spec"]), t["spec"].get("type", "")
+        program = _spec_from_table(table.sub("spec", f"{table.title} spec"), t["spec"])
     else:
-        program, label = tuple(_spec_from_table(x) for x in t["specs"]), "custom"
-    return Step(t["zone"], program, t["seconds"], t.get("cue_every_s"), label=label)
+        specs = t["specs"]
+        if isinstance(channels, int) and not isinstance(channels, bool) and len(specs) != channels:
+            raise table.error("specs", f"specs has {len(specs)} programs for a {channels}-channel session: "
+                                       f"give one spec per channel (or set channels)")
+        program = tuple(_spec_from_table(table.sub(("specs", i), f"{table.title} specs[{i}]"), x)
+                        for i, x in enumerate(specs))
+    label = mode if mode is not None else t["spec"]["type"] if "spec" in t else "custom"
+    return _toml.build(table, Step, t, zone=t["zone"], program=program, seconds=t["seconds"],
+                       cue_every_s=t.get("cue_every_s"), label=label)
 
 
 def load(path) -> Session:
-    """Load a session from a TOML file; errors name the file and line.
+    """Load a session from a TOML file (docs/toml.md); every error is one
+    line ``FILE:LINE: what is wrong and what is allowed``.
 
     ::
 
@@ -564,31 +638,20 @@ def load(path) -> Session:
         seconds = 60
         cue_every_s = 5
     """
-    path = Path(path)
-    data, text = read_toml(path)
-    step_lines = [i + 1 for i, line in enumerate(text.splitlines()) if re.match(r"\s*\[\[\s*step\s*\]\]", line)]
-    top = {k: v for k, v in data.items() if k != "step"}
-    allowed = {"name", "channels", "soft_start_s", "soft_stop_s", "auto_off_s", "max_dose_ua_min"}
-    unknown = sorted(set(top) - allowed)
-    if unknown:
-        raise ValueError(f"{path}:{line_of(text, unknown[0])}: unknown key {unknown[0]!r}; "
-                         f"allowed: step, {', '.join(sorted(allowed))}")
-    tables = data.get("step", [])
-    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise ValueError(f"{path}:{line_of(text, 'step')}: step={tables!r} is not allowed: write each step as a "
-                         f"[[step]] table (or step = [{{...}}, ...])")
-    steps = []
-    for i, t in enumerate(tables):
-        line = step_lines[i] if i < len(step_lines) else line_of(text, "step")
-        try:
-            steps.append(_step_from_table(t))
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}:{named_line(text, str(e), t, line)}: step {i + 1}: {e}") from None
-    try:
-        return Session(name=top.get("name", path.stem), steps=tuple(steps),
-                       **{k: v for k, v in top.items() if k != "name"})
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{path}:{named_line(text, str(e), top)}: {e}") from None
+    src = _toml.Source(path, "session")
+    data = src.data
+    top = src.top("the session")
+    if "step" not in data and set(data) & STAGE_FILE_KEYS:
+        first = next(k for k in data if k in STAGE_FILE_KEYS)
+        raise top.error(first, f"a stage file (it has {first!r}), not a session: give it with --stage, and a "
+                               f"session with [[step]] tables as SESSION")
+    _toml.check(top, data, SESSION_KEYS)
+    if not data["step"]:
+        raise top.error("step", "step=[] is not allowed: a session needs at least one step")
+    steps = [_step_from_table(top.sub(("step", i), f"step {i + 1}"), t, data.get("channels", 2))
+             for i, t in enumerate(data["step"])]
+    args = {k: v for k, v in data.items() if k != "step"}
+    return _toml.build(top, Session, args, **dict(args, name=data.get("name", src.path.stem), steps=tuple(steps)))
 
 
 def resolve(name_or_path: str) -> Session:

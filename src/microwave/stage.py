@@ -49,13 +49,13 @@ Load one from TOML with :meth:`Stage.from_toml`.
 """
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass, fields
 
-from . import _checks
-from ._toml import line_of, named_line, read_toml
+from . import _checks, _toml
 
-__all__ = ["Stage", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
+__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
 
 ABSOLUTE_MAX_UA = 1000.0
 #: the loads (ohm) the FDA asks a stimulator's maximum voltage and current for
@@ -68,6 +68,83 @@ DEFAULT_UA_PER_V = 1000.0
 AC_MARGIN = 0.01
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What a loopback calibration measured of a sound card: a stage file's
+    ``[calibration]`` table, held by :attr:`Stage.calibration`.
+
+    Every field is optional (None: not measured).  Per-channel lists have
+    one entry per DAC channel (the stage's ``out_channels``).  Holding a
+    calibration changes nothing a stage does yet; a stage file whose
+    declared corner disagrees with the measured one is refused
+    (:meth:`Stage.from_toml`).
+
+    * ``date``: when it was measured (a date, a date-time, or an ISO string);
+    * ``output_device``, ``input_device``: the devices' names;
+    * ``rate``: the sample rate measured at, Hz;
+    * ``latency_ms``: output-to-input latency, ms;
+    * ``loop_gain``: input over output amplitude through the loop, per channel (> 0);
+    * ``corner_hz``: the measured high-pass corner, Hz;
+    * ``corner_uncertainty``: its relative uncertainty (0.05 is +-5 %);
+    * ``noise_floor_dbfs``, ``crosstalk_db``: dB, <= 0;
+    * ``dc_offset``: per channel, a fraction of full scale;
+    * ``passed``: whether the calibration passed its checks.
+    """
+
+    date: datetime.date | None = None
+    output_device: str | None = None
+    input_device: str | None = None
+    rate: int | None = None
+    latency_ms: float | None = None
+    loop_gain: tuple[float, ...] | None = None
+    corner_hz: float | None = None
+    corner_uncertainty: float | None = None
+    noise_floor_dbfs: float | None = None
+    crosstalk_db: float | None = None
+    dc_offset: tuple[float, ...] | None = None
+    passed: bool | None = None
+
+    def __post_init__(self):
+        s = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
+        if self.date is not None:
+            s("date", _iso_date(self.date))
+        for k in ("output_device", "input_device"):
+            v = getattr(self, k)
+            if v is not None and (not isinstance(v, str) or not v.strip()):
+                raise ValueError(f"{k}={v!r} must be a device's name (a non-empty string)")
+        if self.rate is not None:
+            s("rate", _checks.rate(self.rate))
+        numbers = {"latency_ms": (0, 10_000, False, "ms"), "corner_hz": (0, 1000, True, "Hz"),
+                   "corner_uncertainty": (0, 0.9, False, ""), "noise_floor_dbfs": (-300, 0, False, "dBFS"),
+                   "crosstalk_db": (-300, 0, False, "dB")}
+        for k, (lo, hi, lo_open, unit) in numbers.items():
+            if getattr(self, k) is not None:
+                s(k, _checks.number(k, getattr(self, k), lo, hi, lo_open=lo_open, unit=unit))
+        for k, (lo, hi, lo_open) in {"loop_gain": (0, 1000, True), "dc_offset": (-1, 1, False)}.items():
+            v = getattr(self, k)
+            if v is not None:
+                v = _checks.sequence(k, v, "numbers, one per DAC channel")
+                if not 1 <= len(v) <= 32:
+                    raise ValueError(f"{k} has {len(v)} entries: give one per DAC channel, 1 to 32")
+                s(k, tuple(_checks.number(f"{k}[{i}]", x, lo, hi, lo_open=lo_open) for i, x in enumerate(v)))
+        if self.passed is not None and not isinstance(self.passed, bool):
+            raise ValueError(f"passed={self.passed!r} must be True or False")
+
+
+def _iso_date(value) -> datetime.date:
+    """A date or date-time, given as one or as an ISO 8601 string."""
+    if isinstance(value, datetime.date):      # a datetime is a date too
+        return value
+    if isinstance(value, str):
+        for parse in (datetime.date.fromisoformat, datetime.datetime.fromisoformat):
+            try:
+                return parse(value)
+            except ValueError:
+                pass
+    raise ValueError(f"date={value!r} is not allowed: a date or date-time such as 2026-12-01 or "
+                     f"'2026-12-01T14:30:00'")
 
 
 @dataclass(frozen=True)
@@ -88,6 +165,8 @@ class Stage:
     #: voltage mode: the load lies within [load_ohm_min, load_ohm_max]
     load_ohm_min: float | None = None
     load_ohm_max: float | None = None
+    #: what a loopback calibration measured (it changes nothing the stage does yet)
+    calibration: Calibration | None = None
 
     def __post_init__(self):
         s = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731
@@ -136,20 +215,34 @@ class Stage:
 
     @classmethod
     def from_toml(cls, path) -> "Stage":
-        """Load a stage from a TOML file whose keys are this class's fields.
+        """Load a stage from a TOML file (docs/toml.md): its keys are this
+        class's fields, and a ``[calibration]`` table a :class:`Calibration`.
 
         A current-mode stage gives ``ua_per_v``; a voltage-mode stage gives
-        ``load_ohm`` (and may give ``load_ohm_min``, ``load_ohm_max``)."""
-        data, text = read_toml(path)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"{path}:{line_of(text, unknown[0])}: unknown key {unknown[0]!r}; "
-                             f"allowed: {', '.join(sorted(known))}")
-        try:
-            return cls(**data)
-        except (ValueError, TypeError) as e:
-            raise ValueError(f"{path}:{named_line(text, str(e), data)}: {e}") from None
+        ``load_ohm`` (and may give ``load_ohm_min``, ``load_ohm_max``).  Keys
+        the stage would ignore are refused (a corner on a DC-coupled stage),
+        and so is a declared corner that disagrees with the measured one.
+        Every error is one line ``FILE:LINE: what is wrong and what is allowed``."""
+        src = _toml.Source(path, "stage")
+        data = src.data
+        top = src.top("[stage]")
+        if "step" in data:
+            raise top.error("step", "a session file (it has steps), not a stage: give it as SESSION, and a stage "
+                                    f"file with keys such as {', '.join(k.name for k in STAGE_KEYS[:4])} with --stage")
+        _toml.check(top, data, STAGE_KEYS)
+        if data.get("coupling", "dc") != "ac":
+            _toml.refuse(top, data, ("corner_hz", "corner_tolerance", "headroom"),
+                         f"with coupling={data.get('coupling', 'dc')!r}: it would be ignored (only an AC-coupled "
+                         f"stage has a corner and pre-emphasis); set coupling = \"ac\" or remove it")
+        cal = None
+        if "calibration" in data:
+            table = top.sub("calibration", "[calibration]")
+            _toml.check(table, data["calibration"], CALIBRATION_KEYS)
+            cal = _toml.build(table, Calibration, data["calibration"])
+        stage = _toml.build(top, cls, data, **dict(data, calibration=cal))
+        if cal is not None:
+            _check_calibration(top, data, stage, cal)
+        return stage
 
     @property
     def mode(self) -> str:
@@ -240,3 +333,73 @@ class Stage:
                 "coupling": self.coupling, "corner_hz": self.corner_hz, "corner_tolerance": self.corner_tolerance,
                 "limit_ua": self.limit_ua, "rail_ua": [self.headroom / g for g in gains],
                 "bleed_fraction": BLEED_FRACTION}
+
+
+# ---- the schema of a stage file (docs/toml.md describes it; a test keeps the two alike) ----
+STAGE_KEYS = (
+    _toml.Key("full_scale_v", _toml.NUMBER, "volts at the DAC for a sample of 1.0, > 0 and <= 100; default 1"),
+    _toml.Key("ua_per_v", _toml.NUMBER, f"uA per V of a current-mode stage, > 0; default {DEFAULT_UA_PER_V:g} "
+                                        f"(give this or load_ohm)"),
+    _toml.Key("load_ohm", _toml.NUMBER, "ohm, the nominal load of a voltage-mode stage, > 0 (give this or ua_per_v)"),
+    _toml.Key("load_ohm_min", _toml.NUMBER, "ohm, the lowest load of a voltage-mode stage, > 0 and <= load_ohm; "
+                                            "default min(500, load_ohm)"),
+    _toml.Key("load_ohm_max", _toml.NUMBER, "ohm, the highest load of a voltage-mode stage, >= load_ohm; "
+                                            "default max(10000, load_ohm)"),
+    _toml.Key("compliance_v", _toml.NUMBER, "volts the stage can put across the load, > 0 and <= 500; default 15"),
+    _toml.Key("coupling", _toml.STRING, "'dc' or 'ac'; default 'dc'"),
+    _toml.Key("corner_hz", _toml.NUMBER, "Hz, an AC coupling's high-pass corner, > 0 and <= 1000; default 5"),
+    _toml.Key("corner_tolerance", _toml.NUMBER, "fraction the corner is known to, 0-0.9; default 0.3"),
+    _toml.Key("headroom", _toml.NUMBER, "fraction of full scale pre-emphasis may swing, > 0 and <= 1; default 1"),
+    _toml.Key("channel_map", _toml.ARRAY, "per program channel a DAC channel index or a bridged pair [a, b]; "
+                                          "default [0, 1]"),
+    _toml.Key("out_channels", _toml.INTEGER, "DAC channels, up to 32; default: the highest mapped + 1"),
+    _toml.Key("max_ua", _toml.NUMBER, f"uA, the most current that may flow, > 0 and <= {ABSOLUTE_MAX_UA:g}; "
+                                      f"default 500"),
+    _toml.Key("calibration", _toml.TABLE, "what a loopback calibration measured: a [calibration] table"),
+)
+CALIBRATION_KEYS = (
+    _toml.Key("date", _toml.DATE, "when it was measured, e.g. 2026-12-01 or 2026-12-01T14:30:00"),
+    _toml.Key("output_device", _toml.STRING, "the output device's name"),
+    _toml.Key("input_device", _toml.STRING, "the input device's name"),
+    _toml.Key("rate", _toml.INTEGER, f"Hz, the sample rate measured at, {_checks.MIN_RATE}-{_checks.MAX_RATE}"),
+    _toml.Key("latency_ms", _toml.NUMBER, "ms from output to input, 0-10000"),
+    _toml.Key("loop_gain", _toml.NUMBERS, "per DAC channel, input over output amplitude, > 0 and <= 1000"),
+    _toml.Key("corner_hz", _toml.NUMBER, "Hz, the measured corner, > 0 and <= 1000; the stage's corner_hz "
+                                         "must equal it"),
+    _toml.Key("corner_uncertainty", _toml.NUMBER, "fraction, 0-0.9; at most the stage's corner_tolerance"),
+    _toml.Key("noise_floor_dbfs", _toml.NUMBER, "dBFS, -300-0"),
+    _toml.Key("crosstalk_db", _toml.NUMBER, "dB, -300-0"),
+    _toml.Key("dc_offset", _toml.NUMBERS, "per DAC channel, a fraction of full scale, -1 to 1"),
+    _toml.Key("passed", _toml.BOOL, "whether the calibration passed its checks"),
+)
+#: a declared corner agrees with the measured one when within this fraction of it
+CORNER_AGREEMENT = 1e-3
+
+
+def _check_calibration(top: "_toml.Table", data: dict, stage: Stage, cal: Calibration) -> None:
+    """Refuse a stage file that contradicts its own calibration: the stage
+    must use the measured corner, declare at least the measured
+    uncertainty, and have one per-channel entry per DAC channel."""
+    def at(key: str, measured: str):     # the stage's key if the file gives it, else the measurement
+        return key if key in data else ("calibration", measured)
+    if cal.corner_hz is not None:
+        if stage.coupling != "ac":
+            raise top.error(("calibration", "corner_hz"),
+                            f"[calibration] corner_hz={cal.corner_hz:g} was measured but coupling="
+                            f"{stage.coupling!r}: an AC-coupled card needs coupling = \"ac\" and "
+                            f"corner_hz = {cal.corner_hz:g}")
+        if not math.isclose(stage.corner_hz, cal.corner_hz, rel_tol=CORNER_AGREEMENT):
+            raise top.error(at("corner_hz", "corner_hz"),
+                            f"corner_hz={stage.corner_hz:g} disagrees with the measured [calibration] corner_hz="
+                            f"{cal.corner_hz:g}: the stage must use the measured corner (corner_hz = "
+                            f"{cal.corner_hz:g})")
+    if stage.coupling == "ac" and cal.corner_uncertainty is not None and cal.corner_uncertainty > stage.corner_tolerance:
+        raise top.error(at("corner_tolerance", "corner_uncertainty"),
+                        f"corner_tolerance={stage.corner_tolerance:g} is narrower than the measured [calibration] "
+                        f"corner_uncertainty={cal.corner_uncertainty:g}: declare at least the measured uncertainty")
+    for key in ("loop_gain", "dc_offset"):
+        v = getattr(cal, key)
+        if v is not None and len(v) != stage.out_channels:
+            raise top.error(("calibration", key),
+                            f"[calibration]: {key} has {len(v)} entries for a stage of out_channels="
+                            f"{stage.out_channels}: give one per DAC channel")
