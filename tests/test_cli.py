@@ -168,3 +168,13 @@ def test_a_missing_extra_says_what_to_install(tmp_path, mod, extra, args):
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
     assert f'pip install "microwave[{extra}]"' in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refusal_after_the_file_loaded_names_the_file(tmp_path):
+    session = tmp_path / "hot.toml"
+    session.write_text('[[step]]\nzone = "jaw"\nseconds = 5\n[step.spec]\ntype = "biphasic"\n'
+                       'freq_hz = 50\namp_ua = 600\nphase_us = 200\n')
+    r = cli("render", str(session), "-o", str(tmp_path / "x.wav"))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"microwave render: error: {session}: ") and "600 uA" in r.stderr, r.stderr
+    assert not (tmp_path / "x.wav").exists()

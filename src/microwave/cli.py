@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import _checks
 from .sessions import BUILTINS, resolve
@@ -149,7 +150,11 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except (ValueError, TypeError, OSError, ImportError, RuntimeError) as e:
-        print(f"microwave {args.command}: error: {e}", file=sys.stderr)
+        msg = str(e)
+        src = getattr(args, "session", None)
+        if src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
+            msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
+        print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"microwave {args.command}: interrupted", file=sys.stderr)
