@@ -51,16 +51,14 @@ class Envelope:
     loop: bool = False
 
     def __post_init__(self):
-        ramps = _checks.sequence("ramps", self.ramps, "Ramp")
+        ramps = _checks.sequence("ramps", self.ramps, "Ramp segments", max_len=MAX_SEGMENTS)
+        for i, r in enumerate(ramps):
+            _checks.instance(f"ramps[{i}]", r, Ramp, "a Ramp")
         object.__setattr__(self, "ramps", ramps)
         object.__setattr__(self, "start_level", _checks.number("start_level", self.start_level, 0, 1))
         if not 1 <= len(ramps) <= MAX_SEGMENTS:
             raise ValueError(f"ramps has {len(ramps)} segments: an envelope needs 1 to {MAX_SEGMENTS}")
-        for r in ramps:
-            if not isinstance(r, Ramp):
-                raise ValueError(f"ramps contains {r!r}: each segment must be a Ramp")
-        if not isinstance(self.loop, bool):
-            raise ValueError(f"loop={self.loop!r} must be True or False")
+        object.__setattr__(self, "loop", _checks.flag("loop", self.loop))
         if self.loop and sum(r.seconds for r in ramps) <= 0:
             raise ValueError("loop=True needs ramps lasting more than 0 s in all")
 
@@ -111,6 +109,7 @@ class Envelope:
         Each ramp's end is placed at the sample nearest its cumulative time,
         so rounding never accumulates along the envelope.
         """
+        rate = _checks.rate(rate)
         lengths, shapes, a, b = [], [], [], []
         level, t, edge = self.start_level, 0.0, 0
         for r in self.ramps:

@@ -43,6 +43,7 @@ _MAX_DEN = 2**31 - 1
 _MAX_HZ = 20_000.0
 _MIN_HZ = 1.0 / 86400        # one pulse a day
 _MIN_SWEEP_HZ = 1e-3
+_POLARITIES = {1: 1, -1: -1, "alternate": "alternate"}
 
 
 def _frac(x: float, max_den: int = 10**6) -> Fraction:
@@ -165,14 +166,12 @@ class _Train:
         set_("delay_s", _checks.number("delay_s", self.delay_s, 0, 86400, unit="s"))
         if self.duration_s is not None:
             set_("duration_s", _checks.number("duration_s", self.duration_s, 0, 86400 * 7, lo_open=True, unit="s"))
-        if self.polarity not in (1, -1, "alternate") or isinstance(self.polarity, bool):
-            raise ValueError(f"polarity={self.polarity!r} is not allowed: use +1, -1 or 'alternate'")
+        set_("polarity", _checks.keyed("polarity", self.polarity, _POLARITIES, "+1, -1 or 'alternate'"))
         if isinstance(self.pattern, str):
-            set_("pattern", PolarityPattern.parse(self.pattern))
+            set_("pattern", PolarityPattern._parse(self.pattern, "pattern"))
         for name, typ in (("burst", Burst), ("sweep", Sweep), ("envelope", Envelope), ("pattern", PolarityPattern)):
-            v = getattr(self, name)
-            if v is not None and not isinstance(v, typ):
-                raise ValueError(f"{name}={v!r} must be a {typ.__name__} or None")
+            _checks.instance(name, getattr(self, name), typ, f"a {typ.__name__}"
+                             + (" or a pattern string such as '10+ 10-'" if typ is PolarityPattern else ""), none=True)
         if self.polarity == "alternate" and self.pattern is not None:
             raise ValueError("polarity='alternate' and pattern= both set the sign of each pulse: give one")
         self._check_timing()
@@ -397,8 +396,7 @@ class Biphasic(_Train):
         object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
         if self.phase2_us is not None:
             object.__setattr__(self, "phase2_us", _checks.number("phase2_us", self.phase2_us, 0, 10_000_000, lo_open=True, unit="us"))
-        if not isinstance(self.triphasic, bool):
-            raise ValueError(f"triphasic={self.triphasic!r} must be True or False")
+        object.__setattr__(self, "triphasic", _checks.flag("triphasic", self.triphasic))
         super().__post_init__()
 
     def phases(self):
@@ -448,14 +446,15 @@ class CustomTrain(_Train):
                      for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA")))
         object.__setattr__(self, "onsets_s", on)
         object.__setattr__(self, "amps_ua", amps)
+        # amp_ua is derived from amps_ua (dataclasses.replace passes it back): checked, then set
+        _checks.number("amp_ua", self.amp_ua, 0, _checks.MAX_SPEC_UA, lo_open=True, unit="uA")
         object.__setattr__(self, "amp_ua", max([abs(a) for a in amps] + [1e-9]))
         if not on or len(on) != len(amps):
             raise ValueError(f"onsets_s has {len(on)} entries and amps_ua {len(amps)}: give one amplitude per onset, at least one")
         if self.loop_s is not None:
             object.__setattr__(self, "loop_s", _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
         object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
-        if not isinstance(self.biphasic, bool):
-            raise ValueError(f"biphasic={self.biphasic!r} must be True or False")
+        object.__setattr__(self, "biphasic", _checks.flag("biphasic", self.biphasic))
         if self.freq_hz is not None or self.period_us is not None or self.sweep or self.burst or self.pattern:
             raise ValueError("a CustomTrain takes its timing and signs from onsets_s and amps_ua: "
                              "freq_hz, period_us, sweep, burst and pattern are not used")

@@ -52,12 +52,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from . import _checks
 from ._toml import line_of, named_line, read_toml
 
 __all__ = ["Stage", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
 
 ABSOLUTE_MAX_UA = 1000.0
+#: the most DAC channels (and program channels) a stage routes
+MAX_CHANNELS = 32
 #: the loads (ohm) the FDA asks a stimulator's maximum voltage and current for
 FDA_LOADS_OHM = (500.0, 2000.0, 10000.0)
 #: a current-mode stage's transconductance when none is given (uA per V)
@@ -110,29 +114,35 @@ class Stage:
             s("load_ohm_min", _checks.number("load_ohm_min", lo, 0, self.load_ohm, lo_open=True, unit="ohm"))
             s("load_ohm_max", _checks.number("load_ohm_max", hi, self.load_ohm, 1e7, unit="ohm"))
         s("compliance_v", _checks.number("compliance_v", self.compliance_v, 0, 500, lo_open=True, unit="V"))
-        _checks.choice("coupling", self.coupling, ("dc", "ac"))
+        s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
         s("corner_hz", _checks.number("corner_hz", self.corner_hz, 0, 1000, lo_open=True, unit="Hz"))
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
-        if isinstance(self.channel_map, (str, bytes)) or not hasattr(self.channel_map, "__iter__"):
-            raise ValueError(f"channel_map={self.channel_map!r} is not allowed: a list with, for each program "
-                             f"channel, a DAC channel index or a bridged pair [a, b]")
-        cmap = tuple(tuple(x) if isinstance(x, (list, tuple)) else x for x in self.channel_map)
-        if not cmap:
+        routes = _checks.sequence("channel_map", self.channel_map,
+                                  "routes, for each program channel a DAC channel index or a bridged pair [a, b]",
+                                  max_len=MAX_CHANNELS)
+        if not routes:
             raise ValueError("channel_map is empty: map at least one program channel to a DAC channel")
-        used = []
-        for i, route in enumerate(cmap):
-            parts = route if isinstance(route, tuple) else (route,)
-            if (len(parts) != (2 if isinstance(route, tuple) else 1)
-                    or any(isinstance(p, bool) or not isinstance(p, int) or p < 0 for p in parts)):
-                raise ValueError(f"channel_map[{i}]={route!r} is not allowed: a DAC channel index or a pair (a, b)")
+        cmap, used = [], []
+        for i, route in enumerate(routes):
+            name = f"channel_map[{i}]"
+            if isinstance(route, (list, tuple, np.ndarray)):
+                pair = _checks.sequence(name, route, "two DAC channel indices")
+                if len(pair) != 2:
+                    raise ValueError(f"{name}={route!r} is not allowed: a DAC channel index or a pair (a, b) of them")
+                parts = tuple(_checks.integer(f"{name}[{k}]", p, 0, MAX_CHANNELS - 1) for k, p in enumerate(pair))
+                cmap.append(parts)
+            else:
+                parts = (_checks.integer(name, route, 0, MAX_CHANNELS - 1),)
+                cmap.append(parts[0])
             used += parts
+        cmap = tuple(cmap)
         if len(set(used)) != len(used):
             raise ValueError(f"channel_map={cmap!r} uses a DAC channel twice")
         s("channel_map", cmap)
         n_out = self.out_channels if self.out_channels is not None else max(used) + 1
-        s("out_channels", _checks.integer("out_channels", n_out, max(used) + 1, 32))
+        s("out_channels", _checks.integer("out_channels", n_out, max(used) + 1, MAX_CHANNELS))
 
     @classmethod
     def from_toml(cls, path) -> "Stage":
@@ -172,12 +182,18 @@ class Stage:
     def dac_per_ua(self, channel: int = 0) -> float:
         """DAC units per uA on each DAC channel of program channel ``channel``
         (half for a bridged pair, whose two channels add)."""
+        channel = self._channel(channel)
         bridged = isinstance(self.channel_map[channel], tuple)
         return self.volts_per_ua() / self.full_scale_v / (2.0 if bridged else 1.0)
 
     def full_scale_ua(self, channel: int = 0) -> float:
         """The current a full-scale DAC sample would ask for."""
+        channel = self._channel(channel)
         return 1.0 / self.dac_per_ua(channel)
+
+    def _channel(self, channel) -> int:
+        """A program channel's index, checked against channel_map."""
+        return _checks.integer("channel", channel, 0, len(self.channel_map) - 1)
 
     @property
     def limit_ua(self) -> float:
@@ -211,6 +227,8 @@ class Stage:
 
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when ``peak_ua`` is more than this stage allows."""
+        peak_ua = _checks.number("peak_ua", peak_ua, 0, unit="uA")   # NaN must not slip past the comparison
+        _checks.text("what", what)
         if peak_ua > self.limit_ua * (1 + 1e-9):
             why = [f"max_ua={self.max_ua:g}"]
             if self.coupling == "ac":
@@ -224,6 +242,8 @@ class Stage:
 
     def plan(self, n_program_channels: int, rate: int) -> dict:
         """The C plan for the compiled stage and its supervisor."""
+        n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
+        rate = _checks.rate(rate)
         if n_program_channels > len(self.channel_map):
             raise ValueError(f"the session has {n_program_channels} channels with their own programs but "
                              f"channel_map={self.channel_map!r} routes only {len(self.channel_map)}: "
