@@ -87,11 +87,12 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
     """The net dose of ``spec`` over ``minutes`` in uA x min; raises beyond ``max_dose_ua_min``."""
     _checks.instance("spec", spec, _Train, "a pulse-train spec (Biphasic, Monophasic, CustomTrain)")
     max_dose_ua_min = _checks.number("max_dose_ua_min", max_dose_ua_min, 0, unit="uA*min")
-    minutes = _checks.number("minutes", minutes, 0, unit="min")
+    minutes = _checks.number("minutes", minutes, 0, 7 * 24 * 60, unit="min")
     dose = abs(spec.net_dc_ua) * minutes
     if dose > max_dose_ua_min:
-        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC for {minutes:g} min) exceeds "
-                         f"max_dose_ua_min={max_dose_ua_min:g}: lower the level or the time")
+        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC at amp_ua={spec.amp_ua:g} "
+                         f"for minutes={minutes:g}) exceeds max_dose_ua_min={max_dose_ua_min:g}: "
+                         f"lower the level (or amp_ua) or the time")
     return dose
 
 

@@ -481,7 +481,7 @@ def builtin(name: str) -> Session:
         return Session(name, tuple(_mode_step(z, name, 60) for z in zones))
     if name == "fsm":
         return Session("fsm", (Step("neck", modes.fsm(), 300, label="fsm"),))
-    raise ValueError(f"session={name!r} is not a built-in: choose one of {', '.join(BUILTINS)} or give a .toml path")
+    raise ValueError(f"name={name!r} is not a built-in session: choose one of {', '.join(BUILTINS)} or give a .toml path")
 
 
 BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")

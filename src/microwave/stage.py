@@ -237,7 +237,7 @@ class Stage:
                 why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
                            f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
             why.append(f"full scale {self.full_scale_ua():g} uA")
-            raise ValueError(f"{what} asks for a peak of {peak_ua:g} uA: this stage allows at most "
+            raise ValueError(f"{what} asks for a peak (peak_ua) of {peak_ua:g} uA: this stage allows at most "
                              f"{self.limit_ua:g} uA ({'; '.join(why)}); lower the intensity or amp_ua")
 
     def plan(self, n_program_channels: int, rate: int) -> dict:
