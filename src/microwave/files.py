@@ -42,13 +42,16 @@ def publish(tmp, path) -> None:
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
     """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
     FLAC file for listening or inspection, scaled so that ``full_scale_ua``
-    (default: the array's peak) is full scale.  Not DAC samples: for those,
+    (default: the array's peak; never below it) is full scale.  Not DAC samples: for those,
     render a session through a stage with :func:`render_to_file`."""
     path, subtype = _target("path", path)
     x = _current("current_ua", current_ua)
     rate = _checks.rate(rate)
     peak = float(np.max(np.abs(x), initial=0.0))
     full = peak if full_scale_ua is None else _checks.number("full_scale_ua", full_scale_ua, 0, lo_open=True, unit="uA")
+    if peak > full * (1 + 1e-6):   # float32 renders may sit a rounding above a spec's peak_ua
+        raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
+                         f"clip; give at least the peak (or None for the peak)")
     import soundfile as sf
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, (x / full if full > 0 else x).astype(np.float32), rate, subtype=subtype)

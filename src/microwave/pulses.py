@@ -194,7 +194,8 @@ class _Train:
                 raise ValueError("burst= cannot be combined with sweep=: a burst restarts a fixed-rate train; "
                                  "give one of them")
             shortest = 1e6 / max(self.sweep.start_hz, self.sweep.stop_hz)
-            what = f"the sweep's fastest period ({shortest:g} us)"
+            what = (f"the sweep's fastest period ({shortest:g} us: start_hz={self.sweep.start_hz:g}, "
+                    f"stop_hz={self.sweep.stop_hz:g})")
         else:
             if len(given) != 1:
                 raise ValueError(f"give exactly one of freq_hz or period_us, or a sweep "

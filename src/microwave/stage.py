@@ -245,7 +245,8 @@ class Stage:
         n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
         rate = _checks.rate(rate)
         if n_program_channels > len(self.channel_map):
-            raise ValueError(f"the session has {n_program_channels} channels with their own programs but "
+            raise ValueError(f"the session has {n_program_channels} channels with their own programs "
+                             f"(n_program_channels={n_program_channels}) but "
                              f"channel_map={self.channel_map!r} routes only {len(self.channel_map)}: "
                              f"add routes (a DAC channel or a bridged pair per program channel)")
         routes, gains = [], []
