@@ -103,7 +103,7 @@ def path(name: str, value) -> Path:
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
         raise TypeError(f"{name}={value!r} must be a file path (str or pathlib.Path), not {type(value).__name__}")
     p = Path(value)
-    if isinstance(p, bytes) or not str(p) or str(p) == ".":
+    if str(p) == ".":           # "" and "." name no file
         raise ValueError(f"{name}={value!r} is not allowed: give a file name")
     return p
 
