@@ -421,11 +421,13 @@ def test_a_nan_never_reaches_the_dac(coupling):
     assert physics.worst_current_ua(out, stage, RATE) <= stage.max_ua * 1.005
 
 
-@pytest.mark.parametrize("cmap", [[[0]], [[0, 1, 2]], [[0, 0]], [(1.5,)], "01", 3])
-def test_a_channel_map_that_is_not_a_channel_or_a_pair_is_refused(cmap):
+@pytest.mark.parametrize("cmap, error", [([[0]], ValueError), ([[0, 1, 2]], ValueError), ([[0, 0]], ValueError),
+                                         ([(1.5,)], (ValueError, TypeError)), ("01", TypeError), (3, TypeError)])
+def test_a_channel_map_that_is_not_a_channel_or_a_pair_is_refused(cmap, error):
     """A route must be one DAC channel or a bridged pair: anything else is
-    refused when the stage is built, naming channel_map."""
-    with pytest.raises(ValueError, match="channel_map"):
+    refused when the stage is built, naming channel_map (a wrong type is a
+    TypeError, a wrong value a ValueError)."""
+    with pytest.raises(error, match="channel_map"):
         Stage(channel_map=cmap)
 
 

@@ -1,12 +1,15 @@
 """Validation: hostile parameters and error messages.
 
-The contract (microwave._checks): every bad value raises ValueError naming the
-parameter and the value given.  So, for every constructor argument of every
-spec, a hostile value (NaN, +-inf, 0, -0.0, negative, huge, subnormal, wrong
-type, or just a random float) gives either
+The contract (microwave._checks): every bad value raises ValueError -- or,
+when it is of the wrong type (a str, None, a bool where a number is wanted),
+TypeError -- naming the parameter and the value given.  So, for every
+constructor argument of every spec, a hostile value (NaN, +-inf, 0, -0.0,
+negative, huge, subnormal, wrong type, or just a random float) gives either
 
-* a ValueError whose message names that parameter, or
+* a ValueError or TypeError whose message names that parameter, or
 * a spec that renders a finite waveform with max |value| <= spec.peak_ua.
+
+tests/test_fuzz_api.py fuzzes every public callable the same way.
 
 Some errors are conflicts between parameters rather than one bad value (the
 pulse is wider than its period, the edges do not fit the phase, ...); those
@@ -122,7 +125,9 @@ def check_outcome(param, value, make, seconds=RENDER_S, rate=48_000):
     try:
         spec = make()
         x = spec.render(seconds, rate=rate)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
+        if isinstance(e, TypeError) and param not in FLAGS:
+            assert not _is_number(value), f"{param}={value!r}: a number raised TypeError: {e}"
         msg = str(e)
         name = NAME.get(param, param)
         allowed = (name,) + CONFLICTS.get(param, ())
@@ -134,6 +139,13 @@ def check_outcome(param, value, make, seconds=RENDER_S, rate=48_000):
     assert math.isfinite(peak)
     assert np.max(np.abs(x), initial=0.0) <= peak * (1 + 1e-6), f"{param}={value!r}: exceeds peak_ua={peak}"
     return "ok"
+
+
+FLAGS = {"triphasic", "scale"}   # a bool, a str: any number is of the wrong type
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, Fraction)) and not isinstance(value, bool)
 
 
 PARAMS = [(fam, p) for fam, (_, base) in FAMILIES.items() for p in base]
@@ -199,7 +211,8 @@ def test_hostile_render_rate(rate):
     try:
         spec.generator(rate)
         x = spec.render(RENDER_S, rate=rate)
-    except ValueError as e:
+    except (ValueError, TypeError) as e:
+        assert isinstance(e, ValueError) == _is_number(rate), f"rate={rate!r}: {e!r}"
         assert "rate" in str(e)
         return
     assert 1_000 <= rate <= 768_000 and float(rate).is_integer()
@@ -225,8 +238,8 @@ def _forked(fn, timeout=10.0):
     def child():
         try:
             out = fn()
-        except ValueError as e:
-            out = ("ValueError", str(e))
+        except (ValueError, TypeError) as e:
+            out = (type(e).__name__, str(e))
         except BaseException as e:  # noqa: BLE001 - reported to the parent
             out = ("exception", repr(e))
         send.send(out)
@@ -264,8 +277,10 @@ def test_hostile_sweep(param, scale, value):
     kw = dict(SWEEP, scale=scale)
     kw[param] = value
     result = _forked(lambda: _sweep_render(**kw))
-    assert result[0] in ("ok", "ValueError"), f"{param}={value!r}: {result}"
-    if result[0] == "ValueError":
+    assert result[0] in ("ok", "ValueError", "TypeError"), f"{param}={value!r}: {result}"
+    if result[0] == "TypeError" and param not in FLAGS:
+        assert not _is_number(value), f"{param}={value!r}: a number raised {result}"
+    if result[0] in ("ValueError", "TypeError"):
         allowed = (param,) + CONFLICTS.get(param, ())
         assert any(a in result[1] for a in allowed), result[1]
     else:
@@ -301,8 +316,8 @@ def test_hostile_envelope_constructors(maker, value):
 # --------------------------------------------------------------------------
 # 6. specific messages: parameter name and offending value
 # --------------------------------------------------------------------------
-def _msg(fn):
-    with pytest.raises(ValueError) as info:
+def _msg(fn, kind=ValueError):
+    with pytest.raises(kind) as info:
         fn()
     return str(info.value)
 
@@ -338,8 +353,9 @@ def test_bad_period_us(value):
 @pytest.mark.parametrize("rate", [0, 999, 768_001, -48_000, 44_100.5, NAN, INF, "48000", True])
 def test_bad_rate(rate):
     spec = mw.Biphasic(freq_hz=10, amp_ua=100, phase_us=500)
+    kind = ValueError if _is_number(rate) else TypeError
     for call in (lambda: spec.render(0.1, rate=rate), lambda: spec.generator(rate), lambda: spec.plan(rate)):
-        assert f"rate={rate!r}" in _msg(call)
+        assert f"rate={rate!r}" in _msg(call, kind)
 
 
 def test_pulse_rate_above_nyquist_at_render():
@@ -353,14 +369,24 @@ def test_pulse_rate_above_nyquist_at_render():
     (dict(amp_ua=NAN), "amp_ua"), (dict(amp_ua=0), "amp_ua"), (dict(amp_ua=1000.5), "amp_ua"),
     (dict(phase_us=-1), "phase_us"), (dict(rise_us=INF), "rise_us"), (dict(fall_us=-0.5), "fall_us"),
     (dict(delay_s=-1), "delay_s"), (dict(duration_s=0), "duration_s"), (dict(polarity=0), "polarity"),
-    (dict(polarity=True), "polarity"), (dict(polarity="both"), "polarity"), (dict(interphase_us=NAN), "interphase_us"),
-    (dict(phase2_us=0), "phase2_us"), (dict(triphasic=1), "triphasic"), (dict(period_us=1000), "period_us"),
-    (dict(pattern="10x"), "10x"), (dict(burst=(1, 2)), "burst"), (dict(envelope=0.5), "envelope"),
+    (dict(polarity="both"), "polarity"), (dict(interphase_us=NAN), "interphase_us"),
+    (dict(phase2_us=0), "phase2_us"), (dict(period_us=1000), "period_us"), (dict(pattern="10x"), "10x"),
 ])
 def test_named_errors(kw, name):
     base = dict(freq_hz=10, amp_ua=100, phase_us=500)
     base.update(kw)
     assert name in _msg(lambda: mw.Biphasic(**base))
+
+
+@pytest.mark.parametrize("kw,name", [
+    (dict(polarity=True), "polarity="), (dict(triphasic=1), "triphasic="), (dict(burst=(1, 2)), "burst="),
+    (dict(envelope=0.5), "envelope="), (dict(amp_ua="100"), "amp_ua="), (dict(phase_us=None), "phase_us="),
+    (dict(pattern=3), "pattern="), (dict(rise_us=np.array([1.0, 2.0])), "rise_us="),
+])
+def test_values_of_the_wrong_type_are_named_type_errors(kw, name):
+    base = dict(freq_hz=10, amp_ua=100, phase_us=500)
+    base.update(kw)
+    assert name in _msg(lambda: mw.Biphasic(**base), TypeError)
 
 
 def test_conflicting_polarity_settings():
@@ -387,7 +413,7 @@ def test_envelope_and_pattern_errors():
     assert "loop" in _msg(lambda: Envelope((Ramp(0, 1),), loop=True))
     assert "start_level=-0.1" in _msg(lambda: Envelope((Ramp(0.1, 1),), start_level=-0.1))
     assert "pulses=0" in _msg(lambda: Hold("+", pulses=0))
-    assert "pulses=2.5" in _msg(lambda: Hold("+", pulses=2.5))
+    assert "pulses=2.5" in _msg(lambda: Hold("+", pulses=2.5))     # a number, not whole: a value error
     assert "polarity=3" in _msg(lambda: Hold(3, pulses=1))
     assert "exactly one" in _msg(lambda: Hold("+"))
     assert "mixes" in _msg(lambda: PolarityPattern((Hold("+", pulses=1), Hold("-", seconds=1))))
@@ -438,7 +464,7 @@ def test_envelope_helpers_name_their_argument(name, call):
 
 @pytest.mark.parametrize("kw", [dict(start_s="1"), dict(stop_s=None)])
 def test_soft_rejects_non_numbers(kw):
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match=f"{next(iter(kw))}="):
         Envelope.soft(10.0, **kw)
 
 
@@ -471,7 +497,7 @@ def test_sweep_with_burst_is_rejected_or_honoured():
 # --------------------------------------------------------------------------
 # issue 10, the parts that landed with the safety work
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize("value", [10**400, -(10**400), Fraction(10**400, 3)])
+@pytest.mark.parametrize("value", [10**400, -(10**400), Fraction(10**400, 3), Fraction(-(10**400), 7)])
 def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
     with pytest.raises(ValueError, match="amp_ua="):
         mw.Biphasic(freq_hz=50, amp_ua=value, phase_us=500)
@@ -516,5 +542,5 @@ def test_a_session_whose_only_step_is_silent_renders_and_reports():
     ("channel_map", lambda: Stage(channel_map=0.5)),
 ])
 def test_a_value_of_the_wrong_kind_is_named(name, make):
-    with pytest.raises((TypeError, ValueError), match=f"{name}="):
+    with pytest.raises(TypeError, match=f"{name}="):
         make()

@@ -1,9 +1,31 @@
-"""Validation helpers: every bad value raises ValueError naming the
-parameter, the value given, and what is allowed."""
+"""Validation helpers: the one place every public parameter is checked.
+
+The rules (README.md, "Errors", says them to users):
+
+* a value of the wrong *type* -- a str, None, a bool or a numpy bool where a
+  number is wanted, an array where one number is, a non-iterable where a
+  list is, an object of another class -- raises ``TypeError``;
+* a value of the right type that is not allowed -- NaN, an infinity, out of
+  range, too large for a float, not whole where a count is wanted, not one
+  of the choices -- raises ``ValueError``;
+* both messages read ``name=value`` and say what is allowed, so that the
+  TOML and command-line layers can point at the key or option.
+
+Numbers are compared with their range *before* anything converts them, so
+an int or a Fraction beyond any float is a ValueError, never an
+OverflowError.  numpy scalars (``np.float32(3)``, ``np.int64(5)``) are
+numbers; every checker returns a plain Python value.
+"""
 from __future__ import annotations
 
+import itertools
 import math
-from numbers import Real
+import os
+from collections.abc import Mapping, Set
+from numbers import Integral, Real
+from pathlib import Path
+
+import numpy as np
 
 DEFAULT_RATE = 48_000
 MIN_RATE, MAX_RATE = 1_000, 768_000
@@ -12,52 +34,137 @@ MIN_RATE, MAX_RATE = 1_000, 768_000
 MAX_SPEC_UA = 1000.0
 
 
+def _is_real(value) -> bool:
+    """A real number that is not a bool (Python's or numpy's)."""
+    return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
+
+
 def number(name: str, value, lo: float | None = None, hi: float | None = None, *,
            lo_open: bool = False, hi_open: bool = False, unit: str = "") -> float:
-    """Check that ``value`` is a finite real number within [lo, hi] and return it as float."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ValueError(f"{name}={value!r} must be a real number{_range(lo, hi, lo_open, hi_open, unit)}")
+    """``value`` as a float: a finite real number within [lo, hi] (the ends
+    excluded when ``lo_open``/``hi_open``); TypeError when it is not a
+    number at all, ValueError when it is one that is not allowed."""
+    allowed = _range(lo, hi, lo_open, hi_open, unit)
+    if not _is_real(value):
+        raise TypeError(f"{name}={value!r} must be a real number{allowed}, not {type(value).__name__}")
     try:
         v = float(value)
     except OverflowError:      # an int or Fraction beyond any float
-        v = math.inf
+        raise ValueError(f"{name}={value!r} is not allowed: too large for a float; it must be a "
+                         f"finite number{allowed}") from None
     bad = not math.isfinite(v)
     if lo is not None and (v < lo or (lo_open and v == lo)):
         bad = True
     if hi is not None and (v > hi or (hi_open and v == hi)):
         bad = True
     if bad:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be finite{_range(lo, hi, lo_open, hi_open, unit)}")
+        raise ValueError(f"{name}={value!r} is not allowed: it must be a finite number{allowed}")
     return v
 
 
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} must be an integer{_range(lo, hi, False, False, '')}")
+    """``value`` as an int within [lo, hi].  A whole float (``3.0``) counts
+    as its integer; a fraction (``2.5``), NaN or an infinity is a ValueError."""
+    allowed = _range(lo, hi, False, False, "")
+    if not _is_real(value):
+        raise TypeError(f"{name}={value!r} must be an integer{allowed}, not {type(value).__name__}")
+    if not isinstance(value, Integral):
+        try:
+            f = float(value)
+        except OverflowError:
+            f = math.inf
+        if not f.is_integer():
+            raise ValueError(f"{name}={value!r} is not allowed: it must be a whole number{allowed}")
+        value = f
+    value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ValueError(f"{name}={value!r} is out of range{_range(lo, hi, False, False, '')}")
+        raise ValueError(f"{name}={value!r} is out of range: it must be an integer{allowed}")
     return value
 
 
-def sequence(name: str, value, what: str) -> tuple:
-    """``value`` as a tuple, or a TypeError naming the parameter when it is
-    not a list, tuple or other iterable (a string is not one)."""
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}")
-    return tuple(value)
+def flag(name: str, value) -> bool:
+    """``value`` as a bool: True or False (numpy's bools too), nothing else."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be True or False, not {type(value).__name__}")
+    return bool(value)
 
 
-def rate(value) -> int:
+def text(name: str, value, *, empty: bool = True) -> str:
+    """``value``, a str (non-blank unless ``empty``)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}={value!r} must be a str, not {type(value).__name__}")
+    if not empty and not value.strip():
+        raise ValueError(f"{name}={value!r} is not allowed: it must be a non-empty name")
+    return value
+
+
+def path(name: str, value) -> Path:
+    """``value`` as a Path: a str or an os.PathLike (not bytes)."""
+    if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
+        raise TypeError(f"{name}={value!r} must be a file path (str or pathlib.Path), not {type(value).__name__}")
+    p = Path(value)
+    if str(p) == ".":           # "" and "." name no file
+        raise ValueError(f"{name}={value!r} is not allowed: give a file name")
+    return p
+
+
+def instance(name: str, value, types, what: str, *, none: bool = False):
+    """``value`` when it is an instance of ``types`` (or None, if ``none``);
+    else a TypeError saying it must be ``what``."""
+    if (none and value is None) or isinstance(value, types):
+        return value
+    raise TypeError(f"{name}={value!r} must be {what}{' or None' if none else ''}, not {type(value).__name__}")
+
+
+def sequence(name: str, value, what: str, max_len: int | None = None) -> tuple:
+    """``value`` as a tuple: a list, tuple, 1-D array or other ordered
+    iterable (not a str, bytes, dict or set); at most ``max_len`` items,
+    counted without reading more than that from an endless iterator."""
+    if (isinstance(value, (str, bytes, Mapping, Set)) or not hasattr(value, "__iter__")
+            or (isinstance(value, np.ndarray) and value.ndim != 1)):
+        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}, not {type(value).__name__}")
+    try:
+        items = tuple(value if max_len is None else itertools.islice(value, max_len + 1))
+    except TypeError:
+        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}") from None
+    if max_len is not None and len(items) > max_len:
+        raise ValueError(f"{name} has more than {max_len} items: at most {max_len} {what} are allowed")
+    return items
+
+
+def rate(value, name: str = "rate") -> int:
     """A sample rate in Hz: a whole number between MIN_RATE and MAX_RATE."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return integer("rate", value, MIN_RATE, MAX_RATE)
+    return integer(name, value, MIN_RATE, MAX_RATE)
 
 
 def choice(name: str, value, allowed):
+    """``value`` when it is one of ``allowed`` (all of them str); a value of
+    another type is a TypeError, another str a ValueError."""
+    listed = ", ".join(map(repr, allowed))
+    if not isinstance(value, str):
+        raise TypeError(f"{name}={value!r} must be a str, one of {listed}; not {type(value).__name__}")
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(repr, allowed))}")
+        raise ValueError(f"{name}={value!r} is not allowed: choose one of {listed}")
     return value
+
+
+def keyed(name: str, value, table: dict, allowed: str):
+    """``table[value]`` for a value that is a str or a whole number among
+    ``table``'s keys (``allowed`` says which in words); TypeError for a bool
+    or any other type, ValueError for a str or number not in the table."""
+    if isinstance(value, str):
+        key = value
+    elif _is_real(value):
+        try:
+            f = float(value)
+        except OverflowError:
+            f = math.inf
+        key = int(f) if f.is_integer() else None
+    else:
+        raise TypeError(f"{name}={value!r} must be {allowed}, not {type(value).__name__}")
+    if key not in table:
+        raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
+    return table[key]
 
 
 def _range(lo, hi, lo_open, hi_open, unit) -> str:

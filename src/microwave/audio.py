@@ -42,14 +42,13 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from dataclasses import dataclass
 
 from . import _checks
 from ._extras import require
 from ._session import SUPERVISOR_SOFT
 from .sessions import Session
-from .stage import Stage
+from .stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage
 
 __all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "LEVEL_STEP"]
 
@@ -99,6 +98,17 @@ class Sense:
     lost_after_s: float = 0.2
     window_s: float = 0.5
 
+    def __post_init__(self):
+        s = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen)
+        s("channel", _checks.integer("channel", self.channel, 0, MAX_CHANNELS - 1))
+        s("sense_ohm", _checks.number("sense_ohm", self.sense_ohm, 0, 1e7, lo_open=True, unit="ohm"))
+        s("input_full_scale_v", _checks.number("input_full_scale_v", self.input_full_scale_v, 0, 100, lo_open=True,
+                                               unit="V"))
+        s("min_ratio", _checks.number("min_ratio", self.min_ratio, 0, 1))
+        s("min_drive_ua", _checks.number("min_drive_ua", self.min_drive_ua, 0, ABSOLUTE_MAX_UA, unit="uA"))
+        s("lost_after_s", _checks.number("lost_after_s", self.lost_after_s, 0, 60, lo_open=True, unit="s"))
+        s("window_s", _checks.number("window_s", self.window_s, 0, 60, lo_open=True, unit="s"))
+
     def ua_per_unit(self) -> float:
         return self.input_full_scale_v / self.sense_ohm * 1e6
 
@@ -121,11 +131,20 @@ class Player:
                  latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
                  duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None,
                  realtime: bool = True):
-        self.session = session
-        self.stage = stage if stage is not None else Stage()
+        # every parameter is checked before a device is opened
+        self.session = _checks.instance("session", session, Session, "a microwave.sessions.Session")
+        self.stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+        device = _device(device)
         self.rate = _checks.rate(rate)
         self.latency = _checks.number("latency", latency, 0.001, 2.0, unit="s")
+        blocksize = _checks.integer("blocksize", blocksize, 0, 1 << 16)
         self.ramp_s = _checks.number("ramp_s", ramp_s, 0.001, 60.0, unit="s")
+        _checks.instance("sense", sense, Sense, "a microwave.audio.Sense", none=True)
+        if input_channels is not None:
+            if sense is None:
+                raise ValueError(f"input_channels={input_channels!r} is only for a duplex stream: give sense= too")
+            input_channels = _checks.integer("input_channels", input_channels, sense.channel + 1, MAX_CHANNELS)
+        realtime = _checks.flag("realtime", realtime)
         self.engine = session.engine(self.rate, self.stage, ramp_s=self.ramp_s, duration_s=duration_s)
         self.engine.set_level(_checks.number("level", level, 0, self.engine.max_level))
         self.engine.rewind()
@@ -297,6 +316,20 @@ class Player:
     def recorded_ua(self):
         """The sense current recorded so far (uA), when playing duplex."""
         return self.engine.recorded()
+
+
+def _device(device):
+    """A PortAudio device: None (the default), an index, a name, or an
+    (input, output) pair of them."""
+    if isinstance(device, tuple) and len(device) == 2:
+        return tuple(_one_device(f"device[{i}]", d) for i, d in enumerate(device))
+    return _one_device("device", device)
+
+
+def _one_device(name: str, d):
+    if d is None or isinstance(d, str):
+        return d
+    return _checks.integer(name, d, 0, 1 << 16)
 
 
 def play(session: Session, stage: Stage | None = None, device=None, **kwargs) -> Player:

@@ -51,16 +51,14 @@ class Envelope:
     loop: bool = False
 
     def __post_init__(self):
-        ramps = _checks.sequence("ramps", self.ramps, "Ramp")
+        ramps = _checks.sequence("ramps", self.ramps, "Ramp segments", max_len=MAX_SEGMENTS)
+        for i, r in enumerate(ramps):
+            _checks.instance(f"ramps[{i}]", r, Ramp, "a Ramp")
         object.__setattr__(self, "ramps", ramps)
         object.__setattr__(self, "start_level", _checks.number("start_level", self.start_level, 0, 1))
         if not 1 <= len(ramps) <= MAX_SEGMENTS:
             raise ValueError(f"ramps has {len(ramps)} segments: an envelope needs 1 to {MAX_SEGMENTS}")
-        for r in ramps:
-            if not isinstance(r, Ramp):
-                raise ValueError(f"ramps contains {r!r}: each segment must be a Ramp")
-        if not isinstance(self.loop, bool):
-            raise ValueError(f"loop={self.loop!r} must be True or False")
+        object.__setattr__(self, "loop", _checks.flag("loop", self.loop))
         if self.loop and sum(r.seconds for r in ramps) <= 0:
             raise ValueError("loop=True needs ramps lasting more than 0 s in all")
 
@@ -93,7 +91,9 @@ class Envelope:
         """FSM's wave slope: ramp from zero to full over ``slope_s``, hold until
         ``every_s`` has passed, then start again from zero."""
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")
-        every_s = _checks.number("every_s", every_s, slope_s, 86400 * 7, unit="s")
+        every_s = _checks.number("every_s", every_s, 0, 86400 * 7, unit="s")
+        if every_s < slope_s:
+            raise ValueError(f"every_s={every_s!r} is shorter than slope_s={slope_s!r}: the slope must fit in the period")
         return cls((Ramp(slope_s, 1.0, shape), Ramp(every_s - slope_s, 1.0, "hold")), loop=True)
 
     @property
@@ -108,6 +108,7 @@ class Envelope:
     def edges(self, rate: int) -> list[int]:
         """The sample where each ramp ends: the sample nearest its cumulative
         time, so rounding never accumulates along the envelope."""
+        rate = _checks.rate(rate)
         out, t = [], 0.0
         for r in self.ramps:
             t += r.seconds

@@ -43,19 +43,20 @@ def publish(tmp, path) -> None:
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
     """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
     FLAC file for listening or inspection, scaled so that ``full_scale_ua``
-    (default: the array's peak) is full scale.  Not DAC samples: for those,
+    (default: the array's peak; never below it) is full scale.  Not DAC samples: for those,
     render a session through a stage with :func:`render_to_file`."""
+    path, subtype = _target("path", path)
+    x = _current("current_ua", current_ua)
+    rate = _checks.rate(rate)
     sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
-
-    path = Path(path)
-    subtype = SUBTYPES.get(path.suffix.lower())
-    if subtype is None:
-        raise ValueError(f"path={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
-    x = np.asarray(current_ua, dtype=np.float64)
     peak = float(np.max(np.abs(x), initial=0.0))
     full = peak if full_scale_ua is None else _checks.number("full_scale_ua", full_scale_ua, 0, lo_open=True, unit="uA")
+    if peak > full * (1 + 1e-6):   # float32 renders may sit a rounding above a spec's peak_ua
+        raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
+                         f"clip; give at least the peak (or None for the peak)")
+    import soundfile as sf
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, (x / full if full > 0 else x).astype(np.float32), _checks.rate(rate), subtype=subtype)
+    sf.write(path, (x / full if full > 0 else x).astype(np.float32), rate, subtype=subtype)
     return path
 
 
@@ -65,18 +66,18 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
 
     ``progress(done_frames, total_frames)`` is called after each block.
     """
+    _checks.instance("session", session, Session, "a microwave.sessions.Session")
+    path, subtype = _target("path", path)
     sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
-
-    path = Path(path)
-    subtype = SUBTYPES.get(path.suffix.lower())
-    if subtype is None:
-        raise ValueError(f"output={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
     rate = _checks.rate(rate)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress={progress!r} must be a function progress(done_frames, total_frames) or None")
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
     if seconds is not None:
         seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
-    stage = stage if stage is not None else Stage()
+    stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     engine = session.engine(rate, stage, duration_s=seconds)
+    import soundfile as sf  # the file back end needs libsndfile; imported only here
     total = engine.state["total"]
     # the bleed's end is the engine's to say; past its longest, stop regardless
     last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)
@@ -109,6 +110,32 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _target(name: str, value) -> tuple[Path, str]:
+    """A file path to write, and the libsndfile subtype its extension asks for."""
+    path = _checks.path(name, value)
+    subtype = SUBTYPES.get(path.suffix.lower())
+    if subtype is None:
+        raise ValueError(f"{name}={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
+    return path, subtype
+
+
+def _current(name: str, value) -> np.ndarray:
+    """An array of current (uA): real numbers, 1-D or frames x channels
+    (1 to 32 channels), all finite, as float64."""
+    try:
+        x = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):    # ragged lists, objects numpy cannot hold
+        x = None
+    if x is None or x.dtype.kind not in "iuf":
+        raise TypeError(f"{name}={value!r} must be an array of real numbers (uA), 1-D or frames x channels")
+    if x.ndim not in (1, 2) or (x.ndim == 2 and not 1 <= x.shape[1] <= 32):
+        raise ValueError(f"{name} has shape {x.shape}: it must be 1-D, or frames x channels with 1 to 32 channels")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} holds NaN or infinite values: every sample must be a finite current in uA")
+    return x
 
 
 def _cause(e: BaseException, path: Path, need: int) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from . import _checks
 from .envelopes import Envelope
 from .patterns import PolarityPattern
-from .pulses import Biphasic, Burst, Monophasic
+from .pulses import Biphasic, Burst, Monophasic, _Train
 
 __all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA", "MAX_INFUSE_DOSE_UA_MIN"]
 
@@ -30,6 +30,7 @@ MAX_INFUSE_DOSE_UA_MIN = 600.0
 
 def amplitude(mode: str, level: int | None = None, amp_ua: float | None = None) -> float:
     """The current of ``mode`` at intensity ``level`` (1-5), or ``amp_ua`` if given."""
+    _checks.choice("mode", mode, tuple(LEVELS_UA))
     if amp_ua is not None:
         if level is not None:
             raise ValueError(f"give level or amp_ua, not both (level={level!r}, amp_ua={amp_ua!r})")
@@ -84,12 +85,14 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
 
 def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> float:
     """The net dose of ``spec`` over ``minutes`` in uA x min; raises beyond ``max_dose_ua_min``."""
+    _checks.instance("spec", spec, _Train, "a pulse-train spec (Biphasic, Monophasic, CustomTrain)")
     max_dose_ua_min = _checks.number("max_dose_ua_min", max_dose_ua_min, 0, unit="uA*min")
-    minutes = _checks.number("minutes", minutes, 0, unit="min")
+    minutes = _checks.number("minutes", minutes, 0, 7 * 24 * 60, unit="min")
     dose = abs(spec.net_dc_ua) * minutes
     if dose > max_dose_ua_min:
-        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC for {minutes:g} min) exceeds "
-                         f"max_dose_ua_min={max_dose_ua_min:g}: lower the level or the time")
+        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC at amp_ua={spec.amp_ua:g} "
+                         f"for minutes={minutes:g}) exceeds max_dose_ua_min={max_dose_ua_min:g}: "
+                         f"lower the level (or amp_ua) or the time")
     return dose
 
 
@@ -104,10 +107,13 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     phase half a period); ``"positive"`` gives positive square pulses at
     50 % duty ("polarized positive").  ``slope_s`` is the "wave slope":
     every ``every_s`` seconds the current re-ramps from zero over
-    ``slope_s`` (None: no slope).  Returns one spec per channel.
+    ``slope_s`` (None or 0: no slope).  Returns one spec per channel.
     """
     _checks.choice("polarity", polarity, ("alternating", "positive"))
-    env = Envelope.wave_slope(slope_s, every_s) if slope_s else None
+    every_s = _checks.number("every_s", every_s, 0, 86400 * 7, lo_open=True, unit="s")
+    if slope_s is not None:
+        slope_s = _checks.number("slope_s", slope_s, 0, 86400, unit="s")
+    env = Envelope.wave_slope(slope_s, every_s) if slope_s else None   # 0 or None: no slope
     specs = []
     for name, f in (("freq_a_hz", freq_a_hz), ("freq_b_hz", freq_b_hz)):
         f = _checks.number(name, f, 0.5, 1500, unit="Hz")

@@ -27,6 +27,7 @@ _NAMES = {"+": POSITIVE, "-": NEGATIVE, "~": ALTERNATE, "0": REST,
           "positive": POSITIVE, "negative": NEGATIVE, "alternate": ALTERNATE, "rest": REST,
           1: POSITIVE, -1: NEGATIVE, 0: REST, 2: ALTERNATE}
 MAX_STATES = 64
+_MAX_PULSE_HZ = 1e6   # far above any train's pulse rate (pulses.py allows 20 kHz)
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,11 @@ class Hold:
 
     def __post_init__(self):
         key = self.polarity.lower() if isinstance(self.polarity, str) else self.polarity
-        if isinstance(key, bool) or key not in _NAMES:
-            raise ValueError(f"polarity={self.polarity!r} is not allowed: use +1, -1, 'alternate' or 'rest'")
-        object.__setattr__(self, "polarity", _NAMES[key])
+        object.__setattr__(self, "polarity", _checks.keyed("polarity", key, _NAMES, "+1, -1, 'alternate' or 'rest'"))
         if (self.pulses is None) == (self.seconds is None):
             raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): give exactly one of pulses or seconds")
         if self.pulses is not None:
-            _checks.integer("pulses", self.pulses, 1, 10**9)
+            object.__setattr__(self, "pulses", _checks.integer("pulses", self.pulses, 1, 10**9))
         else:
             object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
 
@@ -62,13 +61,12 @@ class PolarityPattern:
     holds: tuple[Hold, ...]
 
     def __post_init__(self):
-        holds = _checks.sequence("holds", self.holds, "Hold")
+        holds = _checks.sequence("holds", self.holds, "Hold states", max_len=MAX_STATES)
+        for i, h in enumerate(holds):
+            _checks.instance(f"holds[{i}]", h, Hold, "a Hold")
         object.__setattr__(self, "holds", holds)
         if not 1 <= len(holds) <= MAX_STATES:
             raise ValueError(f"holds has {len(holds)} states: a pattern needs 1 to {MAX_STATES}")
-        for h in holds:
-            if not isinstance(h, Hold):
-                raise ValueError(f"holds contains {h!r}: each state must be a Hold")
         if len({h.pulses is None for h in holds}) > 1:
             raise ValueError("holds mixes counted (pulses=) and timed (seconds=) states: use one kind per pattern")
 
@@ -80,20 +78,32 @@ class PolarityPattern:
         ``500ms``) followed by a polarity (``+``, ``-``, ``~`` alternate,
         ``0``/``rest``).  A bare polarity means one pulse.
         """
+        return cls._parse(text, "text")
+
+    @classmethod
+    def _parse(cls, text: str, name: str) -> "PolarityPattern":
+        """:meth:`parse`, its errors naming ``name``, the parameter the text came in."""
+        _checks.text(name, text)
         holds = []
-        for tok in str(text).split():
+        for tok in text.split():
             m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)(s|ms)?)?(\+|-|~|0|rest|alternate|positive|negative)", tok.lower())
             if not m:
-                raise ValueError(f"pattern token {tok!r} in {text!r} is not understood: use e.g. '10+', '3s-', '500ms~', '2rest'")
+                raise ValueError(f"{name}={text!r}: pattern token {tok!r} is not understood: "
+                                 f"use e.g. '10+', '3s-', '500ms~', '2rest'")
             num, unit, pol = m.groups()
             if unit:
-                holds.append(Hold(pol, seconds=float(num) / (1000 if unit == "ms" else 1)))
+                seconds = float(num) / (1000 if unit == "ms" else 1)
+                if not 0 < seconds <= 86400:
+                    raise ValueError(f"{name}={text!r}: pattern token {tok!r} lasts {seconds:g} s: "
+                                     f"a timed state lasts more than 0 s and at most 86400 s")
+                holds.append(Hold(pol, seconds=seconds))
             else:
-                if num is not None and not float(num).is_integer():
-                    raise ValueError(f"pattern token {tok!r}: a pulse count must be whole (or add 's' for seconds)")
+                if num is not None and not (float(num).is_integer() and 1 <= float(num) <= 10**9):
+                    raise ValueError(f"{name}={text!r}: pattern token {tok!r}: a pulse count must be whole, "
+                                     f"1 to 10**9 (or add 's' for seconds)")
                 holds.append(Hold(pol, pulses=int(float(num)) if num else 1))
         if not holds:
-            raise ValueError(f"pattern={text!r} is empty: give at least one state such as '+'")
+            raise ValueError(f"{name}={text!r} is empty: give at least one state such as '+'")
         return cls(tuple(holds))
 
     @classmethod
@@ -126,16 +136,19 @@ class PolarityPattern:
 
     def mean_polarity(self, pulse_rate_hz: float) -> float:
         """The average sign per pulse over a cycle (rest counts as zero)."""
+        pulse_rate_hz = _checks.number("pulse_rate_hz", pulse_rate_hz, 0, _MAX_PULSE_HZ, lo_open=True, unit="Hz")
         num, total = self._signed_weight(pulse_rate_hz)
         return num / total
 
     def cycle_pulses(self, pulse_rate_hz: float) -> float:
         """Pulses in one cycle: exact when counted, rate x duration when timed."""
+        pulse_rate_hz = _checks.number("pulse_rate_hz", pulse_rate_hz, 0, _MAX_PULSE_HZ, lo_open=True, unit="Hz")
         _, total = self._signed_weight(pulse_rate_hz)
         return total * (pulse_rate_hz if self.timed else 1.0)
 
     def plan(self, rate: int):
         """The C plan: (by_time, kinds, lengths in pulses or samples)."""
+        rate = _checks.rate(rate)
         if self.timed:
             lengths = [max(1, round(h.seconds * rate)) for h in self.holds]
         else:

@@ -15,18 +15,26 @@ import numpy as np
 from . import _checks
 from ._extras import require
 from .files import publish
-from .sessions import UA_PER_UNIT, ua_stage
+from .sessions import UA_PER_UNIT, Session, ua_stage
 
 __all__ = ["plot_session"]
 
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
                  span_s: float | None = None) -> Path:
+    """Plot ``session`` to the PNG ``path``: the peak current of each
+    channel over the whole session, and a zoom of ``span_s`` seconds from
+    ``start_s`` (default: a few pulses in the middle of the first step)."""
+    _checks.instance("session", session, Session, "a microwave.sessions.Session")
+    path = _checks.path("path", path)
+    rate = _checks.rate(rate)
+    if start_s is not None:
+        start_s = _checks.number("start_s", start_s, 0, session.seconds, unit="s")
+    if span_s is not None:
+        span_s = _checks.number("span_s", span_s, 0, session.seconds, lo_open=True, unit="s")
     require("matplotlib", "plot", "plotting").use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    rate = _checks.rate(rate)
     engine = session.engine(rate, ua_stage(session.channels))
     total = session.frames(rate)
     # the envelope: max |current| per window (20 ms, longer for long sessions
@@ -51,8 +59,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     if span_s is None:
         first = session.steps[0].programs(session.channels)[0]
         span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)))
-    start_s = _checks.number("start", start_s, 0, session.seconds, unit="s")
-    span_s = _checks.number("span", span_s, 0, session.seconds, lo_open=True, unit="s")
+    span_s = min(span_s, session.seconds)
     # a view into the session, not an end of it: the engine's own frames, no fade
     zoom = session.engine(rate, ua_stage(session.channels)).render(
         round(min(session.seconds, start_s + span_s) * rate))[round(start_s * rate):] * gain

@@ -43,6 +43,7 @@ _MAX_DEN = 2**31 - 1
 _MAX_HZ = 20_000.0
 _MIN_HZ = 1.0 / 86400        # one pulse a day
 _MIN_SWEEP_HZ = 1e-3
+_POLARITIES = {1: 1, -1: -1, "alternate": "alternate"}
 
 
 def _frac(x: float, max_den: int = 10**6) -> Fraction:
@@ -165,14 +166,12 @@ class _Train:
         set_("delay_s", _checks.number("delay_s", self.delay_s, 0, 86400, unit="s"))
         if self.duration_s is not None:
             set_("duration_s", _checks.number("duration_s", self.duration_s, 0, 86400 * 7, lo_open=True, unit="s"))
-        if self.polarity not in (1, -1, "alternate") or isinstance(self.polarity, bool):
-            raise ValueError(f"polarity={self.polarity!r} is not allowed: use +1, -1 or 'alternate'")
+        set_("polarity", _checks.keyed("polarity", self.polarity, _POLARITIES, "+1, -1 or 'alternate'"))
         if isinstance(self.pattern, str):
-            set_("pattern", PolarityPattern.parse(self.pattern))
+            set_("pattern", PolarityPattern._parse(self.pattern, "pattern"))
         for name, typ in (("burst", Burst), ("sweep", Sweep), ("envelope", Envelope), ("pattern", PolarityPattern)):
-            v = getattr(self, name)
-            if v is not None and not isinstance(v, typ):
-                raise ValueError(f"{name}={v!r} must be a {typ.__name__} or None")
+            _checks.instance(name, getattr(self, name), typ, f"a {typ.__name__}"
+                             + (" or a pattern string such as '10+ 10-'" if typ is PolarityPattern else ""), none=True)
         if self.polarity == "alternate" and self.pattern is not None:
             raise ValueError("polarity='alternate' and pattern= both set the sign of each pulse: give one")
         self._check_timing()
@@ -183,7 +182,8 @@ class _Train:
                                  f"at most {_checks.MAX_SPEC_UA:g} uA; widen phase2_us or lower amp_ua")
             if width < (self.rise_us + self.fall_us) / 2:
                 raise ValueError(f"rise_us + fall_us = {self.rise_us + self.fall_us:g} us is too slow for phase {i + 1} "
-                                 f"of {width:g} us: the edges must fit, (rise_us + fall_us) / 2 <= phase width")
+                                 f"of {width:g} us ({self._widths()}): the edges must fit, "
+                                 f"(rise_us + fall_us) / 2 <= phase width")
 
     def _check_timing(self):
         given = [n for n in ("freq_hz", "period_us") if getattr(self, n) is not None]
@@ -194,10 +194,12 @@ class _Train:
                 raise ValueError("burst= cannot be combined with sweep=: a burst restarts a fixed-rate train; "
                                  "give one of them")
             shortest = 1e6 / max(self.sweep.start_hz, self.sweep.stop_hz)
-            what = f"the sweep's fastest period ({shortest:g} us)"
+            what = (f"the sweep's fastest period ({shortest:g} us: start_hz={self.sweep.start_hz:g}, "
+                    f"stop_hz={self.sweep.stop_hz:g})")
         else:
             if len(given) != 1:
-                raise ValueError(f"give exactly one of freq_hz or period_us (got {', '.join(given) or 'neither'})")
+                raise ValueError(f"give exactly one of freq_hz or period_us, or a sweep "
+                                 f"(got {', '.join(given) or 'none of them'})")
             if self.freq_hz is not None:
                 object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
             else:
@@ -206,14 +208,20 @@ class _Train:
             what = (f"its period ({float(shortest):g} us, freq_hz={self.freq_hz!r})" if self.freq_hz is not None
                     else f"its period (period_us={self.period_us!r})")
         if self.footprint_us > float(shortest) * (1 + 1e-9):   # float rounding of "half a period"
-            raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges) is wider than {what}: "
-                             f"shorten phase_us or lower the rate of pulses")
+            raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges: {self._widths()}) "
+                             f"is wider than {what}: shorten phase_us or lower the rate of pulses")
         if self.burst is not None and self.sweep is None:
             on = _sec(self.burst.on_s) * 10**6
             period = Fraction(self.period_us_exact)
             last = (math.ceil(on / period) - 1) * period
             if last + Fraction(self.footprint_us) > on + _sec(self.burst.off_s) * 10**6:
-                raise ValueError(f"burst off_s={self.burst.off_s!r} is too short: the last pulse of a burst would run into the next burst")
+                raise ValueError(f"burst off_s={self.burst.off_s!r} is too short: the last pulse of a burst "
+                                 f"(on_s={self.burst.on_s!r}; {self._widths()}) would run into the next burst")
+
+    def _widths(self) -> str:
+        """The parameters that make a pulse's width, as ``name=value``s, for messages."""
+        names = ["phase_us", "phase2_us", "interphase_us", "rise_us", "fall_us", "triphasic"]
+        return ", ".join(f"{n}={getattr(self, n)!r}" for n in names if getattr(self, n, None) not in (None, False))
 
     # ---- what a pulse is ---------------------------------------------------
     def phases(self) -> list[tuple[float, float]]:
@@ -397,8 +405,7 @@ class Biphasic(_Train):
         object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
         if self.phase2_us is not None:
             object.__setattr__(self, "phase2_us", _checks.number("phase2_us", self.phase2_us, 0, 10_000_000, lo_open=True, unit="us"))
-        if not isinstance(self.triphasic, bool):
-            raise ValueError(f"triphasic={self.triphasic!r} must be True or False")
+        object.__setattr__(self, "triphasic", _checks.flag("triphasic", self.triphasic))
         super().__post_init__()
 
     def phases(self):
@@ -442,25 +449,27 @@ class CustomTrain(_Train):
     amp_ua: float = 1.0
 
     def __post_init__(self):
+        object.__setattr__(self, "polarity", _checks.keyed("polarity", self.polarity, {1: 1, -1: -1},
+                                                              "+1 or -1 (a CustomTrain takes each pulse's sign from amps_ua)"))
         onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds")
         on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(onsets))
         amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
                      for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA")))
         object.__setattr__(self, "onsets_s", on)
         object.__setattr__(self, "amps_ua", amps)
+        # amp_ua is derived from amps_ua (dataclasses.replace passes it back): checked, then set
+        _checks.number("amp_ua", self.amp_ua, 0, _checks.MAX_SPEC_UA, lo_open=True, unit="uA")
         object.__setattr__(self, "amp_ua", max([abs(a) for a in amps] + [1e-9]))
         if not on or len(on) != len(amps):
             raise ValueError(f"onsets_s has {len(on)} entries and amps_ua {len(amps)}: give one amplitude per onset, at least one")
         if self.loop_s is not None:
             object.__setattr__(self, "loop_s", _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
         object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
-        if not isinstance(self.biphasic, bool):
-            raise ValueError(f"biphasic={self.biphasic!r} must be True or False")
-        if self.freq_hz is not None or self.period_us is not None or self.sweep or self.burst or self.pattern:
-            raise ValueError("a CustomTrain takes its timing and signs from onsets_s and amps_ua: "
-                             "freq_hz, period_us, sweep, burst and pattern are not used")
-        if self.polarity == "alternate":
-            raise ValueError("polarity='alternate' does not apply to a CustomTrain: give the sign in amps_ua")
+        object.__setattr__(self, "biphasic", _checks.flag("biphasic", self.biphasic))
+        unused = [n for n in ("freq_hz", "period_us", "sweep", "burst", "pattern") if getattr(self, n) is not None]
+        if unused:
+            raise ValueError(f"{unused[0]}={getattr(self, unused[0])!r}: a CustomTrain takes its timing and signs from "
+                             f"onsets_s and amps_ua: freq_hz, period_us, sweep, burst and pattern are not used")
         # pass _Train's timing check with the tightest spacing as the period
         starts = list(on) + ([on[0] + self.loop_s] if self.loop_s is not None else [])
         if self.loop_s is not None and on[-1] >= self.loop_s:
@@ -474,8 +483,8 @@ class CustomTrain(_Train):
 
     def _check_timing(self):
         if self.footprint_us > self.period_us:
-            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart, but each lasts {self.footprint_us:g} us "
-                             f"(phase_us={self.phase_us!r}): space the onsets further or shorten phase_us")
+            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart (loop_s={self.loop_s!r}), but each lasts "
+                             f"{self.footprint_us:g} us ({self._widths()}): space the onsets further or shorten phase_us")
 
     def phases(self):
         a, w = float(self.amp_ua), float(self.phase_us)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from ._core import Generator
 from ._session import SUPERVISOR_SOFT, SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
-from .stage import AC_MARGIN, FDA_LOADS_OHM, Stage
+from .stage import AC_MARGIN, FDA_LOADS_OHM, MAX_CHANNELS, Stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S", "UA_PER_UNIT"]
 
@@ -53,18 +53,26 @@ class Step:
     label: str = ""
 
     def __post_init__(self):
-        if not isinstance(self.zone, str) or not self.zone.strip():
-            raise ValueError(f"zone={self.zone!r} must be a non-empty name such as 'forehead'")
+        _checks.text("zone", self.zone, empty=False)
         object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
         if self.cue_every_s is not None:
             object.__setattr__(self, "cue_every_s", _checks.number("cue_every_s", self.cue_every_s, MIN_CUE_S, 86400,
                                                                    unit="s"))
-        progs = self.program if isinstance(self.program, tuple) else (self.program,)
-        for p in progs:
-            if not isinstance(p, _Train):
-                raise ValueError(f"program={p!r} must be a pulse-train spec (Biphasic, Monophasic, CustomTrain) or a tuple of them")
+        _checks.text("label", self.label)
+        what = "a pulse-train spec (Biphasic, Monophasic, CustomTrain)"
+        if isinstance(self.program, (list, tuple)):
+            progs = _checks.sequence("program", self.program, "pulse-train specs, one per channel", max_len=MAX_CHANNELS)
+            if not progs:
+                raise ValueError("program=() is empty: give a spec, or one spec per channel")
+            for i, p in enumerate(progs):
+                _checks.instance(f"program[{i}]", p, _Train, what)
+            object.__setattr__(self, "program", progs)
+        else:
+            _checks.instance("program", self.program, _Train, what + " or a tuple of them, one per channel")
 
     def programs(self, channels: int) -> tuple:
+        """The spec of each of ``channels`` program channels."""
+        channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
         if not isinstance(self.program, tuple):
             return (self.program,) * channels
         if len(self.program) != channels:
@@ -83,17 +91,18 @@ class Session:
     max_dose_ua_min: float = modes.MAX_INFUSE_DOSE_UA_MIN
 
     def __post_init__(self):
+        _checks.text("name", self.name)
         steps = _checks.sequence("steps", self.steps, "Step")
+        for i, s in enumerate(steps):
+            _checks.instance(f"steps[{i}]", s, Step, "a Step")
         object.__setattr__(self, "steps", steps)
         if not steps:
             raise ValueError("steps is empty: a session needs at least one step")
-        _checks.integer("channels", self.channels, 1, 32)
+        object.__setattr__(self, "channels", _checks.integer("channels", self.channels, 1, MAX_CHANNELS))
         for name in ("soft_start_s", "soft_stop_s"):
             object.__setattr__(self, name, _checks.number(name, getattr(self, name), 0, 600, unit="s"))
         object.__setattr__(self, "auto_off_s", _checks.number("auto_off_s", self.auto_off_s, 0, AUTO_OFF_S * 3, lo_open=True, unit="s"))
         for s in steps:
-            if not isinstance(s, Step):
-                raise ValueError(f"steps contains {s!r}: each must be a Step")
             s.programs(self.channels)
         object.__setattr__(self, "max_dose_ua_min", _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
         dose = self.dose_ua_min()
@@ -179,6 +188,7 @@ class Session:
         every step plays one program on every channel, as many as the stage
         routes (one bridged pair on a stereo card plays a 2-channel session
         of broadcast steps as one channel)."""
+        stage = _stage(stage)
         broadcast = all(not isinstance(s.program, tuple) for s in self.steps)
         return min(self.channels, len(stage.channel_map)) if broadcast else self.channels
 
@@ -204,8 +214,7 @@ class Session:
         predicted to flow at level 1 in uA), or a ValueError saying why the
         stage cannot play the session at all."""
         rate = _checks.rate(rate)
-        if not isinstance(stage, Stage):
-            raise TypeError(f"stage={stage!r} must be a microwave.stage.Stage")
+        stage = _stage(stage)
         stage.check_peak(self.peak_ua, f"session {self.name!r}")
         top = stage.limit_ua / self.peak_ua if self.peak_ua > 0 else 1.0
         dose = self.dose_ua_min()
@@ -255,6 +264,7 @@ class Session:
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
         """(first sample, end sample) of each step.  Step boundaries fall at
         the nearest sample of their cumulative time, so they never drift."""
+        rate = _checks.rate(rate)
         out, t, edge = [], 0.0, 0
         for d in self.step_seconds():
             t += d
@@ -265,6 +275,8 @@ class Session:
     def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[dict]]]:
         """(first sample, end sample, one generator plan per channel) of each
         step: its spec's plan with the step's soft start and stop as the gate."""
+        rate = _checks.rate(rate)
+        channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
         out = []
         for s, d, (lo, hi) in zip(self.steps, self.step_seconds(), self.step_edges(rate)):
             plans = [p.plan(rate) for p in s.programs(channels)]
@@ -286,7 +298,7 @@ class Session:
         when ``duration_s`` ends the session early: the fade reaches silence
         at ``duration_s`` exactly, whatever the block sizes)."""
         rate = _checks.rate(rate)
-        stage = stage if stage is not None else Stage()
+        stage = _stage(stage)
         ramp_s = _checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s")
         if duration_s is not None:
             duration_s = _checks.number("duration_s", duration_s, 0, lo_open=True, unit="s")
@@ -328,6 +340,8 @@ class Session:
                              unit_len=unit_len, step_gates=gates)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
+        """The session's length in samples at ``rate``."""
+        rate = _checks.rate(rate)
         return round(self.seconds * rate)
 
     def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, seconds: float | None = None) -> np.ndarray:
@@ -335,6 +349,7 @@ class Session:
         ``seconds`` shorter than the session ends it there with the fade
         ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
         longer) that reaches silence a whole pulse before the end."""
+        rate = _checks.rate(rate)
         if seconds is None:
             return self.engine(rate, stage).render(self.frames(rate))
         seconds = _checks.number("seconds", seconds, 0, unit="s")
@@ -359,9 +374,9 @@ class Session:
         current predicted to flow -- at the session's own level and at its
         highest -- across the stage's corner tolerance and load range.
         """
-        stage = stage if stage is not None else Stage()
+        stage = _stage(stage)
         rate = _checks.rate(rate)
-        _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
+        electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
         max_level, worst = self._assess(stage, rate)
         # DC per step and channel, as rendered: one streamed pass, split at the step edges
         edges = self.step_edges(rate)
@@ -410,6 +425,11 @@ def _key(spec):
     except TypeError:
         return id(spec)
     return spec
+
+
+def _stage(stage) -> Stage:
+    """``stage``, or the default Stage for None; anything else is a TypeError."""
+    return Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
 
 
 def _units(plans: list[dict]) -> tuple[float, float]:
@@ -473,6 +493,7 @@ UA_PER_UNIT = 1024.0
 
 def ua_stage(channels: int) -> Stage:
     """An ideal DC stage with every channel routed, UA_PER_UNIT uA per DAC unit."""
+    channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
     return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 
 
@@ -483,6 +504,7 @@ def _mode_step(zone, mode, seconds, level=3, cue=5.0):
 
 def builtin(name: str) -> Session:
     """A built-in session: ``lift``, ``tighten``, ``infuse``, ``fsm`` or ``full-face``."""
+    _checks.text("name", name)
     if name == "full-face":
         return Session("full-face", (
             _mode_step("forehead", "lift", 60), _mode_step("brows", "lift", 45),
@@ -493,7 +515,7 @@ def builtin(name: str) -> Session:
         return Session(name, tuple(_mode_step(z, name, 60) for z in zones))
     if name == "fsm":
         return Session("fsm", (Step("neck", modes.fsm(), 300, label="fsm"),))
-    raise ValueError(f"session={name!r} is not a built-in: choose one of {', '.join(BUILTINS)} or give a .toml path")
+    raise ValueError(f"name={name!r} is not a built-in session: choose one of {', '.join(BUILTINS)} or give a .toml path")
 
 
 BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")

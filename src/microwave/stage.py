@@ -50,14 +50,19 @@ Load one from TOML with :meth:`Stage.from_toml`.
 from __future__ import annotations
 
 import datetime
+import dataclasses
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+
+import numpy as np
 
 from . import _checks, _toml
 
 __all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
 
 ABSOLUTE_MAX_UA = 1000.0
+#: the most DAC channels (and program channels) a stage routes
+MAX_CHANNELS = 32
 #: the loads (ohm) the FDA asks a stimulator's maximum voltage and current for
 FDA_LOADS_OHM = (500.0, 2000.0, 10000.0)
 #: a current-mode stage's transconductance when none is given (uA per V)
@@ -189,29 +194,39 @@ class Stage:
             s("load_ohm_min", _checks.number("load_ohm_min", lo, 0, self.load_ohm, lo_open=True, unit="ohm"))
             s("load_ohm_max", _checks.number("load_ohm_max", hi, self.load_ohm, 1e7, unit="ohm"))
         s("compliance_v", _checks.number("compliance_v", self.compliance_v, 0, 500, lo_open=True, unit="V"))
-        _checks.choice("coupling", self.coupling, ("dc", "ac"))
+        s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
         s("corner_hz", _checks.number("corner_hz", self.corner_hz, 0, 1000, lo_open=True, unit="Hz"))
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
-        if isinstance(self.channel_map, (str, bytes)) or not hasattr(self.channel_map, "__iter__"):
-            raise ValueError(f"channel_map={self.channel_map!r} is not allowed: a list with, for each program "
-                             f"channel, a DAC channel index or a bridged pair [a, b]")
-        cmap = tuple(tuple(x) if isinstance(x, (list, tuple)) else x for x in self.channel_map)
-        if not cmap:
+        routes = _checks.sequence("channel_map", self.channel_map,
+                                  "routes, for each program channel a DAC channel index or a bridged pair [a, b]",
+                                  max_len=MAX_CHANNELS)
+        if not routes:
             raise ValueError("channel_map is empty: map at least one program channel to a DAC channel")
-        used = []
-        for i, route in enumerate(cmap):
-            parts = route if isinstance(route, tuple) else (route,)
-            if (len(parts) != (2 if isinstance(route, tuple) else 1)
-                    or any(isinstance(p, bool) or not isinstance(p, int) or p < 0 for p in parts)):
-                raise ValueError(f"channel_map[{i}]={route!r} is not allowed: a DAC channel index or a pair (a, b)")
+        cmap, used = [], []
+        for i, route in enumerate(routes):
+            name = f"channel_map[{i}]"
+            if isinstance(route, (list, tuple, np.ndarray)):
+                pair = _checks.sequence(name, route, "two DAC channel indices")
+                if len(pair) != 2:
+                    raise ValueError(f"{name}={route!r} is not allowed: a DAC channel index or a pair (a, b) of them")
+                parts = tuple(_checks.integer(f"{name}[{k}]", p, 0, MAX_CHANNELS - 1) for k, p in enumerate(pair))
+                cmap.append(parts)
+            else:
+                parts = (_checks.integer(name, route, 0, MAX_CHANNELS - 1),)
+                cmap.append(parts[0])
             used += parts
+        cmap = tuple(cmap)
         if len(set(used)) != len(used):
             raise ValueError(f"channel_map={cmap!r} uses a DAC channel twice")
         s("channel_map", cmap)
         n_out = self.out_channels if self.out_channels is not None else max(used) + 1
-        s("out_channels", _checks.integer("out_channels", n_out, max(used) + 1, 32))
+        s("out_channels", _checks.integer("out_channels", n_out, max(used) + 1, MAX_CHANNELS))
+        if self.calibration is not None:
+            _checks.instance("calibration", self.calibration, Calibration, "a microwave.stage.Calibration or None")
+            for _, _, why in _calibration_conflicts(self, self.calibration):
+                raise ValueError(f"calibration: {why}")
 
     @classmethod
     def from_toml(cls, path) -> "Stage":
@@ -239,10 +254,13 @@ class Stage:
             table = top.sub("calibration", "[calibration]")
             _toml.check(table, data["calibration"], CALIBRATION_KEYS)
             cal = _toml.build(table, Calibration, data["calibration"])
-        stage = _toml.build(top, cls, data, **dict(data, calibration=cal))
-        if cal is not None:
-            _check_calibration(top, data, stage, cal)
-        return stage
+        stage = _toml.build(top, cls, data, **dict(data, calibration=None))
+        if cal is None:
+            return stage
+        for key, measured, why in _calibration_conflicts(stage, cal):
+            # the stage's key if the file gives it, else the measurement
+            raise top.error(key if key in data else ("calibration", measured), why)
+        return dataclasses.replace(stage, calibration=cal)
 
     @property
     def mode(self) -> str:
@@ -265,12 +283,18 @@ class Stage:
     def dac_per_ua(self, channel: int = 0) -> float:
         """DAC units per uA on each DAC channel of program channel ``channel``
         (half for a bridged pair, whose two channels add)."""
+        channel = self._channel(channel)
         bridged = isinstance(self.channel_map[channel], tuple)
         return self.volts_per_ua() / self.full_scale_v / (2.0 if bridged else 1.0)
 
     def full_scale_ua(self, channel: int = 0) -> float:
         """The current a full-scale DAC sample would ask for."""
+        channel = self._channel(channel)
         return 1.0 / self.dac_per_ua(channel)
+
+    def _channel(self, channel) -> int:
+        """A program channel's index, checked against channel_map."""
+        return _checks.integer("channel", channel, 0, len(self.channel_map) - 1)
 
     @property
     def limit_ua(self) -> float:
@@ -304,6 +328,8 @@ class Stage:
 
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when ``peak_ua`` is more than this stage allows."""
+        peak_ua = _checks.number("peak_ua", peak_ua, 0, unit="uA")   # NaN must not slip past the comparison
+        _checks.text("what", what)
         if peak_ua > self.limit_ua * (1 + 1e-9):
             why = [f"max_ua={self.max_ua:g}"]
             if self.coupling == "ac":
@@ -312,13 +338,16 @@ class Stage:
                 why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
                            f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
             why.append(f"full scale {self.full_scale_ua():g} uA")
-            raise ValueError(f"{what} asks for a peak of {peak_ua:g} uA: this stage allows at most "
+            raise ValueError(f"{what} asks for a peak (peak_ua) of {peak_ua:g} uA: this stage allows at most "
                              f"{self.limit_ua:g} uA ({'; '.join(why)}); lower the intensity or amp_ua")
 
     def plan(self, n_program_channels: int, rate: int) -> dict:
         """The C plan for the compiled stage and its supervisor."""
+        n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
+        rate = _checks.rate(rate)
         if n_program_channels > len(self.channel_map):
-            raise ValueError(f"the session has {n_program_channels} channels with their own programs but "
+            raise ValueError(f"the session has {n_program_channels} channels with their own programs "
+                             f"(n_program_channels={n_program_channels}) but "
                              f"channel_map={self.channel_map!r} routes only {len(self.channel_map)}: "
                              f"add routes (a DAC channel or a bridged pair per program channel)")
         routes, gains = [], []
@@ -376,30 +405,27 @@ CALIBRATION_KEYS = (
 CORNER_AGREEMENT = 1e-3
 
 
-def _check_calibration(top: "_toml.Table", data: dict, stage: Stage, cal: Calibration) -> None:
-    """Refuse a stage file that contradicts its own calibration: the stage
-    must use the measured corner, declare at least the measured
-    uncertainty, and have one per-channel entry per DAC channel."""
-    def at(key: str, measured: str):     # the stage's key if the file gives it, else the measurement
-        return key if key in data else ("calibration", measured)
+def _calibration_conflicts(stage: Stage, cal: Calibration):
+    """Each way ``stage`` contradicts its own calibration, as (the stage's
+    key, the measurement's key, why): the stage must use the measured
+    corner, declare at least the measured uncertainty, and have one
+    per-channel entry per DAC channel."""
     if cal.corner_hz is not None:
         if stage.coupling != "ac":
-            raise top.error(("calibration", "corner_hz"),
-                            f"[calibration] corner_hz={cal.corner_hz:g} was measured but coupling="
-                            f"{stage.coupling!r}: an AC-coupled card needs coupling = \"ac\" and "
-                            f"corner_hz = {cal.corner_hz:g}")
-        if not math.isclose(stage.corner_hz, cal.corner_hz, rel_tol=CORNER_AGREEMENT):
-            raise top.error(at("corner_hz", "corner_hz"),
-                            f"corner_hz={stage.corner_hz:g} disagrees with the measured [calibration] corner_hz="
-                            f"{cal.corner_hz:g}: the stage must use the measured corner (corner_hz = "
-                            f"{cal.corner_hz:g})")
+            yield ("calibration", "corner_hz"), "corner_hz", (
+                f"[calibration] corner_hz={cal.corner_hz:g} was measured but coupling={stage.coupling!r}: "
+                f"an AC-coupled card needs coupling = \"ac\" and corner_hz = {cal.corner_hz:g}")
+        elif not math.isclose(stage.corner_hz, cal.corner_hz, rel_tol=CORNER_AGREEMENT):
+            yield "corner_hz", "corner_hz", (
+                f"corner_hz={stage.corner_hz:g} disagrees with the measured [calibration] corner_hz="
+                f"{cal.corner_hz:g}: the stage must use the measured corner (corner_hz = {cal.corner_hz:g})")
     if stage.coupling == "ac" and cal.corner_uncertainty is not None and cal.corner_uncertainty > stage.corner_tolerance:
-        raise top.error(at("corner_tolerance", "corner_uncertainty"),
-                        f"corner_tolerance={stage.corner_tolerance:g} is narrower than the measured [calibration] "
-                        f"corner_uncertainty={cal.corner_uncertainty:g}: declare at least the measured uncertainty")
+        yield "corner_tolerance", "corner_uncertainty", (
+            f"corner_tolerance={stage.corner_tolerance:g} is narrower than the measured [calibration] "
+            f"corner_uncertainty={cal.corner_uncertainty:g}: declare at least the measured uncertainty")
     for key in ("loop_gain", "dc_offset"):
         v = getattr(cal, key)
         if v is not None and len(v) != stage.out_channels:
-            raise top.error(("calibration", key),
-                            f"[calibration]: {key} has {len(v)} entries for a stage of out_channels="
-                            f"{stage.out_channels}: give one per DAC channel")
+            yield ("calibration", key), key, (
+                f"[calibration]: {key} has {len(v)} entries for a stage of out_channels={stage.out_channels}: "
+                f"give one per DAC channel")
