@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import _checks
+
 #: a session or stage file is a few hundred lines; a file larger than this is not one
 MAX_BYTES = 1 << 20
 
@@ -371,7 +373,7 @@ class Source:
     """A TOML file being read: its table, its text, and where each key is."""
 
     def __init__(self, path, what: str):
-        self.path = Path(path)
+        self.path = _checks.path("path", path)
         self.data, self.text = read_toml(self.path, what)
         self.where = Locator(self.text)
 

@@ -17,7 +17,6 @@ import dataclasses
 import math
 from fractions import Fraction
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 import numpy as np
 
@@ -678,9 +677,9 @@ def load(path) -> Session:
 
 def resolve(name_or_path: str) -> Session:
     """A built-in session by name, or a TOML file by path."""
-    if name_or_path in BUILTINS:
+    if isinstance(name_or_path, str) and name_or_path in BUILTINS:
         return builtin(name_or_path)
-    p = Path(name_or_path)
+    p = _checks.path("name_or_path", name_or_path)
     if p.suffix == ".toml" or p.exists():
         return load(p)
     raise ValueError(f"session={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")

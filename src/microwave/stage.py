@@ -71,6 +71,8 @@ DEFAULT_UA_PER_V = 1000.0
 #: reserve, for the corners between the ones it models (tested: the current
 #: through 25 corners across the tolerance stays within max_ua)
 AC_MARGIN = 0.01
+#: the lowest load (ohm) a voltage-mode stage may declare
+MIN_LOAD_OHM = 1.0
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
 
@@ -187,11 +189,13 @@ class Stage:
                     raise ValueError(f"{k}={getattr(self, k)!r} is only for a voltage-mode stage (give load_ohm, "
                                      f"not ua_per_v): a current-mode stage's current does not depend on the load")
         else:
-            s("load_ohm", _checks.number("load_ohm", self.load_ohm, 0, 1e7, lo_open=True, unit="ohm"))
+            # real electrode loads are hundreds of ohms and more (the FDA's
+            # figures start at 500 ohm); the floor keeps every figure finite
+            s("load_ohm", _checks.number("load_ohm", self.load_ohm, MIN_LOAD_OHM, 1e7, unit="ohm"))
             # by default the FDA's range, widened to hold the nominal load
             lo = min(FDA_LOADS_OHM[0], self.load_ohm) if self.load_ohm_min is None else self.load_ohm_min
             hi = max(FDA_LOADS_OHM[-1], self.load_ohm) if self.load_ohm_max is None else self.load_ohm_max
-            s("load_ohm_min", _checks.number("load_ohm_min", lo, 0, self.load_ohm, lo_open=True, unit="ohm"))
+            s("load_ohm_min", _checks.number("load_ohm_min", lo, MIN_LOAD_OHM, self.load_ohm, unit="ohm"))
             s("load_ohm_max", _checks.number("load_ohm_max", hi, self.load_ohm, 1e7, unit="ohm"))
         s("compliance_v", _checks.number("compliance_v", self.compliance_v, 0, 500, lo_open=True, unit="V"))
         s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
@@ -321,7 +325,7 @@ class Stage:
         stage's limit, or what its compliance voltage allows; a voltage-mode
         stage's largest voltage over the load (FDA asks for 500 ohm, 2 kohm
         and 10 kohm)."""
-        load_ohm = _checks.number("load_ohm", load_ohm, 0, lo_open=True, unit="ohm")
+        load_ohm = _checks.number("load_ohm", load_ohm, MIN_LOAD_OHM, unit="ohm")
         if self.load_ohm is None:
             return min(self.limit_ua, self.compliance_v / load_ohm * 1e6)
         return min(self.limit_ua * 1e-6 * self.load_ohm, self.compliance_v) / load_ohm * 1e6
