@@ -8,6 +8,10 @@ WAV/FLAC files, or a sound card stream.
 >>> import microwave as mw
 >>> train = mw.Biphasic(freq_hz=30, amp_ua=200, phase_us=500)
 >>> current = train.render(seconds=1.0, rate=48_000)   # float32, uA
+>>> current.shape, current.dtype
+((48000,), dtype('float32'))
+>>> float(current.sum()) / 48_000                      # net charge, uC: balanced
+0.0
 """
 from .envelopes import Envelope, Ramp
 from .patterns import Hold, PolarityPattern

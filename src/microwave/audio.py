@@ -32,7 +32,7 @@ callback that finds a Python thread filling it plays silence (counted in
 ``stats["busy_blocks"]``) rather than touch the state.
 
 >>> from microwave.sessions import builtin
->>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:
+>>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:   # doctest: +SKIP
 ...     p.wait()                 # Ctrl-C ramps down to silence, then raises
 
 This module imports sounddevice (and so needs PortAudio) only when used:

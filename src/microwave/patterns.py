@@ -4,9 +4,13 @@ A pattern is a cycle of *holds*: positive, negative, alternating or rest,
 each held for a number of pulses or for a duration, repeated for as long as
 the train runs.  Applied to a pulse train it decides the sign of every pulse:
 
->>> PolarityPattern.parse("10+ 10-")        # GESKE pen: 10 positive then 10 negative pulses
->>> PolarityPattern.parse("3s+ 3s-")        # positive 3 s, negative 3 s
->>> PolarityPattern.polarized(+1)           # FSM "polarized positive"
+>>> geske = PolarityPattern.parse("10+ 10-")   # GESKE pen: 10 positive then 10 negative pulses
+>>> geske.mean_polarity(pulse_rate_hz=100.0)    # balanced over a cycle
+0.0
+>>> PolarityPattern.parse("3s+ 1s-").mean_polarity(pulse_rate_hz=100.0)   # INFUSE: 3 s one way, 1 s back
+0.5
+>>> PolarityPattern.polarized(+1).mean_polarity(pulse_rate_hz=230.0)      # FSM "polarized positive"
+1.0
 
 A monophasic train under a pattern carries net charge, which is what
 galvanic/iontophoretic INFUSE modes rely on (docs/references.md: net DC of one

@@ -390,7 +390,11 @@ class _Train:
 class Biphasic(_Train):
     """A charge-balanced biphasic (or triphasic) pulse train.
 
-    >>> Biphasic(freq_hz=30, amp_ua=200, phase_us=500).render(1.0)
+    >>> train = Biphasic(freq_hz=30, amp_ua=200, phase_us=500)
+    >>> train.pulse_charge_uc, round(train.max_phase_charge_uc, 6)   # balanced; 200 uA x 500 us
+    (0.0, 0.1)
+    >>> train.render(1.0, rate=48_000).shape
+    (48000,)
 
     ``interphase_us`` is the gap between the phases (Intan's interphase
     delay); ``phase2_us`` makes phase 2 another width (its amplitude then
@@ -424,7 +428,8 @@ class Biphasic(_Train):
 class Monophasic(_Train):
     """Pulses of one phase: positive, negative, or alternating pulse to pulse.
 
-    >>> Monophasic(freq_hz=8, amp_ua=150, phase_us=60_000, polarity="alternate")
+    >>> Monophasic(freq_hz=8, amp_ua=150, phase_us=60_000, polarity="alternate").net_dc_ua
+    0.0
     """
 
     def phases(self):

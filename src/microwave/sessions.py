@@ -9,7 +9,11 @@ steps, and the whole session stops at ``auto_off_s`` (20 minutes by
 default, as the NuFACE Mini+ does), ramping down before it.
 
 >>> s = builtin("full-face")
->>> frames = s.render(rate=48_000, stage=Stage())   # DAC samples, (n, channels)
+>>> s.seconds                                          # 60 + 45 + 60 + 60 + 45
+270.0
+>>> frames = s.render(rate=48_000, stage=Stage(), seconds=5.0)   # DAC samples
+>>> frames.shape                                       # (frames, DAC channels)
+(240000, 2)
 """
 from __future__ import annotations
 
@@ -110,7 +114,7 @@ class Session:
                              f"max_dose_ua_min={self.max_dose_ua_min:g}: shorten the INFUSE steps or lower their level")
 
     def dose_ua_min(self) -> float:
-        """The largest net dose (|DC| x minutes, summed over steps) on any channel."""
+        """The largest net dose (the net DC, unsigned, x minutes, summed over steps) on any channel."""
         return max(sum(abs(p.net_dc_ua) * d / 60 for p, d in
                        ((s.programs(self.channels)[c], d) for s, d in zip(self.steps, self.step_seconds())))
                    for c in range(self.channels))
