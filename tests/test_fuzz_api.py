@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 from unittest import mock
 
 import numpy as np

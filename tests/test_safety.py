@@ -19,7 +19,7 @@ from microwave import modes
 from microwave._core import Generator
 from microwave._session import SessionEngine
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
-from microwave.stage import AC_MARGIN, BLEED_FRACTION, Stage
+from microwave.stage import BLEED_FRACTION, Stage
 
 RATE = 48_000
 PROP_RATE = 8_000     # the property test's rate: steps up to 300 s stay cheap

@@ -27,7 +27,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from . import _checks
 
@@ -353,7 +353,7 @@ class Table:
     """A table of a file, where it is and how errors name it: ``title`` in
     'unknown key ... in TITLE', ``prefix`` before every other message."""
 
-    source: "Source"
+    source: Source
     path: tuple
     title: str
     prefix: str = ""
@@ -363,7 +363,7 @@ class Table:
         rel = () if key is None else (key if isinstance(key, tuple) else (key,))
         return self.source.error(self.path + rel, (self.prefix if prefixed else "") + message)
 
-    def sub(self, key, title: str) -> "Table":
+    def sub(self, key, title: str) -> Table:
         """The table at ``key`` (a name or a relative path) in this one."""
         rel = key if isinstance(key, tuple) else (key,)
         return Table(self.source, self.path + rel, title, f"{title}: ")

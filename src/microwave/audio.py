@@ -203,7 +203,7 @@ class Player:
                                     f"(nothing more can be played through it)")
         self._done.set()
 
-    def start(self) -> "Player":
+    def start(self) -> Player:
         self._stream.start()
         self._started = True
         return self
@@ -235,7 +235,7 @@ class Player:
             raise self.error
         return done
 
-    def __enter__(self) -> "Player":
+    def __enter__(self) -> Player:
         return self.start()
 
     def __exit__(self, *exc) -> None:

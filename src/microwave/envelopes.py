@@ -64,7 +64,7 @@ class Envelope:
 
     @classmethod
     def attack_hold_release(cls, attack_s: float, hold_s: float | None = None, release_s: float = 0.0,
-                            shape: str = "cosine") -> "Envelope":
+                            shape: str = "cosine") -> Envelope:
         """Rise from 0 over ``attack_s``, stay at full level for ``hold_s``
         (forever if None), then fall to 0 over ``release_s``."""
         attack_s = _checks.number("attack_s", attack_s, 0, 86400 * 7, unit="s")
@@ -77,7 +77,7 @@ class Envelope:
         return cls(tuple(ramps))
 
     @classmethod
-    def soft(cls, total_s: float, start_s: float = 2.0, stop_s: float = 2.0, shape: str = "cosine") -> "Envelope":
+    def soft(cls, total_s: float, start_s: float = 2.0, stop_s: float = 2.0, shape: str = "cosine") -> Envelope:
         """Soft start and soft stop of something lasting ``total_s`` seconds."""
         total_s = _checks.number("total_s", total_s, 0, 86400 * 7, lo_open=True, unit="s")
         start_s = _checks.number("start_s", start_s, 0, 86400 * 7, unit="s")
@@ -87,7 +87,7 @@ class Envelope:
         return cls.attack_hold_release(start_s, total_s - start_s - stop_s, stop_s, shape)
 
     @classmethod
-    def wave_slope(cls, slope_s: float, every_s: float, shape: str = "linear") -> "Envelope":
+    def wave_slope(cls, slope_s: float, every_s: float, shape: str = "linear") -> Envelope:
         """FSM's wave slope: ramp from zero to full over ``slope_s``, hold until
         ``every_s`` has passed, then start again from zero."""
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")

@@ -54,7 +54,6 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     if peak > full * (1 + 1e-6):   # float32 renders may sit a rounding above a spec's peak_ua
         raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
                          f"clip; give at least the peak (or None for the peak)")
-    import soundfile as sf
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, (x / full if full > 0 else x).astype(np.float32), rate, subtype=subtype)
     return path
@@ -77,7 +76,6 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
     stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     engine = session.engine(rate, stage, duration_s=seconds)
-    import soundfile as sf  # the file back end needs libsndfile; imported only here
     total = engine.state["total"]
     # the bleed's end is the engine's to say; past its longest, stop regardless
     last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)

@@ -75,7 +75,7 @@ class PolarityPattern:
             raise ValueError("holds mixes counted (pulses=) and timed (seconds=) states: use one kind per pattern")
 
     @classmethod
-    def parse(cls, text: str) -> "PolarityPattern":
+    def parse(cls, text: str) -> PolarityPattern:
         """Build from a compact string: ``"10+ 10-"``, ``"3s+ 3s- 1s0"``, ``"4~ 2rest"``.
 
         Each token is an optional count (pulses) or duration (``3s``,
@@ -85,7 +85,7 @@ class PolarityPattern:
         return cls._parse(text, "text")
 
     @classmethod
-    def _parse(cls, text: str, name: str) -> "PolarityPattern":
+    def _parse(cls, text: str, name: str) -> PolarityPattern:
         """:meth:`parse`, its errors naming ``name``, the parameter the text came in."""
         _checks.text(name, text)
         holds = []
@@ -111,7 +111,7 @@ class PolarityPattern:
         return cls(tuple(holds))
 
     @classmethod
-    def polarized(cls, polarity=+1) -> "PolarityPattern":
+    def polarized(cls, polarity=+1) -> PolarityPattern:
         """Every pulse one polarity (FSM's "polarized positive")."""
         return cls((Hold(polarity, pulses=1),))
 

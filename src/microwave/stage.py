@@ -233,7 +233,7 @@ class Stage:
                 raise ValueError(f"calibration: {why}")
 
     @classmethod
-    def from_toml(cls, path) -> "Stage":
+    def from_toml(cls, path) -> Stage:
         """Load a stage from a TOML file (docs/toml.md): its keys are this
         class's fields, and a ``[calibration]`` table a :class:`Calibration`.
 
