@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build the Linux wheel and the sdist, and check them: the wheel is
+# manylinux-compatible (auditwheel show) and carries the type stubs and
+# py.typed; the sdist holds what its tests need (they collect from the
+# unpacked sdist against the installed package).  Installs what it needs
+# itself.  Wheels for macOS and Windows are configured for cibuildwheel in
+# pyproject.toml (CONTRIBUTING.md says what is verified where).
+source "$(dirname "$0")/_env.sh" "test" gcc python3-dev
+cd "$ROOT"
+python -m pip install -q "build>=1" "auditwheel>=6" "cython>=3.0.10" "setuptools>=77" >&2
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+python -m build -q --no-isolation --outdir "$out" . >&2
+wheel=$(ls "$out"/*.whl)
+sdist=$(ls "$out"/*.tar.gz)
+python -m auditwheel show "$wheel" | tee "$out/show.txt" >&2
+tr '\n' ' ' < "$out/show.txt" | grep -q 'consistent with the following platform tag: "manylinux' \
+    || { echo "wheel: not manylinux-compatible" >&2; exit 1; }
+for f in microwave/py.typed microwave/_core.pyi microwave/_session.pyi; do
+    python -m zipfile -l "$wheel" | grep -q "^$f " || { echo "wheel: $f missing" >&2; exit 1; }
+done
+mkdir "$out/src" && tar -xzf "$sdist" -C "$out/src"
+(cd "$out"/src/microwave-* && python -m pytest -p no:cacheprovider -q --collect-only tests >/dev/null) \
+    || { echo "sdist: its tests do not collect" >&2; exit 1; }
+echo "wheel: $(basename "$wheel") and $(basename "$sdist") check out" >&2
