@@ -243,6 +243,9 @@ class _Train:
         """Onset-to-onset interval as an exact fraction of a microsecond."""
         if self.freq_hz is not None:
             return Fraction(10**6) / _frac(self.freq_hz)
+        if self.period_us is None:   # a sweep's period changes from pulse to pulse
+            raise TypeError("a sweep= train has no fixed period: period_us_exact is for a train given "
+                            "freq_hz or period_us")
         return _frac(self.period_us, 10**3)
 
     @property
