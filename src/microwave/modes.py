@@ -114,7 +114,7 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     if slope_s is not None:
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, unit="s")
     env = Envelope.wave_slope(slope_s, every_s) if slope_s else None   # 0 or None: no slope
-    specs = []
+    specs: list[_Train] = []
     for name, f in (("freq_a_hz", freq_a_hz), ("freq_b_hz", freq_b_hz)):
         f = _checks.number(name, f, 0.5, 1500, unit="Hz")
         half_us = 5e5 / f

@@ -29,6 +29,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class _Train:
     period_us: float | None = None
     rise_us: float = 0.0
     fall_us: float = 0.0
-    polarity: object = +1
+    polarity: int | str = +1
     delay_s: float = 0.0
     duration_s: float | None = None
     burst: Burst | None = None
@@ -223,6 +224,11 @@ class _Train:
         names = ["phase_us", "phase2_us", "interphase_us", "rise_us", "fall_us", "triphasic"]
         return ", ".join(f"{n}={getattr(self, n)!r}" for n in names if getattr(self, n, None) not in (None, False))
 
+    @property
+    def _pattern(self) -> PolarityPattern | None:
+        """``pattern`` as __post_init__ leaves it: a pattern string is parsed there."""
+        return cast("PolarityPattern | None", self.pattern)
+
     # ---- what a pulse is ---------------------------------------------------
     def phases(self) -> list[tuple[float, float]]:
         """(amplitude uA, width us) of each phase of one positive-first pulse."""
@@ -278,7 +284,7 @@ class _Train:
         if self.polarity == "alternate":
             return 0.0
         s = float(self.polarity)
-        return s * self.pattern.mean_polarity(self.pulse_rate_hz) if self.pattern is not None else s
+        return s * self._pattern.mean_polarity(self.pulse_rate_hz) if self._pattern is not None else s
 
     @property
     def net_dc_ua(self) -> float:
@@ -288,7 +294,7 @@ class _Train:
     @property
     def net_charge_per_cycle_uc(self) -> float:
         """Net charge over one cycle of the polarity pattern (one pulse when there is none), uC."""
-        pulses = self.pattern.cycle_pulses(self.pulse_rate_hz) if self.pattern is not None else 1.0
+        pulses = self._pattern.cycle_pulses(self.pulse_rate_hz) if self._pattern is not None else 1.0
         return self.pulse_charge_uc * self._mean_sign() * pulses
 
     # ---- composition ---------------------------------------------------------
@@ -348,7 +354,7 @@ class _Train:
     def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
         """Reduce the spec to samples and uA for the compiled generator."""
         rate = _checks.rate(rate)
-        pattern = self.pattern
+        pattern = self._pattern
         if self.polarity == "alternate":
             pattern = PolarityPattern((Hold(ALTERNATE, pulses=1),))
         template, schedule = self._template(rate), self._schedule(rate)
@@ -373,8 +379,9 @@ class _Train:
         """Pulses that share one gain: 2 for monophasic pulses alternating in
         polarity (a pair carries no net charge), else 1 (a biphasic pulse
         balances itself; other patterns are not balanced pair by pair)."""
+        pattern = self._pattern
         alternating = self.polarity == "alternate" or (
-            self.pattern is not None and len(self.pattern.holds) == 1 and self.pattern.holds[0].polarity == ALTERNATE)
+            pattern is not None and len(pattern.holds) == 1 and pattern.holds[0].polarity == ALTERNATE)
         return 2 if alternating and abs(self.pulse_charge_uc) > 0 else 1
 
     def generator(self, rate: int = _checks.DEFAULT_RATE) -> Generator:
@@ -520,6 +527,7 @@ class CustomTrain(_Train):
         return super()._template(rate, unit_amp=self.amp_ua)
 
     def _schedule(self, rate: int) -> dict:
+        assert self.period_us is not None   # __post_init__ sets it from onsets_s
         if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
             raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
         return {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),

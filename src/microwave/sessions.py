@@ -228,6 +228,7 @@ class Session:
             return top, self.peak_ua * stage.load_spread
         # the whole session at level 1 through the supervisor, measuring
         engine = self._engine(rate, stage, measure=True)
+        assert stage.out_channels is not None   # Stage.__post_init__ sets it
         block = np.empty((1 << 16, stage.out_channels), dtype=np.float32)
         for _ in range(0, engine.state["total"], len(block)):
             engine.fill(block)
@@ -319,7 +320,8 @@ class Session:
         channels = self.channels_on(stage)
         edges = self.step_edges(rate)
         n = len(edges)
-        compiled, plans = {}, []            # spec (or its id, if unhashable) -> index
+        compiled: dict[object, int] = {}    # spec (or its id, if unhashable) -> index
+        plans: list[dict] = []
         index = np.empty((n, channels), dtype=np.int64)
         gates = np.empty((n, 4), dtype=np.int64)
         ramp_min = np.empty(n, dtype=np.int64)
@@ -332,7 +334,9 @@ class Session:
                     plans.append(spec.plan(rate))
                 index[i, c] = compiled[key]
             period, length = _units([plans[k] for k in index[i]])
-            edge = self._gate(d, period / rate, length / rate).edges(rate)
+            gate = self._gate(d, period / rate, length / rate)
+            assert gate is not None   # step_seconds() gives no step of 0 s, the one _gate leaves ungated
+            edge = gate.edges(rate)
             gates[i] = np.diff(edge, prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1

@@ -275,13 +275,17 @@ class Stage:
     def load_spread(self) -> float:
         """The most current that can flow per uA asked: 1 for a current-mode
         stage; load_ohm / load_ohm_min for a voltage-mode one."""
-        return self.load_ohm / self.load_ohm_min if self.load_ohm is not None else 1.0
+        if self.load_ohm is None:
+            return 1.0
+        assert self.load_ohm_min is not None   # __post_init__ sets it for a voltage-mode stage
+        return self.load_ohm / self.load_ohm_min
 
     # ---- the mapping -------------------------------------------------------
     def volts_per_ua(self) -> float:
         """Volts across the stage input per uA of output."""
         if self.ua_per_v is not None:
             return 1.0 / self.ua_per_v
+        assert self.load_ohm is not None   # __post_init__: a stage has ua_per_v or load_ohm
         return self.load_ohm * 1e-6
 
     def dac_per_ua(self, channel: int = 0) -> float:
