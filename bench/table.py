@@ -121,7 +121,7 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
 
     t = Builder(data, notrun)
     sizes = ctx["sizes"]
-    for size, (n, span, desc) in sizes.items():
+    for size, (_n, _span, desc) in sizes.items():
         t.section(f"Kernel throughput, {size} buffer ({desc})",
                   "Samples per second written into the same float32 buffer; ratio = core ÷ baseline (higher is better).",
                   short=f"kernel, {size}")

@@ -300,7 +300,7 @@ def test_two_threads_on_one_generator_get_an_error_or_exact_samples():
     contention = 0
     for _ in range(5):
         gen = spec.generator(RATE)
-        got, errors = _hammer(lambda: gen.render(B))
+        got, errors = _hammer(lambda gen=gen: gen.render(B))
         contention += len(errors)
         assert all("another thread" in e for e in errors)
         ref = spec.generator(RATE).render(B * len(got))
@@ -320,7 +320,7 @@ def test_two_threads_on_one_session_engine_get_an_error_or_exact_frames():
     contention = 0
     for _ in range(5):
         eng = session.engine(RATE)
-        got, errors = _hammer(lambda: eng.render(B), rounds=10)
+        got, errors = _hammer(lambda eng=eng: eng.render(B), rounds=10)
         contention += len(errors)
         ref = session.engine(RATE).render(B * len(got))
         index = {ref[k * B:(k + 1) * B].tobytes(): k for k in range(len(got))}

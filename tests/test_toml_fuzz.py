@@ -155,7 +155,7 @@ def mutation(draw, text: str) -> Mutated:
         j = draw(st.integers(0, n - 1))
         lines[i], lines[j] = lines[j], lines[i]
         return Mutated("\n".join(lines).encode())
-    keyed = [k for k, l in enumerate(lines) if KEY_LINE.match(l) and not l.lstrip().startswith("#")]
+    keyed = [k for k, line in enumerate(lines) if KEY_LINE.match(line) and not line.lstrip().startswith("#")]
     if kind in ("value", "rename") and keyed:
         k = draw(st.sampled_from(keyed))
         indent, key, eq, value = KEY_LINE.match(lines[k]).groups()
@@ -297,9 +297,9 @@ def test_every_hostile_value_on_every_key_line_loads_or_is_refused_at_that_line(
     p = tmp_path / "f.toml"
     for base, reader in [(s, load) for s in SESSIONS] + [(s, Stage.from_toml) for s in STAGES]:
         lines = _lines(base)
-        for k, l in enumerate(lines):
-            m = KEY_LINE.match(l)
-            if not m or l.lstrip().startswith("#"):
+        for k, line in enumerate(lines):
+            m = KEY_LINE.match(line)
+            if not m or line.lstrip().startswith("#"):
                 continue
             indent, key, eq, _ = m.groups()
             for hostile in HOSTILE:
