@@ -16,7 +16,8 @@ from .envelopes import Envelope
 from .patterns import PolarityPattern
 from .pulses import Biphasic, Burst, Monophasic, _Train
 
-__all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA", "MAX_INFUSE_DOSE_UA_MIN"]
+__all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA",
+           "MAX_INFUSE_DOSE_UA_MIN"]
 
 LEVELS_UA = {
     "lift": (80.0, 160.0, 240.0, 320.0, 400.0),      # NuFACE Plus, K103472

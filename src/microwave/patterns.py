@@ -52,11 +52,13 @@ class Hold:
         key = self.polarity.lower() if isinstance(self.polarity, str) else self.polarity
         object.__setattr__(self, "polarity", _checks.keyed("polarity", key, _NAMES, "+1, -1, 'alternate' or 'rest'"))
         if (self.pulses is None) == (self.seconds is None):
-            raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): give exactly one of pulses or seconds")
+            raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): "
+                             f"give exactly one of pulses or seconds")
         if self.pulses is not None:
             object.__setattr__(self, "pulses", _checks.integer("pulses", self.pulses, 1, 10**9))
         else:
-            object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+            object.__setattr__(self, "seconds",
+                               _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
 
 
 @dataclass(frozen=True)

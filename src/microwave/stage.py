@@ -58,7 +58,8 @@ import numpy as np
 
 from . import _checks, _toml
 
-__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
+__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN",
+           "BLEED_FRACTION"]
 
 ABSOLUTE_MAX_UA = 1000.0
 #: the most DAC channels (and program channels) a stage routes
@@ -427,7 +428,8 @@ def _calibration_conflicts(stage: Stage, cal: Calibration):
             yield "corner_hz", "corner_hz", (
                 f"corner_hz={stage.corner_hz:g} disagrees with the measured [calibration] corner_hz="
                 f"{cal.corner_hz:g}: the stage must use the measured corner (corner_hz = {cal.corner_hz:g})")
-    if stage.coupling == "ac" and cal.corner_uncertainty is not None and cal.corner_uncertainty > stage.corner_tolerance:
+    if (stage.coupling == "ac" and cal.corner_uncertainty is not None
+            and cal.corner_uncertainty > stage.corner_tolerance):
         yield "corner_tolerance", "corner_uncertainty", (
             f"corner_tolerance={stage.corner_tolerance:g} is narrower than the measured [calibration] "
             f"corner_uncertainty={cal.corner_uncertainty:g}: declare at least the measured uncertainty")
