@@ -445,7 +445,8 @@ envelopes = st.one_of(
        gap=st.floats(0, 0.1), env=envelopes, soft=st.floats(0, 0.5),
        levels=st.lists(st.tuples(st.floats(0, 1), st.floats(0.05, 3)), max_size=4),
        end=st.sampled_from(["complete", "duration", "stop"]), end_at=st.floats(0.2, 1))
-def test_every_pulse_and_pair_stays_balanced_however_the_gain_moves(kind, P, width, gap, env, soft, levels, end, end_at):
+def test_every_pulse_and_pair_stays_balanced_however_the_gain_moves(kind, P, width, gap, env, soft, levels, end,
+                                                                     end_at):
     """Under an envelope, a soft start and stop, live level ramps and any end,
     each biphasic pulse (each alternating pair of monophasic pulses) carries
     a net charge within 1e-6 of a phase's: every unit takes one gain.  (The

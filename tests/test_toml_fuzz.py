@@ -29,6 +29,7 @@ from microwave.cli import main
 from microwave.sessions import load
 from microwave.stage import Stage
 
+# a backslash at the end of a line joins it with the next: the TOML has one line there (an inline table)
 SESSIONS = [
     '''\
 name = "fuzz"
@@ -64,7 +65,8 @@ step = [
   { zone = "a", mode = "lift", amp_ua = 100, seconds = 1 },
   { zone = "b", seconds = 1, specs = [
       { type = "monophasic", freq_hz = 8, amp_ua = 150, phase_us = 60000, polarity = "alternate" },
-      { type = "biphasic", amp_ua = 100, phase_us = 400, sweep = { start_hz = 10, stop_hz = 100, seconds = 1, scale = "log" } },
+      { type = "biphasic", amp_ua = 100, phase_us = 400, \
+sweep = { start_hz = 10, stop_hz = 100, seconds = 1, scale = "log" } },
   ] },
 ]
 ''',
@@ -87,7 +89,8 @@ seconds = 1
 [[step]]
 zone = "brows"
 seconds = 1
-spec = { type = "monophasic", freq_hz = 50, amp_ua = 80, phase_us = 2000, pattern = "3+ 3-", wave_slope = { slope_s = 0.2, every_s = 0.5 } }
+spec = { type = "monophasic", freq_hz = 50, amp_ua = 80, phase_us = 2000, pattern = "3+ 3-", \
+wave_slope = { slope_s = 0.2, every_s = 0.5 } }
 ''',
 ]
 STAGES = [
@@ -161,7 +164,8 @@ def mutation(draw, text: str) -> Mutated:
         indent, key, eq, value = KEY_LINE.match(lines[k]).groups()
         if kind == "value":
             hostile = draw(st.sampled_from(HOSTILE) | st.integers(-10**30, 10**30).map(str)
-                           | st.floats().map(lambda x: {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(x), repr(x))))
+                           | st.floats().map(lambda x: {"nan": "nan", "inf": "inf",
+                                                        "-inf": "-inf"}.get(repr(x), repr(x))))
             lines[k] = f"{indent}{key}{eq}{hostile}"
             new = "\n".join(lines)
             words = None

@@ -276,6 +276,7 @@ def test_nesting_tomllib_accepts_is_still_one_line_naming_the_file(tmp_path, dep
     p = tmp_path / "deep.toml"
     for text, reader in [(f"channel_map = {nested}\n", Stage.from_toml),
                          (f'[[step]]\nzone = {nested}\nseconds = 1\nmode = "lift"\n', load),
-                         (f'name = "x"\nstep = [{{ zone = "a", mode = "lift", seconds = 1, level = {nested} }}]\n', load)]:
+                         (f'name = "x"\nstep = [{{ zone = "a", mode = "lift", seconds = 1, '
+                          f'level = {nested} }}]\n', load)]:
         p.write_text(text)
         assert error_of(reader, p).startswith(f"{p}:")
