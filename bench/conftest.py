@@ -49,8 +49,8 @@ def _markdown(config) -> str:
     lines, summary = table.build(RESULTS, NOTRUN, CONTEXT)
     when = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     head = [f"## Results ({'quick mode: sizes shrunk, few rounds' if QUICK else 'full run'}, {when})", "",
-            *table.machine(), f"- statistic: the {'fastest' if STATISTIC == 'min' else STATISTIC} round of each benchmark "
-            f"(see bench/README.md); run took {time.time() - config._mw_t0:.0f} s", ""]
+            *table.machine(), f"- statistic: the {'fastest' if STATISTIC == 'min' else STATISTIC} round of each "
+            f"benchmark (see bench/README.md); run took {time.time() - config._mw_t0:.0f} s", ""]
     tail = ["", "Targets missed:" if summary else "Targets missed: none", *[f"- {s}" for s in summary]]
     config._mw_table = "\n".join(head + lines + tail) + "\n"
     return config._mw_table
@@ -102,5 +102,6 @@ def cython_floor():
         import _floor
         return _floor
     except Exception as e:          # no Cython or no compiler: the table says which floor
-        not_run("call/floor", f"cannot build bench/_floor.pyx ({str(e).strip().splitlines()[-1] if str(e).strip() else e})")
+        not_run("call/floor", f"cannot build bench/_floor.pyx "
+                              f"({str(e).strip().splitlines()[-1] if str(e).strip() else e})")
         return None

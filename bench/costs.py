@@ -72,7 +72,8 @@ def main():
         spec = mw.Biphasic(freq_hz=f, amp_ua=200, phase_us=250)
         t, tp = train(spec), train(spec, tile=False)
         rows.append((4 * f, tp))
-        print(f"  {f:5d} Hz: {t * ns:.3f} ns/sample ({tf / t:.2f}x fill)   {tp * ns:.3f} ns/sample ({tf / tp:.2f}x fill)")
+        print(f"  {f:5d} Hz: {t * ns:.3f} ns/sample ({tf / t:.2f}x fill)   "
+              f"{tp * ns:.3f} ns/sample ({tf / tp:.2f}x fill)")
     a = np.array([[1.0, p] for p, _ in rows])
     c = np.linalg.lstsq(a, np.array([t for _, t in rows]), rcond=None)[0]
     print(f"  pulse by pulse, least squares: {c[0] * ns:.3f} ns/sample + {c[1] * 1e9:.1f} ns per pulse")
@@ -99,8 +100,8 @@ def main():
                              polarity="alternate")
         t = train(spec, 20)
         on_slope = 4 * 2 * slope_us * RATE / 1e6
-        print(f"  {slope_us / 1000:5g} ms slopes: {t * ns:.3f} ns/sample; {(t - tf) / on_slope * 1e9:.1f} ns per sample "
-              f"on a slope")
+        print(f"  {slope_us / 1000:5g} ms slopes: {t * ns:.3f} ns/sample; "
+              f"{(t - tf) / on_slope * 1e9:.1f} ns per sample on a slope")
 
     print("\nenvelopes on the 1 kHz train (always ramping, looped):")
     base = mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250)

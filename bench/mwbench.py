@@ -43,8 +43,8 @@ CONTEXT: dict = {
     "blocks": BLOCKS,
     "latencies": LATENCIES,
     "floor_name": "`_floor.noop(array)`, an empty Cython function",
-    "wav_desc": f"A {WAV_SECONDS / 60:g}-minute, 2-channel, 48 kHz session (LIFT, TIGHTEN, INFUSE, FSM, a quarter each) "
-                f"to a 32-bit float WAV in blocks of 65536 frames",
+    "wav_desc": f"A {WAV_SECONDS / 60:g}-minute, 2-channel, 48 kHz session (LIFT, TIGHTEN, INFUSE, FSM, a quarter "
+                f"each) to a 32-bit float WAV in blocks of 65536 frames",
     "stream_desc": "The built-in `fsm` session (230 Hz and 430 Hz, wave slope) through a DC stage, 2 channels, "
                    "48 kHz, PortAudio's own block size (blocksize=0).",
     "hold_desc": f"a Python thread sorting a list of random floats (sized for about {GIL_HOLD_S:g} s; each row says "

@@ -49,7 +49,8 @@ class Target:
         if ok:
             return "met"
         if self.op == ">=":
-            return f"**missed by {self.value / x:.3g}×** (needs {self.value / x:.3g}× faster)" if x > 0 else "**missed**"
+            return (f"**missed by {self.value / x:.3g}×** (needs {self.value / x:.3g}× faster)" if x > 0
+                    else "**missed**")
         if self.op == "==":
             return f"**missed** ({x:g})"
         if self.on == "measured" and self.value > 0:
@@ -121,9 +122,10 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
 
     t = Builder(data, notrun)
     sizes = ctx["sizes"]
-    for size, (n, span, desc) in sizes.items():
+    for size, (_n, _span, desc) in sizes.items():
         t.section(f"Kernel throughput, {size} buffer ({desc})",
-                  "Samples per second written into the same float32 buffer; ratio = core ÷ baseline (higher is better).",
+                  "Samples per second written into the same float32 buffer; ratio = core ÷ baseline "
+                  "(higher is better).",
                   short=f"kernel, {size}")
         for fam in FAMILIES + [None]:
             key = fam.key if fam else "session"
@@ -147,7 +149,8 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
                         "chirp": "scipy.signal.chirp (same phase law, a sine)"}[fam.scipy]
                 t.add(f"{name} — vs {what}", [f"core/{key}/{size}", f"scipy/{key}/{size}"], _speed)
             if not fam:
-                t.add("full session + AC stage: TIGHTEN, 2 channels, 5 Hz ±30 % (seven corners a sample) — vs ndarray.fill",
+                t.add("full session + AC stage: TIGHTEN, 2 channels, 5 Hz ±30 % (seven corners a sample) "
+                      "— vs ndarray.fill",
                       [f"core/session-ac/{size}", f"fill/{size}"], _speed)
             if f"tile/{key}/{size}" in data:
                 t.add(f"{name} — vs np.tile of one precomputed period (a copy, periodic trains only)",
@@ -178,7 +181,8 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
         return dur(m["seconds"]), dur(b["seconds"]), f"{m['seconds'] / b['seconds']:.3g}×", m["seconds"] / b["seconds"]
 
     t.add("render_to_file(session, .wav)", ["wav/session", "wav/zeros"], wavr, Target("<=", 1.5, "≤ 1.5× zeros"))
-    t.add("the engine alone, same blocks, no file (what the render adds to the write)", ["wav/engine", "wav/zeros"], wavr)
+    t.add("the engine alone, same blocks, no file (what the render adds to the write)", ["wav/engine", "wav/zeros"],
+          wavr)
 
     # ---- memory -----------------------------------------------------------------
     t.section("Peak resident memory while rendering to WAV (each render in its own process)")
@@ -218,16 +222,16 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
                     missing = m["missing_s"]
                     gap = f"; {dur(missing)} short of wall-clock time" if missing > 2 * m["budget_s"] + 0.01 else ""
                     return (f"{m['underflows']} underflow{'' if m['underflows'] == 1 else 's'}{gap}",
-                            f"{m['callbacks']} callbacks, {m['frames'] / m.get('rate', 48000):.2g} s of audio in {m['seconds']:.2g} s"
-                            f"{extra}", "", m["underflows"])
+                            f"{m['callbacks']} callbacks, {m['frames'] / m.get('rate', 48000):.2g} s of audio "
+                            f"in {m['seconds']:.2g} s{extra}", "", m["underflows"])
                 tgt = Target("==", 0, "0") if (cb == "compiled" and h == "hold" and abs(lat - 0.010) < 1e-9) else None
                 t.add(f"{name} @ {ms}: underflows, {'with GIL hold' if h == 'hold' else 'no hold'}",
                       [f"stream/{cb}/{ms}/{h}"], under, tgt)
         def pyvs(p, c):
             x = p["cb_mean_s"] / c["cb_mean_s"]
             return dur(p["cb_mean_s"]), dur(c["cb_mean_s"]), f"{x:.3g}×", x
-        t.add(f"Python callback vs compiled @ {ms}: time per block", [f"stream/python/{ms}/free", f"stream/compiled/{ms}/free"],
-              pyvs)
+        t.add(f"Python callback vs compiled @ {ms}: time per block",
+              [f"stream/python/{ms}/free", f"stream/compiled/{ms}/free"], pyvs)
     return t.lines, t.summary
 
 
@@ -279,7 +283,8 @@ def machine() -> list[str]:
         pass
     commit = ""
     try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=5)
         dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
                                capture_output=True, text=True, timeout=5)
         if rev.returncode == 0:

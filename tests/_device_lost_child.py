@@ -18,7 +18,8 @@ with audio_server() as srv:
     session = Session("sq", (Step("z", mw.Biphasic(freq_hz=1000, amp_ua=100, phase_us=500), 10.0),), channels=1)
     p = Player(session, Stage(channel_map=(0,)), device=srv.play_device, latency=0.02).start()
     time.sleep(1.0)
-    for pid in subprocess.run(["pgrep", "-f", f"pulseaudio.*{srv.directory}"], capture_output=True, text=True).stdout.split():
+    for pid in subprocess.run(["pgrep", "-f", f"pulseaudio.*{srv.directory}"],
+                              capture_output=True, text=True).stdout.split():
         os.kill(int(pid), signal.SIGKILL)
     t = time.time()
     try:

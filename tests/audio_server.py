@@ -133,7 +133,7 @@ class AudioServer:
         for tries in range(1, attempts + 1):
             rec, flags = self.play_and_record(signal, **kwargs)
             if not flags:
-                break
+                return rec, flags, tries
         return rec, flags, tries
 
 

@@ -132,7 +132,8 @@ def test_recording_matches_the_rendered_session(audio):
 
 def test_duplex_sense_records_the_current_alongside_playback(audio):
     # the Player's own duplex path: the monitor stands for the sense resistor's voltage
-    session = Session("t", (Step("z", mw.Monophasic(freq_hz=40, amp_ua=150, phase_us=5000, polarity="alternate"), 1.5),),
+    session = Session("t", (Step("z", mw.Monophasic(freq_hz=40, amp_ua=150, phase_us=5000,
+                                                    polarity="alternate"), 1.5),),
                       channels=1, soft_start_s=0.2, soft_stop_s=0.2)
     expected = session.render_ua(RATE)[:, 0]
     # a voltage-mode stage into 1 kohm, sensed over 1 kohm: all the current flows,

@@ -123,7 +123,7 @@ def test_info_reports_the_safety_figures_and_the_dc_that_renders(tmp_path):
     assert cli("render", "infuse", "-o", str(out)).returncode == 0
     data, _ = sf.read(out, dtype="float64", always_2d=True)
     measured = data[:, 0].mean() / Stage().dac_per_ua(0)
-    line = next(l for l in text.splitlines() if l.startswith("DC component"))
+    line = next(x for x in text.splitlines() if x.startswith("DC component"))
     printed = float(line.split("ch0")[1].split("uA")[0])
     assert printed == pytest.approx(measured, rel=1e-3)
 

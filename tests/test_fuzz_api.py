@@ -161,7 +161,8 @@ CASES = [
     Case(modes.lift, dict(level=None, amp_ua=None)),
     Case(modes.tighten, dict(level=2, amp_ua=None)),
     Case(modes.infuse, dict(level=None, amp_ua=None, serum="alkaline", minutes=5.0, max_dose_ua_min=600.0)),
-    Case(modes.fsm, dict(freq_a_hz=230.0, freq_b_hz=430.0, amp_ua=150.0, polarity="positive", slope_s=1.0, every_s=6.0)),
+    Case(modes.fsm, dict(freq_a_hz=230.0, freq_b_hz=430.0, amp_ua=150.0, polarity="positive", slope_s=1.0,
+                         every_s=6.0)),
     Case(modes.amplitude, dict(mode="tighten", level=None, amp_ua=None)),
     Case(modes.check_dose, dict(spec=modes.infuse(), minutes=5.0, max_dose_ua_min=600.0)),
     # stage
@@ -227,7 +228,8 @@ EXCLUDED = {
     # exceptions the library raises, not take parameters from a user
     audio.DeviceLost: "an exception", audio.SupervisorStop: "an exception",
     # live control of a playing Player: needs an open stream
-    inspect.getattr_static(Player, "level"): "needs an open stream", inspect.getattr_static(Player, "stop"): "needs an open stream",
+    inspect.getattr_static(Player, "level"): "needs an open stream",
+    inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
 PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, files, plot, audio, cli]

@@ -300,7 +300,7 @@ def test_two_threads_on_one_generator_get_an_error_or_exact_samples():
     contention = 0
     for _ in range(5):
         gen = spec.generator(RATE)
-        got, errors = _hammer(lambda: gen.render(B))
+        got, errors = _hammer(lambda gen=gen: gen.render(B))
         contention += len(errors)
         assert all("another thread" in e for e in errors)
         ref = spec.generator(RATE).render(B * len(got))
@@ -320,7 +320,7 @@ def test_two_threads_on_one_session_engine_get_an_error_or_exact_frames():
     contention = 0
     for _ in range(5):
         eng = session.engine(RATE)
-        got, errors = _hammer(lambda: eng.render(B), rounds=10)
+        got, errors = _hammer(lambda eng=eng: eng.render(B), rounds=10)
         contention += len(errors)
         ref = session.engine(RATE).render(B * len(got))
         index = {ref[k * B:(k + 1) * B].tobytes(): k for k in range(len(got))}
@@ -445,7 +445,8 @@ envelopes = st.one_of(
        gap=st.floats(0, 0.1), env=envelopes, soft=st.floats(0, 0.5),
        levels=st.lists(st.tuples(st.floats(0, 1), st.floats(0.05, 3)), max_size=4),
        end=st.sampled_from(["complete", "duration", "stop"]), end_at=st.floats(0.2, 1))
-def test_every_pulse_and_pair_stays_balanced_however_the_gain_moves(kind, P, width, gap, env, soft, levels, end, end_at):
+def test_every_pulse_and_pair_stays_balanced_however_the_gain_moves(kind, P, width, gap, env, soft, levels, end,
+                                                                     end_at):
     """Under an envelope, a soft start and stop, live level ramps and any end,
     each biphasic pulse (each alternating pair of monophasic pulses) carries
     a net charge within 1e-6 of a phase's: every unit takes one gain.  (The

@@ -41,7 +41,8 @@ def test_each_extension_has_a_true_stub(name):
     assert runtime == names[""], f"{name}: runtime {sorted(runtime ^ names[''])} differ from the stub"
     for cls, members in names.items():
         if cls:
-            assert _public(getattr(module, cls)) == members, f"{name}.{cls}: {sorted(_public(getattr(module, cls)) ^ members)}"
+            assert _public(getattr(module, cls)) == members, (
+                f"{name}.{cls}: {sorted(_public(getattr(module, cls)) ^ members)}")
 
 
 def test_the_package_says_it_is_typed():

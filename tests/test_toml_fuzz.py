@@ -29,6 +29,7 @@ from microwave.cli import main
 from microwave.sessions import load
 from microwave.stage import Stage
 
+# a backslash at the end of a line joins it with the next: the TOML has one line there (an inline table)
 SESSIONS = [
     '''\
 name = "fuzz"
@@ -64,7 +65,8 @@ step = [
   { zone = "a", mode = "lift", amp_ua = 100, seconds = 1 },
   { zone = "b", seconds = 1, specs = [
       { type = "monophasic", freq_hz = 8, amp_ua = 150, phase_us = 60000, polarity = "alternate" },
-      { type = "biphasic", amp_ua = 100, phase_us = 400, sweep = { start_hz = 10, stop_hz = 100, seconds = 1, scale = "log" } },
+      { type = "biphasic", amp_ua = 100, phase_us = 400, \
+sweep = { start_hz = 10, stop_hz = 100, seconds = 1, scale = "log" } },
   ] },
 ]
 ''',
@@ -87,7 +89,8 @@ seconds = 1
 [[step]]
 zone = "brows"
 seconds = 1
-spec = { type = "monophasic", freq_hz = 50, amp_ua = 80, phase_us = 2000, pattern = "3+ 3-", wave_slope = { slope_s = 0.2, every_s = 0.5 } }
+spec = { type = "monophasic", freq_hz = 50, amp_ua = 80, phase_us = 2000, pattern = "3+ 3-", \
+wave_slope = { slope_s = 0.2, every_s = 0.5 } }
 ''',
 ]
 STAGES = [
@@ -155,13 +158,14 @@ def mutation(draw, text: str) -> Mutated:
         j = draw(st.integers(0, n - 1))
         lines[i], lines[j] = lines[j], lines[i]
         return Mutated("\n".join(lines).encode())
-    keyed = [k for k, l in enumerate(lines) if KEY_LINE.match(l) and not l.lstrip().startswith("#")]
+    keyed = [k for k, line in enumerate(lines) if KEY_LINE.match(line) and not line.lstrip().startswith("#")]
     if kind in ("value", "rename") and keyed:
         k = draw(st.sampled_from(keyed))
         indent, key, eq, value = KEY_LINE.match(lines[k]).groups()
         if kind == "value":
             hostile = draw(st.sampled_from(HOSTILE) | st.integers(-10**30, 10**30).map(str)
-                           | st.floats().map(lambda x: {"nan": "nan", "inf": "inf", "-inf": "-inf"}.get(repr(x), repr(x))))
+                           | st.floats().map(lambda x: {"nan": "nan", "inf": "inf",
+                                                        "-inf": "-inf"}.get(repr(x), repr(x))))
             lines[k] = f"{indent}{key}{eq}{hostile}"
             new = "\n".join(lines)
             words = None
@@ -297,9 +301,9 @@ def test_every_hostile_value_on_every_key_line_loads_or_is_refused_at_that_line(
     p = tmp_path / "f.toml"
     for base, reader in [(s, load) for s in SESSIONS] + [(s, Stage.from_toml) for s in STAGES]:
         lines = _lines(base)
-        for k, l in enumerate(lines):
-            m = KEY_LINE.match(l)
-            if not m or l.lstrip().startswith("#"):
+        for k, line in enumerate(lines):
+            m = KEY_LINE.match(line)
+            if not m or line.lstrip().startswith("#"):
                 continue
             indent, key, eq, _ = m.groups()
             for hostile in HOSTILE:

@@ -44,13 +44,13 @@ WRONG = {_toml.NUMBER: '"x"', _toml.INTEGER: "1.5", _toml.STRING: "5", _toml.BOO
 def with_key(base: str, key: str, value: str) -> str:
     """``base`` with ``key = value`` (marked) in its last section, replacing the key if it is there."""
     lines = base.splitlines()
-    start = max([i + 1 for i, l in enumerate(lines) if l.startswith("[")] + [0])
-    body = [l for l in lines[start:] if not re.match(rf"{re.escape(key)}\s*=", l)]
+    start = max([i + 1 for i, line in enumerate(lines) if line.startswith("[")] + [0])
+    body = [line for line in lines[start:] if not re.match(rf"{re.escape(key)}\s*=", line)]
     return "\n".join(lines[:start] + body + [f"{key} = {value}  {MARK}"]) + "\n"
 
 
 def marked_line(text: str) -> int:
-    return next(i for i, l in enumerate(text.splitlines(), 1) if MARK in l)
+    return next(i for i, line in enumerate(text.splitlines(), 1) if MARK in line)
 
 
 def error_of(reader, path) -> str:
@@ -276,6 +276,7 @@ def test_nesting_tomllib_accepts_is_still_one_line_naming_the_file(tmp_path, dep
     p = tmp_path / "deep.toml"
     for text, reader in [(f"channel_map = {nested}\n", Stage.from_toml),
                          (f'[[step]]\nzone = {nested}\nseconds = 1\nmode = "lift"\n', load),
-                         (f'name = "x"\nstep = [{{ zone = "a", mode = "lift", seconds = 1, level = {nested} }}]\n', load)]:
+                         (f'name = "x"\nstep = [{{ zone = "a", mode = "lift", seconds = 1, '
+                          f'level = {nested} }}]\n', load)]:
         p.write_text(text)
         assert error_of(reader, p).startswith(f"{p}:")

@@ -152,6 +152,7 @@ def keyed(name: str, value, table: dict, allowed: str):
     """``table[value]`` for a value that is a str or a whole number among
     ``table``'s keys (``allowed`` says which in words); TypeError for a bool
     or any other type, ValueError for a str or number not in the table."""
+    key: str | int | None
     if isinstance(value, str):
         key = value
     elif _is_real(value):

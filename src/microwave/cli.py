@@ -92,7 +92,8 @@ def cmd_devices(a) -> int:
               "(is PulseAudio or PipeWire running, or a card plugged in?)", file=sys.stderr)
         return 1
     for d in devices:
-        p = f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  {d['default_samplerate']:g} Hz"
+        p = (f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  "
+             f"{d['default_samplerate']:g} Hz")
         print(p)
     return 0
 
@@ -104,7 +105,8 @@ def cmd_play(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="microwave", description="Microcurrent waveforms: render, plot, inspect and play sessions.")
+    ap = argparse.ArgumentParser(prog="microwave",
+                                 description="Microcurrent waveforms: render, plot, inspect and play sessions.")
     sub = ap.add_subparsers(dest="command", required=True)
     sess_help = f"a built-in session ({', '.join(BUILTINS)}) or a .toml file"
 

@@ -93,7 +93,8 @@ class Envelope:
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")
         every_s = _checks.number("every_s", every_s, 0, 86400 * 7, unit="s")
         if every_s < slope_s:
-            raise ValueError(f"every_s={every_s!r} is shorter than slope_s={slope_s!r}: the slope must fit in the period")
+            raise ValueError(f"every_s={every_s!r} is shorter than slope_s={slope_s!r}: "
+                             f"the slope must fit in the period")
         return cls((Ramp(slope_s, 1.0, shape), Ramp(every_s - slope_s, 1.0, "hold")), loop=True)
 
     @property

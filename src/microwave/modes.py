@@ -16,7 +16,8 @@ from .envelopes import Envelope
 from .patterns import PolarityPattern
 from .pulses import Biphasic, Burst, Monophasic, _Train
 
-__all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA", "MAX_INFUSE_DOSE_UA_MIN"]
+__all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA",
+           "MAX_INFUSE_DOSE_UA_MIN"]
 
 LEVELS_UA = {
     "lift": (80.0, 160.0, 240.0, 320.0, 400.0),      # NuFACE Plus, K103472
@@ -114,7 +115,7 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     if slope_s is not None:
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, unit="s")
     env = Envelope.wave_slope(slope_s, every_s) if slope_s else None   # 0 or None: no slope
-    specs = []
+    specs: list[_Train] = []
     for name, f in (("freq_a_hz", freq_a_hz), ("freq_b_hz", freq_b_hz)):
         f = _checks.number(name, f, 0.5, 1500, unit="Hz")
         half_us = 5e5 / f

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from . import _checks
 
@@ -43,7 +44,7 @@ class Hold:
     Give exactly one of ``pulses`` and ``seconds``.
     """
 
-    polarity: object
+    polarity: int | str
     pulses: int | None = None
     seconds: float | None = None
 
@@ -51,11 +52,13 @@ class Hold:
         key = self.polarity.lower() if isinstance(self.polarity, str) else self.polarity
         object.__setattr__(self, "polarity", _checks.keyed("polarity", key, _NAMES, "+1, -1, 'alternate' or 'rest'"))
         if (self.pulses is None) == (self.seconds is None):
-            raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): give exactly one of pulses or seconds")
+            raise ValueError(f"Hold(pulses={self.pulses!r}, seconds={self.seconds!r}): "
+                             f"give exactly one of pulses or seconds")
         if self.pulses is not None:
             object.__setattr__(self, "pulses", _checks.integer("pulses", self.pulses, 1, 10**9))
         else:
-            object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
+            object.__setattr__(self, "seconds",
+                               _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
 
 
 @dataclass(frozen=True)
@@ -128,14 +131,18 @@ class PolarityPattern:
         # whole, an estimate otherwise.
         total = num = 0.0
         for h in self.holds:
-            length = float(h.pulses) if h.pulses is not None else h.seconds
+            if h.pulses is not None:
+                length = float(h.pulses)
+            else:
+                assert h.seconds is not None   # __post_init__: exactly one of pulses and seconds
+                length = h.seconds
             total += length
             if h.polarity == ALTERNATE:
                 if len(self.holds) > 1:
-                    count = h.pulses if h.pulses is not None else round(h.seconds * pulse_rate_hz)
+                    count = h.pulses if h.pulses is not None else round(length * pulse_rate_hz)
                     num += (count % 2) / (1.0 if h.pulses is not None else pulse_rate_hz)
             else:
-                num += h.polarity * length
+                num += cast(int, h.polarity) * length   # __post_init__ maps every polarity to an int
         return num, total
 
     def mean_polarity(self, pulse_rate_hz: float) -> float:
@@ -153,8 +160,9 @@ class PolarityPattern:
     def plan(self, rate: int):
         """The C plan: (by_time, kinds, lengths in pulses or samples)."""
         rate = _checks.rate(rate)
+        # __post_init__: every hold is timed (has seconds) or every one counted (has pulses)
         if self.timed:
-            lengths = [max(1, round(h.seconds * rate)) for h in self.holds]
+            lengths = [max(1, round(cast(float, h.seconds) * rate)) for h in self.holds]
         else:
-            lengths = [h.pulses for h in self.holds]
+            lengths = [cast(int, h.pulses) for h in self.holds]
         return (self.timed, [h.polarity for h in self.holds], lengths)

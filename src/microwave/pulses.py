@@ -29,6 +29,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 import numpy as np
 
@@ -148,7 +149,7 @@ class _Train:
     period_us: float | None = None
     rise_us: float = 0.0
     fall_us: float = 0.0
-    polarity: object = +1
+    polarity: int | str = +1
     delay_s: float = 0.0
     duration_s: float | None = None
     burst: Burst | None = None
@@ -181,8 +182,8 @@ class _Train:
                                  f"(phase2_us={getattr(self, 'phase2_us', None)!r}, phase_us={self.phase_us!r}): "
                                  f"at most {_checks.MAX_SPEC_UA:g} uA; widen phase2_us or lower amp_ua")
             if width < (self.rise_us + self.fall_us) / 2:
-                raise ValueError(f"rise_us + fall_us = {self.rise_us + self.fall_us:g} us is too slow for phase {i + 1} "
-                                 f"of {width:g} us ({self._widths()}): the edges must fit, "
+                raise ValueError(f"rise_us + fall_us = {self.rise_us + self.fall_us:g} us is too slow "
+                                 f"for phase {i + 1} of {width:g} us ({self._widths()}): the edges must fit, "
                                  f"(rise_us + fall_us) / 2 <= phase width")
 
     def _check_timing(self):
@@ -201,9 +202,11 @@ class _Train:
                 raise ValueError(f"give exactly one of freq_hz or period_us, or a sweep "
                                  f"(got {', '.join(given) or 'none of them'})")
             if self.freq_hz is not None:
-                object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
+                object.__setattr__(self, "freq_hz",
+                                   _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
             else:
-                object.__setattr__(self, "period_us", _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
+                object.__setattr__(self, "period_us",
+                                   _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
             shortest = self.period_us_exact
             what = (f"its period ({float(shortest):g} us, freq_hz={self.freq_hz!r})" if self.freq_hz is not None
                     else f"its period (period_us={self.period_us!r})")
@@ -222,6 +225,11 @@ class _Train:
         """The parameters that make a pulse's width, as ``name=value``s, for messages."""
         names = ["phase_us", "phase2_us", "interphase_us", "rise_us", "fall_us", "triphasic"]
         return ", ".join(f"{n}={getattr(self, n)!r}" for n in names if getattr(self, n, None) not in (None, False))
+
+    @property
+    def _pattern(self) -> PolarityPattern | None:
+        """``pattern`` as __post_init__ leaves it: a pattern string is parsed there."""
+        return cast("PolarityPattern | None", self.pattern)
 
     # ---- what a pulse is ---------------------------------------------------
     def phases(self) -> list[tuple[float, float]]:
@@ -243,6 +251,9 @@ class _Train:
         """Onset-to-onset interval as an exact fraction of a microsecond."""
         if self.freq_hz is not None:
             return Fraction(10**6) / _frac(self.freq_hz)
+        if self.period_us is None:   # a sweep's period changes from pulse to pulse
+            raise TypeError("a sweep= train has no fixed period: period_us_exact is for a train given "
+                            "freq_hz or period_us")
         return _frac(self.period_us, 10**3)
 
     @property
@@ -275,7 +286,7 @@ class _Train:
         if self.polarity == "alternate":
             return 0.0
         s = float(self.polarity)
-        return s * self.pattern.mean_polarity(self.pulse_rate_hz) if self.pattern is not None else s
+        return s * self._pattern.mean_polarity(self.pulse_rate_hz) if self._pattern is not None else s
 
     @property
     def net_dc_ua(self) -> float:
@@ -285,7 +296,7 @@ class _Train:
     @property
     def net_charge_per_cycle_uc(self) -> float:
         """Net charge over one cycle of the polarity pattern (one pulse when there is none), uC."""
-        pulses = self.pattern.cycle_pulses(self.pulse_rate_hz) if self.pattern is not None else 1.0
+        pulses = self._pattern.cycle_pulses(self.pulse_rate_hz) if self._pattern is not None else 1.0
         return self.pulse_charge_uc * self._mean_sign() * pulses
 
     # ---- composition ---------------------------------------------------------
@@ -325,7 +336,8 @@ class _Train:
         if self.sweep is not None:
             sw = self.sweep
             if sw.start_hz * 2 > rate or sw.stop_hz * 2 > rate:
-                raise ValueError(f"sweep reaches {max(sw.start_hz, sw.stop_hz):g} Hz: at rate={rate} pulses need <= {rate / 2:g} Hz")
+                raise ValueError(f"sweep reaches {max(sw.start_hz, sw.stop_hz):g} Hz: "
+                                 f"at rate={rate} pulses need <= {rate / 2:g} Hz")
             return {"kind": "sweep", "f0": sw.start_hz, "f1": sw.stop_hz, "seconds": sw.seconds,
                     "log": sw.scale == "log", "delay_s": self.delay_s, "phase_at_end": sw.cycles, "end": end}
         period = self.period_us_exact * spu
@@ -345,7 +357,7 @@ class _Train:
     def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
         """Reduce the spec to samples and uA for the compiled generator."""
         rate = _checks.rate(rate)
-        pattern = self.pattern
+        pattern = self._pattern
         if self.polarity == "alternate":
             pattern = PolarityPattern((Hold(ALTERNATE, pulses=1),))
         template, schedule = self._template(rate), self._schedule(rate)
@@ -370,8 +382,9 @@ class _Train:
         """Pulses that share one gain: 2 for monophasic pulses alternating in
         polarity (a pair carries no net charge), else 1 (a biphasic pulse
         balances itself; other patterns are not balanced pair by pair)."""
+        pattern = self._pattern
         alternating = self.polarity == "alternate" or (
-            self.pattern is not None and len(self.pattern.holds) == 1 and self.pattern.holds[0].polarity == ALTERNATE)
+            pattern is not None and len(pattern.holds) == 1 and pattern.holds[0].polarity == ALTERNATE)
         return 2 if alternating and abs(self.pulse_charge_uc) > 0 else 1
 
     def generator(self, rate: int = _checks.DEFAULT_RATE) -> Generator:
@@ -406,9 +419,11 @@ class Biphasic(_Train):
     triphasic: bool = False
 
     def __post_init__(self):
-        object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
+        object.__setattr__(self, "interphase_us",
+                           _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
         if self.phase2_us is not None:
-            object.__setattr__(self, "phase2_us", _checks.number("phase2_us", self.phase2_us, 0, 10_000_000, lo_open=True, unit="us"))
+            object.__setattr__(self, "phase2_us",
+                               _checks.number("phase2_us", self.phase2_us, 0, 10_000_000, lo_open=True, unit="us"))
         object.__setattr__(self, "triphasic", _checks.flag("triphasic", self.triphasic))
         super().__post_init__()
 
@@ -454,8 +469,9 @@ class CustomTrain(_Train):
     amp_ua: float = 1.0
 
     def __post_init__(self):
-        object.__setattr__(self, "polarity", _checks.keyed("polarity", self.polarity, {1: 1, -1: -1},
-                                                              "+1 or -1 (a CustomTrain takes each pulse's sign from amps_ua)"))
+        object.__setattr__(self, "polarity",
+                           _checks.keyed("polarity", self.polarity, {1: 1, -1: -1},
+                                         "+1 or -1 (a CustomTrain takes each pulse's sign from amps_ua)"))
         onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds")
         on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(onsets))
         amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
@@ -466,10 +482,13 @@ class CustomTrain(_Train):
         _checks.number("amp_ua", self.amp_ua, 0, _checks.MAX_SPEC_UA, lo_open=True, unit="uA")
         object.__setattr__(self, "amp_ua", max([abs(a) for a in amps] + [1e-9]))
         if not on or len(on) != len(amps):
-            raise ValueError(f"onsets_s has {len(on)} entries and amps_ua {len(amps)}: give one amplitude per onset, at least one")
+            raise ValueError(f"onsets_s has {len(on)} entries and amps_ua {len(amps)}: "
+                             f"give one amplitude per onset, at least one")
         if self.loop_s is not None:
-            object.__setattr__(self, "loop_s", _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
-        object.__setattr__(self, "interphase_us", _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
+            object.__setattr__(self, "loop_s",
+                               _checks.number("loop_s", self.loop_s, 0, 86400 * 7, lo_open=True, unit="s"))
+        object.__setattr__(self, "interphase_us",
+                           _checks.number("interphase_us", self.interphase_us, 0, 10_000_000, unit="us"))
         object.__setattr__(self, "biphasic", _checks.flag("biphasic", self.biphasic))
         unused = [n for n in ("freq_hz", "period_us", "sweep", "burst", "pattern") if getattr(self, n) is not None]
         if unused:
@@ -488,8 +507,9 @@ class CustomTrain(_Train):
 
     def _check_timing(self):
         if self.footprint_us > self.period_us:
-            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart (loop_s={self.loop_s!r}), but each lasts "
-                             f"{self.footprint_us:g} us ({self._widths()}): space the onsets further or shorten phase_us")
+            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart (loop_s={self.loop_s!r}), "
+                             f"but each lasts {self.footprint_us:g} us ({self._widths()}): "
+                             f"space the onsets further or shorten phase_us")
 
     def phases(self):
         a, w = float(self.amp_ua), float(self.phase_us)
@@ -517,8 +537,10 @@ class CustomTrain(_Train):
         return super()._template(rate, unit_amp=self.amp_ua)
 
     def _schedule(self, rate: int) -> dict:
+        assert self.period_us is not None   # __post_init__ sets it from onsets_s
         if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
-            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: at rate={rate} they need >= {2e6 / rate:g} us")
+            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: "
+                             f"at rate={rate} they need >= {2e6 / rate:g} us")
         return {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
                 "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate,
                 "end": _end(self.delay_s, self.duration_s, rate)}

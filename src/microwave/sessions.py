@@ -31,7 +31,8 @@ from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import AC_MARGIN, FDA_LOADS_OHM, MAX_CHANNELS, Stage
 
-__all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S", "UA_PER_UNIT"]
+__all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
+           "UA_PER_UNIT"]
 
 AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
 #: the shortest interval between cues to move the device (a person cannot
@@ -64,7 +65,8 @@ class Step:
         _checks.text("label", self.label)
         what = "a pulse-train spec (Biphasic, Monophasic, CustomTrain)"
         if isinstance(self.program, (list, tuple)):
-            progs = _checks.sequence("program", self.program, "pulse-train specs, one per channel", max_len=MAX_CHANNELS)
+            progs = _checks.sequence("program", self.program, "pulse-train specs, one per channel",
+                                     max_len=MAX_CHANNELS)
             if not progs:
                 raise ValueError("program=() is empty: give a spec, or one spec per channel")
             for i, p in enumerate(progs):
@@ -79,7 +81,8 @@ class Step:
         if not isinstance(self.program, tuple):
             return (self.program,) * channels
         if len(self.program) != channels:
-            raise ValueError(f"step {self.zone!r} has {len(self.program)} channel programs for a {channels}-channel session")
+            raise ValueError(f"step {self.zone!r} has {len(self.program)} channel programs "
+                             f"for a {channels}-channel session")
         return self.program
 
 
@@ -104,10 +107,12 @@ class Session:
         object.__setattr__(self, "channels", _checks.integer("channels", self.channels, 1, MAX_CHANNELS))
         for name in ("soft_start_s", "soft_stop_s"):
             object.__setattr__(self, name, _checks.number(name, getattr(self, name), 0, 600, unit="s"))
-        object.__setattr__(self, "auto_off_s", _checks.number("auto_off_s", self.auto_off_s, 0, AUTO_OFF_S * 3, lo_open=True, unit="s"))
+        object.__setattr__(self, "auto_off_s",
+                           _checks.number("auto_off_s", self.auto_off_s, 0, AUTO_OFF_S * 3, lo_open=True, unit="s"))
         for s in steps:
             s.programs(self.channels)
-        object.__setattr__(self, "max_dose_ua_min", _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
+        object.__setattr__(self, "max_dose_ua_min",
+                           _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
         dose = self.dose_ua_min()
         if dose > self.max_dose_ua_min:
             raise ValueError(f"the session's net dose is {dose:.1f} uA*min on one channel, beyond "
@@ -228,6 +233,7 @@ class Session:
             return top, self.peak_ua * stage.load_spread
         # the whole session at level 1 through the supervisor, measuring
         engine = self._engine(rate, stage, measure=True)
+        assert stage.out_channels is not None   # Stage.__post_init__ sets it
         block = np.empty((1 << 16, stage.out_channels), dtype=np.float32)
         for _ in range(0, engine.state["total"], len(block)):
             engine.fill(block)
@@ -319,7 +325,8 @@ class Session:
         channels = self.channels_on(stage)
         edges = self.step_edges(rate)
         n = len(edges)
-        compiled, plans = {}, []            # spec (or its id, if unhashable) -> index
+        compiled: dict[object, int] = {}    # spec (or its id, if unhashable) -> index
+        plans: list[dict] = []
         index = np.empty((n, channels), dtype=np.int64)
         gates = np.empty((n, 4), dtype=np.int64)
         ramp_min = np.empty(n, dtype=np.int64)
@@ -332,7 +339,9 @@ class Session:
                     plans.append(spec.plan(rate))
                 index[i, c] = compiled[key]
             period, length = _units([plans[k] for k in index[i]])
-            edge = self._gate(d, period / rate, length / rate).edges(rate)
+            gate = self._gate(d, period / rate, length / rate)
+            assert gate is not None   # step_seconds() gives no step of 0 s, the one _gate leaves ungated
+            edge = gate.edges(rate)
             gates[i] = np.diff(edge, prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
@@ -347,7 +356,8 @@ class Session:
         rate = _checks.rate(rate)
         return round(self.seconds * rate)
 
-    def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, seconds: float | None = None) -> np.ndarray:
+    def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None,
+               seconds: float | None = None) -> np.ndarray:
         """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
         ``seconds`` shorter than the session ends it there with the fade
         ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
@@ -365,7 +375,8 @@ class Session:
         return self.render(rate, ua_stage(self.channels), seconds) * np.float32(UA_PER_UNIT)
 
     # ---- report -----------------------------------------------------------------
-    def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE, electrode_area_cm2: float = 1.0) -> dict:
+    def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
+               electrode_area_cm2: float = 1.0) -> dict:
         """The figures IEC 60601-2-10 and the FDA ask a stimulator to state.
 
         Per step and channel: the spec's peak, its RMS over a whole number of
@@ -409,7 +420,8 @@ class Session:
         total = sum(x["seconds"] for x in steps)
         n = edges[-1][1] if edges else 0
         dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * self.channels
-        loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r} for r in FDA_LOADS_OHM]
+        loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r}
+                 for r in FDA_LOADS_OHM]
         peak_density = self.peak_ua / 1000 / electrode_area_cm2
         return {"name": self.name, "seconds": total, "auto_off_s": self.auto_off_s, "channels": self.channels,
                 "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
@@ -518,7 +530,8 @@ def builtin(name: str) -> Session:
         return Session(name, tuple(_mode_step(z, name, 60) for z in zones))
     if name == "fsm":
         return Session("fsm", (Step("neck", modes.fsm(), 300, label="fsm"),))
-    raise ValueError(f"name={name!r} is not a built-in session: choose one of {', '.join(BUILTINS)} or give a .toml path")
+    raise ValueError(f"name={name!r} is not a built-in session: choose one of {', '.join(BUILTINS)} "
+                     f"or give a .toml path")
 
 
 BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")
@@ -597,7 +610,8 @@ def _spec_from_table(table: _toml.Table, t: dict):
     if not isinstance(kind, str) or kind not in _SPEC_TYPES:
         if "type" not in t:
             raise table.error(None, f"missing key 'type': {', '.join(map(repr, _SPEC_TYPES))}")
-        raise table.error("type", f"type={_toml.show(kind)} is not allowed: use one of {', '.join(map(repr, _SPEC_TYPES))}")
+        raise table.error("type", f"type={_toml.show(kind)} is not allowed: "
+                                  f"use one of {', '.join(map(repr, _SPEC_TYPES))}")
     cls, keys = _SPEC_TYPES[kind]
     _toml.check(dataclasses.replace(table, title=f"{table.title} (type={kind!r})"), t, keys)
     args = {k: v for k, v in t.items() if k not in ("type", "wave_slope")}

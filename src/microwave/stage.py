@@ -58,7 +58,8 @@ import numpy as np
 
 from . import _checks, _toml
 
-__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN", "BLEED_FRACTION"]
+__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN",
+           "BLEED_FRACTION"]
 
 ABSOLUTE_MAX_UA = 1000.0
 #: the most DAC channels (and program channels) a stage routes
@@ -275,13 +276,17 @@ class Stage:
     def load_spread(self) -> float:
         """The most current that can flow per uA asked: 1 for a current-mode
         stage; load_ohm / load_ohm_min for a voltage-mode one."""
-        return self.load_ohm / self.load_ohm_min if self.load_ohm is not None else 1.0
+        if self.load_ohm is None:
+            return 1.0
+        assert self.load_ohm_min is not None   # __post_init__ sets it for a voltage-mode stage
+        return self.load_ohm / self.load_ohm_min
 
     # ---- the mapping -------------------------------------------------------
     def volts_per_ua(self) -> float:
         """Volts across the stage input per uA of output."""
         if self.ua_per_v is not None:
             return 1.0 / self.ua_per_v
+        assert self.load_ohm is not None   # __post_init__: a stage has ua_per_v or load_ohm
         return self.load_ohm * 1e-6
 
     def dac_per_ua(self, channel: int = 0) -> float:
@@ -423,7 +428,8 @@ def _calibration_conflicts(stage: Stage, cal: Calibration):
             yield "corner_hz", "corner_hz", (
                 f"corner_hz={stage.corner_hz:g} disagrees with the measured [calibration] corner_hz="
                 f"{cal.corner_hz:g}: the stage must use the measured corner (corner_hz = {cal.corner_hz:g})")
-    if stage.coupling == "ac" and cal.corner_uncertainty is not None and cal.corner_uncertainty > stage.corner_tolerance:
+    if (stage.coupling == "ac" and cal.corner_uncertainty is not None
+            and cal.corner_uncertainty > stage.corner_tolerance):
         yield "corner_tolerance", "corner_uncertainty", (
             f"corner_tolerance={stage.corner_tolerance:g} is narrower than the measured [calibration] "
             f"corner_uncertainty={cal.corner_uncertainty:g}: declare at least the measured uncertainty")

@@ -65,7 +65,8 @@ class Family:
         if self.scipy == "chirp":
             sw = spec.sweep
             return lambda start, n: (amp * ss.chirp(np.arange(start, start + n) / rate, sw.start_hz, sw.seconds,
-                                                    sw.stop_hz, method=sw.scale if sw.scale == "linear" else "logarithmic")
+                                                    sw.stop_hz,
+                                                    method=sw.scale if sw.scale == "linear" else "logarithmic")
                                      ).astype(np.float32)
         raise ValueError(self.scipy)
 
@@ -80,7 +81,8 @@ FAMILIES = [
            lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250), "mask", True),
     Family("rect_bi_square", "rectangular biphasic", "biphasic 1 kHz, 500 us phases = bipolar square",
            lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=500), "mask", True, scipy="square"),
-    Family("rect_bi_frac", "rectangular biphasic", "biphasic 1001 Hz, 250 us (a period of 47.952 samples: every onset fractional)",
+    Family("rect_bi_frac", "rectangular biphasic",
+           "biphasic 1001 Hz, 250 us (a period of 47.952 samples: every onset fractional)",
            lambda: mw.Biphasic(freq_hz=1001, amp_ua=200, phase_us=250), "box", True),
     Family("rect_bi_tighten", "rectangular biphasic", "TIGHTEN: biphasic 300 Hz, 500 us + 100 us gap, bursts 0.6/0.4 s",
            lambda: modes.tighten(3), "box", True),

@@ -43,7 +43,8 @@ def kernel(spec, n, skip=0, chunk=None):
 def check(fam, got, want):
     if fam.ref == "mask":
         bad = np.nonzero(got != want)[0]
-        assert len(bad) == 0, f"{fam.key}: {len(bad)} samples differ, first at {bad[0]}: core {got[bad[0]]} numpy {want[bad[0]]}"
+        assert len(bad) == 0, (f"{fam.key}: {len(bad)} samples differ, first at {bad[0]}: "
+                               f"core {got[bad[0]]} numpy {want[bad[0]]}")
     else:
         peak = max(float(np.max(np.abs(got))), 1e-30)
         err = float(np.max(np.abs(got.astype(np.float64) - want)))
