@@ -178,3 +178,20 @@ def test_a_refusal_after_the_file_loaded_names_the_file(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith(f"microwave render: error: {session}: ") and "600 uA" in r.stderr, r.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_specs_and_sessions_show_as_pictures_in_a_notebook():
+    """Jupyter calls _repr_png_: a PNG (its signature and a sensible size),
+    and None without matplotlib (the notebook falls back to the text)."""
+    import struct
+
+    import microwave as mw
+    for obj in (mw.Biphasic(freq_hz=30, amp_ua=200, phase_us=500), builtin("tighten")):
+        png = obj._repr_png_()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert 300 <= width <= 1000 and 100 <= height <= 400
+    code = ("import sys; sys.modules['matplotlib'] = None; import microwave as mw; "
+            "print(mw.Biphasic(freq_hz=30, amp_ua=200, phase_us=500)._repr_png_())")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "None", r.stderr

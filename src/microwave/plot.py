@@ -32,27 +32,9 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         start_s = _checks.number("start_s", start_s, 0, session.seconds, unit="s")
     if span_s is not None:
         span_s = _checks.number("span_s", span_s, 0, session.seconds, lo_open=True, unit="s")
-    require("matplotlib", "plot", "plotting").use("Agg")
-    import matplotlib.pyplot as plt
-
-    engine = session.engine(rate, ua_stage(session.channels))
-    total = session.frames(rate)
-    # the envelope: max |current| per window (20 ms, longer for long sessions
-    # so that slow pulse trains read as a level, not as a comb), streamed
-    win_s = 0.02 if session.seconds < 20 else 1.0
-    win = max(1, round(rate * win_s))
-    gain = UA_PER_UNIT
-    peaks = []
-    block = win * 200
-    done = 0
-    while done < total:
-        x = engine.render(min(block, total - done))
-        m = len(x) // win * win
-        if m:
-            peaks.append(np.abs(x[:m]).reshape(-1, win, x.shape[1]).max(axis=1) * gain)
-        done += len(x)
-    env = np.concatenate(peaks) if peaks else np.zeros((0, session.channels))
-    t_env = np.arange(len(env)) * win / rate
+    require("matplotlib", "plot", "plotting")
+    Figure = _figure()
+    t_env, env, win_s = _envelope(session, rate)
 
     if start_s is None:
         start_s = min(session.seconds / 2, session.step_seconds()[0] / 2)
@@ -62,19 +44,12 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     span_s = min(span_s, session.seconds)
     # a view into the session, not an end of it: the engine's own frames, no fade
     zoom = session.engine(rate, ua_stage(session.channels)).render(
-        round(min(session.seconds, start_s + span_s) * rate))[round(start_s * rate):] * gain
+        round(min(session.seconds, start_s + span_s) * rate))[round(start_s * rate):] * UA_PER_UNIT
     t_zoom = start_s + np.arange(len(zoom)) / rate
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(11, 6.5), constrained_layout=True)
-    for c in range(env.shape[1]):
-        ax1.plot(t_env, env[:, c], lw=0.8, label=f"ch{c}")
-    for t, what, zone in session.events():
-        if what.startswith("start") or what == "end":
-            ax1.axvline(t, color="0.6", lw=0.6)
-            if zone:
-                ax1.text(t, ax1.get_ylim()[1] if env.size else 1, f" {zone}", va="top", fontsize=8)
-    ax1.set(title=f"{session.name}: peak current per {win_s * 1000:g} ms", xlabel="time (s)", ylabel="current (uA)")
-    ax1.legend(loc="lower right", fontsize=8)
+    fig = Figure(figsize=(11, 6.5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1)
+    _draw_envelope(ax1, session, t_env, env, win_s)
     for c in range(zoom.shape[1]):
         ax2.plot(t_zoom, zoom[:, c], lw=0.9, drawstyle="steps-post", label=f"ch{c}")
     ax2.axhline(0, color="0.5", lw=0.5)
@@ -87,7 +62,70 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         fig.savefig(tmp, dpi=110)
         publish(tmp, path)
     finally:
-        plt.close(fig)
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _figure():
+    from matplotlib.figure import Figure   # no pyplot: no global state, no GUI backend
+    return Figure
+
+
+def _envelope(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(time s, peak |current| uA per window per channel, the window in s):
+    the whole session streamed, in windows of 20 ms (1 s for sessions of
+    20 s or more, so that slow pulse trains read as a level, not a comb)."""
+    engine = session.engine(rate, ua_stage(session.channels))
+    total = session.frames(rate)
+    win_s = 0.02 if session.seconds < 20 else 1.0
+    win = max(1, round(rate * win_s))
+    peaks = []
+    block = win * 200
+    done = 0
+    while done < total:
+        x = engine.render(min(block, total - done))
+        m = len(x) // win * win
+        if m:
+            peaks.append(np.abs(x[:m]).reshape(-1, win, x.shape[1]).max(axis=1) * UA_PER_UNIT)
+        done += len(x)
+    env = np.concatenate(peaks) if peaks else np.zeros((0, session.channels))
+    return np.arange(len(env)) * win / rate, env, win_s
+
+
+def _draw_envelope(ax, session: Session, t_env: np.ndarray, env: np.ndarray, win_s: float) -> None:
+    for c in range(env.shape[1]):
+        ax.plot(t_env, env[:, c], lw=0.8, label=f"ch{c}")
+    for t, what, zone in session.events():
+        if what.startswith("start") or what == "end":
+            ax.axvline(t, color="0.6", lw=0.6)
+            if zone:
+                ax.text(t, ax.get_ylim()[1] if env.size else 1, f" {zone}", va="top", fontsize=8)
+    ax.set(title=f"{session.name}: peak current per {win_s * 1000:g} ms", xlabel="time (s)", ylabel="current (uA)")
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def notebook_png(obj) -> bytes | None:
+    """A small PNG of a spec (its first few pulses) or a session (the peak
+    current of each channel over it, with its steps): what Jupyter shows
+    for them (``_repr_png_``).  None when matplotlib is not installed, so
+    that the notebook falls back to the text repr."""
+    try:
+        Figure = _figure()
+    except ImportError:
+        return None
+    import io
+    fig = Figure(figsize=(6, 2.2), layout="constrained")
+    ax = fig.subplots()
+    if isinstance(obj, Session):
+        _draw_envelope(ax, obj, *_envelope(obj, _checks.DEFAULT_RATE))
+    else:
+        rate = _checks.DEFAULT_RATE
+        span_s = min(4.0, max(0.002, 3.0 / max(obj.pulse_rate_hz, 1e-3))) + obj.delay_s
+        y = obj.render(min(span_s, 60.0), rate)
+        ax.plot(np.arange(len(y)) / rate * 1000, y, lw=0.9, drawstyle="steps-post")
+        ax.axhline(0, color="0.5", lw=0.5)
+        ax.set(title=type(obj).__name__, xlabel="time (ms)", ylabel="current (uA)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
 

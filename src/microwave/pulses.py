@@ -392,6 +392,12 @@ class _Train:
         writes the next ``len(out)`` samples (uA, float32) into ``out``."""
         return Generator(self.plan(rate))
 
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter shows a spec as a plot of its first pulses (matplotlib,
+        imported only then; without it, the text repr)."""
+        from .plot import notebook_png
+        return notebook_png(self)
+
     def render(self, seconds: float, rate: int = _checks.DEFAULT_RATE) -> np.ndarray:
         """The first ``seconds`` of current, uA, as a 1-D float32 array."""
         rate = _checks.rate(rate)

@@ -118,6 +118,12 @@ class Session:
             raise ValueError(f"the session's net dose is {dose:.1f} uA*min on one channel, beyond "
                              f"max_dose_ua_min={self.max_dose_ua_min:g}: shorten the INFUSE steps or lower their level")
 
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter shows a session as a plot of its peak current over time,
+        with its steps (matplotlib, imported only then)."""
+        from .plot import notebook_png
+        return notebook_png(self)
+
     def dose_ua_min(self) -> float:
         """The largest net dose (the net DC, unsigned, x minutes, summed over steps) on any channel."""
         return max(sum(abs(p.net_dc_ua) * d / 60 for p, d in
