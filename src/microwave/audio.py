@@ -110,6 +110,7 @@ class Sense:
         s("window_s", _checks.number("window_s", self.window_s, 0, 60, lo_open=True, unit="s"))
 
     def ua_per_unit(self) -> float:
+        """uA per input sample unit: the input's full scale across the sense resistor."""
         return self.input_full_scale_v / self.sense_ohm * 1e6
 
 
@@ -204,6 +205,7 @@ class Player:
         self._done.set()
 
     def start(self) -> Player:
+        """Start the stream (the session plays from its first sample) and return the player."""
         self._stream.start()
         self._started = True
         return self
@@ -217,6 +219,9 @@ class Player:
         self.close()
 
     def close(self) -> None:
+        """Stop the stream once its last buffers have played, and close it
+        (``with Player(...)`` does this; a session still playing is
+        ramped down and bled first)."""
         if self._started and not self._stream.closed:
             self._stream.stop()   # lets the last buffers play out
         if not self._stream.closed:
@@ -256,17 +261,21 @@ class Player:
         self.engine.set_level(min(v, self.engine.max_level))
 
     def up(self) -> float:
+        """Raise the level by :data:`LEVEL_STEP` (at most the stage allows), by a ramp; the new level."""
         self.level = min(self.level + LEVEL_STEP, self.engine.max_level)
         return self.level
 
     def down(self) -> float:
+        """Lower the level by :data:`LEVEL_STEP` (not below 0), by a ramp; the new level."""
         self.level = max(self.level - LEVEL_STEP, 0.0)
         return self.level
 
     def pause(self) -> None:
+        """Ramp to silence and hold (an AC coupling is bled meanwhile)."""
         self.engine.pause(True)
 
     def resume(self) -> None:
+        """Ramp back up from a pause (or a lost contact), once any bleed has finished."""
         self.engine.pause(False)
 
     # ---- what is happening ----------------------------------------------------------
@@ -295,22 +304,27 @@ class Player:
 
     @property
     def position_s(self) -> float:
+        """Seconds of the session played (pauses excluded)."""
         return self.engine.state["position"] / self.rate
 
     @property
     def step(self) -> int:
+        """Index of the step playing."""
         return min(self.engine.state["step"], len(self.session.step_seconds()) - 1)
 
     @property
     def zone(self) -> str:
+        """The zone of the step playing."""
         return self.session.steps[self.step].zone
 
     @property
     def time_left_s(self) -> float:
+        """Seconds of the session left to play."""
         return max(0.0, self.engine.state["total"] / self.rate - self.position_s)
 
     @property
     def finished(self) -> bool:
+        """True once the stream has ended (completed, stopped, or lost)."""
         return self._done.is_set()
 
     def recorded_ua(self):

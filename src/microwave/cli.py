@@ -105,6 +105,7 @@ def cmd_play(a) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``microwave`` command's argument parser (the docs' command-line page is generated from it)."""
     ap = argparse.ArgumentParser(prog="microwave",
                                  description="Microcurrent waveforms: render, plot, inspect and play sessions.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -148,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the ``microwave`` command with ``argv`` (default: sys.argv[1:]);
+    the exit status: 0, 1 for a figure that failed (no device found), 2
+    for an error (one line on stderr), 130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -99,6 +99,7 @@ class Envelope:
 
     @property
     def peak_level(self) -> float:
+        """The highest level the envelope reaches (0..1)."""
         return max([self.start_level] + [r.to_level for r in self.ramps])
 
     @property

@@ -120,6 +120,7 @@ class PolarityPattern:
 
     @property
     def timed(self) -> bool:
+        """True when the states last a time (seconds), False when they count pulses."""
         return self.holds[0].seconds is not None
 
     def _signed_weight(self, pulse_rate_hz: float) -> tuple[float, float]:

@@ -269,6 +269,7 @@ class _Train:
 
     @property
     def max_phase_charge_uc(self) -> float:
+        """The largest charge one phase carries, uC (what electrode limits are stated in)."""
         return max(abs(a) * w for a, w in self.phases()) * 1e-6
 
     @property

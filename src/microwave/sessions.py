@@ -88,6 +88,40 @@ class Step:
 
 @dataclass(frozen=True)
 class Session:
+    """A session: steps played one after the other on ``channels`` channels.
+
+    Parameters
+    ----------
+    name : str
+        What the session is called (reports, records, the player's display).
+    steps : tuple of Step
+        The steps, in order.
+    channels : int
+        Program channels (electrode pairs), 1 to 32; default 2.
+    soft_start_s, soft_stop_s : float
+        Each step's soft start and stop, s (0 to 600; default 2).  A ramp
+        lasts at least three pulses (or alternating pairs) of its step.
+    auto_off_s : float
+        The session ends here, s, ramping down before it (default 1200,
+        as the NuFACE Mini+; at most 3600).
+    max_dose_ua_min : float
+        The most net dose (net DC x minutes, uA min) on any channel; a
+        session beyond it is refused (default 600).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message),
+        or a dose beyond ``max_dose_ua_min``.
+
+    Examples
+    --------
+    >>> from microwave import modes
+    >>> s = Session("evening", (Step("forehead", modes.lift(3), 60), Step("jaw", modes.tighten(3), 45)))
+    >>> s.seconds, s.peak_ua
+    (105.0, 240.0)
+    """
+
     name: str
     steps: tuple
     channels: int = 2
@@ -144,6 +178,7 @@ class Session:
 
     @property
     def seconds(self) -> float:
+        """The session's length: its steps, cut at the auto-off."""
         return sum(self.step_seconds())
 
     def events(self):
@@ -168,6 +203,7 @@ class Session:
 
     @property
     def peak_ua(self) -> float:
+        """The highest current any step asks of any channel, uA (at level 1)."""
         return max(p.peak_ua for s in self.steps for p in s.programs(self.channels))
 
     # ---- rendering -------------------------------------------------------------

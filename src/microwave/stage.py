@@ -157,6 +157,53 @@ def _iso_date(value) -> datetime.date:
 
 @dataclass(frozen=True)
 class Stage:
+    """The output stage: how DAC samples become current, and how sure that is
+    (the module's text above says what each field means and why).
+
+    Parameters
+    ----------
+    full_scale_v : float
+        Volts at the DAC for a sample of 1.0 (0 to 100 V; default 1).
+    ua_per_v : float or None
+        A current-mode stage's transconductance, uA/V (default 1000).
+    load_ohm : float or None
+        A voltage-mode stage's nominal load, ohm (give this or ``ua_per_v``).
+    compliance_v : float
+        The most voltage the stage can put across the load, V (default 15).
+    coupling : {"dc", "ac"}
+        The card's output coupling (default "dc").
+    corner_hz : float
+        An AC coupling's high-pass corner, Hz (default 5).
+    channel_map : tuple
+        For each program channel, a DAC channel or a bridged pair ``(a, b)``.
+    out_channels : int or None
+        DAC channels driven (default: the highest routed + 1).
+    max_ua : float
+        The hard maximum of the current that flows, uA (default 500, at most 1000).
+    headroom : float
+        The fraction of full scale an AC pre-emphasis may swing (default 1).
+    corner_tolerance : float
+        The corner is known within ``corner_hz`` x (1 -+ this) (default 0.3).
+    load_ohm_min, load_ohm_max : float or None
+        A voltage-mode stage's load range, ohm (default 500 .. 10 000, widened
+        to hold ``load_ohm``).
+    calibration : Calibration or None
+        What a loopback calibration measured of the card.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A field out of range, of the wrong type, or contradicting another
+        (named in the message).
+
+    Examples
+    --------
+    >>> Stage(max_ua=400).limit_ua
+    400.0
+    >>> round(Stage(load_ohm=2000, load_ohm_min=1000, max_ua=400).max_ua_at(2000), 6)   # bounded at the lowest load
+    200.0
+    """
+
     full_scale_v: float = 1.0
     ua_per_v: float | None = None
     load_ohm: float | None = None
