@@ -11,10 +11,11 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
 from libc.stdint cimport int64_t
 import numpy as np
 
-from mw_pattern cimport MW_MAX_STATES, mw_pattern
-from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
-                       mw_rat, mw_template, mw_schedule)
-from mw_envelope cimport MW_MAX_SEGS, mw_envelope
+from mw_limits cimport MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM
+from mw_schedule cimport mw_rat, mw_schedule
+from mw_template cimport mw_template
+from mw_pattern cimport mw_pattern
+from mw_envelope cimport mw_envelope
 from mw_program cimport mw_program, program_start, program_fill, program_release
 from mw_guard cimport mw_enter, mw_leave
 
