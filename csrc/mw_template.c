@@ -1,6 +1,18 @@
 /* mw_template.c -- rendering one isolated pulse (see mw_template.h). */
 #include "mw_template.h"
 
+void tpl_finish(mw_template *t)
+{
+    int i;
+    t->cum[0] = 0.0;
+    for (i = 0; i < t->nbp - 1; i++) {
+        t->slope[i] = t->tau[i + 1] == t->tau[i] ? 0.0 : (t->v[i + 1] - t->v[i]) / (t->tau[i + 1] - t->tau[i]);
+        t->cum[i + 1] = t->cum[i] + 0.5 * (t->v[i] + t->v[i + 1]) * (t->tau[i + 1] - t->tau[i]);
+    }
+    t->slope[t->nbp - 1] = 0.0;
+    t->end = t->tau[t->nbp - 1];
+}
+
 /* The first L samples of one isolated pulse (scaled by a) whose onset
  * is f into sample 0, in one pass over its pieces: sample j covers
  * tau = j - f .. tau + 1 of the pulse's time and holds the flat value

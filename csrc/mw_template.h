@@ -41,6 +41,10 @@ static inline double tpl_cum(const mw_template *t, double x)
     return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
 }
 
+/* Complete a template whose nbp, tau and v are set: its slopes, its
+ * cumulative integral and its end (once, when a generator is built). */
+void tpl_finish(mw_template *t);
+
 /* The first L samples of one isolated pulse (scaled by a) whose onset is f
  * into sample 0, in one pass over its pieces (mw_template.c). */
 void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L);

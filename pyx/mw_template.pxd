@@ -11,5 +11,6 @@ cdef extern from "mw_template.h" nogil:
         double cum[MW_MAX_BP]
         double end
 
+    void tpl_finish(mw_template* t)
     double tpl_cum(const mw_template* t, double x)
     void tpl_render(const mw_template* t, double f, double a, float* dst, int64_t L)
