@@ -1,0 +1,209 @@
+"""A/B: two builds of microwave timed against each other in the same run,
+and checked to give the same bits.
+
+Usage (from the repository root)::
+
+    python bench/ab.py OLD_SRC NEW_SRC [--rounds 7] [--reps 3] [--only KEY,...]
+
+OLD_SRC and NEW_SRC are directories that hold a built ``microwave`` package
+(e.g. a checkout's ``src`` after ``setup.py build_ext --inplace``; copy it
+aside if you go on editing).  One process per build
+(``PYTHONPATH=<SRC>:bench``) stays up for the whole run; for every case of
+every round the parent asks both to time it, back to back, in alternating
+order, so that a shared machine changing speed (a busy sibling
+hyperthread) hits both builds alike.  Each answer is the fastest of
+``--reps`` runs; a case's figure is the minimum over the rounds (the
+reproducible figure on these VMs, see bench/mwbench.py).  The cases are
+bench/test_kernels.py's: every family of bench/families.py, in-cache (a
+256 KiB buffer filled again and again over 4 s of signal) and out-of-cache
+(one fill of a 64 MiB buffer), and SessionEngine.fill of the full-face
+session through a DC stage and of the tighten session through an AC stage
+(in-cache, the first 60 s of each).
+
+Before timing, each build renders every case once more in odd block sizes
+and hashes the samples; the script fails if the two builds differ in one
+bit.  It prints a table of ns per sample (per channel-sample for the
+sessions) and the ratio new/old, and exits non-zero if any ratio exceeds
+``--limit`` (1.10).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SESSION_S = 60.0
+
+
+def _cases():
+    """name -> (setup() -> run(), samples per run, verify() -> sha256 hex)."""
+    import numpy as np
+
+    from families import FAMILIES, RATE, ac_stage, full_face, stage
+    from microwave.sessions import builtin
+    from mwbench import SIZES, blocks
+
+    cases = {}
+
+    def odd_blocks(total):
+        out, k, sizes = [], 0, (1, 37, 1024, 4097, 65536, 333, 250_000)
+        while total > 0:
+            m = min(total, sizes[k % len(sizes)])
+            out.append(m)
+            total -= m
+            k += 1
+        return out
+
+    for fam in FAMILIES:
+        for size, (n_buf, span, _) in SIZES.items():
+            def setup(fam=fam, n_buf=n_buf, span=span):
+                gen = fam.spec().generator(RATE)
+                buf = np.zeros(n_buf, dtype=np.float32)
+                vs = [buf[:m] for m in blocks(n_buf, span)]
+
+                def run():
+                    gen.reset()
+                    for v in vs:
+                        gen.fill(v)
+                return run
+
+            def verify(fam=fam, span=span):
+                gen = fam.spec().generator(RATE)
+                h = hashlib.sha256()
+                for m in odd_blocks(span):
+                    h.update(gen.render(m).tobytes())
+                return h.hexdigest()
+            cases[f"{fam.key}/{size}"] = (setup, span, verify)
+
+    for key, make, stg in (("session-dc", full_face, stage), ("session-ac", lambda: builtin("tighten"), ac_stage)):
+        def engine(make=make, stg=stg):
+            sess = make()
+            total = min(sess.frames(RATE), round(SESSION_S * RATE))
+            return sess.engine(RATE, stg()), total
+
+        def setup(engine=engine):
+            eng, total = engine()
+            buf2 = np.zeros((1 << 15, 2), dtype=np.float32)      # the in-cache 256 KiB buffer
+            vs = [buf2[:m] for m in blocks(len(buf2), total)]
+
+            def run():
+                eng.rewind()
+                for v in vs:
+                    eng.fill(v)
+            return run
+
+        def verify(engine=engine):
+            eng, total = engine()
+            h = hashlib.sha256()
+            for m in odd_blocks(total):
+                h.update(eng.render(m).tobytes())
+            h.update(json.dumps(eng.supervision, sort_keys=True, default=str).encode())
+            return h.hexdigest()
+        cases[f"{key}/in-cache"] = (setup, 2 * round(SESSION_S * RATE), verify)
+    return cases
+
+
+def child(reps: int, verify: bool) -> None:
+    """Serve the parent: with --verify, print every case's hash; else read a
+    case name a line and answer its time (the min of reps runs, ns a sample)."""
+    cases = _cases()
+    if verify:
+        print(json.dumps({"file": __import__("microwave").__file__,
+                          "sha": {name: check() for name, (_, _, check) in cases.items()}}), flush=True)
+        return
+    runs = {}
+    print(json.dumps({"file": __import__("microwave").__file__, "cases": list(cases)}), flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if name not in runs:
+            runs[name] = cases[name][0]()
+            runs[name]()                         # warm up: the tile, the caches
+        best = float("inf")
+        for _ in range(reps):
+            t = time.perf_counter_ns()
+            runs[name]()
+            best = min(best, time.perf_counter_ns() - t)
+        print(best / cases[name][1], flush=True)
+
+
+def spawn(src: str, args: list[str]) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{HERE}")
+    return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *args], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
+
+
+def hello(p: subprocess.Popen, src: str) -> dict:
+    line = p.stdout.readline()
+    if not line:
+        sys.exit(f"ab.py: the child for {src} failed")
+    return json.loads(line)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--only", default="", help="comma-separated case prefixes")
+    ap.add_argument("--limit", type=float, default=1.10)
+    a = ap.parse_args()
+    builds = {"old": str(Path(a.old).resolve()), "new": str(Path(a.new).resolve())}
+
+    sha = {}
+    for k, src in builds.items():
+        p = spawn(src, ["--verify"])
+        sha[k] = hello(p, src)
+        p.wait()
+        print(f"{k}: {sha[k]['file']}", file=sys.stderr)
+        if not sha[k]["file"].startswith(builds[k]):
+            sys.exit(f"ab.py: {k} imported microwave from {sha[k]['file']}, not from {builds[k]}")
+    differ = [n for n in sha["old"]["sha"] if sha["old"]["sha"][n] != sha["new"]["sha"].get(n)]
+    print(f"bits: {len(sha['old']['sha']) - len(differ)} of {len(sha['old']['sha'])} cases identical"
+          + (f"; DIFFERENT: {', '.join(differ)}" if differ else ""))
+
+    procs = {k: spawn(src, ["--reps", str(a.reps)]) for k, src in builds.items()}
+    names = [n for n in hello(procs["old"], builds["old"])["cases"] if not a.only or any(
+        n.startswith(p) for p in a.only.split(","))]
+    hello(procs["new"], builds["new"])
+    best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
+    for r in range(a.rounds):
+        for i, name in enumerate(names):
+            # both builds time each case back to back, in alternating order
+            for k in (("old", "new") if (r + i) % 2 == 0 else ("new", "old")):
+                procs[k].stdin.write(name + "\n")
+                procs[k].stdin.flush()
+                ns = float(procs[k].stdout.readline())
+                best[k][name] = min(best[k].get(name, float("inf")), ns)
+        print(f"round {r + 1}/{a.rounds} done", file=sys.stderr)
+    for p in procs.values():
+        p.stdin.close()
+        p.wait()
+
+    worst = 0.0
+    print(f"\n| case | old ns/sample | new ns/sample | new/old |\n| --- | ---: | ---: | ---: |")
+    for name in best["old"]:
+        o, n = best["old"][name], best["new"][name]
+        worst = max(worst, n / o)
+        print(f"| {name} | {o:.3f} | {n:.3f} | {n / o:.3f} |")
+    print(f"\nworst ratio {worst:.3f} (limit {a.limit:.2f}); min over {a.rounds} rounds x {a.reps} reps, "
+          f"builds alternated")
+    return 1 if differ or worst > a.limit else 0
+
+
+if __name__ == "__main__":
+    if "--child" in sys.argv:
+        p = argparse.ArgumentParser()
+        p.add_argument("--child", action="store_true")
+        p.add_argument("--reps", type=int, default=3)
+        p.add_argument("--verify", action="store_true")
+        c = p.parse_args()
+        child(c.reps, c.verify)
+    else:
+        sys.exit(main())
