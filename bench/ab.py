@@ -21,8 +21,12 @@ session through a DC stage and of the tighten session through an AC stage
 (in-cache, the first 60 s of each).
 
 Before timing, each build renders every case once more in odd block sizes
-and hashes the samples; the script fails if the two builds differ in one
-bit.  It prints a table of ns per sample (per channel-sample for the
+and hashes the samples -- and so a few more trains that the families do not
+cover (bursts under a counted pattern, a timed pattern with an end, an end
+inside the tile, a log sweep, custom trains, pulses sharing a sample, a
+looped exp envelope), each also with the tile and the slots turned off;
+the script fails if the two builds differ in one bit (``--rounds 0``: only
+that check).  It prints a table of ns per sample (per channel-sample for the
 sessions) and the ratio new/old, and exits non-zero if any ratio exceeds
 ``--limit`` (1.10).
 """
@@ -44,10 +48,10 @@ SESSION_S = 60.0
 def _cases():
     """name -> (setup() -> run(), samples per run, verify() -> sha256 hex)."""
     import numpy as np
-
     from families import FAMILIES, RATE, ac_stage, full_face, stage
-    from microwave.sessions import builtin
     from mwbench import SIZES, blocks
+
+    from microwave.sessions import builtin
 
     cases = {}
 
@@ -80,6 +84,49 @@ def _cases():
                     h.update(gen.render(m).tobytes())
                 return h.hexdigest()
             cases[f"{fam.key}/{size}"] = (setup, span, verify)
+
+    # checked for bits only (not timed): the paths the families above do not take
+    from microwave._core import Generator
+
+    from microwave import (
+        Biphasic,
+        Burst,
+        CustomTrain,
+        Envelope,
+        Monophasic,
+        Ramp,
+        Sweep,
+    )
+    extra = {
+        "burst+counted": lambda: Biphasic(freq_hz=300, amp_ua=200, phase_us=500, interphase_us=100,
+                                          burst=Burst(0.05, 0.0333), pattern="3+ 2- 4~"),
+        "timed+end": lambda: Monophasic(freq_hz=997, amp_ua=150, phase_us=300, pattern="0.1s+ 0.07s- 0.05s~",
+                                        delay_s=0.01234, duration_s=7.3),
+        "end-in-tile": lambda: Biphasic(freq_hz=1000, amp_ua=200, phase_us=250, duration_s=3.00001),
+        "log-sweep": lambda: Biphasic(amp_ua=200, phase_us=80, rise_us=20, fall_us=20,
+                                      sweep=Sweep(3000, 50, 6.0, scale="log")),
+        "custom-loop": lambda: CustomTrain(onsets_s=(0.0, 0.00101, 0.0031, 0.0051), amps_ua=(100, -50, 80, 30),
+                                           phase_us=400, loop_s=0.0171),
+        "custom-once": lambda: CustomTrain(onsets_s=(0.5, 0.50091, 1.7), amps_ua=(100, 90, -80), phase_us=900,
+                                           biphasic=False),
+        "overlap-slopes": lambda: Biphasic(freq_hz=1e6 / 835, amp_ua=300, phase_us=150, rise_us=60, fall_us=90,
+                                           triphasic=True),
+        "exp-loop-env": lambda: Monophasic(period_us=1234.567, amp_ua=120, phase_us=333, polarity="alternate",
+                                           envelope=Envelope((Ramp(0.3, 1.0, "exp"), Ramp(0.2, 0.1, "hold"),
+                                                              Ramp(0.25, 0.0, "cosine")), loop=True)),
+    }
+    for key, make in extra.items():
+        for flags in ({}, {"tile": False}, {"tile": False, "slots": False}):
+            def verify(make=make, flags=flags):
+                try:
+                    gen = Generator({**make().plan(RATE), **flags})
+                except Exception as e:  # noqa: BLE001 -- a spec this version refuses: the same error
+                    return f"{type(e).__name__}: {e}"
+                h = hashlib.sha256()
+                for m in odd_blocks(10 * RATE):
+                    h.update(gen.render(m).tobytes())
+                return h.hexdigest()
+            cases[f"bits:{key}{''.join('/no-' + k for k in flags)}"] = (None, 0, verify)
 
     for key, make, stg in (("session-dc", full_face, stage), ("session-ac", lambda: builtin("tighten"), ac_stage)):
         def engine(make=make, stg=stg):
@@ -118,7 +165,8 @@ def child(reps: int, verify: bool) -> None:
                           "sha": {name: check() for name, (_, _, check) in cases.items()}}), flush=True)
         return
     runs = {}
-    print(json.dumps({"file": __import__("microwave").__file__, "cases": list(cases)}), flush=True)
+    print(json.dumps({"file": __import__("microwave").__file__,
+                      "cases": [n for n, c in cases.items() if c[0] is not None]}), flush=True)
     for line in sys.stdin:
         name = line.strip()
         if name not in runs:
@@ -162,8 +210,8 @@ def main() -> int:
         sha[k] = hello(p, src)
         p.wait()
         print(f"{k}: {sha[k]['file']}", file=sys.stderr)
-        if not sha[k]["file"].startswith(builds[k]):
-            sys.exit(f"ab.py: {k} imported microwave from {sha[k]['file']}, not from {builds[k]}")
+        if not sha[k]["file"].startswith(src):
+            sys.exit(f"ab.py: {k} imported microwave from {sha[k]['file']}, not from {src}")
     differ = [n for n in sha["old"]["sha"] if sha["old"]["sha"][n] != sha["new"]["sha"].get(n)]
     print(f"bits: {len(sha['old']['sha']) - len(differ)} of {len(sha['old']['sha'])} cases identical"
           + (f"; DIFFERENT: {', '.join(differ)}" if differ else ""))
@@ -187,7 +235,7 @@ def main() -> int:
         p.wait()
 
     worst = 0.0
-    print(f"\n| case | old ns/sample | new ns/sample | new/old |\n| --- | ---: | ---: | ---: |")
+    print("\n| case | old ns/sample | new ns/sample | new/old |\n| --- | ---: | ---: | ---: |")
     for name in best["old"]:
         o, n = best["old"][name], best["new"][name]
         worst = max(worst, n / o)
