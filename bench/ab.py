@@ -11,14 +11,17 @@ aside if you go on editing).  One process per build
 (``PYTHONPATH=<SRC>:bench``) stays up for the whole run; for every case of
 every round the parent asks both to time it, back to back, in alternating
 order, so that a shared machine changing speed (a busy sibling
-hyperthread) hits both builds alike.  Each answer is the fastest of
+hyperthread) hits both builds alike; each round places the output buffer
+at another offset (the same for both builds), so that where it falls
+relative to a train's tile (4 KiB aliasing) is not fixed for a whole run.  Each answer is the fastest of
 ``--reps`` runs; a case's figure is the minimum over the rounds (the
 reproducible figure on these VMs, see bench/mwbench.py).  The cases are
 bench/test_kernels.py's: every family of bench/families.py, in-cache (a
 256 KiB buffer filled again and again over 4 s of signal) and out-of-cache
 (one fill of a 64 MiB buffer), and SessionEngine.fill of the full-face
 session through a DC stage and of the tighten session through an AC stage
-(in-cache, the first 60 s of each).
+(in-cache, the first 60 s of each), and the cost of a call (20000 fills of
+32 and of 1024 samples: ns a call).
 
 Before timing, each build renders every case once more in odd block sizes
 and hashes the samples -- and so a few more trains that the families do not
@@ -36,6 +39,7 @@ import argparse
 import hashlib
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -55,6 +59,16 @@ def _cases():
 
     cases = {}
 
+    def zeros(n, channels=1, shift=0):
+        """n x channels float32 zeros starting on a 64-byte boundary, shift
+        64-byte lines further: the speed of a copy depends on where its
+        source and destination fall relative to each other (4 KiB aliasing),
+        which would otherwise be fixed for a whole process"""
+        raw = np.zeros(n * channels + 16 * (shift % 64 + 1), dtype=np.float32)
+        k = (-raw.ctypes.data % 64) // 4 + 16 * (shift % 64)
+        v = raw[k:k + n * channels]
+        return v if channels == 1 else v.reshape(n, channels)
+
     def odd_blocks(total):
         out, k, sizes = [], 0, (1, 37, 1024, 4097, 65536, 333, 250_000)
         while total > 0:
@@ -66,9 +80,9 @@ def _cases():
 
     for fam in FAMILIES:
         for size, (n_buf, span, _) in SIZES.items():
-            def setup(fam=fam, n_buf=n_buf, span=span):
+            def setup(shift, fam=fam, n_buf=n_buf, span=span):
                 gen = fam.spec().generator(RATE)
-                buf = np.zeros(n_buf, dtype=np.float32)
+                buf = zeros(n_buf, shift=shift)
                 vs = [buf[:m] for m in blocks(n_buf, span)]
 
                 def run():
@@ -84,6 +98,22 @@ def _cases():
                     h.update(gen.render(m).tobytes())
                 return h.hexdigest()
             cases[f"{fam.key}/{size}"] = (setup, span, verify)
+
+    # the cost of a call (bench/test_calls.py): many small fills, in ns a call
+    for m in (32, 1024):
+        def setup(shift, m=m):
+            gen = FAMILIES[0].spec().generator(RATE)
+            v = zeros(m, shift=shift)
+
+            def run():
+                for _ in range(20000):
+                    gen.fill(v)
+            return run
+
+        def verify(m=m):
+            gen = FAMILIES[0].spec().generator(RATE)
+            return hashlib.sha256(b"".join(gen.render(m).tobytes() for _ in range(500))).hexdigest()
+        cases[f"call {m} samples (ns a call)/in-cache"] = (setup, 20000, verify)
 
     # checked for bits only (not timed): the paths the families above do not take
     from microwave._core import Generator
@@ -134,9 +164,9 @@ def _cases():
             total = min(sess.frames(RATE), round(SESSION_S * RATE))
             return sess.engine(RATE, stg()), total
 
-        def setup(engine=engine):
+        def setup(shift, engine=engine):
             eng, total = engine()
-            buf2 = np.zeros((1 << 15, 2), dtype=np.float32)      # the in-cache 256 KiB buffer
+            buf2 = zeros(1 << 15, 2, shift)                           # the in-cache 256 KiB buffer
             vs = [buf2[:m] for m in blocks(len(buf2), total)]
 
             def run():
@@ -164,19 +194,18 @@ def child(reps: int, verify: bool) -> None:
         print(json.dumps({"file": __import__("microwave").__file__,
                           "sha": {name: check() for name, (_, _, check) in cases.items()}}), flush=True)
         return
-    runs = {}
     print(json.dumps({"file": __import__("microwave").__file__,
                       "cases": [n for n, c in cases.items() if c[0] is not None]}), flush=True)
     for line in sys.stdin:
-        name = line.strip()
-        if name not in runs:
-            runs[name] = cases[name][0]()
-            runs[name]()                         # warm up: the tile, the caches
+        name, shift = line.rsplit(" ", 1)
+        run = cases[name][0](int(shift))
+        run()                                    # warm up: the tile, the caches
         best = float("inf")
         for _ in range(reps):
             t = time.perf_counter_ns()
-            runs[name]()
+            run()
             best = min(best, time.perf_counter_ns() - t)
+        del run
         print(best / cases[name][1], flush=True)
 
 
@@ -221,11 +250,13 @@ def main() -> int:
         n.startswith(p) for p in a.only.split(","))]
     hello(procs["new"], builds["new"])
     best: dict[str, dict[str, float]] = {"old": {}, "new": {}}
+    # each round places the output buffers elsewhere (the same places for both builds)
+    shifts = [0] + random.Random(7).sample(range(1, 64), 63) * (1 + a.rounds // 63)
     for r in range(a.rounds):
         for i, name in enumerate(names):
             # both builds time each case back to back, in alternating order
             for k in (("old", "new") if (r + i) % 2 == 0 else ("new", "old")):
-                procs[k].stdin.write(name + "\n")
+                procs[k].stdin.write(f"{name} {shifts[r]}\n")
                 procs[k].stdin.flush()
                 ns = float(procs[k].stdout.readline())
                 best[k][name] = min(best[k].get(name, float("inf")), ns)
