@@ -1,23 +1,49 @@
-"""Build the Cython cores in pyx/ into private submodules of microwave."""
+"""Build the C kernels (csrc/) once into a static library, and the thin
+Cython wrappers (pyx/) that link it into private submodules of microwave."""
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
-# each extension and the C kernels (csrc/) it links
-CORES = {"_core": [], "_session": ["csrc/mw_supervisor.c"]}
+# the kernels, one unit per concern (each header states its contract); the
+# header-only units (mw_rational.h, mw_schedule.h, mw_pattern.h) need no source
+KERNELS = [f"csrc/mw_{unit}.c" for unit in ("template", "train", "envelope", "program", "supervisor", "stage",
+                                            "session")]
+# the flags the extensions get (Python's own CFLAGS come with both): -O3, no fast-math; the library
+# also hides its symbols: each extension calls its own copy directly, never through the PLT
+CFLAGS = ["-O3"]
+
+# the Cython wrappers: each links the kernels' library
+CORES = ("_core", "_session")
+
+
+class BuildExt(build_ext):
+    """build_ext that first builds the kernels' static library (plain
+    ``setup.py build_ext --inplace`` does not run build_clib on its own)."""
+
+    def run(self):
+        self.run_command("build_clib")
+        super().run()
+
 
 extensions = [
     Extension(
         f"microwave.{name}",
-        [f"pyx/{name}.pyx", *sources],
+        [f"pyx/{name}.pyx"],
         include_dirs=[numpy.get_include(), "pyx", "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
-        extra_compile_args=["-O3"],
+        extra_compile_args=CFLAGS,
+        depends=KERNELS + [f"csrc/{h}" for h in ("mw_limits.h", "mw_rational.h", "mw_template.h", "mw_schedule.h",
+                                                 "mw_pattern.h", "mw_train.h", "mw_envelope.h", "mw_shapes.h",
+                                                 "mw_program.h", "mw_stage.h", "mw_supervisor.h", "mw_session.h",
+                                                 "mw_stream.h", "mw_guard.h")],
     )
-    for name, sources in CORES.items()
+    for name in CORES
 ]
 
 setup(
+    libraries=[("mwkernels", {"sources": KERNELS, "include_dirs": ["csrc"], "cflags": CFLAGS + ["-fvisibility=hidden"]})],
+    cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
         extensions,
         language_level=3,

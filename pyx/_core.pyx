@@ -11,26 +11,42 @@ from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE
 from libc.stdint cimport int64_t
 import numpy as np
 
-from mw_pattern cimport MW_MAX_STATES, mw_pattern
-from mw_pulse cimport (MW_MAX_BP, MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM,
-                       mw_rat, mw_template, mw_schedule)
-from mw_envelope cimport MW_MAX_SEGS, mw_envelope
+from mw_limits cimport (MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_MAX_CH, MW_SHAPE_HOLD, MW_SHAPE_LINEAR,
+                        MW_SHAPE_COSINE, MW_SHAPE_EXP, MW_POL_REST, MW_POL_POS, MW_POL_NEG, MW_POL_ALT,
+                        MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM)
+from mw_schedule cimport mw_rat, mw_schedule
+from mw_template cimport mw_template, tpl_finish
+from mw_pattern cimport mw_pattern
+from mw_envelope cimport mw_envelope
 from mw_program cimport mw_program, program_start, program_fill, program_release
 from mw_guard cimport mw_enter, mw_leave
 
+# the limits and kinds of csrc/mw_limits.h: the one source of these numbers
+# (microwave.patterns and microwave.envelopes import them from here)
 MAX_BREAKPOINTS = MW_MAX_BP
 MAX_STATES = MW_MAX_STATES
 MAX_SEGMENTS = MW_MAX_SEGS
+MAX_CHANNELS = MW_MAX_CH
+SHAPES = {"hold": MW_SHAPE_HOLD, "linear": MW_SHAPE_LINEAR, "cosine": MW_SHAPE_COSINE, "exp": MW_SHAPE_EXP}
+POLARITIES = {"rest": MW_POL_REST, "positive": MW_POL_POS, "negative": MW_POL_NEG, "alternate": MW_POL_ALT}
+
+
+cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:
+    # every fixed array of the C state is filled only after its limit is checked
+    if n > limit:
+        raise ValueError(f"{what} has {n} {unit}: at most {name}={limit} fit the compiled state")
+    return 0
 
 
 cdef void _set_rat(mw_rat* r, tuple value):
     r.whole, r.rem, r.den = value
 
 
-cdef void _set_envelope(mw_envelope* e, dict env):
+cdef int _set_envelope(mw_envelope* e, dict env, str what) except -1:
     cdef int i
     if env is None:
-        return
+        return 0
+    _check_limit(what, len(env["lengths"]), MW_MAX_SEGS, "MAX_SEGMENTS", "segments")
     e.n = len(env["lengths"])
     e.loop = env["loop"]
     e.after = env["after"]
@@ -39,6 +55,7 @@ cdef void _set_envelope(mw_envelope* e, dict env):
         e.shape[i] = env["shapes"][i]
         e.a[i] = env["a"][i]
         e.b[i] = env["b"][i]
+    return 0
 
 
 cdef class Generator:
@@ -59,16 +76,14 @@ cdef class Generator:
         self.rate = plan["rate"]
         # pulse template
         taus, values = plan["template"]
+        _check_limit("the pulse template", len(taus), MW_MAX_BP, "MAX_BREAKPOINTS", "breakpoints")
+        if len(taus) < 1:
+            raise ValueError("the pulse template has no breakpoint: it needs at least one")
         t.nbp = len(taus)
-        t.cum[0] = 0.0
         for i in range(t.nbp):
             t.tau[i] = taus[i]
             t.v[i] = values[i]
-        for i in range(t.nbp - 1):
-            t.slope[i] = 0.0 if t.tau[i + 1] == t.tau[i] else (t.v[i + 1] - t.v[i]) / (t.tau[i + 1] - t.tau[i])
-            t.cum[i + 1] = t.cum[i] + 0.5 * (t.v[i] + t.v[i + 1]) * (t.tau[i + 1] - t.tau[i])
-        t.slope[t.nbp - 1] = 0.0
-        t.end = t.tau[t.nbp - 1]
+        tpl_finish(t)
         self.prog.train.sign = plan["sign"]
         # schedule
         sc = plan["schedule"]
@@ -106,6 +121,7 @@ cdef class Generator:
         pat = plan["pattern"]
         if pat is not None:
             by_time, kinds, lengths = pat
+            _check_limit("the polarity pattern", len(kinds), MW_MAX_STATES, "MAX_STATES", "states")
             p.n = len(kinds)
             p.by_time = by_time
             for i in range(p.n):
@@ -119,8 +135,8 @@ cdef class Generator:
         self.prog.train.no_slots = not plan.get("slots", True)
         # one gain a unit: a pulse, or an alternating pair of monophasic pulses
         self.prog.unit_pulses = plan.get("unit_pulses", 1)
-        _set_envelope(&self.prog.env, plan["envelope"])
-        _set_envelope(&self.prog.gate, plan.get("gate"))
+        _set_envelope(&self.prog.env, plan["envelope"], "the envelope")
+        _set_envelope(&self.prog.gate, plan.get("gate"), "the gate")
         program_start(&self.prog)
 
     def __dealloc__(self):

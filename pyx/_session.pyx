@@ -4,8 +4,8 @@ control, the output stage, and the PortAudio callback that drives them.
 
 `SessionEngine` owns a C struct (mw_session).  Offline renderers call
 `fill(out)`; the real-time back end passes `callback_address()` and
-`address()` to PortAudio, and the audio thread then runs `sess_fill` with no
-Python and no GIL.  The control thread talks to it only through single
+`address()` to PortAudio, and the audio thread then runs `sess_fill`
+(csrc/mw_session.c) with no Python and no GIL.  The control thread talks to it only through single
 aligned stores of plain numbers (target level, pause, stop), which the audio
 thread turns into ramps.
 """
@@ -13,332 +13,20 @@ from libc.stdlib cimport malloc, calloc, free
 from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
-from libc.math cimport fabs, isfinite
-from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
+from libc.math cimport isfinite
 import numpy as np
 
-from mw_program cimport (mw_program, program_start, program_fill, program_release, program_disown,
-                         program_load, program_tile_need)
-from mw_pulse cimport mw_train
-from mw_envelope cimport mw_envelope, MW_SHAPE_HOLD, MW_SHAPE_COSINE
-from mw_stage cimport MW_MAX_CH, mw_stage, stage_apply, stage_settled
+from mw_limits cimport MW_MAX_CH
+from mw_program cimport mw_program, program_release, program_disown, program_tile_need
+from mw_train cimport mw_train
+from mw_stage cimport mw_stage, stage_settled
+from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave
-
-cdef enum:
-    MW_BLOCK = 1024
-    PA_CONTINUE = 0
-    PA_COMPLETE = 1
-    PA_INPUT_UNDERFLOW = 1
-    PA_INPUT_OVERFLOW = 2
-    PA_OUTPUT_UNDERFLOW = 4
-    PA_OUTPUT_OVERFLOW = 8
-    MW_GATE_SEGS = 4
-
-# a step's gate: a soft start, a hold, a soft stop, and the silent last unit
-cdef int GATE_SHAPE[MW_GATE_SEGS]
-cdef double GATE_A[MW_GATE_SEGS]
-cdef double GATE_B[MW_GATE_SEGS]
-GATE_SHAPE[:] = [MW_SHAPE_COSINE, MW_SHAPE_HOLD, MW_SHAPE_COSINE, MW_SHAPE_HOLD]
-GATE_A[:] = [0.0, 1.0, 1.0, 0.0]
-GATE_B[:] = [1.0, 1.0, 0.0, 0.0]
 
 MAX_CHANNELS = MW_MAX_CH
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT = MW_SUP_SOFT
-
-
-cdef struct mw_session:
-    int n_ch
-    int n_steps
-    int64_t* step_end          # absolute end sample of each step
-    int64_t* ramp_min          # each step's shortest ramp: three of its units
-    int64_t* unit_len          # each step's longest unit, samples
-    int64_t quiet              # samples the level has been at zero
-    float* levels              # the live level over a chunk (MW_BLOCK)
-    # The programs.  Memory is bounded by the distinct programs and the
-    # channels, not by the steps: each distinct program is compiled once
-    # (uniq, never run), each step names one per channel and its gate, and
-    # a step runs in a set of n_ch slots whose tiles come from a pool
-    # allocated up front, so that entering a step -- in the audio thread --
-    # is a copy, never an allocation.  Two sets let a step keep the tiles
-    # a step before it recorded, when they play the same programs
-    int n_uniq
-    mw_program* uniq
-    int* step_prog             # n_steps * n_ch: indices into uniq
-    int64_t* gate              # n_steps * MW_GATE_SEGS samples, or NULL: no gate
-    int n_slots
-    mw_program* slots          # n_slots * n_ch
-    int* slot_owner            # the uniq program each slot holds (and its tile), -1: none
-    int cur                    # the slot set the current step runs in
-    float* scratch             # n_ch * MW_BLOCK
-    mw_stage stage
-    bint unrouted              # some DAC channel has no program: zero it
-    int step
-    int64_t pos                # samples of the session played (pauses excluded)
-    int64_t total              # the session ends here (auto-off included)
-    # live control: written by the control thread, read by the audio thread
-    double target              # wanted intensity multiplier
-    double max_level           # never exceeded, whatever target says
-    int64_t ramp_samples       # every level change is a linear ramp this long
-    int64_t fade_from          # an early end (auto-off, duration) ramps down from here
-    int64_t fade_to            # ... to a level of zero here, a whole unit before its end (total)
-    int pause_req
-    int stop_req
-    # audio-thread state
-    double level
-    double goal                # the level the current ramp heads for
-    double slew                # level change per sample of that ramp
-    int finished
-    int busy                   # a thread (or the callback) is filling it (mw_guard.h)
-    uint64_t busy_blocks       # callbacks that found it busy and played silence
-    int supervisor_stop        # the supervisor ended the session (a drive too close to a bound)
-    int holding                # the programs are held (paused, stopped, ended): the coupling bleeds
-    # real-time statistics and the sense input (written by the audio thread)
-    uint64_t callbacks, underflows, overflows, input_overflows, frames_out
-    uint64_t last_underflow_frame   # frames_out when the last underflow was reported
-    double cb_seconds_max, cb_seconds_sum
-    int sense_channel          # input channel carrying the sense voltage, -1: none
-    int in_channels
-    double sense_ua_per_unit   # input sample -> uA through the sense resistor
-    double contact_min_ratio   # measured/driven below this means lost contact
-    double contact_min_ua      # ... when the drive is at least this
-    int64_t lost_frames, lost_after   # frames without contact so far, and how many mean lost
-    int contact_lost
-    double drive_mean_ua, sense_mean_ua   # moving averages of |current|, driven and measured
-    double window_frames                  # their time constant (longer than the round trip)
-    double drive_total_ua, sense_total_ua # sums of |current| over the whole stream
-    float* ring                # recorded sense current, uA
-    int64_t ring_len
-    int64_t ring_write         # total written (monotonic)
-    int64_t tail_frames        # silence kept streaming after the end (the sense input lags)
-
-
-cdef inline double _seconds() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec + 1e-9 * ts.tv_nsec
-
-
-cdef void sess_fill(mw_session* s, float* out, Py_ssize_t frames) noexcept nogil:
-    """Write the next `frames` interleaved DAC frames."""
-    cdef Py_ssize_t done = 0, m, k, f
-    cdef int64_t t0
-    cdef int c, C = s.stage.out_channels
-    cdef double lvl, want, d
-    cdef bint hold
-    cdef int cur
-    cdef const float* lev
-    cdef uint64_t tight
-    if s.unrouted:
-        memset(out, 0, frames * C * sizeof(float))
-    while done < frames:
-        m = frames - done
-        if m > MW_BLOCK:
-            m = MW_BLOCK
-        # a scheduled end (its fade, its last sample) is decided at its exact
-        # sample, whatever the blocks
-        if s.pos < s.fade_from and s.pos + m > s.fade_from:
-            m = s.fade_from - s.pos
-        if s.pos < s.total and s.pos + m > s.total:
-            m = s.total - s.pos
-        want = 0.0 if (s.pause_req or s.stop_req or s.pos >= s.fade_from) else s.target
-        if s.holding and not stage_settled(&s.stage):
-            want = 0.0     # paused: what the coupling stores is bled before anything resumes
-        if want > s.max_level:
-            want = s.max_level
-        if want < 0.0:
-            want = 0.0
-        cur = s.step if s.step < s.n_steps else s.n_steps - 1
-        if want != s.goal:
-            # a new goal: reach it by a linear ramp of ramp_samples, and of
-            # at least three units (the gain is taken one unit at a time)
-            s.goal = want
-            s.slew = fabs(want - s.level) / (s.ramp_samples if s.ramp_samples > s.ramp_min[cur] else s.ramp_min[cur])
-        if s.pos >= s.fade_from and s.pos < s.total:
-            # a scheduled end: whatever ramp is under way, the level is zero by
-            # fade_to, so that the last unit that starts ends by the last sample
-            d = s.level / (s.fade_to - s.pos) if s.fade_to > s.pos else s.level
-            if d > s.slew:
-                s.slew = d
-        # silent, and the units that started before it are over: the programs
-        # may stop (but not during a scheduled end: that runs to its sample)
-        hold = s.level == 0.0 and want == 0.0 and s.quiet >= s.unit_len[cur] and s.pos < s.fade_from
-        if hold or s.finished or s.pos >= s.total:
-            # paused (or stopped, or ended) at silence: the programs do not
-            # advance; the stage runs on zeros and bleeds what an AC coupling
-            # stores, by a ramp of the drive (a resume waits for the bleed)
-            if s.stop_req or s.pos >= s.total:
-                s.finished = 1
-            s.holding = 1
-            memset(s.scratch, 0, s.n_ch * MW_BLOCK * sizeof(float))
-            stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, s.pos, True)
-            done += m
-            continue
-        s.holding = 0
-        # the live level over this chunk: a gain each unit takes where it starts
-        lvl = s.level
-        lev = NULL
-        if lvl != 1.0 or want != 1.0:
-            lev = s.levels
-            for f in range(m):
-                d = want - lvl
-                if d > s.slew:
-                    d = s.slew
-                elif d < -s.slew:
-                    d = -s.slew
-                lvl += d
-                s.levels[f] = <float>lvl
-                s.quiet = s.quiet + 1 if lvl == 0.0 else 0
-        else:
-            s.quiet = 0
-        s.level = lvl
-        # run the programs of the current step(s) into scratch
-        t0 = s.pos
-        k = 0
-        while k < m:
-            f = m - k
-            if s.total - s.pos < f:
-                f = s.total - s.pos
-            if f <= 0 or s.step >= s.n_steps:
-                for c in range(s.n_ch):
-                    memset(s.scratch + c * MW_BLOCK + k, 0, (m - k) * sizeof(float))
-                break
-            if s.step_end[s.step] - s.pos < f:
-                f = s.step_end[s.step] - s.pos
-            for c in range(s.n_ch):
-                program_fill(&s.slots[s.cur * s.n_ch + c], s.scratch + c * MW_BLOCK + k, f,
-                             lev + k if lev != NULL else NULL)
-            k += f
-            s.pos += f
-            if s.pos >= s.step_end[s.step]:
-                s.step += 1
-                _enter_step(s, s.step)
-        if s.pos >= s.total:
-            s.finished = 1
-        tight = s.stage.sup.tight
-        stage_apply(&s.stage, s.scratch, MW_BLOCK, out + done * C, m, t0, False)
-        if s.stage.ac and s.stage.sup.tight > tight and not s.stop_req:
-            # the drive came close to a bound: the live level moved with the
-            # waveform in a way the check could not see (a steady level up to
-            # max_level never gets here).  End the session as a stop does:
-            # the units that start next take a falling gain, then the
-            # coupling is bled; the reason is kept for the player to tell
-            s.stop_req = 1
-            s.supervisor_stop = 1
-        done += m
-
-
-cdef void _set_gate(mw_envelope* g, const int64_t* seg) noexcept nogil:
-    """A step's gate from its segments' lengths (a segment of no sample is
-    left out; a gate of no sample at all is silent, never unity)."""
-    cdef int i
-    g.n = 0
-    g.loop = False
-    g.after = 0.0
-    for i in range(MW_GATE_SEGS):
-        if seg[i] > 0:
-            g.length[g.n] = seg[i]
-            g.shape[g.n] = GATE_SHAPE[i]
-            g.a[g.n] = GATE_A[i]
-            g.b[g.n] = GATE_B[i]
-            g.n += 1
-    if g.n == 0:
-        g.n = 1
-        g.length[0] = 1
-        g.shape[0] = MW_SHAPE_HOLD
-        g.a[0] = g.b[0] = 0.0
-
-
-cdef void _enter_step(mw_session* s, int i) noexcept nogil:
-    """Make step ``i``'s programs the ones that run, from its first sample:
-    in the slot set that already holds them (their tiles recorded), else
-    in the set the step before did not use.  Copies; never allocates."""
-    cdef int c, k, u, best = -1
-    cdef mw_program* p
-    if i >= s.n_steps:
-        return
-    for k in range(s.n_slots):
-        best = k
-        for c in range(s.n_ch):
-            if s.slot_owner[k * s.n_ch + c] != s.step_prog[i * s.n_ch + c]:
-                best = -1
-                break
-        if best >= 0:
-            break
-    if best < 0:
-        best = (s.cur + 1) % s.n_slots
-    s.cur = best
-    for c in range(s.n_ch):
-        p = &s.slots[best * s.n_ch + c]
-        u = s.step_prog[i * s.n_ch + c]
-        if s.slot_owner[best * s.n_ch + c] != u:
-            program_load(p, &s.uniq[u])
-            s.slot_owner[best * s.n_ch + c] = u
-        if s.gate != NULL:
-            _set_gate(&p.gate, s.gate + i * MW_GATE_SEGS)
-        program_start(p)
-
-
-cdef int mw_pa_callback(const void* input, void* output, unsigned long frames,
-                        const void* time_info, unsigned long status, void* user) noexcept nogil:
-    """PortAudio stream callback: no Python, no GIL, no allocation, no lock."""
-    cdef mw_session* s = <mw_session*>user
-    cdef double t0 = _seconds(), dt, drive = 0.0, sense = 0.0, a
-    cdef const float* inp = <const float*>input
-    cdef Py_ssize_t f
-    cdef int C = s.stage.out_channels
-    s.callbacks += 1
-    if status & PA_OUTPUT_UNDERFLOW:
-        s.underflows += 1
-        s.last_underflow_frame = s.frames_out
-    if status & PA_OUTPUT_OVERFLOW:
-        s.overflows += 1
-    if status & PA_INPUT_OVERFLOW:
-        s.input_overflows += 1
-    if mw_enter(&s.busy):
-        sess_fill(s, <float*>output, frames)
-        mw_leave(&s.busy)
-    else:
-        # a Python thread is filling this engine (a misuse): never touch the
-        # state it is advancing; the DAC returning to zero is within the limit
-        memset(output, 0, frames * C * sizeof(float))
-        s.busy_blocks += 1
-    s.frames_out += frames
-    if inp != NULL and s.sense_channel >= 0:
-        for f in range(frames):
-            sense = sense + fabs(inp[f * s.in_channels + s.sense_channel] * s.sense_ua_per_unit)
-            s.ring[s.ring_write % s.ring_len] = <float>(inp[f * s.in_channels + s.sense_channel] * s.sense_ua_per_unit)
-            s.ring_write += 1
-            drive = drive + fabs((<float*>output)[f * C + s.stage.pos[0]] / s.stage.gain[0])
-        s.drive_total_ua += drive
-        s.sense_total_ua += sense
-        drive /= frames
-        sense /= frames
-        # exponential moving averages: the input lags the output by the
-        # round trip, so only averages over a longer window can be compared
-        a = frames / (s.window_frames + frames)
-        s.drive_mean_ua += a * (drive - s.drive_mean_ua)
-        s.sense_mean_ua += a * (sense - s.sense_mean_ua)
-        if s.drive_mean_ua >= s.contact_min_ua and s.sense_mean_ua < s.contact_min_ratio * s.drive_mean_ua:
-            s.lost_frames += frames
-            if s.lost_frames >= s.lost_after:
-                s.contact_lost = 1
-                s.pause_req = 1
-        else:
-            s.lost_frames = 0
-    dt = _seconds() - t0
-    s.cb_seconds_sum += dt
-    if dt > s.cb_seconds_max:
-        s.cb_seconds_max = dt
-    if s.finished and stage_settled(&s.stage):
-        # the coupling is bled; keep streaming silence for a while: the
-        # ramp's last samples must be played, not dropped with the device's
-        # buffer, and a sense input must see them come back
-        if s.tail_frames <= 0:
-            return PA_COMPLETE
-        s.tail_frames -= frames
-    return PA_CONTINUE
 
 
 cdef class SessionEngine:
@@ -501,7 +189,7 @@ cdef class SessionEngine:
 
     cdef void _rewind(self):
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
-        _enter_step(&self.s, 0)
+        sess_enter_step(&self.s, 0)
         self.s.step = 0
         self.s.pos = 0
         self.s.quiet = 0

@@ -1,63 +1,17 @@
-# Polarity patterns (the INFUSE family): which sign each pulse of a train gets.
-#
-# A pattern is a cycle of states -- positive, negative, alternating, rest --
-# each held for a count of pulses or for a number of samples.  The train asks
-# for the sign of every pulse at its onset; everything here is integer
-# arithmetic on pulse counts and sample indices, so it never drifts.
+# Declarations only: polarity patterns (csrc/mw_pattern.h).
 from libc.stdint cimport int64_t
+from mw_limits cimport MW_MAX_STATES
 
-cdef enum:
-    MW_MAX_STATES = 64
-    MW_POL_REST = 0
-    MW_POL_POS = 1
-    MW_POL_NEG = -1
-    MW_POL_ALT = 2
+cdef extern from "mw_pattern.h" nogil:
+    ctypedef struct mw_pattern:
+        int n
+        bint by_time
+        int kind[MW_MAX_STATES]
+        int64_t length[MW_MAX_STATES]
+        int idx
+        int64_t count
+        int64_t state_end
+        int alt_sign
 
-
-cdef struct mw_pattern:
-    int n                          # number of states; 0 = no pattern (always +1)
-    int by_time                    # 1: lengths are samples; 0: lengths are pulses
-    int kind[MW_MAX_STATES]        # MW_POL_*
-    int64_t length[MW_MAX_STATES]  # pulses or samples, > 0
-    # running state
-    int idx
-    int64_t count                  # pulses given out in the current state
-    int64_t state_end              # first sample after the current state (by_time)
-    int alt_sign
-
-
-cdef inline void pattern_reset(mw_pattern* p) noexcept nogil:
-    p.idx = 0
-    p.count = 0
-    p.alt_sign = 1
-    p.state_end = p.length[0] if p.n > 0 else 0
-
-
-cdef inline void _pattern_next_state(mw_pattern* p) noexcept nogil:
-    p.idx += 1
-    if p.idx == p.n:
-        p.idx = 0
-    p.count = 0
-    if p.n > 1:
-        p.alt_sign = 1   # a single alternating state keeps alternating across cycles
-
-
-cdef inline int pattern_sign(mw_pattern* p, int64_t onset_sample) noexcept nogil:
-    """Sign (+1, -1, or 0 for rest) of the pulse starting at onset_sample."""
-    cdef int k, s
-    if p.n == 0:
-        return 1
-    if p.by_time:
-        while onset_sample >= p.state_end:
-            _pattern_next_state(p)
-            p.state_end += p.length[p.idx]
-    else:
-        while p.count >= p.length[p.idx]:
-            _pattern_next_state(p)
-        p.count += 1
-    k = p.kind[p.idx]
-    if k == MW_POL_ALT:
-        s = p.alt_sign
-        p.alt_sign = -s
-        return s
-    return k
+    void pattern_reset(mw_pattern* p)
+    int pattern_sign(mw_pattern* p, int64_t onset_sample)

@@ -10,6 +10,12 @@ MAX_BREAKPOINTS: int
 MAX_STATES: int
 #: the most segments an envelope may have
 MAX_SEGMENTS: int
+#: the most program or DAC channels an engine drives
+MAX_CHANNELS: int
+#: the envelope shapes' numbers, by name (csrc/mw_limits.h)
+SHAPES: dict[str, int]
+#: the polarity pattern's state kinds' numbers, by name (csrc/mw_limits.h)
+POLARITIES: dict[str, int]
 
 class Generator:
     """Stateful compiled generator of one channel's current, in uA."""

@@ -20,11 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import _checks
+from ._core import MAX_SEGMENTS, SHAPES  # the compiled core's (csrc/mw_limits.h)
 
 __all__ = ["Envelope", "Ramp", "SHAPES", "MAX_SEGMENTS"]
-
-SHAPES = {"hold": 0, "linear": 1, "cosine": 2, "exp": 3}
-MAX_SEGMENTS = 32
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,15 @@ from dataclasses import dataclass
 from typing import cast
 
 from . import _checks
+from ._core import MAX_STATES, POLARITIES
 
 __all__ = ["PolarityPattern", "Hold", "MAX_STATES"]
 
-REST, POSITIVE, NEGATIVE, ALTERNATE = 0, 1, -1, 2
+# the state kinds and the limit are the compiled core's (csrc/mw_limits.h)
+REST, POSITIVE, NEGATIVE, ALTERNATE = (POLARITIES[k] for k in ("rest", "positive", "negative", "alternate"))
 _NAMES = {"+": POSITIVE, "-": NEGATIVE, "~": ALTERNATE, "0": REST,
           "positive": POSITIVE, "negative": NEGATIVE, "alternate": ALTERNATE, "rest": REST,
           1: POSITIVE, -1: NEGATIVE, 0: REST, 2: ALTERNATE}
-MAX_STATES = 64
 _MAX_PULSE_HZ = 1e6   # far above any train's pulse rate (pulses.py allows 20 kHz)
 
 

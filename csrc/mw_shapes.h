@@ -7,7 +7,7 @@
  * exponential    (1 - exp(-5 x)) / (1 - exp(-5)) = x Q(x)   (Q of degree 11: max error 7e-10)
  *
  * Pure arithmetic with no table and no branch, so a loop over samples
- * vectorises: mw_ramp_apply is built twice on x86-64 Linux with GCC, for
+ * vectorises: mw_ramp_apply (mw_envelope.c) is built twice on x86-64 Linux with GCC, for
  * AVX2 and for the baseline, and the loader picks one for the CPU.  No
  * FMA: both builds do the same IEEE operations and give the same bits.
  * tests/test_envelopes_patterns.py checks the shapes against libm.
@@ -34,20 +34,5 @@ static inline double mw_shape_exp(double x) {
 #else
 #define MW_CLONES
 #endif
-
-enum { MW_RAMP_LINEAR = 1, MW_RAMP_COSINE = 2, MW_RAMP_EXP = 3 };
-
-/* o[j] *= a + d * shape((b + j) * inv) for j < n (linear: a + slope * (b + j)) */
-MW_CLONES static void mw_ramp_apply(float *o, int n, int shape, double b, double inv, double a, double d,
-                                    double slope) {
-    int j;
-    if (shape == MW_RAMP_LINEAR) {
-        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + slope * (b + (double)j));
-    } else if (shape == MW_RAMP_COSINE) {
-        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + d * mw_shape_cosine((b + (double)j) * inv));
-    } else {
-        for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + d * mw_shape_exp((b + (double)j) * inv));
-    }
-}
 
 #endif

@@ -1,0 +1,72 @@
+/* mw_pattern.h -- polarity patterns (the INFUSE family): which sign each
+ * pulse of a train gets.
+ *
+ * A pattern is a cycle of states -- positive, negative, alternating, rest --
+ * each held for a count of pulses or for a number of samples.  The train
+ * asks for the sign of every pulse at its onset; everything here is integer
+ * arithmetic on pulse counts and sample indices, so it never drifts.
+ *
+ * Plain data, no memory owned; header only (pattern_sign runs per pulse,
+ * so all of it is static inline).  Safe in the audio thread.
+ */
+#ifndef MW_PATTERN_H
+#define MW_PATTERN_H
+#include <stdint.h>
+#include "mw_limits.h"
+
+typedef struct mw_pattern {
+    int n;                           /* number of states; 0 = no pattern (always +1) */
+    int by_time;                     /* 1: lengths are samples; 0: lengths are pulses */
+    int kind[MW_MAX_STATES];         /* MW_POL_* */
+    int64_t length[MW_MAX_STATES];   /* pulses or samples, > 0 */
+    /* running state */
+    int idx;
+    int64_t count;                   /* pulses given out in the current state */
+    int64_t state_end;               /* first sample after the current state (by_time) */
+    int alt_sign;
+} mw_pattern;
+
+static inline void pattern_reset(mw_pattern *p)
+{
+    p->idx = 0;
+    p->count = 0;
+    p->alt_sign = 1;
+    p->state_end = p->n > 0 ? p->length[0] : 0;
+}
+
+static inline void mw_pattern_next_state(mw_pattern *p)
+{
+    p->idx += 1;
+    if (p->idx == p->n)
+        p->idx = 0;
+    p->count = 0;
+    if (p->n > 1)
+        p->alt_sign = 1;   /* a single alternating state keeps alternating across cycles */
+}
+
+/* Sign (+1, -1, or 0 for rest) of the pulse starting at onset_sample. */
+static inline int pattern_sign(mw_pattern *p, int64_t onset_sample)
+{
+    int k, s;
+    if (p->n == 0)
+        return 1;
+    if (p->by_time) {
+        while (onset_sample >= p->state_end) {
+            mw_pattern_next_state(p);
+            p->state_end += p->length[p->idx];
+        }
+    } else {
+        while (p->count >= p->length[p->idx])
+            mw_pattern_next_state(p);
+        p->count += 1;
+    }
+    k = p->kind[p->idx];
+    if (k == MW_POL_ALT) {
+        s = p->alt_sign;
+        p->alt_sign = -s;
+        return s;
+    }
+    return k;
+}
+
+#endif

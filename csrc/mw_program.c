@@ -1,0 +1,144 @@
+/* mw_program.c -- a train at unit gain, then one gain per unit (see mw_program.h). */
+#include <string.h>
+#include "mw_program.h"
+#include "mw_stream.h"
+
+static inline void gain_fetch(mw_program *p)
+{
+    double amp;
+    if (p->g_has_next)
+        p->g_last_end = (double)p->g_next_w + p->g_next_f + p->train.tpl.end;
+    p->g_k = p->gsched.k;
+    p->g_has_next = sched_next(&p->gsched, &p->g_next_w, &p->g_next_f, &amp);
+    if (p->g_has_next)
+        p->g_next_a = p->train.sign * amp * pattern_sign(&p->gpat, p->g_next_w);
+}
+
+void program_start(mw_program *p)
+{
+    train_start(&p->train);
+    env_reset(&p->env);
+    env_reset(&p->gate);
+    p->gsched = p->train.sched;
+    sched_reset(&p->gsched);
+    p->gpat = p->train.pat;
+    pattern_reset(&p->gpat);
+    p->gpos = 0;
+    p->gpos_env = 0;
+    p->held = 0.0f;
+    p->g_has_next = 0;
+    p->g_last_end = 0.0;
+    if (p->unit_pulses < 1)
+        p->unit_pulses = 1;
+    gain_fetch(p);
+}
+
+void program_release(mw_program *p)
+{
+    train_release(&p->train);
+}
+
+void program_disown(mw_program *p)
+{
+    train_disown(&p->train);
+}
+
+int64_t program_tile_need(const mw_program *p)
+{
+    return train_tile_need(&p->train);
+}
+
+void program_load(mw_program *slot, const mw_program *src)
+{
+    float *tile = slot->train.tile;
+    int64_t cap = slot->train.tile_cap;
+    mw_train *snap = slot->train.snap;
+    slot[0] = src[0];
+    train_disown(&slot->train);
+    slot->train.tile = tile;
+    slot->train.tile_cap = cap;
+    slot->train.snap = snap;
+    slot->train.pooled = 1;
+    slot->busy = 0;
+}
+
+/* The gain that moves sample by sample (envelope x gate x level, in
+ * float32, in that order) at ``sample``, level[j] being its live level. */
+static inline float gain_at(mw_program *p, int64_t sample, const float *level, ptrdiff_t j)
+{
+    float g;
+    env_skip(&p->env, sample - p->gpos_env);
+    env_skip(&p->gate, sample - p->gpos_env);
+    p->gpos_env = sample;
+    g = env_level(&p->env) * env_level(&p->gate);
+    if (level != NULL)
+        g = g * level[j];
+    return g;
+}
+
+/* out (n samples from p->gpos, rendered at unit gain) *= each unit's gain,
+ * taken where the unit starts. */
+static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float *level)
+{
+    ptrdiff_t j = 0, b, i;
+    int64_t n0 = p->gpos;
+    float h, g;
+    double head, v;
+    while (p->g_has_next && p->g_next_w < n0) {
+        /* pulses that started while no gain applied (the gain was 1 then) */
+        if (p->g_k % p->unit_pulses == 0)
+            p->held = 1.0f;
+        gain_fetch(p);
+    }
+    while (j < n) {
+        b = n;
+        if (p->g_has_next && p->g_next_w < n0 + n)
+            b = p->g_next_w - n0;
+        h = p->held;
+        if (h != 1.0f) {
+            for (i = j; i < b; i++)
+                out[i] = out[i] * h;
+        }
+        j = b;
+        if (b >= n)
+            break;
+        if (p->g_k % p->unit_pulses == 0) {
+            g = gain_at(p, n0 + b, level, b);
+            if (g != h) {
+                if (p->g_last_end > (double)(n0 + b)) {
+                    /* a unit starts inside sample b while the one before
+                     * still ends in it: the part before the onset keeps
+                     * the previous unit's gain */
+                    head = p->g_next_a * tpl_cum(&p->train.tpl, 1.0 - p->g_next_f);
+                    v = out[b];
+                    out[b] = (float)((double)h * (v - head) + (double)g * head);
+                    j = b + 1;
+                }
+                p->held = g;
+            }
+        }
+        gain_fetch(p);
+    }
+    env_skip(&p->env, n0 + n - p->gpos_env);
+    env_skip(&p->gate, n0 + n - p->gpos_env);
+    p->gpos_env = n0 + n;
+    p->gpos = n0 + n;
+}
+
+/* A unit's gain is envelope x gate x level at the sample where it starts,
+ * each a float32 and their product taken in float32 (so that a reference in
+ * numpy gives the same bits); it is worked out once a unit, so a held gain
+ * costs one multiply a sample, or none. */
+void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
+{
+    /* a fill far larger than the cache that no gain reads back again */
+    p->train.stream = n >= MW_STREAM_MIN && !program_shaped(p) && level == NULL;
+    train_fill(&p->train, out, n);
+    if (!program_shaped(p) && level == NULL) {
+        p->held = 1.0f;
+        p->gpos += n;
+        p->gpos_env = p->gpos;
+        return;
+    }
+    gain_hold(p, out, n, level);
+}

@@ -1,0 +1,75 @@
+/* mw_program.h -- one channel's program: a pulse train (with its polarity
+ * pattern) shaped by an envelope.  This is the unit the renderers, the
+ * output stage and the real-time callback drive, one block at a time, with
+ * no Python involved.
+ *
+ * Gain is applied a pulse at a time.  The envelope, a session step's soft
+ * start and stop (the gate) and the session's live level make a gain that
+ * moves sample by sample; a pulse (or an alternating pair of monophasic
+ * pulses: a *unit*) takes that gain at the sample where it starts and keeps
+ * it to its end, so that its phases carry equal and opposite charge however
+ * the gain moves.  Units never overlap (a pulse ends before the next one
+ * starts), except in the one sample where a unit starts: there the part of
+ * the sample before the onset keeps the previous unit's gain.
+ *
+ * Memory: a program owns what its train owns (mw_train.h): program_start
+ * may allocate the tile of a train that is not pooled, program_release
+ * frees it.  In the audio thread only pooled programs run (a session's
+ * slots): program_load, program_start, program_fill never allocate then.
+ */
+#ifndef MW_PROGRAM_H
+#define MW_PROGRAM_H
+#include <stddef.h>
+#include <stdint.h>
+#include "mw_train.h"
+#include "mw_envelope.h"
+
+typedef struct mw_program {
+    mw_train train;
+    mw_envelope env;     /* the spec's own envelope (ramps, wave slope) */
+    mw_envelope gate;    /* a session step's soft start and soft stop */
+    int busy;            /* a thread is filling it (mw_guard.h) */
+    /* one gain per unit: the train's schedule and pattern walked in step */
+    int unit_pulses;     /* pulses a unit: 1, or 2 (an alternating pair of monophasic pulses) */
+    mw_schedule gsched;
+    mw_pattern gpat;
+    int64_t gpos;        /* absolute sample of the next gain to apply */
+    int64_t gpos_env;    /* the envelope's and the gate's position (absolute sample) */
+    int g_has_next;      /* the next pulse's onset (whole + frac samples) and signed amplitude */
+    int64_t g_next_w;
+    double g_next_f, g_next_a;
+    int64_t g_k;         /* index of that pulse */
+    double g_last_end;   /* where the pulse before it ends (absolute samples) */
+    float held;          /* the gain of the unit in progress */
+} mw_program;
+
+/* Rewind to sample 0 (train, envelope, gate and the gain walk). */
+void program_start(mw_program *p);
+
+/* The next n samples: the train at unit gain, then one gain per unit.
+ * ``level`` (n samples, or NULL for 1) is a gain from outside (the
+ * session's live level). */
+void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level);
+
+/* Free what program_start allocated (the train's tile). */
+void program_release(mw_program *p);
+
+/* After a byte copy of another program: drop the pointers it owns. */
+void program_disown(mw_program *p);
+
+/* The floats a tile of this program's train may need (0: never tiled). */
+int64_t program_tile_need(const mw_program *p);
+
+/* Make ``slot`` -- a program whose tile and saved state belong to a pool --
+ * a copy of ``src`` (a compiled program that is never run), keeping the
+ * slot's buffers, its tile not yet recorded.  Nothing is allocated or
+ * freed, so the audio thread may do it. */
+void program_load(mw_program *slot, const mw_program *src);
+
+/* Some gain other than 1 may apply (an envelope or a gate). */
+static inline int program_shaped(const mw_program *p)
+{
+    return p->env.n > 0 || p->gate.n > 0;
+}
+
+#endif

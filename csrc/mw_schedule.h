@@ -1,0 +1,133 @@
+/* mw_schedule.h -- the schedule of a train's pulse onsets.
+ *
+ * Onsets come from exact rational arithmetic (whole + rem/den samples) for
+ * regular trains (with optional bursts), and from closed-form expressions
+ * of the integer pulse index for sweeps and custom trains -- never from a
+ * float that accumulates.
+ *
+ * The struct is plain data filled by microwave._core.Generator; a custom
+ * schedule's onsets and amplitudes are borrowed (the Generator keeps the
+ * arrays alive).  Nothing here allocates: safe in the audio thread.
+ * sched_next runs per pulse: static inline, with its helpers.
+ */
+#ifndef MW_SCHEDULE_H
+#define MW_SCHEDULE_H
+#include <math.h>
+#include <stdint.h>
+#include "mw_limits.h"
+#include "mw_rational.h"
+
+typedef struct mw_schedule {
+    int kind;                /* MW_SCHED_* */
+    int has_end;             /* pulses start only before end_whole + end_frac samples */
+    int64_t end_whole;
+    double end_frac;
+    int64_t k;               /* index of the next pulse */
+    int done;
+    /* regular train with optional bursts: onset = burst_clock + pulse_clock */
+    mw_rat period;
+    int has_burst;
+    mw_rat burst_on;         /* pulses start while pulse_clock < burst_on (same den as period) */
+    mw_rat burst_cycle;      /* burst period (same den as delay) */
+    mw_rat pulse_clock;
+    mw_rat burst_clock;      /* starts at the train delay */
+    mw_rat delay;            /* train delay (same den as burst_cycle) */
+    double inv_period_den, inv_burst_den;
+    /* sweep: phase-continuous, onset k where the instantaneous phase reaches k cycles */
+    int sweep_log;
+    double f0, f1, sweep_s, rate, delay_s, phase_at_end;
+    /* custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale */
+    const double *c_onsets;
+    const double *c_amps;
+    int64_t c_n;
+    double c_loop;           /* loop period, samples; <= 0 plays once */
+    double c_delay;
+} mw_schedule;
+
+/* seconds (after the delay) at which the sweep's phase reaches k cycles */
+static inline double mw_sweep_time(const mw_schedule *s, double k)
+{
+    double a, lr;
+    if (k > s->phase_at_end)
+        return s->sweep_s + (k - s->phase_at_end) / s->f1;
+    if (s->f0 == s->f1)
+        return k / s->f0;
+    if (s->sweep_log) {
+        lr = log(s->f1 / s->f0);
+        return s->sweep_s / lr * log(1.0 + k * lr / (s->f0 * s->sweep_s));
+    }
+    a = (s->f1 - s->f0) / (2.0 * s->sweep_s);
+    return 2.0 * k / (s->f0 + sqrt(s->f0 * s->f0 + 4.0 * a * k));
+}
+
+/* An onset at w + f samples is at or after the train's end. */
+static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
+{
+    return w > s->end_whole || (w == s->end_whole && f >= s->end_frac);
+}
+
+/* The onset and amplitude scale of the next pulse; 0 when the train is over. */
+static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    double t, f;
+    int64_t w, cyc, idx;
+    if (s->done)
+        return 0;
+    amp[0] = 1.0;
+    if (s->kind == MW_SCHED_REGULAR) {
+        if (s->has_burst && rat_ge(&s->pulse_clock, &s->burst_on)) {
+            s->pulse_clock.whole = 0;
+            s->pulse_clock.rem = 0;
+            rat_add(&s->burst_clock, &s->burst_cycle);
+        }
+        w = s->burst_clock.whole + s->pulse_clock.whole;
+        f = s->burst_clock.rem * s->inv_burst_den + s->pulse_clock.rem * s->inv_period_den;
+        if (f >= 1.0) {
+            f -= 1.0;
+            w += 1;
+        }
+        rat_add(&s->pulse_clock, &s->period);
+    } else {
+        if (s->kind == MW_SCHED_SWEEP) {
+            t = (s->delay_s + mw_sweep_time(s, (double)s->k)) * s->rate;
+        } else {
+            cyc = s->k / s->c_n;
+            idx = s->k - cyc * s->c_n;
+            if (cyc > 0 && s->c_loop <= 0.0) {
+                s->done = 1;
+                return 0;
+            }
+            t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
+            amp[0] = s->c_amps[idx];
+        }
+        if (!(t < 9.0e18)) {     /* past int64 (or NaN): nothing more to play */
+            s->done = 1;
+            return 0;
+        }
+        w = (int64_t)t;          /* t >= 0: truncation is floor (and no libm call) */
+        f = t - w;
+    }
+    if (s->has_end && sched_past_end(s, w, f)) {
+        s->done = 1;
+        return 0;
+    }
+    s->k += 1;
+    whole[0] = w;
+    frac[0] = f;
+    return 1;
+}
+
+/* Back to the first pulse (the running fields only). */
+static inline void sched_reset(mw_schedule *s)
+{
+    s->k = 0;
+    s->done = 0;
+    s->pulse_clock.whole = 0;
+    s->pulse_clock.rem = 0;
+    s->pulse_clock.den = s->period.den;
+    s->burst_clock = s->delay;
+    s->inv_period_den = 1.0 / s->period.den;
+    s->inv_burst_den = 1.0 / s->delay.den;
+}
+
+#endif

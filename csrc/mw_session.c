@@ -1,0 +1,273 @@
+/* mw_session.c -- the session's fill and the PortAudio callback (see mw_session.h). */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include "mw_session.h"
+#include "mw_guard.h"
+
+enum {
+    PA_CONTINUE = 0,
+    PA_COMPLETE = 1,
+    PA_INPUT_UNDERFLOW = 1,
+    PA_INPUT_OVERFLOW = 2,
+    PA_OUTPUT_UNDERFLOW = 4,
+    PA_OUTPUT_OVERFLOW = 8
+};
+
+/* a step's gate: a soft start, a hold, a soft stop, and the silent last unit */
+static const int GATE_SHAPE[MW_GATE_SEGS] = {MW_SHAPE_COSINE, MW_SHAPE_HOLD, MW_SHAPE_COSINE, MW_SHAPE_HOLD};
+static const double GATE_A[MW_GATE_SEGS] = {0.0, 1.0, 1.0, 0.0};
+static const double GATE_B[MW_GATE_SEGS] = {1.0, 1.0, 0.0, 0.0};
+
+static inline double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+/* A step's gate from its segments' lengths (a segment of no sample is
+ * left out; a gate of no sample at all is silent, never unity). */
+static void set_gate(mw_envelope *g, const int64_t *seg)
+{
+    int i;
+    g->n = 0;
+    g->loop = 0;
+    g->after = 0.0;
+    for (i = 0; i < MW_GATE_SEGS; i++) {
+        if (seg[i] > 0) {
+            g->length[g->n] = seg[i];
+            g->shape[g->n] = GATE_SHAPE[i];
+            g->a[g->n] = GATE_A[i];
+            g->b[g->n] = GATE_B[i];
+            g->n += 1;
+        }
+    }
+    if (g->n == 0) {
+        g->n = 1;
+        g->length[0] = 1;
+        g->shape[0] = MW_SHAPE_HOLD;
+        g->a[0] = g->b[0] = 0.0;
+    }
+}
+
+void sess_enter_step(mw_session *s, int i)
+{
+    int c, k, u, best = -1;
+    mw_program *p;
+    if (i >= s->n_steps)
+        return;
+    for (k = 0; k < s->n_slots; k++) {
+        best = k;
+        for (c = 0; c < s->n_ch; c++) {
+            if (s->slot_owner[k * s->n_ch + c] != s->step_prog[i * s->n_ch + c]) {
+                best = -1;
+                break;
+            }
+        }
+        if (best >= 0)
+            break;
+    }
+    if (best < 0)
+        best = (s->cur + 1) % s->n_slots;
+    s->cur = best;
+    for (c = 0; c < s->n_ch; c++) {
+        p = &s->slots[best * s->n_ch + c];
+        u = s->step_prog[i * s->n_ch + c];
+        if (s->slot_owner[best * s->n_ch + c] != u) {
+            program_load(p, &s->uniq[u]);
+            s->slot_owner[best * s->n_ch + c] = u;
+        }
+        if (s->gate != NULL)
+            set_gate(&p->gate, s->gate + i * MW_GATE_SEGS);
+        program_start(p);
+    }
+}
+
+void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
+{
+    ptrdiff_t done = 0, m, k, f;
+    int64_t t0;
+    int c, C = s->stage.out_channels;
+    double lvl, want, d;
+    int hold;
+    int cur;
+    const float *lev;
+    uint64_t tight;
+    if (s->unrouted)
+        memset(out, 0, frames * C * sizeof(float));
+    while (done < frames) {
+        m = frames - done;
+        if (m > MW_BLOCK)
+            m = MW_BLOCK;
+        /* a scheduled end (its fade, its last sample) is decided at its exact
+         * sample, whatever the blocks */
+        if (s->pos < s->fade_from && s->pos + m > s->fade_from)
+            m = s->fade_from - s->pos;
+        if (s->pos < s->total && s->pos + m > s->total)
+            m = s->total - s->pos;
+        want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
+        if (s->holding && !stage_settled(&s->stage))
+            want = 0.0;    /* paused: what the coupling stores is bled before anything resumes */
+        if (want > s->max_level)
+            want = s->max_level;
+        if (want < 0.0)
+            want = 0.0;
+        cur = s->step < s->n_steps ? s->step : s->n_steps - 1;
+        if (want != s->goal) {
+            /* a new goal: reach it by a linear ramp of ramp_samples, and of
+             * at least three units (the gain is taken one unit at a time) */
+            s->goal = want;
+            s->slew = fabs(want - s->level) / (s->ramp_samples > s->ramp_min[cur] ? s->ramp_samples : s->ramp_min[cur]);
+        }
+        if (s->pos >= s->fade_from && s->pos < s->total) {
+            /* a scheduled end: whatever ramp is under way, the level is zero by
+             * fade_to, so that the last unit that starts ends by the last sample */
+            d = s->fade_to > s->pos ? s->level / (s->fade_to - s->pos) : s->level;
+            if (d > s->slew)
+                s->slew = d;
+        }
+        /* silent, and the units that started before it are over: the programs
+         * may stop (but not during a scheduled end: that runs to its sample) */
+        hold = s->level == 0.0 && want == 0.0 && s->quiet >= s->unit_len[cur] && s->pos < s->fade_from;
+        if (hold || s->finished || s->pos >= s->total) {
+            /* paused (or stopped, or ended) at silence: the programs do not
+             * advance; the stage runs on zeros and bleeds what an AC coupling
+             * stores, by a ramp of the drive (a resume waits for the bleed) */
+            if (s->stop_req || s->pos >= s->total)
+                s->finished = 1;
+            s->holding = 1;
+            memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
+            stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            done += m;
+            continue;
+        }
+        s->holding = 0;
+        /* the live level over this chunk: a gain each unit takes where it starts */
+        lvl = s->level;
+        lev = NULL;
+        if (lvl != 1.0 || want != 1.0) {
+            lev = s->levels;
+            for (f = 0; f < m; f++) {
+                d = want - lvl;
+                if (d > s->slew)
+                    d = s->slew;
+                else if (d < -s->slew)
+                    d = -s->slew;
+                lvl += d;
+                s->levels[f] = (float)lvl;
+                s->quiet = lvl == 0.0 ? s->quiet + 1 : 0;
+            }
+        } else {
+            s->quiet = 0;
+        }
+        s->level = lvl;
+        /* run the programs of the current step(s) into scratch */
+        t0 = s->pos;
+        k = 0;
+        while (k < m) {
+            f = m - k;
+            if (s->total - s->pos < f)
+                f = s->total - s->pos;
+            if (f <= 0 || s->step >= s->n_steps) {
+                for (c = 0; c < s->n_ch; c++)
+                    memset(s->scratch + c * MW_BLOCK + k, 0, (m - k) * sizeof(float));
+                break;
+            }
+            if (s->step_end[s->step] - s->pos < f)
+                f = s->step_end[s->step] - s->pos;
+            for (c = 0; c < s->n_ch; c++)
+                program_fill(&s->slots[s->cur * s->n_ch + c], s->scratch + c * MW_BLOCK + k, f,
+                             lev != NULL ? lev + k : NULL);
+            k += f;
+            s->pos += f;
+            if (s->pos >= s->step_end[s->step]) {
+                s->step += 1;
+                sess_enter_step(s, s->step);
+            }
+        }
+        if (s->pos >= s->total)
+            s->finished = 1;
+        tight = s->stage.sup.tight;
+        stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        if (s->stage.ac && s->stage.sup.tight > tight && !s->stop_req) {
+            /* the drive came close to a bound: the live level moved with the
+             * waveform in a way the check could not see (a steady level up to
+             * max_level never gets here).  End the session as a stop does:
+             * the units that start next take a falling gain, then the
+             * coupling is bled; the reason is kept for the player to tell */
+            s->stop_req = 1;
+            s->supervisor_stop = 1;
+        }
+        done += m;
+    }
+}
+
+int mw_pa_callback(const void *input, void *output, unsigned long frames,
+                   const void *time_info, unsigned long status, void *user)
+{
+    mw_session *s = (mw_session *)user;
+    double t0 = seconds_now(), dt, drive = 0.0, sense = 0.0, a;
+    const float *inp = (const float *)input;
+    ptrdiff_t f;
+    int C = s->stage.out_channels;
+    (void)time_info;
+    s->callbacks += 1;
+    if (status & PA_OUTPUT_UNDERFLOW) {
+        s->underflows += 1;
+        s->last_underflow_frame = s->frames_out;
+    }
+    if (status & PA_OUTPUT_OVERFLOW)
+        s->overflows += 1;
+    if (status & PA_INPUT_OVERFLOW)
+        s->input_overflows += 1;
+    if (mw_enter(&s->busy)) {
+        sess_fill(s, (float *)output, frames);
+        mw_leave(&s->busy);
+    } else {
+        /* a Python thread is filling this engine (a misuse): never touch the
+         * state it is advancing; the DAC returning to zero is within the limit */
+        memset(output, 0, frames * C * sizeof(float));
+        s->busy_blocks += 1;
+    }
+    s->frames_out += frames;
+    if (inp != NULL && s->sense_channel >= 0) {
+        for (f = 0; f < (ptrdiff_t)frames; f++) {
+            sense = sense + fabs(inp[f * s->in_channels + s->sense_channel] * s->sense_ua_per_unit);
+            s->ring[s->ring_write % s->ring_len] = (float)(inp[f * s->in_channels + s->sense_channel] * s->sense_ua_per_unit);
+            s->ring_write += 1;
+            drive = drive + fabs(((float *)output)[f * C + s->stage.pos[0]] / s->stage.gain[0]);
+        }
+        s->drive_total_ua += drive;
+        s->sense_total_ua += sense;
+        drive /= frames;
+        sense /= frames;
+        /* exponential moving averages: the input lags the output by the
+         * round trip, so only averages over a longer window can be compared */
+        a = frames / (s->window_frames + frames);
+        s->drive_mean_ua += a * (drive - s->drive_mean_ua);
+        s->sense_mean_ua += a * (sense - s->sense_mean_ua);
+        if (s->drive_mean_ua >= s->contact_min_ua && s->sense_mean_ua < s->contact_min_ratio * s->drive_mean_ua) {
+            s->lost_frames += frames;
+            if (s->lost_frames >= s->lost_after) {
+                s->contact_lost = 1;
+                s->pause_req = 1;
+            }
+        } else {
+            s->lost_frames = 0;
+        }
+    }
+    dt = seconds_now() - t0;
+    s->cb_seconds_sum += dt;
+    if (dt > s->cb_seconds_max)
+        s->cb_seconds_max = dt;
+    if (s->finished && stage_settled(&s->stage)) {
+        /* the coupling is bled; keep streaming silence for a while: the
+         * ramp's last samples must be played, not dropped with the device's
+         * buffer, and a sense input must see them come back */
+        if (s->tail_frames <= 0)
+            return PA_COMPLETE;
+        s->tail_frames -= frames;
+    }
+    return PA_CONTINUE;
+}

@@ -1,0 +1,103 @@
+/* mw_session.h -- a session: steps x channels of programs, the live level
+ * control, the output stage, and the PortAudio callback that drives them.
+ *
+ * microwave._session.SessionEngine builds and owns the struct and every
+ * buffer it points to (allocated there, up front, freed there).  The audio
+ * thread then runs mw_pa_callback -> sess_fill with no Python and no GIL:
+ * nothing here allocates, frees or locks (sess_fill, sess_enter_step and
+ * the callback are all audio-thread safe).  The control thread talks to it
+ * only through single aligned stores of plain numbers (target level, pause,
+ * stop), which the audio thread turns into ramps.
+ */
+#ifndef MW_SESSION_H
+#define MW_SESSION_H
+#include <stddef.h>
+#include <stdint.h>
+#include "mw_program.h"
+#include "mw_stage.h"
+
+enum {
+    MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
+    MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
+};
+
+typedef struct mw_session {
+    int n_ch;
+    int n_steps;
+    int64_t *step_end;         /* absolute end sample of each step */
+    int64_t *ramp_min;         /* each step's shortest ramp: three of its units */
+    int64_t *unit_len;         /* each step's longest unit, samples */
+    int64_t quiet;             /* samples the level has been at zero */
+    float *levels;             /* the live level over a chunk (MW_BLOCK) */
+    /* The programs.  Memory is bounded by the distinct programs and the
+     * channels, not by the steps: each distinct program is compiled once
+     * (uniq, never run), each step names one per channel and its gate, and
+     * a step runs in a set of n_ch slots whose tiles come from a pool
+     * allocated up front, so that entering a step -- in the audio thread --
+     * is a copy, never an allocation.  Two sets let a step keep the tiles
+     * a step before it recorded, when they play the same programs */
+    int n_uniq;
+    mw_program *uniq;
+    int *step_prog;            /* n_steps * n_ch: indices into uniq */
+    int64_t *gate;             /* n_steps * MW_GATE_SEGS samples, or NULL: no gate */
+    int n_slots;
+    mw_program *slots;         /* n_slots * n_ch */
+    int *slot_owner;           /* the uniq program each slot holds (and its tile), -1: none */
+    int cur;                   /* the slot set the current step runs in */
+    float *scratch;            /* n_ch * MW_BLOCK */
+    mw_stage stage;
+    int unrouted;              /* some DAC channel has no program: zero it */
+    int step;
+    int64_t pos;               /* samples of the session played (pauses excluded) */
+    int64_t total;             /* the session ends here (auto-off included) */
+    /* live control: written by the control thread, read by the audio thread */
+    double target;             /* wanted intensity multiplier */
+    double max_level;          /* never exceeded, whatever target says */
+    int64_t ramp_samples;      /* every level change is a linear ramp this long */
+    int64_t fade_from;         /* an early end (auto-off, duration) ramps down from here */
+    int64_t fade_to;           /* ... to a level of zero here, a whole unit before its end (total) */
+    int pause_req;
+    int stop_req;
+    /* audio-thread state */
+    double level;
+    double goal;               /* the level the current ramp heads for */
+    double slew;               /* level change per sample of that ramp */
+    int finished;
+    int busy;                  /* a thread (or the callback) is filling it (mw_guard.h) */
+    uint64_t busy_blocks;      /* callbacks that found it busy and played silence */
+    int supervisor_stop;       /* the supervisor ended the session (a drive too close to a bound) */
+    int holding;               /* the programs are held (paused, stopped, ended): the coupling bleeds */
+    /* real-time statistics and the sense input (written by the audio thread) */
+    uint64_t callbacks, underflows, overflows, input_overflows, frames_out;
+    uint64_t last_underflow_frame;   /* frames_out when the last underflow was reported */
+    double cb_seconds_max, cb_seconds_sum;
+    int sense_channel;         /* input channel carrying the sense voltage, -1: none */
+    int in_channels;
+    double sense_ua_per_unit;  /* input sample -> uA through the sense resistor */
+    double contact_min_ratio;  /* measured/driven below this means lost contact */
+    double contact_min_ua;     /* ... when the drive is at least this */
+    int64_t lost_frames, lost_after;     /* frames without contact so far, and how many mean lost */
+    int contact_lost;
+    double drive_mean_ua, sense_mean_ua;   /* moving averages of |current|, driven and measured */
+    double window_frames;                  /* their time constant (longer than the round trip) */
+    double drive_total_ua, sense_total_ua; /* sums of |current| over the whole stream */
+    float *ring;               /* recorded sense current, uA */
+    int64_t ring_len;
+    int64_t ring_write;        /* total written (monotonic) */
+    int64_t tail_frames;       /* silence kept streaming after the end (the sense input lags) */
+} mw_session;
+
+/* Write the next `frames` interleaved DAC frames. */
+void sess_fill(mw_session *s, float *out, ptrdiff_t frames);
+
+/* Make step ``i``'s programs the ones that run, from its first sample: in
+ * the slot set that already holds them (their tiles recorded), else in the
+ * set the step before did not use.  Copies; never allocates. */
+void sess_enter_step(mw_session *s, int i);
+
+/* PortAudio stream callback (user: the mw_session): no Python, no GIL, no
+ * allocation, no lock. */
+int mw_pa_callback(const void *input, void *output, unsigned long frames,
+                   const void *time_info, unsigned long status, void *user);
+
+#endif

@@ -1,0 +1,91 @@
+/* mw_stage.c -- clamp, supervise, route (see mw_stage.h). */
+#include <string.h>
+#include "mw_stage.h"
+
+int stage_settled(const mw_stage *s)
+{
+    int c;
+    if (!s->ac)
+        return 1;
+    for (c = 0; c < s->n_prog; c++) {
+        if (!mw_sup_settled(&s->ch[c]))
+            return 0;
+    }
+    return 1;
+}
+
+/* selects, not branches, so the loops vectorise; NaN never leaves (-> 0) */
+static inline float clamp_sample(float x, float lim)
+{
+    x = x == x ? x : 0.0f;
+    x = x < lim ? x : lim;
+    x = x > -lim ? x : -lim;
+    return x;
+}
+
+/* A DC-coupled stage: the current is the drive.  Gain and clamp in place,
+ * counting the samples the clamp changed (a NaN differs from everything):
+ * one contiguous loop of selects that the compiler vectorises, the count in
+ * int lanes (frames <= the session's block). */
+static inline void dc_clamp(mw_stage *s, float *ua, ptrdiff_t frames, float gf)
+{
+    ptrdiff_t f;
+    float lim = s->clamp, v, w;
+    int over = 0;
+    for (f = 0; f < frames; f++) {
+        v = gf * ua[f];
+        w = clamp_sample(v, lim);
+        over += w != v;
+        ua[f] = w;
+    }
+    s->clamped += over;
+}
+
+/* Program channel c's current (uA) -> its DAC values, in place. */
+static inline void stage_shape(mw_stage *s, int c, float *ua, ptrdiff_t frames, int64_t t0, int bleed)
+{
+    if (s->ac)
+        mw_sup_run(&s->sup, &s->ch[c], c, ua, frames, t0, bleed);
+    else
+        /* DC: the current is the drive; gain and clamp in place, counted */
+        dc_clamp(s, ua, frames, (float)s->gain[c]);
+}
+
+/* Interleave channel c's DAC values into its DAC channel(s) of out. */
+static inline void stage_route(const mw_stage *s, int c, const float *v, float *out, ptrdiff_t frames)
+{
+    ptrdiff_t f;
+    int C = s->out_channels, p = s->pos[c], q = s->neg[c];
+    if (C == 1) {
+        memcpy(out, v, frames * sizeof(float));
+    } else if (q < 0) {
+        for (f = 0; f < frames; f++)
+            out[f * C + p] = v[f];
+    } else {
+        for (f = 0; f < frames; f++) {
+            out[f * C + p] = v[f];
+            out[f * C + q] = -v[f];
+        }
+    }
+}
+
+void stage_apply(mw_stage *s, float *ua, ptrdiff_t stride, float *out, ptrdiff_t frames, int64_t t0, int bleed)
+{
+    int c;
+    ptrdiff_t f;
+    const float *a = ua;
+    const float *b = ua + stride;
+    for (c = 0; c < s->n_prog; c++)
+        stage_shape(s, c, ua + c * stride, frames, t0, bleed);
+    if (s->out_channels == 2 && s->n_prog == 2 && s->pos[0] == 0 && s->pos[1] == 1
+            && s->neg[0] < 0 && s->neg[1] < 0) {
+        /* two channels straight to a stereo card: one pass that vectorises */
+        for (f = 0; f < frames; f++) {
+            out[2 * f] = a[f];
+            out[2 * f + 1] = b[f];
+        }
+        return;
+    }
+    for (c = 0; c < s->n_prog; c++)
+        stage_route(s, c, ua + c * stride, out, frames);
+}
