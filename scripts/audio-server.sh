@@ -31,6 +31,9 @@
 #   microwave_ac       -> sink microwave_ac: a LADSPA one-pole high-pass
 #                         ($MICROWAVE_AUDIO_AC_CORNER_HZ, 5 Hz) in front of
 #                         microwave_null -- an AC-coupled card's stand-in
+#   microwave_ac_lo, microwave_ac_hi -> the same set to 3 Hz and 15 Hz
+#   microwave_ac_series -> a 10 Hz high-pass, then microwave_ac: two in series
+#   microwave_half     -> a gain of exactly 0.5 (LADSPA amp_mono), no filter
 #   microwave_monitor  -> source microwave_null.monitor (what was played)
 #   default, pulse     -> the same server (playback: the sink, capture: monitor)
 # Clients need the exported ALSA_CONFIG_PATH (PortAudio/ALSA) and PULSE_SERVER
@@ -48,6 +51,9 @@ CHANNELS=2
 KEEPALIVE_MS=${MICROWAVE_AUDIO_KEEPALIVE_MS:-10}
 REALTIME=${MICROWAVE_AUDIO_REALTIME:-no}   # yes: SCHED_RR for the server threads (root)
 AC_CORNER_HZ=${MICROWAVE_AUDIO_AC_CORNER_HZ:-5}   # the stand-in AC-coupled card's high-pass setting
+AC_LO_HZ=3        # calibration targets: hpf settings of microwave_ac_lo, microwave_ac_hi,
+AC_HI_HZ=15       # and of the first of the two in series in microwave_ac_series
+AC_SERIES_HZ=10   # (then microwave_ac's $AC_CORNER_HZ)
 PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils ladspa-sdk)
 LAST_FILE="${TMPDIR:-/tmp}/microwave-audio.$(id -u).last"
 
@@ -128,6 +134,9 @@ export MICROWAVE_AUDIO_PLAY_DEVICE='microwave_play'
 export MICROWAVE_AUDIO_AC_DEVICE='microwave_ac'
 export MICROWAVE_AUDIO_AC_CORNER_HZ='$AC_CORNER_HZ'
 export MICROWAVE_AUDIO_RECORD_DEVICE='microwave_monitor'
+export MICROWAVE_AUDIO_AC_LO_HZ='$AC_LO_HZ'
+export MICROWAVE_AUDIO_AC_HI_HZ='$AC_HI_HZ'
+export MICROWAVE_AUDIO_AC_SERIES_HZ='$AC_SERIES_HZ'
 EOF
 }
 
@@ -147,6 +156,13 @@ load-module module-loopback source=microwave_silence sink=$SINK latency_msec=$KE
 # from ladspa-sdk's filter.so, one instance per channel) in front of the
 # null sink; what plays on microwave_ac reaches the monitor high-passed.
 load-module module-ladspa-sink sink_name=microwave_ac sink_master=$SINK plugin=filter label=hpf control=$AC_CORNER_HZ sink_properties=device.description=microwave_ac
+# Calibration targets (microwave calibrate, tests/test_calibrate.py): more
+# one-pole high-passes at known settings, two of them in series (a response
+# no one-pole model explains), and a known gain (LADSPA amp_mono, x0.5).
+load-module module-ladspa-sink sink_name=microwave_ac_lo sink_master=$SINK plugin=filter label=hpf control=$AC_LO_HZ sink_properties=device.description=microwave_ac_lo
+load-module module-ladspa-sink sink_name=microwave_ac_hi sink_master=$SINK plugin=filter label=hpf control=$AC_HI_HZ sink_properties=device.description=microwave_ac_hi
+load-module module-ladspa-sink sink_name=microwave_ac_series sink_master=microwave_ac plugin=filter label=hpf control=$AC_SERIES_HZ sink_properties=device.description=microwave_ac_series
+load-module module-ladspa-sink sink_name=microwave_half sink_master=$SINK plugin=amp label=amp_mono control=0.5 sink_properties=device.description=microwave_half
 load-module module-native-protocol-unix socket=$SOCK auth-anonymous=1
 set-default-sink $SINK
 set-default-source $SINK.monitor
@@ -202,6 +218,26 @@ pcm.microwave_ac {
     server "$srv"
     device "microwave_ac"
     hint { show on description "microwave AC-coupled stand-in (high-pass, then the null sink)" }
+}
+pcm.microwave_ac_lo {
+    type pulse
+    server "$srv"
+    device "microwave_ac_lo"
+}
+pcm.microwave_ac_hi {
+    type pulse
+    server "$srv"
+    device "microwave_ac_hi"
+}
+pcm.microwave_ac_series {
+    type pulse
+    server "$srv"
+    device "microwave_ac_series"
+}
+pcm.microwave_half {
+    type pulse
+    server "$srv"
+    device "microwave_half"
 }
 pcm.microwave_monitor {
     type pulse

@@ -54,6 +54,16 @@ class AudioServer:
     rate: int
     directory: str
     env: dict
+    # calibration targets (scripts/audio-server.sh): LADSPA hpf sinks at these
+    # *settings* (hpf_corner_hz gives the corner each really has), two in
+    # series, and a gain of 0.5
+    ac_lo_device: str = "microwave_ac_lo"
+    ac_lo_hz: float = 3.0
+    ac_hi_device: str = "microwave_ac_hi"
+    ac_hi_hz: float = 15.0
+    series_device: str = "microwave_ac_series"     # series_hz, then microwave_ac's ac_corner_hz
+    series_hz: float = 10.0
+    half_device: str = "microwave_half"
 
     def play_and_record(self, signal, *, pad_before: float = 0.3, pad_after: float = 0.3,
                         latency: float = 0.1, max_wait: float = 10.0):
@@ -157,6 +167,42 @@ def align(recorded, reference):
     return lag, ncc, gain
 
 
+def hpf_coefficient(setting_hz: float, rate: int) -> np.float32:
+    """The pole of ladspa-sdk's "hpf" (filter.so, Richard Furse's example
+    plugins) at a cutoff ``setting_hz``, computed as its source does, in
+    single precision: comp = 2 - cos(2 pi/rate * cutoff) (the product a
+    float, cos in double, stored as a float), a = comp - sqrt(comp * comp - 1)
+    (the product and difference floats).  Near 1 Hz the float's resolution
+    is coarser than cos(w) - 1: a 2 Hz setting gives a = 1 (no filter at
+    all), 5 Hz gives 5.28 Hz (hpf_corner_hz)."""
+    import math
+    f32 = np.float32
+    w = f32(f32(2 * math.pi / rate) * f32(setting_hz))
+    comp = f32(2 - math.cos(float(w)))
+    return f32(comp - f32(math.sqrt(float(f32(f32(comp * comp) - f32(1))))))
+
+
+def hpf(x, setting_hz: float, rate: int) -> np.ndarray:
+    """What the "hpf" plugin outputs for ``x``, by its documented difference
+    equation in single precision: lp[n] = (1 - a) x[n] + a lp[n-1] (floats),
+    out[n] = x[n] - lp[n].  Bit-exact with the audio server's sinks."""
+    from scipy import signal
+    a = float(hpf_coefficient(setting_hz, rate))
+    x = np.asarray(x, np.float32).astype(np.float64)
+    # the recursion in double differs from the plugin's float by ~1e-7 of full scale
+    return x - signal.lfilter([1 - a], [1, -a], x)
+
+
+def hpf_corner_hz(setting_hz: float, rate: int) -> float:
+    """The corner the plugin really has at ``setting_hz``: the one-pole RC
+    high-pass (after a sample-and-hold) with the same pole, exp(-2 pi f /
+    rate) = a; 0 when the setting quantises to no filter.  (Its response is
+    that high-pass times a, the passband gain: hpf_coefficient.)"""
+    import math
+    a = float(hpf_coefficient(setting_hz, rate))
+    return -math.log(a) * rate / (2 * math.pi) if a < 1 else 0.0
+
+
 def _parse_exports(text):
     env = {}
     for line in text.splitlines():
@@ -257,7 +303,10 @@ def audio_server(directory: str | None = None):
         yield AudioServer(play_device=play, ac_device=ac,
                           ac_corner_hz=float(env.get("MICROWAVE_AUDIO_AC_CORNER_HZ", 5)), record_device=record,
                           rate=int(env.get("MICROWAVE_AUDIO_RATE", 48000)),
-                          directory=directory, env=env)
+                          directory=directory, env=env,
+                          ac_lo_hz=float(env.get("MICROWAVE_AUDIO_AC_LO_HZ", 3)),
+                          ac_hi_hz=float(env.get("MICROWAVE_AUDIO_AC_HI_HZ", 15)),
+                          series_hz=float(env.get("MICROWAVE_AUDIO_AC_SERIES_HZ", 10)))
     finally:
         sd = sys.modules.get("sounddevice")
         if sd is not None:  # drop the devices of the server about to go away

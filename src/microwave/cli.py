@@ -1,4 +1,4 @@
-"""The ``microwave`` command line: render, plot, info, devices, play.
+"""The ``microwave`` command line: render, plot, info, devices, play, calibrate.
 
 SESSION is a built-in name (full-face, lift, tighten, infuse, fsm) or a
 path to a TOML file.  Errors print one line and exit with status 2.
@@ -104,6 +104,38 @@ def cmd_play(a) -> int:
                     duration=a.duration, rate=a.rate)
 
 
+def cmd_calibrate(a) -> int:
+    from . import calibrate as cal
+    stage = _stage(a.stage)
+    if a.tone is not None:
+        ua = cal.play_reference_tone(a.device, stage=stage, seconds=a.tone, rate=a.rate)
+        print(f"played the calibration tone: {cal.REFERENCE_TONE_HZ:g} Hz at {cal.LEVEL:g} of full scale (peak) on "
+              f"program channel 0 for {a.tone:g} s; the stage asks {ua:.4g} uA rms of it: give the meter's reading "
+              f"as --reference-ua")
+        return 0
+    if a.input is None:
+        raise ValueError("--input is required: the input the output is looped back into (or the sense resistor's)")
+    r = cal.calibrate(a.device, a.input, stage=stage, rate=a.rate, channels=a.channels,
+                      input_channels=a.input_channels, input_corner_hz=a.input_corner, reference_ua=a.reference_ua,
+                      lowest_corner_hz=a.lowest_corner)
+    print(r.table())
+    if not r.passed:
+        if a.output:
+            print(f"not written: {a.output} (a failed calibration makes no stage)")
+        return 1
+    if a.output:
+        r.write_stage(a.output)
+        print(f"wrote {a.output}")
+    return 0
+
+
+def _indices(text: str) -> tuple:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of channel indices") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``microwave`` command's argument parser (the docs' command-line page is generated from it)."""
     ap = argparse.ArgumentParser(prog="microwave",
@@ -145,6 +177,29 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--duration", type=float, default=None)
     pl.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
     pl.set_defaults(func=cmd_play)
+
+    c = sub.add_parser("calibrate", help="measure the card's coupling, corner and loop through a loopback "
+                                         "(into a loopback or a dummy load, NEVER a person)",
+                       description="Play test signals (at most 0.25 of full scale, ramped) on --device and record "
+                                   "them on --input, wired as a loopback (output to input) or across the stage's "
+                                   "sense resistor into a dummy load -- never into a person.  Prints a table of "
+                                   "figures with PASS/FAIL; exits 0 when all pass, 1 when one fails, 2 on bad input.")
+    c.add_argument("--device", required=True, help="output device (name or index)")
+    c.add_argument("--input", help="input device (name or index), wired to the output")
+    c.add_argument("--stage", help="base stage TOML file: its fields are kept")
+    c.add_argument("-o", "--output", help="write the measured stage TOML here")
+    c.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    c.add_argument("--channels", type=_indices, help="DAC channels to measure, e.g. 0,1 (default: all)")
+    c.add_argument("--input-channels", type=_indices, help="the input channel wired to each (default: the same)")
+    c.add_argument("--input-corner", type=float, help="the input's own high-pass corner, Hz (default: DC-coupled)")
+    c.add_argument("--reference-ua", type=float, help="a meter's RMS reading (uA) of the calibration tone's current "
+                                                     "(see --tone): sets ua_per_v")
+    c.add_argument("--tone", type=float, metavar="SECONDS", help="only play the calibration tone (400 Hz, 0.25 of "
+                                                                  "full scale on program channel 0) into the dummy "
+                                                                  "load for a meter")
+    c.add_argument("--lowest-corner", type=float, default=1.0, help="the lowest corner to size the signals for, "
+                                                                     "Hz (default 1; about 12 s per channel)")
+    c.set_defaults(func=cmd_calibrate)
     return ap
 
 

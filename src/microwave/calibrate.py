@@ -1,0 +1,982 @@
+"""Calibrate a sound card through a loopback: the coupling and its corner measured, not typed in.
+
+**Into a loopback or a dummy load, never into a person.**  Calibration
+plays test signals (chirps, a 1 kHz sine, a slow square, a multisine, each
+at most :data:`LEVEL` of full scale and ramped in and out) on the output
+and records them on an input, either
+
+* a *loopback*: the card's output wired to its input (line out to line in,
+  each DAC channel to the input channel of the same index unless told
+  otherwise), or
+* the stage's *sense resistor*: the stage drives a dummy load (a resistor,
+  say 1 kohm) and the input records the voltage across the stage's sense
+  resistor, which is proportional to the current that flows.
+
+From the recording it measures, per DAC channel, the figures of a
+:class:`ChannelResult` (latency and its stability, the loop's gain, the
+coupling and its high-pass corner with an uncertainty, noise floor,
+crosstalk, clipping and distortion, DC offset), compares each with the
+limits below, and returns a :class:`CalibrationResult` that prints the
+table (:meth:`CalibrationResult.table`) and writes a stage TOML
+(:meth:`CalibrationResult.write_stage`).
+
+How the corner is measured
+--------------------------
+A loopback sees the output's coupling and the input's in series.  The
+input's is taken as known (DC unless ``input_corner_hz`` is given) and
+modelled; the output's is fitted as a one-pole high-pass, the model of
+:class:`~microwave.stage.Stage` (an RC high-pass after the DAC's
+sample-and-hold, discretised exactly):
+
+1. *step fit*: a slow square (two cycles of +-:data:`LEVEL`, then a rest,
+   each half-period ``1 / lowest_corner_hz`` long, edges ramped over
+   2 ms) is played; the recording is fitted by least squares with
+   ``gain x highpass(played; corner) + offset``, searching the corner on a
+   logarithmic grid and refining it;
+2. *multisine cross-check*: a periodic multisine (lines from
+   ``lowest_corner_hz`` to 300 Hz, Schroeder phases) gives the response
+   H(f) line by line; a one-pole high-pass is fitted to it the same way.
+
+The corner is the step fit's.  Its uncertainty is the largest of
+:data:`UNCERTAINTY_FLOOR`, three standard errors of the step fit, and the
+relative disagreement of the two methods.  The calibration *fails* rather
+than report a wrong corner when the one-pole model does not explain the
+response (either fit's relative residual above :data:`MAX_RESIDUAL`: two
+high-passes in series, say), or when the two methods disagree by more
+than :data:`MAX_DISAGREEMENT`.  A corner below
+:data:`DC_FRACTION` x ``lowest_corner_hz`` cannot be told from none: the
+path is then DC-coupled.
+
+The loop's gain is input over output (ADC units per DAC unit, at 1 kHz,
+corrected for the couplings), not uA per DAC unit: the absolute scale
+comes from the base stage (``ua_per_v``, ``full_scale_v``), or from a
+meter: :func:`play_reference_tone` plays :data:`REFERENCE_TONE_HZ` at
+:data:`LEVEL` of full scale on program channel 0, and the meter's RMS
+reading of its current, ``reference_ua``, sets ``ua_per_v``.
+
+Importing this module does not import sounddevice: only
+:func:`calibrate` and :func:`play_reference_tone` open the card.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import _checks
+from .stage import Calibration, Stage
+
+__all__ = ["calibrate", "analyse", "Plan", "ChannelResult", "CalibrationResult", "Figure", "play_reference_tone",
+           "write_stage_toml", "LEVEL"]
+
+# ---- the signals and the limits (the docs' table repeats them) ------------------------------
+#: peak of every test signal, a fraction of full scale
+LEVEL = 0.25
+#: the sine that measures gain, distortion and crosstalk, Hz
+SINE_HZ = 1000.0
+#: the meter's calibration tone, Hz (within any true-RMS meter's band; a
+#: coupling's corner of up to 20 Hz changes its amplitude by under 0.13 %)
+REFERENCE_TONE_HZ = 400.0
+#: a loop gain below this is no signal (-40 dB)
+MIN_LOOP_GAIN = 0.01
+#: a recorded sample at or beyond this fraction of the input's full scale is clipping
+CLIP_LEVEL = 0.99
+#: the 1 kHz sine's residual after a pure-sine fit, relative to the sine (THD+N, 1 % = -40 dB)
+MAX_DISTORTION = 0.01
+#: the spread of the latency over every chirp of a run, ms
+MAX_JITTER_MS = 0.5
+#: a one-pole fit whose RMS residual is above this fraction of the response's RMS does not explain it
+MAX_RESIDUAL = 0.01
+#: the step fit's and the multisine's corners may differ by this fraction
+MAX_DISAGREEMENT = 0.1
+#: the smallest relative corner uncertainty reported (a coupling capacitor drifts with temperature and age)
+UNCERTAINTY_FLOOR = 0.02
+#: a corner below this fraction of lowest_corner_hz is not told from DC
+DC_FRACTION = 0.01
+#: the highest corner fitted, Hz (the stage's limit)
+MAX_CORNER_HZ = 1000.0
+#: the noise floor of the input, dBFS (a full-scale sine is 0 dBFS)
+MAX_NOISE_DBFS = -60.0
+#: crosstalk into another input channel, dB relative to the channel played
+MAX_CROSSTALK_DB = -40.0
+#: a DC-coupled path's offset, a fraction of the DAC's full scale
+MAX_DC_OFFSET = 0.01
+#: digital silence is reported as this many dB (the TOML's floor)
+SILENCE_DB = -300.0
+#: multisine lines stop here, Hz
+MULTISINE_TOP_HZ = 300.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Where a test signal lies in the played signal: frames [start, stop)."""
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class ChannelPlan:
+    """The segments played on one DAC channel (every other channel silent meanwhile)."""
+    dac_channel: int
+    chirps: tuple[int, ...]
+    sine: Segment
+    square: Segment
+    multisine: Segment
+    multisine_period: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The calibration's signal: what each channel plays when, at ``rate``.
+
+    ``signal`` is frames x ``out_channels`` (float32, peak :data:`LEVEL`).
+    Build one with :meth:`build`."""
+    rate: int
+    out_channels: int
+    lowest_corner_hz: float
+    silence: Segment
+    channels: tuple[ChannelPlan, ...]
+    chirp: np.ndarray
+    multisine_bins: tuple[int, ...]
+    signal: np.ndarray
+
+    @classmethod
+    def build(cls, rate: int, out_channels: int, dac_channels, lowest_corner_hz: float = 1.0) -> Plan:
+        """The plan for ``dac_channels`` (indices below ``out_channels``),
+        each in turn; the slow square's half-period and the multisine's
+        period are ``1 / lowest_corner_hz`` seconds."""
+        rate = _checks.rate(rate)
+        out_channels = _checks.integer("out_channels", out_channels, 1, 32)
+        chans = _checks.sequence("channels", dac_channels, "DAC channel indices", max_len=32)
+        chans = tuple(_checks.integer(f"channels[{i}]", c, 0, out_channels - 1) for i, c in enumerate(chans))
+        if not chans or len(set(chans)) != len(chans):
+            raise ValueError(f"channels={chans!r} is not allowed: give each DAC channel to measure once, at least one")
+        lowest_corner_hz = _checks.number("lowest_corner_hz", lowest_corner_hz, 0.1, 100, unit="Hz")
+        sec = lambda s: int(round(s * rate))  # noqa: E731
+        half = sec(1.0 / lowest_corner_hz)
+        # the chirp: 40 ms, 200 Hz -> 8 kHz (below Nyquist), Hann-windowed
+        n = sec(0.04)
+        t = np.arange(n) / rate
+        f0, f1 = 200.0, min(8000.0, 0.4 * rate)
+        k = math.log(f1 / f0) / t[-1]
+        chirp = np.sin(2 * np.pi * f0 * (np.exp(k * t) - 1) / k) * np.hanning(n) * LEVEL
+        # multisine: bins of a period of `half` frames, log-spaced up to 300 Hz, Schroeder phases
+        top = max(2, int(min(MULTISINE_TOP_HZ, 0.4 * rate) / (rate / half)))
+        bins = tuple(int(b) for b in np.unique(np.round(np.geomspace(1, top, 16))))
+        m = np.arange(half)
+        phases = [-math.pi * i * (i - 1) / len(bins) for i in range(len(bins))]
+        period = sum(np.cos(2 * np.pi * b * m / half + p) for b, p in zip(bins, phases))
+        period *= LEVEL / np.max(np.abs(period))
+
+        pieces, pos = [], 0
+
+        def put(x):
+            nonlocal pos
+            pieces.append((pos, x))
+            pos += len(x)
+            return pos - len(x)
+
+        put(np.zeros((sec(0.3),)))                       # lead-in: the streams settle
+        silence = Segment(pos, pos + sec(0.5))
+        put(np.zeros(sec(0.5)))
+        plans, layout = [], []
+        for c in chans:
+            start_of_channel = len(pieces)
+            chirps = []
+            for _ in range(4):
+                chirps.append(put(chirp))
+                put(np.zeros(sec(0.1)))
+            # 1 kHz sine, 20 ms raised-cosine ramps in and out
+            ramp = sec(0.02)
+            body = sec(0.5)
+            s = LEVEL * np.sin(2 * np.pi * SINE_HZ * np.arange(2 * ramp + body) / rate)
+            s[:ramp] *= _rise(ramp)
+            s[-ramp:] *= _rise(ramp)[::-1]
+            a = put(s)
+            sine = Segment(a + ramp, a + ramp + body)
+            put(np.zeros(sec(0.1)))
+            # slow square: +L -L +L -L, then rest; edges raised-cosine over 2 ms
+            levels = [1, -1, 1, -1, 0]
+            sq = np.repeat(np.array(levels, float), half) * LEVEL
+            edge = sec(0.002)
+            prev = 0.0
+            for i, lv in enumerate(levels):
+                a0 = i * half
+                sq[a0:a0 + edge] = prev * LEVEL + (lv - prev) * LEVEL * _rise(edge)
+                prev = lv
+            a = put(sq)
+            square = Segment(a, a + len(sq))
+            # multisine: 4 periods, the first ramped in, the last ramped out; periods 2-3 are analysed
+            ms = np.tile(period, 4)
+            ms[:half] *= _rise(half)
+            ms[-half:] *= _rise(half)[::-1]
+            a = put(ms)
+            multisine = Segment(a + half, a + 3 * half)
+            put(np.zeros(sec(0.2)))
+            plans.append(ChannelPlan(c, tuple(chirps), sine, square, multisine, half))
+            layout.append((start_of_channel, len(pieces), c))
+        put(np.zeros(sec(0.3)))
+        signal = np.zeros((pos, out_channels), np.float32)
+        for first, last, c in layout:
+            for p0, x in pieces[first:last]:
+                signal[p0:p0 + len(x), c] = x
+        return cls(rate, out_channels, lowest_corner_hz, silence, tuple(plans), chirp, bins, signal)
+
+    @property
+    def seconds(self) -> float:
+        """How long the calibration plays."""
+        return len(self.signal) / self.rate
+
+
+def _rise(n: int) -> np.ndarray:
+    """A raised-cosine rise from 0 to 1 over n samples."""
+    return 0.5 - 0.5 * np.cos(np.pi * (np.arange(n) + 0.5) / n)
+
+
+# ---- the models -------------------------------------------------------------------------------
+def highpass(x: np.ndarray, corner_hz: float | None, rate: float) -> np.ndarray:
+    """An RC high-pass of corner ``corner_hz`` after a sample-and-hold,
+    discretised exactly (zero-order hold): y[n] = p y[n-1] + x[n] - x[n-1]
+    with p = exp(-2 pi corner_hz / rate).  None or 0: no coupling (DC)."""
+    if not corner_hz:
+        return np.asarray(x, np.float64)
+    from scipy import signal
+    p = math.exp(-2 * math.pi * corner_hz / rate)
+    return signal.lfilter([1.0, -1.0], [1.0, -p], np.asarray(x, np.float64))
+
+
+def highpass_response(freq_hz: np.ndarray, corner_hz: float | None, rate: float) -> np.ndarray:
+    """The complex response of :func:`highpass` at ``freq_hz``."""
+    if not corner_hz:
+        return np.ones(len(freq_hz), complex)
+    z1 = np.exp(-2j * np.pi * np.asarray(freq_hz) / rate)
+    p = math.exp(-2 * math.pi * corner_hz / rate)
+    return (1 - z1) / (1 - p * z1)
+
+
+def _fit_corner(cost, lo_hz: float, hi_hz: float):
+    """Minimise ``cost(corner_hz)`` over [lo_hz, hi_hz]: a logarithmic grid,
+    then a bounded refinement around the best point.  Returns (corner, cost)."""
+    from scipy.optimize import minimize_scalar
+    grid = np.geomspace(lo_hz, hi_hz, 48)
+    costs = [cost(f) for f in grid]
+    i = int(np.argmin(costs))
+    a, b = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
+    r = minimize_scalar(lambda lf: cost(math.exp(lf)), bounds=(a, b), method="bounded",
+                        options={"xatol": 1e-6})
+    if r.fun < costs[i]:
+        return math.exp(r.x), float(r.fun)
+    return float(grid[i]), float(costs[i])
+
+
+# ---- the results --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Figure:
+    """One row of the table: a measured figure against its limit.
+    ``passed`` None: reported, not judged."""
+    channel: int | None
+    name: str
+    measured: str
+    limit: str
+    passed: bool | None
+
+
+@dataclass(frozen=True)
+class ChannelResult:
+    """What was measured of one DAC channel through the loop.
+
+    Figures that could not be measured (no signal; an AC path's DC offset)
+    are None.  ``failures`` names each failed figure with its reason."""
+    dac_channel: int
+    input_channel: int
+    signal: bool
+    latency_ms: float | None
+    latency_jitter_ms: float | None
+    loop_gain: float | None
+    inverted: bool | None
+    peak_input: float | None
+    distortion: float | None
+    coupling: str | None
+    corner_hz: float | None
+    corner_uncertainty: float | None
+    corner_step_hz: float | None
+    corner_multisine_hz: float | None
+    step_residual: float | None
+    multisine_residual: float | None
+    noise_floor_dbfs: float
+    crosstalk_db: float | None
+    dc_offset: float | None
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True)
+class StepResponse:
+    """The slow square's recording and the fitted model, for a plot
+    (time in s from the square's start; both in input units)."""
+    rate: int
+    played: np.ndarray
+    recorded: np.ndarray
+    fitted: np.ndarray
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    """A calibration: per-channel figures, the stage's coupling and corner,
+    and whether every figure passed.
+
+    * ``coupling``, ``corner_hz``, ``corner_uncertainty``: for the stage
+      (every channel's corner agrees within its uncertainty; the corner is
+      their geometric mean, the uncertainty covers each one);
+    * ``ua_per_v``: from ``reference_ua`` when one was given, else the base
+      stage's;
+    * ``failures``: reasons that are not one channel's (channels that
+      disagree on the coupling, say)."""
+    date: datetime.datetime
+    output_device: str
+    input_device: str
+    rate: int
+    input_corner_hz: float | None
+    base: Stage
+    channels: tuple[ChannelResult, ...]
+    coupling: str | None
+    corner_hz: float | None
+    corner_uncertainty: float | None
+    ua_per_v: float | None
+    reference_ua: float | None
+    failures: tuple[str, ...]
+    responses: tuple[StepResponse, ...] = dataclasses.field(default=(), repr=False, compare=False)
+
+    @property
+    def passed(self) -> bool:
+        """Every figure within its limit."""
+        return not self.failures and all(c.passed for c in self.channels)
+
+    def figures(self) -> list[Figure]:
+        """The table's rows, channel by channel."""
+        rows = []
+        for c in self.channels:
+            rows += _channel_figures(c)
+        rows.append(Figure(None, "coupling (stage)",
+                           "n/a" if self.coupling is None else self.coupling.upper()
+                           + (f" {self.corner_hz:.4g} Hz +-{100 * self.corner_uncertainty:.2g} %"
+                              if self.coupling == "ac" else ""),
+                           "channels agree",
+                           None if self.coupling is None and not self.failures else not self.failures))
+        if self.reference_ua is not None:
+            rows.append(Figure(None, "ua_per_v (meter)", f"{self.ua_per_v:.6g} uA/V",
+                               f"{self.reference_ua:g} uA rms read", None))
+        return rows
+
+    def table(self) -> str:
+        """The self-test table: each figure, its limit, PASS or FAIL, then the reasons."""
+        head = (f"microwave calibrate: {self.output_device} -> {self.input_device} at {self.rate} Hz, "
+                f"input coupling {'DC' if not self.input_corner_hz else f'{self.input_corner_hz:g} Hz'}")
+        rows = [("ch", "figure", "measured", "limit", "result")]
+        for f in self.figures():
+            rows.append(("-" if f.channel is None else str(f.channel), f.name, f.measured, f.limit,
+                         "info" if f.passed is None else ("PASS" if f.passed else "FAIL")))
+        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [head] + ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
+        why = [f"ch{c.dac_channel}: {r}" for c in self.channels for r in c.failures] + list(self.failures)
+        lines.append("PASSED" if self.passed else "FAILED: " + "; ".join(why))
+        return "\n".join(lines)
+
+    def calibration(self) -> Calibration:
+        """The ``[calibration]`` table of the stage: one entry per DAC
+        channel of the base stage (all of them must have been measured)."""
+        by = {c.dac_channel: c for c in self.channels}
+        missing = [k for k in range(self.base.out_channels) if k not in by]
+        if missing:
+            raise ValueError(f"channels {missing} of the stage's out_channels={self.base.out_channels} were not "
+                             f"measured: calibrate every DAC channel to write a stage")
+        ok = [c for c in self.channels if c.signal]
+        lat = [c.latency_ms for c in ok if c.latency_ms is not None]
+        xt = [c.crosstalk_db for c in ok if c.crosstalk_db is not None]
+        per = [by[k] for k in range(self.base.out_channels)]
+        return Calibration(
+            date=self.date, output_device=self.output_device, input_device=self.input_device, rate=self.rate,
+            latency_ms=float(np.median(lat)) if lat else None,
+            loop_gain=tuple(c.loop_gain for c in per) if all(c.loop_gain for c in per) else None,
+            corner_hz=self.corner_hz if self.coupling == "ac" else None,
+            corner_uncertainty=self.corner_uncertainty if self.coupling == "ac" else None,
+            noise_floor_dbfs=max(c.noise_floor_dbfs for c in self.channels),
+            crosstalk_db=max(xt) if xt else None,
+            dc_offset=(tuple(c.dc_offset for c in per) if self.coupling == "dc"
+                       and all(c.dc_offset is not None for c in per) else None),
+            passed=self.passed)
+
+    def stage(self) -> Stage:
+        """The base stage with the measured coupling and corner (its
+        ``corner_tolerance`` the measured uncertainty), ``ua_per_v`` from the
+        meter if one was read, and the :meth:`calibration`.  Refused when the
+        calibration failed: a failed figure would make the stage wrong."""
+        if not self.passed:
+            raise ValueError("the calibration failed (" + self.table().splitlines()[-1][len("FAILED: "):]
+                             + "): no stage is written from it")
+        changes = {"coupling": self.coupling, "calibration": self.calibration()}
+        if self.coupling == "ac":
+            changes.update(corner_hz=self.corner_hz, corner_tolerance=self.corner_uncertainty)
+        if self.reference_ua is not None:
+            changes["ua_per_v"] = self.ua_per_v
+        return dataclasses.replace(self.base, **changes)
+
+    def write_stage(self, path) -> Stage:
+        """Write :meth:`stage` as a stage TOML to ``path``, read it back with
+        :meth:`Stage.from_toml` and return it (it equals :meth:`stage`)."""
+        return write_stage_toml(self.stage(), path)
+
+
+def _fmt(v, spec=".4g", unit=""):
+    return "n/a" if v is None else f"{v:{spec}}{unit}"
+
+
+def _channel_figures(c: ChannelResult) -> list[Figure]:
+    k = c.dac_channel
+    F = Figure
+    if not c.signal:
+        return [F(k, "signal", "none", f"loop gain >= {MIN_LOOP_GAIN:g}", False)]
+    rows = [
+        F(k, "latency", _fmt(c.latency_ms, ".2f", " ms"), "reported", None),
+        F(k, "latency jitter", _fmt(c.latency_jitter_ms, ".3f", " ms"), f"<= {MAX_JITTER_MS:g} ms",
+          c.latency_jitter_ms is not None and c.latency_jitter_ms <= MAX_JITTER_MS),
+        F(k, "loop gain (in/out)", _fmt(c.loop_gain, ".5g") + (" (inverted)" if c.inverted else ""),
+          f">= {MIN_LOOP_GAIN:g}", c.loop_gain is not None and c.loop_gain >= MIN_LOOP_GAIN),
+        F(k, "peak input", _fmt(c.peak_input, ".3f", " FS"), f"< {CLIP_LEVEL:g} FS (no clipping)",
+          c.peak_input is not None and c.peak_input < CLIP_LEVEL),
+        F(k, "distortion 1 kHz", _fmt(None if c.distortion is None else 100 * c.distortion, ".3g", " %"),
+          f"<= {100 * MAX_DISTORTION:g} %", c.distortion is not None and c.distortion <= MAX_DISTORTION),
+    ]
+    fit_ok = (c.step_residual is not None and c.step_residual <= MAX_RESIDUAL
+              and c.multisine_residual is not None and c.multisine_residual <= MAX_RESIDUAL)
+    rows.append(F(k, "one-pole fit residual",
+                  f"step {_fmt(c.step_residual, '.2%')}, multisine {_fmt(c.multisine_residual, '.2%')}",
+                  f"<= {100 * MAX_RESIDUAL:g} %", fit_ok))
+    if c.coupling == "ac":
+        agree = abs(math.log(c.corner_multisine_hz / c.corner_step_hz)) if c.corner_multisine_hz else math.inf
+        rows.append(F(k, "corner", f"{c.corner_hz:.4g} Hz +-{100 * c.corner_uncertainty:.2g} %",
+                      "measurable, one pole", fit_ok))
+        rows.append(F(k, "corner cross-check", f"step {c.corner_step_hz:.4g} Hz, multisine "
+                      f"{_fmt(c.corner_multisine_hz, '.4g', ' Hz')}", f"within {100 * MAX_DISAGREEMENT:g} %",
+                      agree <= MAX_DISAGREEMENT))
+    else:
+        rows.append(F(k, "coupling", "DC" if c.coupling == "dc" else "n/a", "measurable", c.coupling == "dc"))
+    rows.append(F(k, "noise floor", "digital silence" if c.noise_floor_dbfs <= SILENCE_DB
+                  else f"{c.noise_floor_dbfs:.1f} dBFS", f"<= {MAX_NOISE_DBFS:g} dBFS",
+                  c.noise_floor_dbfs <= MAX_NOISE_DBFS))
+    if c.crosstalk_db is not None:
+        rows.append(F(k, "crosstalk", "none measurable" if c.crosstalk_db <= SILENCE_DB
+                      else f"{c.crosstalk_db:.1f} dB", f"<= {MAX_CROSSTALK_DB:g} dB",
+                      c.crosstalk_db <= MAX_CROSSTALK_DB))
+    if c.coupling == "dc":
+        rows.append(F(k, "DC offset", _fmt(c.dc_offset, ".2e", " FS"), f"|x| <= {MAX_DC_OFFSET:g} FS",
+                      c.dc_offset is not None and abs(c.dc_offset) <= MAX_DC_OFFSET))
+    else:
+        rows.append(F(k, "DC offset", "n/a (AC path)", "-", None))
+    return rows
+
+
+# ---- the analysis (no sound card: a recording in, figures out) --------------------------------
+def _find(recorded: np.ndarray, reference: np.ndarray):
+    """Where ``reference`` best matches ``recorded`` (either sign): (index, ncc)."""
+    from scipy import signal
+    c = signal.correlate(recorded, reference, mode="valid", method="fft")
+    i = int(np.argmax(np.abs(c)))
+    seg = recorded[i:i + len(reference)]
+    d = np.linalg.norm(seg) * np.linalg.norm(reference)
+    return i, (float(np.dot(seg, reference) / d) if d > 0 else 0.0)
+
+
+def _sine_fit(y: np.ndarray, freq_hz: float, rate: int):
+    """Least-squares fit of a sine of ``freq_hz`` plus a constant: (amplitude, phase, residual rms)."""
+    t = np.arange(len(y)) / rate
+    A = np.stack([np.cos(2 * np.pi * freq_hz * t), np.sin(2 * np.pi * freq_hz * t), np.ones(len(y))], 1)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    res = y - A @ coef
+    return float(math.hypot(coef[0], coef[1])), float(math.atan2(-coef[1], coef[0])), float(np.sqrt(np.mean(res**2)))
+
+
+def _db(ratio: float) -> float:
+    return SILENCE_DB if ratio <= 10 ** (SILENCE_DB / 20) else max(SILENCE_DB, 20 * math.log10(ratio))
+
+
+def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_corner_hz: float | None = None,
+            output_device: str = "output", input_device: str = "input", stage: Stage | None = None,
+            reference_ua: float | None = None, timestamp_offset_s: float = 0.0,
+            date: datetime.datetime | None = None) -> CalibrationResult:
+    """Measure every figure from ``recording`` (frames x input channels),
+    what the input recorded while ``plan.signal`` played.
+
+    The recording may start before the signal (by any number of frames:
+    the chirps find it).  ``input_channels[i]`` is the input channel wired
+    to ``plan.channels[i]``'s DAC channel (default: the same index).
+    ``timestamp_offset_s`` is how much later the input's first frame was
+    captured than the output's first frame left the DAC (from PortAudio's
+    timestamps; 0 when the two streams are one).  This function opens no
+    device: the docs run it on a simulated loopback."""
+    stage = stage if stage is not None else Stage(channel_map=tuple(range(plan.out_channels)))
+    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    rate = plan.rate
+    rec = np.asarray(recording, np.float64)
+    if rec.ndim == 1:
+        rec = rec[:, None]
+    ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
+        _checks.integer(f"input_channels[{i}]", x, 0, 31)
+        for i, x in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
+    if len(ins) != len(plan.channels):
+        raise ValueError(f"input_channels={ins!r} has {len(ins)} entries for {len(plan.channels)} DAC channels: "
+                         f"give one input channel per DAC channel measured")
+    if max(ins) >= rec.shape[1]:
+        raise ValueError(f"input_channels={ins!r}: the recording has {rec.shape[1]} channels")
+    if input_corner_hz is not None:
+        input_corner_hz = _checks.number("input_corner_hz", input_corner_hz, 0, MAX_CORNER_HZ, lo_open=True,
+                                         unit="Hz")
+
+    x_all = plan.signal.astype(np.float64)
+    n = len(x_all)
+
+    # 1. latency: every chirp of every channel, found on its input channel
+    lags, found = {}, {}
+    for cp, ic in zip(plan.channels, ins):
+        # the channel's train of chirps (unique, unlike one chirp) puts the signal roughly ...
+        train = x_all[cp.chirps[0]:cp.chirps[-1] + len(plan.chirp), cp.dac_channel]
+        if len(rec) < len(train):
+            raise ValueError(f"the recording ({len(rec)} frames) is shorter than the signal's chirps")
+        i0, _ = _find(rec[:, ic], train)
+        first = i0 - cp.chirps[0]
+        # ... and each chirp, found near there, gives one latency
+        ls, nccs = [], []
+        for p in cp.chirps:
+            lo = max(0, first + p - rate // 100)
+            hi = min(len(rec), first + p + len(plan.chirp) + rate // 100)
+            if hi - lo < len(plan.chirp):
+                nccs.append(0.0)
+                continue
+            i, ncc = _find(rec[lo:hi, ic], plan.chirp)
+            ls.append(lo + i - p)
+            nccs.append(abs(ncc))
+        found[cp.dac_channel] = min(nccs) > 0.5 and len(ls) == len(cp.chirps)
+        lags[cp.dac_channel] = ls
+    good = [lg for c, ls in lags.items() if found[c] for lg in ls]
+    lag = int(np.median(good)) if good else 0
+    jitter_ms = 1000 * (max(good) - min(good)) / rate if good else None
+    if lag < 0 or lag + n > len(rec):
+        good = []
+    aligned = np.zeros((n, rec.shape[1]))
+    if good:
+        aligned = rec[lag:lag + n]
+
+    # 2. noise and offset from the silence, per input channel
+    quiet = aligned[plan.silence.start:plan.silence.stop]
+    offsets = quiet.mean(axis=0)
+    noise_db = [_db(float(np.std(quiet[:, ic])) * math.sqrt(2)) for ic in range(rec.shape[1])]
+
+    results, responses = [], []
+    for cp, ic in zip(plan.channels, ins):
+        k = cp.dac_channel
+        x = x_all[:, k]
+        y = aligned[:, ic]
+        fails = []
+        sine_y = y[cp.sine.start:cp.sine.stop]
+        amp, phase, res = _sine_fit(sine_y, SINE_HZ, rate)
+        amp_x, phase_x, _ = _sine_fit(x[cp.sine.start:cp.sine.stop], SINE_HZ, rate)
+        raw_gain = amp / amp_x
+        if not (found[k] and good) or raw_gain < MIN_LOOP_GAIN:
+            results.append(ChannelResult(k, ic, False, *([None] * 13), noise_db[ic], None, None,
+                                         (f"no signal on input channel {ic} (loop gain {raw_gain:.3g} < "
+                                          f"{MIN_LOOP_GAIN:g}): is the output wired to the input?",)))
+            continue
+        latency_ms = 1000 * (lag / rate + timestamp_offset_s)
+        if jitter_ms > MAX_JITTER_MS:
+            fails.append(f"unstable latency: the chirps arrived {jitter_ms:.3f} ms apart (limit {MAX_JITTER_MS:g} ms)"
+                         f": do the output and the input share a clock?")
+        # the polarity: the sine's phase through the loop (couplings advance it by under 90 degrees at 1 kHz)
+        dphi = (phase - phase_x + math.pi) % (2 * math.pi) - math.pi
+        inverted = abs(dphi) > math.pi / 2
+        span = y[cp.chirps[0]:cp.multisine.stop + cp.multisine_period]
+        peak = float(np.max(np.abs(span)))
+        if peak >= CLIP_LEVEL:
+            fails.append(f"clipping: the input reached {peak:.3f} of full scale (limit {CLIP_LEVEL:g}): lower the "
+                         f"input's gain")
+        distortion = res / (amp / math.sqrt(2))
+        if distortion > MAX_DISTORTION:
+            fails.append(f"distortion {100 * distortion:.3g} % at 1 kHz (limit {100 * MAX_DISTORTION:g} %): "
+                         f"clipping or a bad connection?")
+        # 3. the step fit
+        sq = slice(cp.square.start, cp.square.stop)
+        xin = highpass(x[:cp.square.stop], input_corner_hz, rate)
+        ysq = y[sq]
+        ones = np.ones(len(ysq))
+
+        def step_model(corner_hz, xin=xin, sq=sq, ones=ones, ysq=ysq):
+            m = highpass(xin, corner_hz, rate)[sq]
+            A = np.stack([m, ones], 1)
+            coef, *_ = np.linalg.lstsq(A, ysq, rcond=None)
+            return A @ coef, coef
+
+        def step_cost(corner_hz, ysq=ysq, step_model=step_model):
+            fit, _ = step_model(corner_hz)
+            return float(np.sum((ysq - fit) ** 2))
+
+        lo_hz = DC_FRACTION * plan.lowest_corner_hz
+        hi_hz = min(MAX_CORNER_HZ, 0.05 * rate)
+        f_step, cost = _fit_corner(step_cost, lo_hz, hi_hz)
+        fit, coef = step_model(f_step)
+        scale = float(np.sqrt(np.mean((fit - coef[1]) ** 2)))
+        step_residual = math.sqrt(cost / len(ysq)) / scale if scale > 0 else math.inf
+        responses.append(StepResponse(rate, x[sq], ysq, fit))
+        dc = f_step <= lo_hz * 1.05
+        if dc:
+            step_cost_dc = step_cost(None)
+            step_residual = math.sqrt(step_cost_dc / len(ysq)) / scale if scale > 0 else math.inf
+        # its standard error, from the cost's curvature in log(corner)
+        sigma = None
+        if not dc:
+            h = 0.01
+            c0, cm, cp_ = cost, step_cost(f_step * math.exp(-h)), step_cost(f_step * math.exp(h))
+            curv = (cm + cp_ - 2 * c0) / h**2
+            s2 = c0 / max(len(ysq) - 3, 1)
+            sigma = math.sqrt(2 * s2 / curv) if curv > 0 else math.inf
+        # 4. the multisine cross-check
+        P = cp.multisine_period
+        bins = np.array(plan.multisine_bins)
+        ym = y[cp.multisine.start:cp.multisine.stop].reshape(-1, P)
+        Y = np.fft.rfft(ym, axis=1).mean(axis=0)[bins]
+        X = np.fft.rfft(x[cp.multisine.start:cp.multisine.start + P])[bins]
+        H = Y / X
+        freqs = bins * rate / P
+        Hin = highpass_response(freqs, input_corner_hz, rate)
+
+        def ms_model(corner_hz, Hin=Hin, freqs=freqs, H=H):
+            m = Hin * highpass_response(freqs, corner_hz, rate)
+            g = float(np.real(np.vdot(m, H)) / np.real(np.vdot(m, m)))
+            return g * m
+
+        def ms_cost(corner_hz, H=H, ms_model=ms_model):
+            return float(np.sum(np.abs(H - ms_model(corner_hz)) ** 2))
+
+        f_ms, ms_c = _fit_corner(ms_cost, lo_hz, hi_hz)
+        ms_dc = f_ms <= lo_hz * 1.05
+        if ms_dc:
+            ms_c = ms_cost(None)
+        ms_residual = math.sqrt(ms_c / np.sum(np.abs(H) ** 2))
+        # the loop's gain at 1 kHz, corrected for the couplings
+        h1k = abs(highpass_response(np.array([SINE_HZ]), input_corner_hz, rate)[0]
+                  * highpass_response(np.array([SINE_HZ]), None if dc else f_step, rate)[0])
+        gain = raw_gain / h1k
+        coupling, corner, unc = ("dc", None, None) if dc else ("ac", f_step, None)
+        if step_residual > MAX_RESIDUAL or ms_residual > MAX_RESIDUAL:
+            fails.append(f"the response is not one high-pass: a one-pole fit leaves {100 * step_residual:.2g} % "
+                         f"(step) and {100 * ms_residual:.2g} % (multisine) unexplained (limit "
+                         f"{100 * MAX_RESIDUAL:g} %); two couplings in series (is the input AC-coupled? give "
+                         f"input_corner_hz), or a stage that is not a one-pole coupling: no corner is reported")
+        if fails and "not one high-pass" in fails[-1]:
+            pass                        # the disagreement of two wrong fits says nothing more
+        elif dc != ms_dc:
+            fails.append(f"the step fit says {'DC' if dc else f'a corner of {f_step:.4g} Hz'} but the multisine "
+                         f"says {'DC' if ms_dc else f'{f_ms:.4g} Hz'}: no corner is reported")
+        elif not dc:
+            d = abs(math.log(f_ms / f_step))
+            if d > MAX_DISAGREEMENT:
+                fails.append(f"the corner is not measurable: the step fit ({f_step:.4g} Hz) and the multisine "
+                             f"({f_ms:.4g} Hz) disagree by {100 * d:.2g} % (limit {100 * MAX_DISAGREEMENT:g} %)")
+            unc = max(UNCERTAINTY_FLOOR, 3 * (sigma if sigma is not None else 0.0), d)
+            unc = math.ceil(unc * 1000) / 1000
+            if unc > 0.9:
+                fails.append(f"the corner's uncertainty {100 * unc:.3g} % is too wide to use")
+        if any("not one high-pass" in f or "says" in f for f in fails):
+            coupling, corner, unc = None, None, None
+        if noise_db[ic] > MAX_NOISE_DBFS:
+            fails.append(f"noise floor {noise_db[ic]:.1f} dBFS (limit {MAX_NOISE_DBFS:g} dBFS)")
+        # crosstalk: the 1 kHz sine on the other measured input channels
+        xt = None
+        others = [j for j in set(ins) if j != ic]
+        if others:
+            worst = max(_sine_fit(aligned[cp.sine.start:cp.sine.stop, j], SINE_HZ, rate)[0] for j in others)
+            xt = _db(worst / amp)
+            if xt > MAX_CROSSTALK_DB:
+                fails.append(f"crosstalk {xt:.1f} dB into another input channel (limit {MAX_CROSSTALK_DB:g} dB)")
+        offset = None
+        if coupling == "dc":
+            offset = float(offsets[ic] / gain)
+            if abs(offset) > MAX_DC_OFFSET:
+                fails.append(f"DC offset {offset:.3g} of full scale (limit {MAX_DC_OFFSET:g}): a DC-coupled "
+                             f"path would drive a constant current")
+        results.append(ChannelResult(
+            k, ic, True, latency_ms, jitter_ms, gain, inverted, peak, distortion, coupling, corner, unc,
+            f_step if not dc else None, f_ms if not ms_dc else None, step_residual, ms_residual, noise_db[ic], xt,
+            offset, tuple(fails)))
+
+    # 5. the stage's coupling: every channel's, agreeing
+    fails, coupling, corner, unc = [], None, None, None
+    measured = [c for c in results if c.signal and c.coupling is not None]
+    kinds = {c.coupling for c in measured}
+    if len(kinds) > 1:
+        fails.append("the channels disagree on the coupling: " + ", ".join(
+            f"ch{c.dac_channel} {c.coupling.upper()}" for c in measured))
+    elif kinds == {"dc"}:
+        coupling = "dc"
+    elif kinds == {"ac"}:
+        coupling = "ac"
+        corner = float(math.exp(np.mean([math.log(c.corner_hz) for c in measured])))
+        unc = max(c.corner_uncertainty + abs(math.log(c.corner_hz / corner)) for c in measured)
+        unc = math.ceil(unc * 1000) / 1000
+        apart = [c for c in measured if abs(math.log(c.corner_hz / corner)) > c.corner_uncertainty]
+        if apart:
+            fails.append("the channels' corners disagree beyond their uncertainty: " + ", ".join(
+                f"ch{c.dac_channel} {c.corner_hz:.4g} Hz" for c in measured))
+    ua_per_v = stage.ua_per_v
+    if reference_ua is not None:
+        ua_per_v = _reference_ua_per_v(stage, reference_ua, coupling, corner, rate)
+    return CalibrationResult(
+        date=date or datetime.datetime.now(datetime.UTC).replace(microsecond=0),
+        output_device=output_device, input_device=input_device, rate=rate, input_corner_hz=input_corner_hz,
+        base=stage, channels=tuple(results), coupling=coupling, corner_hz=corner, corner_uncertainty=unc,
+        ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
+
+
+# ---- the meter's reference --------------------------------------------------------------------
+def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
+    """The calibration tone: :data:`REFERENCE_TONE_HZ` at :data:`LEVEL` of
+    full scale (peak) on each DAC channel of program channel 0 (a bridged
+    pair in antiphase), ramped in and out over 0.2 s; frames x out_channels."""
+    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    rate = _checks.rate(rate)
+    seconds = _checks.number("seconds", seconds, 1, 600, unit="s")
+    n = int(round(seconds * rate))
+    s = LEVEL * np.sin(2 * np.pi * REFERENCE_TONE_HZ * np.arange(n) / rate)
+    r = int(0.2 * rate)
+    s[:r] *= _rise(r)
+    s[-r:] *= _rise(r)[::-1]
+    out = np.zeros((n, stage.out_channels), np.float32)
+    route = stage.channel_map[0]
+    if isinstance(route, tuple):
+        out[:, route[0]], out[:, route[1]] = s, -s
+    else:
+        out[:, route] = s
+    return out
+
+
+def reference_tone_ua(stage: Stage) -> float:
+    """The RMS current (uA) the base stage says the tone asks for: what the
+    meter reads when ``ua_per_v`` is right (a DC-coupled stage)."""
+    return LEVEL / math.sqrt(2) / stage.dac_per_ua(0)
+
+
+def _reference_ua_per_v(stage: Stage, reference_ua, coupling, corner_hz, rate) -> float:
+    reference_ua = _checks.number("reference_ua", reference_ua, 0, 10_000, lo_open=True, unit="uA")
+    if stage.mode != "current":
+        raise ValueError(f"reference_ua={reference_ua:g} is for a current-mode stage (ua_per_v); this stage is "
+                         f"voltage-mode (load_ohm={stage.load_ohm:g}): its current is the load's")
+    h = abs(highpass_response(np.array([REFERENCE_TONE_HZ]), corner_hz if coupling == "ac" else None, rate)[0])
+    return stage.ua_per_v * reference_ua / (reference_tone_ua(stage) * h)
+
+
+# ---- the sound card ---------------------------------------------------------------------------
+def _open_sd():
+    from ._extras import require
+    return require("sounddevice", "audio", "calibrating", "libportaudio2")
+
+
+def _device_arg(name: str, d):
+    if isinstance(d, str):
+        return int(d) if d.strip().isdigit() else _checks.text(name, d, empty=False)
+    return _checks.integer(name, d, 0, 1 << 16)
+
+
+def _device_name(sd, d, kind: str) -> str:
+    try:
+        return str(sd.query_devices(d, kind)["name"])
+    except Exception:
+        return str(d)
+
+
+def play_and_record(signal: np.ndarray, output_device, input_device, rate: int, input_channels: int,
+                    *, latency: float = 0.1, attempts: int = 3):
+    """Play ``signal`` (frames x channels) on ``output_device`` while
+    recording ``input_channels`` channels of ``input_device``.  Two streams
+    (the input started first): returns ``(recording, timestamp_offset_s)``,
+    the recording starting before the signal and ending at least 1 s after
+    it, and how much later the input's first frame was captured than the
+    output's first frame was played (PortAudio's timestamps; 0 when they
+    are not given).  A run with an under- or overflow is tried again."""
+    sd = _open_sd()
+    x = np.ascontiguousarray(signal, np.float32)
+    for _attempt in range(attempts):
+        rec, flags, stamps = _run_once(sd, x, output_device, input_device, rate, input_channels, latency)
+        if not flags:
+            break
+    t_in, t_out = stamps.get("in", 0.0), stamps.get("out", 0.0)
+    offset = t_in - t_out if t_in and t_out else 0.0
+    return rec, offset
+
+
+def _run_once(sd, x, output_device, input_device, rate, input_channels, latency):
+    import threading
+    chunks, flags, stamps = [], set(), {}
+    pos = [0]
+    done = threading.Event()
+    have = [0]
+
+    def rec_cb(indata, frames, time, status):
+        if status:
+            flags.add(str(status))
+        stamps.setdefault("in", time.inputBufferAdcTime)
+        chunks.append(indata.copy())
+        have[0] += frames
+
+    def play_cb(outdata, frames, time, status):
+        if status:
+            flags.add(str(status))
+        stamps.setdefault("out", time.outputBufferDacTime)
+        k = min(frames, len(x) - pos[0])
+        outdata[:k] = x[pos[0]:pos[0] + k]
+        outdata[k:] = 0
+        pos[0] += k
+        if pos[0] >= len(x):
+            done.set()
+
+    with sd.InputStream(samplerate=rate, device=input_device, channels=input_channels, dtype="float32",
+                        latency=latency, callback=rec_cb):
+        with sd.OutputStream(samplerate=rate, device=output_device, channels=x.shape[1], dtype="float32",
+                             latency=latency, callback=play_cb):
+            if not done.wait(len(x) / rate + 10):
+                raise RuntimeError("calibration: playback did not finish (the output stream stalled)")
+        need = have[0] + int(1.0 * rate)
+        waited = 0.0
+        while have[0] < need and waited < 10:
+            sd.sleep(50)
+            waited += 0.05
+    rec = np.concatenate(chunks) if chunks else np.zeros((0, input_channels), np.float32)
+    return rec, flags, stamps
+
+
+def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
+              channels=None, input_channels=None, input_corner_hz: float | None = None,
+              reference_ua: float | None = None, lowest_corner_hz: float = 1.0) -> CalibrationResult:
+    """Calibrate ``output_device`` through a loopback into ``input_device``
+    (names or PortAudio indices): **a loopback or a dummy load, never a person**.
+
+    Plays the :class:`Plan` (about 12 s per channel at the default
+    ``lowest_corner_hz``) on DAC ``channels`` (default: all of the
+    stage's ``out_channels``) in turn, records ``input_channels`` (default:
+    the same indices), and returns the :func:`analyse` of it.
+
+    * ``stage``: the base stage (default: ``Stage()`` routing every DAC
+      channel), whose fields the written stage keeps;
+    * ``input_corner_hz``: the input's own high-pass corner, if it is
+      AC-coupled (it is modelled, not measured); None: DC-coupled;
+    * ``reference_ua``: a meter's RMS reading of :func:`play_reference_tone`'s
+      current, which sets ``ua_per_v``;
+    * ``lowest_corner_hz``: the lowest corner the signals are sized for
+      (the square's half-period and the multisine's period are its inverse).
+    """
+    stage = stage if stage is not None else Stage()
+    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    output_device = _device_arg("output_device", output_device)
+    input_device = _device_arg("input_device", input_device)
+    rate = _checks.rate(rate)
+    chans = tuple(range(stage.out_channels)) if channels is None else channels
+    plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
+    ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
+        _checks.integer(f"input_channels[{i}]", v, 0, 31)
+        for i, v in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
+    if input_corner_hz is not None:
+        _checks.number("input_corner_hz", input_corner_hz, 0, MAX_CORNER_HZ, lo_open=True, unit="Hz")
+    if reference_ua is not None:
+        _reference_ua_per_v(stage, reference_ua, "dc", None, rate)      # checked before anything plays
+    sd = _open_sd()
+    rec, offset = play_and_record(plan.signal, output_device, input_device, rate, max(ins) + 1)
+    return analyse(plan, rec, input_channels=ins, input_corner_hz=input_corner_hz,
+                   output_device=_device_name(sd, output_device, "output"),
+                   input_device=_device_name(sd, input_device, "input"), stage=stage, reference_ua=reference_ua,
+                   timestamp_offset_s=offset)
+
+
+def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: float = 30.0,
+                        rate: int = _checks.DEFAULT_RATE) -> float:
+    """Play the meter's calibration tone (:func:`reference_tone`) on
+    ``output_device`` into the **dummy load**, and return the RMS current
+    (uA) the stage says it asks for.  Read the meter (true RMS, AC, in
+    series with the load) while it plays, and give the reading as
+    ``reference_ua``."""
+    stage = stage if stage is not None else Stage()
+    x = reference_tone(stage, seconds, rate)
+    sd = _open_sd()
+    sd.play(x, samplerate=rate, device=_device_arg("output_device", output_device), blocking=True)
+    return reference_tone_ua(stage)
+
+
+# ---- the stage file ---------------------------------------------------------------------------
+def _toml_string(s: str) -> str:
+    out = []
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise ValueError(f"{v!r} cannot be written: a stage's numbers are finite")
+        return repr(v)
+    if isinstance(v, str):
+        return _toml_string(v)
+    if isinstance(v, datetime.datetime):
+        return v.isoformat()
+    if isinstance(v, datetime.date):
+        return v.isoformat()
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(e) for e in v) + "]"
+    raise TypeError(f"{v!r} ({type(v).__name__}) has no TOML form here")
+
+
+def stage_toml(stage: Stage, comment: str = "") -> str:
+    """``stage`` as the text of a stage TOML file (docs/toml.md): the keys
+    its mode and coupling use, and its ``[calibration]`` table."""
+    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    skip = {"calibration"}
+    if stage.coupling != "ac":
+        skip |= {"corner_hz", "corner_tolerance", "headroom"}
+    skip |= {"ua_per_v"} if stage.mode == "voltage" else {"load_ohm", "load_ohm_min", "load_ohm_max"}
+    lines = [f"# {line}" for line in comment.splitlines()]
+    for f in dataclasses.fields(stage):
+        if f.name not in skip and getattr(stage, f.name) is not None:
+            lines.append(f"{f.name} = {_toml_value(getattr(stage, f.name))}")
+    if stage.calibration is not None:
+        lines += ["", "[calibration]"]
+        for f in dataclasses.fields(stage.calibration):
+            v = getattr(stage.calibration, f.name)
+            if v is not None:
+                lines.append(f"{f.name} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_stage_toml(stage: Stage, path) -> Stage:
+    """Write ``stage`` to ``path`` (:func:`stage_toml`), read it back with
+    :meth:`Stage.from_toml`, and return what was read, refusing (ValueError)
+    when it is not exactly ``stage``."""
+    path = _checks.path("path", path)
+    comment = ("a stage measured by `microwave calibrate` (docs: calibration)"
+               if stage.calibration is not None else "a microwave stage")
+    Path(path).write_text(stage_toml(stage, comment), encoding="utf-8")
+    back = Stage.from_toml(path)
+    if back != stage:
+        raise ValueError(f"{path}: the stage read back differs from the one written: {back!r} != {stage!r}")
+    return back
