@@ -364,11 +364,16 @@ class CalibrationResult:
         rows = []
         for c in self.channels:
             rows += _channel_figures(c)
-        rows.append(Figure(None, "coupling (stage)",
-                           "n/a" if self.coupling is None else self.coupling.upper()
-                           + (f" {self.corner_hz:.4g} Hz +-{100 * self.corner_uncertainty:.2g} %"
-                              if self.coupling == "ac" else ""),
-                           "channels agree",
+        if self.coupling is None:
+            coupling = "n/a"
+        elif self.coupling == "ac":
+            # analyse gives an AC stage its corner and uncertainty
+            assert self.corner_hz is not None and self.corner_uncertainty is not None
+            coupling = (self.coupling.upper()
+                        + f" {self.corner_hz:.4g} Hz +-{100 * self.corner_uncertainty:.2g} %")
+        else:
+            coupling = self.coupling.upper()
+        rows.append(Figure(None, "coupling (stage)", coupling, "channels agree",
                            None if self.coupling is None and not self.failures else not self.failures))
         if self.reference_ua is not None:
             rows.append(Figure(None, "ua_per_v (meter)", f"{self.ua_per_v:.6g} uA/V",
@@ -393,24 +398,27 @@ class CalibrationResult:
         """The ``[calibration]`` table of the stage: one entry per DAC
         channel of the base stage (all of them must have been measured)."""
         by = {c.dac_channel: c for c in self.channels}
-        missing = [k for k in range(self.base.out_channels) if k not in by]
+        n_out = self.base.out_channels
+        assert n_out is not None        # Stage.__post_init__ sets out_channels
+        missing = [k for k in range(n_out) if k not in by]
         if missing:
             raise ValueError(f"channels {missing} of the stage's out_channels={self.base.out_channels} were not "
                              f"measured: calibrate every DAC channel to write a stage")
         ok = [c for c in self.channels if c.signal]
         lat = [c.latency_ms for c in ok if c.latency_ms is not None]
         xt = [c.crosstalk_db for c in ok if c.crosstalk_db is not None]
-        per = [by[k] for k in range(self.base.out_channels)]
+        per = [by[k] for k in range(n_out)]
+        gains = [c.loop_gain for c in per if c.loop_gain]
+        dc_offsets = [c.dc_offset for c in per if c.dc_offset is not None]
         return Calibration(
             date=self.date, output_device=self.output_device, input_device=self.input_device, rate=self.rate,
             latency_ms=float(np.median(lat)) if lat else None,
-            loop_gain=tuple(c.loop_gain for c in per) if all(c.loop_gain for c in per) else None,
+            loop_gain=tuple(gains) if len(gains) == len(per) else None,
             corner_hz=self.corner_hz if self.coupling == "ac" else None,
             corner_uncertainty=self.corner_uncertainty if self.coupling == "ac" else None,
             noise_floor_dbfs=max(c.noise_floor_dbfs for c in self.channels),
             crosstalk_db=max(xt) if xt else None,
-            dc_offset=(tuple(c.dc_offset for c in per) if self.coupling == "dc"
-                       and all(c.dc_offset is not None for c in per) else None),
+            dc_offset=tuple(dc_offsets) if self.coupling == "dc" and len(dc_offsets) == len(per) else None,
             passed=self.passed)
 
     def stage(self) -> Stage:
@@ -421,12 +429,18 @@ class CalibrationResult:
         if not self.passed:
             raise ValueError("the calibration failed (" + self.table().splitlines()[-1][len("FAILED: "):]
                              + "): no stage is written from it")
-        changes = {"coupling": self.coupling, "calibration": self.calibration()}
+        calibration = self.calibration()
+        # a passed calibration measured a coupling on every channel, and they agree
+        assert self.coupling is not None
+        # the fields not measured keep the base stage's values
+        corner_hz, corner_tolerance = self.base.corner_hz, self.base.corner_tolerance
         if self.coupling == "ac":
-            changes.update(corner_hz=self.corner_hz, corner_tolerance=self.corner_uncertainty)
-        if self.reference_ua is not None:
-            changes["ua_per_v"] = self.ua_per_v
-        return dataclasses.replace(self.base, **changes)
+            # analyse gives an AC stage its corner and uncertainty
+            assert self.corner_hz is not None and self.corner_uncertainty is not None
+            corner_hz, corner_tolerance = self.corner_hz, self.corner_uncertainty
+        ua_per_v = self.ua_per_v if self.reference_ua is not None else self.base.ua_per_v
+        return dataclasses.replace(self.base, coupling=self.coupling, corner_hz=corner_hz,
+                                   corner_tolerance=corner_tolerance, ua_per_v=ua_per_v, calibration=calibration)
 
     def write_stage(self, path) -> Stage:
         """Write :meth:`stage` as a stage TOML to ``path``, read it back with
@@ -460,6 +474,8 @@ def _channel_figures(c: ChannelResult) -> list[Figure]:
                   f"step {_fmt(c.step_residual, '.2%')}, multisine {_fmt(c.multisine_residual, '.2%')}",
                   f"<= {100 * MAX_RESIDUAL:g} %", fit_ok))
     if c.coupling == "ac":
+        # analyse gives an AC channel its step fit's corner and an uncertainty (else its coupling is None)
+        assert c.corner_step_hz is not None and c.corner_hz is not None and c.corner_uncertainty is not None
         agree = abs(math.log(c.corner_multisine_hz / c.corner_step_hz)) if c.corner_multisine_hz else math.inf
         rows.append(F(k, "corner", f"{c.corner_hz:.4g} Hz +-{100 * c.corner_uncertainty:.2g} %",
                       "measurable, one pole", fit_ok))
@@ -589,11 +605,16 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         amp_x, phase_x, _ = _sine_fit(x[cp.sine.start:cp.sine.stop], SINE_HZ, rate)
         raw_gain = amp / amp_x
         if not (found[k] and good) or raw_gain < MIN_LOOP_GAIN:
-            results.append(ChannelResult(k, ic, False, *([None] * 13), noise_db[ic], None, None,
-                                         (f"no signal on input channel {ic} (loop gain {raw_gain:.3g} < "
-                                          f"{MIN_LOOP_GAIN:g}): is the output wired to the input?",)))
+            results.append(ChannelResult(
+                dac_channel=k, input_channel=ic, signal=False, latency_ms=None, latency_jitter_ms=None,
+                loop_gain=None, inverted=None, peak_input=None, distortion=None, coupling=None, corner_hz=None,
+                corner_uncertainty=None, corner_step_hz=None, corner_multisine_hz=None, step_residual=None,
+                multisine_residual=None, noise_floor_dbfs=noise_db[ic], crosstalk_db=None, dc_offset=None,
+                failures=(f"no signal on input channel {ic} (loop gain {raw_gain:.3g} < "
+                          f"{MIN_LOOP_GAIN:g}): is the output wired to the input?",)))
             continue
         latency_ms = 1000 * (lag / rate + timestamp_offset_s)
+        assert jitter_ms is not None    # `good` is not empty here, and jitter_ms was measured from it
         if jitter_ms > MAX_JITTER_MS:
             fails.append(f"unstable latency: the chirps arrived {jitter_ms:.3f} ms apart (limit {MAX_JITTER_MS:g} ms)"
                          f": do the output and the input share a clock?")
@@ -671,6 +692,9 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         h1k = abs(highpass_response(np.array([SINE_HZ]), input_corner_hz, rate)[0]
                   * highpass_response(np.array([SINE_HZ]), None if dc else f_step, rate)[0])
         gain = raw_gain / h1k
+        coupling: str | None
+        corner: float | None
+        unc: float | None
         coupling, corner, unc = ("dc", None, None) if dc else ("ac", f_step, None)
         if step_residual > MAX_RESIDUAL or ms_residual > MAX_RESIDUAL:
             fails.append(f"the response is not one high-pass: a one-pole fit leaves {100 * step_residual:.2g} % "
@@ -710,9 +734,12 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
                 fails.append(f"DC offset {offset:.3g} of full scale (limit {MAX_DC_OFFSET:g}): a DC-coupled "
                              f"path would drive a constant current")
         results.append(ChannelResult(
-            k, ic, True, latency_ms, jitter_ms, gain, inverted, peak, distortion, coupling, corner, unc,
-            f_step if not dc else None, f_ms if not ms_dc else None, step_residual, ms_residual, noise_db[ic], xt,
-            offset, tuple(fails)))
+            dac_channel=k, input_channel=ic, signal=True, latency_ms=latency_ms, latency_jitter_ms=jitter_ms,
+            loop_gain=gain, inverted=inverted, peak_input=peak, distortion=distortion, coupling=coupling,
+            corner_hz=corner, corner_uncertainty=unc, corner_step_hz=f_step if not dc else None,
+            corner_multisine_hz=f_ms if not ms_dc else None, step_residual=step_residual,
+            multisine_residual=ms_residual, noise_floor_dbfs=noise_db[ic], crosstalk_db=xt, dc_offset=offset,
+            failures=tuple(fails)))
 
     # 5. the stage's coupling: every channel's, agreeing
     fails, coupling, corner, unc = [], None, None, None
@@ -720,18 +747,24 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
     kinds = {c.coupling for c in measured}
     if len(kinds) > 1:
         fails.append("the channels disagree on the coupling: " + ", ".join(
-            f"ch{c.dac_channel} {c.coupling.upper()}" for c in measured))
+            f"ch{c.dac_channel} {c.coupling.upper()}"
+            for c in measured if c.coupling is not None))      # drops none: it narrows the type only
     elif kinds == {"dc"}:
         coupling = "dc"
     elif kinds == {"ac"}:
         coupling = "ac"
-        corner = float(math.exp(np.mean([math.log(c.corner_hz) for c in measured])))
-        unc = max(c.corner_uncertainty + abs(math.log(c.corner_hz / corner)) for c in measured)
+        fits: list[tuple[int, float, float]] = []      # (DAC channel, corner, uncertainty)
+        for c in measured:
+            # an AC channel has its corner and uncertainty (step 4 clears the coupling when it has not)
+            assert c.corner_hz is not None and c.corner_uncertainty is not None
+            fits.append((c.dac_channel, c.corner_hz, c.corner_uncertainty))
+        corner = float(math.exp(np.mean([math.log(f) for _, f, _ in fits])))
+        unc = max(u + abs(math.log(f / corner)) for _, f, u in fits)
         unc = math.ceil(unc * 1000) / 1000
-        apart = [c for c in measured if abs(math.log(c.corner_hz / corner)) > c.corner_uncertainty]
+        apart = [ch for ch, f, u in fits if abs(math.log(f / corner)) > u]
         if apart:
             fails.append("the channels' corners disagree beyond their uncertainty: " + ", ".join(
-                f"ch{c.dac_channel} {c.corner_hz:.4g} Hz" for c in measured))
+                f"ch{ch} {f:.4g} Hz" for ch, f, _ in fits))
     ua_per_v = stage.ua_per_v
     if reference_ua is not None:
         ua_per_v = _reference_ua_per_v(stage, reference_ua, coupling, corner, rate)
@@ -755,6 +788,7 @@ def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     r = int(0.2 * rate)
     s[:r] *= _rise(r)
     s[-r:] *= _rise(r)[::-1]
+    assert stage.out_channels is not None       # Stage.__post_init__ sets it
     out = np.zeros((n, stage.out_channels), np.float32)
     route = stage.channel_map[0]
     if isinstance(route, tuple):
@@ -883,6 +917,7 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     output_device = _device_arg("output_device", output_device)
     input_device = _device_arg("input_device", input_device)
     rate = _checks.rate(rate)
+    assert stage.out_channels is not None       # Stage.__post_init__ sets it
     chans = tuple(range(stage.out_channels)) if channels is None else channels
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
