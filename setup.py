@@ -42,7 +42,8 @@ extensions = [
 ]
 
 setup(
-    libraries=[("mwkernels", {"sources": KERNELS, "include_dirs": ["csrc"], "cflags": CFLAGS + ["-fvisibility=hidden"]})],
+    libraries=[("mwkernels", {"sources": KERNELS, "include_dirs": ["csrc"],
+                              "cflags": CFLAGS + ["-fvisibility=hidden"]})],
     cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
         extensions,

@@ -24,13 +24,22 @@ def test_every_hazard_row_names_a_control_and_a_test():
         assert "`" in cells[3] and "test_" in cells[4], f"row without a control or a test: {r}"
 
 
+def public_modules() -> list[str]:
+    """microwave and every module of it whose name does not start with _ (found, not listed:
+    a new public module is covered without editing this file)."""
+    import pkgutil
+
+    import microwave
+    return ["microwave"] + [f"microwave.{m.name}" for m in pkgutil.iter_modules(microwave.__path__)
+                            if not m.name.startswith("_")]
+
+
 def test_every_public_module_says_what_its_api_is():
     """microwave.__all__ and each public module's __all__ name what exists
     (the public API that validation and the docs cover)."""
     import importlib
-    for name in ("microwave", "microwave.audio", "microwave.envelopes", "microwave.files", "microwave.modes",
-                 "microwave.patterns", "microwave.plot", "microwave.pulses", "microwave.sessions", "microwave.stage",
-                 "microwave.cli"):
+    assert "microwave.calibrate" in public_modules()
+    for name in public_modules():
         mod = importlib.import_module(name)
         assert mod.__all__, name
         missing = [n for n in mod.__all__ if not hasattr(mod, n)]
@@ -45,8 +54,8 @@ def test_every_public_definition_has_a_docstring():
     import importlib
     import inspect
     missing = []
-    for name in ("pulses", "envelopes", "patterns", "modes", "stage", "sessions", "files", "plot", "audio", "cli"):
-        mod = importlib.import_module(f"microwave.{name}")
+    for name in public_modules()[1:]:
+        mod = importlib.import_module(name)
         for n in mod.__all__:
             obj = getattr(mod, n)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):

@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import microwave
-from microwave import audio, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
+from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
 from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
@@ -78,6 +78,7 @@ CUSTOM = dict(onsets_s=(0.0, 0.02), amps_ua=(100.0, -50.0), loop_s=0.05, phase_u
               biphasic=True, delay_s=0.001, duration_s=1.0, rise_us=10, fall_us=10, polarity=1, amp_ua=1.0,
               freq_hz=None, period_us=None, burst=None, sweep=None, envelope=None, pattern=None)
 ENV = Envelope((Ramp(0.01, 1.0), Ramp(0.02, 0.5, "cosine")))
+CAL_PLAN = calibrate.Plan.build(rate=8000, out_channels=1, dac_channels=(0,), lowest_corner_hz=2.0)
 
 
 def bi():
@@ -215,12 +216,27 @@ CASES = [
     Case(sessions.load, dict(path=TMP / "session.toml")),
     Case(sessions.resolve, dict(name_or_path=str(TMP / "session.toml"))),
     Case(Stage.from_toml, dict(path=TMP / "stage.toml"), id="Stage.from_toml"),
+    # calibration: the signal, its analysis, the stage it writes; the device calls up to opening one
+    Case(calibrate.Plan.build, dict(rate=8000, out_channels=2, dac_channels=(0, 1), lowest_corner_hz=2.0),
+         id="Plan.build"),
+    Case(calibrate.analyse, dict(plan=CAL_PLAN, recording=np.zeros((len(CAL_PLAN.signal), 1), np.float32),
+                                 input_channels=None, input_corner_hz=None, output_device="out", input_device="in",
+                                 stage=None, reference_ua=None, timestamp_offset_s=0.0, date=None)),
+    Case(calibrate.write_stage_toml, dict(stage=Stage(coupling="ac", corner_hz=4.0), path=TMP / "written.toml")),
+    Case(calibrate.calibrate, dict(output_device="out", input_device="in", stage=None, rate=RATE, channels=None,
+                                   input_channels=None, input_corner_hz=None, reference_ua=None,
+                                   lowest_corner_hz=1.0)),
+    Case(calibrate.play_reference_tone, dict(output_device="out", stage=None, seconds=30.0, rate=RATE)),
 ]
 (TMP / "session.toml").write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 0.3\n')
 (TMP / "stage.toml").write_text('max_ua = 400\ncoupling = "ac"\ncorner_hz = 5.0\n')
 
 #: public callables not fuzzed here, and why
 EXCLUDED = {
+    # what a calibration measured: results the library builds, not inputs a user gives
+    calibrate.ChannelResult: "a result", calibrate.CalibrationResult: "a result", calibrate.Figure: "a result",
+    calibrate.Plan: "built by Plan.build (fuzzed); the class itself only holds what build made",
+    inspect.getattr_static(calibrate.CalibrationResult, "write_stage"): "a result's (write_stage_toml is fuzzed)",
     # they need a sound card (Player and play are fuzzed above up to opening the device)
     audio.list_devices: "queries PortAudio's devices",
     cli.main: "the command line: tests/test_cli.py",
@@ -232,7 +248,8 @@ EXCLUDED = {
     inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
-PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, files, plot, audio, cli]
+PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, files, plot, audio, cli,
+                  calibrate]
 
 
 # ---- the property -----------------------------------------------------------------------------
@@ -251,7 +268,8 @@ FILE_PARAMS = {"path", "name_or_path"}
 
 #: parameters whose valid value is None but that take something other than a number
 NON_NUMBER_NONE = {"burst", "sweep", "envelope", "pattern", "stage", "sense", "progress", "device", "calibration",
-                   "date", "output_device", "input_device", "loop_gain", "dc_offset", "passed"}
+                   "date", "output_device", "input_device", "loop_gain", "dc_offset", "passed",
+                   "channels", "input_channels"}
 
 
 def _check_result(result):
@@ -293,7 +311,7 @@ def _check_result(result):
 def _call(case: Case, kw: dict):
     # numpy's overflow and invalid-value warnings are errors: a silent inf is a bug
     with contextlib.chdir(TMP), mock.patch.object(audio, "_sd", side_effect=DeviceReached), \
-            warnings.catch_warnings():
+            mock.patch.object(calibrate, "_open_sd", side_effect=DeviceReached), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         try:
             return case.call(**kw)

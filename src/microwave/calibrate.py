@@ -62,13 +62,16 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import _checks
-from .stage import Calibration, Stage
+from .files import publish
+from .stage import Calibration, Stage, _iso_date
 
 __all__ = ["calibrate", "analyse", "Plan", "ChannelResult", "CalibrationResult", "Figure", "play_reference_tone",
            "write_stage_toml", "LEVEL"]
@@ -85,6 +88,8 @@ REFERENCE_TONE_HZ = 400.0
 MIN_LOOP_GAIN = 0.01
 #: a recorded sample at or beyond this fraction of the input's full scale is clipping
 CLIP_LEVEL = 0.99
+#: the widest corner uncertainty a stage can declare (Stage.corner_tolerance <= 0.9)
+MAX_UNCERTAINTY = 0.9
 #: the 1 kHz sine's residual after a pure-sine fit, relative to the sine (THD+N, 1 % = -40 dB)
 MAX_DISTORTION = 0.01
 #: the spread of the latency over every chirp of a run, ms
@@ -151,10 +156,7 @@ class Plan:
         period are ``1 / lowest_corner_hz`` seconds."""
         rate = _checks.rate(rate)
         out_channels = _checks.integer("out_channels", out_channels, 1, 32)
-        chans = _checks.sequence("channels", dac_channels, "DAC channel indices", max_len=32)
-        chans = tuple(_checks.integer(f"channels[{i}]", c, 0, out_channels - 1) for i, c in enumerate(chans))
-        if not chans or len(set(chans)) != len(chans):
-            raise ValueError(f"channels={chans!r} is not allowed: give each DAC channel to measure once, at least one")
+        chans = _channel_list("dac_channels", dac_channels, out_channels)
         lowest_corner_hz = _checks.number("lowest_corner_hz", lowest_corner_hz, 0.1, 100, unit="Hz")
         sec = lambda s: int(round(s * rate))  # noqa: E731
         half = sec(1.0 / lowest_corner_hz)
@@ -230,6 +232,40 @@ class Plan:
     def seconds(self) -> float:
         """How long the calibration plays."""
         return len(self.signal) / self.rate
+
+
+def _when(value) -> datetime.datetime:
+    """A date-time from a date-time, a date (its midnight, UTC) or an ISO 8601 string."""
+    d = _iso_date(value)
+    return d if isinstance(d, datetime.datetime) else datetime.datetime.combine(d, datetime.time(), datetime.UTC)
+
+
+def _recording(value, frames: int) -> np.ndarray:
+    """``value`` as a finite float64 recording, frames x input channels, of at least ``frames`` frames."""
+    what = f"{type(value).__name__}{getattr(value, 'shape', '')}"
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+        raise TypeError(f"recording={what} must be an array of samples, frames x input channels")
+    try:
+        rec = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"recording={what} must be an array of numbers, frames x input channels") from None
+    if rec.ndim == 1:
+        rec = rec[:, None]
+    if rec.ndim != 2 or rec.shape[1] == 0 or len(rec) < frames:
+        raise ValueError(f"recording={what} is not allowed: it must be frames x input channels, at least "
+                         f"{frames} frames (the plan's signal)")
+    if not np.all(np.isfinite(rec)):
+        raise ValueError(f"recording={what} holds NaN or infinite samples: record again")
+    return rec
+
+
+def _channel_list(name: str, value, out_channels: int) -> tuple[int, ...]:
+    """``value`` as DAC channel indices below ``out_channels``, each once, at least one."""
+    chans = _checks.sequence(name, value, "DAC channel indices", max_len=32)
+    chans = tuple(_checks.integer(f"{name}[{i}]", c, 0, out_channels - 1) for i, c in enumerate(chans))
+    if not chans or len(set(chans)) != len(chans):
+        raise ValueError(f"{name}={chans!r} is not allowed: give each DAC channel to measure once, at least one")
+    return chans
 
 
 def _rise(n: int) -> np.ndarray:
@@ -314,6 +350,7 @@ class ChannelResult:
 
     @property
     def passed(self) -> bool:
+        """Every figure of this channel within its limit."""
         return not self.failures
 
 
@@ -537,12 +574,11 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
     captured than the output's first frame left the DAC (from PortAudio's
     timestamps; 0 when the two streams are one).  This function opens no
     device: the docs run it on a simulated loopback."""
+    _checks.instance("plan", plan, Plan, "a microwave.calibrate.Plan (Plan.build)")
     stage = stage if stage is not None else Stage(channel_map=tuple(range(plan.out_channels)))
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     rate = plan.rate
-    rec = np.asarray(recording, np.float64)
-    if rec.ndim == 1:
-        rec = rec[:, None]
+    rec = _recording(recording, len(plan.signal))
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
         _checks.integer(f"input_channels[{i}]", x, 0, 31)
         for i, x in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
@@ -713,7 +749,7 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
                              f"({f_ms:.4g} Hz) disagree by {100 * d:.2g} % (limit {100 * MAX_DISAGREEMENT:g} %)")
             unc = max(UNCERTAINTY_FLOOR, 3 * (sigma if sigma is not None else 0.0), d)
             unc = math.ceil(unc * 1000) / 1000
-            if unc > 0.9:
+            if unc > MAX_UNCERTAINTY:
                 fails.append(f"the corner's uncertainty {100 * unc:.3g} % is too wide to use")
         if any("not one high-pass" in f or "says" in f for f in fails):
             coupling, corner, unc = None, None, None
@@ -765,11 +801,14 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         if apart:
             fails.append("the channels' corners disagree beyond their uncertainty: " + ", ".join(
                 f"ch{ch} {f:.4g} Hz" for ch, f, _ in fits))
+        if unc > MAX_UNCERTAINTY:   # a stage cannot hold it (corner_tolerance <= 0.9): fail, not crash
+            fails.append(f"the stage's corner uncertainty {100 * unc:.3g} % (the channels' spread included) is too "
+                         f"wide to use (limit {100 * MAX_UNCERTAINTY:g} %)")
     ua_per_v = stage.ua_per_v
     if reference_ua is not None:
         ua_per_v = _reference_ua_per_v(stage, reference_ua, coupling, corner, rate)
     return CalibrationResult(
-        date=date or datetime.datetime.now(datetime.UTC).replace(microsecond=0),
+        date=datetime.datetime.now(datetime.UTC).replace(microsecond=0) if date is None else _when(date),
         output_device=output_device, input_device=input_device, rate=rate, input_corner_hz=input_corner_hz,
         base=stage, channels=tuple(results), coupling=coupling, corner_hz=corner, corner_uncertainty=unc,
         ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
@@ -918,7 +957,8 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     input_device = _device_arg("input_device", input_device)
     rate = _checks.rate(rate)
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
-    chans = tuple(range(stage.out_channels)) if channels is None else channels
+    chans = tuple(range(stage.out_channels)) if channels is None else _channel_list("channels", channels,
+                                                                                     stage.out_channels)
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
         _checks.integer(f"input_channels[{i}]", v, 0, 31)
@@ -1007,11 +1047,21 @@ def write_stage_toml(stage: Stage, path) -> Stage:
     """Write ``stage`` to ``path`` (:func:`stage_toml`), read it back with
     :meth:`Stage.from_toml`, and return what was read, refusing (ValueError)
     when it is not exactly ``stage``."""
+    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     path = _checks.path("path", path)
     comment = ("a stage measured by `microwave calibrate` (docs: calibration)"
                if stage.calibration is not None else "a microwave stage")
-    Path(path).write_text(stage_toml(stage, comment), encoding="utf-8")
-    back = Stage.from_toml(path)
-    if back != stage:
-        raise ValueError(f"{path}: the stage read back differs from the one written: {back!r} != {stage!r}")
+    # written beside the target and moved into place only once it reads back right:
+    # nothing half-written, and never a wrong stage under the name asked for
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".toml", dir=path.parent)
+    os.close(fd)
+    try:
+        Path(tmp).write_text(stage_toml(stage, comment), encoding="utf-8")
+        back = Stage.from_toml(tmp)
+        if back != stage:
+            raise ValueError(f"{path}: the stage read back differs from the one written: {back!r} != {stage!r}")
+        publish(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return back
