@@ -262,7 +262,11 @@ def _recording(value, frames: int) -> np.ndarray:
 def _channel_list(name: str, value, out_channels: int) -> tuple[int, ...]:
     """``value`` as DAC channel indices below ``out_channels``, each once, at least one."""
     chans = _checks.sequence(name, value, "DAC channel indices", max_len=32)
-    chans = tuple(_checks.integer(f"{name}[{i}]", c, 0, out_channels - 1) for i, c in enumerate(chans))
+    chans = tuple(_checks.integer(f"{name}[{i}]", c, 0, 31) for i, c in enumerate(chans))
+    beyond = [c for c in chans if c >= out_channels]
+    if beyond:
+        raise ValueError(f"{name}={chans!r} names DAC channel {beyond[0]}, beyond out_channels={out_channels}: "
+                         f"give channels 0 to {out_channels - 1}")
     if not chans or len(set(chans)) != len(chans):
         raise ValueError(f"{name}={chans!r} is not allowed: give each DAC channel to measure once, at least one")
     return chans
