@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +146,41 @@ class AudioServer:
             if not flags:
                 return rec, flags, tries
         return rec, flags, tries
+
+
+class MonitorRecorder:
+    """Records the null sink's monitor (channel 0) on its own input stream
+    while a Player plays output-only: what flowed, in uA through a stage
+    of ``dac_per_ua`` DAC units per uA.  Separate streams: PortAudio's full
+    duplex across two ALSA pulse devices is not reliable under load (a real
+    card's duplex is one device).  ``flags`` holds what PortAudio reported
+    (an overflow: the recording says nothing; try again)."""
+
+    def __init__(self, server, rate: int, channels: int = 2, dac_per_ua: float = 1.0):
+        import sounddevice as sd
+        self.gain = dac_per_ua
+        self.chunks: list = []
+        self.flags: set = set()
+        self.stream = sd.InputStream(device=server.record_device, channels=channels, samplerate=rate,
+                                     dtype="float32", latency=0.1, callback=self._take)
+
+    def _take(self, indata, frames, time_info, status):
+        self.chunks.append(indata[:, 0].copy())
+        if status:
+            self.flags.add(str(status))
+
+    def __enter__(self):
+        self.stream.start()
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.5)          # the monitor lags the output
+        self.stream.stop()
+        self.stream.close()
+
+    def ua(self):
+        """The recording, uA."""
+        return np.concatenate(self.chunks) / self.gain
 
 
 def align(recorded, reference):

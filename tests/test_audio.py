@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import microwave as mw
-from audio_server import align
+from audio_server import MonitorRecorder, align
 from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
@@ -33,35 +33,9 @@ RATE = 48_000
 NO_CONTACT_CHECK = Sense(channel=0, min_ratio=0.0)
 
 
-class Recorder:
-    """Records the null sink's monitor on its own input stream (what flowed,
-    in uA through `stage`), while a Player plays output-only.  Separate
-    streams: PortAudio's full duplex across two ALSA pulse devices is not
-    reliable under load (a real card's duplex is one device)."""
-
-    def __init__(self, audio, stage=None):
-        import sounddevice as sd
-        self.gain = (stage or Stage()).dac_per_ua(0)
-        self.chunks, self.flags = [], set()
-        self.stream = sd.InputStream(device=audio.record_device, channels=2, samplerate=RATE, dtype="float32",
-                                     latency=0.1, callback=self._take)
-
-    def _take(self, indata, frames, time_info, status):
-        self.chunks.append(indata[:, 0].copy())
-        if status:
-            self.flags.add(str(status))
-
-    def __enter__(self):
-        self.stream.start()
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)          # the monitor lags the output
-        self.stream.stop()
-        self.stream.close()
-
-    def ua(self):
-        return np.concatenate(self.chunks) / self.gain
+def Recorder(audio, stage=None):
+    """The monitor, in uA through ``stage`` (audio_server.MonitorRecorder)."""
+    return MonitorRecorder(audio, RATE, channels=2, dac_per_ua=(stage or Stage()).dac_per_ua(0))
 
 
 def play_recorded(audio, session, action=None, stage=None, attempts=3, device=None, **kw):

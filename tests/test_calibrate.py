@@ -13,13 +13,12 @@ microwave_ac, microwave_ac_hi (hpf set to 3, 5, 15 Hz), microwave_ac_series
 monitor is the DC-coupled input.
 """
 import dataclasses
-import time
 
 import numpy as np
 import pytest
 
 import microwave as mw
-from audio_server import align, hpf, hpf_coefficient, hpf_corner_hz
+from audio_server import MonitorRecorder, align, hpf, hpf_coefficient, hpf_corner_hz
 from microwave import calibrate as cal
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
@@ -127,30 +126,6 @@ def test_no_signal_fails(audio):
 
 
 # ---- the stage it writes, played --------------------------------------------------------------------
-class Recorder:
-    """The monitor, recorded on its own stream while a Player plays (as in test_audio)."""
-
-    def __init__(self, audio):
-        import sounddevice as sd
-        self.chunks, self.flags = [], set()
-        self.stream = sd.InputStream(device=audio.record_device, channels=1, samplerate=RATE, dtype="float32",
-                                     latency=0.1, callback=self._take)
-
-    def _take(self, indata, frames, time_info, status):
-        self.chunks.append(indata[:, 0].copy())
-        if status:
-            self.flags.add(str(status))
-
-    def __enter__(self):
-        self.stream.start()
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)
-        self.stream.stop()
-        self.stream.close()
-
-
 def pulse_charge_errors(audio, stage, device):
     """Play an alternating 20 Hz train of 10 ms phases with ``stage``
     through ``device``; each pulse's recorded charge against what was asked
@@ -160,13 +135,13 @@ def pulse_charge_errors(audio, stage, device):
     asked = session.render_ua(RATE)[:, 0].astype(np.float64)
     from microwave.audio import Player
     for _ in range(3):
-        with Recorder(audio) as rec:
+        with MonitorRecorder(audio, RATE, channels=1, dac_per_ua=stage.dac_per_ua(0)) as rec:
             p = Player(session, stage, device=device, rate=RATE, latency=0.05, ramp_s=0.05)
             with p:
                 p.wait(30)
         if not rec.flags and p.stats["underflows"] == 0:
             break
-    ua = np.concatenate(rec.chunks) / stage.dac_per_ua(0)
+    ua = rec.ua()
     lag, ncc, _ = align(ua, asked)
     got = ua[lag:lag + len(asked)]
     on = np.flatnonzero(asked != 0)

@@ -425,8 +425,8 @@ STAGE_KEYS = (
     _toml.Key("full_scale_v", _toml.NUMBER, "volts at the DAC for a sample of 1.0, > 0 and <= 100; default 1"),
     _toml.Key("ua_per_v", _toml.NUMBER, f"uA per V of a current-mode stage, > 0; default {DEFAULT_UA_PER_V:g} "
                                         f"(give this or load_ohm)"),
-    _toml.Key("load_ohm", _toml.NUMBER, "ohm, the nominal load of a voltage-mode stage, > 0 (give this or ua_per_v)"),
-    _toml.Key("load_ohm_min", _toml.NUMBER, "ohm, the lowest load of a voltage-mode stage, > 0 and <= load_ohm; "
+    _toml.Key("load_ohm", _toml.NUMBER, "ohm, the nominal load of a voltage-mode stage, >= 1 (give this or ua_per_v)"),
+    _toml.Key("load_ohm_min", _toml.NUMBER, "ohm, the lowest load of a voltage-mode stage, >= 1 and <= load_ohm; "
                                             "default min(500, load_ohm)"),
     _toml.Key("load_ohm_max", _toml.NUMBER, "ohm, the highest load of a voltage-mode stage, >= load_ohm; "
                                             "default max(10000, load_ohm)"),
