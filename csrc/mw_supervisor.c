@@ -79,6 +79,8 @@ static void measure(mw_sup* s, const double* q, double rail, int channel, double
     int k, what = -1, corner = -1;
     double worst = 0.0;
     note(s, fabs(x), rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
+    /* the drive itself: what flows if the card is in fact DC-coupled */
+    note(s, fabs(x), s->limit, MW_SUP_CURRENT, -1, &worst, &what, &corner);
     for (k = 0; k < s->k; k++) {
         note(s, fabs(x - q[k]), s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
         note(s, fabs(s->c[k] * x + s->d[k] * q[k]), s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
@@ -96,8 +98,10 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
 {
     const int K = s->k;
     const double L = s->limit, rail = ch->rail, g = ch->gain, inv_g = 1.0 / ch->gain;
-    /* |x| against the rail is compared as |x| * L / rail against L */
-    const double soft_L = MW_SUP_SOFT * L, soft_rail = L / rail;
+    /* |x| is bounded by the rail and by L (a card that is in fact DC-coupled
+     * passes the drive itself); against L it is compared as |x| * L / swing */
+    const double swing = rail < L ? rail : L;
+    const double soft_L = MW_SUP_SOFT * L, soft_rail = L / swing;
     double x = ch->x, aim, lo, hi, b, r;
     double q[MW_SUP_K];
     int64_t i;
@@ -116,8 +120,8 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             measure(s, q, rail, channel, aim, t0 + i);
             x = aim;
         } else {
-            lo = -rail;
-            hi = rail;
+            lo = -swing;
+            hi = swing;
             for (k = 0; k < K; k++) {
                 /* the current now: |x - q_k| <= L */
                 b = q[k] - L;

@@ -27,9 +27,12 @@
  *     |x - q_k|                  <= L   the current that flows now,
  *     |(1 - d_k) x + d_k q_k|    <= L   the current an abrupt zero would bring next,
  *     |x|                        <= rail (the DAC's swing),
- * for every modelled corner k.  x = 0 always satisfies all three (by
- * induction every |q_k| <= L), so the set is a non-empty interval and the
- * clamp never has to choose between constraints.
+ *     |x|                        <= L   what flows if the card is in fact DC-coupled,
+ * for every modelled corner k.  The last bound makes a coupling declared
+ * but absent (a DC card calibrated or typed in as AC) harmless: the drive
+ * never asks more than the limit of anything.  x = 0 always satisfies all
+ * of them (by induction every |q_k| <= L), so the set is a non-empty
+ * interval and the clamp never has to choose between constraints.
  *
  * The drive it aims for is the pre-emphasis of the declared corner (the
  * current asked for, plus what that corner has stored), or, while

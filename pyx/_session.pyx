@@ -64,7 +64,7 @@ cdef class SessionEngine:
         if idx.shape[0] != n_steps or n_steps == 0 or n_uniq == 0:
             raise ValueError(f"step_programs has {idx.shape[0]} rows for {n_steps} steps of {n_uniq} programs")
         self.rate = rate
-        self._keep = programs
+        self._keep = tuple(programs)     # its own: a caller's list may be emptied
         self.s.n_ch = n_ch
         self.s.n_steps = n_steps
         self.s.n_uniq = n_uniq
@@ -96,13 +96,22 @@ cdef class SessionEngine:
             memcpy(self.s.gate, &gates[0, 0], n_steps * MW_GATE_SEGS * sizeof(int64_t))
         for u in range(n_uniq):
             src = <mw_program*><size_t>programs[u].struct_address()
+            # the generator's own guard: a thread filling it must not see
+            # its tile freed under it (nor this copy a half-written state)
+            if not mw_enter(&src.busy):
+                raise RuntimeError(f"programs[{u}] is being filled by another thread: a session engine copies "
+                                   f"its generators, so build it from generators no other thread uses")
             memcpy(&self.s.uniq[u], src, sizeof(mw_program))
             # the copy is compiled data, never run; the generator it came
             # from is only kept for its buffers (a custom train's onsets)
             program_disown(&self.s.uniq[u])
+            self.s.uniq[u].busy = 0
             program_release(src)
+            mw_leave(&src.busy)
             ends = ends or self.s.uniq[u].train.sched.has_end
         for i in range(n_steps):
+            if samples[i] < 0:
+                raise ValueError(f"step_samples[{i}]={samples[i]} is not allowed: a step lasts >= 0 samples")
             acc += samples[i]
             self.s.step_end[i] = acc
             self.s.ramp_min[i] = ramp_min[i] if ramp_min is not None else 0

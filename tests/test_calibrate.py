@@ -288,3 +288,26 @@ def test_importing_microwave_does_not_import_sounddevice():
     import sys
     code = "import microwave, microwave.calibrate, sys; print('sounddevice' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_a_declared_input_corner_widens_the_tolerance_to_cover_the_truth():
+    """A datasheet's input corner is itself uncertain: with the output and the
+    input both at 3 Hz and the input declared 10 % low, the stage's tolerance
+    still covers the true output corner (the review found 3.32 Hz +-2 %)."""
+    import physics
+    plan = cal.Plan.build(RATE, 1, (0,), 1.0)
+    path = lambda x: physics.highpass_zoh(physics.highpass_zoh(x, 3.0, RATE), 3.0, RATE)  # noqa: E731
+    for declared in (2.7, 3.3):
+        r = cal.analyse(plan, simulated(plan, path), input_corner_hz=declared, stage=Stage(channel_map=(0,)))
+        assert r.passed, r.table()
+        lo, hi = r.corner_hz * (1 - r.corner_uncertainty), r.corner_hz * (1 + r.corner_uncertainty)
+        assert lo <= 3.0 <= hi, (declared, r.corner_hz, r.corner_uncertainty)
+
+
+def test_a_tolerance_covers_both_sides_of_a_log_uncertainty():
+    """The stage's tolerance t spans f x (1 -+ t); a corner known within a
+    factor e**q either way needs t >= e**q - 1 (the upper side is the wider)."""
+    import math
+    for q in (0.02, 0.1, 0.3, 0.6):
+        t = cal._fraction(q)
+        assert t >= math.expm1(q) and 1 - t <= math.exp(-q)

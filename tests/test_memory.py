@@ -95,3 +95,37 @@ def test_cues_are_made_as_they_are_read():
                                                  (1.0, "cue: move", "z")]
     rest = sum(1 for _ in events)
     assert 3 + rest == 3600 / MIN_CUE_S + 1      # the start, the cues between 0 and 3600 s, the end
+
+
+def test_a_negative_zero_amplitude_compiles_as_zero():
+    """Specs equal as numbers share one compiled program, so they must render
+    the same bits: -0.0 is stored as 0.0 (the review found 100 frames of
+    -0.0 played where a step alone played +0.0)."""
+    a = mw.CustomTrain(onsets_s=(0.0, 0.01), amps_ua=(-0.0, 10.0), phase_us=500, loop_s=0.02)
+    b = mw.CustomTrain(onsets_s=(0.0, 0.01), amps_ua=(0.0, 10.0), phase_us=500, loop_s=0.02)
+    assert a == b and not np.signbit(a.amps_ua[0])
+    x, y = a.render(0.1, RATE), b.render(0.1, RATE)
+    np.testing.assert_array_equal(x.view(np.uint32), y.view(np.uint32))      # the same bits, zeros' signs too
+
+
+def test_the_engine_keeps_its_own_programs_and_refuses_what_it_cannot_hold():
+    """The engine holds the generators it copied (a custom train's onsets
+    live in them), whatever the caller does with its list; and a negative
+    step length is refused (the audio thread would spin on it)."""
+    import gc
+
+    from microwave._core import Generator
+    from microwave._session import SessionEngine
+    from microwave.stage import Stage
+    spec = mw.CustomTrain(onsets_s=(0.0, 0.013, 0.05), amps_ua=(50, 70, 30), phase_us=300, loop_s=0.1)
+    stage = Stage(channel_map=(0,))
+    want = SessionEngine([Generator(spec.plan(RATE))], [RATE], [[0]], stage.plan(1, RATE), RATE,
+                         float(RATE)).render(RATE)
+    progs = [Generator(spec.plan(RATE))]
+    engine = SessionEngine(progs, [RATE], [[0]], stage.plan(1, RATE), RATE, float(RATE))
+    progs.clear()
+    gc.collect()
+    np.testing.assert_array_equal(engine.render(RATE), want)
+    import pytest
+    with pytest.raises(ValueError, match="step_samples"):
+        SessionEngine([Generator(spec.plan(RATE))], [-5], [[0]], stage.plan(1, RATE), RATE, float(RATE))

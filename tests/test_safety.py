@@ -678,3 +678,24 @@ def test_refusals_name_their_real_cause():
     with pytest.raises(ValueError, match=r"lowest load of 200 ohm.*nominal 3000 ohm"):
         Session("v", (Step("z", mw.Biphasic(freq_hz=100, amp_ua=140, phase_us=500), 4),), channels=1).engine(
             4000, stage)
+
+
+@pytest.mark.parametrize("spec", [
+    mw.Monophasic(freq_hz=20, amp_ua=300, phase_us=10_000, polarity="alternate"),
+    mw.Biphasic(freq_hz=10, amp_ua=300, phase_us=20_000),
+    mw.Biphasic(freq_hz=300, amp_ua=300, phase_us=500, interphase_us=100, burst=mw.Burst(on_s=0.6, off_s=0.4)),
+])
+def test_a_coupling_declared_but_absent_never_drives_more_than_the_limit(spec):
+    """A stage declared AC-coupled (3 Hz, as a calibration through an AC
+    input mistakes a DC output for) played through a card that is in fact
+    DC-coupled: the current is the drive, and the supervisor keeps the
+    drive itself within the limit at the session's highest level (the
+    review measured 569 and 657 uA through a 500 uA stage before)."""
+    stage = Stage(coupling="ac", corner_hz=3.0, channel_map=(0,), max_ua=500)
+    session = Session("dc-card", (Step("z", spec, 3.0),), channels=1, soft_start_s=0.2, soft_stop_s=0.2)
+    engine = session.engine(RATE, stage)
+    engine.set_level(engine.max_level)
+    engine.rewind()
+    drive = engine.render(session.frames(RATE) + RATE)[:, 0] / stage.dac_per_ua(0)   # what a DC card passes
+    assert np.max(np.abs(drive)) <= stage.max_ua * (1 + 1e-6)
+    assert engine.supervision["clamped"] == 0

@@ -280,3 +280,12 @@ def test_nesting_tomllib_accepts_is_still_one_line_naming_the_file(tmp_path, dep
                           f'level = {nested} }}]\n', load)]:
         p.write_text(text)
         assert error_of(reader, p).startswith(f"{p}:")
+
+
+def test_an_empty_specs_list_is_refused_by_its_key(tmp_path):
+    """``specs = []`` names specs and its line, whatever channels says (found
+    by the review: with channels = 0 it was reported as an empty program)."""
+    p = tmp_path / "s.toml"
+    p.write_text('channels = 0\n[[step]]\nzone = "a"\nseconds = 1\nspecs = []\n')
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(p))}:5: .*specs=\[\] is empty"):
+        load(p)

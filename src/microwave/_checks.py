@@ -59,7 +59,7 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
         bad = True
     if bad:
         raise ValueError(f"{name}={value!r} is not allowed: it must be a finite number{allowed}")
-    return v
+    return v + 0.0        # -0.0 is 0.0: equal values compile to the same bits
 
 
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:

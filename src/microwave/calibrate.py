@@ -39,7 +39,9 @@ sample-and-hold, discretised exactly):
 
 The corner is the step fit's.  Its uncertainty is the largest of
 :data:`UNCERTAINTY_FLOOR`, three standard errors of the step fit, and the
-relative disagreement of the two methods.  The calibration *fails* rather
+relative disagreement of the two methods (as log-ratios), widened by
+:data:`INPUT_CORNER_TOLERANCE` when an input corner is declared, and given
+as the fraction that covers both sides (``e**q - 1``).  The calibration *fails* rather
 than report a wrong corner when the one-pole model does not explain the
 response (either fit's relative residual above :data:`MAX_RESIDUAL`: two
 high-passes in series, say), or when the two methods disagree by more
@@ -100,6 +102,9 @@ MAX_RESIDUAL = 0.01
 MAX_DISAGREEMENT = 0.1
 #: the smallest relative corner uncertainty reported (a coupling capacitor drifts with temperature and age)
 UNCERTAINTY_FLOOR = 0.02
+#: how well a declared input corner (input_corner_hz, from a datasheet) is known, as a fraction:
+#: it widens the output corner's uncertainty by up to this (two nearby poles trade places)
+INPUT_CORNER_TOLERANCE = 0.3
 #: a corner below this fraction of lowest_corner_hz is not told from DC
 DC_FRACTION = 0.01
 #: the highest corner fitted, Hz (the stage's limit)
@@ -232,6 +237,13 @@ class Plan:
     def seconds(self) -> float:
         """How long the calibration plays."""
         return len(self.signal) / self.rate
+
+
+def _fraction(q: float) -> float:
+    """A corner known within a factor e**q either way, as the stage's
+    corner_tolerance t (corners f x (1 -+ t)): t = e**q - 1 covers both
+    sides, rounded up to 0.1 %."""
+    return math.ceil(math.expm1(q) * 1000) / 1000
 
 
 def _when(value) -> datetime.datetime:
@@ -423,8 +435,11 @@ class CalibrationResult:
 
     def table(self) -> str:
         """The self-test table: each figure, its limit, PASS or FAIL, then the reasons."""
+        inp = (f"{self.input_corner_hz:g} Hz (declared)" if self.input_corner_hz else
+               "DC (assumed: a loopback cannot tell an AC-coupled input from an AC-coupled output; "
+               "give input_corner_hz if the input is AC-coupled)")
         head = (f"microwave calibrate: {self.output_device} -> {self.input_device} at {self.rate} Hz, "
-                f"input coupling {'DC' if not self.input_corner_hz else f'{self.input_corner_hz:g} Hz'}")
+                f"input coupling {inp}")
         rows = [("ch", "figure", "measured", "limit", "result")]
         for f in self.figures():
             rows.append(("-" if f.channel is None else str(f.channel), f.name, f.measured, f.limit,
@@ -579,6 +594,9 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
     timestamps; 0 when the two streams are one).  This function opens no
     device: the docs run it on a simulated loopback."""
     _checks.instance("plan", plan, Plan, "a microwave.calibrate.Plan (Plan.build)")
+    output_device = _checks.text("output_device", output_device, empty=False)
+    input_device = _checks.text("input_device", input_device, empty=False)
+    timestamp_offset_s = _checks.number("timestamp_offset_s", timestamp_offset_s, -10, 10, unit="s")
     stage = stage if stage is not None else Stage(channel_map=tuple(range(plan.out_channels)))
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     rate = plan.rate
@@ -653,7 +671,9 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
                 failures=(f"no signal on input channel {ic} (loop gain {raw_gain:.3g} < "
                           f"{MIN_LOOP_GAIN:g}): is the output wired to the input?",)))
             continue
-        latency_ms = 1000 * (lag / rate + timestamp_offset_s)
+        measured_ms = 1000 * (lag / rate + timestamp_offset_s)
+        # outside 0..10 s: two streams' clocks that do not share a time base
+        latency = measured_ms if 0 <= measured_ms <= 10_000 else None
         assert jitter_ms is not None    # `good` is not empty here, and jitter_ms was measured from it
         if jitter_ms > MAX_JITTER_MS:
             fails.append(f"unstable latency: the chirps arrived {jitter_ms:.3f} ms apart (limit {MAX_JITTER_MS:g} ms)"
@@ -751,8 +771,12 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
             if d > MAX_DISAGREEMENT:
                 fails.append(f"the corner is not measurable: the step fit ({f_step:.4g} Hz) and the multisine "
                              f"({f_ms:.4g} Hz) disagree by {100 * d:.2g} % (limit {100 * MAX_DISAGREEMENT:g} %)")
-            unc = max(UNCERTAINTY_FLOOR, 3 * (sigma if sigma is not None else 0.0), d)
-            unc = math.ceil(unc * 1000) / 1000
+            # the half-width in log(corner); a declared input corner is itself only
+            # known to INPUT_CORNER_TOLERANCE, and two nearby poles trade places
+            q = max(UNCERTAINTY_FLOOR, 3 * (sigma if sigma is not None else 0.0), d)
+            if input_corner_hz:
+                q += INPUT_CORNER_TOLERANCE * min(1.0, input_corner_hz / f_step)
+            unc = _fraction(q)
             if unc > MAX_UNCERTAINTY:
                 fails.append(f"the corner's uncertainty {100 * unc:.3g} % is too wide to use")
         if any("not one high-pass" in f or "says" in f for f in fails):
@@ -774,7 +798,7 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
                 fails.append(f"DC offset {offset:.3g} of full scale (limit {MAX_DC_OFFSET:g}): a DC-coupled "
                              f"path would drive a constant current")
         results.append(ChannelResult(
-            dac_channel=k, input_channel=ic, signal=True, latency_ms=latency_ms, latency_jitter_ms=jitter_ms,
+            dac_channel=k, input_channel=ic, signal=True, latency_ms=latency, latency_jitter_ms=jitter_ms,
             loop_gain=gain, inverted=inverted, peak_input=peak, distortion=distortion, coupling=coupling,
             corner_hz=corner, corner_uncertainty=unc, corner_step_hz=f_step if not dc else None,
             corner_multisine_hz=f_ms if not ms_dc else None, step_residual=step_residual,
@@ -799,9 +823,8 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
             assert c.corner_hz is not None and c.corner_uncertainty is not None
             fits.append((c.dac_channel, c.corner_hz, c.corner_uncertainty))
         corner = float(math.exp(np.mean([math.log(f) for _, f, _ in fits])))
-        unc = max(u + abs(math.log(f / corner)) for _, f, u in fits)
-        unc = math.ceil(unc * 1000) / 1000
-        apart = [ch for ch, f, u in fits if abs(math.log(f / corner)) > u]
+        unc = _fraction(max(math.log1p(u) + abs(math.log(f / corner)) for _, f, u in fits))
+        apart = [ch for ch, f, u in fits if abs(math.log(f / corner)) > math.log1p(u)]
         if apart:
             fails.append("the channels' corners disagree beyond their uncertainty: " + ", ".join(
                 f"ch{ch} {f:.4g} Hz" for ch, f, _ in fits))

@@ -300,12 +300,18 @@ class Session:
         else:
             kind = ("the current through" if sup["what"] == "current" else
                     "the charge stored in (the current an abrupt stop would release through)")
-            what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
+            through = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling" if sup["corner_hz"] is not None else
+                       "the pre-emphasised drive itself (what flows if the card is in fact DC-coupled)")
+            what = (f"{through} would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
                     f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
                     f"{100 * AC_MARGIN:g} % margin)")
         dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
-        why = ("through a capacitor a held polarity or a net DC builds up stored charge"
-               + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
+        if sup["what"] == "current" and sup["corner_hz"] is None:
+            why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
+                   "and the drive is kept within the limit too, in case the card is in fact DC-coupled")
+        else:
+            why = ("through a capacitor a held polarity or a net DC builds up stored charge"
+                   + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
         return (f"session {self.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
                 f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
                 f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
@@ -694,6 +700,8 @@ def _step_from_table(table: _toml.Table, t: dict, channels) -> Step:
         program = _spec_from_table(table.sub("spec", f"{table.title} spec"), t["spec"])
     else:
         specs = t["specs"]
+        if not specs:
+            raise table.error("specs", "specs=[] is empty: give one spec table per channel")
         if isinstance(channels, int) and not isinstance(channels, bool) and len(specs) != channels:
             raise table.error("specs", f"specs has {len(specs)} programs for a {channels}-channel session: "
                                        f"give one spec per channel (or set channels)")

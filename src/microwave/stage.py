@@ -137,8 +137,8 @@ class Calibration:
                 if not 1 <= len(v) <= 32:
                     raise ValueError(f"{k} has {len(v)} entries: give one per DAC channel, 1 to 32")
                 s(k, tuple(_checks.number(f"{k}[{i}]", x, lo, hi, lo_open=lo_open) for i, x in enumerate(v)))
-        if self.passed is not None and not isinstance(self.passed, bool):
-            raise ValueError(f"passed={self.passed!r} must be True or False")
+        if self.passed is not None:
+            s("passed", _checks.flag("passed", self.passed))
 
 
 def _iso_date(value) -> datetime.date:
