@@ -9,6 +9,8 @@
 #ifndef MW_GUARD_H
 #define MW_GUARD_H
 
+#include <stdint.h>
+
 static inline int mw_enter(int* busy)
 {
     return __atomic_exchange_n(busy, 1, __ATOMIC_ACQUIRE) == 0;
@@ -17,6 +19,13 @@ static inline int mw_enter(int* busy)
 static inline void mw_leave(int* busy)
 {
     __atomic_store_n(busy, 0, __ATOMIC_RELEASE);
+}
+
+/* A control-thread store the audio thread must see in the order written
+ * (a scheduled end: its fade before its last sample). */
+static inline void mw_publish_i64(int64_t* p, int64_t v)
+{
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
 #endif

@@ -80,7 +80,7 @@ static void measure(mw_sup* s, const double* q, double rail, int channel, double
     double worst = 0.0;
     note(s, fabs(x), rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
     /* the drive itself: what flows if the card is in fact DC-coupled */
-    note(s, fabs(x), s->limit, MW_SUP_CURRENT, -1, &worst, &what, &corner);
+    note(s, fabs(x), s->limit, MW_SUP_DRIVE, -1, &worst, &what, &corner);
     for (k = 0; k < s->k; k++) {
         note(s, fabs(x - q[k]), s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
         note(s, fabs(s->c[k] * x + s->d[k] * q[k]), s->limit, MW_SUP_STORED, k, &worst, &what, &corner);

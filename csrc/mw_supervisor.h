@@ -60,7 +60,8 @@
 enum {                      /* what a measured ratio is a ratio of */
     MW_SUP_CURRENT = 0,     /* the current that flows, to L */
     MW_SUP_STORED = 1,      /* the stored charge (an abrupt zero's current), to L */
-    MW_SUP_RAIL = 2         /* the drive, to the DAC's swing */
+    MW_SUP_RAIL = 2,        /* the drive, to the DAC's swing */
+    MW_SUP_DRIVE = 3        /* the drive, to L: what flows if the card is in fact DC-coupled */
 };
 
 typedef struct {
@@ -76,7 +77,7 @@ typedef struct {
     /* what happened */
     uint64_t clamped;               /* samples whose drive was clamped */
     uint64_t tight;                 /* samples within MW_SUP_SOFT of a bound */
-    double peak[3];                 /* measure: the largest current, stored charge and drive (MW_SUP_*), uA-eq */
+    double peak[4];                 /* measure: the largest current, stored charge and drive (MW_SUP_*), uA-eq */
     double worst;                   /* measure: the largest ratio to a bound */
     int64_t worst_at;               /* ... at this sample */
     int worst_what;                 /* ... of this kind (MW_SUP_*) */

@@ -21,8 +21,8 @@ from mw_program cimport mw_program, program_release, program_disown, program_til
 from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
-from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_SOFT
-from mw_guard cimport mw_enter, mw_leave
+from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
+from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
 
 MAX_CHANNELS = MW_MAX_CH
 #: an AC supervisor ends the session when the drive comes this close to a bound
@@ -251,9 +251,12 @@ cdef class SessionEngine:
         if self.s.pos > 0:
             frame = max(frame, self.s.pos + self._unit_max())
         if frame < self.s.total:
-            self.s.total = frame
-            self.s.fade_from = self._fade_start(frame)
-            self.s.fade_to = max(0, frame - self._unit_max())
+            # the audio thread may run between these stores: the fade's end,
+            # then its start, then the last sample, each published in that
+            # order, so that it never sees an end without its fade
+            mw_publish_i64(&self.s.fade_to, max(0, frame - self._unit_max()))
+            mw_publish_i64(&self.s.fade_from, self._fade_start(frame))
+            mw_publish_i64(&self.s.total, frame)
 
     cdef int64_t _fade_start(self, int64_t end):
         """Where the fade of an end at ``end`` starts: a ramp of ramp_s (and of
@@ -282,7 +285,7 @@ cdef class SessionEngine:
         out = {"clamped": self._clamped(), "stopped": bool(self.s.supervisor_stop),
                "tight": st.sup.tight if st.ac else 0}
         if st.ac:
-            kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail"}
+            kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail", MW_SUP_DRIVE: "drive"}
             out.update(worst=st.sup.worst, at=st.sup.worst_at, peak_current_ua=st.sup.peak[MW_SUP_CURRENT],
                        peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL], what=kinds.get(st.sup.worst_what),
                        channel=st.sup.worst_channel, limit_ua=st.sup.limit,

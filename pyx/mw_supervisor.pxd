@@ -8,6 +8,7 @@ cdef extern from "mw_supervisor.h" nogil:
         MW_SUP_CURRENT
         MW_SUP_STORED
         MW_SUP_RAIL
+        MW_SUP_DRIVE
 
     const double MW_SUP_SOFT
 
@@ -20,7 +21,7 @@ cdef extern from "mw_supervisor.h" nogil:
         int measure
         uint64_t clamped
         uint64_t tight
-        double peak[3]
+        double peak[4]
         double worst
         int64_t worst_at
         int worst_what

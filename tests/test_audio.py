@@ -343,7 +343,7 @@ def test_through_an_ac_coupled_card_the_current_stays_within_the_limit_and_ends_
     is as asked while it plays, stays within max_ua, and a stop mid-session
     bleeds the coupling -- what the monitor records after the end is a
     fraction of the limit, never a release of the stored charge."""
-    stage = Stage(coupling="ac", corner_hz=audio.ac_corner_hz, channel_map=(0,), out_channels=2, max_ua=300)
+    stage = Stage(coupling="ac", corner_hz=audio.ac_corner_hz, channel_map=(0,), out_channels=2, max_ua=400)
     # an INFUSE-like pattern: a net DC that the coupling stores as it plays
     spec = mw.Monophasic(freq_hz=100, amp_ua=60, phase_us=3000, pattern="300ms+ 100ms-")
     session = Session("ac", (Step("z", spec, 1.0),), channels=1, soft_start_s=0.1, soft_stop_s=0.1)

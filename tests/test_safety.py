@@ -610,7 +610,7 @@ def test_a_rewind_keeps_what_the_coupling_stores_and_bleeds_it_first():
     charge.  The engine bleeds it, then starts again from silence."""
     rate = 4000
     stage = Stage(coupling="ac", corner_hz=0.5, corner_tolerance=0.3, channel_map=(0,), max_ua=500)
-    spec = mw.Monophasic(freq_hz=1, amp_ua=300, phase_us=400_000, polarity="alternate")
+    spec = mw.Monophasic(freq_hz=1, amp_ua=200, phase_us=400_000, polarity="alternate")
     session = Session("s", (Step("z", spec, 20),), channels=1, soft_start_s=0)
     engine = session.engine(rate, stage)
     engine.set_level(engine.max_level)

@@ -297,16 +297,21 @@ class Session:
         if sup["what"] == "rail":
             what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
                     f"beyond the DAC's swing of {sup['rail_ua']:.0f} uA-equivalent (headroom={stage.headroom:g})")
+        elif sup["what"] == "drive":
+            stored = sup["peak_stored_ua"]
+            what = (f"the pre-emphasised drive itself (what flows if the card is in fact DC-coupled) would reach "
+                    f"{sup['worst'] * sup['limit_ua']:.0f} uA"
+                    + (f", and the charge stored in the coupling {stored:.0f} uA" if stored > sup["limit_ua"] else "")
+                    + f", beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
+                      f"{100 * AC_MARGIN:g} % margin)")
         else:
             kind = ("the current through" if sup["what"] == "current" else
                     "the charge stored in (the current an abrupt stop would release through)")
-            through = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling" if sup["corner_hz"] is not None else
-                       "the pre-emphasised drive itself (what flows if the card is in fact DC-coupled)")
-            what = (f"{through} would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
+            what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
                     f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
                     f"{100 * AC_MARGIN:g} % margin)")
         dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
-        if sup["what"] == "current" and sup["corner_hz"] is None:
+        if sup["what"] == "drive" and sup["peak_stored_ua"] <= sup["limit_ua"]:
             why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
                    "and the drive is kept within the limit too, in case the card is in fact DC-coupled")
         else:
