@@ -27,7 +27,9 @@ corners across the tolerance (spaced geometrically at most 15 % apart, at
 least seven), each with the charge its capacitor
 stores -- and keeps every sample's drive where, for every modelled corner,
 the current now and the current that an abrupt stop of the DAC would
-release stay within the limit.  Two consequences a user sees:
+release stay within the limit, and the drive itself too (what would flow
+were the card in fact DC-coupled: a coupling declared but absent cannot
+push more than the limit).  Two consequences a user sees:
 
 * **Voltage mode is bounded at the lowest load.**  The current into a load
   R is V / R, so the stage keeps V at most ``max_ua`` x ``load_ohm_min``.
