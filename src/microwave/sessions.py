@@ -755,4 +755,4 @@ def resolve(name_or_path: str) -> Session:
     p = _checks.path("name_or_path", name_or_path)
     if p.suffix == ".toml" or p.exists():
         return load(p)
-    raise ValueError(f"session={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")
+    raise ValueError(f"name_or_path={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")
