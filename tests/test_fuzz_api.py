@@ -183,6 +183,7 @@ CASES = [
     method(Stage, "full_scale_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)))),
     method(Stage, "check_peak", dict(peak_ua=100.0, what="the session"), Stage),
     method(Stage, "plan", dict(n_program_channels=2, rate=RATE), Stage),
+    method(Stage, "assess", dict(session=session(), rate=RATE), lambda: Stage(coupling="ac", corner_hz=4.0)),
     # sessions
     Case(Step, dict(zone="forehead", program=bi(), seconds=1.0, cue_every_s=None, label="")),
     Case(Step, dict(zone="cheeks", program=(bi(), bi()), seconds=1.0, cue_every_s=0.5, label="pair"), id="Step-pair"),
@@ -199,7 +200,7 @@ CASES = [
     method(Session, "step_plans", dict(rate=RATE, channels=2), lambda: session(2)),
     method(Session, "channels_on", dict(stage=Stage()), session),
     Case(sessions.builtin, dict(name="tighten")),
-    Case(sessions.ua_stage, dict(channels=2)),
+    Case(stage.ua_stage, dict(channels=2)),
     # files and plots (written under TMP; every call runs with TMP as the working directory)
     Case(files.render_to_file, dict(session=session(), path=TMP / "s.wav", rate=RATE, stage=None, seconds=None,
                                     progress=None, block_frames=1024)),

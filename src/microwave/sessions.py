@@ -26,10 +26,10 @@ import numpy as np
 
 from . import _checks, _toml, modes
 from ._core import Generator
-from ._session import SUPERVISOR_SOFT, SessionEngine
+from ._session import SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
-from .stage import AC_MARGIN, FDA_LOADS_OHM, MAX_CHANNELS, Stage
+from .stage import FDA_LOADS_OHM, MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
            "UA_PER_UNIT"]
@@ -245,72 +245,12 @@ class Session:
     def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> float:
         """Raise a clear error if ``stage`` cannot play this session within
         its limit; return the highest level (intensity multiplier) at which
-        the current that flows stays within it.
-
-        Through a DC-coupled stage the current is the drive, so the peak the
-        specs ask for decides.  Through an AC-coupled one the whole session
-        is simulated, in compiled code and bounded memory, at level 1 with
-        its soft starts and stops, the coupling's state carried from step to
-        step, for corners across the stage's tolerance (at most 15 % apart): the current
-        that flows, the charge the coupling stores (what an abrupt stop
-        would release) and the drive against the DAC's swing.  All three
-        scale with the level, so the worst ratio to its bound gives the
-        highest level at which the limit holds.
+        the current that flows stays within it (:meth:`Stage.assess
+        <microwave.stage.Stage.assess>` says how: through an AC-coupled
+        stage the whole session is simulated across the corner's tolerance).
         """
-        return self._assess(stage, rate)[0]
-
-    def _assess(self, stage: Stage, rate: int) -> tuple[float, float]:
-        """(the highest level at which the limit holds, the worst current
-        predicted to flow at level 1 in uA), or a ValueError saying why the
-        stage cannot play the session at all."""
         rate = _checks.rate(rate)
-        stage = _stage(stage)
-        stage.check_peak(self.peak_ua, f"session {self.name!r}")
-        top = stage.limit_ua / self.peak_ua if self.peak_ua > 0 else 1.0
-        dose = self.dose_ua_min()
-        if dose > 0:   # the net dose scales with the level too
-            top = min(top, self.max_dose_ua_min / dose)
-        if stage.coupling == "dc":
-            stage.plan(self.channels_on(stage), rate)
-            return top, self.peak_ua * stage.load_spread
-        # the whole session at level 1 through the supervisor, measuring
-        engine = self._engine(rate, stage, measure=True)
-        assert stage.out_channels is not None   # Stage.__post_init__ sets it
-        block = np.empty((1 << 16, stage.out_channels), dtype=np.float32)
-        for _ in range(0, engine.state["total"], len(block)):
-            engine.fill(block)
-        sup = engine.supervision
-        if sup["worst"] > 1.0:
-            raise ValueError(self._refusal(stage, rate, sup))
-        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * stage.load_spread
-        # the supervisor's soft bound stays free at a steady level (it is for
-        # what the check cannot see), less a hair: the samples are float32
-        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
-        return min(top, top_ac), worst
-
-    def _refusal(self, stage: Stage, rate: int, sup: dict) -> str:
-        """Why an AC-coupled stage cannot play this session: where, what, how much."""
-        at_s = sup["at"] / rate
-        edges = [end for _, end in self.step_edges(rate)]
-        i = next((k for k, end in enumerate(edges) if sup["at"] < end), len(edges) - 1)
-        step = self.steps[i]
-        if sup["what"] == "rail":
-            what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
-                    f"beyond the DAC's swing of {sup['rail_ua']:.0f} uA-equivalent (headroom={stage.headroom:g})")
-        else:
-            kind = ("the current through" if sup["what"] == "current" else
-                    "the charge stored in (the current an abrupt stop would release through)")
-            what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
-                    f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
-                    f"{100 * AC_MARGIN:g} % margin)")
-        dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
-        why = ("through a capacitor a held polarity or a net DC builds up stored charge"
-               + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
-        return (f"session {self.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
-                f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
-                f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
-                f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
-                f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+        return _stage(stage).assess(self, rate)[0]
 
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
         """(first sample, end sample) of each step.  Step boundaries fall at
@@ -433,7 +373,7 @@ class Session:
         stage = _stage(stage)
         rate = _checks.rate(rate)
         electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
-        max_level, worst = self._assess(stage, rate)
+        max_level, worst = stage.assess(self, rate)
         # DC per step and channel, as rendered: one streamed pass, split at the step edges
         edges = self.step_edges(rate)
         engine = self._engine(rate, ua_stage(self.channels))
@@ -541,17 +481,6 @@ def _rms_over_cycles(spec, rate: int, n_max: int) -> float:
         y = gen.render(min(1 << 18, n - start)).astype(np.float64)
         sq += float(np.dot(y, y))
     return math.sqrt(sq / n) if n else 0.0
-
-
-#: uA per DAC unit of the ideal stage that renders current itself: a power of
-#: two, so that scaling back to uA is exact in binary floating point
-UA_PER_UNIT = 1024.0
-
-
-def ua_stage(channels: int) -> Stage:
-    """An ideal DC stage with every channel routed, UA_PER_UNIT uA per DAC unit."""
-    channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
-    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 
 
 # ---- built-in sessions -------------------------------------------------------------
