@@ -7,8 +7,8 @@ import importlib
 import pytest
 
 MODULES = ["microwave", "microwave.pulses", "microwave.envelopes", "microwave.patterns", "microwave.modes",
-           "microwave.stage", "microwave.sessions", "microwave.files", "microwave.plot", "microwave.audio",
-           "microwave.cli", "microwave._toml"]
+           "microwave.stage", "microwave.sessions", "microwave.report", "microwave.files", "microwave.plot",
+           "microwave.audio", "microwave.cli", "microwave._toml"]
 
 
 @pytest.mark.parametrize("name", MODULES)

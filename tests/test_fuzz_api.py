@@ -43,6 +43,7 @@ from hypothesis import strategies as st
 
 import microwave
 from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
+from microwave import report as report_module
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
 from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
@@ -195,6 +196,7 @@ CASES = [
     method(Session, "engine", dict(rate=RATE, stage=Stage(), ramp_s=0.5, duration_s=0.1), session),
     method(Session, "check", dict(stage=Stage(), rate=RATE), session),
     method(Session, "report", dict(stage=None, rate=RATE, electrode_area_cm2=1.0), session),
+    Case(report_module.report, dict(session=session(), stage=None, rate=RATE, electrode_area_cm2=1.0)),
     method(Session, "frames", dict(rate=RATE), session),
     method(Session, "step_edges", dict(rate=RATE), session),
     method(Session, "step_plans", dict(rate=RATE, channels=2), lambda: session(2)),
@@ -249,8 +251,8 @@ EXCLUDED = {
     inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
-PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, files, plot, audio, cli,
-                  calibrate]
+PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, files, plot, audio,
+                  cli, calibrate]
 
 
 # ---- the property -----------------------------------------------------------------------------

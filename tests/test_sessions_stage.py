@@ -262,3 +262,6 @@ def test_report_states_what_a_stimulator_must():
     assert loads[10000.0]["max_ua"] == pytest.approx(150.0)   # compliance-limited: 1.5 V / 10 kohm
     assert loads[500.0]["max_ua"] == pytest.approx(500.0)
     assert r["density_warning"] is True   # 140 uA / 0.05 cm2 = 2.8 mA/cm2 > 2
+    # the figures are microwave.report's; Session.report is the same call
+    from microwave.report import report
+    assert report(builtin("tighten"), Stage(compliance_v=1.5), RATE, electrode_area_cm2=0.05) == r

@@ -51,9 +51,10 @@ def cmd_plot(a) -> int:
 
 
 def cmd_info(a) -> int:
+    from .report import report
     session = resolve(a.session)
     stage = _stage(a.stage)
-    r = session.report(stage, a.rate, a.area)
+    r = report(session, stage, a.rate, a.area)
     p = print
     p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
     p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"

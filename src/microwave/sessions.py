@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from fractions import Fraction
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -29,7 +28,7 @@ from ._core import Generator
 from ._session import SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
-from .stage import FDA_LOADS_OHM, MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
+from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
            "UA_PER_UNIT"]
@@ -38,7 +37,6 @@ AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
 #: the shortest interval between cues to move the device (a person cannot
 #: follow faster ones; a timeline of a 20-minute session stays small)
 MIN_CUE_S = 0.5
-IEC_DENSITY_MA_CM2 = 2.0  # IEC 60601-2-10: above this the operator's attention is needed
 
 
 @dataclass(frozen=True)
@@ -359,59 +357,10 @@ class Session:
     # ---- report -----------------------------------------------------------------
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
                electrode_area_cm2: float = 1.0) -> dict:
-        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state.
-
-        Per step and channel: the spec's peak, its RMS over a whole number of
-        the cycles it repeats with (pulses, bursts, pattern, a looping
-        envelope; the whole step where it does not repeat within it), and
-        the DC as rendered over the step (soft start and stop included).
-        For the session: the DC per channel, the net dose (uA x min), the
-        maximum current and voltage at the FDA's loads, and the worst
-        current predicted to flow -- at the session's own level and at its
-        highest -- across the stage's corner tolerance and load range.
-        """
-        stage = _stage(stage)
-        rate = _checks.rate(rate)
-        electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
-        max_level, worst = stage.assess(self, rate)
-        # DC per step and channel, as rendered: one streamed pass, split at the step edges
-        edges = self.step_edges(rate)
-        engine = self._engine(rate, ua_stage(self.channels))
-        sums = np.zeros((len(edges), self.channels))
-        for i, (lo, hi) in enumerate(edges):
-            for start in range(lo, hi, 1 << 18):
-                block = engine.render(min(1 << 18, hi - start))
-                sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
-        steps, t = [], 0.0
-        for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
-            chans = []
-            n_step = edges[i][1] - edges[i][0]
-            for c, p in enumerate(s.programs(self.channels)):
-                rms = _rms_over_cycles(p, rate, n_step)
-                chans.append({
-                    "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
-                    "phase_widths_us": [w for _, w in p.phases()],
-                    "phase_amps_ua": [a for a, _ in p.phases()],
-                    "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
-                    "dc_ua": float(sums[i, c] / n_step) if n_step else 0.0, "spec_dc_ua": p.net_dc_ua,
-                    "peak_density_ma_cm2": p.peak_ua / 1000 / electrode_area_cm2,
-                    "rms_density_ma_cm2": rms / 1000 / electrode_area_cm2,
-                })
-            steps.append({"zone": s.zone, "label": s.label, "start_s": t, "seconds": d, "channels": chans})
-            t += d
-        total = sum(x["seconds"] for x in steps)
-        n = edges[-1][1] if edges else 0
-        dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * self.channels
-        loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r}
-                 for r in FDA_LOADS_OHM]
-        peak_density = self.peak_ua / 1000 / electrode_area_cm2
-        return {"name": self.name, "seconds": total, "auto_off_s": self.auto_off_s, "channels": self.channels,
-                "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
-                "max_level": max_level, "worst_ua": worst, "worst_ua_at_max_level": worst * max_level,
-                "dc_ua": dc, "dose_ua_min": self.dose_ua_min(), "max_dose_ua_min": self.max_dose_ua_min,
-                "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
-                "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
-                "timeline": self.timeline()}
+        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state:
+        :func:`microwave.report.report` of this session."""
+        from .report import report
+        return report(self, stage, rate, electrode_area_cm2)
 
 
 def _key(spec):
@@ -432,55 +381,6 @@ def _stage(stage) -> Stage:
 def _units(plans: list[dict]) -> tuple[float, float]:
     """The longest unit period and unit length (samples) among a step's programs."""
     return max(p["unit_period"] for p in plans), max(p["unit_len"] for p in plans)
-
-
-def _repeat_samples(plan: dict) -> int | None:
-    """Samples after which a spec's current repeats exactly (pulses, bursts,
-    polarity pattern and a looping envelope together), or None when it
-    does not repeat (a sweep, a custom train, a delay, an end, a one-shot
-    envelope)."""
-    sc = plan["schedule"]
-    env = plan["envelope"]
-    if sc["kind"] != "regular" or sc["end"] is not None or sc["delay"][:2] != (0, 0):
-        return None
-    if env is not None and not env["loop"]:
-        return None
-
-    def rat(r):
-        return Fraction(r[0]) + Fraction(r[1], r[2])
-    period = rat(sc["period"])
-    parts = [period, Fraction(1)]
-    if sc["burst_cycle"] is not None:
-        cycle = rat(sc["burst_cycle"])
-        per_burst = math.ceil(rat(sc["burst_on"]) / period)
-        parts.append(cycle)
-    if plan["pattern"] is not None:
-        by_time, _, lengths = plan["pattern"]
-        if by_time:
-            parts.append(Fraction(sum(lengths)))
-        else:
-            pulses = math.lcm(sum(lengths), 2)
-            if sc["burst_cycle"] is not None:   # counted across bursts: whole bursts of whole patterns
-                parts.append(cycle * (math.lcm(pulses, per_burst) // per_burst))
-            else:
-                parts.append(period * pulses)
-    if env is not None:
-        parts.append(Fraction(sum(env["lengths"])))
-    num = math.lcm(*(p.numerator for p in parts))
-    den = math.gcd(*(p.denominator for p in parts))
-    return num // den
-
-
-def _rms_over_cycles(spec, rate: int, n_max: int) -> float:
-    """RMS of ``spec`` (uA) over the most whole repeats that fit in
-    ``n_max`` samples, or over ``n_max`` samples where none fits."""
-    cycle = _repeat_samples(spec.plan(rate))
-    n = n_max if cycle is None or cycle > n_max else n_max // cycle * cycle
-    gen, sq = spec.generator(rate), 0.0
-    for start in range(0, n, 1 << 18):
-        y = gen.render(min(1 << 18, n - start)).astype(np.float64)
-        sq += float(np.dot(y, y))
-    return math.sqrt(sq / n) if n else 0.0
 
 
 # ---- built-in sessions -------------------------------------------------------------
