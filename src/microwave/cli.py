@@ -100,7 +100,7 @@ def cmd_devices(a) -> int:
 
 
 def cmd_play(a) -> int:
-    from .audio import play_cli
+    from ._terminal import play_cli
     return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
                     duration=a.duration, rate=a.rate)
 
