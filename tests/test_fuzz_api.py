@@ -43,7 +43,8 @@ from hypothesis import strategies as st
 
 import microwave
 from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
-from microwave import report as report_module
+from microwave import backends, report as report_module
+from microwave.backends import array, file, portaudio
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
 from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
@@ -206,6 +207,8 @@ CASES = [
     # files and plots (written under TMP; every call runs with TMP as the working directory)
     Case(files.render_to_file, dict(session=session(), path=TMP / "s.wav", rate=RATE, stage=None, seconds=None,
                                     progress=None, block_frames=1024)),
+    Case(array.render, dict(session=session(), rate=RATE, stage=None, seconds=None)),
+    Case(array.render_ua, dict(session=session(), rate=RATE, seconds=None)),
     Case(files.write_current, dict(path=TMP / "c.flac", current_ua=np.linspace(-100, 100, 64), rate=RATE,
                                    full_scale_ua=None)),
     Case(plot.plot_session, dict(session=session(), path=TMP / "p.png", rate=RATE, start_s=None, span_s=None)),
@@ -251,8 +254,8 @@ EXCLUDED = {
     inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
-PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, files, plot, audio,
-                  cli, calibrate]
+PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, backends, array, file,
+                  portaudio, files, plot, audio, cli, calibrate]
 
 
 # ---- the property -----------------------------------------------------------------------------
@@ -313,7 +316,7 @@ def _check_result(result):
 
 def _call(case: Case, kw: dict):
     # numpy's overflow and invalid-value warnings are errors: a silent inf is a bug
-    with contextlib.chdir(TMP), mock.patch.object(audio, "_sd", side_effect=DeviceReached), \
+    with contextlib.chdir(TMP), mock.patch.object(portaudio, "_sd", side_effect=DeviceReached), \
             mock.patch.object(calibrate, "_open_sd", side_effect=DeviceReached), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         try:
@@ -449,7 +452,7 @@ def test_every_parameter_is_fuzzed(case):
 def test_play_checks_before_a_device():
     """Player and play check their parameters before they open a device:
     a bad value is refused with DeviceReached never raised, a good set reaches it."""
-    with mock.patch.object(audio, "_sd", side_effect=DeviceReached):
+    with mock.patch.object(portaudio, "_sd", side_effect=DeviceReached):
         with pytest.raises(DeviceReached):
             Player(session(), rate=RATE)
         with pytest.raises(TypeError, match="session="):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from . import _checks
-from .audio import Player
+from .backends.portaudio import Player
 from .sessions import Session
 from .stage import Stage
 

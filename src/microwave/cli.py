@@ -35,7 +35,7 @@ def _progress_bar(stream):
 
 
 def cmd_render(a) -> int:
-    from .files import render_to_file
+    from .backends.file import render_to_file
     session = resolve(a.session)
     path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
     print(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
@@ -86,7 +86,7 @@ def cmd_info(a) -> int:
 
 
 def cmd_devices(a) -> int:
-    from .audio import list_devices
+    from .backends.portaudio import list_devices
     devices = list_devices()
     if not devices:
         print("microwave devices: no output device found: PortAudio sees no sound card and no audio server "

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _checks
 from ._extras import require
-from .files import publish
+from .backends.file import publish
 from .sessions import Session
 from .stage import UA_PER_UNIT, ua_stage
 

@@ -341,18 +341,17 @@ class Session:
         """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
         ``seconds`` shorter than the session ends it there with the fade
         ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
-        longer) that reaches silence a whole pulse before the end."""
-        rate = _checks.rate(rate)
-        if seconds is None:
-            return self.engine(rate, stage).render(self.frames(rate))
-        seconds = _checks.number("seconds", seconds, 0, unit="s")
-        n = round(min(seconds, self.seconds + 1.0) * rate)
-        return self.engine(rate, stage, duration_s=seconds if seconds > 0 else None).render(n)
+        longer) that reaches silence a whole pulse before the end
+        (:func:`microwave.backends.array.render`)."""
+        from .backends.array import render
+        return render(self, rate, stage, seconds)
 
     def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
         """The current asked of each channel (uA, shape (frames, channels)), through an
-        ideal DC stage of unit gain: what `info` describes."""
-        return self.render(rate, ua_stage(self.channels), seconds) * np.float32(UA_PER_UNIT)
+        ideal DC stage of unit gain: what `info` describes
+        (:func:`microwave.backends.array.render_ua`)."""
+        from .backends.array import render_ua
+        return render_ua(self, rate, seconds)
 
     # ---- report -----------------------------------------------------------------
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
