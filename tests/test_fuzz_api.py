@@ -249,6 +249,7 @@ EXCLUDED = {
     cli.build_parser: "the command line: tests/test_cli.py",
     # exceptions the library raises, not take parameters from a user
     audio.DeviceLost: "an exception", audio.SupervisorStop: "an exception",
+    portaudio.RealtimeWarning: "a warning",
     # live control of a playing Player: needs an open stream
     inspect.getattr_static(Player, "level"): "needs an open stream",
     inspect.getattr_static(Player, "stop"): "needs an open stream",

@@ -13,7 +13,8 @@ end delivers the same DAC samples, bit for bit:
   (soundfile, the ``files`` extra);
 * :mod:`~microwave.backends.portaudio`: a sound card, live, through
   PortAudio's callback in compiled code (python-sounddevice, the ``audio``
-  extra).  It is the only module that touches sounddevice's internals.
+  extra).  It is the only module that touches sounddevice's internals, and
+  it checks the sounddevice version it knows before it does.
 
 Importing a back end imports none of the optional extras: each loads its
 library when first used.  ``microwave.files`` and ``microwave.audio`` are

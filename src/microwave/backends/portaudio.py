@@ -36,13 +36,28 @@ callback that finds a Python thread filling it plays silence (counted in
 ...     p.wait()                 # Ctrl-C ramps down to silence, then raises
 
 This module imports sounddevice (and so needs PortAudio) only when used:
-``import microwave`` never does.  It is the only module that touches
-sounddevice's internals (``_StreamBase``, ``_ffi``, ``_libname``, a
-stream's ``_ptr``); listing devices and calibrating use its public API.
+``import microwave`` never does.
+
+It is the only module that touches sounddevice's internals: a Player opens
+its stream through ``sounddevice._StreamBase`` with the compiled callback's
+address (sounddevice's public streams take Python callbacks only), casts
+with ``sounddevice._ffi``, and asks for real-time scheduling through
+``sounddevice._libname`` and the stream's ``_ptr``.  Before any of that it
+checks that the installed sounddevice is a release whose internals it knows
+(:data:`KNOWN_SOUNDDEVICE`); any other release is refused, with an error
+naming it, before a device opens -- whatever ``realtime`` says, since the
+stream itself needs them.  On a known release, a failure to enable
+real-time scheduling is a :class:`RealtimeWarning` (and ``realtime`` is
+False), never silent.  Listing devices and calibrating use only
+sounddevice's public API.
 """
 from __future__ import annotations
 
+import ctypes
+import inspect
+import re
 import threading
+import warnings
 from dataclasses import dataclass
 
 from .. import _checks
@@ -51,7 +66,8 @@ from .._session import SUPERVISOR_SOFT
 from ..sessions import Session
 from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage
 
-__all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "LEVEL_STEP"]
+__all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "RealtimeWarning",
+           "LEVEL_STEP", "KNOWN_SOUNDDEVICE"]
 
 LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own current
 
@@ -68,9 +84,53 @@ class SupervisorStop(RuntimeError):
     the coupling was bled."""
 
 
+#: the python-sounddevice releases whose internals a Player uses (``_StreamBase``
+#: with a raw callback, ``userdata`` and ``finished_callback``; ``_ffi``;
+#: ``_libname``; a stream's ``_ptr``): from the lowest (the oldest the ``audio``
+#: extra allows) up to, not including, the highest.  The tests play through 0.5.
+KNOWN_SOUNDDEVICE = ((0, 4, 7), (0, 6))
+
+
+class RealtimeWarning(RuntimeWarning):
+    """Real-time scheduling of the callback thread was asked for, on ALSA,
+    and could not be enabled: the session plays, at normal priority."""
+
+
 def _sd(what: str = "playing"):
-    """sounddevice, imported."""
+    """sounddevice, imported (its public API; :func:`_internals` for the rest)."""
     return require("sounddevice", "audio", what, "libportaudio2")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"0.5.6"`` -> (0, 5, 6); the leading numbers of a version string."""
+    m = re.match(r"\d+(?:\.\d+)*", str(text).strip())
+    return tuple(int(x) for x in m.group(0).split(".")) if m else ()
+
+
+def _show(v: tuple[int, ...]) -> str:
+    return ".".join(map(str, v))
+
+
+def _internals(sd):
+    """``sd``, once its version is one :data:`KNOWN_SOUNDDEVICE` names and the
+    internals a Player uses are there; else a RuntimeError naming the
+    installed version and what is known (before a device opens)."""
+    lo, hi = KNOWN_SOUNDDEVICE
+    installed = getattr(sd, "__version__", "unknown")
+    known = f"{_show(lo)} up to (not including) {_show(hi)}"
+    fix = f'pip install "sounddevice>={_show(lo)},<{_show(hi)}"'
+    if not lo <= _version(installed) < hi:
+        raise RuntimeError(f"sounddevice {installed} is not a release microwave knows: the sound-card back end "
+                           f"plays through sounddevice's internals, known for {known}; it refuses to play "
+                           f"rather than guess at them: {fix}")
+    missing = [n for n in ("_StreamBase", "_ffi", "_libname") if not hasattr(sd, n)]
+    if not missing:
+        params = inspect.signature(sd._StreamBase).parameters
+        missing = [f"_StreamBase({n}=)" for n in ("callback", "userdata", "finished_callback") if n not in params]
+    if missing:
+        raise RuntimeError(f"sounddevice {installed} lacks {', '.join(missing)}, which the sound-card back end "
+                           f"uses (known for {known}); it refuses to play: {fix}")
+    return sd
 
 
 def list_devices() -> list[dict]:
@@ -127,7 +187,12 @@ class Player:
     ``sense`` for duplex.  ``realtime`` asks PortAudio's ALSA back end to
     run the callback thread with real-time priority (granted to root or to
     a user with an rtprio limit; ignored elsewhere), so that other busy
-    threads on a loaded machine do not delay it.
+    threads on a loaded machine do not delay it; :attr:`realtime` says
+    whether it was enabled, and on ALSA a failure to enable it is a
+    :class:`RealtimeWarning`.
+
+    A sounddevice release outside :data:`KNOWN_SOUNDDEVICE` is refused
+    (RuntimeError naming it) before a device opens.
     """
 
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
@@ -152,7 +217,7 @@ class Player:
         self.engine.set_level(_checks.number("level", level, 0, self.engine.max_level))
         self.engine.rewind()
         self.sense = sense
-        self._sd = _sd()
+        self._sd = _internals(_sd())
         ffi = self._sd._ffi
         out_ch = self.stage.out_channels
         common = dict(samplerate=self.rate, blocksize=blocksize, dtype="float32", latency=self.latency,
@@ -173,24 +238,14 @@ class Player:
         self._done = threading.Event()
         self._started = False
         self.error = None
-        self.realtime = realtime and self._enable_realtime()
+        try:
+            #: whether real-time scheduling was enabled for the callback thread
+            self.realtime = realtime and _enable_realtime(self._sd, self._stream)
+        except BaseException:      # a warning made an error, say: the stream is not left open
+            self._stream.close()
+            raise
 
     # ---- the stream ------------------------------------------------------------
-    def _enable_realtime(self) -> bool:
-        """PaAlsa_EnableRealtimeScheduling on this stream, when the host API is ALSA."""
-        import ctypes
-        sd = self._sd
-        try:
-            device = self._stream.device[1] if isinstance(self._stream.device, tuple) else self._stream.device
-            if sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"] != "ALSA":
-                return False
-            lib = ctypes.CDLL(sd._libname)
-            lib.PaAlsa_EnableRealtimeScheduling.argtypes = [ctypes.c_void_p, ctypes.c_int]
-            lib.PaAlsa_EnableRealtimeScheduling(int(sd._ffi.cast("uintptr_t", self._stream._ptr)), 1)
-            return True
-        except (AttributeError, OSError, KeyError, ValueError):
-            return False
-
     def _on_finished(self):
         # PortAudio ends the stream on its own when the device fails: then
         # the session had not finished (nor been stopped) -- say so
@@ -332,6 +387,27 @@ class Player:
     def recorded_ua(self):
         """The sense current recorded so far (uA), when playing duplex."""
         return self.engine.recorded()
+
+
+def _enable_realtime(sd, stream) -> bool:
+    """PaAlsa_EnableRealtimeScheduling on ``stream`` when its host API is ALSA
+    (elsewhere False: there is nothing to enable).  On ALSA a failure is a
+    :class:`RealtimeWarning` saying why, and False."""
+    device = stream.device[1] if isinstance(stream.device, tuple) else stream.device
+    if sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"] != "ALSA":
+        return False
+    try:
+        lib = ctypes.CDLL(sd._libname)
+        enable = lib.PaAlsa_EnableRealtimeScheduling
+    except (OSError, AttributeError) as e:    # not loadable again; a PortAudio without its ALSA extension
+        warnings.warn(f"real-time scheduling not enabled: PortAudio ({sd._libname}) does not give "
+                      f"PaAlsa_EnableRealtimeScheduling ({e}); the session plays at normal priority",
+                      RealtimeWarning, stacklevel=3)
+        return False
+    enable.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    enable.restype = None
+    enable(int(sd._ffi.cast("uintptr_t", stream._ptr)), 1)
+    return True
 
 
 def _device(device):
