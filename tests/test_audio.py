@@ -170,6 +170,8 @@ def test_a_two_second_gil_hold_causes_no_underflow(audio):
         tick.join()
         assert p.wait(15)
     st = p.stats
+    # the test devices are ALSA's: real-time scheduling was enabled (a failure would have warned)
+    assert p.realtime
     assert held > 1.5 and max(gaps) > 0.9 * held, "the GIL was not held for long"
     assert st["underflows"] == 0, (f"hold from frame {f0} to {f1}; last underflow at frame "
                                    f"{st['last_underflow_frame']}; callback max {st['callback_max_s'] * 1e3:.2f} ms")

@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 MODULES = ["microwave", "microwave.pulses", "microwave.envelopes", "microwave.patterns", "microwave.modes",
-           "microwave.stage", "microwave.sessions", "microwave.files", "microwave.plot", "microwave.audio",
+           "microwave.stage", "microwave.sessions", "microwave.report", "microwave.files", "microwave.plot",
+           "microwave.audio", "microwave.backends.array", "microwave.backends.file", "microwave.backends.portaudio",
            "microwave.cli", "microwave._toml"]
 
 

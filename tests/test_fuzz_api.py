@@ -43,6 +43,8 @@ from hypothesis import strategies as st
 
 import microwave
 from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
+from microwave import backends, report as report_module
+from microwave.backends import array, file, portaudio
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
 from microwave.audio import Player, Sense
 from microwave.sessions import Session, Step
@@ -183,6 +185,7 @@ CASES = [
     method(Stage, "full_scale_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)))),
     method(Stage, "check_peak", dict(peak_ua=100.0, what="the session"), Stage),
     method(Stage, "plan", dict(n_program_channels=2, rate=RATE), Stage),
+    method(Stage, "assess", dict(session=session(), rate=RATE), lambda: Stage(coupling="ac", corner_hz=4.0)),
     # sessions
     Case(Step, dict(zone="forehead", program=bi(), seconds=1.0, cue_every_s=None, label="")),
     Case(Step, dict(zone="cheeks", program=(bi(), bi()), seconds=1.0, cue_every_s=0.5, label="pair"), id="Step-pair"),
@@ -194,15 +197,18 @@ CASES = [
     method(Session, "engine", dict(rate=RATE, stage=Stage(), ramp_s=0.5, duration_s=0.1), session),
     method(Session, "check", dict(stage=Stage(), rate=RATE), session),
     method(Session, "report", dict(stage=None, rate=RATE, electrode_area_cm2=1.0), session),
+    Case(report_module.report, dict(session=session(), stage=None, rate=RATE, electrode_area_cm2=1.0)),
     method(Session, "frames", dict(rate=RATE), session),
     method(Session, "step_edges", dict(rate=RATE), session),
     method(Session, "step_plans", dict(rate=RATE, channels=2), lambda: session(2)),
     method(Session, "channels_on", dict(stage=Stage()), session),
     Case(sessions.builtin, dict(name="tighten")),
-    Case(sessions.ua_stage, dict(channels=2)),
+    Case(stage.ua_stage, dict(channels=2)),
     # files and plots (written under TMP; every call runs with TMP as the working directory)
     Case(files.render_to_file, dict(session=session(), path=TMP / "s.wav", rate=RATE, stage=None, seconds=None,
                                     progress=None, block_frames=1024)),
+    Case(array.render, dict(session=session(), rate=RATE, stage=None, seconds=None)),
+    Case(array.render_ua, dict(session=session(), rate=RATE, seconds=None)),
     Case(files.write_current, dict(path=TMP / "c.flac", current_ua=np.linspace(-100, 100, 64), rate=RATE,
                                    full_scale_ua=None)),
     Case(plot.plot_session, dict(session=session(), path=TMP / "p.png", rate=RATE, start_s=None, span_s=None)),
@@ -243,13 +249,14 @@ EXCLUDED = {
     cli.build_parser: "the command line: tests/test_cli.py",
     # exceptions the library raises, not take parameters from a user
     audio.DeviceLost: "an exception", audio.SupervisorStop: "an exception",
+    portaudio.RealtimeWarning: "a warning",
     # live control of a playing Player: needs an open stream
     inspect.getattr_static(Player, "level"): "needs an open stream",
     inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
-PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, files, plot, audio, cli,
-                  calibrate]
+PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, backends, array, file,
+                  portaudio, files, plot, audio, cli, calibrate]
 
 
 # ---- the property -----------------------------------------------------------------------------
@@ -310,7 +317,7 @@ def _check_result(result):
 
 def _call(case: Case, kw: dict):
     # numpy's overflow and invalid-value warnings are errors: a silent inf is a bug
-    with contextlib.chdir(TMP), mock.patch.object(audio, "_sd", side_effect=DeviceReached), \
+    with contextlib.chdir(TMP), mock.patch.object(portaudio, "_sd", side_effect=DeviceReached), \
             mock.patch.object(calibrate, "_open_sd", side_effect=DeviceReached), warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         try:
@@ -446,7 +453,7 @@ def test_every_parameter_is_fuzzed(case):
 def test_play_checks_before_a_device():
     """Player and play check their parameters before they open a device:
     a bad value is refused with DeviceReached never raised, a good set reaches it."""
-    with mock.patch.object(audio, "_sd", side_effect=DeviceReached):
+    with mock.patch.object(portaudio, "_sd", side_effect=DeviceReached):
         with pytest.raises(DeviceReached):
             Player(session(), rate=RATE)
         with pytest.raises(TypeError, match="session="):

@@ -91,6 +91,26 @@ def test_ac_stage_compensates_a_biphasic_train():
     assert np.max(np.abs(droop - want)) > 100 * np.max(np.abs(flows - want))
 
 
+def test_the_stage_assesses_a_session_and_session_check_asks_it():
+    """The AC feasibility check is the stage's (Stage.assess); Session.check is
+    its max level, and the refusal is the same text either way."""
+    session = short(builtin("tighten"), 6)
+    for stage in (Stage(max_ua=400), Stage(coupling="ac", corner_hz=5.0, max_ua=400)):
+        top, worst = stage.assess(session, RATE)
+        assert session.check(stage, RATE) == top
+        assert 0 < top and worst >= session.peak_ua * 0.99
+    ac = Stage(coupling="ac", corner_hz=5.0)
+    with pytest.raises(ValueError, match="AC-coupled.*DC-coupled") as by_stage:
+        ac.assess(builtin("infuse"), RATE)
+    with pytest.raises(ValueError) as by_session:
+        builtin("infuse").check(ac, RATE)
+    assert str(by_stage.value) == str(by_session.value)
+    # the ideal stage of render_ua lives with the stage; sessions still exports it
+    import microwave.sessions as sessions
+    import microwave.stage as stage_module
+    assert sessions.ua_stage is stage_module.ua_stage and sessions.UA_PER_UNIT == stage_module.UA_PER_UNIT
+
+
 # ---- sessions ------------------------------------------------------------------------------------
 def test_steps_join_without_a_step_in_current():
     s = builtin("full-face")
@@ -242,3 +262,6 @@ def test_report_states_what_a_stimulator_must():
     assert loads[10000.0]["max_ua"] == pytest.approx(150.0)   # compliance-limited: 1.5 V / 10 kohm
     assert loads[500.0]["max_ua"] == pytest.approx(500.0)
     assert r["density_warning"] is True   # 140 uA / 0.05 cm2 = 2.8 mA/cm2 > 2
+    # the figures are microwave.report's; Session.report is the same call
+    from microwave.report import report
+    assert report(builtin("tighten"), Stage(compliance_v=1.5), RATE, electrode_area_cm2=0.05) == r

@@ -72,7 +72,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
-from .files import publish
+from .backends.file import publish
 from .stage import Calibration, Stage, _iso_date
 
 __all__ = ["calibrate", "analyse", "Plan", "ChannelResult", "CalibrationResult", "Figure", "play_reference_tone",
@@ -881,8 +881,9 @@ def _reference_ua_per_v(stage: Stage, reference_ua, coupling, corner_hz, rate) -
 
 # ---- the sound card ---------------------------------------------------------------------------
 def _open_sd():
-    from ._extras import require
-    return require("sounddevice", "audio", "calibrating", "libportaudio2")
+    """sounddevice, through the sound-card back end (public API only: no version check)."""
+    from .backends.portaudio import _sd
+    return _sd("calibrating")
 
 
 def _device_arg(name: str, d):

@@ -35,7 +35,7 @@ def _progress_bar(stream):
 
 
 def cmd_render(a) -> int:
-    from .files import render_to_file
+    from .backends.file import render_to_file
     session = resolve(a.session)
     path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
     print(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
@@ -51,9 +51,10 @@ def cmd_plot(a) -> int:
 
 
 def cmd_info(a) -> int:
+    from .report import report
     session = resolve(a.session)
     stage = _stage(a.stage)
-    r = session.report(stage, a.rate, a.area)
+    r = report(session, stage, a.rate, a.area)
     p = print
     p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
     p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"
@@ -85,7 +86,7 @@ def cmd_info(a) -> int:
 
 
 def cmd_devices(a) -> int:
-    from .audio import list_devices
+    from .backends.portaudio import list_devices
     devices = list_devices()
     if not devices:
         print("microwave devices: no output device found: PortAudio sees no sound card and no audio server "
@@ -99,7 +100,7 @@ def cmd_devices(a) -> int:
 
 
 def cmd_play(a) -> int:
-    from .audio import play_cli
+    from ._terminal import play_cli
     return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
                     duration=a.duration, rate=a.rate)
 

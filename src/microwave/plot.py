@@ -14,8 +14,9 @@ import numpy as np
 
 from . import _checks
 from ._extras import require
-from .files import publish
-from .sessions import UA_PER_UNIT, Session, ua_stage
+from .backends.file import publish
+from .sessions import Session
+from .stage import UA_PER_UNIT, ua_stage
 
 __all__ = ["plot_session"]
 

@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from fractions import Fraction
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from . import _checks, _toml, modes
 from ._core import Generator
-from ._session import SUPERVISOR_SOFT, SessionEngine
+from ._session import SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
-from .stage import AC_MARGIN, FDA_LOADS_OHM, MAX_CHANNELS, Stage
+from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
            "UA_PER_UNIT"]
@@ -38,7 +37,6 @@ AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
 #: the shortest interval between cues to move the device (a person cannot
 #: follow faster ones; a timeline of a 20-minute session stays small)
 MIN_CUE_S = 0.5
-IEC_DENSITY_MA_CM2 = 2.0  # IEC 60601-2-10: above this the operator's attention is needed
 
 
 @dataclass(frozen=True)
@@ -245,83 +243,12 @@ class Session:
     def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> float:
         """Raise a clear error if ``stage`` cannot play this session within
         its limit; return the highest level (intensity multiplier) at which
-        the current that flows stays within it.
-
-        Through a DC-coupled stage the current is the drive, so the peak the
-        specs ask for decides.  Through an AC-coupled one the whole session
-        is simulated, in compiled code and bounded memory, at level 1 with
-        its soft starts and stops, the coupling's state carried from step to
-        step, for corners across the stage's tolerance (at most 15 % apart): the current
-        that flows, the charge the coupling stores (what an abrupt stop
-        would release) and the drive against the DAC's swing.  All three
-        scale with the level, so the worst ratio to its bound gives the
-        highest level at which the limit holds.
+        the current that flows stays within it (:meth:`Stage.assess
+        <microwave.stage.Stage.assess>` says how: through an AC-coupled
+        stage the whole session is simulated across the corner's tolerance).
         """
-        return self._assess(stage, rate)[0]
-
-    def _assess(self, stage: Stage, rate: int) -> tuple[float, float]:
-        """(the highest level at which the limit holds, the worst current
-        predicted to flow at level 1 in uA), or a ValueError saying why the
-        stage cannot play the session at all."""
         rate = _checks.rate(rate)
-        stage = _stage(stage)
-        stage.check_peak(self.peak_ua, f"session {self.name!r}")
-        top = stage.limit_ua / self.peak_ua if self.peak_ua > 0 else 1.0
-        dose = self.dose_ua_min()
-        if dose > 0:   # the net dose scales with the level too
-            top = min(top, self.max_dose_ua_min / dose)
-        if stage.coupling == "dc":
-            stage.plan(self.channels_on(stage), rate)
-            return top, self.peak_ua * stage.load_spread
-        # the whole session at level 1 through the supervisor, measuring
-        engine = self._engine(rate, stage, measure=True)
-        assert stage.out_channels is not None   # Stage.__post_init__ sets it
-        block = np.empty((1 << 16, stage.out_channels), dtype=np.float32)
-        for _ in range(0, engine.state["total"], len(block)):
-            engine.fill(block)
-        sup = engine.supervision
-        if sup["worst"] > 1.0:
-            raise ValueError(self._refusal(stage, rate, sup))
-        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * stage.load_spread
-        # the supervisor's soft bound stays free at a steady level (it is for
-        # what the check cannot see), less a hair: the samples are float32
-        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
-        return min(top, top_ac), worst
-
-    def _refusal(self, stage: Stage, rate: int, sup: dict) -> str:
-        """Why an AC-coupled stage cannot play this session: where, what, how much."""
-        at_s = sup["at"] / rate
-        edges = [end for _, end in self.step_edges(rate)]
-        i = next((k for k, end in enumerate(edges) if sup["at"] < end), len(edges) - 1)
-        step = self.steps[i]
-        if sup["what"] == "rail":
-            what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
-                    f"beyond the DAC's swing of {sup['rail_ua']:.0f} uA-equivalent (headroom={stage.headroom:g})")
-        elif sup["what"] == "drive":
-            stored = sup["peak_stored_ua"]
-            what = (f"the pre-emphasised drive itself (what flows if the card is in fact DC-coupled) would reach "
-                    f"{sup['worst'] * sup['limit_ua']:.0f} uA"
-                    + (f", and the charge stored in the coupling {stored:.0f} uA" if stored > sup["limit_ua"] else "")
-                    + f", beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
-                      f"{100 * AC_MARGIN:g} % margin)")
-        else:
-            kind = ("the current through" if sup["what"] == "current" else
-                    "the charge stored in (the current an abrupt stop would release through)")
-            what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
-                    f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
-                    f"{100 * AC_MARGIN:g} % margin)")
-        dc = max(abs(p.net_dc_ua) for p in step.programs(self.channels))
-        if sup["what"] == "drive" and sup["peak_stored_ua"] <= sup["limit_ua"]:
-            why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
-                   "and the drive is kept within the limit too, in case the card is in fact DC-coupled")
-        else:
-            why = ("through a capacitor a held polarity or a net DC builds up stored charge"
-                   + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
-        return (f"session {self.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
-                f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
-                f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
-                f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
-                f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+        return _stage(stage).assess(self, rate)[0]
 
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
         """(first sample, end sample) of each step.  Step boundaries fall at
@@ -414,75 +341,25 @@ class Session:
         """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
         ``seconds`` shorter than the session ends it there with the fade
         ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
-        longer) that reaches silence a whole pulse before the end."""
-        rate = _checks.rate(rate)
-        if seconds is None:
-            return self.engine(rate, stage).render(self.frames(rate))
-        seconds = _checks.number("seconds", seconds, 0, unit="s")
-        n = round(min(seconds, self.seconds + 1.0) * rate)
-        return self.engine(rate, stage, duration_s=seconds if seconds > 0 else None).render(n)
+        longer) that reaches silence a whole pulse before the end
+        (:func:`microwave.backends.array.render`)."""
+        from .backends.array import render
+        return render(self, rate, stage, seconds)
 
     def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
         """The current asked of each channel (uA, shape (frames, channels)), through an
-        ideal DC stage of unit gain: what `info` describes."""
-        return self.render(rate, ua_stage(self.channels), seconds) * np.float32(UA_PER_UNIT)
+        ideal DC stage of unit gain: what `info` describes
+        (:func:`microwave.backends.array.render_ua`)."""
+        from .backends.array import render_ua
+        return render_ua(self, rate, seconds)
 
     # ---- report -----------------------------------------------------------------
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
                electrode_area_cm2: float = 1.0) -> dict:
-        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state.
-
-        Per step and channel: the spec's peak, its RMS over a whole number of
-        the cycles it repeats with (pulses, bursts, pattern, a looping
-        envelope; the whole step where it does not repeat within it), and
-        the DC as rendered over the step (soft start and stop included).
-        For the session: the DC per channel, the net dose (uA x min), the
-        maximum current and voltage at the FDA's loads, and the worst
-        current predicted to flow -- at the session's own level and at its
-        highest -- across the stage's corner tolerance and load range.
-        """
-        stage = _stage(stage)
-        rate = _checks.rate(rate)
-        electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
-        max_level, worst = self._assess(stage, rate)
-        # DC per step and channel, as rendered: one streamed pass, split at the step edges
-        edges = self.step_edges(rate)
-        engine = self._engine(rate, ua_stage(self.channels))
-        sums = np.zeros((len(edges), self.channels))
-        for i, (lo, hi) in enumerate(edges):
-            for start in range(lo, hi, 1 << 18):
-                block = engine.render(min(1 << 18, hi - start))
-                sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
-        steps, t = [], 0.0
-        for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
-            chans = []
-            n_step = edges[i][1] - edges[i][0]
-            for c, p in enumerate(s.programs(self.channels)):
-                rms = _rms_over_cycles(p, rate, n_step)
-                chans.append({
-                    "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
-                    "phase_widths_us": [w for _, w in p.phases()],
-                    "phase_amps_ua": [a for a, _ in p.phases()],
-                    "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
-                    "dc_ua": float(sums[i, c] / n_step) if n_step else 0.0, "spec_dc_ua": p.net_dc_ua,
-                    "peak_density_ma_cm2": p.peak_ua / 1000 / electrode_area_cm2,
-                    "rms_density_ma_cm2": rms / 1000 / electrode_area_cm2,
-                })
-            steps.append({"zone": s.zone, "label": s.label, "start_s": t, "seconds": d, "channels": chans})
-            t += d
-        total = sum(x["seconds"] for x in steps)
-        n = edges[-1][1] if edges else 0
-        dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * self.channels
-        loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r}
-                 for r in FDA_LOADS_OHM]
-        peak_density = self.peak_ua / 1000 / electrode_area_cm2
-        return {"name": self.name, "seconds": total, "auto_off_s": self.auto_off_s, "channels": self.channels,
-                "peak_ua": self.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
-                "max_level": max_level, "worst_ua": worst, "worst_ua_at_max_level": worst * max_level,
-                "dc_ua": dc, "dose_ua_min": self.dose_ua_min(), "max_dose_ua_min": self.max_dose_ua_min,
-                "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
-                "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
-                "timeline": self.timeline()}
+        """The figures IEC 60601-2-10 and the FDA ask a stimulator to state:
+        :func:`microwave.report.report` of this session."""
+        from .report import report
+        return report(self, stage, rate, electrode_area_cm2)
 
 
 def _key(spec):
@@ -503,66 +380,6 @@ def _stage(stage) -> Stage:
 def _units(plans: list[dict]) -> tuple[float, float]:
     """The longest unit period and unit length (samples) among a step's programs."""
     return max(p["unit_period"] for p in plans), max(p["unit_len"] for p in plans)
-
-
-def _repeat_samples(plan: dict) -> int | None:
-    """Samples after which a spec's current repeats exactly (pulses, bursts,
-    polarity pattern and a looping envelope together), or None when it
-    does not repeat (a sweep, a custom train, a delay, an end, a one-shot
-    envelope)."""
-    sc = plan["schedule"]
-    env = plan["envelope"]
-    if sc["kind"] != "regular" or sc["end"] is not None or sc["delay"][:2] != (0, 0):
-        return None
-    if env is not None and not env["loop"]:
-        return None
-
-    def rat(r):
-        return Fraction(r[0]) + Fraction(r[1], r[2])
-    period = rat(sc["period"])
-    parts = [period, Fraction(1)]
-    if sc["burst_cycle"] is not None:
-        cycle = rat(sc["burst_cycle"])
-        per_burst = math.ceil(rat(sc["burst_on"]) / period)
-        parts.append(cycle)
-    if plan["pattern"] is not None:
-        by_time, _, lengths = plan["pattern"]
-        if by_time:
-            parts.append(Fraction(sum(lengths)))
-        else:
-            pulses = math.lcm(sum(lengths), 2)
-            if sc["burst_cycle"] is not None:   # counted across bursts: whole bursts of whole patterns
-                parts.append(cycle * (math.lcm(pulses, per_burst) // per_burst))
-            else:
-                parts.append(period * pulses)
-    if env is not None:
-        parts.append(Fraction(sum(env["lengths"])))
-    num = math.lcm(*(p.numerator for p in parts))
-    den = math.gcd(*(p.denominator for p in parts))
-    return num // den
-
-
-def _rms_over_cycles(spec, rate: int, n_max: int) -> float:
-    """RMS of ``spec`` (uA) over the most whole repeats that fit in
-    ``n_max`` samples, or over ``n_max`` samples where none fits."""
-    cycle = _repeat_samples(spec.plan(rate))
-    n = n_max if cycle is None or cycle > n_max else n_max // cycle * cycle
-    gen, sq = spec.generator(rate), 0.0
-    for start in range(0, n, 1 << 18):
-        y = gen.render(min(1 << 18, n - start)).astype(np.float64)
-        sq += float(np.dot(y, y))
-    return math.sqrt(sq / n) if n else 0.0
-
-
-#: uA per DAC unit of the ideal stage that renders current itself: a power of
-#: two, so that scaling back to uA is exact in binary floating point
-UA_PER_UNIT = 1024.0
-
-
-def ua_stage(channels: int) -> Stage:
-    """An ideal DC stage with every channel routed, UA_PER_UNIT uA per DAC unit."""
-    channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
-    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 
 
 # ---- built-in sessions -------------------------------------------------------------

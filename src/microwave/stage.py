@@ -55,13 +55,18 @@ import datetime
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _checks, _toml
+from ._session import SUPERVISOR_SOFT
 
-__all__ = ["Stage", "Calibration", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN",
-           "BLEED_FRACTION"]
+if TYPE_CHECKING:
+    from .sessions import Session
+
+__all__ = ["Stage", "Calibration", "ua_stage", "ABSOLUTE_MAX_UA", "FDA_LOADS_OHM", "DEFAULT_UA_PER_V", "AC_MARGIN",
+           "BLEED_FRACTION", "UA_PER_UNIT"]
 
 ABSOLUTE_MAX_UA = 1000.0
 #: the most DAC channels (and program channels) a stage routes
@@ -78,6 +83,9 @@ AC_MARGIN = 0.01
 MIN_LOAD_OHM = 1.0
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
+#: uA per DAC unit of the ideal stage that renders current itself (:func:`ua_stage`): a
+#: power of two, so that scaling back to uA is exact in binary floating point
+UA_PER_UNIT = 1024.0
 
 
 @dataclass(frozen=True)
@@ -399,6 +407,54 @@ class Stage:
             raise ValueError(f"{what} asks for a peak (peak_ua) of {peak_ua:g} uA: this stage allows at most "
                              f"{self.limit_ua:g} uA ({'; '.join(why)}); lower the intensity or amp_ua")
 
+    # ---- can it play a session? ---------------------------------------------------
+    def assess(self, session: Session, rate: int = _checks.DEFAULT_RATE) -> tuple[float, float]:
+        """Whether this stage can play ``session`` within its limit, and how loud.
+
+        Returns ``(max_level, worst_ua)``: the highest level (intensity
+        multiplier) at which the current that flows stays within the limit,
+        and the worst current predicted to flow at level 1 (uA, every corner
+        and load, abrupt stops included).  Raises ValueError, saying where
+        and why, when the stage cannot play the session at all.
+
+        Through a DC-coupled stage the current is the drive, so the peak the
+        specs ask for decides.  Through an AC-coupled one the whole session
+        is simulated, in compiled code and bounded memory, at level 1 with
+        its soft starts and stops, the coupling's state carried from step to
+        step, for corners across the tolerance (at most 15 % apart): the
+        current that flows, the charge the coupling stores (what an abrupt
+        stop would release) and the drive against the DAC's swing.  All
+        three scale with the level, so the worst ratio to its bound gives
+        the highest level at which the limit holds.  (The net dose scales
+        with the level too: the level stays within the session's
+        ``max_dose_ua_min``.)
+        """
+        from .sessions import Session
+        _checks.instance("session", session, Session, "a microwave.sessions.Session")
+        rate = _checks.rate(rate)
+        self.check_peak(session.peak_ua, f"session {session.name!r}")
+        top = self.limit_ua / session.peak_ua if session.peak_ua > 0 else 1.0
+        dose = session.dose_ua_min()
+        if dose > 0:   # the net dose scales with the level too
+            top = min(top, session.max_dose_ua_min / dose)
+        if self.coupling == "dc":
+            self.plan(session.channels_on(self), rate)
+            return top, session.peak_ua * self.load_spread
+        # the whole session at level 1 through the supervisor, measuring
+        engine = session._engine(rate, self, measure=True)
+        assert self.out_channels is not None   # __post_init__ sets it
+        block = np.empty((1 << 16, self.out_channels), dtype=np.float32)
+        for _ in range(0, engine.state["total"], len(block)):
+            engine.fill(block)
+        sup = engine.supervision
+        if sup["worst"] > 1.0:
+            raise ValueError(_refusal(self, session, rate, sup))
+        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * self.load_spread
+        # the supervisor's soft bound stays free at a steady level (it is for
+        # what the check cannot see), less a hair: the samples are float32
+        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
+        return min(top, top_ac), worst
+
     def plan(self, n_program_channels: int, rate: int) -> dict:
         """The C plan for the compiled stage and its supervisor."""
         n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
@@ -420,6 +476,49 @@ class Stage:
                 "coupling": self.coupling, "corner_hz": self.corner_hz, "corner_tolerance": self.corner_tolerance,
                 "limit_ua": self.limit_ua, "rail_ua": [self.headroom / g for g in gains],
                 "bleed_fraction": BLEED_FRACTION}
+
+
+def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
+    """Why an AC-coupled stage cannot play a session: where, what, how much."""
+    at_s = sup["at"] / rate
+    edges = [end for _, end in session.step_edges(rate)]
+    i = next((k for k, end in enumerate(edges) if sup["at"] < end), len(edges) - 1)
+    step = session.steps[i]
+    if sup["what"] == "rail":
+        what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
+                f"beyond the DAC's swing of {sup['rail_ua']:.0f} uA-equivalent (headroom={stage.headroom:g})")
+    elif sup["what"] == "drive":
+        stored = sup["peak_stored_ua"]
+        what = (f"the pre-emphasised drive itself (what flows if the card is in fact DC-coupled) would reach "
+                f"{sup['worst'] * sup['limit_ua']:.0f} uA"
+                + (f", and the charge stored in the coupling {stored:.0f} uA" if stored > sup["limit_ua"] else "")
+                + f", beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
+                  f"{100 * AC_MARGIN:g} % margin)")
+    else:
+        kind = ("the current through" if sup["what"] == "current" else
+                "the charge stored in (the current an abrupt stop would release through)")
+        what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
+                f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
+                f"{100 * AC_MARGIN:g} % margin)")
+    dc = max(abs(p.net_dc_ua) for p in step.programs(session.channels))
+    if sup["what"] == "drive" and sup["peak_stored_ua"] <= sup["limit_ua"]:
+        why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
+               "and the drive is kept within the limit too, in case the card is in fact DC-coupled")
+    else:
+        why = ("through a capacitor a held polarity or a net DC builds up stored charge"
+               + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
+    return (f"session {session.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
+            f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
+            f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
+            f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
+            f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+
+
+def ua_stage(channels: int) -> Stage:
+    """An ideal DC stage with every channel routed, :data:`UA_PER_UNIT` uA per DAC unit:
+    through it a session renders the current it asks for (``Session.render_ua``)."""
+    channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
+    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 
 
 # ---- the schema of a stage file (docs/toml.md describes it; a test keeps the two alike) ----

@@ -1,0 +1,146 @@
+"""The file back end: render a session's DAC frames to WAV or FLAC.
+
+Rendering streams in blocks through the compiled engine, so memory stays
+constant whatever the duration and the number of steps, and writes to a temporary file beside the
+target that replaces it only when complete: an interrupted render never
+leaves a file that looks finished.  A file ends as a stream does: a
+``seconds`` shorter than the session fades to silence at that sample, and
+through an AC-coupled stage the file goes on, silent, while the drive bleeds
+the coupling's stored charge, so that whatever plays it stops with nothing
+stored.  WAV is written as 32-bit float (bit for
+bit what goes to the DAC); FLAC as 24-bit integer (lossless for a 24-bit DAC).
+"""
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .. import _checks
+from .._extras import require
+from ..sessions import Session
+from ..stage import Stage
+
+__all__ = ["render_to_file", "write_current", "BLOCK_FRAMES", "SUBTYPES"]
+
+BLOCK_FRAMES = 65536
+SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
+
+
+def publish(tmp, path) -> None:
+    """Give a finished temporary file the usual permissions (mkstemp makes it
+    private) and move it into place in one step."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
+    """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
+    FLAC file for listening or inspection, scaled so that ``full_scale_ua``
+    (default: the array's peak; never below it) is full scale.  Not DAC samples: for those,
+    render a session through a stage with :func:`render_to_file`."""
+    path, subtype = _target("path", path)
+    x = _current("current_ua", current_ua)
+    rate = _checks.rate(rate)
+    sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
+    peak = float(np.max(np.abs(x), initial=0.0))
+    full = peak if full_scale_ua is None else _checks.number("full_scale_ua", full_scale_ua, 0, lo_open=True, unit="uA")
+    if peak > full * (1 + 1e-6):   # float32 renders may sit a rounding above a spec's peak_ua
+        raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
+                         f"clip; give at least the peak (or None for the peak)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, (x / full if full > 0 else x).astype(np.float32), rate, subtype=subtype)
+    return path
+
+
+def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None,
+                   seconds: float | None = None, progress=None, block_frames: int = BLOCK_FRAMES) -> Path:
+    """Write ``session`` as DAC frames to ``path`` (.wav or .flac).
+
+    ``progress(done_frames, total_frames)`` is called after each block.
+    """
+    _checks.instance("session", session, Session, "a microwave.sessions.Session")
+    path, subtype = _target("path", path)
+    sf = require("soundfile", "files", "writing WAV or FLAC", "libsndfile1")
+    rate = _checks.rate(rate)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress={progress!r} must be a function progress(done_frames, total_frames) or None")
+    block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
+    if seconds is not None:
+        seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
+    stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    engine = session.engine(rate, stage, duration_s=seconds)
+    total = engine.state["total"]
+    # the bleed's end is the engine's to say; past its longest, stop regardless
+    last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)
+    channels = engine.render(0).shape[1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        buf = np.empty((block_frames, channels), dtype=np.float32)
+        with sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
+                          format=path.suffix[1:].upper()) as f:
+            done = 0
+            while done < total or (not engine.settled and done < last):
+                n = min(block_frames, total - done) if done < total else block_frames
+                engine.fill(buf[:n])
+                if done >= total and engine.settled:
+                    # the bleed ended in this block: stop at its last step, so
+                    # that the file is the same whatever the block size
+                    moving = np.flatnonzero(np.any(buf[:n] != 0, axis=1))
+                    n = int(moving[-1]) + 1 if len(moving) else 0
+                f.write(buf[:n])
+                done += n
+                if progress is not None:
+                    progress(min(done, total), total)
+        publish(tmp, path)
+    except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"cannot write {path}: {_cause(e, path, block_frames * channels * 4)}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _target(name: str, value) -> tuple[Path, str]:
+    """A file path to write, and the libsndfile subtype its extension asks for."""
+    path = _checks.path(name, value)
+    subtype = SUBTYPES.get(path.suffix.lower())
+    if subtype is None:
+        raise ValueError(f"{name}={str(path)!r} has an unknown extension: use {' or '.join(SUBTYPES)}")
+    return path, subtype
+
+
+def _current(name: str, value) -> np.ndarray:
+    """An array of current (uA): real numbers, 1-D or frames x channels
+    (1 to 32 channels), all finite, as float64."""
+    try:
+        x = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):    # ragged lists, objects numpy cannot hold
+        x = None
+    if x is None or x.dtype.kind not in "iuf":
+        raise TypeError(f"{name}={value!r} must be an array of real numbers (uA), 1-D or frames x channels")
+    if x.ndim not in (1, 2) or (x.ndim == 2 and not 1 <= x.shape[1] <= 32):
+        raise ValueError(f"{name} has shape {x.shape}: it must be 1-D, or frames x channels with 1 to 32 channels")
+    x = x.astype(np.float64)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} holds NaN or infinite values: every sample must be a finite current in uA")
+    return x
+
+
+def _cause(e: BaseException, path: Path, need: int) -> str:
+    """What went wrong, in words: a full disk is told as one."""
+    try:
+        if shutil.disk_usage(path.parent).free < need:
+            return "no space left on device (nothing was written)"
+    except OSError:
+        pass
+    return f"{getattr(e, 'strerror', None) or e} (nothing was written)"

@@ -1,0 +1,429 @@
+"""The sound-card back end: play a session through a DAC, live.
+
+PortAudio (through python-sounddevice) calls a compiled callback,
+``mw_pa_callback`` in ``microwave._session``, once per block.  It runs the
+session's generators and the output stage in C with no Python and no GIL,
+so a Python thread that hogs the interpreter cannot starve the audio.  The
+control side (this module) changes the intensity, pauses, resumes and stops
+by storing plain numbers that the callback turns into linear ramps of
+``ramp_s`` seconds: nothing ever steps.
+
+How a session ends, whatever ends it (its last sample, ``duration_s``, the
+auto-off, ``stop()``, Ctrl-C, an exception in the control thread): the
+level ramps to zero over ``ramp_s`` -- or over three pulses (alternating
+pairs) if that is longer, since each pulse takes one gain where it starts
+and keeps it, so that it stays balanced -- and the pulse in progress
+finishes at its own gain; a scheduled end reaches silence a whole pulse
+before its exact sample, so that nothing is cut.  Then, through an
+AC-coupled stage, the drive bleeds the charge the coupling stores, at most
+a fifth of the limit (:data:`microwave.stage.BLEED_FRACTION`), before the
+stream completes.  A pause (or a lost contact) ramps down the same way and
+bleeds too; resuming waits for the bleed to finish, then ramps up.  Were
+the stream to die at any moment (a crash, an unplugged card), what flows
+back stays within the limit, because the supervisor bounds the stored
+charge at every sample.  ``stats["clamped"]`` counts samples the
+supervisor had to clamp: 0 for every session that passed its check, at any
+steady level up to ``max_level``.
+
+The callback's rules: it never allocates, never takes a lock, never needs
+the GIL and never calls into Python.  One engine is one stream: while a
+Player plays it, ``engine.fill`` from Python raises RuntimeError, and a
+callback that finds a Python thread filling it plays silence (counted in
+``stats["busy_blocks"]``) rather than touch the state.
+
+>>> from microwave.sessions import builtin
+>>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:   # doctest: +SKIP
+...     p.wait()                 # Ctrl-C ramps down to silence, then raises
+
+This module imports sounddevice (and so needs PortAudio) only when used:
+``import microwave`` never does.
+
+It is the only module that touches sounddevice's internals: a Player opens
+its stream through ``sounddevice._StreamBase`` with the compiled callback's
+address (sounddevice's public streams take Python callbacks only), casts
+with ``sounddevice._ffi``, and asks for real-time scheduling through
+``sounddevice._libname`` and the stream's ``_ptr``.  Before any of that it
+checks that the installed sounddevice is a release whose internals it knows
+(:data:`KNOWN_SOUNDDEVICE`); any other release is refused, with an error
+naming it, before a device opens -- whatever ``realtime`` says, since the
+stream itself needs them.  On a known release, a failure to enable
+real-time scheduling is a :class:`RealtimeWarning` (and ``realtime`` is
+False), never silent.  Listing devices and calibrating use only
+sounddevice's public API.
+"""
+from __future__ import annotations
+
+import ctypes
+import inspect
+import re
+import threading
+import warnings
+from dataclasses import dataclass
+
+from .. import _checks
+from .._extras import require
+from .._session import SUPERVISOR_SOFT
+from ..sessions import Session
+from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage
+
+__all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "RealtimeWarning",
+           "LEVEL_STEP", "KNOWN_SOUNDDEVICE"]
+
+LEVEL_STEP = 0.1   # one press of "up" or "down": 10 % of the session's own current
+
+
+class DeviceLost(RuntimeError):
+    """The stream stopped before the session ended: the device went away."""
+
+
+class SupervisorStop(RuntimeError):
+    """The supervisor ended the session: the current that flows (or the
+    charge an AC coupling stores) came within its soft bound of the stage's
+    limit, which a steady level never does -- the level moved with the
+    waveform.  Nothing above the limit flowed; the session ramped down and
+    the coupling was bled."""
+
+
+#: the python-sounddevice releases whose internals a Player uses (``_StreamBase``
+#: with a raw callback, ``userdata`` and ``finished_callback``; ``_ffi``;
+#: ``_libname``; a stream's ``_ptr``): from the lowest (the oldest the ``audio``
+#: extra allows) up to, not including, the highest.  The tests play through 0.5.
+KNOWN_SOUNDDEVICE = ((0, 4, 7), (0, 6))
+
+
+class RealtimeWarning(RuntimeWarning):
+    """Real-time scheduling of the callback thread was asked for, on ALSA,
+    and could not be enabled: the session plays, at normal priority."""
+
+
+def _sd(what: str = "playing"):
+    """sounddevice, imported (its public API; :func:`_internals` for the rest)."""
+    return require("sounddevice", "audio", what, "libportaudio2")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"0.5.6"`` -> (0, 5, 6); the leading numbers of a version string."""
+    m = re.match(r"\d+(?:\.\d+)*", str(text).strip())
+    return tuple(int(x) for x in m.group(0).split(".")) if m else ()
+
+
+def _show(v: tuple[int, ...]) -> str:
+    return ".".join(map(str, v))
+
+
+def _internals(sd):
+    """``sd``, once its version is one :data:`KNOWN_SOUNDDEVICE` names and the
+    internals a Player uses are there; else a RuntimeError naming the
+    installed version and what is known (before a device opens)."""
+    lo, hi = KNOWN_SOUNDDEVICE
+    installed = getattr(sd, "__version__", "unknown")
+    known = f"{_show(lo)} up to (not including) {_show(hi)}"
+    fix = f'pip install "sounddevice>={_show(lo)},<{_show(hi)}"'
+    if not lo <= _version(installed) < hi:
+        raise RuntimeError(f"sounddevice {installed} is not a release microwave knows: the sound-card back end "
+                           f"plays through sounddevice's internals, known for {known}; it refuses to play "
+                           f"rather than guess at them: {fix}")
+    missing = [n for n in ("_StreamBase", "_ffi", "_libname") if not hasattr(sd, n)]
+    if not missing:
+        params = inspect.signature(sd._StreamBase).parameters
+        missing = [f"_StreamBase({n}=)" for n in ("callback", "userdata", "finished_callback") if n not in params]
+    if missing:
+        raise RuntimeError(f"sounddevice {installed} lacks {', '.join(missing)}, which the sound-card back end "
+                           f"uses (known for {known}); it refuses to play: {fix}")
+    return sd
+
+
+def list_devices() -> list[dict]:
+    """Output-capable devices with their channel counts and default rates."""
+    sd = _sd()
+    return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+
+
+@dataclass(frozen=True)
+class Sense:
+    """Measure the current that flows: input ``channel`` carries the voltage
+    across a ``sense_ohm`` resistor in series with the electrodes, and a full
+    scale input sample is ``input_full_scale_v`` volts.
+
+    Driven and measured currents are averaged over ``window_s`` (longer than
+    the card's round trip).  While the stage drives at least
+    ``min_drive_ua`` and the measured current stays under ``min_ratio`` of
+    it for ``lost_after_s``, contact is taken as lost and the session pauses
+    (as FOREO's "anti-shock" does); ``resume()`` goes on.
+    """
+
+    channel: int = 0
+    sense_ohm: float = 1000.0
+    input_full_scale_v: float = 1.0
+    min_ratio: float = 0.1
+    min_drive_ua: float = 5.0
+    lost_after_s: float = 0.2
+    window_s: float = 0.5
+
+    def __post_init__(self):
+        s = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen)
+        s("channel", _checks.integer("channel", self.channel, 0, MAX_CHANNELS - 1))
+        s("sense_ohm", _checks.number("sense_ohm", self.sense_ohm, 0, 1e7, lo_open=True, unit="ohm"))
+        s("input_full_scale_v", _checks.number("input_full_scale_v", self.input_full_scale_v, 0, 100, lo_open=True,
+                                               unit="V"))
+        s("min_ratio", _checks.number("min_ratio", self.min_ratio, 0, 1))
+        s("min_drive_ua", _checks.number("min_drive_ua", self.min_drive_ua, 0, ABSOLUTE_MAX_UA, unit="uA"))
+        s("lost_after_s", _checks.number("lost_after_s", self.lost_after_s, 0, 60, lo_open=True, unit="s"))
+        s("window_s", _checks.number("window_s", self.window_s, 0, 60, lo_open=True, unit="s"))
+
+    def ua_per_unit(self) -> float:
+        """uA per input sample unit: the input's full scale across the sense resistor."""
+        return self.input_full_scale_v / self.sense_ohm * 1e6
+
+
+class Player:
+    """Plays a session on a sound card; a context manager.
+
+    ``level`` is the intensity multiplier of the session's own currents
+    (1.0 as built; never more than the stage allows).  ``ramp_s`` is the
+    length of every level change, pause, resume and stop.  ``latency`` is
+    PortAudio's suggested output latency in seconds.  ``device`` is an
+    output device (index or name), or an (input, output) pair with
+    ``sense`` for duplex.  ``realtime`` asks PortAudio's ALSA back end to
+    run the callback thread with real-time priority (granted to root or to
+    a user with an rtprio limit; ignored elsewhere), so that other busy
+    threads on a loaded machine do not delay it; :attr:`realtime` says
+    whether it was enabled, and on ALSA a failure to enable it is a
+    :class:`RealtimeWarning`.
+
+    A sounddevice release outside :data:`KNOWN_SOUNDDEVICE` is refused
+    (RuntimeError naming it) before a device opens.
+    """
+
+    def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
+                 latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
+                 duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None,
+                 realtime: bool = True):
+        # every parameter is checked before a device is opened
+        self.session = _checks.instance("session", session, Session, "a microwave.sessions.Session")
+        self.stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+        device = _device(device)
+        self.rate = _checks.rate(rate)
+        self.latency = _checks.number("latency", latency, 0.001, 2.0, unit="s")
+        blocksize = _checks.integer("blocksize", blocksize, 0, 1 << 16)
+        self.ramp_s = _checks.number("ramp_s", ramp_s, 0.001, 60.0, unit="s")
+        _checks.instance("sense", sense, Sense, "a microwave.audio.Sense", none=True)
+        if input_channels is not None:
+            if sense is None:
+                raise ValueError(f"input_channels={input_channels!r} is only for a duplex stream: give sense= too")
+            input_channels = _checks.integer("input_channels", input_channels, sense.channel + 1, MAX_CHANNELS)
+        realtime = _checks.flag("realtime", realtime)
+        self.engine = session.engine(self.rate, self.stage, ramp_s=self.ramp_s, duration_s=duration_s)
+        self.engine.set_level(_checks.number("level", level, 0, self.engine.max_level))
+        self.engine.rewind()
+        self.sense = sense
+        self._sd = _internals(_sd())
+        ffi = self._sd._ffi
+        out_ch = self.stage.out_channels
+        common = dict(samplerate=self.rate, blocksize=blocksize, dtype="float32", latency=self.latency,
+                      callback=ffi.cast("PaStreamCallback*", self.engine.callback_address()),
+                      userdata=ffi.cast("void*", self.engine.address()),
+                      finished_callback=self._on_finished, dither_off=True, clip_off=True)
+        if sense is not None:
+            in_ch = input_channels if input_channels is not None else sense.channel + 1
+            self.engine.configure_sense(sense.channel, in_ch, sense.ua_per_unit(), sense.min_ratio, sense.min_drive_ua,
+                                        max(1, round(sense.lost_after_s * self.rate)), ring_frames=self.rate * 60,
+                                        window_frames=sense.window_s * self.rate)
+            self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
+        else:
+            self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
+        # after the end, silence for a while so that the device plays the
+        # ramp's foot (and a sense input sees it) before the stream completes
+        self.engine.set_tail(round((2 * self.latency + 0.25) * self.rate))
+        self._done = threading.Event()
+        self._started = False
+        self.error = None
+        try:
+            #: whether real-time scheduling was enabled for the callback thread
+            self.realtime = realtime and _enable_realtime(self._sd, self._stream)
+        except BaseException:      # a warning made an error, say: the stream is not left open
+            self._stream.close()
+            raise
+
+    # ---- the stream ------------------------------------------------------------
+    def _on_finished(self):
+        # PortAudio ends the stream on its own when the device fails: then
+        # the session had not finished (nor been stopped) -- say so
+        st = self.engine.state
+        if st["supervisor_stop"]:
+            self.error = SupervisorStop(
+                f"the supervisor ended the session at {st['position'] / self.rate:.1f} s: the current through "
+                f"the stage came within {100 * (1 - SUPERVISOR_SOFT):.0f} % of its limit (max_ua="
+                f"{self.stage.max_ua:g}), which a steady level does not do; nothing above the limit flowed")
+        elif not st["finished"]:
+            self.error = DeviceLost(f"the audio device stopped at {st['position'] / self.rate:.1f} s of "
+                                    f"{st['total'] / self.rate:.1f} s: disconnected or failed "
+                                    f"(nothing more can be played through it)")
+        self._done.set()
+
+    def start(self) -> Player:
+        """Start the stream (the session plays from its first sample) and return the player."""
+        self._stream.start()
+        self._started = True
+        return self
+
+    def stop(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Ramp to silence, bleed what an AC coupling stores, then end the stream."""
+        self.engine.stop()
+        if wait and self._started:
+            self._done.wait(timeout if timeout is not None
+                            else self.engine.end_samples / self.rate + self.stage.max_bleed_s + 3 * self.latency + 2.0)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the stream once its last buffers have played, and close it
+        (``with Player(...)`` does this; a session still playing is
+        ramped down and bled first)."""
+        if self._started and not self._stream.closed:
+            self._stream.stop()   # lets the last buffers play out
+        if not self._stream.closed:
+            self._stream.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session ends (True) or ``timeout`` passes (False).
+        Ctrl-C ramps to silence and re-raises; a device that goes away
+        raises :class:`DeviceLost`."""
+        try:
+            done = self._done.wait(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+        if self.error is not None:
+            raise self.error
+        return done
+
+    def __enter__(self) -> Player:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        # whatever happened in the control thread, the current ramps to zero
+        self.stop()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+    # ---- live control -------------------------------------------------------------
+    @property
+    def level(self) -> float:
+        """The intensity multiplier asked for (the audio thread ramps to it)."""
+        return self.engine.state["target"]
+
+    @level.setter
+    def level(self, value: float) -> None:
+        v = _checks.number("level", value, 0, unit="")
+        self.engine.set_level(min(v, self.engine.max_level))
+
+    def up(self) -> float:
+        """Raise the level by :data:`LEVEL_STEP` (at most the stage allows), by a ramp; the new level."""
+        self.level = min(self.level + LEVEL_STEP, self.engine.max_level)
+        return self.level
+
+    def down(self) -> float:
+        """Lower the level by :data:`LEVEL_STEP` (not below 0), by a ramp; the new level."""
+        self.level = max(self.level - LEVEL_STEP, 0.0)
+        return self.level
+
+    def pause(self) -> None:
+        """Ramp to silence and hold (an AC coupling is bled meanwhile)."""
+        self.engine.pause(True)
+
+    def resume(self) -> None:
+        """Ramp back up from a pause (or a lost contact), once any bleed has finished."""
+        self.engine.pause(False)
+
+    # ---- what is happening ----------------------------------------------------------
+    @property
+    def stats(self) -> dict:
+        """Callbacks, underflows, overflows, callback time (mean, max) and
+        its share of the block's real-time budget, contact and sense current,
+        and the samples the supervisor clamped (``clamped``)."""
+        st = self.engine.state
+        frames_per_cb = st["frames"] / st["callbacks"] if st["callbacks"] else 0
+        budget = frames_per_cb / self.rate if frames_per_cb else 0.0
+        st["budget_s"] = budget
+        st["load"] = st["callback_mean_s"] / budget if budget else 0.0
+        st["load_max"] = st["callback_max_s"] / budget if budget else 0.0
+        # with a sense input: how much of the asked current flowed over the
+        # stream so far (sums: the input's lag does not matter), and, for a
+        # voltage-mode stage (whose drive is a voltage), the load it saw
+        ratio = st["sense_total_ua"] / st["drive_total_ua"] if st["drive_total_ua"] > 0 else None
+        st["flow_ratio"] = ratio
+        st["load_ohm"] = (self.stage.load_ohm / ratio if ratio and self.stage.load_ohm is not None else None)
+        return st
+
+    def reset_stats(self) -> None:
+        """Count underflows and callback times afresh from now on."""
+        self.engine.reset_stats()
+
+    @property
+    def position_s(self) -> float:
+        """Seconds of the session played (pauses excluded)."""
+        return self.engine.state["position"] / self.rate
+
+    @property
+    def step(self) -> int:
+        """Index of the step playing."""
+        return min(self.engine.state["step"], len(self.session.step_seconds()) - 1)
+
+    @property
+    def zone(self) -> str:
+        """The zone of the step playing."""
+        return self.session.steps[self.step].zone
+
+    @property
+    def time_left_s(self) -> float:
+        """Seconds of the session left to play."""
+        return max(0.0, self.engine.state["total"] / self.rate - self.position_s)
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream has ended (completed, stopped, or lost)."""
+        return self._done.is_set()
+
+    def recorded_ua(self):
+        """The sense current recorded so far (uA), when playing duplex."""
+        return self.engine.recorded()
+
+
+def _enable_realtime(sd, stream) -> bool:
+    """PaAlsa_EnableRealtimeScheduling on ``stream`` when its host API is ALSA
+    (elsewhere False: there is nothing to enable).  On ALSA a failure is a
+    :class:`RealtimeWarning` saying why, and False."""
+    device = stream.device[1] if isinstance(stream.device, tuple) else stream.device
+    if sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"] != "ALSA":
+        return False
+    try:
+        lib = ctypes.CDLL(sd._libname)
+        enable = lib.PaAlsa_EnableRealtimeScheduling
+    except (OSError, AttributeError) as e:    # not loadable again; a PortAudio without its ALSA extension
+        warnings.warn(f"real-time scheduling not enabled: PortAudio ({sd._libname}) does not give "
+                      f"PaAlsa_EnableRealtimeScheduling ({e}); the session plays at normal priority",
+                      RealtimeWarning, stacklevel=3)
+        return False
+    enable.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    enable.restype = None
+    enable(int(sd._ffi.cast("uintptr_t", stream._ptr)), 1)
+    return True
+
+
+def _device(device):
+    """A PortAudio device: None (the default), an index, a name, or an
+    (input, output) pair of them."""
+    if isinstance(device, tuple) and len(device) == 2:
+        return tuple(_one_device(f"device[{i}]", d) for i, d in enumerate(device))
+    return _one_device("device", device)
+
+
+def _one_device(name: str, d):
+    if d is None or isinstance(d, str):
+        return d
+    return _checks.integer(name, d, 0, 1 << 16)
+
+
+def play(session: Session, stage: Stage | None = None, device=None, **kwargs) -> Player:
+    """Start playing ``session`` and return its :class:`Player` (already started)."""
+    return Player(session, stage, device, **kwargs).start()

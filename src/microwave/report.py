@@ -1,0 +1,135 @@
+"""The disclosure figures: what IEC 60601-2-10 and the FDA ask a stimulator
+to state about a session played through a stage.
+
+:func:`report` returns them as a dict (``microwave info`` prints it;
+:meth:`Session.report <microwave.sessions.Session.report>` is the same call):
+
+* per step and channel: the spec's peak, its RMS over a whole number of
+  the cycles it repeats with (pulses, bursts, pattern, a looping envelope;
+  the whole step where it does not repeat within it), the DC as rendered
+  over the step (soft start and stop included) and by the spec, the charge
+  per pulse and phase, and the current densities over the electrode area;
+* for the session: the DC per channel, the net dose (uA x min), the maximum
+  current and voltage at the FDA's loads, the peak density (with a warning
+  above :data:`IEC_DENSITY_MA_CM2`), the timeline, and the worst current
+  predicted to flow -- at the session's own level and at its highest --
+  across the stage's corner tolerance and load range
+  (:meth:`Stage.assess <microwave.stage.Stage.assess>`).
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from . import _checks
+from .sessions import Session, _stage
+from .stage import FDA_LOADS_OHM, UA_PER_UNIT, Stage, ua_stage
+
+__all__ = ["report", "IEC_DENSITY_MA_CM2"]
+
+#: IEC 60601-2-10: above this current density (mA/cm2) the operator's attention is needed
+IEC_DENSITY_MA_CM2 = 2.0
+
+
+def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
+           electrode_area_cm2: float = 1.0) -> dict:
+    """The figures IEC 60601-2-10 and the FDA ask a stimulator to state, for
+    ``session`` played through ``stage`` (default: ``Stage()``) at ``rate``
+    into electrodes of ``electrode_area_cm2`` (the module's text lists them).
+
+    Raises ValueError when the stage cannot play the session (the refusal of
+    :meth:`Stage.assess <microwave.stage.Stage.assess>`)."""
+    _checks.instance("session", session, Session, "a microwave.sessions.Session")
+    stage = _stage(stage)
+    rate = _checks.rate(rate)
+    electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
+    max_level, worst = stage.assess(session, rate)
+    # DC per step and channel, as rendered: one streamed pass, split at the step edges
+    edges = session.step_edges(rate)
+    engine = session._engine(rate, ua_stage(session.channels))
+    sums = np.zeros((len(edges), session.channels))
+    for i, (lo, hi) in enumerate(edges):
+        for start in range(lo, hi, 1 << 18):
+            block = engine.render(min(1 << 18, hi - start))
+            sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
+    steps, t = [], 0.0
+    for i, (s, d) in enumerate(zip(session.steps, session.step_seconds())):
+        chans = []
+        n_step = edges[i][1] - edges[i][0]
+        for c, p in enumerate(s.programs(session.channels)):
+            rms = _rms_over_cycles(p, rate, n_step)
+            chans.append({
+                "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
+                "phase_widths_us": [w for _, w in p.phases()],
+                "phase_amps_ua": [a for a, _ in p.phases()],
+                "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
+                "dc_ua": float(sums[i, c] / n_step) if n_step else 0.0, "spec_dc_ua": p.net_dc_ua,
+                "peak_density_ma_cm2": p.peak_ua / 1000 / electrode_area_cm2,
+                "rms_density_ma_cm2": rms / 1000 / electrode_area_cm2,
+            })
+        steps.append({"zone": s.zone, "label": s.label, "start_s": t, "seconds": d, "channels": chans})
+        t += d
+    total = sum(x["seconds"] for x in steps)
+    n = edges[-1][1] if edges else 0
+    dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * session.channels
+    loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r}
+             for r in FDA_LOADS_OHM]
+    peak_density = session.peak_ua / 1000 / electrode_area_cm2
+    return {"name": session.name, "seconds": total, "auto_off_s": session.auto_off_s, "channels": session.channels,
+            "peak_ua": session.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
+            "max_level": max_level, "worst_ua": worst, "worst_ua_at_max_level": worst * max_level,
+            "dc_ua": dc, "dose_ua_min": session.dose_ua_min(), "max_dose_ua_min": session.max_dose_ua_min,
+            "steps": steps, "loads": loads, "electrode_area_cm2": electrode_area_cm2,
+            "peak_density_ma_cm2": peak_density, "density_warning": peak_density > IEC_DENSITY_MA_CM2,
+            "timeline": session.timeline()}
+
+
+def _repeat_samples(plan: dict) -> int | None:
+    """Samples after which a spec's current repeats exactly (pulses, bursts,
+    polarity pattern and a looping envelope together), or None when it
+    does not repeat (a sweep, a custom train, a delay, an end, a one-shot
+    envelope)."""
+    sc = plan["schedule"]
+    env = plan["envelope"]
+    if sc["kind"] != "regular" or sc["end"] is not None or sc["delay"][:2] != (0, 0):
+        return None
+    if env is not None and not env["loop"]:
+        return None
+
+    def rat(r):
+        return Fraction(r[0]) + Fraction(r[1], r[2])
+    period = rat(sc["period"])
+    parts = [period, Fraction(1)]
+    if sc["burst_cycle"] is not None:
+        cycle = rat(sc["burst_cycle"])
+        per_burst = math.ceil(rat(sc["burst_on"]) / period)
+        parts.append(cycle)
+    if plan["pattern"] is not None:
+        by_time, _, lengths = plan["pattern"]
+        if by_time:
+            parts.append(Fraction(sum(lengths)))
+        else:
+            pulses = math.lcm(sum(lengths), 2)
+            if sc["burst_cycle"] is not None:   # counted across bursts: whole bursts of whole patterns
+                parts.append(cycle * (math.lcm(pulses, per_burst) // per_burst))
+            else:
+                parts.append(period * pulses)
+    if env is not None:
+        parts.append(Fraction(sum(env["lengths"])))
+    num = math.lcm(*(p.numerator for p in parts))
+    den = math.gcd(*(p.denominator for p in parts))
+    return num // den
+
+
+def _rms_over_cycles(spec, rate: int, n_max: int) -> float:
+    """RMS of ``spec`` (uA) over the most whole repeats that fit in
+    ``n_max`` samples, or over ``n_max`` samples where none fits."""
+    cycle = _repeat_samples(spec.plan(rate))
+    n = n_max if cycle is None or cycle > n_max else n_max // cycle * cycle
+    gen, sq = spec.generator(rate), 0.0
+    for start in range(0, n, 1 << 18):
+        y = gen.render(min(1 << 18, n - start)).astype(np.float64)
+        sq += float(np.dot(y, y))
+    return math.sqrt(sq / n) if n else 0.0

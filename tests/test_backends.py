@@ -1,0 +1,121 @@
+"""The back ends in one folder (microwave.backends): the old import paths
+still work, the array back end is Session.render, and the sound-card back
+end -- the only module that touches sounddevice's internals -- checks the
+sounddevice release before it does, and never drops real-time scheduling
+silently.  None of these opens a device (tests/test_audio.py plays)."""
+import ctypes.util
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+import microwave.audio
+import microwave.files
+from microwave.backends import array, file, portaudio
+from microwave.sessions import Session, Step, builtin
+from microwave.stage import Stage
+
+RATE = 8_000
+
+
+class DeviceReached(Exception):
+    """Raised where a device would open."""
+
+
+def test_the_old_import_paths_name_the_back_ends():
+    for old, new in ((microwave.audio, portaudio), (microwave.files, file)):
+        assert old.__all__ and set(old.__all__) <= set(new.__all__)
+        for name in old.__all__:
+            assert getattr(old, name) is getattr(new, name), f"{old.__name__}.{name}"
+    from microwave.audio import Player  # noqa: F401  (the path users have)
+    from microwave.files import publish, render_to_file  # noqa: F401
+
+
+def test_the_array_back_end_is_session_render():
+    s = Session("t", (Step("z", builtin("tighten").steps[0].program, 0.5),), channels=1)
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,))
+    assert np.array_equal(array.render(s, RATE, stage), s.render(RATE, stage))
+    assert np.array_equal(array.render(s, RATE, stage, seconds=0.3), s.render(RATE, stage, seconds=0.3))
+    assert np.array_equal(array.render_ua(s, RATE), s.render_ua(RATE))
+    with pytest.raises(TypeError, match="session="):
+        array.render("tighten", RATE)
+
+
+def fake_sounddevice(version, **drop):
+    """A stand-in for sounddevice: its version, and a _StreamBase that stops
+    the test where a device would open."""
+    def _StreamBase(kind, samplerate=None, blocksize=None, device=None, channels=None, dtype=None, latency=None,
+                    extra_settings=None, callback=None, finished_callback=None, clip_off=None, dither_off=None,
+                    never_drop_input=None, prime_output_buffers_using_stream_callback=None, userdata=None,
+                    wrap_callback=None):
+        raise DeviceReached
+    import sounddevice
+    sd = types.SimpleNamespace(__version__=version, _StreamBase=_StreamBase, _ffi=sounddevice._ffi,
+                               _libname=sounddevice._libname)
+    for name in drop:
+        delattr(sd, name)
+    return sd
+
+
+@pytest.mark.parametrize("version", ["0.6.0", "1.0", "0.4.6", "0.3.15", "unknown"])
+def test_an_unknown_sounddevice_is_refused_naming_its_version(monkeypatch, version):
+    """Outside KNOWN_SOUNDDEVICE the Player refuses before a device opens,
+    naming the installed release and the known ones -- realtime or not."""
+    pytest.importorskip("sounddevice")
+    monkeypatch.setattr(portaudio, "_sd", lambda what="playing": fake_sounddevice(version))
+    lo, hi = (".".join(map(str, v)) for v in portaudio.KNOWN_SOUNDDEVICE)
+    for realtime in (True, False):
+        with pytest.raises(RuntimeError, match=rf"sounddevice {version} is not a release microwave knows.*"
+                                               rf"known for {lo} up to \(not including\) {hi}"):
+            portaudio.Player(builtin("tighten"), rate=RATE, realtime=realtime)
+
+
+def test_a_known_sounddevice_reaches_the_device_and_a_missing_internal_is_refused(monkeypatch):
+    pytest.importorskip("sounddevice")
+    for version in ("0.4.7", "0.5.6", "0.5.99rc1"):
+        monkeypatch.setattr(portaudio, "_sd", lambda what="playing", v=version: fake_sounddevice(v))
+        with pytest.raises(DeviceReached):
+            portaudio.Player(builtin("tighten"), rate=RATE)
+    monkeypatch.setattr(portaudio, "_sd", lambda what="playing": fake_sounddevice("0.5.6", _libname=None))
+    with pytest.raises(RuntimeError, match="sounddevice 0.5.6 lacks _libname"):
+        portaudio.Player(builtin("tighten"), rate=RATE)
+
+
+def test_the_installed_sounddevice_is_one_the_back_end_knows():
+    sd = pytest.importorskip("sounddevice")
+    assert portaudio._internals(sd) is sd
+
+
+def fake_stream_on(hostapi, libname):
+    sd = types.SimpleNamespace(
+        query_devices=lambda d: {"hostapi": 0}, query_hostapis=lambda i: {"name": hostapi},
+        _libname=libname, _ffi=None)
+    return sd, types.SimpleNamespace(device=3, _ptr=None)
+
+
+def test_a_failure_to_enable_realtime_scheduling_is_a_warning():
+    """On ALSA, a PortAudio that cannot enable real-time scheduling says so
+    (RealtimeWarning; Player.realtime is False): it is never dropped silently."""
+    libc = ctypes.util.find_library("c")       # loads, and has no PaAlsa_EnableRealtimeScheduling
+    sd, stream = fake_stream_on("ALSA", libc)
+    with pytest.warns(portaudio.RealtimeWarning, match="PaAlsa_EnableRealtimeScheduling"):
+        assert portaudio._enable_realtime(sd, stream) is False
+    sd, stream = fake_stream_on("ALSA", "/nonexistent/libportaudio.so.2")
+    with pytest.warns(portaudio.RealtimeWarning, match="real-time scheduling not enabled"):
+        assert portaudio._enable_realtime(sd, stream) is False
+    # another host API has nothing to enable: False, and nothing to warn about
+    sd, stream = fake_stream_on("JACK Audio Connection Kit", libc)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert portaudio._enable_realtime(sd, stream) is False
+
+
+def test_the_audio_extra_asks_for_the_known_sounddevice_releases():
+    """pip installs a release the back end knows: the extras' bounds are KNOWN_SOUNDDEVICE."""
+    import tomllib
+    from pathlib import Path
+    meta = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    lo, hi = (".".join(map(str, v)) for v in portaudio.KNOWN_SOUNDDEVICE)
+    for extra in ("audio", "all", "test", "docs"):
+        assert f"sounddevice>={lo},<{hi}" in meta["optional-dependencies"][extra], extra
