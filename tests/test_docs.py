@@ -71,3 +71,29 @@ def test_every_public_definition_has_a_docstring():
                     if not inspect.getdoc(inspect.getattr_static(obj, k)) and not inspect.getdoc(v):
                         missing.append(f"{name}.{n}.{k}")
     assert not missing, f"no docstring: {missing}"
+
+
+def test_the_core_api_documents_every_parameter():
+    """The classes and functions a newcomer starts from have numpydoc
+    Parameters sections naming exactly their parameters (units in the text),
+    so that the API reference cannot drift from the signatures."""
+    import inspect
+
+    from numpydoc.docscrape import ClassDoc, FunctionDoc
+
+    import microwave as mw
+    from microwave import modes
+    from microwave.audio import Player
+    from microwave.files import render_to_file
+    from microwave.sessions import Session, Step
+    from microwave.stage import Stage
+    core = [mw.Biphasic, mw.Monophasic, mw.CustomTrain, mw.Burst, mw.Sweep, mw.Ramp, mw.Envelope, mw.Hold,
+            mw.PolarityPattern, Step, Session, Stage, modes.lift, modes.tighten, modes.infuse, render_to_file,
+            Player]
+    for obj in core:
+        doc = ClassDoc(obj, config={"show_class_members": False}) if inspect.isclass(obj) else FunctionDoc(obj)
+        named = set()
+        for p in doc["Parameters"]:
+            named |= {n.strip() for n in p.name.split(",")}
+        wanted = set(inspect.signature(obj).parameters) - {"self"}
+        assert named == wanted, f"{obj.__qualname__}: documented {sorted(named ^ wanted)} differ from the signature"

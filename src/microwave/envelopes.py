@@ -27,7 +27,17 @@ __all__ = ["Envelope", "Ramp", "SHAPES", "MAX_SEGMENTS"]
 
 @dataclass(frozen=True)
 class Ramp:
-    """Go to ``to_level`` (0..1) over ``seconds`` with ``shape``."""
+    """Go to ``to_level`` (0..1) over ``seconds`` with ``shape``.
+
+    Parameters
+    ----------
+    seconds : float
+        The segment's length, s (0 to a week).
+    to_level : float
+        The level it reaches, a fraction of the train's amplitude (0 to 1).
+    shape : {"linear", "cosine", "exp", "hold"}
+        How it gets there (default "linear"; "hold" jumps, then stays).
+    """
 
     seconds: float
     to_level: float
@@ -42,7 +52,23 @@ class Ramp:
 @dataclass(frozen=True)
 class Envelope:
     """A start level followed by ramps; ``loop=True`` repeats the ramps forever
-    (each loop restarts from ``start_level``)."""
+    (each loop restarts from ``start_level``).
+
+    Parameters
+    ----------
+    ramps : sequence of Ramp
+        The segments, in order (1 to ``MAX_SEGMENTS``).
+    start_level : float
+        The level before the first ramp (0 to 1; default 0).
+    loop : bool
+        Repeat the ramps forever (default False: hold the last level).
+
+    Examples
+    --------
+    >>> env = Envelope((Ramp(1.0, 1.0, "cosine"), Ramp(8.0, 1.0, "hold"), Ramp(1.0, 0.0, "cosine")))
+    >>> env.seconds, env.edges(rate=1000)
+    (10.0, [1000, 9000, 10000])
+    """
 
     ramps: tuple[Ramp, ...]
     start_level: float = 0.0

@@ -47,6 +47,14 @@ def lift(level: int | None = None, amp_ua: float | None = None) -> Monophasic:
     450 ms square pulses with 50 ms slopes ("modified square"), the output
     alternating between the probes pulse to pulse (NuFACE's alternating
     output) so that the train carries no net charge over two pulses.
+
+    Parameters
+    ----------
+    LEVEL_PARAMETERS
+
+    Returns
+    -------
+    Monophasic
     """
     return Monophasic(freq_hz=1.0, amp_ua=amplitude("lift", level, amp_ua), phase_us=450_000,
                       rise_us=50_000, fall_us=50_000, polarity="alternate")
@@ -59,6 +67,14 @@ def tighten(level: int | None = None, amp_ua: float | None = None) -> Biphasic:
     pulses, 500 us a phase with a 100 us interphase gap, at 300 Hz, for
     0.6 s on / 0.4 s off -- within the clinical 0.5-1500 Hz range, near the
     sport-microcurrent studies' few hundred Hz, and comfortable as a rhythm.
+
+    Parameters
+    ----------
+    LEVEL_PARAMETERS
+
+    Returns
+    -------
+    Biphasic
     """
     return Biphasic(freq_hz=300.0, amp_ua=amplitude("tighten", level, amp_ua), phase_us=500,
                     interphase_us=100, burst=Burst(on_s=0.6, off_s=0.4))
@@ -75,6 +91,25 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
     keep it from feeling like a held DC.  ``serum="alkaline"`` flips it.
 
     The dose (net DC x ``minutes``) is refused beyond ``max_dose_ua_min``.
+
+    Parameters
+    ----------
+    LEVEL_PARAMETERS
+    serum : {"acidic", "alkaline"}
+        Which pole pushes: positive for acidic serums (default), negative for alkaline.
+    minutes : float
+        How long it will play, min (0 to 120; default 5), for the dose check.
+    max_dose_ua_min : float
+        The net dose it may deliver, uA min (default 600).
+
+    Returns
+    -------
+    Monophasic
+
+    Raises
+    ------
+    ValueError
+        A dose beyond ``max_dose_ua_min`` (or a bad parameter, named).
     """
     _checks.choice("serum", serum, ("acidic", "alkaline"))
     minutes = _checks.number("minutes", minutes, 0, 120, lo_open=True, unit="min")
@@ -127,3 +162,13 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
 
 
 MODES = {"lift": lift, "tighten": tighten, "infuse": infuse}
+
+
+# one text for the intensity every consumer mode takes (numpydoc reads the docstrings)
+_LEVEL_PARAMETERS = """level : int, optional
+        Intensity 1-5, the device's buttons (default 3); see :data:`LEVELS_UA`.
+    amp_ua : float, optional
+        An explicit current instead, uA (> 0, at most 1000; not with ``level``)."""
+for _f in (lift, tighten, infuse):
+    _f.__doc__ = (_f.__doc__ or "").replace("LEVEL_PARAMETERS", _LEVEL_PARAMETERS)
+del _f

@@ -40,9 +40,14 @@ _MAX_PULSE_HZ = 1e6   # far above any train's pulse rate (pulses.py allows 20 kH
 class Hold:
     """One state of a pattern: a polarity held for ``pulses`` pulses or ``seconds``.
 
-    ``polarity`` is ``+1``/``"+"``, ``-1``/``"-"``, ``"alternate"``/``"~"``
-    (pulse to pulse, starting positive) or ``0``/``"rest"`` (no pulses).
-    Give exactly one of ``pulses`` and ``seconds``.
+    Parameters
+    ----------
+    polarity : {1, "+", -1, "-", "alternate", "~", 0, "rest"}
+        Positive, negative, alternating pulse to pulse (starting positive), or no pulses.
+    pulses : int, optional
+        How many pulses the state lasts (1 to 10**9).
+    seconds : float, optional
+        How long the state lasts, s (give exactly one of ``pulses`` and ``seconds``).
     """
 
     polarity: int | str
@@ -64,7 +69,13 @@ class Hold:
 
 @dataclass(frozen=True)
 class PolarityPattern:
-    """A repeating cycle of :class:`Hold` states (all counted in pulses, or all timed)."""
+    """A repeating cycle of :class:`Hold` states (all counted in pulses, or all timed).
+
+    Parameters
+    ----------
+    holds : sequence of Hold
+        The states, in order (1 to ``MAX_STATES``); :meth:`parse` builds them from a string.
+    """
 
     holds: tuple[Hold, ...]
 

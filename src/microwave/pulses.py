@@ -98,11 +98,47 @@ def _longest_gap(schedule: dict, rate: int) -> float:
         gaps.append(schedule["loop"] - on[-1] + on[0])
     return max(gaps) if gaps else 1.0
 
+#: the parameters every regular train shares (written once, in each class's docstring)
+_TRAIN_PARAMETERS = """amp_ua : float
+        Peak current of the (first) phase, uA (> 0, at most 1000).
+    phase_us : float
+        A phase's width at half its height, us: its charge is ``amp_ua x phase_us``.
+    freq_hz, period_us : float, optional
+        Pulses per second, or us from one onset to the next: give one (or a ``sweep``).
+    rise_us, fall_us : float
+        Each phase's edges, us (default 0: vertical); the width stays the FWHM.
+    polarity : {1, -1, "alternate"}
+        Positive-first, negative-first, or flipping pulse to pulse (default 1).
+    delay_s : float
+        Seconds before the first onset (default 0).
+    duration_s : float, optional
+        Seconds of pulses, then silence (default: for as long as it plays).
+    burst : Burst, optional
+        Bursts of pulses separated by silence.
+    sweep : Sweep, optional
+        A pulse rate that sweeps between two frequencies (instead of ``freq_hz``).
+    envelope : Envelope, optional
+        An amplitude envelope; each pulse takes its gain where it starts.
+    pattern : PolarityPattern or str, optional
+        The sign of each pulse over a repeating cycle (``"10+ 10-"``, ``"3s+ 1s-"``)."""
+
+#: what every spec raises
+_RAISES = """ValueError, TypeError
+        A parameter out of range, of the wrong type, or contradicting another (named in the message)."""
+
 
 @dataclass(frozen=True)
 class Burst:
     """Pulses for ``on_s`` seconds, then silence for ``off_s`` (Pulse Pal's
-    burst duration and inter-burst interval); the train restarts at each burst."""
+    burst duration and inter-burst interval); the train restarts at each burst.
+
+    Parameters
+    ----------
+    on_s : float
+        Seconds of pulses in each burst (> 0, at most 86400).
+    off_s : float
+        Seconds of silence after each burst (>= 0).
+    """
 
     on_s: float
     off_s: float
@@ -117,7 +153,17 @@ class Sweep:
     """Pulse rate going from ``start_hz`` to ``stop_hz`` over ``seconds``,
     ``"linear"`` or ``"log"`` in frequency, then staying at ``stop_hz``.
     Phase-continuous: pulse k starts where the instantaneous phase reaches k
-    cycles (the same phase law as scipy.signal.chirp)."""
+    cycles (the same phase law as scipy.signal.chirp).
+
+    Parameters
+    ----------
+    start_hz, stop_hz : float
+        The pulse rate at the start and at the end of the sweep, Hz (0.001 to 20000).
+    seconds : float
+        The sweep's length, s (0.001 to 86400).
+    scale : {"linear", "log"}
+        How the rate moves between them (default "linear").
+    """
 
     start_hz: float
     stop_hz: float
@@ -410,15 +456,27 @@ class _Train:
 class Biphasic(_Train):
     """A charge-balanced biphasic (or triphasic) pulse train.
 
+    Parameters
+    ----------
+    TRAIN_PARAMETERS
+    interphase_us : float
+        The gap between the phases, us (Intan's interphase delay; default 0).
+    phase2_us : float, optional
+        Phase 2's width, us; its amplitude then balances phase 1's charge.
+    triphasic : bool
+        A, -B, A: phase 2 (twice as wide by default) carries both outer phases' charge.
+
+    Raises
+    ------
+    RAISES
+
+    Examples
+    --------
     >>> train = Biphasic(freq_hz=30, amp_ua=200, phase_us=500)
     >>> train.pulse_charge_uc, round(train.max_phase_charge_uc, 6)   # balanced; 200 uA x 500 us
     (0.0, 0.1)
     >>> train.render(1.0, rate=48_000).shape
     (48000,)
-
-    ``interphase_us`` is the gap between the phases (Intan's interphase
-    delay); ``phase2_us`` makes phase 2 another width (its amplitude then
-    balances the charge).
     """
 
     interphase_us: float = 0.0
@@ -450,6 +508,18 @@ class Biphasic(_Train):
 class Monophasic(_Train):
     """Pulses of one phase: positive, negative, or alternating pulse to pulse.
 
+    A train of one sign carries net charge (``net_dc_ua``), as INFUSE means to.
+
+    Parameters
+    ----------
+    TRAIN_PARAMETERS
+
+    Raises
+    ------
+    RAISES
+
+    Examples
+    --------
     >>> Monophasic(freq_hz=8, amp_ua=150, phase_us=60_000, polarity="alternate").net_dc_ua
     0.0
     """
@@ -462,10 +532,30 @@ class Monophasic(_Train):
 class CustomTrain(_Train):
     """Pulses at given onsets with given amplitudes (Pulse Pal's custom trains).
 
-    ``onsets_s`` are the pulse onsets within one loop, ascending;
-    ``amps_ua`` the signed amplitude of each pulse (its sign is its
-    polarity); ``loop_s`` repeats the list with that period (None: once).
-    Each pulse has the shape given by ``phase_us`` (and ``biphasic``).
+    Parameters
+    ----------
+    onsets_s : sequence of float
+        The pulse onsets within one loop, s, ascending.
+    amps_ua : sequence of float
+        Each pulse's signed amplitude, uA (its sign is its polarity; at most 1000).
+    loop_s : float, optional
+        Repeat the list with this period, s (default: play it once).
+    biphasic : bool
+        Each pulse a balanced biphasic pair (default) or one phase.
+    interphase_us : float
+        The gap between a biphasic pulse's phases, us (default 0).
+    amp_ua : float
+        Derived from ``amps_ua`` (the largest magnitude); a value given is checked, then replaced.
+    phase_us, rise_us, fall_us, delay_s, duration_s, envelope
+        As for :class:`Biphasic`.
+    polarity : {1, -1}
+        1 plays the signs as given, -1 flips them all (default 1).
+    freq_hz, period_us, sweep, burst, pattern
+        Not used (the onsets and signs are given): refused if set.
+
+    Raises
+    ------
+    RAISES
     """
 
     onsets_s: tuple = ()
@@ -551,3 +641,9 @@ class CustomTrain(_Train):
         return {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
                 "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate,
                 "end": _end(self.delay_s, self.duration_s, rate)}
+
+
+# one text for the parameters the trains share (numpydoc reads the class docstrings)
+for _cls in (Biphasic, Monophasic, CustomTrain):
+    _cls.__doc__ = (_cls.__doc__ or "").replace("TRAIN_PARAMETERS", _TRAIN_PARAMETERS).replace("RAISES", _RAISES)
+del _cls

@@ -43,9 +43,18 @@ MIN_CUE_S = 0.5
 class Step:
     """One zone treated with ``program`` for ``seconds``.
 
-    ``program`` is a spec (played on every channel) or a tuple with one spec
-    per channel.  ``cue_every_s`` asks for a cue to move the device
-    (at least :data:`MIN_CUE_S`).
+    Parameters
+    ----------
+    zone : str
+        Where the electrodes go ("forehead", "jaw", any non-empty name).
+    program : spec, or a tuple of specs
+        One spec for every channel, or one per channel.
+    seconds : float
+        How long the step lasts, s (> 0, at most 86400).
+    cue_every_s : float, optional
+        A cue to move the device this often, s (at least :data:`MIN_CUE_S`).
+    label : str
+        What the step is called in reports (the mode's name, say).
     """
 
     zone: str

@@ -63,7 +63,34 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
                    seconds: float | None = None, progress=None, block_frames: int = BLOCK_FRAMES) -> Path:
     """Write ``session`` as DAC frames to ``path`` (.wav or .flac).
 
-    ``progress(done_frames, total_frames)`` is called after each block.
+    Parameters
+    ----------
+    session : Session
+        What to render (checked against ``stage`` first).
+    path : str or Path
+        The file: ``.wav`` (32-bit float) or ``.flac`` (24-bit).
+    rate : int
+        Sample rate, Hz (default 48000).
+    stage : Stage, optional
+        The output stage (default ``Stage()``).
+    seconds : float, optional
+        End early, with a fade to silence at this time, s (at most the session).
+    progress : callable, optional
+        ``progress(done_frames, total_frames)``, called after each block.
+    block_frames : int
+        Frames rendered and written at a time (default 65536).
+
+    Returns
+    -------
+    Path
+        ``path``, written whole (a temporary file beside it is moved in only when complete).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A bad parameter, or a session the stage cannot play (named in the message).
+    OSError
+        The file cannot be written, naming it and the cause; nothing is left behind.
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     path, subtype = _target("path", path)

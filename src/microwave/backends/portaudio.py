@@ -193,6 +193,41 @@ class Player:
 
     A sounddevice release outside :data:`KNOWN_SOUNDDEVICE` is refused
     (RuntimeError naming it) before a device opens.
+
+    Parameters
+    ----------
+    session : Session
+        What to play (checked against ``stage`` before anything opens).
+    stage : Stage, optional
+        The output stage (default ``Stage()``).
+    device : int, str or (input, output), optional
+        The output device, or an (input, output) pair with ``sense``.
+    rate : int
+        Sample rate, Hz (default 48000).
+    latency : float
+        PortAudio's suggested output latency, s (0.001 to 2; default 0.02).
+    blocksize : int
+        Frames per callback (0: PortAudio's choice).
+    level : float
+        The intensity multiplier to start at (at most the stage allows).
+    ramp_s : float
+        Every level change, pause, resume and stop is a ramp this long, s.
+    duration_s : float, optional
+        End early, with a fade that reaches silence at this time, s.
+    sense : Sense, optional
+        Measure the current that flows on an input channel (duplex).
+    input_channels : int, optional
+        Input channels to open with ``sense`` (default: just enough).
+    realtime : bool
+        Ask for real-time scheduling of the callback thread (ALSA; default True).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, or a session the
+        stage cannot play within its limit (named in the message).
+    RuntimeError
+        An unknown sounddevice release.
     """
 
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
