@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the Linux wheel and the sdist, and check them: the wheel is
 # manylinux-compatible (auditwheel show) and carries the type stubs and
-# py.typed; the sdist holds what its tests need (they collect from the
+# py.typed; the sdist holds what its tests need (they pass from the
 # unpacked sdist against the installed package).  Installs what it needs
 # itself.  Wheels for macOS and Windows are configured for cibuildwheel in
 # pyproject.toml (CONTRIBUTING.md says what is verified where).
@@ -20,6 +20,7 @@ for f in microwave/py.typed microwave/_core.pyi microwave/_session.pyi; do
     python -m zipfile -l "$wheel" | grep -q "^$f " || { echo "wheel: $f missing" >&2; exit 1; }
 done
 mkdir "$out/src" && tar -xzf "$sdist" -C "$out/src"
-(cd "$out"/src/microwave-* && python -m pytest -p no:cacheprovider -q --collect-only tests >/dev/null) \
-    || { echo "sdist: its tests do not collect" >&2; exit 1; }
+# its tests run from the unpacked sdist (the sound-card ones run in the test job)
+(cd "$out"/src/microwave-* && python -m pytest -p no:cacheprovider -q -x -m "not audio" tests) \
+    || { echo "sdist: its tests do not pass from the unpacked archive" >&2; exit 1; }
 echo "wheel: $(basename "$wheel") and $(basename "$sdist") check out" >&2
