@@ -42,9 +42,7 @@ def best(fn, reps=60):
 def train(spec, reps=60, tile=True):
     # tile=False: pulse by pulse, as sweeps, custom trains and trains that
     # repeat only after more than 2**18 samples are rendered
-    plan = spec.plan(RATE)
-    plan["tile"] = tile
-    g = Generator(plan)
+    g = Generator(spec.plan(RATE), tile=tile)
 
     def run():
         g.reset()

@@ -67,7 +67,12 @@ cdef class Generator:
     cdef readonly double rate
     cdef object _onsets, _amps
 
-    def __cinit__(self, dict plan):
+    def __cinit__(self, dict plan, *, bint tile=True, bint slots=True):
+        """``plan``: what a spec's ``plan(rate)`` gives.  ``tile`` and
+        ``slots`` are for verification only (the tests compare the paths):
+        ``tile=False`` renders pulse by pulse even where the train repeats;
+        ``slots=False`` also renders every pulse sample run by sample run,
+        none in one pass.  Every path gives the same bits."""
         cdef int i
         cdef mw_template* t = &self.prog.train.tpl
         cdef mw_schedule* s = &self.prog.train.sched
@@ -127,12 +132,8 @@ cdef class Generator:
             for i in range(p.n):
                 p.kind[i] = kinds[i]
                 p.length[i] = lengths[i]
-        # for verification (the tests compare the paths): "tile": False
-        # renders pulse by pulse even where the train repeats; "slots":
-        # False also renders every pulse sample run by sample run, none in
-        # one pass
-        self.prog.train.no_tile = not plan.get("tile", True)
-        self.prog.train.no_slots = not plan.get("slots", True)
+        self.prog.train.no_tile = not tile
+        self.prog.train.no_slots = not slots
         # one gain a unit: a pulse, or an alternating pair of monophasic pulses
         self.prog.unit_pulses = plan.get("unit_pulses", 1)
         _set_envelope(&self.prog.env, plan["envelope"], "the envelope")

@@ -694,10 +694,7 @@ def pulse_by_pulse(spec, rate, n, slots=True):
     """The train rendered without the repeating-tile shortcut (and, with
     slots=False, with every pulse rendered sample run by sample run rather
     than in one pass into a slot)."""
-    plan = spec.plan(rate)
-    plan["tile"] = False
-    plan["slots"] = slots
-    return Generator(plan).render(n)
+    return Generator(spec.plan(rate), tile=False, slots=slots).render(n)
 
 
 @INVARIANCE
@@ -821,3 +818,15 @@ def test_flat_run_whose_length_rounds_below_one_sample():
     count = sum(1 for o in onsets if o + Fraction(19, 10) <= RATE)
     assert count == sum(1 for o in onsets if o < RATE) > 100
     assert float(x.astype(np.float64).sum()) == pytest.approx(-1.9 * 1.9 * count, rel=1e-4)
+
+
+def test_the_verification_switches_are_arguments_not_plan_keys():
+    """tile=False really takes the pulse-by-pulse path (no tile is ever
+    recorded) and gives the same bits; the plan carries no test switch."""
+    spec = mw.Biphasic(freq_hz=1001, amp_ua=100, phase_us=200)
+    plan = spec.plan(RATE)
+    assert not {"tile", "slots"} & set(plan)
+    fast, slow = Generator(plan), Generator(plan, tile=False)
+    a, b = fast.render(4 * RATE), slow.render(4 * RATE)
+    assert fast.tile_samples > 0 and slow.tile_samples == 0
+    np.testing.assert_array_equal(a, b)

@@ -21,7 +21,8 @@ class Generator:
     """Stateful compiled generator of one channel's current, in uA."""
 
     rate: float
-    def __init__(self, plan: dict[str, Any]) -> None: ...
+    def __init__(self, plan: dict[str, Any], *, tile: bool = ..., slots: bool = ...) -> None:
+        """``tile``/``slots`` False: the verification paths (pulse by pulse; sample run by sample run)."""
     def fill(self, out: npt.NDArray[np.float32]) -> None:
         """Write the next ``len(out)`` samples (uA); block-size invariant."""
     def reset(self) -> None: ...
