@@ -9,6 +9,7 @@ nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
 from libc.string cimport memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
 from libc.stdint cimport int64_t
+from cpython.pycapsule cimport PyCapsule_New
 import numpy as np
 
 from mw_limits cimport (MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_MAX_CH, MW_SHAPE_HOLD, MW_SHAPE_LINEAR,
@@ -57,6 +58,9 @@ cdef int _set_envelope(mw_envelope* e, dict env, str what) except -1:
         e.b[i] = env["b"][i]
     return 0
 
+
+#: the name of the capsule that hands a generator's C state to compiled code
+cdef const char* PROGRAM_CAPSULE = b"microwave._core.mw_program"
 
 cdef class Generator:
     """Stateful compiled generator of one channel's current, in uA.
@@ -201,11 +205,13 @@ cdef class Generator:
         2**18 samples)."""
         return self.prog.train.tile_len if self.prog.train.tile_ready else 0
 
-    def struct_address(self):
-        """Address of the C state (mw_program), for compiled code that drives
-        this generator without Python (the output stage, the audio callback).
-        The generator must outlive that use."""
-        return <size_t>&self.prog
+    def program_capsule(self):
+        """The C state (mw_program) in a capsule named
+        ``"microwave._core.mw_program"``, for compiled code that copies this
+        program (the session engine).  The capsule owns nothing: whoever
+        opens it keeps this generator alive while it uses the pointer, and
+        takes its guard (``busy``) while it reads the state."""
+        return PyCapsule_New(<void*>&self.prog, PROGRAM_CAPSULE, NULL)
 
     def render(self, Py_ssize_t n):
         """The next ``n`` samples as a new float32 array."""

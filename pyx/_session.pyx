@@ -14,10 +14,11 @@ from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.math cimport isfinite
+from cpython.pycapsule cimport PyCapsule_GetPointer
 import numpy as np
 
 from mw_limits cimport MW_MAX_CH
-from mw_program cimport mw_program, program_release, program_disown, program_tile_need
+from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
@@ -43,7 +44,7 @@ cdef class SessionEngine:
                   double rate, double ramp_s=0.5, double max_level=1.0, ramp_min=None, unit_len=None,
                   step_gates=None):
         """``programs``: the session's distinct compiled programs
-        (Generators; each gives up its buffers here).  ``step_programs``:
+        (Generators, copied through their named capsules; each keeps what it owns).  ``step_programs``:
         per step, the index of each channel's program.  ``step_gates``:
         per step, the samples of its soft start, hold, soft stop and
         silent tail (None: no gate).  ``ramp_min``, ``unit_len``: per step,
@@ -95,7 +96,11 @@ cdef class SessionEngine:
                 raise MemoryError()
             memcpy(self.s.gate, &gates[0, 0], n_steps * MW_GATE_SEGS * sizeof(int64_t))
         for u in range(n_uniq):
-            src = <mw_program*><size_t>programs[u].struct_address()
+            opener = getattr(programs[u], "program_capsule", None)
+            if opener is None:
+                raise TypeError(f"programs[{u}]={programs[u]!r} must be a microwave._core.Generator")
+            # a named capsule: anything but a generator's program is refused here
+            src = <mw_program*>PyCapsule_GetPointer(opener(), b"microwave._core.mw_program")
             # the generator's own guard: a thread filling it must not see
             # its tile freed under it (nor this copy a half-written state)
             if not mw_enter(&src.busy):
@@ -103,11 +108,10 @@ cdef class SessionEngine:
                                    f"its generators, so build it from generators no other thread uses")
             memcpy(&self.s.uniq[u], src, sizeof(mw_program))
             # the copy is compiled data, never run; the generator it came
-            # from is only kept for its buffers (a custom train's onsets)
+            # from is kept (a custom train's onsets live in it) and keeps its own tile
             program_disown(&self.s.uniq[u])
             self.s.uniq[u].busy = 0
-            program_release(src)
-            mw_leave(&src.busy)
+            mw_leave(&src.busy)       # the generator keeps all it owns
             ends = ends or self.s.uniq[u].train.sched.has_end
         for i in range(n_steps):
             if samples[i] < 0:
