@@ -8,7 +8,6 @@ nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
 """
 from libc.string cimport memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
-from libc.stdint cimport int64_t
 from cpython.pycapsule cimport PyCapsule_New
 import numpy as np
 

@@ -20,7 +20,7 @@ import numpy as np
 from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
-from mw_stage cimport mw_stage, stage_settled
+from mw_stage cimport stage_settled
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
@@ -39,6 +39,8 @@ cdef class SessionEngine:
     cdef mw_session s
     cdef object _keep
     cdef readonly double rate
+    cdef int64_t unit_max      # the longest unit of any step, samples (fixed at construction)
+    cdef int64_t end_len       # the longest a controlled end takes to reach silence (end_samples)
 
     def __cinit__(self, list programs, step_samples, step_programs, dict stage, int64_t total_samples,
                   double rate, double ramp_s=0.5, double max_level=1.0, ramp_min=None, unit_len=None,
@@ -141,11 +143,18 @@ cdef class SessionEngine:
                     self.s.slots[k * n_ch + c].train.snap = <mw_train*>malloc(sizeof(mw_train))
                     if self.s.slots[k * n_ch + c].train.snap == NULL:
                         raise MemoryError()
-        self.s.total = min(total_samples, acc)
-        # ending before the session's own soft stop: fade out over the ramp first
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
-        self.s.fade_from = self._fade_start(self.s.total) if self.s.total < acc else self.s.total
-        self.s.fade_to = max(0, self.s.total - self._unit_max()) if self.s.total < acc else self.s.total
+        # a ramp (ramp_s, or three units if longer), then the longest unit
+        self.unit_max = 0
+        self.end_len = self.s.ramp_samples
+        for i in range(n_steps):
+            self.unit_max = max(self.unit_max, self.s.unit_len[i])
+            self.end_len = max(self.end_len, self.s.ramp_min[i])
+        self.end_len += self.unit_max
+        # the session's own end; ending before it (auto-off): fade out first
+        self.s.total = self.s.fade_from = self.s.fade_to = acc
+        if total_samples < acc:
+            self._set_end(total_samples)
         st = &self.s.stage
         st.out_channels = stage["out_channels"]
         st.n_prog = n_ch
@@ -253,20 +262,20 @@ cdef class SessionEngine:
         # no sooner than a unit in progress can end (before the first sample
         # none is: then the end may come at once, the level zero from the start)
         if self.s.pos > 0:
-            frame = max(frame, self.s.pos + self._unit_max())
+            frame = max(frame, self.s.pos + self.unit_max)
         if frame < self.s.total:
-            # the audio thread may run between these stores: the fade's end,
-            # then its start, then the last sample, each published in that
-            # order, so that it never sees an end without its fade
-            mw_publish_i64(&self.s.fade_to, max(0, frame - self._unit_max()))
-            mw_publish_i64(&self.s.fade_from, self._fade_start(frame))
-            mw_publish_i64(&self.s.total, frame)
+            self._set_end(frame)
 
-    cdef int64_t _fade_start(self, int64_t end):
-        """Where the fade of an end at ``end`` starts: a ramp of ramp_s (and of
-        at least three units), then the longest unit's length at silence, so
-        that every unit that started ends before the last sample."""
-        return max(0, end - self.end_samples)
+    cdef void _set_end(self, int64_t end):
+        """End at ``end``: the fade starts a ramp of ramp_s (and of at least
+        three units) before the longest unit's length at silence, so that
+        every unit that started ends before the last sample.  The audio
+        thread may run between these stores: the fade's end, then its
+        start, then the last sample, each published in that order, so that
+        it never sees an end without its fade."""
+        mw_publish_i64(&self.s.fade_to, max(0, end - self.unit_max))
+        mw_publish_i64(&self.s.fade_from, max(0, end - self.end_len))
+        mw_publish_i64(&self.s.total, end)
 
     @property
     def settled(self):
@@ -307,23 +316,12 @@ cdef class SessionEngine:
     def ramp_samples(self):
         return self.s.ramp_samples
 
-    cdef int64_t _unit_max(self):
-        cdef int i
-        cdef int64_t unit = 0
-        for i in range(self.s.n_steps):
-            unit = max(unit, self.s.unit_len[i])
-        return unit
-
     @property
     def end_samples(self):
         """The longest a controlled end takes to reach silence, in samples:
         a ramp (ramp_s, or three units if longer), then the unit in
         progress, which finishes at its own gain (the bleed comes after)."""
-        cdef int i
-        cdef int64_t ramp = self.s.ramp_samples
-        for i in range(self.s.n_steps):
-            ramp = max(ramp, self.s.ramp_min[i])
-        return ramp + self._unit_max()
+        return self.end_len
 
     def pause(self, bint paused=True):
         self.s.pause_req = paused
