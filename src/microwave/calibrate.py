@@ -73,7 +73,7 @@ import numpy as np
 
 from . import _checks
 from .backends.file import publish
-from .stage import Calibration, Stage, _iso_date
+from .stage import Calibration, Stage, _given, _iso_date
 
 __all__ = ["calibrate", "analyse", "Plan", "ChannelResult", "CalibrationResult", "Figure", "play_reference_tone",
            "write_stage_toml", "LEVEL"]
@@ -979,8 +979,7 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     * ``lowest_corner_hz``: the lowest corner the signals are sized for
       (the square's half-period and the multisine's period are its inverse).
     """
-    stage = stage if stage is not None else Stage()
-    _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    stage = _given(stage)
     output_device = _device_arg("output_device", output_device)
     input_device = _device_arg("input_device", input_device)
     rate = _checks.rate(rate)
@@ -1010,7 +1009,7 @@ def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: f
     (uA) the stage says it asks for.  Read the meter (true RMS, AC, in
     series with the load) while it plays, and give the reading as
     ``reference_ua``."""
-    stage = stage if stage is not None else Stage()
+    stage = _given(stage)
     x = reference_tone(stage, seconds, rate)
     sd = _open_sd()
     sd.play(x, samplerate=rate, device=_device_arg("output_device", output_device), blocking=True)

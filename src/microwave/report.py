@@ -24,8 +24,9 @@ from fractions import Fraction
 import numpy as np
 
 from . import _checks
-from .sessions import Session, _stage
+from .sessions import Session
 from .stage import FDA_LOADS_OHM, UA_PER_UNIT, Stage, ua_stage
+from .stage import _given as _stage
 
 __all__ = ["report", "IEC_DENSITY_MA_CM2"]
 

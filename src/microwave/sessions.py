@@ -29,6 +29,7 @@ from ._session import SessionEngine
 from .envelopes import Envelope, Ramp
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
+from .stage import _given as _stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
            "UA_PER_UNIT"]
@@ -380,10 +381,6 @@ def _key(spec):
         return id(spec)
     return spec
 
-
-def _stage(stage) -> Stage:
-    """``stage``, or the default Stage for None; anything else is a TypeError."""
-    return Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
 
 
 def _units(plans: list[dict]) -> tuple[float, float]:

@@ -514,6 +514,12 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
             f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
 
 
+def _given(stage: Stage | None) -> Stage:
+    """``stage``, or the default ``Stage()`` for None; anything else is a
+    TypeError naming ``stage`` (what every function taking ``stage=`` does)."""
+    return Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+
+
 def ua_stage(channels: int) -> Stage:
     """An ideal DC stage with every channel routed, :data:`UA_PER_UNIT` uA per DAC unit:
     through it a session renders the current it asks for (``Session.render_ua``)."""

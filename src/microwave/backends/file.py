@@ -23,7 +23,7 @@ import numpy as np
 from .. import _checks
 from .._extras import require
 from ..sessions import Session
-from ..stage import Stage
+from ..stage import Stage, _given
 
 __all__ = ["render_to_file", "write_current", "BLOCK_FRAMES", "SUBTYPES"]
 
@@ -101,7 +101,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
     if seconds is not None:
         seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
-    stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+    stage = _given(stage)
     engine = session.engine(rate, stage, duration_s=seconds)
     total = engine.state["total"]
     # the bleed's end is the engine's to say; past its longest, stop regardless

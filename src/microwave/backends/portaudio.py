@@ -64,7 +64,7 @@ from .. import _checks
 from .._extras import require
 from .._session import SUPERVISOR_SOFT
 from ..sessions import Session
-from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage
+from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage, _given
 
 __all__ = ["Player", "Sense", "play", "list_devices", "DeviceLost", "SupervisorStop", "RealtimeWarning",
            "LEVEL_STEP", "KNOWN_SOUNDDEVICE"]
@@ -236,7 +236,7 @@ class Player:
                  realtime: bool = True):
         # every parameter is checked before a device is opened
         self.session = _checks.instance("session", session, Session, "a microwave.sessions.Session")
-        self.stage = Stage() if stage is None else _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
+        self.stage = _given(stage)
         device = _device(device)
         self.rate = _checks.rate(rate)
         self.latency = _checks.number("latency", latency, 0.001, 2.0, unit="s")
