@@ -279,12 +279,20 @@ class Session:
         out = []
         for s, d, (lo, hi) in zip(self.steps, self.step_seconds(), self.step_edges(rate)):
             plans = [p.plan(rate) for p in s.programs(channels)]
-            period, length = _units(plans)
-            gate = self._gate(d, period / rate, length / rate)
+            gate = self._step_gate(d, plans, rate)[0].plan(rate)
             for plan in plans:
-                plan["gate"] = gate.plan(rate) if gate is not None else None
+                plan["gate"] = gate
             out.append((lo, hi, plans))
         return out
+
+    def _step_gate(self, seconds: float, plans: list[dict], rate: int) -> tuple[Envelope, float, float]:
+        """A step's gate (:meth:`_gate`) for the programs of ``plans``, with
+        their longest unit period and unit length (samples): what the
+        engine and the oracle's plans both take."""
+        period, length = _units(plans)
+        gate = self._gate(seconds, period / rate, length / rate)
+        assert gate is not None   # step_seconds() gives no step of 0 s, the one _gate leaves ungated
+        return gate, period, length
 
     def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, ramp_s: float = 0.5,
                duration_s: float | None = None) -> SessionEngine:
@@ -328,11 +336,8 @@ class Session:
                     compiled[key] = len(plans)
                     plans.append(spec.plan(rate))
                 index[i, c] = compiled[key]
-            period, length = _units([plans[k] for k in index[i]])
-            gate = self._gate(d, period / rate, length / rate)
-            assert gate is not None   # step_seconds() gives no step of 0 s, the one _gate leaves ungated
-            edge = gate.edges(rate)
-            gates[i] = np.diff(edge, prepend=0)
+            gate, period, length = self._step_gate(d, [plans[k] for k in index[i]], rate)
+            gates[i] = np.diff(gate.edges(rate), prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
         total = min(edges[-1][1], round(self.auto_off_s * rate))
@@ -530,7 +535,7 @@ def _step_from_table(table: _toml.Table, t: dict, channels) -> Step:
         specs = t["specs"]
         if not specs:
             raise table.error("specs", "specs=[] is empty: give one spec table per channel")
-        if isinstance(channels, int) and not isinstance(channels, bool) and len(specs) != channels:
+        if len(specs) != channels:      # load() checked channels (an integer) against the schema
             raise table.error("specs", f"specs has {len(specs)} programs for a {channels}-channel session: "
                                        f"give one spec per channel (or set channels)")
         program = tuple(_spec_from_table(table.sub(("specs", i), f"{table.title} specs[{i}]"), x)
