@@ -64,15 +64,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import math
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from . import _checks
-from .backends.file import publish
+from .backends.file import staged
 from .stage import Calibration, Stage, _given, _iso_date
 
 __all__ = ["calibrate", "analyse", "Plan", "ChannelResult", "CalibrationResult", "Figure", "play_reference_tone",
@@ -1080,15 +1077,9 @@ def write_stage_toml(stage: Stage, path) -> Stage:
                if stage.calibration is not None else "a microwave stage")
     # written beside the target and moved into place only once it reads back right:
     # nothing half-written, and never a wrong stage under the name asked for
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".toml", dir=path.parent)
-    os.close(fd)
-    try:
-        Path(tmp).write_text(stage_toml(stage, comment), encoding="utf-8")
+    with staged(path, ".toml") as tmp:
+        tmp.write_text(stage_toml(stage, comment), encoding="utf-8")
         back = Stage.from_toml(tmp)
         if back != stage:
             raise ValueError(f"{path}: the stage read back differs from the one written: {back!r} != {stage!r}")
-        publish(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return back

@@ -6,15 +6,13 @@ waveform itself, a few pulses wide, so pulse shape and polarity show.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from . import _checks
 from ._extras import require
-from .backends.file import publish
+from .backends.file import staged
 from .sessions import Session
 from .stage import UA_PER_UNIT, ua_stage
 
@@ -56,14 +54,8 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     ax2.axhline(0, color="0.5", lw=0.5)
     ax2.set(title=f"waveform from {start_s:g} s", xlabel="time (s)", ylabel="current (uA)")
     ax2.legend(loc="lower right", fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with staged(path, ".png") as tmp:
         fig.savefig(tmp, dpi=110)
-        publish(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 

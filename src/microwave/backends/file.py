@@ -12,6 +12,7 @@ bit what goes to the DAC); FLAC as 24-bit integer (lossless for a 24-bit DAC).
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -38,6 +39,22 @@ def publish(tmp, path) -> None:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def staged(path: Path, suffix: str):
+    """A temporary file beside ``path`` to write: when the block ends
+    without an exception it is published as ``path`` (:func:`publish`),
+    and in every case nothing else is left behind -- never a file that
+    looks finished and is not."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        publish(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
@@ -107,13 +124,11 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     # the bleed's end is the engine's to say; past its longest, stop regardless
     last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)
     channels = engine.render(0).shape[1]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=path.parent)
-    os.close(fd)
     try:
-        buf = np.empty((block_frames, channels), dtype=np.float32)
-        with sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
-                          format=path.suffix[1:].upper()) as f:
+        with staged(path, ".part" + path.suffix) as tmp, \
+                sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
+                             format=path.suffix[1:].upper()) as f:
+            buf = np.empty((block_frames, channels), dtype=np.float32)
             done = 0
             while done < total or (not engine.settled and done < last):
                 n = min(block_frames, total - done) if done < total else block_frames
@@ -127,13 +142,8 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
                 done += n
                 if progress is not None:
                     progress(min(done, total), total)
-        publish(tmp, path)
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
-        Path(tmp).unlink(missing_ok=True)
         raise OSError(f"cannot write {path}: {_cause(e, path, block_frames * channels * 4)}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
