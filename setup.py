@@ -8,7 +8,7 @@ from setuptools.command.build_ext import build_ext
 # the kernels, one unit per concern (each header states its contract); the
 # header-only units (mw_rational.h, mw_schedule.h, mw_pattern.h) need no source
 KERNELS = [f"csrc/mw_{unit}.c" for unit in ("template", "train", "envelope", "program", "supervisor", "stage",
-                                            "session")]
+                                            "record", "session")]
 # the flags the extensions get (Python's own CFLAGS come with both): -O3, no fast-math; the library
 # also hides its symbols: each extension calls its own copy directly, never through the PLT
 CFLAGS = ["-O3"]
@@ -36,7 +36,7 @@ extensions = [
         depends=KERNELS + [f"csrc/{h}" for h in ("mw_limits.h", "mw_rational.h", "mw_template.h", "mw_schedule.h",
                                                  "mw_pattern.h", "mw_train.h", "mw_envelope.h", "mw_shapes.h",
                                                  "mw_program.h", "mw_stage.h", "mw_supervisor.h", "mw_session.h",
-                                                 "mw_stream.h", "mw_guard.h")],
+                                                 "mw_record.h", "mw_stream.h", "mw_guard.h")],
     )
     for name in CORES
 ]

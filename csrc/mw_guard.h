@@ -28,4 +28,10 @@ static inline void mw_publish_i64(int64_t* p, int64_t v)
     __atomic_store_n(p, v, __ATOMIC_RELEASE);
 }
 
+/* ... and its reader, which sees everything written before the store. */
+static inline int64_t mw_acquire_i64(const int64_t* p)
+{
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
 #endif

@@ -94,6 +94,8 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
     int cur;
     const float *lev;
     uint64_t tight;
+    ptrdiff_t seg_at[MW_REC_SEGS + 1];   /* where each step's frames start in the chunk */
+    int seg_step[MW_REC_SEGS], n_seg;
     if (s->unrouted)
         memset(out, 0, frames * C * sizeof(float));
     while (done < frames) {
@@ -139,6 +141,7 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             s->holding = 1;
             memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
             stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            rec_account(&s->rec, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows);
             done += m;
             continue;
         }
@@ -165,6 +168,9 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         /* run the programs of the current step(s) into scratch */
         t0 = s->pos;
         k = 0;
+        n_seg = 1;
+        seg_at[0] = 0;
+        seg_step[0] = cur;
         while (k < m) {
             f = m - k;
             if (s->total - s->pos < f)
@@ -184,12 +190,30 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             if (s->pos >= s->step_end[s->step]) {
                 s->step += 1;
                 sess_enter_step(s, s->step);
+                if (k < m && s->step < s->n_steps && n_seg < MW_REC_SEGS) {
+                    /* the record keeps each step's frames apart */
+                    seg_at[n_seg] = k;
+                    seg_step[n_seg] = s->step;
+                    n_seg += 1;
+                }
             }
         }
         if (s->pos >= s->total)
             s->finished = 1;
         tight = s->stage.sup.tight;
         stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        if (s->rec.on) {
+            seg_at[n_seg] = m;
+            for (k = 0; k < n_seg; k++) {
+                /* the session advanced over the chunk's first pos - t0 frames */
+                f = s->pos - t0 < seg_at[k + 1] ? s->pos - t0 : seg_at[k + 1];
+                rec_account(&s->rec, out + (done + seg_at[k]) * C, seg_at[k + 1] - seg_at[k], seg_step[k],
+                            t0 + seg_at[k], f > seg_at[k] ? f - seg_at[k] : 0,
+                            lev != NULL ? lev + seg_at[k] : NULL, lvl, s->underflows);
+            }
+            if (s->finished)
+                rec_push(&s->rec);      /* the end reaches the writer at once */
+        }
         if (s->stage.ac && s->stage.sup.tight > tight && !s->stop_req) {
             /* the drive came close to a bound: the live level moved with the
              * waveform in a way the check could not see (a steady level up to
@@ -211,8 +235,10 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
     const float *inp = (const float *)input;
     ptrdiff_t f;
     int C = s->stage.out_channels;
-    (void)time_info;
     s->callbacks += 1;
+    if (s->first_dac_time == 0.0 && time_info != NULL)
+        /* PaStreamCallbackTimeInfo: inputBufferAdcTime, currentTime, outputBufferDacTime */
+        s->first_dac_time = ((const double *)time_info)[2];
     if (status & PA_OUTPUT_UNDERFLOW) {
         s->underflows += 1;
         s->last_underflow_frame = s->frames_out;

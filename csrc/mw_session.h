@@ -15,10 +15,12 @@
 #include <stdint.h>
 #include "mw_program.h"
 #include "mw_stage.h"
+#include "mw_record.h"
 
 enum {
     MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
-    MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
+    MW_GATE_SEGS = 4,       /* a step's gate: soft start, hold, soft stop, silent last unit */
+    MW_REC_SEGS = 8         /* steps a chunk's record keeps apart (more, shorter: the last takes the rest) */
 };
 
 typedef struct mw_session {
@@ -85,6 +87,8 @@ typedef struct mw_session {
     int64_t ring_len;
     int64_t ring_write;        /* total written (monotonic) */
     int64_t tail_frames;       /* silence kept streaming after the end (the sense input lags) */
+    double first_dac_time;     /* PortAudio's outputBufferDacTime of the first callback (0: none given) */
+    mw_record rec;             /* what was delivered, for a writer thread (mw_record.h) */
 } mw_session;
 
 /* Write the next `frames` interleaved DAC frames. */

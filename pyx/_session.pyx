@@ -20,12 +20,45 @@ import numpy as np
 from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
-from mw_stage cimport stage_settled
+from mw_stage cimport mw_stage, stage_settled
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
+from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_pop, MW_REC_FLUSH_S
 
 MAX_CHANNELS = MW_MAX_CH
+
+#: One entry of the delivered record (csrc/mw_record.h, ``mw_rec_entry``):
+#: what flowed during about 0.1 s of one step, through the stage's model of
+#: the electrode current; the first ``n_ch`` of each per-channel array hold
+#: the session's program channels.  See ``SessionEngine.drain_record``.
+RECORD_DTYPE = np.dtype([
+    ("step", "<i4"), ("n_ch", "<i4"), ("start", "<i8"), ("frames", "<i8"), ("played", "<i8"),
+    ("underflows", "<u8"), ("level_sum", "<f8"), ("level_max", "<f8"),
+    ("peak_ua", "<f4", (MW_MAX_CH,)), ("charge_pos_uc", "<f8", (MW_MAX_CH,)),
+    ("charge_neg_uc", "<f8", (MW_MAX_CH,)),
+])
+#: seconds of stream an entry holds at most (an entry also ends with its step)
+RECORD_FLUSH_S = MW_REC_FLUSH_S
+
+
+cdef int _check_record_layout() except -1:
+    # the dtype mirrors the C struct, field by field: checked once, at import
+    cdef mw_rec_entry e
+    cdef char* b = <char*>&e
+    where = {"step": <char*>&e.step - b, "n_ch": <char*>&e.n_ch - b, "start": <char*>&e.start - b,
+             "frames": <char*>&e.frames - b, "played": <char*>&e.played - b,
+             "underflows": <char*>&e.underflows - b, "level_sum": <char*>&e.level_sum - b,
+             "level_max": <char*>&e.level_max - b, "peak_ua": <char*>&e.peak_ua[0] - b,
+             "charge_pos_uc": <char*>&e.charge_pos_uc[0] - b, "charge_neg_uc": <char*>&e.charge_neg_uc[0] - b}
+    got = {k: RECORD_DTYPE.fields[k][1] for k in where}
+    if got != where or RECORD_DTYPE.itemsize != sizeof(mw_rec_entry):
+        raise ImportError(f"RECORD_DTYPE {got} ({RECORD_DTYPE.itemsize} bytes) does not mirror mw_rec_entry "
+                          f"{where} ({sizeof(mw_rec_entry)} bytes)")
+    return 0
+
+
+_check_record_layout()
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT = MW_SUP_SOFT
 
@@ -196,6 +229,7 @@ cdef class SessionEngine:
         free(self.s.unit_len)
         free(self.s.levels)
         free(self.s.ring)
+        free(self.s.rec.ring)
 
     cdef int _enter(self, str what) except -1:
         if not mw_enter(&self.s.busy):
@@ -354,6 +388,71 @@ cdef class SessionEngine:
         self.s.lost_after = lost_after
         self.s.window_frames = window_frames
 
+    def enable_record(self, Py_ssize_t capacity=4096):
+        """Account for what flows and keep it for :meth:`drain_record`.
+
+        From the next sample on, the engine sums, in the audio thread, each
+        program channel's electrode current as the stage models it (DC: the
+        drive; AC: the declared corner's high-pass of the held drive), per
+        step and per :data:`RECORD_FLUSH_S` of stream, into a lock-free ring
+        of ``capacity`` entries (about ``capacity`` / 10 s of stream that a
+        writer may fall behind without loss).  Before the stream starts:
+        raises RuntimeError while the engine is being filled."""
+        if capacity < 2:
+            raise ValueError(f"capacity={capacity} is not allowed: a ring holds >= 2 entries")
+        cdef mw_rec_entry* ring = <mw_rec_entry*>calloc(capacity, sizeof(mw_rec_entry))
+        cdef int c
+        cdef mw_stage* st = &self.s.stage
+        cdef mw_record* r = &self.s.rec
+        if ring == NULL:
+            raise MemoryError()
+        self._enter("enable_record")
+        free(r.ring)
+        memset(r, 0, sizeof(mw_record))
+        r.ring = ring
+        r.cap = capacity
+        r.flush_frames = max(1, <int64_t>(MW_REC_FLUSH_S * self.rate + 0.5))
+        r.inv_rate = 1.0 / self.rate
+        r.n_ch = self.s.n_ch
+        r.out_channels = st.out_channels
+        for c in range(self.s.n_ch):
+            r.pos[c] = st.pos[c]
+            r.ua_per_dac[c] = 1.0 / st.gain[c]
+        r.ac = st.ac
+        if st.ac:
+            r.d = st.sup.d[st.sup.nominal]
+        r.cur.step = min(self.s.step, self.s.n_steps - 1)
+        r.cur.start = self.s.pos
+        r.on = True
+        mw_leave(&self.s.busy)
+
+    def drain_record(self, buf):
+        """Move up to ``len(buf)`` entries of the delivered record, oldest
+        first, into ``buf`` (a 1-D array of :data:`RECORD_DTYPE`); how many.
+
+        The consumer's side of the ring: call it from one thread (a
+        writer, never the audio thread), while the stream plays and after.
+        Charges are in uC, peaks in uA, of the current that flowed."""
+        if (not isinstance(buf, np.ndarray) or buf.dtype != RECORD_DTYPE or buf.ndim != 1
+                or not buf.flags.c_contiguous or not buf.flags.writeable):
+            raise TypeError(f"buf must be a writable, contiguous 1-D numpy array of RECORD_DTYPE, got "
+                            f"{type(buf).__name__}"
+                            + (f" of {buf.dtype} with ndim={buf.ndim}" if isinstance(buf, np.ndarray) else ""))
+        if not self.s.rec.on or len(buf) == 0:
+            return 0
+        return rec_pop(&self.s.rec, <mw_rec_entry*><size_t>buf.ctypes.data, len(buf))
+
+    def flush_record(self):
+        """Push the entry the audio thread is summing (after the stream has
+        ended: raises RuntimeError while it is being filled); whether the
+        ring had room for it."""
+        if not self.s.rec.on:
+            return True
+        self._enter("flush_record")
+        ok = rec_push(&self.s.rec)
+        mw_leave(&self.s.busy)
+        return bool(ok)
+
     def set_tail(self, int64_t frames):
         """Frames of silence streamed after the end before the stream completes."""
         self.s.tail_frames = frames
@@ -379,7 +478,8 @@ cdef class SessionEngine:
             "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
             "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
             "busy_blocks": self.s.busy_blocks, "supervisor_stop": bool(self.s.supervisor_stop),
-            "clamped": self._clamped(),
+            "clamped": self._clamped(), "first_dac_time": self.s.first_dac_time,
+            "stop_requested": bool(self.s.stop_req), "record_merged": self.s.rec.merged,
         }
 
     def reset_stats(self):

@@ -3,11 +3,13 @@
 from libc.stdint cimport int64_t, uint64_t
 from mw_program cimport mw_program
 from mw_stage cimport mw_stage
+from mw_record cimport mw_record
 
 cdef extern from "mw_session.h" nogil:
     enum:
         MW_BLOCK
         MW_GATE_SEGS
+        MW_REC_SEGS
 
     ctypedef struct mw_session:
         int n_ch
@@ -63,6 +65,8 @@ cdef extern from "mw_session.h" nogil:
         int64_t ring_len
         int64_t ring_write
         int64_t tail_frames
+        double first_dac_time
+        mw_record rec
 
     void sess_fill(mw_session* s, float* out, Py_ssize_t frames)
     void sess_enter_step(mw_session* s, int i)

@@ -15,6 +15,7 @@ cdef extern from "mw_supervisor.h" nogil:
     ctypedef struct mw_sup:
         int k
         double f[MW_SUP_K]
+        double d[MW_SUP_K]
         int nominal
         double limit
         double bleed

@@ -1,0 +1,40 @@
+# Declarations only: the delivered record's entry, its ring and the
+# consumer's side (csrc/mw_record.h).
+from libc.stdint cimport int32_t, int64_t, uint64_t
+
+cdef extern from "mw_record.h" nogil:
+    double MW_REC_FLUSH_S
+
+    ctypedef struct mw_rec_entry:
+        int32_t step
+        int32_t n_ch
+        int64_t start
+        int64_t frames
+        int64_t played
+        uint64_t underflows
+        double level_sum
+        double level_max
+        float peak_ua[32]
+        double charge_pos_uc[32]
+        double charge_neg_uc[32]
+
+    ctypedef struct mw_record:
+        bint on
+        mw_rec_entry* ring
+        int64_t cap
+        int64_t head
+        int64_t tail
+        uint64_t merged
+        mw_rec_entry cur
+        int64_t flush_frames
+        double inv_rate
+        int n_ch
+        int out_channels
+        int pos[32]
+        double ua_per_dac[32]
+        bint ac
+        double d
+        double q[32]
+
+    int rec_push(mw_record* r)
+    Py_ssize_t rec_pop(mw_record* r, mw_rec_entry* out, Py_ssize_t n)
