@@ -468,7 +468,7 @@ cdef class SessionEngine:
     def state(self):
         """A snapshot of position, level and real-time statistics."""
         return {
-            "position": self.s.pos, "step": self.s.step, "level": self.s.level, "target": self.s.target,
+            "position": self.s.pos, "step": self.s.step, "channels": self.s.n_ch, "level": self.s.level, "target": self.s.target,
             "finished": bool(self.s.finished), "paused": bool(self.s.pause_req), "total": self.s.total,
             "callbacks": self.s.callbacks, "underflows": self.s.underflows, "overflows": self.s.overflows,
             "input_overflows": self.s.input_overflows, "frames": self.s.frames_out,

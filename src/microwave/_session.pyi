@@ -11,6 +11,11 @@ from ._core import Generator
 MAX_CHANNELS: int
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT: float
+#: one entry of the delivered record (csrc/mw_record.h): what flowed during
+#: about RECORD_FLUSH_S of one step, per program channel
+RECORD_DTYPE: np.dtype[np.void]
+#: seconds of stream an entry holds at most
+RECORD_FLUSH_S: float
 
 class SessionEngine:
     """Steps x channels of compiled programs behind one output stage."""
@@ -43,6 +48,12 @@ class SessionEngine:
     def configure_sense(self, channel: int, in_channels: int, ua_per_unit: float, min_ratio: float = ...,
                         min_ua: float = ..., lost_after: int = ..., ring_frames: int = ...,
                         window_frames: float = ...) -> None: ...
+    def enable_record(self, capacity: int = ...) -> None:
+        """Account for what flows, into a lock-free ring of ``capacity`` entries."""
+    def drain_record(self, buf: npt.NDArray[np.void]) -> int:
+        """Move up to ``len(buf)`` entries (RECORD_DTYPE) into ``buf``; how many."""
+    def flush_record(self) -> bool:
+        """Push the entry being summed (once the stream has ended); whether there was room."""
     def set_tail(self, frames: int) -> None: ...
     def recorded(self) -> npt.NDArray[np.float32]: ...
     @property

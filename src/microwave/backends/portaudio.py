@@ -50,6 +50,13 @@ stream itself needs them.  On a known release, a failure to enable
 real-time scheduling is a :class:`RealtimeWarning` (and ``realtime`` is
 False), never silent.  Listing devices and calibrating use only
 sounddevice's public API.
+
+What was delivered is recorded while it plays (``history``, on by
+default): the callback sums, per step, the charge and peak of the current
+the stage's model says flowed, and hands them through a lock-free ring to a
+writer thread that commits to the history database at least once a second
+(:mod:`microwave.history`); the record is opened as ``interrupted`` and
+its end written when the player closes.
 """
 from __future__ import annotations
 
@@ -63,6 +70,7 @@ from dataclasses import dataclass
 from .. import _checks
 from .._extras import require
 from .._session import SUPERVISOR_SOFT
+from ..history import History, Recorder
 from ..sessions import Session
 from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage, _given
 
@@ -220,6 +228,10 @@ class Player:
         Input channels to open with ``sense`` (default: just enough).
     realtime : bool
         Ask for real-time scheduling of the callback thread (ALSA; default True).
+    history : History or bool
+        Where to record what was delivered: a :class:`microwave.history.History`,
+        True (default) for the user's own (``$MICROWAVE_HISTORY``, else the
+        user data directory), False for no record.
 
     Raises
     ------
@@ -233,7 +245,7 @@ class Player:
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
                  latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
                  duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None,
-                 realtime: bool = True):
+                 realtime: bool = True, history: History | bool = True):
         # every parameter is checked before a device is opened
         self.session = _checks.instance("session", session, Session, "a microwave.sessions.Session")
         self.stage = _given(stage)
@@ -248,9 +260,19 @@ class Player:
                 raise ValueError(f"input_channels={input_channels!r} is only for a duplex stream: give sense= too")
             input_channels = _checks.integer("input_channels", input_channels, sense.channel + 1, MAX_CHANNELS)
         realtime = _checks.flag("realtime", realtime)
+        if isinstance(history, bool):
+            history = History() if history else None
+        self.history: History | None = _checks.instance("history", history, History,
+                                                        "a microwave.history.History or a bool", none=True)
         self.engine = session.engine(self.rate, self.stage, ramp_s=self.ramp_s, duration_s=duration_s)
         self.engine.set_level(_checks.number("level", level, 0, self.engine.max_level))
         self.engine.rewind()
+        if self.history is not None:
+            self.engine.enable_record()
+        self._recorder: Recorder | None = None
+        #: the history record of this play (None until it starts, or without a history)
+        self.record_id: int | None = None
+        self._stopped = False
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -298,12 +320,23 @@ class Player:
 
     def start(self) -> Player:
         """Start the stream (the session plays from its first sample) and return the player."""
-        self._stream.start()
+        if self.history is not None and self._recorder is None:
+            # opened as "interrupted": a process that dies leaves it so
+            self.record_id = self.history.begin(self.session, rate=self.rate)
+            self._recorder = Recorder(self.history, self.record_id, self.engine.drain_record, self.rate,
+                                      self.engine.state["channels"])
+        try:
+            self._stream.start()
+        except BaseException:
+            self._end_record("device-lost")
+            raise
         self._started = True
         return self
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
         """Ramp to silence, bleed what an AC coupling stores, then end the stream."""
+        if not self.engine.state["finished"]:
+            self._stopped = True      # before its end: the record says "stopped"
         self.engine.stop()
         if wait and self._started:
             self._done.wait(timeout if timeout is not None
@@ -318,6 +351,37 @@ class Player:
             self._stream.stop()   # lets the last buffers play out
         if not self._stream.closed:
             self._stream.close()
+        self._end_record(self.end)
+
+    @property
+    def end(self) -> str:
+        """How the session ended, as its record says: ``completed``,
+        ``auto-off`` (the session's auto-off came first), ``stopped``
+        (:meth:`stop`, Ctrl-C, leaving the ``with`` block early, or the
+        supervisor), ``contact-lost`` or ``device-lost``; ``playing``
+        before it has."""
+        st = self.engine.state
+        if isinstance(self.error, DeviceLost):
+            return "device-lost"
+        if st["contact_lost"]:
+            return "contact-lost"
+        if self._stopped or st["supervisor_stop"] or (self._stream.closed and not st["finished"]):
+            return "stopped"
+        if not st["finished"]:
+            return "playing"
+        natural = self.session.step_edges(self.rate)[-1][1]
+        return "auto-off" if st["total"] < natural and st["total"] == round(self.session.auto_off_s * self.rate) \
+            else "completed"
+
+    def _end_record(self, end: str) -> None:
+        """Write the record's end, once, after the stream has stopped
+        (the entry the audio thread was summing is pushed first)."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        self.engine.flush_record()
+        dac = self.engine.state["first_dac_time"]
+        recorder.close(end, dac_time=dac if dac > 0 else None)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the session ends (True) or ``timeout`` passes (False).
