@@ -140,7 +140,7 @@ class HistoryVersionError(RuntimeError):
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _parse(ts: str) -> _dt.datetime:
@@ -571,7 +571,7 @@ class History:
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rec = _checks.instance("recommendations", recommendations, Recommendations, "a Recommendations", none=True)
         rec = rec or Recommendations()
-        now = _dt.datetime.now(_dt.timezone.utc)
+        now = _dt.datetime.now(_dt.UTC)
         today = now.astimezone().date()
         week_ago = now - _dt.timedelta(days=7)
         out = []
@@ -793,3 +793,97 @@ def to_json(records: list[Record]) -> str:
     """``records`` as the documented JSON list."""
     return json.dumps([r.to_json() for r in records], indent=2)
 
+
+
+# ---- what the command line prints ------------------------------------------------
+def _local(ts: str | None) -> str:
+    return _parse(ts).astimezone().strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def _table(records: list[Record]) -> str:
+    """The records as a table (``microwave history``)."""
+    if not records:
+        return "no sessions recorded yet"
+    head = f"{'id':>5}  {'started (local)':<19}  {'session':<16} {'end':<12} {'seconds':>8} {'underflows':>10}" \
+           f"  {'peak uA':>8} {'charge uC (+ / -)':>22}"
+    lines = [head]
+    for r in records:
+        peak = max((c.peak_ua for c in r.channels), default=0.0)
+        pos = sum(c.charge_pos_uc for c in r.channels)
+        neg = sum(c.charge_neg_uc for c in r.channels)
+        lines.append(f"{r.id:>5}  {_local(r.started_at):<19}  {r.session[:16]:<16} {r.end:<12} "
+                     f"{r.seconds_delivered:>8.1f} {r.underflows:>10d}  {peak:>8.1f} {pos:>10.1f} / {neg:<10.1f}")
+    return "\n".join(lines)
+
+
+def _bars(values, width: int) -> str:
+    """``values`` (>= 0) as one line of block characters, ``width`` wide at most (means of equal spans)."""
+    ticks = " \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
+    v = np.asarray(values, float)
+    if not len(v):
+        return ""
+    if len(v) > width:
+        edges = np.linspace(0, len(v), width + 1).astype(int)
+        v = np.array([v[a:b].mean() for a, b in zip(edges[:-1], edges[1:])])
+    top = v.max()
+    if top <= 0:
+        return ticks[0] * len(v)
+    return "".join(ticks[int(round(x / top * (len(ticks) - 1)))] for x in v)
+
+
+def _text_plot(timeline: list[Second], width: int = 60) -> str:
+    """The level and the charge per second as two lines of bars, with their scales."""
+    if not timeline:
+        return "  (no timeline: nothing was played)"
+    level = [s.level for s in timeline]
+    charge = [s.charge_pos_uc - s.charge_neg_uc for s in timeline]
+    span = f"0 .. {timeline[-1].second + 1} s"
+    return (f"  level  |{_bars(level, width)}| max {max(level):.2f}\n"
+            f"  charge |{_bars(charge, width)}| max {max(charge):.1f} uC/s (+ and - together)\n"
+            f"          {span}")
+
+
+def _show(r: Record, timeline: list[Second]) -> str:
+    """One record, its steps and channels and its timeline (``microwave history show``)."""
+    lines = [f"record {r.id}: {r.session}, {r.end}",
+             f"  started {r.started_at} (UTC), ended {r.ended_at or '-'}; {r.seconds_delivered:.1f} s delivered at "
+             f"{r.rate} Hz; {r.underflows} underflows"
+             + (f"; DAC time of the start {r.dac_time:.6f} s" if r.dac_time is not None else "")]
+    lines.append("  channels (electrode pairs):")
+    for c, ch in enumerate(r.channels):
+        lines.append(f"    ch{c}: peak {ch.peak_ua:.1f} uA; charge +{ch.charge_pos_uc:.1f} / "
+                     f"{ch.charge_neg_uc:.1f} uC, net {ch.net_uc:+.2f} uC")
+    lines.append("  steps:")
+    for i, s in enumerate(r.steps):
+        lines.append(f"    {i:3d} {s.zone:<10} {s.mode:<9} {s.seconds:7.1f} s  level mean {s.level_mean:.2f} "
+                     f"max {s.level_max:.2f}")
+        for c, ch in enumerate(s.channels):
+            if s.seconds:
+                lines.append(f"          ch{c}: peak {ch.peak_ua:.1f} uA; +{ch.charge_pos_uc:.1f} / "
+                             f"{ch.charge_neg_uc:.1f} uC, net {ch.net_uc:+.2f} uC")
+    lines.append("  over time:")
+    lines.append(_text_plot(timeline))
+    return "\n".join(lines)
+
+
+def _plot_png(r: Record, timeline: list[Second], path: Path) -> Path:
+    """The level and the cumulative charge of record ``r`` over time, to the PNG ``path`` (matplotlib)."""
+    from ._extras import require
+    from .backends.file import staged
+    from .plot import _figure
+    path = _checks.path("path", path)
+    require("matplotlib", "plot", "plotting")
+    Figure = _figure()
+    t = np.array([s.second for s in timeline], float)
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    ax1.step(t, [s.level for s in timeline], where="post")
+    ax1.set(title=f"record {r.id}: {r.session} ({r.end}, {r.seconds_delivered:.1f} s)", ylabel="level")
+    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc for s in timeline]), label="positive")
+    ax2.plot(t + 1, np.cumsum([s.charge_neg_uc for s in timeline]), label="negative")
+    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc + s.charge_neg_uc for s in timeline]), label="net")
+    ax2.set(xlabel="time (s, pauses excluded)", ylabel="charge, all channels (uC)")
+    ax2.legend(loc="upper left", fontsize=8)
+    with staged(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
+    return path
