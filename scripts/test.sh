@@ -3,7 +3,7 @@
 # start and stop their own private PulseAudio server (null sink, recorded
 # from its monitor; tests/audio_server.py).  Installs what it needs itself
 # (system packages, a venv, the package).  Extra arguments go to pytest.
-source "$(dirname "$0")/_env.sh" "test" gcc python3-dev
+source "$(dirname "$0")/_env.sh" "test" gcc python3-dev tmux
 cd "$ROOT"
 bash scripts/audio-server.sh install
 # the installed package is what is tested (src/ is not on the path)

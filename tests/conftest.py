@@ -19,6 +19,9 @@ from audio_server import AudioUnavailable, audio_server  # noqa: E402
 
 
 def pytest_configure(config):
+    # no test ever writes the user's real history (each test gets its own below; this is the floor)
+    import tempfile
+    os.environ["MICROWAVE_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="mw-history-"), "history.sqlite3")
     config.addinivalue_line(
         "markers",
         "audio: plays and records real audio through PortAudio and a private "
@@ -41,3 +44,9 @@ def audio():
         except AudioUnavailable as exc:
             _audio_unavailable(str(exc))
         yield server
+
+
+@pytest.fixture(autouse=True)
+def _private_history(tmp_path_factory, monkeypatch):
+    """Every test (and what it spawns) writes a history of its own, never the user's."""
+    monkeypatch.setenv("MICROWAVE_HISTORY", str(tmp_path_factory.mktemp("history") / "history.sqlite3"))

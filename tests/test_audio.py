@@ -291,7 +291,8 @@ def _cli(audio, *args):
 def test_cli_devices_and_play_without_a_terminal(audio):
     r = _cli(audio, "devices")
     assert r.returncode == 0 and audio.play_device in r.stdout
-    r = _cli(audio, "play", "tighten", "--device", audio.play_device, "--duration", "2", "--latency", "0.02")
+    r = _cli(audio, "play", "tighten", "--device", audio.play_device, "--duration", "2", "--latency", "0.02",
+             "--acknowledge")
     assert r.returncode == 0, r.stderr
     assert "forehead" in r.stdout and "underflows" in r.stdout
     assert "played 2.0 s" in r.stdout
@@ -312,7 +313,8 @@ def test_cli_play_on_a_terminal_takes_keys(audio):
     master, slave = pty.openpty()
     env = dict(os.environ, **audio.env)
     proc = subprocess.Popen([sys.executable, "-m", "microwave.cli", "play", "tighten", "--device", audio.play_device,
-                             "--duration", "20"], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+                             "--acknowledge", "--duration", "20"],
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
     os.close(slave)
     out = b""
 

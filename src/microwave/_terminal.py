@@ -12,17 +12,48 @@ from .stage import Stage
 
 
 def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02, duration: float | None = None,
-             rate: int = _checks.DEFAULT_RATE, stdin=None, stdout=None) -> int:
+             rate: int = _checks.DEFAULT_RATE, stdin=None, stdout=None, history: bool = True, strict: bool = False,
+             acknowledge: bool = False, recommendations=None) -> int:
     """Play with a live display: on a terminal, keys + / - change intensity,
-    space pauses, q stops; without one, plain progress lines."""
+    space pauses, q stops; without one, plain progress lines.
+
+    Before it plays: the contraindications are acknowledged (asked on a
+    terminal, else ``acknowledge`` is required; kept in the history), and
+    the history's overuse warnings are printed -- or, ``strict``, refused.
+    With ``history`` False nothing is recorded (and the acknowledgement,
+    not kept, is asked every time)."""
+    from .history import ACK_TEXT, ACK_VERSION, History
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     if device is not None and str(device).isdigit():
         device = int(device)
-    player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration)
+    interactive = stdin.isatty() and stdout.isatty()
+    hist = History() if history else None
+    if not (hist is not None and hist.acknowledged(ACK_VERSION)):
+        if not acknowledge:
+            if not interactive:
+                raise ValueError("the contraindications and the signs to stop must be acknowledged before the "
+                                 "first session: without a terminal, run again with --acknowledge")
+            stdout.write(ACK_TEXT + "\n\nType yes to acknowledge and play, anything else to quit: ")
+            stdout.flush()
+            answer = stdin.readline().strip().lower()
+            if answer != "yes":
+                stdout.write("not acknowledged: nothing was played\n")
+                return 1
+        if hist is not None:
+            hist.acknowledge(ACK_VERSION)
+    if hist is not None:
+        warnings = hist.overuse(session, recommendations)
+        if warnings and strict:
+            raise ValueError("refused (--strict): " + "; ".join(warnings))
+        for w in warnings:
+            print(f"microwave play: warning: {w}", file=sys.stderr)
+    # the record: Player(history=) is the lead's half of issue 15 (given as a dict until it lands, so that
+    # mypy reads this call both before and after; write it as history=hist then)
+    recording: dict = {"history": hist}
+    player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration, **recording)
     cues = (e for e in session.events() if e[1].startswith(("cue", "start")))
     cue = next(cues, None)
-    interactive = stdin.isatty() and stdout.isatty()
     tty = _RawTerminal(stdin) if interactive else None
     last_line = -1.0
     try:

@@ -1,4 +1,4 @@
-"""The ``microwave`` command line: render, plot, info, devices, play, calibrate.
+"""The ``microwave`` command line: render, plot, info, devices, play, history, calibrate.
 
 SESSION is a built-in name (full-face, lift, tighten, infuse, fsm) or a
 path to a TOML file.  Errors print one line and exit with status 2.
@@ -102,7 +102,30 @@ def cmd_devices(a) -> int:
 def cmd_play(a) -> int:
     from ._terminal import play_cli
     return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
-                    duration=a.duration, rate=a.rate)
+                    duration=a.duration, rate=a.rate, history=not a.no_history, strict=a.strict,
+                    acknowledge=a.acknowledge)
+
+
+def cmd_history(a) -> int:
+    from . import history as hist
+    h = hist.History()
+    if a.history_command == "show":
+        rec = h.record(a.id)
+        if a.plot:
+            hist._plot_png(rec, h.timeline(a.id), Path(a.plot))
+        if a.json:
+            print(hist.to_json([rec]))
+            return 0
+        print(hist._show(rec, h.timeline(a.id)))
+        if a.plot:
+            print(f"wrote {a.plot}")
+        return 0
+    records = h.records(a.last)
+    if a.json:
+        print(hist.to_json(records))
+        return 0
+    print(hist._table(records))
+    return 0
 
 
 def cmd_calibrate(a) -> int:
@@ -177,7 +200,27 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--latency", type=float, default=0.02, help="output latency, s")
     pl.add_argument("--duration", type=float, default=None)
     pl.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
+    pl.add_argument("--no-history", action="store_true",
+                    help="keep no record of this session (default: recorded in the history database, "
+                         "$MICROWAVE_HISTORY or the user data directory)")
+    pl.add_argument("--strict", action="store_true",
+                    help="refuse to play (exit 2) when the history shows overuse, instead of warning")
+    pl.add_argument("--acknowledge", action="store_true",
+                    help="acknowledge the contraindications and the signs to stop without being asked "
+                         "(required the first time without a terminal)")
     pl.set_defaults(func=cmd_play)
+
+    h = sub.add_parser("history", help="the sessions played: a table, or JSON",
+                       description="The record of the sessions played, kept private on this machine "
+                                   "($MICROWAVE_HISTORY, else the user data directory).")
+    h.add_argument("--json", action="store_true", help="print the records as a JSON list")
+    h.add_argument("--last", type=int, default=None, metavar="N", help="only the N most recent records")
+    hs = h.add_subparsers(dest="history_command")
+    show = hs.add_parser("show", help="one record: its steps, channels, and its level and charge over time")
+    show.add_argument("id", type=int, help="the record's id (see microwave history)")
+    show.add_argument("--json", action="store_true", help="print the record as a JSON list of one")
+    show.add_argument("--plot", metavar="FILE.png", help="also plot its level and charge over time to a PNG")
+    h.set_defaults(func=cmd_history)
 
     c = sub.add_parser("calibrate", help="measure the card's coupling, corner and loop through a loopback "
                                          "(into a loopback or a dummy load, NEVER a person)",
