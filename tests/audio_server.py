@@ -165,7 +165,7 @@ class MonitorRecorder:
                                      dtype="float32", latency=0.1, callback=self._take)
 
     def _take(self, indata, frames, time_info, status):
-        self.chunks.append(indata[:, 0].copy())
+        self.chunks.append(indata.copy())
         if status:
             self.flags.add(str(status))
 
@@ -179,8 +179,12 @@ class MonitorRecorder:
         self.stream.close()
 
     def ua(self):
-        """The recording, uA."""
-        return np.concatenate(self.chunks) / self.gain
+        """The recording of channel 0, uA."""
+        return self.frames()[:, 0] / self.gain
+
+    def frames(self):
+        """The recording, every channel, in DAC units (frames x channels)."""
+        return np.concatenate(self.chunks)
 
 
 def align(recorded, reference):

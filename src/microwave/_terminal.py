@@ -48,10 +48,8 @@ def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02,
             raise ValueError("refused (--strict): " + "; ".join(warnings))
         for w in warnings:
             print(f"microwave play: warning: {w}", file=sys.stderr)
-    # the record: Player(history=) is the lead's half of issue 15 (given as a dict until it lands, so that
-    # mypy reads this call both before and after; write it as history=hist then)
-    recording: dict = {"history": hist}
-    player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration, **recording)
+    player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration,
+                    history=hist if hist is not None else False)
     cues = (e for e in session.events() if e[1].startswith(("cue", "start")))
     cue = next(cues, None)
     tty = _RawTerminal(stdin) if interactive else None

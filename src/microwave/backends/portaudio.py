@@ -369,9 +369,9 @@ class Player:
             return "stopped"
         if not st["finished"]:
             return "playing"
-        natural = self.session.step_edges(self.rate)[-1][1]
-        return "auto-off" if st["total"] < natural and st["total"] == round(self.session.auto_off_s * self.rate) \
-            else "completed"
+        # the steps as written, longer than the auto-off, and the auto-off (not a duration_s before it) ended it
+        cut = sum(s.seconds for s in self.session.steps) > self.session.auto_off_s
+        return "auto-off" if cut and st["total"] == round(self.session.auto_off_s * self.rate) else "completed"
 
     def _end_record(self, end: str) -> None:
         """Write the record's end, once, after the stream has stopped
