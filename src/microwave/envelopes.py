@@ -154,7 +154,8 @@ class Envelope:
         Raises
         ------
         ValueError, TypeError
-            A parameter out of range or of the wrong type (named in the message), or ``start_s + stop_s`` longer than ``total_s``.
+            A parameter out of range or of the wrong type (named in the message),
+            or ``start_s + stop_s`` longer than ``total_s``.
 
         Examples
         --------
@@ -190,7 +191,8 @@ class Envelope:
         Raises
         ------
         ValueError, TypeError
-            A parameter out of range or of the wrong type (named in the message), or ``every_s`` shorter than ``slope_s``.
+            A parameter out of range or of the wrong type (named in the message),
+            or ``every_s`` shorter than ``slope_s``.
         """
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")
         every_s = _checks.number("every_s", every_s, 0, 86400 * 7, unit="s")
