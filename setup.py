@@ -3,6 +3,7 @@ Cython wrappers (pyx/) that link it into private submodules of microwave."""
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_clib import build_clib
 from setuptools.command.build_ext import build_ext
 
 # the kernels, one unit per concern (each header states its contract); the
@@ -10,20 +11,43 @@ from setuptools.command.build_ext import build_ext
 KERNELS = [f"csrc/mw_{unit}.c" for unit in ("template", "train", "envelope", "program", "supervisor", "stage",
                                             "record", "session")]
 # the flags the extensions get (Python's own CFLAGS come with both): -O3, no fast-math; the library
-# also hides its symbols: each extension calls its own copy directly, never through the PLT
-CFLAGS = ["-O3"]
+# also hides its symbols: each extension calls its own copy directly, never through the PLT.
+# Per compiler (MSVC takes neither): GCC, clang and MinGW ("unix", "mingw32", "cygwin") get these;
+# MSVC gets /O2 (its own default /fp:precise is no fast-math too) and has no visibility to set.
+CFLAGS = {"gcc": ["-O3"], "msvc": ["/O2"]}
+LIB_CFLAGS = {"gcc": ["-O3", "-fvisibility=hidden"], "msvc": ["/O2"]}
+
+
+def flags(table, compiler):
+    """The flags of ``table`` for a distutils compiler object (its compiler_type)."""
+    return table["msvc" if compiler.compiler_type == "msvc" else "gcc"]
 
 # the Cython wrappers: each links the kernels' library
 CORES = ("_core", "_session")
 
 
+class BuildClib(build_clib):
+    """build_clib with the kernels' flags for the compiler it found."""
+
+    def build_libraries(self, libraries):
+        for _, info in libraries:
+            info["cflags"] = flags(LIB_CFLAGS, self.compiler)
+        super().build_libraries(libraries)
+
+
 class BuildExt(build_ext):
     """build_ext that first builds the kernels' static library (plain
-    ``setup.py build_ext --inplace`` does not run build_clib on its own)."""
+    ``setup.py build_ext --inplace`` does not run build_clib on its own),
+    with the extensions' flags for the compiler it found."""
 
     def run(self):
         self.run_command("build_clib")
         super().run()
+
+    def build_extensions(self):
+        for ext in self.extensions:
+            ext.extra_compile_args = flags(CFLAGS, self.compiler)
+        super().build_extensions()
 
 
 extensions = [
@@ -32,19 +56,17 @@ extensions = [
         [f"pyx/{name}.pyx"],
         include_dirs=[numpy.get_include(), "pyx", "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
-        extra_compile_args=CFLAGS,
         depends=KERNELS + [f"csrc/{h}" for h in ("mw_limits.h", "mw_rational.h", "mw_template.h", "mw_schedule.h",
                                                  "mw_pattern.h", "mw_train.h", "mw_envelope.h", "mw_shapes.h",
                                                  "mw_program.h", "mw_stage.h", "mw_supervisor.h", "mw_session.h",
-                                                 "mw_record.h", "mw_stream.h", "mw_guard.h")],
+                                                 "mw_record.h", "mw_stream.h", "mw_guard.h", "mw_port.h")],
     )
     for name in CORES
 ]
 
 setup(
-    libraries=[("mwkernels", {"sources": KERNELS, "include_dirs": ["csrc"],
-                              "cflags": CFLAGS + ["-fvisibility=hidden"]})],
-    cmdclass={"build_ext": BuildExt},
+    libraries=[("mwkernels", {"sources": KERNELS, "include_dirs": ["csrc"]})],
+    cmdclass={"build_clib": BuildClib, "build_ext": BuildExt},
     ext_modules=cythonize(
         extensions,
         language_level=3,

@@ -1,9 +1,9 @@
 /* mw_session.c -- the session's fill and the PortAudio callback (see mw_session.h). */
 #include <math.h>
 #include <string.h>
-#include <time.h>
 #include "mw_session.h"
 #include "mw_guard.h"
+#include "mw_port.h"
 
 enum {
     PA_CONTINUE = 0,
@@ -18,13 +18,6 @@ enum {
 static const int GATE_SHAPE[MW_GATE_SEGS] = {MW_SHAPE_COSINE, MW_SHAPE_HOLD, MW_SHAPE_COSINE, MW_SHAPE_HOLD};
 static const double GATE_A[MW_GATE_SEGS] = {0.0, 1.0, 1.0, 0.0};
 static const double GATE_B[MW_GATE_SEGS] = {1.0, 1.0, 0.0, 0.0};
-
-static inline double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + 1e-9 * ts.tv_nsec;
-}
 
 /* A step's gate from its segments' lengths (a segment of no sample is
  * left out; a gate of no sample at all is silent, never unity). */
@@ -231,7 +224,7 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
                    const void *time_info, unsigned long status, void *user)
 {
     mw_session *s = (mw_session *)user;
-    double t0 = seconds_now(), dt, drive = 0.0, sense = 0.0, a;
+    double t0 = mw_seconds_now(), dt, drive = 0.0, sense = 0.0, a;
     const float *inp = (const float *)input;
     ptrdiff_t f;
     int C = s->stage.out_channels;
@@ -283,7 +276,7 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
             s->lost_frames = 0;
         }
     }
-    dt = seconds_now() - t0;
+    dt = mw_seconds_now() - t0;
     s->cb_seconds_sum += dt;
     if (dt > s->cb_seconds_max)
         s->cb_seconds_max = dt;

@@ -29,10 +29,7 @@ static inline double mw_shape_exp(double x) {
            + x * (-1.6436320269312907 + x * (0.4024174350433878 + x * -0.04787375802052596)))))))))));
 }
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define MW_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define MW_CLONES
-#endif
+/* MW_CLONES (the AVX2 + baseline clones, where the compiler makes them) */
+#include "mw_port.h"
 
 #endif

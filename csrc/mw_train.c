@@ -4,6 +4,7 @@
 #include <string.h>
 #include "mw_train.h"
 #include "mw_stream.h"
+#include "mw_port.h"
 
 static inline void train_fetch(mw_train *s)
 {
@@ -134,7 +135,7 @@ void train_release(mw_train *s)
 {
     if (s->pooled)
         return;
-    free(s->tile);
+    mw_aligned_free(s->tile);
     free(s->snap);
     train_disown(s);
 }
@@ -182,9 +183,10 @@ static inline void train_plan_tile(mw_train *s)
     if (s->tile == NULL || s->tile_cap < need) {
         if (s->pooled)
             return;                     /* the pool's buffer is too small: pulse by pulse */
-        if (posix_memalign((void **)&buf, 64, need * sizeof(float)) != 0)
+        buf = (float *)mw_aligned_alloc(64, (size_t)need * sizeof(float));
+        if (buf == NULL)
             return;                     /* no memory: the train is rendered pulse by pulse */
-        free(s->tile);
+        mw_aligned_free(s->tile);
         s->tile = buf;
         s->tile_cap = need;
     }

@@ -10,7 +10,6 @@ aligned stores of plain numbers (target level, pause, stop), which the audio
 thread turns into ramps.
 """
 from libc.stdlib cimport malloc, calloc, free
-from posix.stdlib cimport posix_memalign
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
 from libc.math cimport isfinite
@@ -25,6 +24,7 @@ from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, 
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
 from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_pop, MW_REC_FLUSH_S
+from mw_port cimport mw_aligned_alloc, mw_aligned_free
 
 MAX_CHANNELS = MW_MAX_CH
 
@@ -168,7 +168,8 @@ cdef class SessionEngine:
                 self.s.slot_owner[k * n_ch + c] = -1
                 self.s.slots[k * n_ch + c].train.pooled = True
                 if need > 0:
-                    if posix_memalign(<void**>&tile, 64, need * sizeof(float)) != 0:
+                    tile = <float*>mw_aligned_alloc(64, need * sizeof(float))
+                    if tile == NULL:
                         raise MemoryError()
                     self.s.slots[k * n_ch + c].train.tile = tile
                     self.s.slots[k * n_ch + c].train.tile_cap = need
@@ -216,7 +217,7 @@ cdef class SessionEngine:
         cdef int i
         if self.s.slots != NULL:
             for i in range(self.s.n_slots * self.s.n_ch):
-                free(self.s.slots[i].train.tile)
+                mw_aligned_free(self.s.slots[i].train.tile)
                 free(self.s.slots[i].train.snap)
         free(self.s.step_end)
         free(self.s.uniq)

@@ -9,7 +9,7 @@ import pytest
 MODULES = ["microwave", "microwave.pulses", "microwave.envelopes", "microwave.patterns", "microwave.modes",
            "microwave.stage", "microwave.sessions", "microwave.report", "microwave.files", "microwave.plot",
            "microwave.audio", "microwave.backends.array", "microwave.backends.file", "microwave.backends.portaudio",
-           "microwave.cli", "microwave._toml"]
+           "microwave.cli", "microwave.calibrate", "microwave._toml"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -42,6 +42,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import microwave
+from public_api import params as _params, public_callables, unwrap as _fn
 from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
 from microwave import backends, report as report_module
 from microwave.backends import array, file, portaudio
@@ -393,39 +394,11 @@ def test_the_valid_sets_are_valid():
         _check_result(result)
 
 
-def _fn(x):
-    """The plain function under a classmethod, staticmethod or bound method."""
-    return getattr(x, "__func__", x)
-
-
-def _excluded(obj) -> bool:
-    return any(_fn(obj) is _fn(e) for e in EXCLUDED)
-
-
 def _public_callables():
     """(where, object) for every callable in a public module's __all__ and
-    every public method (or property) of those classes, inherited ones too."""
-    for mod in PUBLIC_MODULES:
-        for name in mod.__all__:
-            obj = getattr(mod, name)
-            if not callable(obj) or _excluded(obj):
-                continue
-            yield f"{mod.__name__}.{name}", obj
-            if isinstance(obj, type):
-                for attr in sorted({a for klass in obj.__mro__[:-1] if klass.__module__.startswith("microwave")
-                                    for a in vars(klass)}):
-                    raw = inspect.getattr_static(obj, attr)
-                    if attr.startswith("_") or _excluded(raw):
-                        continue
-                    if isinstance(raw, property) or (inspect.isfunction(_fn(raw)) and _params(raw)):
-                        yield f"{mod.__name__}.{name}.{attr}", raw
-
-
-def _params(fn) -> list[str]:
-    """The parameters a user gives (not self or cls, not *args or **kwargs)."""
-    sig = inspect.signature(fn if isinstance(fn, type) else _fn(fn))
-    out = [p.name for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    return [p for p in out if p not in ("self", "cls")]
+    every public method (or property) of those classes, inherited ones too
+    (tests/public_api.py), less the exclusions."""
+    return public_callables(PUBLIC_MODULES, EXCLUDED)
 
 
 def test_every_public_callable_is_fuzzed():

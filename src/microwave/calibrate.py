@@ -139,9 +139,28 @@ class ChannelPlan:
 @dataclass(frozen=True)
 class Plan:
     """The calibration's signal: what each channel plays when, at ``rate``.
+    Build one with :meth:`build` (which checks its parameters); the class only
+    holds what it made.
 
-    ``signal`` is frames x ``out_channels`` (float32, peak :data:`LEVEL`).
-    Build one with :meth:`build`."""
+    Parameters
+    ----------
+    rate : int
+        Samples per second, Hz.
+    out_channels : int
+        DAC channels in the signal.
+    lowest_corner_hz : float
+        The lowest corner the signals are sized for, Hz.
+    silence : Segment
+        Where every channel is silent (the noise floor).
+    channels : tuple of ChannelPlan
+        Each measured DAC channel's segments, in the order played.
+    chirp : numpy.ndarray
+        The chirp that finds the signal in a recording.
+    multisine_bins : tuple of int
+        The multisine's frequencies, in cycles per period.
+    signal : numpy.ndarray
+        frames x ``out_channels``, float32, peak :data:`LEVEL`.
+    """
     rate: int
     out_channels: int
     lowest_corner_hz: float
@@ -153,9 +172,36 @@ class Plan:
 
     @classmethod
     def build(cls, rate: int, out_channels: int, dac_channels, lowest_corner_hz: float = 1.0) -> Plan:
-        """The plan for ``dac_channels`` (indices below ``out_channels``),
-        each in turn; the slow square's half-period and the multisine's
-        period are ``1 / lowest_corner_hz`` seconds."""
+        """The plan for ``dac_channels``, each in turn.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+        out_channels : int
+            DAC channels the card opens (1 to 32).
+        dac_channels : sequence of int
+            The channels measured, each below ``out_channels``, in order.
+        lowest_corner_hz : float
+            The lowest corner the signals are sized for, Hz (0.1 to 100; default
+            1): the slow square's half-period and the multisine's period are
+            ``1 / lowest_corner_hz`` seconds.
+
+        Returns
+        -------
+        Plan
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type (named in the message).
+
+        Examples
+        --------
+        >>> plan = Plan.build(8000, 2, [0, 1])
+        >>> plan.signal.shape[1], [c.dac_channel for c in plan.channels]
+        (2, [0, 1])
+        """
         rate = _checks.rate(rate)
         out_channels = _checks.integer("out_channels", out_channels, 1, 32)
         chans = _channel_list("dac_channels", dac_channels, out_channels)
@@ -326,7 +372,20 @@ def _fit_corner(cost, lo_hz: float, hi_hz: float):
 @dataclass(frozen=True)
 class Figure:
     """One row of the table: a measured figure against its limit.
-    ``passed`` None: reported, not judged."""
+
+    Parameters
+    ----------
+    channel : int or None
+        The DAC channel, or None for the stage's own figures.
+    name : str
+        The figure ("latency jitter", "corner", ...).
+    measured : str
+        What was measured, with its unit.
+    limit : str
+        The limit, with its unit, or "reported".
+    passed : bool or None
+        Within the limit; None: reported, not judged.
+    """
     channel: int | None
     name: str
     measured: str
@@ -339,7 +398,43 @@ class ChannelResult:
     """What was measured of one DAC channel through the loop.
 
     Figures that could not be measured (no signal; an AC path's DC offset)
-    are None.  ``failures`` names each failed figure with its reason."""
+    are None.
+
+    Parameters
+    ----------
+    dac_channel, input_channel : int
+        The DAC channel played and the input channel that recorded it.
+    signal : bool
+        Whether the input saw the signal at all.
+    latency_ms, latency_jitter_ms : float or None
+        Output-to-input latency and its spread between the chirps, ms.
+    loop_gain : float or None
+        Input over output amplitude of the 1 kHz sine.
+    inverted : bool or None
+        The loop inverts the signal.
+    peak_input : float or None
+        The largest input sample, a fraction of full scale.
+    distortion : float or None
+        The 1 kHz sine's harmonic distortion, a fraction.
+    coupling : {"dc", "ac"} or None
+        The coupling the step response shows.
+    corner_hz : float or None
+        The AC coupling's corner, Hz (the step fit's).
+    corner_uncertainty : float or None
+        Its relative uncertainty (0.05 is +-5 %).
+    corner_step_hz, corner_multisine_hz : float or None
+        The corner from the step fit and from the multisine, Hz (the cross-check).
+    step_residual, multisine_residual : float or None
+        The one-pole fits' RMS residuals, fractions of the signal.
+    noise_floor_dbfs : float
+        The input's noise during the silence, dBFS.
+    crosstalk_db : float or None
+        The most this channel's signal reaches another input, dB.
+    dc_offset : float or None
+        The DC offset of a DC path, a fraction of full scale.
+    failures : tuple of str
+        Each failed figure with its reason.
+    """
     dac_channel: int
     input_channel: int
     signal: bool
@@ -382,13 +477,35 @@ class CalibrationResult:
     """A calibration: per-channel figures, the stage's coupling and corner,
     and whether every figure passed.
 
-    * ``coupling``, ``corner_hz``, ``corner_uncertainty``: for the stage
-      (every channel's corner agrees within its uncertainty; the corner is
-      their geometric mean, the uncertainty covers each one);
-    * ``ua_per_v``: from ``reference_ua`` when one was given, else the base
-      stage's;
-    * ``failures``: reasons that are not one channel's (channels that
-      disagree on the coupling, say)."""
+    Parameters
+    ----------
+    date : datetime.datetime
+        When it was measured.
+    output_device, input_device : str
+        The devices' names.
+    rate : int
+        The sample rate, Hz.
+    input_corner_hz : float or None
+        The input's own high-pass corner, Hz, as given (None: DC-coupled).
+    base : Stage
+        The stage whose fields the written stage keeps.
+    channels : tuple of ChannelResult
+        Each measured channel.
+    coupling : {"dc", "ac"} or None
+        The stage's coupling (every channel agrees, else None).
+    corner_hz : float or None
+        The stage's corner, Hz: the channels' geometric mean.
+    corner_uncertainty : float or None
+        Its relative uncertainty, covering every channel's corner.
+    ua_per_v : float or None
+        From ``reference_ua`` when one was given, else the base stage's, uA/V.
+    reference_ua : float or None
+        The meter's reading of the reference tone, uA, as given.
+    failures : tuple of str
+        Reasons that are not one channel's (channels that disagree on the coupling, say).
+    responses : tuple of StepResponse
+        Each channel's step recording and fitted model, for a plot.
+    """
     date: datetime.datetime
     output_device: str
     input_device: str
@@ -496,8 +613,25 @@ class CalibrationResult:
                                    corner_tolerance=corner_tolerance, ua_per_v=ua_per_v, calibration=calibration)
 
     def write_stage(self, path) -> Stage:
-        """Write :meth:`stage` as a stage TOML to ``path``, read it back with
-        :meth:`Stage.from_toml` and return it (it equals :meth:`stage`)."""
+        """Write :meth:`stage` as a stage TOML, read it back with
+        :meth:`Stage.from_toml` and return it (it equals :meth:`stage`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The TOML file (written whole, or not at all).
+
+        Returns
+        -------
+        Stage
+
+        Raises
+        ------
+        ValueError
+            The calibration failed (no stage to write), or the file read back differs.
+        OSError
+            The file cannot be written.
+        """
         return write_stage_toml(self.stage(), path)
 
 
@@ -589,7 +723,43 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
     ``timestamp_offset_s`` is how much later the input's first frame was
     captured than the output's first frame left the DAC (from PortAudio's
     timestamps; 0 when the two streams are one).  This function opens no
-    device: the docs run it on a simulated loopback."""
+    device: the docs run it on a simulated loopback.
+
+    Parameters
+    ----------
+    plan : Plan
+        What was played (:meth:`Plan.build`).
+    recording : array_like
+        frames x input channels, at least as many frames as ``plan.signal``; finite.
+    input_channels : sequence of int or None
+        ``input_channels[i]`` is the input channel wired to
+        ``plan.channels[i]``'s DAC channel (default None: the same index).
+    input_corner_hz : float or None
+        The input's own high-pass corner, Hz, if it is AC-coupled (modelled,
+        not measured; default None: DC-coupled).
+    output_device, input_device : str
+        The devices' names, for the record.
+    stage : Stage or None
+        The base stage (default None: ``Stage()`` routing every DAC channel).
+    reference_ua : float or None
+        A meter's RMS reading of :func:`play_reference_tone`'s current, uA,
+        which sets ``ua_per_v`` (default None: the base stage's).
+    timestamp_offset_s : float
+        How much later the input's first frame was captured than the output's
+        first frame left the DAC, s (-10 to 10; default 0).
+    date : datetime.datetime or None
+        When it was measured (default None: now).
+
+    Returns
+    -------
+    CalibrationResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, a recording too short
+        or with too few channels, or one where the chirps are not found.
+    """
     _checks.instance("plan", plan, Plan, "a microwave.calibrate.Plan (Plan.build)")
     output_device = _checks.text("output_device", output_device, empty=False)
     input_device = _checks.text("input_device", input_device, empty=False)
@@ -967,14 +1137,40 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     stage's ``out_channels``) in turn, records ``input_channels`` (default:
     the same indices), and returns the :func:`analyse` of it.
 
-    * ``stage``: the base stage (default: ``Stage()`` routing every DAC
-      channel), whose fields the written stage keeps;
-    * ``input_corner_hz``: the input's own high-pass corner, if it is
-      AC-coupled (it is modelled, not measured); None: DC-coupled;
-    * ``reference_ua``: a meter's RMS reading of :func:`play_reference_tone`'s
-      current, which sets ``ua_per_v``;
-    * ``lowest_corner_hz``: the lowest corner the signals are sized for
-      (the square's half-period and the multisine's period are its inverse).
+    Parameters
+    ----------
+    output_device, input_device : int or str
+        The devices, by PortAudio index or name.
+    stage : Stage or None
+        The base stage (default None: ``Stage()`` routing every DAC
+        channel), whose fields the written stage keeps.
+    rate : int
+        Samples per second, Hz (1000 to 768000; default 48000).
+    channels : sequence of int or None
+        The DAC channels measured (default None: all of the stage's ``out_channels``).
+    input_channels : sequence of int or None
+        The input channel wired to each (default None: the same indices).
+    input_corner_hz : float or None
+        The input's own high-pass corner, Hz, if it is AC-coupled (it is
+        modelled, not measured); None: DC-coupled.
+    reference_ua : float or None
+        A meter's RMS reading of :func:`play_reference_tone`'s current, uA,
+        which sets ``ua_per_v``.
+    lowest_corner_hz : float
+        The lowest corner the signals are sized for, Hz (default 1; the
+        square's half-period and the multisine's period are its inverse).
+
+    Returns
+    -------
+    CalibrationResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, checked before
+        anything plays, or a recording :func:`analyse` cannot read.
+    ImportError
+        sounddevice is not installed (``pip install microwave[audio]``).
     """
     stage = _given(stage)
     output_device = _device_arg("output_device", output_device)
@@ -1001,11 +1197,34 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
 
 def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: float = 30.0,
                         rate: int = _checks.DEFAULT_RATE) -> float:
-    """Play the meter's calibration tone (:func:`reference_tone`) on
-    ``output_device`` into the **dummy load**, and return the RMS current
-    (uA) the stage says it asks for.  Read the meter (true RMS, AC, in
-    series with the load) while it plays, and give the reading as
-    ``reference_ua``."""
+    """Play the meter's calibration tone (:func:`reference_tone`) into the
+    **dummy load**, and return the RMS current the stage says it asks for.
+    Read the meter (true RMS, AC, in series with the load) while it plays,
+    and give the reading as ``reference_ua``.
+
+    Parameters
+    ----------
+    output_device : int or str
+        The device, by PortAudio index or name.
+    stage : Stage or None
+        The stage (default None: ``Stage()``).
+    seconds : float
+        How long the tone plays, s (default 30).
+    rate : int
+        Samples per second, Hz (1000 to 768000; default 48000).
+
+    Returns
+    -------
+    float
+        The RMS current asked, uA.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
+    ImportError
+        sounddevice is not installed (``pip install microwave[audio]``).
+    """
     stage = _given(stage)
     x = reference_tone(stage, seconds, rate)
     sd = _open_sd()
@@ -1068,9 +1287,38 @@ def stage_toml(stage: Stage, comment: str = "") -> str:
 
 
 def write_stage_toml(stage: Stage, path) -> Stage:
-    """Write ``stage`` to ``path`` (:func:`stage_toml`), read it back with
-    :meth:`Stage.from_toml`, and return what was read, refusing (ValueError)
-    when it is not exactly ``stage``."""
+    """Write a stage as TOML (:func:`stage_toml`), read it back with
+    :meth:`Stage.from_toml`, and return what was read.
+
+    Parameters
+    ----------
+    stage : Stage
+        What to write.
+    path : str or os.PathLike
+        The TOML file (written beside it and moved into place only once it
+        reads back right).
+
+    Returns
+    -------
+    Stage
+        The stage read back, equal to ``stage``.
+
+    Raises
+    ------
+    ValueError
+        What was read back is not exactly ``stage``.
+    TypeError
+        ``stage`` is not a Stage or ``path`` not a path.
+    OSError
+        The file cannot be written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_stage_toml(Stage(max_ua=400), pathlib.Path(d) / "card.toml") == Stage(max_ua=400)
+    True
+    """
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     path = _checks.path("path", path)
     comment = ("a stage measured by `microwave calibrate` (docs: calibration)"

@@ -161,7 +161,12 @@ def _indices(text: str) -> tuple:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``microwave`` command's argument parser (the docs' command-line page is generated from it)."""
+    """The ``microwave`` command's argument parser (the docs' command-line page is generated from it).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
     ap = argparse.ArgumentParser(prog="microwave",
                                  description="Microcurrent waveforms: render, plot, inspect and play sessions.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -248,9 +253,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Run the ``microwave`` command with ``argv`` (default: sys.argv[1:]);
-    the exit status: 0, 1 for a figure that failed (no device found), 2
-    for an error (one line on stderr), 130 when interrupted."""
+    """Run the ``microwave`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str or None
+        The arguments, without the program's name (default None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0, 1 for a figure that failed (no device found), 2
+        for an error (one line on stderr), 130 when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: arguments it cannot parse (status 2, with the usage), or ``--help`` (status 0).
+
+    Examples
+    --------
+    >>> main(["info", "lift"]) == 0   # doctest: +ELLIPSIS
+    session lift...
+    True
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

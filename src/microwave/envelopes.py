@@ -37,6 +37,11 @@ class Ramp:
         The level it reaches, a fraction of the train's amplitude (0 to 1).
     shape : {"linear", "cosine", "exp", "hold"}
         How it gets there (default "linear"; "hold" jumps, then stays).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
     """
 
     seconds: float
@@ -62,6 +67,12 @@ class Envelope:
         The level before the first ramp (0 to 1; default 0).
     loop : bool
         Repeat the ramps forever (default False: hold the last level).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, no ramp or more than
+        ``MAX_SEGMENTS``, or a loop lasting 0 s (named in the message).
 
     Examples
     --------
@@ -89,8 +100,30 @@ class Envelope:
     @classmethod
     def attack_hold_release(cls, attack_s: float, hold_s: float | None = None, release_s: float = 0.0,
                             shape: str = "cosine") -> Envelope:
-        """Rise from 0 over ``attack_s``, stay at full level for ``hold_s``
-        (forever if None), then fall to 0 over ``release_s``."""
+        """Rise from 0 over ``attack_s``, stay at full level for ``hold_s``, then
+        fall to 0 over ``release_s``.
+
+        Parameters
+        ----------
+        attack_s : float
+            The rise, s (0 to a week).
+        hold_s : float or None
+            The time at full level, s (0 to a week); None (default) holds forever
+            and leaves out the release.
+        release_s : float
+            The fall, s (0 to a week; default 0).
+        shape : {"cosine", "linear", "exp", "hold"}
+            The rise's and the fall's shape (default "cosine").
+
+        Returns
+        -------
+        Envelope
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type (named in the message).
+        """
         attack_s = _checks.number("attack_s", attack_s, 0, 86400 * 7, unit="s")
         release_s = _checks.number("release_s", release_s, 0, 86400 * 7, unit="s")
         if hold_s is not None:
@@ -102,7 +135,33 @@ class Envelope:
 
     @classmethod
     def soft(cls, total_s: float, start_s: float = 2.0, stop_s: float = 2.0, shape: str = "cosine") -> Envelope:
-        """Soft start and soft stop of something lasting ``total_s`` seconds."""
+        """Soft start and soft stop of something lasting ``total_s`` seconds.
+
+        Parameters
+        ----------
+        total_s : float
+            The whole length, s (> 0, at most a week).
+        start_s, stop_s : float
+            The soft start and the soft stop, s (default 2 s each; together at most ``total_s``).
+        shape : {"cosine", "linear", "exp", "hold"}
+            Their shape (default "cosine").
+
+        Returns
+        -------
+        Envelope
+            A rise, a hold and a fall lasting ``total_s`` in all.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type (named in the message),
+            or ``start_s + stop_s`` longer than ``total_s``.
+
+        Examples
+        --------
+        >>> Envelope.soft(10.0, start_s=1.0, stop_s=2.0).edges(rate=1000)
+        [1000, 8000, 10000]
+        """
         total_s = _checks.number("total_s", total_s, 0, 86400 * 7, lo_open=True, unit="s")
         start_s = _checks.number("start_s", start_s, 0, 86400 * 7, unit="s")
         stop_s = _checks.number("stop_s", stop_s, 0, 86400 * 7, unit="s")
@@ -113,7 +172,28 @@ class Envelope:
     @classmethod
     def wave_slope(cls, slope_s: float, every_s: float, shape: str = "linear") -> Envelope:
         """FSM's wave slope: ramp from zero to full over ``slope_s``, hold until
-        ``every_s`` has passed, then start again from zero."""
+        ``every_s`` has passed, then start again from zero.
+
+        Parameters
+        ----------
+        slope_s : float
+            The ramp, s (> 0, at most a day).
+        every_s : float
+            The period of the repeat, s (at least ``slope_s``).
+        shape : {"linear", "cosine", "exp", "hold"}
+            The ramp's shape (default "linear").
+
+        Returns
+        -------
+        Envelope
+            A looping envelope.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type (named in the message),
+            or ``every_s`` shorter than ``slope_s``.
+        """
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, lo_open=True, unit="s")
         every_s = _checks.number("every_s", every_s, 0, 86400 * 7, unit="s")
         if every_s < slope_s:
@@ -133,7 +213,23 @@ class Envelope:
 
     def edges(self, rate: int) -> list[int]:
         """The sample where each ramp ends: the sample nearest its cumulative
-        time, so rounding never accumulates along the envelope."""
+        time, so rounding never accumulates along the envelope.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+
+        Returns
+        -------
+        list of int
+            One sample index per ramp, non-decreasing.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range.
+        """
         rate = _checks.rate(rate)
         out, t = [], 0.0
         for r in self.ramps:

@@ -30,7 +30,28 @@ MAX_INFUSE_DOSE_UA_MIN = 600.0
 
 
 def amplitude(mode: str, level: int | None = None, amp_ua: float | None = None) -> float:
-    """The current of ``mode`` at intensity ``level`` (1-5), or ``amp_ua`` if given."""
+    """The current of ``mode`` at intensity ``level``, or ``amp_ua`` if given.
+
+    Parameters
+    ----------
+    mode : {"lift", "tighten", "infuse"}
+        The consumer mode.
+    LEVEL_PARAMETERS
+
+    Returns
+    -------
+    float
+        The pulse amplitude, uA.
+
+    Raises
+    ------
+    LEVEL_RAISES
+
+    Examples
+    --------
+    >>> amplitude("lift"), amplitude("lift", level=5), amplitude("lift", amp_ua=123.0)
+    (240.0, 400.0, 123.0)
+    """
     _checks.choice("mode", mode, tuple(LEVELS_UA))
     if amp_ua is not None:
         if level is not None:
@@ -55,6 +76,10 @@ def lift(level: int | None = None, amp_ua: float | None = None) -> Monophasic:
     Returns
     -------
     Monophasic
+
+    Raises
+    ------
+    LEVEL_RAISES
     """
     return Monophasic(freq_hz=1.0, amp_ua=amplitude("lift", level, amp_ua), phase_us=450_000,
                       rise_us=50_000, fall_us=50_000, polarity="alternate")
@@ -75,6 +100,10 @@ def tighten(level: int | None = None, amp_ua: float | None = None) -> Biphasic:
     Returns
     -------
     Biphasic
+
+    Raises
+    ------
+    LEVEL_RAISES
     """
     return Biphasic(freq_hz=300.0, amp_ua=amplitude("tighten", level, amp_ua), phase_us=500,
                     interphase_us=100, burst=Burst(on_s=0.6, off_s=0.4))
@@ -109,7 +138,8 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
     Raises
     ------
     ValueError
-        A dose beyond ``max_dose_ua_min`` (or a bad parameter, named).
+        A dose beyond ``max_dose_ua_min`` (see :func:`check_dose`).
+    LEVEL_RAISES
     """
     _checks.choice("serum", serum, ("acidic", "alkaline"))
     minutes = _checks.number("minutes", minutes, 0, 120, lo_open=True, unit="min")
@@ -120,7 +150,30 @@ def infuse(level: int | None = None, amp_ua: float | None = None, serum: str = "
 
 
 def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA_MIN) -> float:
-    """The net dose of ``spec`` over ``minutes`` in uA x min; raises beyond ``max_dose_ua_min``."""
+    """The net dose of ``spec`` over ``minutes``; refused beyond ``max_dose_ua_min``.
+
+    Parameters
+    ----------
+    spec : Biphasic, Monophasic or CustomTrain
+        The train (its net DC at full level, :attr:`net_dc_ua`, is what doses).
+    minutes : float
+        How long it plays, min (0 to a week).
+    max_dose_ua_min : float
+        The largest dose allowed, uA min (>= 0; default 600).
+
+    Returns
+    -------
+    float
+        The dose, uA min: abs(net DC) x ``minutes``.
+
+    Raises
+    ------
+    ValueError
+        The dose exceeds ``max_dose_ua_min`` (the message gives dose, net DC
+        and what to lower), or a parameter is out of range.
+    TypeError
+        ``spec`` is not a pulse train, or a number is of the wrong type.
+    """
     _checks.instance("spec", spec, _Train, "a pulse-train spec (Biphasic, Monophasic, CustomTrain)")
     max_dose_ua_min = _checks.number("max_dose_ua_min", max_dose_ua_min, 0, unit="uA*min")
     minutes = _checks.number("minutes", minutes, 0, 7 * 24 * 60, unit="min")
@@ -139,11 +192,38 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     100-300 uA, never over 500 uA), sample-locked because both run from the
     same sample clock.
 
-    ``polarity="alternating"`` gives a bipolar square wave (biphasic, each
-    phase half a period); ``"positive"`` gives positive square pulses at
-    50 % duty ("polarized positive").  ``slope_s`` is the "wave slope":
-    every ``every_s`` seconds the current re-ramps from zero over
-    ``slope_s`` (None or 0: no slope).  Returns one spec per channel.
+    Parameters
+    ----------
+    freq_a_hz, freq_b_hz : float
+        Each channel's frequency, Hz (0.5 to 1500; default 230 and 430).
+    amp_ua : float
+        The current of both, uA (default 150).
+    polarity : {"alternating", "positive"}
+        "alternating" (default) gives a bipolar square wave (biphasic, each
+        phase half a period); "positive" gives positive square pulses at 50 %
+        duty ("polarized positive").
+    slope_s : float or None
+        The "wave slope", s: every ``every_s`` seconds the current re-ramps
+        from zero over ``slope_s`` (default 1 s; None or 0: no slope).
+    every_s : float
+        The period of the wave slope, s (> 0; default 6).
+
+    Returns
+    -------
+    tuple of (Biphasic or Monophasic)
+        One spec per channel, channel A first.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, or ``every_s`` shorter
+        than ``slope_s`` (named in the message).
+
+    Examples
+    --------
+    >>> a, b = fsm()
+    >>> a.freq_hz, b.freq_hz, a.phase_us
+    (230.0, 430.0, 2173.913043478261)
     """
     _checks.choice("polarity", polarity, ("alternating", "positive"))
     every_s = _checks.number("every_s", every_s, 0, 86400 * 7, lo_open=True, unit="s")
@@ -169,6 +249,10 @@ _LEVEL_PARAMETERS = """level : int, optional
         Intensity 1-5, the device's buttons (default 3); see :data:`LEVELS_UA`.
     amp_ua : float, optional
         An explicit current instead, uA (> 0, at most 1000; not with ``level``)."""
-for _f in (lift, tighten, infuse):
-    _f.__doc__ = (_f.__doc__ or "").replace("LEVEL_PARAMETERS", _LEVEL_PARAMETERS)
+_LEVEL_RAISES = """ValueError, TypeError
+        ``level`` not a whole number 1-5, ``amp_ua`` out of range, both given,
+        or another parameter out of range or of the wrong type (named in the message)."""
+for _f in (amplitude, lift, tighten, infuse):
+    _f.__doc__ = (_f.__doc__ or "").replace("LEVEL_PARAMETERS", _LEVEL_PARAMETERS).replace("LEVEL_RAISES",
+                                                                                            _LEVEL_RAISES)
 del _f

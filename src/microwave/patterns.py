@@ -48,6 +48,11 @@ class Hold:
         How many pulses the state lasts (1 to 10**9).
     seconds : float, optional
         How long the state lasts, s (give exactly one of ``pulses`` and ``seconds``).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
     """
 
     polarity: int | str
@@ -75,6 +80,11 @@ class PolarityPattern:
     ----------
     holds : sequence of Hold
         The states, in order (1 to ``MAX_STATES``); :meth:`parse` builds them from a string.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
     """
 
     holds: tuple[Hold, ...]
@@ -93,9 +103,29 @@ class PolarityPattern:
     def parse(cls, text: str) -> PolarityPattern:
         """Build from a compact string: ``"10+ 10-"``, ``"3s+ 3s- 1s0"``, ``"4~ 2rest"``.
 
-        Each token is an optional count (pulses) or duration (``3s``,
-        ``500ms``) followed by a polarity (``+``, ``-``, ``~`` alternate,
-        ``0``/``rest``).  A bare polarity means one pulse.
+        Parameters
+        ----------
+        text : str
+            Tokens separated by spaces, each an optional count (pulses) or
+            duration (``3s``, ``500ms``) followed by a polarity (``+``, ``-``,
+            ``~`` alternate, ``0``/``rest``).  A bare polarity means one pulse.
+            All tokens count pulses, or all last a time.
+
+        Returns
+        -------
+        PolarityPattern
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``text`` is not a str, has a token that is neither, mixes counted and
+            timed states, or holds more than ``MAX_STATES`` states.
+
+        Examples
+        --------
+        >>> p = PolarityPattern.parse("3+ 1-")
+        >>> p.cycle_pulses(pulse_rate_hz=50), p.mean_polarity(pulse_rate_hz=50)
+        (4.0, 0.5)
         """
         return cls._parse(text, "text")
 
@@ -127,7 +157,23 @@ class PolarityPattern:
 
     @classmethod
     def polarized(cls, polarity=+1) -> PolarityPattern:
-        """Every pulse one polarity (FSM's "polarized positive")."""
+        """Every pulse one polarity (FSM's "polarized positive").
+
+        Parameters
+        ----------
+        polarity : {1, "+", -1, "-"}
+            The sign of every pulse (default 1); also "alternate"/"~" or "rest"/"0", as for :class:`Hold`.
+
+        Returns
+        -------
+        PolarityPattern
+            One state of one pulse.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``polarity`` is none of those.
+        """
         return cls((Hold(polarity, pulses=1),))
 
     @property
@@ -159,13 +205,44 @@ class PolarityPattern:
         return num, total
 
     def mean_polarity(self, pulse_rate_hz: float) -> float:
-        """The average sign per pulse over a cycle (rest counts as zero)."""
+        """The average sign per pulse over a cycle (rest counts as zero).
+
+        Parameters
+        ----------
+        pulse_rate_hz : float
+            The train's pulse rate, Hz (> 0): what converts timed states into pulses.
+
+        Returns
+        -------
+        float
+            Between -1 and 1: the fraction of the train's DC per pulse that remains.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``pulse_rate_hz`` is not a number above 0 (and at most 1 MHz).
+        """
         pulse_rate_hz = _checks.number("pulse_rate_hz", pulse_rate_hz, 0, _MAX_PULSE_HZ, lo_open=True, unit="Hz")
         num, total = self._signed_weight(pulse_rate_hz)
         return num / total
 
     def cycle_pulses(self, pulse_rate_hz: float) -> float:
-        """Pulses in one cycle: exact when counted, rate x duration when timed."""
+        """Pulses in one cycle: exact when counted, rate x duration when timed.
+
+        Parameters
+        ----------
+        pulse_rate_hz : float
+            The train's pulse rate, Hz (> 0).
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``pulse_rate_hz`` is not a number above 0 (and at most 1 MHz).
+        """
         pulse_rate_hz = _checks.number("pulse_rate_hz", pulse_rate_hz, 0, _MAX_PULSE_HZ, lo_open=True, unit="Hz")
         _, total = self._signed_weight(pulse_rate_hz)
         return total * (pulse_rate_hz if self.timed else 1.0)

@@ -21,9 +21,38 @@ __all__ = ["plot_session"]
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
                  span_s: float | None = None) -> Path:
-    """Plot ``session`` to the PNG ``path``: the peak current of each
-    channel over the whole session, and a zoom of ``span_s`` seconds from
-    ``start_s`` (default: a few pulses in the middle of the first step)."""
+    """Plot ``session`` to a PNG: the peak current of each channel over the
+    whole session, and a zoom of a few pulses.
+
+    Parameters
+    ----------
+    session : Session
+        What to plot.
+    path : str or os.PathLike
+        The PNG file (written whole, or not at all).
+    rate : int
+        Samples per second, Hz (1000 to 768000; default 48000).
+    start_s : float or None
+        Where the zoom starts, s (0 to the session's length; default: the
+        middle of the first step).
+    span_s : float or None
+        How long the zoom lasts, s (> 0; default: three pulses of the first
+        step's first channel, 5 ms to 5 s).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
+    ImportError
+        matplotlib is not installed (``pip install microwave[plot]``).
+    OSError
+        The file cannot be written.
+    """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     path = _checks.path("path", path)
     rate = _checks.rate(rate)

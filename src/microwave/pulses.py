@@ -138,6 +138,10 @@ class Burst:
         Seconds of pulses in each burst (> 0, at most 86400).
     off_s : float
         Seconds of silence after each burst (>= 0).
+
+    Raises
+    ------
+    RAISES
     """
 
     on_s: float
@@ -163,6 +167,10 @@ class Sweep:
         The sweep's length, s (0.001 to 86400).
     scale : {"linear", "log"}
         How the rate moves between them (default "linear").
+
+    Raises
+    ------
+    RAISES
     """
 
     start_hz: float
@@ -348,11 +356,49 @@ class _Train:
 
     # ---- composition ---------------------------------------------------------
     def shaped(self, envelope: Envelope):
-        """This train with an amplitude envelope."""
+        """This train with an amplitude envelope (a copy; the spec is frozen).
+
+        Parameters
+        ----------
+        envelope : Envelope or None
+            The gain over time (each pulse takes its gain where it starts); None removes it.
+
+        Returns
+        -------
+        same class as the train
+            A copy with ``envelope`` replaced.
+
+        Raises
+        ------
+        TypeError
+            ``envelope`` is not an Envelope (or None).
+        """
         return dataclasses.replace(self, envelope=envelope)
 
     def patterned(self, pattern: PolarityPattern | str):
-        """This train with a polarity pattern."""
+        """This train with a polarity pattern (a copy; the spec is frozen).
+
+        Parameters
+        ----------
+        pattern : PolarityPattern or str or None
+            The sign of each pulse over a repeating cycle (``"10+ 10-"``); None removes it.
+
+        Returns
+        -------
+        same class as the train
+            A copy with ``pattern`` replaced.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``pattern`` is not a PolarityPattern or its text, or contradicts the train
+            (a custom train takes none), named in the message.
+
+        Examples
+        --------
+        >>> Biphasic(freq_hz=50, amp_ua=100, phase_us=200).patterned("2+ 2-").pattern
+        PolarityPattern(holds=(Hold(polarity=1, pulses=2, seconds=None), Hold(polarity=-1, pulses=2, seconds=None)))
+        """
         return dataclasses.replace(self, pattern=pattern)
 
     # ---- rendering -------------------------------------------------------------
@@ -435,8 +481,25 @@ class _Train:
         return 2 if alternating and abs(self.pulse_charge_uc) > 0 else 1
 
     def generator(self, rate: int = _checks.DEFAULT_RATE) -> Generator:
-        """A compiled generator of this train at ``rate`` Hz: ``gen.fill(out)``
-        writes the next ``len(out)`` samples (uA, float32) into ``out``."""
+        """A compiled generator of this train: ``gen.fill(out)`` writes the next
+        ``len(out)`` samples (uA, float32) into ``out``.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        Generator
+            The compiled generator, at the train's first sample.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range, or the train cannot be sampled
+            at it (a phase or edge shorter than a sample), named in the message.
+        """
         return Generator(self.plan(rate))
 
     def _repr_png_(self) -> bytes | None:
@@ -446,7 +509,32 @@ class _Train:
         return notebook_png(self)
 
     def render(self, seconds: float, rate: int = _checks.DEFAULT_RATE) -> np.ndarray:
-        """The first ``seconds`` of current, uA, as a 1-D float32 array."""
+        """The first ``seconds`` of current, as a 1-D float32 array.
+
+        Parameters
+        ----------
+        seconds : float
+            How much to render, s (0 to a week); rounded to whole samples.
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``round(seconds * rate)`` samples of current, uA (float32).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``seconds`` or ``rate`` out of range or of the wrong type, or the train
+            cannot be sampled at ``rate``, named in the message.
+
+        Examples
+        --------
+        >>> x = Biphasic(freq_hz=100, amp_ua=200, phase_us=1000).render(0.01, rate=8000)
+        >>> len(x), float(x.max()), float(x.min())
+        (80, 200.0, -200.0)
+        """
         rate = _checks.rate(rate)
         seconds = _checks.number("seconds", seconds, 0, 86400 * 7, unit="s")
         return self.generator(rate).render(round(seconds * rate))
@@ -545,13 +633,13 @@ class CustomTrain(_Train):
     interphase_us : float
         The gap between a biphasic pulse's phases, us (default 0).
     amp_ua : float
-        Derived from ``amps_ua`` (the largest magnitude); a value given is checked, then replaced.
+        Derived from ``amps_ua`` (the largest magnitude, uA); a value given is checked, then replaced.
     phase_us, rise_us, fall_us, delay_s, duration_s, envelope
         As for :class:`Biphasic`.
     polarity : {1, -1}
         1 plays the signs as given, -1 flips them all (default 1).
     freq_hz, period_us, sweep, burst, pattern
-        Not used (the onsets and signs are given): refused if set.
+        Not used (the onsets and signs are given; Hz, us, as for :class:`Biphasic`): refused if set.
 
     Raises
     ------
@@ -644,6 +732,6 @@ class CustomTrain(_Train):
 
 
 # one text for the parameters the trains share (numpydoc reads the class docstrings)
-for _cls in (Biphasic, Monophasic, CustomTrain):
+for _cls in (Biphasic, Monophasic, CustomTrain, Burst, Sweep):
     _cls.__doc__ = (_cls.__doc__ or "").replace("TRAIN_PARAMETERS", _TRAIN_PARAMETERS).replace("RAISES", _RAISES)
 del _cls

@@ -37,11 +37,33 @@ IEC_DENSITY_MA_CM2 = 2.0
 def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
            electrode_area_cm2: float = 1.0) -> dict:
     """The figures IEC 60601-2-10 and the FDA ask a stimulator to state, for
-    ``session`` played through ``stage`` (default: ``Stage()``) at ``rate``
-    into electrodes of ``electrode_area_cm2`` (the module's text lists them).
+    ``session`` played through ``stage`` (the module's text lists them).
 
-    Raises ValueError when the stage cannot play the session (the refusal of
-    :meth:`Stage.assess <microwave.stage.Stage.assess>`)."""
+    Parameters
+    ----------
+    session : Session
+        What is played.
+    stage : Stage or None
+        The output stage (default None: ``Stage()``).
+    rate : int
+        Samples per second, Hz (1000 to 768000; default 48000).
+    electrode_area_cm2 : float
+        The electrodes' contact area, cm2 (> 0, at most 1000; default 1), for
+        the current density.
+
+    Returns
+    -------
+    dict
+        The figures, by name (uA, us, Hz, uC, mA/cm2 as each key says).
+
+    Raises
+    ------
+    ValueError
+        The stage cannot play the session (the refusal of :meth:`Stage.assess
+        <microwave.stage.Stage.assess>`), or a parameter is out of range.
+    TypeError
+        A parameter of the wrong type.
+    """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     stage = _stage(stage)
     rate = _checks.rate(rate)

@@ -56,6 +56,11 @@ class Step:
         A cue to move the device this often, s (at least :data:`MIN_CUE_S`).
     label : str
         What the step is called in reports (the mode's name, say).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
     """
 
     zone: str
@@ -84,7 +89,24 @@ class Step:
             _checks.instance("program", self.program, _Train, what + " or a tuple of them, one per channel")
 
     def programs(self, channels: int) -> tuple:
-        """The spec of each of ``channels`` program channels."""
+        """The spec of each of ``channels`` program channels.
+
+        Parameters
+        ----------
+        channels : int
+            The session's program channels (1 to 32).
+
+        Returns
+        -------
+        tuple
+            ``channels`` specs: the one spec repeated, or the step's own per channel.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``channels`` out of range or of the wrong type, or not the number of
+            programs the step gives one per channel.
+        """
         channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
         if not isinstance(self.program, tuple):
             return (self.program,) * channels
@@ -245,24 +267,81 @@ class Session:
         """Program channels played through ``stage``: all of them, or, when
         every step plays one program on every channel, as many as the stage
         routes (one bridged pair on a stereo card plays a 2-channel session
-        of broadcast steps as one channel)."""
+        of broadcast steps as one channel).
+
+        Parameters
+        ----------
+        stage : Stage
+            The output stage (None: ``Stage()``).
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        TypeError
+            ``stage`` is not a Stage.
+        """
         stage = _stage(stage)
         broadcast = all(not isinstance(s.program, tuple) for s in self.steps)
         return min(self.channels, len(stage.channel_map)) if broadcast else self.channels
 
     def check(self, stage: Stage, rate: int = _checks.DEFAULT_RATE) -> float:
-        """Raise a clear error if ``stage`` cannot play this session within
-        its limit; return the highest level (intensity multiplier) at which
-        the current that flows stays within it (:meth:`Stage.assess
-        <microwave.stage.Stage.assess>` says how: through an AC-coupled
-        stage the whole session is simulated across the corner's tolerance).
+        """Raise a clear error if ``stage`` cannot play this session within its
+        limit; else the highest level (intensity multiplier) at which the
+        current that flows stays within it (:meth:`Stage.assess
+        <microwave.stage.Stage.assess>` says how: through an AC-coupled stage
+        the whole session is simulated across the corner's tolerance).
+
+        Parameters
+        ----------
+        stage : Stage
+            The output stage (None: ``Stage()``).
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        float
+            The highest level allowed, at least 1.
+
+        Raises
+        ------
+        ValueError
+            The session asks more than the stage's limit, or than its drive can
+            give through the coupling (the message says which and by how much).
+        TypeError
+            ``stage`` is not a Stage, or ``rate`` not a whole number.
         """
         rate = _checks.rate(rate)
         return _stage(stage).assess(self, rate)[0]
 
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
-        """(first sample, end sample) of each step.  Step boundaries fall at
-        the nearest sample of their cumulative time, so they never drift."""
+        """(first sample, end sample) of each step.  Step boundaries fall at the
+        nearest sample of their cumulative time, so they never drift.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+
+        Returns
+        -------
+        list of (int, int)
+            One pair per step; each step starts where the one before ends.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range.
+
+        Examples
+        --------
+        >>> from microwave import modes
+        >>> Session("s", (Step("a", modes.lift(), 1.5), Step("b", modes.lift(), 1.0))).step_edges(rate=1000)
+        [(0, 1500), (1500, 2500)]
+        """
         rate = _checks.rate(rate)
         out, t, edge = [], 0.0, 0
         for d in self.step_seconds():
@@ -273,7 +352,25 @@ class Session:
 
     def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[dict]]]:
         """(first sample, end sample, one generator plan per channel) of each
-        step: its spec's plan with the step's soft start and stop as the gate."""
+        step: its spec's plan with the step's soft start and stop as the gate.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+        channels : int
+            Program channels (1 to 32).
+
+        Returns
+        -------
+        list of (int, int, list)
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` or ``channels`` out of range or of the wrong type, or a step
+            that gives another number of programs.
+        """
         rate = _checks.rate(rate)
         channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
         out = []
@@ -296,14 +393,36 @@ class Session:
 
     def engine(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None, ramp_s: float = 0.5,
                duration_s: float | None = None) -> SessionEngine:
-        """The compiled engine that renders (or streams) this session,
-        checked against ``stage`` first (:meth:`check`); its ``max_level``
-        is the highest level at which the current that flows stays within
-        the stage's limit.
+        """The compiled engine that renders (or streams) this session, checked
+        against ``stage`` first (:meth:`check`); its ``max_level`` is the
+        highest level at which the current that flows stays within the stage's
+        limit.
 
-        ``ramp_s`` is the length of every live level change (and of the fade
-        when ``duration_s`` ends the session early: the fade reaches silence
-        at ``duration_s`` exactly, whatever the block sizes)."""
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+        stage : Stage or None
+            The output stage (default None: ``Stage()``, the default stereo stage).
+        ramp_s : float
+            The length of every live level change, s (> 0, at most 60; default
+            0.5), and of the fade when ``duration_s`` ends the session early.
+        duration_s : float or None
+            End the session here, s (> 0): the fade reaches silence at
+            ``duration_s`` exactly, whatever the block sizes (default None: play
+            it all).
+
+        Returns
+        -------
+        SessionEngine
+            The compiled engine, at the session's first sample.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type, or the stage cannot
+            play the session within its limit (see :meth:`check`).
+        """
         rate = _checks.rate(rate)
         stage = _stage(stage)
         ramp_s = _checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s")
@@ -347,24 +466,84 @@ class Session:
                              unit_len=unit_len, step_gates=gates)
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
-        """The session's length in samples at ``rate``."""
+        """The session's length in samples at ``rate``.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        int
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range.
+        """
         rate = _checks.rate(rate)
         return round(self.seconds * rate)
 
     def render(self, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None,
                seconds: float | None = None) -> np.ndarray:
-        """DAC frames (float32, shape (frames, stage.out_channels)), clamped.
+        """DAC frames, clamped: :func:`microwave.backends.array.render` of this session.
+
         ``seconds`` shorter than the session ends it there with the fade
         ``play --duration`` makes: a ramp of 0.5 s (or of three pulses, if
-        longer) that reaches silence a whole pulse before the end
-        (:func:`microwave.backends.array.render`)."""
+        longer) that reaches silence a whole pulse before the end.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+        stage : Stage or None
+            The output stage (default None: ``Stage()``, the default stereo stage).
+        seconds : float or None
+            How much to render, s (> 0; default None: the whole session).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape (frames, ``stage.out_channels``), within -1 to 1.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type, or the stage cannot
+            play the session within its limit.
+        """
         from .backends.array import render
         return render(self, rate, stage, seconds)
 
     def render_ua(self, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:
-        """The current asked of each channel (uA, shape (frames, channels)), through an
-        ideal DC stage of unit gain: what `info` describes
-        (:func:`microwave.backends.array.render_ua`)."""
+        """The current asked of each channel, through an ideal DC stage of unit
+        gain: what ``info`` describes (:func:`microwave.backends.array.render_ua`).
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+        seconds : float or None
+            How much to render, s (> 0; default None: the whole session).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 current, uA, shape (frames, channels).
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type.
+
+        Examples
+        --------
+        >>> from microwave import modes
+        >>> ua = Session("one", (Step("jaw", modes.tighten(3), 5.0),), channels=1).render_ua(rate=8000)
+        >>> ua.shape, float(abs(ua).max()) == modes.tighten(3).amp_ua   # the full current between the ramps
+        ((40000, 1), True)
+        """
         from .backends.array import render_ua
         return render_ua(self, rate, seconds)
 
@@ -372,7 +551,27 @@ class Session:
     def report(self, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
                electrode_area_cm2: float = 1.0) -> dict:
         """The figures IEC 60601-2-10 and the FDA ask a stimulator to state:
-        :func:`microwave.report.report` of this session."""
+        :func:`microwave.report.report` of this session.
+
+        Parameters
+        ----------
+        stage : Stage or None
+            The output stage (default None: ``Stage()``, the default stereo stage).
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+        electrode_area_cm2 : float
+            The electrode's contact area, cm2 (> 0; default 1), for the current density.
+
+        Returns
+        -------
+        dict
+            As :func:`microwave.report.report` gives it.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type.
+        """
         from .report import report
         return report(self, stage, rate, electrode_area_cm2)
 
@@ -399,7 +598,28 @@ def _mode_step(zone, mode, seconds, level=3, cue=5.0):
 
 
 def builtin(name: str) -> Session:
-    """A built-in session: ``lift``, ``tighten``, ``infuse``, ``fsm`` or ``full-face``."""
+    """A built-in session.
+
+    Parameters
+    ----------
+    name : {"lift", "tighten", "infuse", "fsm", "full-face"}
+        Which (:data:`BUILTINS`).
+
+    Returns
+    -------
+    Session
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``name`` is not one of them, or not a str.
+
+    Examples
+    --------
+    >>> s = builtin("full-face")
+    >>> [step.zone for step in s.steps]
+    ['forehead', 'brows', 'cheeks', 'jaw', 'neck']
+    """
     _checks.text("name", name)
     if name == "full-face":
         return Session("full-face", (
@@ -546,8 +766,7 @@ def _step_from_table(table: _toml.Table, t: dict, channels) -> Step:
 
 
 def load(path) -> Session:
-    """Load a session from a TOML file (docs/toml.md); every error is one
-    line ``FILE:LINE: what is wrong and what is allowed``.
+    """Load a session from a TOML file (docs/toml.md).
 
     ::
 
@@ -559,6 +778,23 @@ def load(path) -> Session:
         level = 3
         seconds = 60
         cue_every_s = 5
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The TOML file.
+
+    Returns
+    -------
+    Session
+
+    Raises
+    ------
+    ValueError
+        The file cannot be read or is not a valid session: one line
+        ``FILE:LINE: what is wrong and what is allowed``.
+    TypeError
+        ``path`` is not a path.
     """
     src = _toml.Source(path, "session")
     data = src.data
@@ -577,7 +813,22 @@ def load(path) -> Session:
 
 
 def resolve(name_or_path: str) -> Session:
-    """A built-in session by name, or a TOML file by path."""
+    """A built-in session by name, or a TOML file by path.
+
+    Parameters
+    ----------
+    name_or_path : str or os.PathLike
+        One of :data:`BUILTINS`, or a session file (see :func:`load`).
+
+    Returns
+    -------
+    Session
+
+    Raises
+    ------
+    ValueError, TypeError
+        Neither a built-in nor a readable, valid session file (see :func:`load`).
+    """
     if isinstance(name_or_path, str) and name_or_path in BUILTINS:
         return builtin(name_or_path)
     p = _checks.path("name_or_path", name_or_path)

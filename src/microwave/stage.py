@@ -99,16 +99,35 @@ class Calibration:
     declared corner disagrees with the measured one is refused
     (:meth:`Stage.from_toml`).
 
-    * ``date``: when it was measured (a date, a date-time, or an ISO string);
-    * ``output_device``, ``input_device``: the devices' names;
-    * ``rate``: the sample rate measured at, Hz;
-    * ``latency_ms``: output-to-input latency, ms;
-    * ``loop_gain``: input over output amplitude through the loop, per channel (> 0);
-    * ``corner_hz``: the measured high-pass corner, Hz;
-    * ``corner_uncertainty``: its relative uncertainty (0.05 is +-5 %);
-    * ``noise_floor_dbfs``, ``crosstalk_db``: dB, <= 0;
-    * ``dc_offset``: per channel, a fraction of full scale;
-    * ``passed``: whether the calibration passed its checks.
+    Parameters
+    ----------
+    date : datetime.date, datetime.datetime or str, optional
+        When it was measured (a date, a date-time, or an ISO string).
+    output_device, input_device : str, optional
+        The devices' names.
+    rate : int, optional
+        The sample rate measured at, Hz.
+    latency_ms : float, optional
+        Output-to-input latency, ms.
+    loop_gain : sequence of float, optional
+        Input over output amplitude through the loop, per channel (> 0).
+    corner_hz : float, optional
+        The measured high-pass corner, Hz.
+    corner_uncertainty : float, optional
+        Its relative uncertainty (0.05 is +-5 %).
+    noise_floor_dbfs : float, optional
+        The input's noise floor, dBFS (<= 0).
+    crosstalk_db : float, optional
+        The worst crosstalk between channels, dB (<= 0).
+    dc_offset : sequence of float, optional
+        Per channel, a fraction of full scale.
+    passed : bool, optional
+        Whether the calibration passed its checks.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A field out of range or of the wrong type (named in the message).
     """
 
     date: datetime.date | None = None
@@ -299,7 +318,24 @@ class Stage:
         ``load_ohm`` (and may give ``load_ohm_min``, ``load_ohm_max``).  Keys
         the stage would ignore are refused (a corner on a DC-coupled stage),
         and so is a declared corner that disagrees with the measured one.
-        Every error is one line ``FILE:LINE: what is wrong and what is allowed``."""
+        Every error is one line ``FILE:LINE: what is wrong and what is allowed``.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The TOML file.
+
+        Returns
+        -------
+        Stage
+
+        Raises
+        ------
+        ValueError
+            The file cannot be read or is not a valid stage (one line ``FILE:LINE: ...``).
+        TypeError
+            ``path`` is not a path.
+        """
         src = _toml.Source(path, "stage")
         data = src.data
         top = src.top("[stage]")
@@ -347,14 +383,51 @@ class Stage:
         return self.load_ohm * 1e-6
 
     def dac_per_ua(self, channel: int = 0) -> float:
-        """DAC units per uA on each DAC channel of program channel ``channel``
-        (half for a bridged pair, whose two channels add)."""
+        """DAC units per uA on each DAC channel of a program channel (half for a
+        bridged pair, whose two channels add).
+
+        Parameters
+        ----------
+        channel : int
+            The program channel, an index into ``channel_map`` (default 0).
+
+        Returns
+        -------
+        float
+            Full-scale units per uA.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``channel`` is not an index of ``channel_map``.
+        """
         channel = self._channel(channel)
         bridged = isinstance(self.channel_map[channel], tuple)
         return self.volts_per_ua() / self.full_scale_v / (2.0 if bridged else 1.0)
 
     def full_scale_ua(self, channel: int = 0) -> float:
-        """The current a full-scale DAC sample would ask for."""
+        """The current a full-scale DAC sample asks for on a program channel.
+
+        Parameters
+        ----------
+        channel : int
+            The program channel, an index into ``channel_map`` (default 0).
+
+        Returns
+        -------
+        float
+            uA.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``channel`` is not an index of ``channel_map``.
+
+        Examples
+        --------
+        >>> Stage(ua_per_v=1000, full_scale_v=1.0, channel_map=(0, (1, 2))).full_scale_ua(1)   # a bridged pair: twice
+        2000.0
+        """
         channel = self._channel(channel)
         return 1.0 / self.dac_per_ua(channel)
 
@@ -383,17 +456,48 @@ class Stage:
         return tau / BLEED_FRACTION * 1.01
 
     def max_ua_at(self, load_ohm: float) -> float:
-        """The largest current that can flow into ``load_ohm``: a current-mode
-        stage's limit, or what its compliance voltage allows; a voltage-mode
-        stage's largest voltage over the load (FDA asks for 500 ohm, 2 kohm
-        and 10 kohm)."""
+        """The largest current that can flow into a load: a current-mode stage's
+        limit, or what its compliance voltage allows; a voltage-mode stage's
+        largest voltage over the load (FDA asks for 500 ohm, 2 kohm and 10 kohm).
+
+        Parameters
+        ----------
+        load_ohm : float
+            The load, ohm (at least :data:`MIN_LOAD_OHM`).
+
+        Returns
+        -------
+        float
+            uA.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``load_ohm`` is not a number in range.
+        """
         load_ohm = _checks.number("load_ohm", load_ohm, MIN_LOAD_OHM, unit="ohm")
         if self.load_ohm is None:
             return min(self.limit_ua, self.compliance_v / load_ohm * 1e6)
         return min(self.limit_ua * 1e-6 * self.load_ohm, self.compliance_v) / load_ohm * 1e6
 
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
-        """Raise before rendering when ``peak_ua`` is more than this stage allows."""
+        """Raise before rendering when a peak is more than this stage allows.
+
+        Parameters
+        ----------
+        peak_ua : float
+            The largest current asked, uA (>= 0).
+        what : str
+            What asks it, for the message (default "the session").
+
+        Raises
+        ------
+        ValueError
+            ``peak_ua`` exceeds :attr:`limit_ua` (the message says why the limit
+            is what it is and what to lower), or is not a number >= 0.
+        TypeError
+            ``peak_ua`` is not a number or ``what`` not a str.
+        """
         peak_ua = _checks.number("peak_ua", peak_ua, 0, unit="uA")   # NaN must not slip past the comparison
         _checks.text("what", what)
         if peak_ua > self.limit_ua * (1 + 1e-9):
@@ -411,12 +515,6 @@ class Stage:
     def assess(self, session: Session, rate: int = _checks.DEFAULT_RATE) -> tuple[float, float]:
         """Whether this stage can play ``session`` within its limit, and how loud.
 
-        Returns ``(max_level, worst_ua)``: the highest level (intensity
-        multiplier) at which the current that flows stays within the limit,
-        and the worst current predicted to flow at level 1 (uA, every corner
-        and load, abrupt stops included).  Raises ValueError, saying where
-        and why, when the stage cannot play the session at all.
-
         Through a DC-coupled stage the current is the drive, so the peak the
         specs ask for decides.  Through an AC-coupled one the whole session
         is simulated, in compiled code and bounded memory, at level 1 with
@@ -428,6 +526,30 @@ class Stage:
         the highest level at which the limit holds.  (The net dose scales
         with the level too: the level stays within the session's
         ``max_dose_ua_min``.)
+
+        Parameters
+        ----------
+        session : Session
+            What to play.
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        max_level : float
+            The highest level (intensity multiplier) at which the current that
+            flows stays within the limit.
+        worst_ua : float
+            The worst current predicted to flow at level 1, uA (every corner and
+            load, abrupt stops included).
+
+        Raises
+        ------
+        ValueError
+            The stage cannot play the session at all (the message says where and
+            why: the peak, the stored charge or the drive), or ``rate`` is out of range.
+        TypeError
+            ``session`` is not a Session, or ``rate`` not a whole number.
         """
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
@@ -521,8 +643,24 @@ def _given(stage: Stage | None) -> Stage:
 
 
 def ua_stage(channels: int) -> Stage:
-    """An ideal DC stage with every channel routed, :data:`UA_PER_UNIT` uA per DAC unit:
-    through it a session renders the current it asks for (``Session.render_ua``)."""
+    """An ideal DC stage with every channel routed, :data:`UA_PER_UNIT` uA per
+    DAC unit: through it a session renders the current it asks for
+    (``Session.render_ua``).
+
+    Parameters
+    ----------
+    channels : int
+        Program channels, each on its own DAC channel (1 to 32).
+
+    Returns
+    -------
+    Stage
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``channels`` is not a whole number in range.
+    """
     channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
     return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
 

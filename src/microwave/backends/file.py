@@ -58,10 +58,35 @@ def staged(path: Path, suffix: str):
 
 
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
-    """Write an array of current (uA; 1-D, or frames x channels) to a WAV or
-    FLAC file for listening or inspection, scaled so that ``full_scale_ua``
-    (default: the array's peak; never below it) is full scale.  Not DAC samples: for those,
-    render a session through a stage with :func:`render_to_file`."""
+    """Write an array of current to a WAV or FLAC file for listening or
+    inspection.  Not DAC samples: for those, render a session through a
+    stage with :func:`render_to_file`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file: ``.wav`` (32-bit float) or ``.flac`` (24-bit).
+    current_ua : array_like
+        Current, uA: 1-D, or frames x channels; finite.
+    rate : int
+        Samples per second, Hz (1000 to 768000; default 48000).
+    full_scale_ua : float or None
+        The current written as full scale, uA (> 0; default None: the array's
+        peak; never below it).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, a suffix other than
+        .wav or .flac, or ``full_scale_ua`` below the array's peak.
+    OSError
+        The file cannot be written.
+    """
     path, subtype = _target("path", path)
     x = _current("current_ua", current_ua)
     rate = _checks.rate(rate)

@@ -142,7 +142,18 @@ def _internals(sd):
 
 
 def list_devices() -> list[dict]:
-    """Output-capable devices with their channel counts and default rates."""
+    """Output-capable devices with their channel counts and default rates.
+
+    Returns
+    -------
+    list of dict
+        sounddevice's description of each device, with its ``index``.
+
+    Raises
+    ------
+    ImportError
+        sounddevice (or PortAudio) is not installed (``pip install microwave[audio]``).
+    """
     sd = _sd()
     return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
 
@@ -158,6 +169,28 @@ class Sense:
     ``min_drive_ua`` and the measured current stays under ``min_ratio`` of
     it for ``lost_after_s``, contact is taken as lost and the session pauses
     (as FOREO's "anti-shock" does); ``resume()`` goes on.
+
+    Parameters
+    ----------
+    channel : int
+        The input channel of the sense voltage (0 to 31; default 0).
+    sense_ohm : float
+        The sense resistor, ohm (> 0; default 1000).
+    input_full_scale_v : float
+        Volts at the input for a full-scale sample, V (> 0, at most 100; default 1).
+    min_ratio : float
+        Measured over driven current below which contact is lost (0 to 1; default 0.1).
+    min_drive_ua : float
+        The drive, uA, below which contact is not judged (default 5).
+    lost_after_s : float
+        How long the ratio must stay low, s (> 0, at most 60; default 0.2).
+    window_s : float
+        The averaging window, s (> 0, at most 60; default 0.5).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type (named in the message).
     """
 
     channel: int = 0
@@ -334,7 +367,16 @@ class Player:
         return self
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Ramp to silence, bleed what an AC coupling stores, then end the stream."""
+        """Ramp to silence, bleed what an AC coupling stores, then end the stream.
+
+        Parameters
+        ----------
+        wait : bool
+            Wait until the fade and the bleed have played (default True).
+        timeout : float or None
+            The longest wait, s (default None: the fade, the longest bleed and
+            the latency, plus 2 s).
+        """
         if not self.engine.state["finished"]:
             self._stopped = True      # before its end: the record says "stopped"
         self.engine.stop()
@@ -384,9 +426,26 @@ class Player:
         recorder.close(end, dac_time=dac if dac > 0 else None)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the session ends (True) or ``timeout`` passes (False).
-        Ctrl-C ramps to silence and re-raises; a device that goes away
-        raises :class:`DeviceLost`."""
+        """Block until the session ends or ``timeout`` passes.  Ctrl-C ramps to
+        silence and re-raises.
+
+        Parameters
+        ----------
+        timeout : float or None
+            The longest wait, s (default None: until the end).
+
+        Returns
+        -------
+        bool
+            True when the session ended, False when ``timeout`` passed first.
+
+        Raises
+        ------
+        DeviceLost
+            The device went away before the end.
+        SupervisorStop
+            The supervisor ended the session (the current came near the stage's limit).
+        """
         try:
             done = self._done.wait(timeout)
         except KeyboardInterrupt:
@@ -524,5 +583,28 @@ def _one_device(name: str, d):
 
 
 def play(session: Session, stage: Stage | None = None, device=None, **kwargs) -> Player:
-    """Start playing ``session`` and return its :class:`Player` (already started)."""
+    """Start playing ``session`` and return its :class:`Player` (already started).
+
+    Parameters
+    ----------
+    session : Session
+        What to play.
+    stage : Stage or None
+        The output stage (default None: ``Stage()``).
+    device : int, str, tuple or None
+        The output device (index or name), or an (input, output) pair with
+        ``sense`` (default None: the default device).
+    **kwargs
+        The rest of :class:`Player`'s parameters (``rate``, ``level``, ...).
+
+    Returns
+    -------
+    Player
+        Playing; ``wait()`` or ``stop()`` it (or use it in ``with``).
+
+    Raises
+    ------
+    ValueError, TypeError, RuntimeError
+        As :class:`Player` raises them.
+    """
     return Player(session, stage, device, **kwargs).start()

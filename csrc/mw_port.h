@@ -1,0 +1,151 @@
+/* mw_port.h -- the only place that knows which compiler and system it is on.
+ *
+ * Everything the kernels need beyond ISO C11 lives here, once:
+ *
+ *   mw_aligned_alloc / mw_aligned_free   a 64-byte-aligned buffer (the trains' tiles):
+ *                                         posix_memalign + free on POSIX,
+ *                                         _aligned_malloc + _aligned_free on Windows
+ *                                         (memory from one is given back only to the other)
+ *   mw_seconds_now                        a monotonic clock in seconds (the callback's load):
+ *                                         clock_gettime(CLOCK_MONOTONIC) on Linux and the BSDs,
+ *                                         mach_absolute_time on macOS, QueryPerformanceCounter
+ *                                         on Windows
+ *   mw_xchg_acquire_i32 / mw_store_release_i32 / mw_store_release_i64 / mw_load_acquire_i64
+ *                                         the atomics of mw_guard.h: the GCC/clang __atomic
+ *                                         builtins (GCC, clang, MinGW), the Interlocked
+ *                                         intrinsics on MSVC (full barriers, so at least as
+ *                                         strong as acquire/release)
+ *   MW_CLONES                             AVX2 + baseline clones of a vectorised kernel, chosen
+ *                                         at load (GCC on x86-64 Linux, which has ifunc);
+ *                                         elsewhere nothing, the baseline build
+ *
+ * None of these allocates or locks except mw_aligned_alloc/free, which the
+ * audio thread never calls.  On Linux with GCC each is exactly the call the
+ * kernels made before this header existed.
+ */
+#ifndef MW_PORT_H
+#define MW_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(_WIN32)
+#  include <malloc.h>
+#  ifndef WIN32_LEAN_AND_MEAN
+#    define WIN32_LEAN_AND_MEAN
+#  endif
+#  ifndef NOMINMAX
+#    define NOMINMAX
+#  endif
+#  include <windows.h>
+   /* <windows.h> defines near and far as nothing (16-bit pointer keywords),
+    * which would erase the kernels' variables of those names */
+#  undef near
+#  undef far
+#  if defined(_MSC_VER) && !defined(__clang__)
+#    include <intrin.h>
+#  endif
+#elif defined(__APPLE__)
+#  include <mach/mach_time.h>
+#else
+#  include <time.h>
+#endif
+
+/* ---- aligned memory (never in the audio thread) ---------------------- */
+
+/* A buffer of `bytes` bytes aligned to `align` (a power of two, a multiple
+ * of sizeof(void *)), or NULL when there is no memory.  Free it with
+ * mw_aligned_free only. */
+static inline void *mw_aligned_alloc(size_t align, size_t bytes)
+{
+#if defined(_WIN32)
+    return _aligned_malloc(bytes, align);
+#else
+    void *p;
+    return posix_memalign(&p, align, bytes) == 0 ? p : NULL;
+#endif
+}
+
+/* Give back what mw_aligned_alloc gave (NULL is allowed and does nothing). */
+static inline void mw_aligned_free(void *p)
+{
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
+/* ---- a monotonic clock ------------------------------------------------ */
+
+/* Seconds since an arbitrary fixed point; never goes back. */
+static inline double mw_seconds_now(void)
+{
+#if defined(_WIN32)
+    LARGE_INTEGER t, f;
+    QueryPerformanceCounter(&t);
+    QueryPerformanceFrequency(&f);      /* fixed at boot; cheap */
+    return (double)t.QuadPart / (double)f.QuadPart;
+#elif defined(__APPLE__)
+    mach_timebase_info_data_t tb;           /* ticks to ns: fixed, read from the commpage */
+    mach_timebase_info(&tb);
+    return 1e-9 * ((double)mach_absolute_time() * tb.numer / tb.denom);
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+#endif
+}
+
+/* ---- atomics (lock-free, safe in the audio thread) --------------------- */
+
+/* Store v in *p and return what was there, with acquire order. */
+static inline int mw_xchg_acquire_i32(int *p, int v)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (int)_InterlockedExchange((volatile long *)p, (long)v);     /* long is 32 bits on Windows */
+#else
+    return __atomic_exchange_n(p, v, __ATOMIC_ACQUIRE);
+#endif
+}
+
+/* Store v in *p with release order. */
+static inline void mw_store_release_i32(int *p, int v)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    (void)_InterlockedExchange((volatile long *)p, (long)v);
+#else
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+#endif
+}
+
+/* Store v in *p (8-byte aligned) with release order, in one access. */
+static inline void mw_store_release_i64(int64_t *p, int64_t v)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    (void)_InterlockedExchange64((volatile __int64 *)p, (__int64)v);
+#else
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+#endif
+}
+
+/* Load *p (8-byte aligned) with acquire order, in one access. */
+static inline int64_t mw_load_acquire_i64(const int64_t *p)
+{
+#if defined(_MSC_VER) && !defined(__clang__)
+    return (int64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
+#else
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+#endif
+}
+
+/* ---- function multi-versioning ------------------------------------------ */
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define MW_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define MW_CLONES
+#endif
+
+#endif
