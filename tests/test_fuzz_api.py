@@ -217,7 +217,7 @@ CASES = [
     Case(Sense, dict(channel=0, sense_ohm=1000.0, input_full_scale_v=1.0, min_ratio=0.1, min_drive_ua=5.0,
                      lost_after_s=0.2, window_s=0.5)),
     Case(Player, dict(session=session(), stage=None, device=None, rate=RATE, latency=0.02, blocksize=0, level=1.0,
-                      ramp_s=0.5, duration_s=None, sense=Sense(), input_channels=1, realtime=False)),
+                      ramp_s=0.5, duration_s=None, sense=Sense(), input_channels=1, realtime=False, history=False)),
     Case(audio.play, dict(session=session(), stage=Stage(), device=(None, 0))),
     # the TOML readers take a path (their files are fuzzed in tests/test_toml_fuzz.py)
     Case(sessions.load, dict(path=TMP / "session.toml")),
