@@ -85,11 +85,12 @@ def test_the_core_api_documents_every_parameter():
     from microwave import modes
     from microwave.audio import Player
     from microwave.files import render_to_file
+    from microwave.history import History, Recommendations, Recorder
     from microwave.sessions import Session, Step
     from microwave.stage import Stage
     core = [mw.Biphasic, mw.Monophasic, mw.CustomTrain, mw.Burst, mw.Sweep, mw.Ramp, mw.Envelope, mw.Hold,
             mw.PolarityPattern, Step, Session, Stage, modes.lift, modes.tighten, modes.infuse, render_to_file,
-            Player]
+            Player, History, History.begin, History.overuse, Recorder, Recorder.close, Recommendations]
     for obj in core:
         doc = ClassDoc(obj, config={"show_class_members": False}) if inspect.isclass(obj) else FunctionDoc(obj)
         named = set()

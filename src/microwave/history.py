@@ -379,12 +379,14 @@ class History:
         try:
             _private_file(self.path)
             con = _connect(self.path)
-        except (OSError, sqlite3.Error) as e:
+            try:
+                self._migrate(con)
+            finally:
+                con.close()
+        except (OSError, sqlite3.OperationalError) as e:
             raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
-        try:
-            self._migrate(con)
-        finally:
-            con.close()
+        except sqlite3.DatabaseError as e:    # a file that is not one
+            raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         have = len(MIGRATIONS)
