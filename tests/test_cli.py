@@ -157,7 +157,7 @@ BLOCK = ("import sys, runpy; sys.modules[{mod!r}] = None; sys.argv = ['microwave
 @pytest.mark.parametrize("mod, extra, args", [
     ("soundfile", "files", ["render", "tighten", "-o", "{out}/x.wav", "--duration", "1"]),
     ("matplotlib", "plot", ["plot", "tighten", "-o", "{out}/x.png"]),
-    ("sounddevice", "audio", ["play", "tighten", "--duration", "1"]),
+    ("sounddevice", "audio", ["play", "tighten", "--duration", "1", "--acknowledge"]),
     ("sounddevice", "audio", ["devices"]),
 ])
 def test_a_missing_extra_says_what_to_install(tmp_path, mod, extra, args):

@@ -444,14 +444,16 @@ def test_strict_refuses_at_the_threshold_with_one_line_and_exit_2(tmp_path):
     h = History()
     h.acknowledge(ACK_VERSION)
     s = builtin("lift")
-    r = _cli("play", "lift", "--strict")
-    assert "refused" not in r.stderr           # below the threshold: no refusal (it goes on to the device)
+    rc, player = _play(s, strict=True)
+    assert rc is None and player.called        # below the threshold: no refusal, on to the Player
     record(h, s, entries([dict(step=0, played=RATE)], s.channels))
-    r = _cli("play", "lift", "--strict")
+    r = _cli("play", "lift", "--strict", "--duration", "0.5")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [r.stderr.strip()]
     assert "refused (--strict)" in r.stderr and "1 session already today" in r.stderr
     assert len(h.records()) == 1               # nothing else was recorded
+    r = _cli("play", "lift", "--strict", "--max-sessions-per-day", "2", "--duration", "0.5")
+    assert "refused" not in r.stderr           # a configured recommendation moves the threshold
 
 
 class Reached(Exception):
