@@ -879,11 +879,14 @@ def _plot_png(r: Record, timeline: list[Second], path: Path) -> Path:
     t = np.array([s.second for s in timeline], float)
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    ax1.step(t, [s.level for s in timeline], where="post")
+    level = [s.level for s in timeline]
+    ax1.step(np.append(t, t[-1] + 1) if len(t) else t, level + level[-1:], where="post")
     ax1.set(title=f"record {r.id}: {r.session} ({r.end}, {r.seconds_delivered:.1f} s)", ylabel="level")
-    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc for s in timeline]), label="positive")
-    ax2.plot(t + 1, np.cumsum([s.charge_neg_uc for s in timeline]), label="negative")
-    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc + s.charge_neg_uc for s in timeline]), label="net")
+    te = np.append(t[:1], t + 1)      # each second's charge counted at its end, from 0 at the start
+    pos = [s.charge_pos_uc for s in timeline]
+    neg = [s.charge_neg_uc for s in timeline]
+    for label, q in (("positive", pos), ("negative", neg), ("net", np.add(pos, neg))):
+        ax2.plot(te, np.append(0.0, np.cumsum(q)) if len(t) else te, label=label)
     ax2.set(xlabel="time (s, pauses excluded)", ylabel="charge, all channels (uC)")
     ax2.legend(loc="upper left", fontsize=8)
     with staged(path, ".png") as tmp:
