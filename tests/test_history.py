@@ -230,6 +230,16 @@ def test_the_recorder_sums_random_entries_like_an_independent_oracle(tmp_path_fa
         assert t.charge_neg_uc == pytest.approx(a["charge_neg_uc"][m, :n_ch].sum(), **approx)
 
 
+def test_close_drains_everything_left_even_one_entry_per_call(tmp_path):
+    """A short batch does not mean the ring is empty (it may wrap): close drains until nothing comes."""
+    h = History(tmp_path / "h.sqlite3")
+    rid = h.begin(two_step_session(), rate=RATE)
+    a = entries([dict(step=0, start=i * RATE, played=RATE) for i in range(10)], 2)
+    r = Recorder(h, rid, Feed(a, [1]), RATE, 2, poll_s=0.5)
+    r.close("completed")              # before the first poll
+    assert h.record(rid).seconds_delivered == 10.0
+
+
 def test_a_writer_error_is_raised_by_close_not_by_the_feed(tmp_path):
     h = History(tmp_path / "h.sqlite3")
     rid = h.begin(two_step_session(), rate=RATE)

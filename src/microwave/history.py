@@ -717,9 +717,9 @@ class Recorder:
                 raise RuntimeError(f"drain returned {n}, not a count within 0..{len(self._buf)}")
             for e in self._buf[:n]:
                 self._add(e)
-            got |= n > 0
-            if n < len(self._buf):
+            if n == 0:        # empty now (a short batch is not proof of that: the ring may wrap)
                 return got
+            got = True
 
     def _add(self, e) -> None:
         n = self.n_ch
