@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 
 import microwave
 from public_api import params as _params, public_callables, unwrap as _fn
-from microwave import audio, calibrate, cli, envelopes, files, modes, patterns, plot, pulses, sessions, stage
+from microwave import audio, calibrate, cli, envelopes, files, history, modes, patterns, plot, pulses, sessions, stage
 from microwave import backends, report as report_module
 from microwave.backends import array, file, portaudio
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
@@ -99,6 +99,21 @@ class DeviceReached(Exception):
 
 _TMP = tempfile.TemporaryDirectory(prefix="mw-fuzz-")
 TMP = Path(_TMP.name)
+
+
+def hist():
+    """The fuzz's history database (with one record, number REC)."""
+    return history.History(TMP / "history.sqlite3")
+
+
+def no_entries(buf):
+    """A record feed with nothing in it."""
+    return 0
+
+
+REC = hist().begin(session(), rate=RATE)
+RECORDER = history.Recorder(hist(), REC, no_entries, RATE, 1)
+RECORDER.close("completed")
 
 
 @dataclass
@@ -219,6 +234,19 @@ CASES = [
     Case(Player, dict(session=session(), stage=None, device=None, rate=RATE, latency=0.02, blocksize=0, level=1.0,
                       ramp_s=0.5, duration_s=None, sense=Sense(), input_channels=1, realtime=False, history=False)),
     Case(audio.play, dict(session=session(), stage=Stage(), device=(None, 0))),
+    # the history (a database under TMP)
+    Case(history.History, dict(path=None)),
+    method(history.History, "begin", dict(session=session(), rate=RATE, dac_time=None), hist),
+    method(history.History, "records", dict(last=None), hist),
+    method(history.History, "record", dict(record_id=REC), hist),
+    method(history.History, "timeline", dict(record_id=REC), hist),
+    method(history.History, "overuse", dict(session=session(), recommendations=None), hist),
+    method(history.History, "acknowledge", dict(version=1), hist),
+    method(history.History, "acknowledged", dict(version=1), hist),
+    Case(history.Recommendations, dict(max_sessions_per_day=1, max_charge_uc_per_zone_week=120_000.0)),
+    Case(history.Recorder, dict(history=hist(), record_id=REC, drain=no_entries, rate=RATE, n_ch=1, poll_s=0.1),
+         lambda **k: history.Recorder(**k).close("completed"), id="Recorder"),
+    method(history.Recorder, "close", dict(end="completed", dac_time=None), lambda: RECORDER),
     # the TOML readers take a path (their files are fuzzed in tests/test_toml_fuzz.py)
     Case(sessions.load, dict(path=TMP / "session.toml")),
     Case(sessions.resolve, dict(name_or_path=str(TMP / "session.toml"))),
@@ -250,14 +278,17 @@ EXCLUDED = {
     cli.build_parser: "the command line: tests/test_cli.py",
     # exceptions the library raises, not take parameters from a user
     audio.DeviceLost: "an exception", audio.SupervisorStop: "an exception",
-    portaudio.RealtimeWarning: "a warning",
+    portaudio.RealtimeWarning: "a warning", history.HistoryVersionError: "an exception",
+    # what the history read: results the library builds
+    history.Record: "a result", history.StepRecord: "a result", history.ChannelDose: "a result",
+    history.Second: "a result",
     # live control of a playing Player: needs an open stream
     inspect.getattr_static(Player, "level"): "needs an open stream",
     inspect.getattr_static(Player, "stop"): "needs an open stream",
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
 PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, backends, array, file,
-                  portaudio, files, plot, audio, cli, calibrate]
+                  portaudio, files, plot, audio, cli, calibrate, history]
 
 
 # ---- the property -----------------------------------------------------------------------------
@@ -277,7 +308,7 @@ FILE_PARAMS = {"path", "name_or_path"}
 #: parameters whose valid value is None but that take something other than a number
 NON_NUMBER_NONE = {"burst", "sweep", "envelope", "pattern", "stage", "sense", "progress", "device", "calibration",
                    "date", "output_device", "input_device", "loop_gain", "dc_offset", "passed",
-                   "channels", "input_channels"}
+                   "channels", "input_channels", "path", "recommendations"}
 
 
 def _check_result(result):

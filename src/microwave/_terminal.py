@@ -49,7 +49,7 @@ def play_cli(session: Session, stage: Stage, device=None, latency: float = 0.02,
         for w in warnings:
             print(f"microwave play: warning: {w}", file=sys.stderr)
     player = Player(session, stage, device=device, rate=rate, latency=latency, duration_s=duration,
-                    history=hist if hist is not None else False)
+                    history=hist)
     cues = (e for e in session.events() if e[1].startswith(("cue", "start")))
     cue = next(cues, None)
     tty = _RawTerminal(stdin) if interactive else None

@@ -103,7 +103,14 @@ def cmd_play(a) -> int:
     from ._terminal import play_cli
     return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
                     duration=a.duration, rate=a.rate, history=not a.no_history, strict=a.strict,
-                    acknowledge=a.acknowledge)
+                    acknowledge=a.acknowledge, recommendations=_recommendations(a))
+
+
+def _recommendations(a):
+    from .history import Recommendations
+    given = {k: v for k, v in (("max_sessions_per_day", a.max_sessions_per_day),
+                               ("max_charge_uc_per_zone_week", a.max_charge_uc_per_zone_week)) if v is not None}
+    return Recommendations(**given)
 
 
 def cmd_history(a) -> int:
@@ -210,6 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "$MICROWAVE_HISTORY or the user data directory)")
     pl.add_argument("--strict", action="store_true",
                     help="refuse to play (exit 2) when the history shows overuse, instead of warning")
+    pl.add_argument("--max-sessions-per-day", type=int, default=None, metavar="N",
+                    help="overuse: sessions a day before a warning (default 1; docs: history)")
+    pl.add_argument("--max-charge-uc-per-zone-week", type=float, default=None, metavar="UC",
+                    help="overuse: charge on a zone's most dosed electrode pair over 7 days before a warning, uC "
+                         "(default 120000; docs: history)")
     pl.add_argument("--acknowledge", action="store_true",
                     help="acknowledge the contraindications and the signs to stop without being asked "
                          "(required the first time without a terminal)")

@@ -36,28 +36,18 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
+from ._session import MAX_CHANNELS, RECORD_DTYPE as _RECORD_DTYPE
 from .sessions import Session
 
 __all__ = ["History", "Recorder", "Record", "StepRecord", "ChannelDose", "Second", "Recommendations",
            "RECORD_DTYPE", "ENDS", "ACK_TEXT", "ACK_VERSION", "MIGRATIONS", "HistoryVersionError"]
 
 #: MW_MAX_CH: the most program channels an entry carries (only the first ``n_ch`` mean anything)
-MAX_CH = 32
+MAX_CH = MAX_CHANNELS
 
-#: one entry of the session engine's record ring: what flowed in one step over one chunk (~0.1 s)
-RECORD_DTYPE = np.dtype([
-    ("step", "<i4"),          # index of the session's step this entry belongs to
-    ("n_ch", "<i4"),          # program channels (electrode pairs)
-    ("start", "<i8"),         # session sample (pauses excluded) at the entry's first frame
-    ("frames", "<i8"),        # frames streamed in the entry (pauses and bleeds included)
-    ("played", "<i8"),        # frames of the session played (pauses excluded): seconds delivered = played / rate
-    ("underflows", "<u8"),    # output underflows so far in the stream (cumulative)
-    ("level_sum", "<f8"),     # sum of the live level multiplier over the played frames
-    ("level_max", "<f8"),     # its maximum in the entry
-    ("peak_ua", "<f4", (MAX_CH,)),        # per channel: max |current| that flowed, uA
-    ("charge_pos_uc", "<f8", (MAX_CH,)),  # per channel: charge of the positive current, uC (>= 0)
-    ("charge_neg_uc", "<f8", (MAX_CH,)),  # per channel: charge of the negative current, uC (<= 0)
-])
+#: one entry of the session engine's record ring (csrc/mw_record.h, checked against the C struct at
+#: import): what flowed in one step over one chunk (~0.1 s)
+RECORD_DTYPE = _RECORD_DTYPE
 
 #: how a session ended ("interrupted": the process died; a record is opened so)
 ENDS = ("completed", "stopped", "auto-off", "contact-lost", "device-lost", "interrupted")
@@ -339,6 +329,11 @@ class Recommendations:
         at which another session on that zone is overuse (default 120000:
         400 uA, the highest cleared consumer current, for one minute per
         zone per session, five sessions a week).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A figure out of range or of the wrong type (named in the message).
     """
 
     max_sessions_per_day: int = 1
@@ -379,12 +374,14 @@ class History:
         try:
             _private_file(self.path)
             con = _connect(self.path)
-        except (OSError, sqlite3.Error) as e:
+            try:
+                self._migrate(con)
+            finally:
+                con.close()
+        except (OSError, sqlite3.OperationalError) as e:
             raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
-        try:
-            self._migrate(con)
-        finally:
-            con.close()
+        except sqlite3.DatabaseError as e:    # a file that is not one
+            raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         have = len(MIGRATIONS)
@@ -433,6 +430,18 @@ class History:
             The sample rate, Hz.
         dac_time : float, optional
             PortAudio's DAC time of the start, s, where the host gives it.
+
+        Returns
+        -------
+        int
+            The new record's id.
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter out of range or of the wrong type (named in the message).
+        OSError
+            The database cannot be written.
         """
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rate = _checks.rate(rate)
@@ -461,6 +470,11 @@ class History:
         ----------
         version : int
             The version of the text acknowledged (:data:`ACK_VERSION`).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``version`` is not a positive int.
         """
         version = _checks.integer("version", version, 1, 1 << 31)
         con = self.connect()
@@ -477,6 +491,16 @@ class History:
         ----------
         version : int
             The version of the text (:data:`ACK_VERSION`).
+
+        Returns
+        -------
+        bool
+            True once that version was acknowledged.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``version`` is not a positive int.
         """
         version = _checks.integer("version", version, 1, 1 << 31)
         con = self.connect()
@@ -493,6 +517,16 @@ class History:
         ----------
         last : int, optional
             How many of the most recent records (default: all).
+
+        Returns
+        -------
+        list of Record
+            Oldest first.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``last`` is not a positive int.
         """
         if last is not None:
             last = _checks.integer("last", last, 0, 1 << 62)
@@ -511,6 +545,16 @@ class History:
         ----------
         record_id : int
             Its id.
+
+        Returns
+        -------
+        Record
+            With its channels and steps.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``record_id`` is not an int, or no record has it.
         """
         record_id = _checks.integer("record_id", record_id, 0, 1 << 62)
         con = self.connect()
@@ -526,6 +570,16 @@ class History:
         ----------
         record_id : int
             Its id.
+
+        Returns
+        -------
+        list of Second
+            One per second played, in time order.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``record_id`` is not an int, or no record has it.
         """
         record_id = _checks.integer("record_id", record_id, 0, 1 << 62)
         con = self.connect()
@@ -567,6 +621,16 @@ class History:
             What is about to play (its zones are checked).
         recommendations : Recommendations, optional
             The limits (default ``Recommendations()``).
+
+        Returns
+        -------
+        list of str
+            One warning per limit reached (empty: none).
+
+        Raises
+        ------
+        ValueError, TypeError
+            A parameter of the wrong type (named in the message).
         """
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rec = _checks.instance("recommendations", recommendations, Recommendations, "a Recommendations", none=True)
@@ -660,6 +724,12 @@ class Recorder:
         Program channels (1 to 32).
     poll_s : float
         How often the ring is drained, s (0.01 to 0.5; default 0.1).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A parameter out of range or of the wrong type, or a ``record_id``
+        the database does not hold.
     """
 
     def __init__(self, history: History, record_id: int, drain: Callable, rate: int, n_ch: int,
@@ -715,9 +785,9 @@ class Recorder:
                 raise RuntimeError(f"drain returned {n}, not a count within 0..{len(self._buf)}")
             for e in self._buf[:n]:
                 self._add(e)
-            got |= n > 0
-            if n < len(self._buf):
+            if n == 0:        # empty now (a short batch is not proof of that: the ring may wrap)
                 return got
+            got = True
 
     def _add(self, e) -> None:
         n = self.n_ch
@@ -774,6 +844,13 @@ class Recorder:
             How it ended: one of :data:`ENDS`.
         dac_time : float, optional
             PortAudio's DAC time of the start, s, if it was not known at :meth:`History.begin`.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``end`` is not one of :data:`ENDS`, or ``dac_time`` not a number.
+        RuntimeError
+            The writer thread failed (the record holds what it last committed).
         """
         end = _checks.choice("end", end, ENDS)
         if dac_time is not None:
@@ -877,11 +954,14 @@ def _plot_png(r: Record, timeline: list[Second], path: Path) -> Path:
     t = np.array([s.second for s in timeline], float)
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    ax1.step(t, [s.level for s in timeline], where="post")
+    level = [s.level for s in timeline]
+    ax1.step(np.append(t, t[-1] + 1) if len(t) else t, level + level[-1:], where="post")
     ax1.set(title=f"record {r.id}: {r.session} ({r.end}, {r.seconds_delivered:.1f} s)", ylabel="level")
-    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc for s in timeline]), label="positive")
-    ax2.plot(t + 1, np.cumsum([s.charge_neg_uc for s in timeline]), label="negative")
-    ax2.plot(t + 1, np.cumsum([s.charge_pos_uc + s.charge_neg_uc for s in timeline]), label="net")
+    te = np.append(t[:1], t + 1)      # each second's charge counted at its end, from 0 at the start
+    pos = [s.charge_pos_uc for s in timeline]
+    neg = [s.charge_neg_uc for s in timeline]
+    for label, q in (("positive", pos), ("negative", neg), ("net", np.add(pos, neg))):
+        ax2.plot(te, np.append(0.0, np.cumsum(q)) if len(t) else te, label=label)
     ax2.set(xlabel="time (s, pauses excluded)", ylabel="charge, all channels (uC)")
     ax2.legend(loc="upper left", fontsize=8)
     with staged(path, ".png") as tmp:

@@ -264,7 +264,7 @@ class Player:
     history : History or bool
         Where to record what was delivered: a :class:`microwave.history.History`,
         True (default) for the user's own (``$MICROWAVE_HISTORY``, else the
-        user data directory), False for no record.
+        user data directory), False (or None) for no record.
 
     Raises
     ------
@@ -278,7 +278,7 @@ class Player:
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
                  latency: float = 0.02, blocksize: int = 0, level: float = 1.0, ramp_s: float = 0.5,
                  duration_s: float | None = None, sense: Sense | None = None, input_channels: int | None = None,
-                 realtime: bool = True, history: History | bool = True):
+                 realtime: bool = True, history: History | bool | None = True):
         # every parameter is checked before a device is opened
         self.session = _checks.instance("session", session, Session, "a microwave.sessions.Session")
         self.stage = _given(stage)
