@@ -117,6 +117,9 @@ cdef class Generator:
         self.prog.train.sign = plan.sign
         # schedule: one timing kind per class
         sc = plan.schedule
+        if not isinstance(sc, plans.SCHEDULES):
+            raise TypeError(f"plan.schedule={sc!r} must be one of microwave.plans.SCHEDULES, "
+                            f"not {type(sc).__name__}")
         s.has_end = sc.end is not None
         if s.has_end:
             s.end_whole, s.end_frac = sc.end.whole, sc.end.frac
@@ -151,9 +154,8 @@ cdef class Generator:
             s.c_n = len(self._onsets)
             s.c_loop = sc.loop_samples
             s.c_delay = sc.delay_samples
-        else:
-            raise TypeError(f"plan.schedule={sc!r} must be one of microwave.plans.SCHEDULES, "
-                            f"not {type(sc).__name__}")
+        else:   # a kind in SCHEDULES that this build does not know
+            raise TypeError(f"plan.schedule={sc!r}: {type(sc).__name__} is not a timing kind this generator plays")
         # polarity pattern
         pat = plan.pattern
         if pat is not None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Union
+
 
 from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
 
@@ -292,7 +292,7 @@ class CustomSchedule:
 
 
 #: a pulse schedule: one of the timing kinds, peers
-Schedule = Union[RegularSchedule, BurstSchedule, SweepSchedule, CustomSchedule]
+Schedule = RegularSchedule | BurstSchedule | SweepSchedule | CustomSchedule
 #: the schedule classes (for isinstance)
 SCHEDULES = (RegularSchedule, BurstSchedule, SweepSchedule, CustomSchedule)
 
