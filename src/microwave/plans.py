@@ -49,7 +49,8 @@ def _typed(owner: str, name: str, value, types, what: str):
 
 
 def _int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
-    _typed(owner, name, value, Integral, "an int")
+    if type(value) is not int:   # the common case without the ABC's isinstance
+        _typed(owner, name, value, Integral, "an int")
     if value < lo or (hi is not None and value > hi):
         raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}" if hi is not None
                          else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
@@ -57,13 +58,28 @@ def _int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
 
 def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: bool = False,
           hi: float | None = None, hi_open: bool = False) -> None:
-    _typed(owner, name, value, Real, "a number")
+    if type(value) is not float and type(value) is not int:   # the common cases without the ABC's isinstance
+        _typed(owner, name, value, Real, "a number")
     if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
             or (hi is not None and (value >= hi if hi_open else value > hi)):
         lo_s = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
         hi_s = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
         allowed = " and ".join(s for s in (lo_s, hi_s) if s) or "finite"
         raise ValueError(f"{owner}.{name}={value!r} is not allowed: {allowed} (finite)")
+
+
+def _reals(owner: str, name: str, values: tuple, lo: float | None = None) -> None:
+    """Each item a finite number (>= ``lo``); the item's name is only formatted for an error."""
+    for i, v in enumerate(values):
+        if (type(v) is not float and type(v) is not int) or not math.isfinite(v) or (lo is not None and v < lo):
+            _real(owner, f"{name}[{i}]", v, lo)
+
+
+def _ints(owner: str, name: str, values: tuple, lo: int) -> None:
+    """Each item an int >= ``lo``; the item's name is only formatted for an error."""
+    for i, v in enumerate(values):
+        if type(v) is not int or v < lo:
+            _int(owner, f"{name}[{i}]", v, lo)
 
 
 def _items(owner: str, name: str, value, limit: int, limit_name: str, what: str) -> tuple:
@@ -140,9 +156,8 @@ class TemplatePlan:
         taus = _items(own, "taus_samples", self.taus_samples, MAX_BREAKPOINTS, "MAX_BREAKPOINTS", "breakpoints")
         vals = _items(own, "values_ua", self.values_ua, MAX_BREAKPOINTS, "MAX_BREAKPOINTS", "breakpoints")
         _same_length(own, ("taus_samples", "values_ua"), (taus, vals))
-        for i, (t, v) in enumerate(zip(taus, vals)):
-            _real(own, f"taus_samples[{i}]", t, 0.0)
-            _real(own, f"values_ua[{i}]", v)
+        _reals(own, "taus_samples", taus, 0.0)
+        _reals(own, "values_ua", vals)
         if taus[0] != 0.0:
             raise ValueError(f"{own}.taus_samples[0]={taus[0]!r} is not allowed: a pulse starts at its onset (0)")
         for i in range(1, len(taus)):
@@ -269,9 +284,9 @@ class CustomSchedule:
         if not self.onsets_samples:
             raise ValueError(f"{own}.onsets_samples=() is not allowed: at least one onset")
         _same_length(own, ("onsets_samples", "amps_ua"), (self.onsets_samples, self.amps_ua))
-        for i, (t, a) in enumerate(zip(self.onsets_samples, self.amps_ua)):
-            _real(own, f"onsets_samples[{i}]", t, 0.0)
-            _real(own, f"amps_ua[{i}]", a)
+        _reals(own, "onsets_samples", self.onsets_samples, 0.0)
+        _reals(own, "amps_ua", self.amps_ua)
+        for i, t in enumerate(self.onsets_samples):
             if i and t <= self.onsets_samples[i - 1]:
                 raise ValueError(f"{own}.onsets_samples[{i}]={t!r} is not after onsets_samples[{i - 1}]="
                                  f"{self.onsets_samples[i - 1]!r}: onsets ascend")
@@ -295,6 +310,7 @@ class CustomSchedule:
 Schedule = RegularSchedule | BurstSchedule | SweepSchedule | CustomSchedule
 #: the schedule classes (for isinstance)
 SCHEDULES = (RegularSchedule, BurstSchedule, SweepSchedule, CustomSchedule)
+_SCHEDULE_NAMES = "one of " + ", ".join(c.__name__ for c in SCHEDULES)
 
 
 # ---- pattern, envelope, program, stage ------------------------------------------------
@@ -315,11 +331,12 @@ class PatternPlan:
         lengths = _items(own, "lengths", self.lengths, MAX_STATES, "MAX_STATES", "states")
         _same_length(own, ("kinds", "lengths"), (kinds, lengths))
         allowed = sorted(POLARITIES.values())
-        for i, (k, n) in enumerate(zip(kinds, lengths)):
-            _typed(own, f"kinds[{i}]", k, Integral, "an int")
+        for i, k in enumerate(kinds):
+            if type(k) is not int:
+                _typed(own, f"kinds[{i}]", k, Integral, "an int")
             if k not in allowed:
                 raise ValueError(f"{own}.kinds[{i}]={k!r} is not allowed: one of {allowed} (POLARITIES)")
-            _int(own, f"lengths[{i}]", n, 1)
+        _ints(own, "lengths", lengths, 1)
 
     @property
     def cycle(self) -> int:
@@ -348,13 +365,14 @@ class EnvelopePlan:
         cols = tuple(_items(own, n, getattr(self, n), MAX_SEGMENTS, "MAX_SEGMENTS", "segments") for n in names)
         _same_length(own, names, cols)
         allowed = sorted(SHAPES.values())
-        for i, (n, s, a, b) in enumerate(zip(*cols)):
-            _int(own, f"lengths_samples[{i}]", n, 1)
-            _typed(own, f"shapes[{i}]", s, Integral, "an int")
+        _ints(own, "lengths_samples", cols[0], 1)
+        for i, s in enumerate(cols[1]):
+            if type(s) is not int:
+                _typed(own, f"shapes[{i}]", s, Integral, "an int")
             if s not in allowed:
                 raise ValueError(f"{own}.shapes[{i}]={s!r} is not allowed: one of {allowed} (SHAPES)")
-            _real(own, f"from_levels[{i}]", a)
-            _real(own, f"to_levels[{i}]", b)
+        _reals(own, "from_levels", cols[2])
+        _reals(own, "to_levels", cols[3])
         _typed(own, "loop", self.loop, bool, "a bool")
         _real(own, "after_level", self.after_level)
 
@@ -401,7 +419,7 @@ class ProgramPlan:
         _real(own, "sign", self.sign)
         if self.sign not in (1.0, -1.0):
             raise ValueError(f"{own}.sign={self.sign!r} is not allowed: 1.0 or -1.0")
-        _typed(own, "schedule", self.schedule, SCHEDULES, "one of " + ", ".join(c.__name__ for c in SCHEDULES))
+        _typed(own, "schedule", self.schedule, SCHEDULES, _SCHEDULE_NAMES)
         _optional(own, "pattern", self.pattern, PatternPlan)
         _optional(own, "envelope", self.envelope, EnvelopePlan)
         _optional(own, "gate", self.gate, EnvelopePlan)
@@ -444,7 +462,7 @@ class StagePlan:
             _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1)
             _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1)
             _real(own, f"gains_dac_per_ua[{i}]", g, 0.0, lo_open=True)
-            _real(own, f"rail_ua[{i}]", r, 0.0, lo_open=True)
+            _real(own, f"rail_ua[{i}]", r, 0.0, lo_open=True)   # (a stage plan is built once a session)
         _real(own, "clamp_dac", self.clamp_dac, 0.0)
         if self.coupling not in ("dc", "ac"):
             raise ValueError(f"{own}.coupling={self.coupling!r} is not allowed: 'dc' or 'ac'")

@@ -325,13 +325,16 @@ class Session:
         n = len(edges)
         compiled: dict[ProgramPlan, int] = {}    # plan -> index: equal plans give equal samples
         plans: list[ProgramPlan] = []
+        planned: dict[object, ProgramPlan] = {}   # spec -> its plan: equal specs are planned once
         index = np.empty((n, channels), dtype=np.int64)
         gates = np.empty((n, 4), dtype=np.int64)
         ramp_min = np.empty(n, dtype=np.int64)
         unit_len = np.empty(n, dtype=np.int64)
         for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
             for c, spec in enumerate(s.programs(channels)):
-                plan = spec.plan(rate)
+                plan = planned.get(spec)
+                if plan is None:
+                    plan = planned[spec] = spec.plan(rate)
                 if plan not in compiled:
                     compiled[plan] = len(plans)
                     plans.append(plan)
