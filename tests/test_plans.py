@@ -19,6 +19,7 @@ from microwave.plans import (BurstSchedule, CustomSchedule, EnvelopePlan, Patter
                              RegularSchedule, SampleTime, StagePlan, SweepSchedule, TemplatePlan)
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
+from forced import forced
 from test_pulses import train_specs
 
 RATE = 48_000
@@ -166,28 +167,12 @@ def test_more_than_the_compiled_state_holds_is_refused(make, field, limit):
         make(n + 1)
 
 
-def test_the_generator_checks_the_limits_itself():
-    """A plan forced past its own checks (object.__setattr__ on the frozen
-    instance) is still refused by the generator before it fills a C array."""
-    template = TemplatePlan((0.0, 1.0), (0.0, 0.0))
-    n = MAX_BREAKPOINTS + 1
-    object.__setattr__(template, "taus_samples", tuple(float(i) for i in range(n)))
-    object.__setattr__(template, "values_ua", (0.0,) * n)
-    plan = dataclasses.replace(_plan(), template=TemplatePlan((0.0, 1.0), (0.0, 0.0)))
-    object.__setattr__(plan, "template", template)
-    with pytest.raises(ValueError, match=f"MAX_BREAKPOINTS={MAX_BREAKPOINTS}"):
-        Generator(plan)
-    pattern = PatternPlan(False, (1,), (1,))
-    object.__setattr__(pattern, "kinds", (1,) * (MAX_STATES + 1))
-    object.__setattr__(pattern, "lengths", (1,) * (MAX_STATES + 1))
-    plan = _plan()
-    object.__setattr__(plan, "pattern", pattern)
-    with pytest.raises(ValueError, match=f"MAX_STATES={MAX_STATES}"):
-        Generator(plan)
-    plan = _plan()
-    object.__setattr__(plan, "schedule", "regular")
+def test_the_generator_checks_the_schedule_itself():
+    """A plan forced past its own checks (tests/forced.py) with a schedule of no
+    timing kind is refused by the generator before it reads it (the limits:
+    tests/test_kernels_c.py)."""
     with pytest.raises(TypeError, match="plan.schedule='regular' must be one of"):
-        Generator(plan)
+        Generator(forced(_plan(), schedule="regular"))
 
 
 @pytest.mark.parametrize("make, error, match", [
