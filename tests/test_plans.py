@@ -127,6 +127,28 @@ def test_a_step_gate_is_a_new_plan():
     assert dataclasses.replace(plan, gate=None) == spec.plan(RATE)
 
 
+def test_a_burst_cycle_of_no_sample_is_refused_not_played():
+    """Bursts whose cycle rounds to no sample would all start at once: the
+    kernel would never advance (a render that never returned).  The spec
+    refuses it naming on_s and off_s; the plan refuses it too."""
+    spec = mw.Biphasic(freq_hz=100, amp_ua=100, phase_us=100, burst=mw.Burst(5e-324, 0.0))
+    with pytest.raises(ValueError, match=r"burst on_s \+ off_s = .* s is no time at rate=48000"):
+        spec.render(0.1, RATE)
+    with pytest.raises(ValueError, match=r"BurstSchedule.burst_cycle=.*> 0 samples"):
+        BurstSchedule(Rational(480, 0, 1), Rational(0, 0, 1), Rational(0, 0, 1), Rational(0, 0, 1))
+
+
+def test_a_burst_of_no_time_plays_one_pulse_a_burst():
+    """A burst's on_s of (almost) no time is one pulse a burst, as before
+    (the kernel's reading: it starts a cycle after the delay)."""
+    spec = mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=1000, burst=mw.Burst(5e-324, 0.05))
+    plan = spec.plan(RATE)
+    assert plan.schedule.burst_on == Rational(0, 0, 1) and plan.schedule.pulses_per_burst == 1
+    x = spec.render(0.3, RATE)
+    starts = np.flatnonzero(np.diff((x != 0).astype(np.int8)) == 1) + 1
+    np.testing.assert_array_equal(starts, [2400, 4800, 7200, 9600, 12000])
+
+
 # ---- malformed plans are refused before C -----------------------------------------------
 def _plan() -> ProgramPlan:
     return mw.Biphasic(freq_hz=100, amp_ua=100, phase_us=200).plan(RATE)

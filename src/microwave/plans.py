@@ -215,7 +215,8 @@ class BurstSchedule:
         for name in ("period", "delay", "burst_on", "burst_cycle"):
             _typed(own, name, getattr(self, name), Rational, "a Rational")
         _optional(own, "end", self.end, SampleTime)
-        for name in ("period", "burst_on", "burst_cycle"):
+        # (burst_on may be 0: then each burst is one pulse; a cycle of 0 would never advance)
+        for name in ("period", "burst_cycle"):
             if not getattr(self, name).positive:
                 raise ValueError(f"{own}.{name}={getattr(self, name)!r} is not allowed: > 0 samples")
         if self.burst_cycle.den != self.delay.den:
@@ -224,11 +225,12 @@ class BurstSchedule:
 
     @property
     def pulses_per_burst(self) -> int:
-        """Pulses in each burst: those starting before ``burst_on``."""
+        """Pulses in each burst: those starting before ``burst_on``, and at least one
+        (a burst of ``burst_on`` 0 is one pulse, as the kernel plays it)."""
         p, on = self.period, self.burst_on
         # ceil(on / period) in integers
         num, den = (on.whole * on.den + on.rem) * p.den, (p.whole * p.den + p.rem) * on.den
-        return -(-num // den)
+        return max(1, -(-num // den))
 
     def longest_gap_samples(self, rate: int) -> float:
         """The longest onset-to-onset interval (across the silence between bursts), samples."""

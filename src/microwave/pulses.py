@@ -379,6 +379,10 @@ class _Train:
         delay = _sec(self.delay_s) * rate
         if self.burst is not None:
             delay_r, cycle = _common(delay, (_sec(self.burst.on_s) + _sec(self.burst.off_s)) * rate)
+            if not cycle.positive:   # the bursts would all start at once: the train would never advance
+                raise ValueError(f"burst on_s + off_s = {self.burst.on_s + self.burst.off_s:g} s is no time at "
+                                 f"rate={rate} (on_s={self.burst.on_s!r}, off_s={self.burst.off_s!r}): a burst "
+                                 f"cycle needs at least a sample; lengthen on_s or off_s")
             return BurstSchedule(period=_rat(period), delay=delay_r, burst_on=_rat(_sec(self.burst.on_s) * rate),
                                  burst_cycle=cycle, end=end)
         return RegularSchedule(period=_rat(period), delay=_rat(delay), end=end)
