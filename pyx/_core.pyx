@@ -1,10 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 """Compiled generators behind microwave's specs.
 
-The Python specs (microwave.specs) validate physical parameters and reduce
-them to a *plan*: plain numbers in samples and uA.  `Generator(plan)` copies
-the plan into a C struct (mw_program) and from then on everything runs in
-nogil C: `fill(out)` writes the next len(out) samples, continuing exactly.
+The Python specs (microwave.pulses) validate physical parameters and reduce
+them to a *plan*: a microwave.plans.ProgramPlan, numbers in samples and uA.
+`Generator(plan)` copies the plan into a C struct (mw_program) and from then
+on everything runs in nogil C: `fill(out)` writes the next len(out) samples,
+continuing exactly.
 """
 from libc.string cimport memset
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
@@ -38,24 +39,38 @@ cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str un
     return 0
 
 
-cdef void _set_rat(mw_rat* r, tuple value):
-    r.whole, r.rem, r.den = value
+cdef void _set_rat(mw_rat* r, object value):
+    # a microwave.plans.Rational
+    r.whole, r.rem, r.den = value.whole, value.rem, value.den
 
 
-cdef int _set_envelope(mw_envelope* e, dict env, str what) except -1:
+cdef int _set_envelope(mw_envelope* e, object env, str what) except -1:
+    # a microwave.plans.EnvelopePlan (or None)
     cdef int i
     if env is None:
         return 0
-    _check_limit(what, len(env["lengths"]), MW_MAX_SEGS, "MAX_SEGMENTS", "segments")
-    e.n = len(env["lengths"])
-    e.loop = env["loop"]
-    e.after = env["after"]
+    lengths, shapes, a, b = env.lengths_samples, env.shapes, env.from_levels, env.to_levels
+    _check_limit(what, len(lengths), MW_MAX_SEGS, "MAX_SEGMENTS", "segments")
+    e.n = len(lengths)
+    e.loop = env.loop
+    e.after = env.after_level
     for i in range(e.n):
-        e.length[i] = env["lengths"][i]
-        e.shape[i] = env["shapes"][i]
-        e.a[i] = env["a"][i]
-        e.b[i] = env["b"][i]
+        e.length[i] = lengths[i]
+        e.shape[i] = shapes[i]
+        e.a[i] = a[i]
+        e.b[i] = b[i]
     return 0
+
+
+# microwave.plans, imported when the first generator is built (it imports this module's limits)
+cdef object _plans = None
+
+cdef object _plans_module():
+    global _plans
+    if _plans is None:
+        from microwave import plans
+        _plans = plans
+    return _plans
 
 
 #: the name of the capsule that hands a generator's C state to compiled code
@@ -70,8 +85,9 @@ cdef class Generator:
     cdef readonly double rate
     cdef object _onsets, _amps
 
-    def __cinit__(self, dict plan, *, bint tile=True, bint slots=True):
-        """``plan``: what a spec's ``plan(rate)`` gives.  ``tile`` and
+    def __cinit__(self, plan, *, bint tile=True, bint slots=True):
+        """``plan``: a microwave.plans.ProgramPlan (what a spec's ``plan(rate)``
+        gives); its schedule's class is the timing kind.  ``tile`` and
         ``slots`` are for verification only (the tests compare the paths):
         ``tile=False`` renders pulse by pulse even where the train repeats;
         ``slots=False`` also renders every pulse sample run by sample run,
@@ -80,10 +96,16 @@ cdef class Generator:
         cdef mw_template* t = &self.prog.train.tpl
         cdef mw_schedule* s = &self.prog.train.sched
         cdef mw_pattern* p = &self.prog.train.pat
+        plans = _plans_module()
+        if not isinstance(plan, plans.ProgramPlan):
+            raise TypeError(f"plan={plan!r} must be a microwave.plans.ProgramPlan (spec.plan(rate)), "
+                            f"not {type(plan).__name__}")
         memset(&self.prog, 0, sizeof(mw_program))
-        self.rate = plan["rate"]
+        self.rate = plan.rate
         # pulse template
-        taus, values = plan["template"]
+        taus, values = plan.template.taus_samples, plan.template.values_ua
+        if len(values) != len(taus):
+            raise ValueError(f"the pulse template has {len(taus)} times and {len(values)} values: one each")
         _check_limit("the pulse template", len(taus), MW_MAX_BP, "MAX_BREAKPOINTS", "breakpoints")
         if len(taus) < 1:
             raise ValueError("the pulse template has no breakpoint: it needs at least one")
@@ -92,44 +114,55 @@ cdef class Generator:
             t.tau[i] = taus[i]
             t.v[i] = values[i]
         tpl_finish(t)
-        self.prog.train.sign = plan["sign"]
-        # schedule
-        sc = plan["schedule"]
-        s.has_end = sc["end"] is not None
+        self.prog.train.sign = plan.sign
+        # schedule: one timing kind per class
+        sc = plan.schedule
+        if not isinstance(sc, plans.SCHEDULES):
+            raise TypeError(f"plan.schedule={sc!r} must be one of microwave.plans.SCHEDULES, "
+                            f"not {type(sc).__name__}")
+        s.has_end = sc.end is not None
         if s.has_end:
-            s.end_whole, s.end_frac = sc["end"]
+            s.end_whole, s.end_frac = sc.end.whole, sc.end.frac
         s.period.den = s.burst_on.den = s.burst_cycle.den = s.delay.den = 1
-        kind = sc["kind"]
-        if kind == "regular":
+        if isinstance(sc, plans.RegularSchedule):
             s.kind = MW_SCHED_REGULAR
-            _set_rat(&s.period, sc["period"])
-            _set_rat(&s.delay, sc["delay"])
-            s.has_burst = sc["burst_on"] is not None
-            if s.has_burst:
-                _set_rat(&s.burst_on, sc["burst_on"])
-                _set_rat(&s.burst_cycle, sc["burst_cycle"])
-            else:
-                s.burst_cycle.den = s.delay.den
-        elif kind == "sweep":
+            _set_rat(&s.period, sc.period)
+            _set_rat(&s.delay, sc.delay)
+            s.burst_cycle.den = s.delay.den
+        elif isinstance(sc, plans.BurstSchedule):
+            s.kind = MW_SCHED_REGULAR
+            _set_rat(&s.period, sc.period)
+            _set_rat(&s.delay, sc.delay)
+            s.has_burst = True
+            _set_rat(&s.burst_on, sc.burst_on)
+            _set_rat(&s.burst_cycle, sc.burst_cycle)
+        elif isinstance(sc, plans.SweepSchedule):
             s.kind = MW_SCHED_SWEEP
-            s.f0, s.f1, s.sweep_s = sc["f0"], sc["f1"], sc["seconds"]
-            s.sweep_log = sc["log"]
+            s.f0, s.f1, s.sweep_s = sc.start_hz, sc.stop_hz, sc.seconds
+            s.sweep_log = sc.log
             s.rate = self.rate
-            s.delay_s = sc["delay_s"]
-            s.phase_at_end = sc["phase_at_end"]
-        else:
+            s.delay_s = sc.delay_s
+            s.phase_at_end = sc.phase_at_end_cycles
+        elif isinstance(sc, plans.CustomSchedule):
             s.kind = MW_SCHED_CUSTOM
-            self._onsets = np.ascontiguousarray(sc["onsets"], dtype=np.float64)
-            self._amps = np.ascontiguousarray(sc["amps"], dtype=np.float64)
+            self._onsets = np.ascontiguousarray(sc.onsets_samples, dtype=np.float64)
+            self._amps = np.ascontiguousarray(sc.amps_ua, dtype=np.float64)
+            if len(self._onsets) < 1 or len(self._amps) != len(self._onsets):
+                raise ValueError(f"the custom schedule has {len(self._onsets)} onsets and {len(self._amps)} "
+                                 f"amplitudes: one each, at least one")
             self._bind_custom()
             s.c_n = len(self._onsets)
-            s.c_loop = sc["loop"]
-            s.c_delay = sc["delay"]
+            s.c_loop = sc.loop_samples
+            s.c_delay = sc.delay_samples
+        else:   # a kind in SCHEDULES that this build does not know
+            raise TypeError(f"plan.schedule={sc!r}: {type(sc).__name__} is not a timing kind this generator plays")
         # polarity pattern
-        pat = plan["pattern"]
+        pat = plan.pattern
         if pat is not None:
-            by_time, kinds, lengths = pat
+            by_time, kinds, lengths = pat.by_time, pat.kinds, pat.lengths
             _check_limit("the polarity pattern", len(kinds), MW_MAX_STATES, "MAX_STATES", "states")
+            if len(lengths) != len(kinds):
+                raise ValueError(f"the polarity pattern has {len(kinds)} kinds and {len(lengths)} lengths: one each")
             p.n = len(kinds)
             p.by_time = by_time
             for i in range(p.n):
@@ -138,9 +171,9 @@ cdef class Generator:
         self.prog.train.no_tile = not tile
         self.prog.train.no_slots = not slots
         # one gain a unit: a pulse, or an alternating pair of monophasic pulses
-        self.prog.unit_pulses = plan.get("unit_pulses", 1)
-        _set_envelope(&self.prog.env, plan["envelope"], "the envelope")
-        _set_envelope(&self.prog.gate, plan.get("gate"), "the gate")
+        self.prog.unit_pulses = plan.unit_pulses
+        _set_envelope(&self.prog.env, plan.envelope, "the envelope")
+        _set_envelope(&self.prog.gate, plan.gate, "the gate")
         program_start(&self.prog)
 
     def __dealloc__(self):

@@ -75,7 +75,7 @@ cdef class SessionEngine:
     cdef int64_t unit_max      # the longest unit of any step, samples (fixed at construction)
     cdef int64_t end_len       # the longest a controlled end takes to reach silence (end_samples)
 
-    def __cinit__(self, list programs, step_samples, step_programs, dict stage, int64_t total_samples,
+    def __cinit__(self, list programs, step_samples, step_programs, stage, int64_t total_samples,
                   double rate, double ramp_s=0.5, double max_level=1.0, ramp_min=None, unit_len=None,
                   step_gates=None):
         """``programs``: the session's distinct compiled programs
@@ -94,9 +94,15 @@ cdef class SessionEngine:
         cdef int64_t acc = 0, need
         cdef float* tile
         cdef bint ends = False
+        from microwave.plans import StagePlan
+        if not isinstance(stage, StagePlan):
+            raise TypeError(f"stage={stage!r} must be a microwave.plans.StagePlan (Stage.plan), "
+                            f"not {type(stage).__name__}")
         memset(&self.s, 0, sizeof(mw_session))
-        if n_ch > MW_MAX_CH or stage["out_channels"] > MW_MAX_CH:
-            raise ValueError(f"channels={max(n_ch, stage['out_channels'])} is not allowed: at most {MW_MAX_CH}")
+        if n_ch > MW_MAX_CH or stage.out_channels > MW_MAX_CH:
+            raise ValueError(f"channels={max(n_ch, stage.out_channels)} is not allowed: at most {MW_MAX_CH}")
+        if len(stage.routes) < n_ch:
+            raise ValueError(f"stage.routes has {len(stage.routes)} routes for {n_ch} program channels: one each")
         if idx.shape[0] != n_steps or n_steps == 0 or n_uniq == 0:
             raise ValueError(f"step_programs has {idx.shape[0]} rows for {n_steps} steps of {n_uniq} programs")
         self.rate = rate
@@ -190,22 +196,22 @@ cdef class SessionEngine:
         if total_samples < acc:
             self._set_end(total_samples)
         st = &self.s.stage
-        st.out_channels = stage["out_channels"]
+        st.out_channels = stage.out_channels
         st.n_prog = n_ch
         for c in range(n_ch):
-            st.pos[c], st.neg[c] = stage["routes"][c]
-            st.gain[c] = stage["gain"][c]
-        st.clamp = stage["clamp"]
-        routed = {r for pair in stage["routes"] for r in pair if r >= 0}
+            st.pos[c], st.neg[c] = stage.routes[c]
+            st.gain[c] = stage.gains_dac_per_ua[c]
+        st.clamp = stage.clamp_dac
+        routed = {r for pair in stage.routes for r in pair if r >= 0}
         self.s.unrouted = len(routed) < st.out_channels
-        st.ac = stage["coupling"] == "ac"
+        st.ac = stage.coupling == "ac"
         if st.ac:
-            mw_sup_init(&st.sup, stage["corner_hz"], stage["corner_tolerance"], rate, stage["limit_ua"],
-                        stage["bleed_fraction"])
-            st.sup.measure = stage.get("measure", False)
+            mw_sup_init(&st.sup, stage.corner_hz, stage.corner_tolerance, rate, stage.limit_ua,
+                        stage.bleed_fraction)
+            st.sup.measure = stage.measure
             for c in range(n_ch):
-                st.ch[c].rail = stage["rail_ua"][c]
-                st.ch[c].gain = stage["gain"][c]
+                st.ch[c].rail = stage.rail_ua[c]
+                st.ch[c].gain = stage.gains_dac_per_ua[c]
         self.s.target = 1.0
         self.s.level = 1.0
         self.s.max_level = max_level

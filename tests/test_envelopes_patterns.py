@@ -145,7 +145,7 @@ def test_envelope_segments_do_not_accumulate_rounding():
     ramps = tuple(Ramp(seg, float(k % 2 == 0), "linear") for k in range(32))
     env = Envelope(ramps, start_level=0.0)
     ends = [round(Fraction(k) * Fraction(seg) * rate) for k in range(1, 33)]
-    assert list(np.cumsum(env.plan(rate)["lengths"])) == ends
+    assert list(np.cumsum(env.plan(rate).lengths_samples)) == ends
     # (a naive 445 samples a ramp would have put the last end at 14240)
     assert ends[-1] == 14_253
     # and the rendered train takes, at each pulse's first sample, the level of

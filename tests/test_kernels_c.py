@@ -7,6 +7,7 @@ Also: the limits of csrc/mw_limits.h are the ones Python uses, and a plan
 that does not fit them is refused before any C array is written."""
 from __future__ import annotations
 
+import dataclasses
 import random
 import shutil
 import subprocess
@@ -18,6 +19,8 @@ import pytest
 
 import microwave as mw
 from microwave import _core, envelopes, patterns
+from microwave.plans import EnvelopePlan, PatternPlan
+from forced import forced
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRC = ROOT / "csrc"
@@ -332,39 +335,42 @@ def _plan():
     return mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250).plan(48_000)
 
 
+# (the plans refuse these themselves, tests/test_plans.py; forced past them, the generator still does)
 def test_a_template_with_too_many_breakpoints_is_refused():
     plan = _plan()
     n = _core.MAX_BREAKPOINTS + 1
-    plan["template"] = ([float(i) for i in range(n)], [0.0] * n)
+    tpl = forced(plan.template, taus_samples=tuple(float(i) for i in range(n)), values_ua=(0.0,) * n)
     with pytest.raises(ValueError, match="MAX_BREAKPOINTS=16"):
-        _core.Generator(plan)
-    plan["template"] = ([], [])
+        _core.Generator(forced(plan, template=tpl))
+    tpl = forced(plan.template, taus_samples=(), values_ua=())
     with pytest.raises(ValueError, match="breakpoint"):
-        _core.Generator(plan)
+        _core.Generator(forced(plan, template=tpl))
 
 
 def test_a_pattern_with_too_many_states_is_refused():
     plan = _plan()
     n = _core.MAX_STATES + 1
-    plan["pattern"] = (False, [1] * n, [1] * n)
+    pattern = forced(PatternPlan(False, (1,), (1,)), kinds=(1,) * n, lengths=(1,) * n)
     with pytest.raises(ValueError, match="MAX_STATES=64"):
-        _core.Generator(plan)
+        _core.Generator(forced(plan, pattern=pattern))
+
+
+def _envelope(n):
+    return EnvelopePlan((1,) * n, (0,) * n, (1.0,) * n, (1.0,) * n, False, 1.0)
 
 
 @pytest.mark.parametrize("key", ["envelope", "gate"])
 def test_an_envelope_with_too_many_segments_is_refused(key):
     plan = _plan()
     n = _core.MAX_SEGMENTS + 1
-    plan[key] = {"lengths": [1] * n, "shapes": [0] * n, "a": [1.0] * n, "b": [1.0] * n, "loop": False, "after": 1.0}
+    env = forced(_envelope(1), lengths_samples=(1,) * n, shapes=(0,) * n, from_levels=(1.0,) * n,
+                 to_levels=(1.0,) * n)
     with pytest.raises(ValueError, match="MAX_SEGMENTS=32"):
-        _core.Generator(plan)
+        _core.Generator(forced(plan, **{key: env}))
 
 
 def test_plans_at_the_limits_are_accepted():
-    plan = _plan()
     n = _core.MAX_STATES
-    plan["pattern"] = (False, [1] * n, [1] * n)
-    n = _core.MAX_SEGMENTS
-    plan["envelope"] = {"lengths": [1] * n, "shapes": [0] * n, "a": [1.0] * n, "b": [1.0] * n, "loop": False,
-                        "after": 1.0}
+    plan = dataclasses.replace(_plan(), pattern=PatternPlan(False, (1,) * n, (1,) * n),
+                               envelope=_envelope(_core.MAX_SEGMENTS))
     np.testing.assert_array_equal(_core.Generator(plan).render(480), _core.Generator(_plan()).render(480))

@@ -19,6 +19,7 @@ from scipy import signal
 
 import microwave as mw
 from microwave._core import Generator
+from microwave.plans import BurstSchedule
 from signals import fill_in_blocks, starts
 
 RATE = 48_000
@@ -670,22 +671,21 @@ def repeat_samples(spec, rate):
     pulses (bursts), and a counted pattern of C pulses needs a multiple of
     C pulses."""
     plan = spec.plan(rate)
-    sc, pat = plan["schedule"], plan["pattern"]
+    sc, pat = plan.schedule, plan.pattern
     C, timed_cycle = 1, 1
     if pat is not None:
-        by_time, kinds, lengths = pat
-        if len(kinds) == 1:
-            C = 2 if kinds[0] == 2 else 1          # alternating, or one sign
-        elif by_time:
-            timed_cycle = sum(lengths)             # states start on fixed samples
+        if len(pat.kinds) == 1:
+            C = 2 if pat.kinds[0] == 2 else 1          # alternating, or one sign
+        elif pat.by_time:
+            timed_cycle = sum(pat.lengths)             # states start on fixed samples
         else:
-            C = sum(lengths)
-    frac = lambda r: Fraction(r[0] * r[2] + r[1], r[2])
-    period = frac(sc["period"])
-    if sc["burst_on"] is None:
+            C = sum(pat.lengths)
+    frac = lambda r: Fraction(r.whole * r.den + r.rem, r.den)
+    period = frac(sc.period)
+    if not isinstance(sc, BurstSchedule):
         T = math.lcm(period.denominator, C) * period
     else:
-        cycle, per_burst = frac(sc["burst_cycle"]), math.ceil(frac(sc["burst_on"]) / period)
+        cycle, per_burst = frac(sc.burst_cycle), math.ceil(frac(sc.burst_on) / period)
         T = math.lcm(cycle.denominator, C // math.gcd(per_burst, C)) * cycle
     return math.lcm(int(T), timed_cycle)
 
@@ -825,7 +825,7 @@ def test_the_verification_switches_are_arguments_not_plan_keys():
     recorded) and gives the same bits; the plan carries no test switch."""
     spec = mw.Biphasic(freq_hz=1001, amp_ua=100, phase_us=200)
     plan = spec.plan(RATE)
-    assert not {"tile", "slots"} & set(plan)
+    assert not {"tile", "slots"} & {f.name for f in dataclasses.fields(plan)}
     fast, slow = Generator(plan), Generator(plan, tile=False)
     a, b = fast.render(4 * RATE), slow.render(4 * RATE)
     assert fast.tile_samples > 0 and slow.tile_samples == 0

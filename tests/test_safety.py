@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings, strategies as
 
 import microwave as mw
 import physics
+from forced import forced
 from microwave import modes
 from microwave._core import Generator
 from microwave._session import SessionEngine
@@ -412,8 +413,8 @@ def test_a_nan_never_reaches_the_dac(coupling):
     """Whatever a program computes (here a plan with a NaN amplitude, which no
     spec lets through), the stage sends no NaN, and nothing beyond the limit."""
     plan = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=1000).plan(RATE)
-    taus, values = plan["template"]
-    plan["template"] = (taus, [v if v == 0 else float("nan") for v in values])
+    values = tuple(v if v == 0 else float("nan") for v in plan.template.values_ua)
+    plan = forced(plan, template=forced(plan.template, values_ua=values))   # past the plan's own check
     stage = Stage(coupling=coupling, channel_map=(0,), max_ua=300)
     engine = SessionEngine([Generator(plan)], [RATE], [[0]], stage.plan(1, RATE), RATE, float(RATE))
     out = engine.render(RATE)

@@ -1,8 +1,8 @@
 """Type stubs of the compiled generator (pyx/_core.pyx)."""
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
+
+from .plans import ProgramPlan
 
 #: the most breakpoints a pulse template may have
 MAX_BREAKPOINTS: int
@@ -21,8 +21,9 @@ class Generator:
     """Stateful compiled generator of one channel's current, in uA."""
 
     rate: float
-    def __init__(self, plan: dict[str, Any], *, tile: bool = ..., slots: bool = ...) -> None:
-        """``tile``/``slots`` False: the verification paths (pulse by pulse; sample run by sample run)."""
+    def __init__(self, plan: ProgramPlan, *, tile: bool = ..., slots: bool = ...) -> None:
+        """``plan``: a spec's ``plan(rate)`` (anything else is a TypeError).
+        ``tile``/``slots`` False: the verification paths (pulse by pulse; sample run by sample run)."""
     def fill(self, out: npt.NDArray[np.float32]) -> None:
         """Write the next ``len(out)`` samples (uA); block-size invariant."""
     def reset(self) -> None: ...

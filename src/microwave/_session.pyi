@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._core import Generator
+from .plans import StagePlan
 
 #: the most program or DAC channels an engine drives
 MAX_CHANNELS: int
@@ -22,7 +23,7 @@ class SessionEngine:
 
     rate: float
     def __init__(self, programs: list[Generator], step_samples: Sequence[int] | npt.ArrayLike,
-                 step_programs: Sequence[Sequence[int]] | npt.ArrayLike, stage: dict[str, Any],
+                 step_programs: Sequence[Sequence[int]] | npt.ArrayLike, stage: StagePlan,
                  total_samples: int, rate: float, ramp_s: float = ..., max_level: float = ...,
                  ramp_min: Sequence[int] | npt.ArrayLike | None = ...,
                  unit_len: Sequence[int] | npt.ArrayLike | None = ...,

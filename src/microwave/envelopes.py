@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from . import _checks
 from ._core import MAX_SEGMENTS, SHAPES  # the compiled core's (csrc/mw_limits.h)
+from .plans import EnvelopePlan
 
 __all__ = ["Envelope", "Ramp", "SHAPES", "MAX_SEGMENTS"]
 
@@ -237,7 +238,7 @@ class Envelope:
             out.append(round(t * rate))
         return out
 
-    def plan(self, rate: int) -> dict:
+    def plan(self, rate: int) -> EnvelopePlan:
         """The C plan: segment lengths (samples), shapes and levels, each
         ramp ending at its :meth:`edges` sample (a ramp of no sample is
         left out)."""
@@ -255,4 +256,5 @@ class Envelope:
             level = r.to_level
         if not lengths:   # every ramp shorter than half a sample: a constant level
             lengths, shapes, a, b = [1], [0], [level], [level]
-        return {"lengths": lengths, "shapes": shapes, "a": a, "b": b, "loop": self.loop, "after": level}
+        return EnvelopePlan(lengths_samples=tuple(lengths), shapes=tuple(shapes), from_levels=tuple(a),
+                            to_levels=tuple(b), loop=self.loop, after_level=level)

@@ -25,6 +25,7 @@ from typing import cast
 
 from . import _checks
 from ._core import MAX_STATES, POLARITIES
+from .plans import PatternPlan
 
 __all__ = ["PolarityPattern", "Hold", "MAX_STATES"]
 
@@ -247,12 +248,13 @@ class PolarityPattern:
         _, total = self._signed_weight(pulse_rate_hz)
         return total * (pulse_rate_hz if self.timed else 1.0)
 
-    def plan(self, rate: int):
-        """The C plan: (by_time, kinds, lengths in pulses or samples)."""
+    def plan(self, rate: int) -> PatternPlan:
+        """The C plan: the states' kinds and lengths, in pulses or (timed) samples."""
         rate = _checks.rate(rate)
         # __post_init__: every hold is timed (has seconds) or every one counted (has pulses)
         if self.timed:
             lengths = [max(1, round(cast(float, h.seconds) * rate)) for h in self.holds]
         else:
             lengths = [cast(int, h.pulses) for h in self.holds]
-        return (self.timed, [h.polarity for h in self.holds], lengths)
+        return PatternPlan(by_time=self.timed, kinds=tuple(cast(int, h.polarity) for h in self.holds),
+                           lengths=tuple(lengths))

@@ -37,6 +37,8 @@ from . import _checks
 from ._core import Generator
 from .envelopes import Envelope
 from .patterns import ALTERNATE, Hold, PolarityPattern
+from .plans import (BurstSchedule, CustomSchedule, ProgramPlan, Rational, RegularSchedule, SampleTime, Schedule,
+                    SweepSchedule, TemplatePlan)
 
 __all__ = ["Biphasic", "Monophasic", "CustomTrain", "Burst", "Sweep"]
 
@@ -56,47 +58,29 @@ def _sec(x: float) -> Fraction:
     return Fraction(x).limit_denominator(10**9)
 
 
-def _end(delay_s: float, duration_s: float | None, rate: int) -> tuple[int, float] | None:
-    """Where a train ends, in samples: (whole, fraction); pulses start before it."""
+def _end(delay_s: float, duration_s: float | None, rate: int) -> SampleTime | None:
+    """Where a train ends, in samples (whole and fraction); pulses start before it."""
     if duration_s is None:
         return None
     end = (_sec(delay_s) + _sec(duration_s)) * rate
     whole = end.numerator // end.denominator
-    return (whole, float(end - whole))
+    return SampleTime(whole, float(end - whole))
 
 
-def _rat(x: Fraction) -> tuple[int, int, int]:
+def _rat(x: Fraction) -> Rational:
     if x.denominator > _MAX_DEN:
         x = x.limit_denominator(_MAX_DEN)
-    return (x.numerator // x.denominator, x.numerator % x.denominator, x.denominator)
+    return Rational(x.numerator // x.denominator, x.numerator % x.denominator, x.denominator)
 
 
-def _common(*xs: Fraction) -> list[tuple[int, int, int]]:
+def _common(*xs: Fraction) -> list[Rational]:
     """Rationals over one shared denominator (for exact addition in C)."""
     den = math.lcm(*(x.denominator for x in xs))
     if den > _MAX_DEN:
         xs = tuple(Fraction(round(x * _MAX_DEN), _MAX_DEN) for x in xs)
         den = _MAX_DEN
-    return [(x.numerator * (den // x.denominator) // den, x.numerator * (den // x.denominator) % den, den) for x in xs]
-
-
-def _longest_gap(schedule: dict, rate: int) -> float:
-    """The longest onset-to-onset interval of a schedule, in samples."""
-    def rat(r):
-        return r[0] + r[1] / r[2]
-    if schedule["kind"] == "regular":
-        period = rat(schedule["period"])
-        if schedule["burst_on"] is None:
-            return period
-        per_burst = math.ceil(rat(schedule["burst_on"]) / period - 1e-12)
-        return max(period, rat(schedule["burst_cycle"]) - (per_burst - 1) * period)
-    if schedule["kind"] == "sweep":
-        return rate / min(schedule["f0"], schedule["f1"])
-    on = sorted(schedule["onsets"])
-    gaps = [b - a for a, b in zip(on, on[1:])]
-    if schedule["loop"] > 0:
-        gaps.append(schedule["loop"] - on[-1] + on[0])
-    return max(gaps) if gaps else 1.0
+    return [Rational(x.numerator * (den // x.denominator) // den, x.numerator * (den // x.denominator) % den, den)
+            for x in xs]
 
 #: the parameters every regular train shares (written once, in each class's docstring)
 _TRAIN_PARAMETERS = """amp_ua : float
@@ -402,7 +386,7 @@ class _Train:
         return dataclasses.replace(self, pattern=pattern)
 
     # ---- rendering -------------------------------------------------------------
-    def _template(self, rate: int, unit_amp: float | None = None) -> tuple[list[float], list[float]]:
+    def _template(self, rate: int, unit_amp: float | None = None) -> TemplatePlan:
         spu = rate / 1e6   # samples per microsecond
         r, f = self.rise_us * spu, self.fall_us * spu
         taus, vals, t = [0.0], [0.0], 0.0
@@ -421,54 +405,52 @@ class _Train:
                     taus.append(tau)
                     vals.append(v)
             t += w + (r + f) / 2 + gap_us * spu
-        return taus, vals
+        return TemplatePlan(tuple(taus), tuple(vals))
 
-    def _schedule(self, rate: int) -> dict:
-        spu = Fraction(rate, 10**6)
+    def _schedule(self, rate: int) -> Schedule:
+        """The onsets of a train given a rate: a sweep, bursts, or a regular train (a peer of
+        :meth:`CustomTrain._schedule <CustomTrain>`)."""
         end = _end(self.delay_s, self.duration_s, rate)
         if self.sweep is not None:
             sw = self.sweep
             if sw.start_hz * 2 > rate or sw.stop_hz * 2 > rate:
                 raise ValueError(f"sweep reaches {max(sw.start_hz, sw.stop_hz):g} Hz: "
                                  f"at rate={rate} pulses need <= {rate / 2:g} Hz")
-            return {"kind": "sweep", "f0": sw.start_hz, "f1": sw.stop_hz, "seconds": sw.seconds,
-                    "log": sw.scale == "log", "delay_s": self.delay_s, "phase_at_end": sw.cycles, "end": end}
-        period = self.period_us_exact * spu
+            return SweepSchedule(start_hz=sw.start_hz, stop_hz=sw.stop_hz, seconds=sw.seconds, log=sw.scale == "log",
+                                 delay_s=self.delay_s, phase_at_end_cycles=sw.cycles, end=end)
+        period = self.period_us_exact * Fraction(rate, 10**6)
         if period < 2:
             raise ValueError(f"pulse rate {1e6 / float(self.period_us_exact):g} Hz is too high for rate={rate}: "
                              f"allowed up to {rate / 2:g} Hz (two samples a period)")
         delay = _sec(self.delay_s) * rate
-        burst_on = cycle = None
         if self.burst is not None:
-            burst_on = _rat(_sec(self.burst.on_s) * rate)
             delay_r, cycle = _common(delay, (_sec(self.burst.on_s) + _sec(self.burst.off_s)) * rate)
-        else:
-            delay_r = _rat(delay)
-        return {"kind": "regular", "period": _rat(period), "delay": delay_r, "burst_on": burst_on,
-                "burst_cycle": cycle, "end": end}
+            if not cycle.positive:   # the bursts would all start at once: the train would never advance
+                raise ValueError(f"burst on_s + off_s = {self.burst.on_s + self.burst.off_s:g} s is no time at "
+                                 f"rate={rate} (on_s={self.burst.on_s!r}, off_s={self.burst.off_s!r}): a burst "
+                                 f"cycle needs at least a sample; lengthen on_s or off_s")
+            return BurstSchedule(period=_rat(period), delay=delay_r, burst_on=_rat(_sec(self.burst.on_s) * rate),
+                                 burst_cycle=cycle, end=end)
+        return RegularSchedule(period=_rat(period), delay=_rat(delay), end=end)
 
-    def plan(self, rate: int = _checks.DEFAULT_RATE) -> dict:
-        """Reduce the spec to samples and uA for the compiled generator."""
+    def plan(self, rate: int = _checks.DEFAULT_RATE) -> ProgramPlan:
+        """Reduce the spec to samples and uA for the compiled generator
+        (a :class:`microwave.plans.ProgramPlan`)."""
         rate = _checks.rate(rate)
         pattern = self._pattern
         if self.polarity == "alternate":
             pattern = PolarityPattern((Hold(ALTERNATE, pulses=1),))
         template, schedule = self._template(rate), self._schedule(rate)
         unit_pulses = self.unit_pulses
-        gap = _longest_gap(schedule, rate)
-        return {
-            "rate": rate,
-            "template": template,
-            "sign": -1.0 if self.polarity == -1 else 1.0,
-            "schedule": schedule,
-            "pattern": pattern.plan(rate) if pattern is not None else None,
-            "envelope": self.envelope.plan(rate) if self.envelope is not None else None,
-            # one gain a unit (pyx/mw_program.pxd): its pulses, the longest
+        gap = schedule.longest_gap_samples(rate)
+        return ProgramPlan(
+            rate=rate, template=template, sign=-1.0 if self.polarity == -1 else 1.0, schedule=schedule,
+            pattern=pattern.plan(rate) if pattern is not None else None,
+            envelope=self.envelope.plan(rate) if self.envelope is not None else None,
+            # one gain a unit (csrc/mw_program.h): its pulses, the longest
             # it takes to come round, and the longest it lasts (samples)
-            "unit_pulses": unit_pulses,
-            "unit_period": unit_pulses * gap,
-            "unit_len": (unit_pulses - 1) * gap + template[0][-1],
-        }
+            unit_pulses=unit_pulses, unit_period_samples=unit_pulses * gap,
+            unit_len_samples=(unit_pulses - 1) * gap + template.end_samples)
 
     @property
     def unit_pulses(self) -> int:
@@ -679,20 +661,32 @@ class CustomTrain(_Train):
         if unused:
             raise ValueError(f"{unused[0]}={getattr(self, unused[0])!r}: a CustomTrain takes its timing and signs from "
                              f"onsets_s and amps_ua: freq_hz, period_us, sweep, burst and pattern are not used")
-        # pass _Train's timing check with the tightest spacing as the period
-        starts = list(on) + ([on[0] + self.loop_s] if self.loop_s is not None else [])
+        starts = self._starts_s
         if self.loop_s is not None and on[-1] >= self.loop_s:
             raise ValueError(f"onsets_s[-1]={on[-1]!r} must be before loop_s={self.loop_s!r}")
         for i in range(len(starts) - 1):
             if starts[i + 1] <= starts[i]:
                 raise ValueError(f"onsets_s must ascend: onsets_s[{i + 1}]={starts[i + 1]!r} <= {starts[i]!r}")
-        spacing = min([b - a for a, b in zip(starts, starts[1:])] + [1e9])
-        object.__setattr__(self, "period_us", spacing * 1e6)
         super().__post_init__()
 
+    @property
+    def _starts_s(self) -> list[float]:
+        """The onsets of one pass, and the first of the next when it loops, s."""
+        on = self.onsets_s
+        return list(on) + ([on[0] + self.loop_s] if self.loop_s is not None else [])
+
+    @property
+    def _spacing_us(self) -> float:
+        """The closest two onsets come (around the loop too), us: this kind's
+        timing (1e15 for a single pulse played once)."""
+        starts = self._starts_s
+        return min([b - a for a, b in zip(starts, starts[1:])] + [1e9]) * 1e6
+
     def _check_timing(self):
-        if self.footprint_us > self.period_us:
-            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart (loop_s={self.loop_s!r}), "
+        # listed onsets: the pulses must fit between them (the peer of _Train's rate check)
+        spacing_us = self._spacing_us
+        if self.footprint_us > spacing_us:
+            raise ValueError(f"onsets_s has pulses {spacing_us:g} us apart (loop_s={self.loop_s!r}), "
                              f"but each lasts {self.footprint_us:g} us ({self._widths()}): "
                              f"space the onsets further or shorten phase_us")
 
@@ -717,18 +711,18 @@ class CustomTrain(_Train):
         sign = -1.0 if self.polarity == -1 else 1.0
         return sign * self.pulse_charge_uc / self.amp_ua * sum(self.amps_ua)
 
-    def _template(self, rate: int, unit_amp: float | None = None) -> tuple[list[float], list[float]]:
+    def _template(self, rate: int, unit_amp: float | None = None) -> TemplatePlan:
         # one template of unit amplitude: each pulse's amplitude comes from amps_ua
         return super()._template(rate, unit_amp=self.amp_ua)
 
-    def _schedule(self, rate: int) -> dict:
-        assert self.period_us is not None   # __post_init__ sets it from onsets_s
-        if self.period_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
-            raise ValueError(f"onsets_s has pulses {self.period_us:g} us apart: "
+    def _schedule(self, rate: int) -> Schedule:
+        spacing_us = self._spacing_us
+        if spacing_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
+            raise ValueError(f"onsets_s has pulses {spacing_us:g} us apart: "
                              f"at rate={rate} they need >= {2e6 / rate:g} us")
-        return {"kind": "custom", "onsets": [x * rate for x in self.onsets_s], "amps": list(self.amps_ua),
-                "loop": self.loop_s * rate if self.loop_s else 0.0, "delay": self.delay_s * rate,
-                "end": _end(self.delay_s, self.duration_s, rate)}
+        return CustomSchedule(onsets_samples=tuple(x * rate for x in self.onsets_s), amps_ua=self.amps_ua,
+                              loop_samples=self.loop_s * rate if self.loop_s else 0.0,
+                              delay_samples=self.delay_s * rate, end=_end(self.delay_s, self.duration_s, rate))
 
 
 # one text for the parameters the trains share (numpydoc reads the class docstrings)

@@ -24,6 +24,7 @@ from fractions import Fraction
 import numpy as np
 
 from . import _checks
+from .plans import BurstSchedule, ProgramPlan, Rational, RegularSchedule
 from .sessions import Session
 from .stage import FDA_LOADS_OHM, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
@@ -109,38 +110,37 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
             "timeline": session.timeline()}
 
 
-def _repeat_samples(plan: dict) -> int | None:
+def _repeat_samples(plan: ProgramPlan) -> int | None:
     """Samples after which a spec's current repeats exactly (pulses, bursts,
     polarity pattern and a looping envelope together), or None when it
     does not repeat (a sweep, a custom train, a delay, an end, a one-shot
     envelope)."""
-    sc = plan["schedule"]
-    env = plan["envelope"]
-    if sc["kind"] != "regular" or sc["end"] is not None or sc["delay"][:2] != (0, 0):
+    sc = plan.schedule
+    env = plan.envelope
+    if not isinstance(sc, (RegularSchedule, BurstSchedule)) or sc.end is not None or sc.delay.whole or sc.delay.rem:
         return None
-    if env is not None and not env["loop"]:
+    if env is not None and not env.loop:
         return None
 
-    def rat(r):
-        return Fraction(r[0]) + Fraction(r[1], r[2])
-    period = rat(sc["period"])
+    def rat(r: Rational) -> Fraction:
+        return Fraction(r.whole) + Fraction(r.rem, r.den)
+    period = rat(sc.period)
     parts = [period, Fraction(1)]
-    if sc["burst_cycle"] is not None:
-        cycle = rat(sc["burst_cycle"])
-        per_burst = math.ceil(rat(sc["burst_on"]) / period)
+    if isinstance(sc, BurstSchedule):
+        cycle = rat(sc.burst_cycle)
+        per_burst = sc.pulses_per_burst
         parts.append(cycle)
-    if plan["pattern"] is not None:
-        by_time, _, lengths = plan["pattern"]
-        if by_time:
-            parts.append(Fraction(sum(lengths)))
+    if plan.pattern is not None:
+        if plan.pattern.by_time:
+            parts.append(Fraction(plan.pattern.cycle))
         else:
-            pulses = math.lcm(sum(lengths), 2)
-            if sc["burst_cycle"] is not None:   # counted across bursts: whole bursts of whole patterns
+            pulses = math.lcm(plan.pattern.cycle, 2)
+            if isinstance(sc, BurstSchedule):   # counted across bursts: whole bursts of whole patterns
                 parts.append(cycle * (math.lcm(pulses, per_burst) // per_burst))
             else:
                 parts.append(period * pulses)
     if env is not None:
-        parts.append(Fraction(sum(env["lengths"])))
+        parts.append(Fraction(env.total_samples))
     num = math.lcm(*(p.numerator for p in parts))
     den = math.gcd(*(p.denominator for p in parts))
     return num // den

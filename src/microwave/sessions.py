@@ -27,6 +27,7 @@ from . import _checks, _toml, modes
 from ._core import Generator
 from ._session import SessionEngine
 from .envelopes import Envelope, Ramp
+from .plans import ProgramPlan
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
@@ -350,7 +351,7 @@ class Session:
             edge = out[-1][1]
         return out
 
-    def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[dict]]]:
+    def step_plans(self, rate: int, channels: int) -> list[tuple[int, int, list[ProgramPlan]]]:
         """(first sample, end sample, one generator plan per channel) of each
         step: its spec's plan with the step's soft start and stop as the gate.
 
@@ -377,12 +378,10 @@ class Session:
         for s, d, (lo, hi) in zip(self.steps, self.step_seconds(), self.step_edges(rate)):
             plans = [p.plan(rate) for p in s.programs(channels)]
             gate = self._step_gate(d, plans, rate)[0].plan(rate)
-            for plan in plans:
-                plan["gate"] = gate
-            out.append((lo, hi, plans))
+            out.append((lo, hi, [dataclasses.replace(plan, gate=gate) for plan in plans]))
         return out
 
-    def _step_gate(self, seconds: float, plans: list[dict], rate: int) -> tuple[Envelope, float, float]:
+    def _step_gate(self, seconds: float, plans: list[ProgramPlan], rate: int) -> tuple[Envelope, float, float]:
         """A step's gate (:meth:`_gate`) for the programs of ``plans``, with
         their longest unit period and unit length (samples): what the
         engine and the oracle's plans both take."""
@@ -437,31 +436,35 @@ class Session:
     def _engine(self, rate: int, stage: Stage, ramp_s: float = 0.5, max_level: float = 1.0,
                 measure: bool = False) -> SessionEngine:
         """The compiled engine.  Its memory grows with the distinct programs,
-        not with the steps: equal specs compile once, and each step is a
-        few numbers (its length, its programs' indices, its gate)."""
+        not with the steps: equal plans (what equal specs give) compile once,
+        and each step is a few numbers (its length, its programs' indices,
+        its gate)."""
         channels = self.channels_on(stage)
         edges = self.step_edges(rate)
         n = len(edges)
-        compiled: dict[object, int] = {}    # spec (or its id, if unhashable) -> index
-        plans: list[dict] = []
+        compiled: dict[ProgramPlan, int] = {}    # plan -> index: equal plans give equal samples
+        plans: list[ProgramPlan] = []
+        planned: dict[object, ProgramPlan] = {}   # spec -> its plan: equal specs are planned once
         index = np.empty((n, channels), dtype=np.int64)
         gates = np.empty((n, 4), dtype=np.int64)
         ramp_min = np.empty(n, dtype=np.int64)
         unit_len = np.empty(n, dtype=np.int64)
         for i, (s, d) in enumerate(zip(self.steps, self.step_seconds())):
             for c, spec in enumerate(s.programs(channels)):
-                key = _key(spec)
-                if key not in compiled:
-                    compiled[key] = len(plans)
-                    plans.append(spec.plan(rate))
-                index[i, c] = compiled[key]
+                plan = planned.get(spec)
+                if plan is None:
+                    plan = planned[spec] = spec.plan(rate)
+                if plan not in compiled:
+                    compiled[plan] = len(plans)
+                    plans.append(plan)
+                index[i, c] = compiled[plan]
             gate, period, length = self._step_gate(d, [plans[k] for k in index[i]], rate)
             gates[i] = np.diff(gate.edges(rate), prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
         total = min(edges[-1][1], round(self.auto_off_s * rate))
-        plan = dict(stage.plan(channels, rate), measure=measure)
-        return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, plan, total,
+        stage_plan = dataclasses.replace(stage.plan(channels, rate), measure=measure)
+        return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, stage_plan, total,
                              float(rate), ramp_s=ramp_s, max_level=max_level, ramp_min=ramp_min,
                              unit_len=unit_len, step_gates=gates)
 
@@ -576,20 +579,9 @@ class Session:
         return report(self, stage, rate, electrode_area_cm2)
 
 
-def _key(spec):
-    """What equal specs share, to compile once: the spec, or its identity
-    when it cannot be hashed."""
-    try:
-        hash(spec)
-    except TypeError:
-        return id(spec)
-    return spec
-
-
-
-def _units(plans: list[dict]) -> tuple[float, float]:
+def _units(plans: list[ProgramPlan]) -> tuple[float, float]:
     """The longest unit period and unit length (samples) among a step's programs."""
-    return max(p["unit_period"] for p in plans), max(p["unit_len"] for p in plans)
+    return max(p.unit_period_samples for p in plans), max(p.unit_len_samples for p in plans)
 
 
 # ---- built-in sessions -------------------------------------------------------------

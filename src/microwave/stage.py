@@ -61,6 +61,7 @@ import numpy as np
 
 from . import _checks, _toml
 from ._session import SUPERVISOR_SOFT
+from .plans import StagePlan
 
 if TYPE_CHECKING:
     from .sessions import Session
@@ -577,8 +578,8 @@ class Stage:
         top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
         return min(top, top_ac), worst
 
-    def plan(self, n_program_channels: int, rate: int) -> dict:
-        """The C plan for the compiled stage and its supervisor."""
+    def plan(self, n_program_channels: int, rate: int) -> StagePlan:
+        """The C plan for the compiled stage and its supervisor (a :class:`microwave.plans.StagePlan`)."""
         n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
         rate = _checks.rate(rate)
         if n_program_channels > len(self.channel_map):
@@ -591,13 +592,14 @@ class Stage:
             r = self.channel_map[c]
             routes.append(r if isinstance(r, tuple) else (r, -1))
             gains.append(self.dac_per_ua(c))
-        return {"out_channels": self.out_channels, "routes": routes, "gain": gains,
-                # DC: the current is the drive, clamped to the limit in DAC units
-                "clamp": min(self.limit_ua * g for g in gains),
-                # AC: the supervisor's model and bounds
-                "coupling": self.coupling, "corner_hz": self.corner_hz, "corner_tolerance": self.corner_tolerance,
-                "limit_ua": self.limit_ua, "rail_ua": [self.headroom / g for g in gains],
-                "bleed_fraction": BLEED_FRACTION}
+        assert self.out_channels is not None   # __post_init__ sets it
+        return StagePlan(out_channels=self.out_channels, routes=tuple(routes), gains_dac_per_ua=tuple(gains),
+                         # DC: the current is the drive, clamped to the limit in DAC units
+                         clamp_dac=min(self.limit_ua * g for g in gains),
+                         # AC: the supervisor's model and bounds
+                         coupling=self.coupling, corner_hz=self.corner_hz, corner_tolerance=self.corner_tolerance,
+                         limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
+                         bleed_fraction=BLEED_FRACTION)
 
 
 def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:

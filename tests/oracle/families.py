@@ -39,8 +39,8 @@ class Family:
             p = numpy_ref.mask_params(spec, rate)
             return lambda start, n: numpy_ref.mask_train(p, start, n)
         plan = spec.plan(rate)
-        tpl = numpy_ref.Template(plan["template"])
-        sched = numpy_ref.Schedule(plan["schedule"], rate)
+        tpl = numpy_ref.Template(plan.template)
+        sched = numpy_ref.Schedule(plan.schedule, rate)
 
         def block(start, n):
             return numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, start, n, tpl, sched), start, tpl, sched)

@@ -12,7 +12,7 @@ Two kinds:
 * ``program_ref`` / ``session_ref``: anything the cores do (fractional
   edges, sloped edges, triangular pulses, bursts, sweeps, polarity patterns,
   envelopes, step gates, the DC output stage), computed from the same *plan*
-  the compiled generator gets (``spec.plan(rate)``).  Each sample is the
+  the compiled generator gets (``spec.plan(rate)``, a microwave.plans.ProgramPlan).  Each sample is the
   average of the ideal piecewise-linear pulse over ``[n, n+1)``: the level
   itself where the sample lies inside a flat part, otherwise
   ``a * (C(tau + 1) - C(tau))`` with ``C`` the integral of the pulse since
@@ -31,6 +31,8 @@ import math
 from fractions import Fraction
 
 import numpy as np
+
+from microwave.plans import BurstSchedule, RegularSchedule, SweepSchedule
 
 # ---- the curved ramp shapes, from libm (the core uses polynomials within 1e-10) ----
 _SHAPES = {
@@ -52,11 +54,11 @@ def mask_params(spec, rate: int) -> dict:
     """Period, delay and phase edges in whole samples of a rectangular
     regular train (raises ValueError when one is fractional or sloped)."""
     plan = spec.plan(rate)
-    sc = plan["schedule"]
-    if sc["kind"] != "regular" or sc["burst_on"] is not None or plan["envelope"] is not None:
+    sc = plan.schedule
+    if not isinstance(sc, RegularSchedule) or plan.envelope is not None:
         raise ValueError("mask refs cover regular trains without bursts or envelopes")
-    whole, rem, _ = sc["period"]
-    dw, drem, _ = sc["delay"]
+    whole, rem = sc.period.whole, sc.period.rem
+    dw, drem = sc.delay.whole, sc.delay.rem
     if rem or drem:
         raise ValueError("period or delay is not a whole number of samples")
     if spec.rise_us or spec.fall_us:
@@ -68,7 +70,7 @@ def mask_params(spec, rate: int) -> dict:
         w = _whole(w * spu, "phase width")
         phases.append((t, t + w, float(amp)))
         t += w + _whole(g * spu, "gap")
-    return {"period": whole, "delay": dw, "phases": phases, "sign": plan["sign"], "pattern": plan["pattern"]}
+    return {"period": whole, "delay": dw, "phases": phases, "sign": plan.sign, "pattern": plan.pattern}
 
 
 def mask_train(p: dict, start: int, n: int) -> np.ndarray:
@@ -127,9 +129,9 @@ def pulse_signs(pattern, k: np.ndarray, onset_w: np.ndarray, sign: float = 1.0, 
     sample -- is needed only for a timed pattern with an alternating state."""
     if pattern is None:
         return sign
-    by_time, kinds, lengths = pattern
-    kinds = np.asarray(kinds)
-    lengths = np.asarray(lengths, dtype=np.int64)
+    by_time = pattern.by_time
+    kinds = np.asarray(pattern.kinds)
+    lengths = np.asarray(pattern.lengths, dtype=np.int64)
     ends = np.cumsum(lengths)
     cycle = int(ends[-1])
     pos = (onset_w if by_time else k) % cycle
@@ -162,7 +164,7 @@ class Template:
     with the same float operations as the core's Generator."""
 
     def __init__(self, template):
-        taus, vals = template
+        taus, vals = template.taus_samples, template.values_ua
         nbp = len(taus)
         self.tau = np.array(taus, dtype=np.float64)
         self.v = np.array(vals, dtype=np.float64)
@@ -195,27 +197,25 @@ class Schedule:
     core's arithmetic: exact rationals for regular trains and bursts, the
     closed form of the phase law for sweeps."""
 
-    def __init__(self, sc: dict, rate: float):
+    def __init__(self, sc, rate: float):
         self.sc = sc
-        self.kind = sc["kind"]
         # where the train ends: pulses start before end = whole + frac samples
-        if "end" in sc:
-            self.end = sc["end"]
-        else:   # older plans: a whole sample, < 0 for none
-            self.end = None if sc["end_sample"] < 0 else (sc["end_sample"], 0.0)
-        if self.kind == "regular":
-            self.pw, self.pr, self.pd = sc["period"]
-            self.dw, self.dr, self.dd = sc["delay"]
-            if sc["burst_on"] is not None:
-                ow, orem, od = sc["burst_on"]
-                self.cw, self.cr, _ = sc["burst_cycle"]
+        self.end = None if sc.end is None else (sc.end.whole, sc.end.frac)
+        if isinstance(sc, (RegularSchedule, BurstSchedule)):
+            self.kind = "regular"
+            self.pw, self.pr, self.pd = sc.period.whole, sc.period.rem, sc.period.den
+            self.dw, self.dr, self.dd = sc.delay.whole, sc.delay.rem, sc.delay.den
+            if isinstance(sc, BurstSchedule):
+                ow, orem, od = sc.burst_on.whole, sc.burst_on.rem, sc.burst_on.den
+                self.cw, self.cr = sc.burst_cycle.whole, sc.burst_cycle.rem
                 # pulses per burst: j with j * period < burst_on
                 P = Fraction(self.pw * self.pd + self.pr, self.pd)
                 on = Fraction(ow * od + orem, od)
                 self.per_burst = math.ceil(on / P)
             else:
                 self.per_burst = None
-        elif self.kind == "sweep":
+        elif isinstance(sc, SweepSchedule):
+            self.kind = "sweep"
             self.rate = float(rate)
         else:
             raise NotImplementedError("custom trains are not covered by the numpy reference")
@@ -242,19 +242,19 @@ class Schedule:
             w = w + over
         else:
             sc = self.sc
-            f0, f1, T = sc["f0"], sc["f1"], sc["seconds"]
+            f0, f1, T = sc.start_hz, sc.stop_hz, sc.seconds
             kd = k.astype(np.float64)
-            after = kd > sc["phase_at_end"]
+            after = kd > sc.phase_at_end_cycles
             if f0 == f1:
                 ts = kd / f0
-            elif sc["log"]:
+            elif sc.log:
                 lr = math.log(f1 / f0)
                 ts = T / lr * np.log(1.0 + kd * lr / (f0 * T))
             else:
                 a = (f1 - f0) / (2.0 * T)
                 ts = 2.0 * kd / (f0 + np.sqrt(f0 * f0 + 4.0 * a * kd))
-            ts = np.where(after, T + (kd - sc["phase_at_end"]) / f1, ts)
-            t = (sc["delay_s"] + ts) * self.rate
+            ts = np.where(after, T + (kd - sc.phase_at_end_cycles) / f1, ts)
+            t = (sc.delay_s + ts) * self.rate
             w = np.floor(t).astype(np.int64)
             f = t - w
         if self.end is None:
@@ -288,30 +288,30 @@ class Schedule:
         return lo
 
 
-def envelope_levels(env: dict | None, start: int, n: int):
+def envelope_levels(env, start: int, n: int):
     """The float32 multiplier of samples [start, start+n) (None: unity)."""
     if env is None:
         return None
     return envelope_at(env, np.arange(start, start + n, dtype=np.int64))
 
 
-def envelope_at(env: dict, p: np.ndarray):
-    """The float32 multiplier of the samples ``p``."""
-    lengths = np.asarray(env["lengths"], dtype=np.int64)
+def envelope_at(env, p: np.ndarray):
+    """The float32 multiplier of the samples ``p`` (``env``: an EnvelopePlan)."""
+    lengths = np.asarray(env.lengths_samples, dtype=np.int64)
     ends = np.cumsum(lengths)
     total = int(ends[-1])
     p = np.asarray(p, dtype=np.int64)
     done = np.zeros(p.shape, dtype=bool)
-    if env["loop"]:
+    if env.loop:
         p = p % total
     else:
         done = p >= total
         p = np.where(done, 0, p)
     seg = np.searchsorted(ends, p, side="right")
     pos = p - (ends[seg] - lengths[seg])
-    a = np.asarray(env["a"], dtype=np.float64)[seg]
-    d = np.asarray(env["b"], dtype=np.float64)[seg] - a
-    shape = np.asarray(env["shapes"])[seg]
+    a = np.asarray(env.from_levels, dtype=np.float64)[seg]
+    d = np.asarray(env.to_levels, dtype=np.float64)[seg] - a
+    shape = np.asarray(env.shapes)[seg]
     L = lengths[seg].astype(np.float64)
     lvl = a.copy()
     lin = (shape == 1) & (d != 0.0)
@@ -320,14 +320,14 @@ def envelope_at(env: dict, p: np.ndarray):
         m = (shape == sh) & (d != 0.0)
         if m.any():
             lvl[m] = a[m] + d[m] * f(pos[m].astype(np.float64) / L[m])
-    lvl[done] = env["after"]
+    lvl[done] = env.after_level
     return lvl.astype(np.float32)
 
 
-def train_ref(plan: dict, start: int, n: int, tpl: Template | None = None, sched: Schedule | None = None) -> np.ndarray:
+def train_ref(plan, start: int, n: int, tpl: Template | None = None, sched: Schedule | None = None) -> np.ndarray:
     """The pulse train of ``plan`` (no envelope): samples [start, start+n)."""
-    tpl = tpl or Template(plan["template"])
-    sched = sched or Schedule(plan["schedule"], plan["rate"])
+    tpl = tpl or Template(plan.template)
+    sched = sched or Schedule(plan.schedule, plan.rate)
     out = np.zeros(n, dtype=np.float32)
     if n == 0:
         return out
@@ -341,7 +341,7 @@ def train_ref(plan: dict, start: int, n: int, tpl: Template | None = None, sched
     def first_at(sample):
         return sched.last_at_or_before(sample - 1) + 1
 
-    A = np.broadcast_to(np.asarray(pulse_signs(plan["pattern"], k, W, plan["sign"], first_at), dtype=np.float64),
+    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, k, W, plan.sign, first_at), dtype=np.float64),
                         k.shape)
     samples = np.arange(start, start + n, dtype=np.int64)
     ci = np.searchsorted(W, samples, side="right") - 1
@@ -373,27 +373,27 @@ def train_ref(plan: dict, start: int, n: int, tpl: Template | None = None, sched
     return out
 
 
-def gain_at(plan: dict, p: np.ndarray) -> np.ndarray:
+def gain_at(plan, p: np.ndarray) -> np.ndarray:
     """The gain that moves sample by sample (envelope x gate, float32) at samples p."""
     g = np.ones(len(p), dtype=np.float32)
-    for env in (plan.get("envelope"), plan.get("gate")):
+    for env in (plan.envelope, plan.gate):
         if env is not None:
             g = g * envelope_at(env, p)
     return g
 
 
-def hold_gain(plan: dict, out: np.ndarray, start: int, tpl: Template | None = None,
+def hold_gain(plan, out: np.ndarray, start: int, tpl: Template | None = None,
               sched: Schedule | None = None) -> np.ndarray:
     """``out`` (the train at unit gain, samples [start, start+n)) with one
     gain a unit: each unit (a pulse, or an alternating pair) takes the gain
     of the sample where its first pulse starts; in that sample, the part
     before the onset keeps the previous unit's gain."""
-    if plan.get("envelope") is None and plan.get("gate") is None:
+    if plan.envelope is None and plan.gate is None:
         return out
     n = len(out)
-    tpl = tpl or Template(plan["template"])
-    sched = sched or Schedule(plan["schedule"], plan["rate"])
-    U = plan.get("unit_pulses", 1)
+    tpl = tpl or Template(plan.template)
+    sched = sched or Schedule(plan.schedule, plan.rate)
+    U = plan.unit_pulses
     k_last = sched.last_at_or_before(start + n - 1)
     if k_last < 0:
         return out * np.float32(0.0)
@@ -406,7 +406,7 @@ def hold_gain(plan: dict, out: np.ndarray, start: int, tpl: Template | None = No
 
     def first_at(sample):
         return sched.last_at_or_before(sample - 1) + 1
-    A = np.broadcast_to(np.asarray(pulse_signs(plan["pattern"], ku, W, plan["sign"], first_at), dtype=np.float64),
+    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, ku, W, plan.sign, first_at), dtype=np.float64),
                         ku.shape)
     h = gain_at(plan, W)                                  # each unit's gain
     before = np.float32(0.0)                              # the gain before the first (none: 0)
@@ -430,7 +430,7 @@ def hold_gain(plan: dict, out: np.ndarray, start: int, tpl: Template | None = No
     return res
 
 
-def program_ref(plan: dict, start: int, n: int) -> np.ndarray:
+def program_ref(plan, start: int, n: int) -> np.ndarray:
     """One channel's program (train, envelope, step gate), as Generator.fill
     gives it: samples [start, start+n), uA, float32."""
     return hold_gain(plan, train_ref(plan, start, n), start)
@@ -451,17 +451,17 @@ class SessionRef:
         if stage.coupling != "dc":
             raise NotImplementedError("the AC pre-emphasis is a recursion: not vectorised here")
         channels = session.channels_on(stage)
-        self.steps = [(lo, hi, [(plan, Template(plan["template"]), Schedule(plan["schedule"], rate)) for plan in plans])
+        self.steps = [(lo, hi, [(plan, Template(plan.template), Schedule(plan.schedule, rate)) for plan in plans])
                       for lo, hi, plans in session.step_plans(rate, channels)]
         edge = self.steps[-1][1]
         self.total = min(edge, round(session.auto_off_s * rate))
         if session.peak_ua > stage.limit_ua:
             raise ValueError("the session exceeds the stage")
         st = stage.plan(channels, rate)
-        self.out_channels = st["out_channels"]
-        self.routes = st["routes"]
-        self.gains = st["gain"]
-        self.clamp = float(np.float32(st["clamp"]))
+        self.out_channels = st.out_channels
+        self.routes = st.routes
+        self.gains = st.gains_dac_per_ua
+        self.clamp = float(np.float32(st.clamp_dac))
         self.n_ch = channels
 
     def frames(self, start: int, n: int) -> np.ndarray:

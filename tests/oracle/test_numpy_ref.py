@@ -98,7 +98,7 @@ def test_scipy_coincides(fam):
     else:
         # chirp: same phase law -- the sweep's pulses start at the chirp's phase of k cycles
         plan = spec.plan(RATE)
-        w, f, _ = numpy_ref.Schedule(plan["schedule"], RATE).onsets(np.arange(50))
+        w, f, _ = numpy_ref.Schedule(plan.schedule, RATE).onsets(np.arange(50))
         sw = spec.sweep
         t = (w + f) / RATE
         phase = sw.start_hz * t + (sw.stop_hz - sw.start_hz) / (2 * sw.seconds) * t * t

@@ -1,0 +1,476 @@
+"""Plans: what a spec compiles to, in samples and uA, before it reaches C.
+
+A spec (``Biphasic``, ``Envelope``, ``PolarityPattern``, ``Stage``...) is
+in physical units and checked against physical limits.  Its ``plan(rate)``
+reduces it to one of these frozen, typed dataclasses, each mirroring a C
+struct of ``csrc/`` field by field; :class:`microwave._core.Generator` and
+:class:`microwave._session.SessionEngine` copy them into that struct and
+nothing else.  The timing kinds are peers, one class each --
+:class:`RegularSchedule`, :class:`BurstSchedule`, :class:`SweepSchedule`,
+:class:`CustomSchedule` (the :data:`Schedule` union) -- and the generator
+dispatches on the class.
+
+Every plan checks, when built, what would otherwise reach C wrong: the
+lengths of its arrays against the limits the extension exports
+(:data:`~microwave._core.MAX_BREAKPOINTS`, ``MAX_STATES``,
+``MAX_SEGMENTS``, ``MAX_CHANNELS``), the kinds against the C enums, and the
+invariants the kernels assume (a rational's remainder below its
+denominator, ascending onsets, positive lengths); a wrong one is a
+``ValueError`` (``TypeError`` for a wrong type) naming the field.  Plans
+hold tuples, never lists: they are hashable, and equal specs give equal
+plans (the session engine compiles each distinct plan once).
+
+Plans are for the compiled layer and for tests (the numpy oracle reads
+them too); users build specs.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+
+from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
+
+__all__ = ["Rational", "SampleTime", "TemplatePlan", "RegularSchedule", "BurstSchedule", "SweepSchedule",
+           "CustomSchedule", "Schedule", "SCHEDULES", "PatternPlan", "EnvelopePlan", "ProgramPlan", "StagePlan"]
+
+#: a rational's denominator stays below this (csrc/mw_rational.h: products fit in int64)
+MAX_DEN = 2**31 - 1
+
+
+# ---- the checks (cheap: these run every time a generator is built) ----------------
+def _typed(owner: str, name: str, value, types, what: str):
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise TypeError(f"{owner}.{name}={value!r} must be {what}, not a bool")
+    if not isinstance(value, types):
+        raise TypeError(f"{owner}.{name}={value!r} must be {what}, not {type(value).__name__}")
+    return value
+
+
+def _int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
+    if type(value) is not int:   # the common case without the ABC's isinstance
+        _typed(owner, name, value, Integral, "an int")
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}" if hi is not None
+                         else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+
+
+def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: bool = False,
+          hi: float | None = None, hi_open: bool = False) -> None:
+    if type(value) is not float and type(value) is not int:   # the common cases without the ABC's isinstance
+        _typed(owner, name, value, Real, "a number")
+    if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
+            or (hi is not None and (value >= hi if hi_open else value > hi)):
+        lo_s = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+        hi_s = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
+        allowed = " and ".join(s for s in (lo_s, hi_s) if s) or "finite"
+        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {allowed} (finite)")
+
+
+def _reals(owner: str, name: str, values: tuple, lo: float | None = None) -> None:
+    """Each item a finite number (>= ``lo``); the item's name is only formatted for an error."""
+    for i, v in enumerate(values):
+        if (type(v) is not float and type(v) is not int) or not math.isfinite(v) or (lo is not None and v < lo):
+            _real(owner, f"{name}[{i}]", v, lo)
+
+
+def _ints(owner: str, name: str, values: tuple, lo: int) -> None:
+    """Each item an int >= ``lo``; the item's name is only formatted for an error."""
+    for i, v in enumerate(values):
+        if type(v) is not int or v < lo:
+            _int(owner, f"{name}[{i}]", v, lo)
+
+
+def _items(owner: str, name: str, value, limit: int, limit_name: str, what: str) -> tuple:
+    """A tuple of 1 to ``limit`` items (the length a C array holds)."""
+    _typed(owner, name, value, tuple, "a tuple")
+    if not 1 <= len(value) <= limit:
+        raise ValueError(f"{owner}.{name} has {len(value)} {what}: 1 to {limit_name}={limit} fit the compiled state")
+    return value
+
+
+def _same_length(owner: str, names: tuple[str, ...], values: tuple[tuple, ...]) -> None:
+    if len({len(v) for v in values}) > 1:
+        lens = ", ".join(f"{n} {len(v)}" for n, v in zip(names, values))
+        raise ValueError(f"{owner}: {lens} entries: give one of each per entry")
+
+
+def _optional(owner: str, name: str, value, cls: type) -> None:
+    if value is not None:
+        _typed(owner, name, value, cls, f"a {cls.__name__} or None")
+
+
+# ---- the pieces -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Rational:
+    """An exact, non-negative number of samples: ``whole + rem / den``
+    (``mw_rat``, csrc/mw_rational.h)."""
+
+    whole: int
+    rem: int
+    den: int
+
+    def __post_init__(self):
+        _int("Rational", "den", self.den, 1, MAX_DEN)
+        _int("Rational", "whole", self.whole, 0)
+        _int("Rational", "rem", self.rem, 0, self.den - 1)
+
+    @property
+    def samples(self) -> float:
+        """The value as a float (for estimates, not for onsets)."""
+        return self.whole + self.rem / self.den
+
+    @property
+    def positive(self) -> bool:
+        """Whether it is above zero."""
+        return self.whole > 0 or self.rem > 0
+
+
+@dataclass(frozen=True, slots=True)
+class SampleTime:
+    """A time in samples, ``whole + frac`` (where a train ends: its pulses
+    start before it; ``end_whole``/``end_frac`` of ``mw_schedule``)."""
+
+    whole: int
+    frac: float
+
+    def __post_init__(self):
+        _int("SampleTime", "whole", self.whole, 0)
+        _real("SampleTime", "frac", self.frac, 0.0, hi=1.0, hi_open=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplatePlan:
+    """One pulse as a piecewise-linear function of the time since its onset
+    (``mw_template``, csrc/mw_template.h): breakpoints ``taus_samples``
+    (from 0, non-decreasing; a hard edge is two at one time) and the current
+    at each, ``values_ua`` (0 at both ends).  A custom train's template is
+    of 1 uA, scaled by each pulse's ``amps_ua``."""
+
+    taus_samples: tuple[float, ...]
+    values_ua: tuple[float, ...]
+
+    def __post_init__(self):
+        own = "TemplatePlan"
+        taus = _items(own, "taus_samples", self.taus_samples, MAX_BREAKPOINTS, "MAX_BREAKPOINTS", "breakpoints")
+        vals = _items(own, "values_ua", self.values_ua, MAX_BREAKPOINTS, "MAX_BREAKPOINTS", "breakpoints")
+        _same_length(own, ("taus_samples", "values_ua"), (taus, vals))
+        _reals(own, "taus_samples", taus, 0.0)
+        _reals(own, "values_ua", vals)
+        if taus[0] != 0.0:
+            raise ValueError(f"{own}.taus_samples[0]={taus[0]!r} is not allowed: a pulse starts at its onset (0)")
+        for i in range(1, len(taus)):
+            # (a rounding of a float's last bits, where an edge meets the next, is allowed)
+            if taus[i] < taus[i - 1] - 1e-9 * max(1.0, taus[i - 1]):
+                raise ValueError(f"{own}.taus_samples[{i}]={taus[i]!r} is before taus_samples[{i - 1}]="
+                                 f"{taus[i - 1]!r}: breakpoints are non-decreasing")
+        if vals[0] != 0.0 or vals[-1] != 0.0:
+            raise ValueError(f"{own}.values_ua={vals!r} is not allowed: a pulse starts and ends at 0")
+
+    @property
+    def end_samples(self) -> float:
+        """The pulse's footprint: from its onset to its end, samples."""
+        return self.taus_samples[-1]
+
+
+# ---- the schedules: one class per timing kind ------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RegularSchedule:
+    """Pulses every ``period`` samples from ``delay`` on, exactly
+    (``MW_SCHED_REGULAR`` without bursts)."""
+
+    period: Rational
+    delay: Rational
+    end: SampleTime | None = None
+
+    def __post_init__(self):
+        own = type(self).__name__
+        _typed(own, "period", self.period, Rational, "a Rational")
+        _typed(own, "delay", self.delay, Rational, "a Rational")
+        _optional(own, "end", self.end, SampleTime)
+        if not self.period.positive:
+            raise ValueError(f"{own}.period={self.period!r} is not allowed: > 0 samples")
+
+    def longest_gap_samples(self, rate: int) -> float:
+        """The longest onset-to-onset interval, samples."""
+        return self.period.samples
+
+
+@dataclass(frozen=True, slots=True)
+class BurstSchedule:
+    """A regular train restarted every ``burst_cycle`` samples, its pulses
+    starting while less than ``burst_on`` samples into the burst
+    (``MW_SCHED_REGULAR`` with bursts; ``burst_cycle`` and ``delay`` share
+    a denominator, for exact addition in C)."""
+
+    period: Rational
+    delay: Rational
+    burst_on: Rational
+    burst_cycle: Rational
+    end: SampleTime | None = None
+
+    def __post_init__(self):
+        own = type(self).__name__
+        for name in ("period", "delay", "burst_on", "burst_cycle"):
+            _typed(own, name, getattr(self, name), Rational, "a Rational")
+        _optional(own, "end", self.end, SampleTime)
+        # (burst_on may be 0: then each burst is one pulse; a cycle of 0 would never advance)
+        for name in ("period", "burst_cycle"):
+            if not getattr(self, name).positive:
+                raise ValueError(f"{own}.{name}={getattr(self, name)!r} is not allowed: > 0 samples")
+        if self.burst_cycle.den != self.delay.den:
+            raise ValueError(f"{own}.burst_cycle={self.burst_cycle!r} and delay={self.delay!r} must share a "
+                             f"denominator (they are added exactly)")
+
+    @property
+    def pulses_per_burst(self) -> int:
+        """Pulses in each burst: those starting before ``burst_on``, and at least one
+        (a burst of ``burst_on`` 0 is one pulse, as the kernel plays it)."""
+        p, on = self.period, self.burst_on
+        # ceil(on / period) in integers
+        num, den = (on.whole * on.den + on.rem) * p.den, (p.whole * p.den + p.rem) * on.den
+        return max(1, -(-num // den))
+
+    def longest_gap_samples(self, rate: int) -> float:
+        """The longest onset-to-onset interval (across the silence between bursts), samples."""
+        period = self.period.samples
+        # in floats (an estimate: it sizes a session step's gate), as it always was
+        per_burst = math.ceil(self.burst_on.samples / period - 1e-12)
+        return max(period, self.burst_cycle.samples - (per_burst - 1) * period)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSchedule:
+    """Phase-continuous pulses whose rate goes from ``start_hz`` to
+    ``stop_hz`` over ``seconds`` (linear or ``log`` in frequency), then
+    stays; pulse k where the phase reaches k cycles (``MW_SCHED_SWEEP``)."""
+
+    start_hz: float
+    stop_hz: float
+    seconds: float
+    log: bool
+    delay_s: float
+    phase_at_end_cycles: float
+    end: SampleTime | None = None
+
+    def __post_init__(self):
+        own = type(self).__name__
+        for name in ("start_hz", "stop_hz", "seconds"):
+            _real(own, name, getattr(self, name), 0.0, lo_open=True)
+        _typed(own, "log", self.log, bool, "a bool")
+        _real(own, "delay_s", self.delay_s, 0.0)
+        _real(own, "phase_at_end_cycles", self.phase_at_end_cycles, 0.0)
+        _optional(own, "end", self.end, SampleTime)
+
+    def longest_gap_samples(self, rate: int) -> float:
+        """The longest onset-to-onset interval (at the slower end), samples."""
+        return rate / min(self.start_hz, self.stop_hz)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomSchedule:
+    """Pulses at listed onsets (samples, ascending, within one loop) with
+    listed amplitudes, once or every ``loop_samples`` (``MW_SCHED_CUSTOM``)."""
+
+    onsets_samples: tuple[float, ...]
+    amps_ua: tuple[float, ...]
+    loop_samples: float
+    delay_samples: float
+    end: SampleTime | None = None
+
+    def __post_init__(self):
+        own = type(self).__name__
+        _typed(own, "onsets_samples", self.onsets_samples, tuple, "a tuple")
+        _typed(own, "amps_ua", self.amps_ua, tuple, "a tuple")
+        if not self.onsets_samples:
+            raise ValueError(f"{own}.onsets_samples=() is not allowed: at least one onset")
+        _same_length(own, ("onsets_samples", "amps_ua"), (self.onsets_samples, self.amps_ua))
+        _reals(own, "onsets_samples", self.onsets_samples, 0.0)
+        _reals(own, "amps_ua", self.amps_ua)
+        for i, t in enumerate(self.onsets_samples):
+            if i and t <= self.onsets_samples[i - 1]:
+                raise ValueError(f"{own}.onsets_samples[{i}]={t!r} is not after onsets_samples[{i - 1}]="
+                                 f"{self.onsets_samples[i - 1]!r}: onsets ascend")
+        _real(own, "loop_samples", self.loop_samples, 0.0)
+        if self.loop_samples > 0 and self.loop_samples <= self.onsets_samples[-1]:
+            raise ValueError(f"{own}.loop_samples={self.loop_samples!r} is not allowed: 0 (play once) or after "
+                             f"the last onset ({self.onsets_samples[-1]!r})")
+        _real(own, "delay_samples", self.delay_samples, 0.0)
+        _optional(own, "end", self.end, SampleTime)
+
+    def longest_gap_samples(self, rate: int) -> float:
+        """The longest onset-to-onset interval (around the loop too), samples; 1 for a single pulse once."""
+        on = self.onsets_samples
+        gaps = [b - a for a, b in zip(on, on[1:])]
+        if self.loop_samples > 0:
+            gaps.append(self.loop_samples - on[-1] + on[0])
+        return max(gaps) if gaps else 1.0
+
+
+#: a pulse schedule: one of the timing kinds, peers
+Schedule = RegularSchedule | BurstSchedule | SweepSchedule | CustomSchedule
+#: the schedule classes (for isinstance)
+SCHEDULES = (RegularSchedule, BurstSchedule, SweepSchedule, CustomSchedule)
+_SCHEDULE_NAMES = "one of " + ", ".join(c.__name__ for c in SCHEDULES)
+
+
+# ---- pattern, envelope, program, stage ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PatternPlan:
+    """A polarity pattern (``mw_pattern``, csrc/mw_pattern.h): a cycle of
+    states (``kinds``: :data:`~microwave._core.POLARITIES` numbers), each held
+    for ``lengths`` pulses, or samples when ``by_time``."""
+
+    by_time: bool
+    kinds: tuple[int, ...]
+    lengths: tuple[int, ...]
+
+    def __post_init__(self):
+        own = "PatternPlan"
+        _typed(own, "by_time", self.by_time, bool, "a bool")
+        kinds = _items(own, "kinds", self.kinds, MAX_STATES, "MAX_STATES", "states")
+        lengths = _items(own, "lengths", self.lengths, MAX_STATES, "MAX_STATES", "states")
+        _same_length(own, ("kinds", "lengths"), (kinds, lengths))
+        allowed = sorted(POLARITIES.values())
+        for i, k in enumerate(kinds):
+            if type(k) is not int:
+                _typed(own, f"kinds[{i}]", k, Integral, "an int")
+            if k not in allowed:
+                raise ValueError(f"{own}.kinds[{i}]={k!r} is not allowed: one of {allowed} (POLARITIES)")
+        _ints(own, "lengths", lengths, 1)
+
+    @property
+    def cycle(self) -> int:
+        """One cycle's length: pulses, or samples when ``by_time``."""
+        return sum(self.lengths)
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopePlan:
+    """An amplitude envelope or a step's gate (``mw_envelope``,
+    csrc/mw_envelope.h): segments of ``lengths_samples`` samples, each going
+    from ``from_levels`` to ``to_levels`` with a shape
+    (:data:`~microwave._core.SHAPES` numbers), looped or then holding
+    ``after_level``."""
+
+    lengths_samples: tuple[int, ...]
+    shapes: tuple[int, ...]
+    from_levels: tuple[float, ...]
+    to_levels: tuple[float, ...]
+    loop: bool
+    after_level: float
+
+    def __post_init__(self):
+        own = "EnvelopePlan"
+        names = ("lengths_samples", "shapes", "from_levels", "to_levels")
+        cols = tuple(_items(own, n, getattr(self, n), MAX_SEGMENTS, "MAX_SEGMENTS", "segments") for n in names)
+        _same_length(own, names, cols)
+        allowed = sorted(SHAPES.values())
+        _ints(own, "lengths_samples", cols[0], 1)
+        for i, s in enumerate(cols[1]):
+            if type(s) is not int:
+                _typed(own, f"shapes[{i}]", s, Integral, "an int")
+            if s not in allowed:
+                raise ValueError(f"{own}.shapes[{i}]={s!r} is not allowed: one of {allowed} (SHAPES)")
+        _reals(own, "from_levels", cols[2])
+        _reals(own, "to_levels", cols[3])
+        _typed(own, "loop", self.loop, bool, "a bool")
+        _real(own, "after_level", self.after_level)
+
+    @property
+    def total_samples(self) -> int:
+        """One pass through the segments, samples."""
+        return sum(self.lengths_samples)
+
+    @property
+    def edges_samples(self) -> tuple[int, ...]:
+        """The sample where each segment ends (cumulative lengths)."""
+        out, t = [], 0
+        for n in self.lengths_samples:
+            t += n
+            out.append(t)
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramPlan:
+    """One channel's program (``mw_program``, csrc/mw_program.h, with its
+    ``mw_train``): a pulse ``template`` scaled by ``sign`` at the onsets of
+    ``schedule``, signed pulse by pulse by ``pattern``, under ``envelope``
+    and a session step's ``gate``.  A *unit* (``unit_pulses`` pulses: 2
+    for an alternating monophasic pair) takes one gain;
+    ``unit_period_samples`` is the longest a unit takes to come round and
+    ``unit_len_samples`` the longest it lasts."""
+
+    rate: int
+    template: TemplatePlan
+    sign: float
+    schedule: Schedule
+    pattern: PatternPlan | None
+    envelope: EnvelopePlan | None
+    unit_pulses: int
+    unit_period_samples: float
+    unit_len_samples: float
+    gate: EnvelopePlan | None = None
+
+    def __post_init__(self):
+        own = "ProgramPlan"
+        _int(own, "rate", self.rate, 1)
+        _typed(own, "template", self.template, TemplatePlan, "a TemplatePlan")
+        _real(own, "sign", self.sign)
+        if self.sign not in (1.0, -1.0):
+            raise ValueError(f"{own}.sign={self.sign!r} is not allowed: 1.0 or -1.0")
+        _typed(own, "schedule", self.schedule, SCHEDULES, _SCHEDULE_NAMES)
+        _optional(own, "pattern", self.pattern, PatternPlan)
+        _optional(own, "envelope", self.envelope, EnvelopePlan)
+        _optional(own, "gate", self.gate, EnvelopePlan)
+        _int(own, "unit_pulses", self.unit_pulses, 1, 2)
+        _real(own, "unit_period_samples", self.unit_period_samples, 0.0, lo_open=True)
+        _real(own, "unit_len_samples", self.unit_len_samples, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StagePlan:
+    """The output stage and its supervisor (``mw_stage``, csrc/mw_stage.h):
+    each program channel's ``routes`` (a DAC channel and the one that
+    carries its negative for a bridged pair, or -1) and gain
+    (``gains_dac_per_ua``), the DC clamp (``clamp_dac``), and for an AC
+    coupling the supervisor's model and bounds; ``measure`` records the
+    worst ratio instead of stopping (``Session.check``)."""
+
+    out_channels: int
+    routes: tuple[tuple[int, int], ...]
+    gains_dac_per_ua: tuple[float, ...]
+    clamp_dac: float
+    coupling: str
+    corner_hz: float | None
+    corner_tolerance: float
+    limit_ua: float
+    rail_ua: tuple[float, ...]
+    bleed_fraction: float
+    measure: bool = False
+
+    def __post_init__(self):
+        own = "StagePlan"
+        _int(own, "out_channels", self.out_channels, 1, MAX_CHANNELS)
+        names = ("routes", "gains_dac_per_ua", "rail_ua")
+        cols = tuple(_items(own, n, getattr(self, n), MAX_CHANNELS, "MAX_CHANNELS", "channels") for n in names)
+        _same_length(own, names, cols)
+        for i, (route, g, r) in enumerate(zip(*cols)):
+            _typed(own, f"routes[{i}]", route, tuple, "a (DAC channel, negative DAC channel or -1) tuple")
+            if len(route) != 2:
+                raise ValueError(f"{own}.routes[{i}]={route!r} is not allowed: (DAC channel, negative or -1)")
+            _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1)
+            _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1)
+            _real(own, f"gains_dac_per_ua[{i}]", g, 0.0, lo_open=True)
+            _real(own, f"rail_ua[{i}]", r, 0.0, lo_open=True)   # (a stage plan is built once a session)
+        _real(own, "clamp_dac", self.clamp_dac, 0.0)
+        if self.coupling not in ("dc", "ac"):
+            raise ValueError(f"{own}.coupling={self.coupling!r} is not allowed: 'dc' or 'ac'")
+        if self.coupling == "ac" or self.corner_hz is not None:
+            _real(own, "corner_hz", self.corner_hz, 0.0, lo_open=True)
+        _real(own, "corner_tolerance", self.corner_tolerance, 0.0)
+        _real(own, "limit_ua", self.limit_ua, 0.0, lo_open=True)
+        _real(own, "bleed_fraction", self.bleed_fraction, 0.0)
+        _typed(own, "measure", self.measure, bool, "a bool")
