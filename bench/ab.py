@@ -213,7 +213,8 @@ def child(reps: int, verify: bool) -> None:
 
 
 def spawn(src: str, args: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{HERE}")
+    # bench/ for mwbench.py, tests/oracle/ for families.py
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(HERE), str(HERE.parent / "tests" / "oracle")]))
     return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *args], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
 

@@ -66,7 +66,8 @@ void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L)
                 continue;
             }
         }
-        dst[j] = (float)(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)));
+        /* (tau < 0 only for j = 0, with i = 0; else tau[i] <= tau) */
+        dst[j] = (float)(a * (tpl_cum_from(t, tau + 1.0, i) - tpl_cum_from(t, tau, i)));
         j += 1;
     }
 }

@@ -262,12 +262,17 @@ static inline void train_consider_cache(mw_train *s)
                      && (!s->has_next || s->next_w >= s->cur_w + L));
     if (!s->cur_cached)
         return;
-    if (s->cacheable) {
-        for (k = 0; k < MW_SLOTS; k++) {
-            if (s->slot_valid[k] && s->slot_f[k] == s->cur_f && s->slot_a[k] == s->cur_a) {
-                s->cur_slot = k;
-                return;
-            }
+    if (!s->cacheable) {
+        /* a pulse of its own: rendered where it is written (train_render
+         * writes it straight into the output when it fits in the block,
+         * into a slot otherwise) */
+        s->cur_slot = -1;
+        return;
+    }
+    for (k = 0; k < MW_SLOTS; k++) {
+        if (s->slot_valid[k] && s->slot_f[k] == s->cur_f && s->slot_a[k] == s->cur_a) {
+            s->cur_slot = k;
+            return;
         }
     }
     k = s->next_slot;
@@ -334,6 +339,20 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
             if (n < s->cur_w + s->cur_len) {
                 if (s->cur_w + s->cur_len - n < m)
                     m = s->cur_w + s->cur_len - n;
+                if (s->cur_slot < 0) {
+                    if (n == s->cur_w && m == s->cur_len) {
+                        /* the whole pulse fits: straight into the output */
+                        tpl_render(t, s->cur_f, s->cur_a, out + pos, m);
+                        pos += m;
+                        s->n += m;
+                        continue;
+                    }
+                    /* the pulse straddles the block: into a slot, once */
+                    s->cur_slot = s->next_slot;
+                    s->next_slot = (s->cur_slot + 1) % MW_SLOTS;
+                    s->slot_valid[s->cur_slot] = 0;
+                    tpl_render(t, s->cur_f, s->cur_a, s->cache[s->cur_slot], s->cur_len);
+                }
                 memcpy(out + pos, &s->cache[s->cur_slot][n - s->cur_w], m * sizeof(float));
             } else {
                 fill_rest(s, out + pos, m);
