@@ -40,6 +40,12 @@ typedef struct mw_schedule {
      * computed on every call): f0 * f0, 4 a (a = (f1 - f0) / (2 sweep_s)),
      * sweep_s / log(f1 / f0), log(f1 / f0), f0 * sweep_s */
     double sw_f0sq, sw_4a, sw_s_lr, sw_lr, sw_f0s;
+    /* the onsets (samples) of pulses sw_k0 .. sw_k0 + sw_n - 1, computed
+     * MW_SWEEP_BATCH at a time: independent of each other, their divides
+     * and square roots overlap instead of waiting one for the other */
+    int64_t sw_k0;
+    int sw_n;
+    double sw_t[MW_SWEEP_BATCH];
     /* custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale */
     const double *c_onsets;
     const double *c_amps;
@@ -89,7 +95,13 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
         rat_add(&s->pulse_clock, &s->period);
     } else {
         if (s->kind == MW_SCHED_SWEEP) {
-            t = (s->delay_s + mw_sweep_time(s, (double)s->k)) * s->rate;
+            if (s->k - s->sw_k0 >= s->sw_n) {
+                for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
+                    s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+                s->sw_k0 = s->k;
+                s->sw_n = MW_SWEEP_BATCH;
+            }
+            t = s->sw_t[s->k - s->sw_k0];
         } else {
             cyc = s->k / s->c_n;
             idx = s->k - cyc * s->c_n;
@@ -128,6 +140,8 @@ static inline void sched_reset(mw_schedule *s)
     s->burst_clock = s->delay;
     s->inv_period_den = 1.0 / s->period.den;
     s->inv_burst_den = 1.0 / s->delay.den;
+    s->sw_k0 = 0;
+    s->sw_n = 0;
     if (s->kind == MW_SCHED_SWEEP) {
         /* each as mw_sweep_time once wrote it inline (left to right) */
         s->sw_f0sq = s->f0 * s->f0;

@@ -284,6 +284,21 @@ static inline void train_consider_cache(mw_train *s)
     s->cur_slot = k;
 }
 
+/* the next pulse becomes current */
+static inline void train_advance(mw_train *s)
+{
+    s->prev_w = s->cur_w;
+    s->prev_f = s->cur_f;
+    s->prev_a = s->cur_a;
+    s->has_prev = s->has_cur;
+    s->cur_w = s->next_w;
+    s->cur_f = s->next_f;
+    s->cur_a = s->next_a;
+    s->has_cur = 1;
+    train_fetch(s);
+    train_consider_cache(s);
+}
+
 static inline void fill_const(float *out, ptrdiff_t m, float value)
 {
     ptrdiff_t j;
@@ -312,18 +327,8 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
     while (pos < N) {
         n = s->n;
         /* make `cur` the latest pulse whose onset is before n + 1 */
-        while (s->has_next && s->next_w <= n) {
-            s->prev_w = s->cur_w;
-            s->prev_f = s->cur_f;
-            s->prev_a = s->cur_a;
-            s->has_prev = s->has_cur;
-            s->cur_w = s->next_w;
-            s->cur_f = s->next_f;
-            s->cur_a = s->next_a;
-            s->has_cur = 1;
-            train_fetch(s);
-            train_consider_cache(s);
-        }
+        while (s->has_next && s->next_w <= n)
+            train_advance(s);
         m = N - pos;
         if (s->has_next && s->next_w - n < m)
             m = s->next_w - n;          /* >= 1: the next onset is after sample n */
@@ -341,10 +346,26 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                     m = s->cur_w + s->cur_len - n;
                 if (s->cur_slot < 0) {
                     if (n == s->cur_w && m == s->cur_len) {
-                        /* the whole pulse fits: straight into the output */
-                        tpl_render(t, s->cur_f, s->cur_a, out + pos, m);
-                        pos += m;
-                        s->n += m;
+                        /* pulses of their own that fit whole in the block,
+                         * one after the other: each straight into the
+                         * output, then the rest until the next onset */
+                        for (;;) {
+                            tpl_render(t, s->cur_f, s->cur_a, out + pos, s->cur_len);
+                            pos += s->cur_len;
+                            n += s->cur_len;
+                            m = N - pos;
+                            if (s->has_next && s->next_w - n < m)
+                                m = s->next_w - n;
+                            fill_rest(s, out + pos, m);
+                            pos += m;
+                            n += m;
+                            if (pos == N || !s->has_next)
+                                break;
+                            train_advance(s);           /* next_w == n: the next pulse */
+                            if (!s->cur_cached || s->cur_slot >= 0 || s->cur_len > N - pos)
+                                break;
+                        }
+                        s->n = n;
                         continue;
                     }
                     /* the pulse straddles the block: into a slot, once */
