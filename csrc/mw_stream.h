@@ -4,9 +4,11 @@
  * "read for ownership"), so writing a buffer much larger than the cache
  * moves every byte twice.  Non-temporal stores write whole lines without
  * reading them; glibc's memcpy/memset switch to them past a similar size.
- * They are only worth it when nothing reads the samples back soon, so the
- * kernels use them only for a single fill of at least MW_STREAM_MIN
- * samples that no later pass (an envelope) reads.
+ * They are only worth it when nothing reads the samples back soon and
+ * the samples would not stay in the cache anyway, so the kernels use them
+ * only for a single fill larger than the last-level cache (mw_llc_bytes)
+ * that no later pass (an envelope) reads.  A fill that fits in the cache
+ * is written with plain stores and stays there for whoever reads it next.
  *
  * x86-64 (SSE): _mm_stream_ps on the 16-byte-aligned middle; elsewhere a
  * plain copy / loop.  Values written are identical either way.
@@ -17,7 +19,19 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MW_STREAM_MIN ((ptrdiff_t)1 << 21)   /* samples: 8 MiB of float32 */
+/* the last-level cache assumed where the machine does not say (the
+ * kernels' fixed threshold before it was read from the machine) */
+#define MW_LLC_DEFAULT ((size_t)8 << 20)
+
+/* The last-level cache of the CPU the library loaded on, in bytes:
+ * read once when the library loads (mw_program.c: on Linux the highest
+ * level of /sys/devices/system/cpu/cpu0/cache, else sysconf's
+ * _SC_LEVEL3_CACHE_SIZE / _SC_LEVEL2_CACHE_SIZE where they exist), else
+ * MW_LLC_DEFAULT.  Never reads anything after load: safe in the audio thread. */
+size_t mw_llc_bytes(void);
+
+/* Whether a fill of n float32 samples is larger than the last-level cache. */
+static inline int mw_beyond_llc(ptrdiff_t n) { return (size_t)n * sizeof(float) > mw_llc_bytes(); }
 
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
