@@ -156,23 +156,31 @@ def test_numpy_session(benchmark, buffers, size):
 
 
 # ---- either side of the last-level cache ------------------------------------------
+@pytest.mark.parametrize("read", [False, True], ids=["write", "write+read"])
 @pytest.mark.parametrize("size", list(LLC_SIZES))
 @pytest.mark.parametrize("what", ["fill"] + list(LLC_FAMILIES))
-def test_llc(benchmark, size, what):
+def test_llc(benchmark, size, what, read):
     """One fill of a buffer half the last-level cache (plain stores: the
     samples stay in the cache) and one twice its size (stores that bypass
-    it), against ndarray.fill of the same buffer."""
+    it), against ndarray.fill of the same buffer; with read, each is
+    followed by a read of every sample (buf.max()), what samples left in
+    the cache are for."""
     from families import BY_KEY
     buf = np.zeros(LLC_SIZES[size][0], dtype=np.float32)
     if what == "fill":
-        def run():
+        def write():
             buf.fill(200.0)
     else:
         gen = BY_KEY[what].spec().generator(RATE)
 
-        def run():
+        def write():
             gen.reset()
             gen.fill(buf)
+
+    def run():
+        write()
+        if read:
+            buf.max()
     benchmark.group = f"kernel {size}"
     benchmark(run)
-    record(benchmark, f"llc/{what}/{size}", per=len(buf))
+    record(benchmark, f"llc/{what}/{size}" + ("/read" if read else ""), per=len(buf))
