@@ -18,7 +18,10 @@ relative to a train's tile (4 KiB aliasing) is not fixed for a whole run.  Each 
 reproducible figure on these VMs, see bench/mwbench.py).  The cases are
 bench/test_kernels.py's: every family of bench/families.py, in-cache (a
 256 KiB buffer filled again and again over 4 s of signal) and out-of-cache
-(one fill of a 64 MiB buffer), and SessionEngine.fill of the full-face
+(one fill of a 64 MiB buffer), one fill of a buffer half the last-level
+cache of bench/mwbench.py's LLC_FAMILIES, alone and followed by a read of
+every sample (``below-llc fill+read``: what leaving the samples in the cache
+buys whoever reads them next; checked for bits by the families' cases), and SessionEngine.fill of the full-face
 session through a DC stage and of the tighten session through an AC stage
 (in-cache, the first 60 s of each), and the cost of a call (20000 fills of
 32 and of 1024 samples: ns a call).
@@ -98,6 +101,26 @@ def _cases():
                     h.update(gen.render(m).tobytes())
                 return h.hexdigest()
             cases[f"{fam.key}/{size}"] = (setup, span, verify)
+
+    # below the last-level cache (half of it, one fill): the write alone, and
+    # the write then a read of every sample (buf.max()), where the samples a
+    # build leaves in the cache pay off (bench/test_kernels.py's test_llc)
+    from mwbench import LLC_FAMILIES, LLC_SIZES
+    from families import BY_KEY
+    n_llc = LLC_SIZES["below-llc"][0]
+    for key in LLC_FAMILIES:
+        for read in (False, True):
+            def setup(shift, key=key, read=read):
+                gen = BY_KEY[key].spec().generator(RATE)
+                buf = zeros(n_llc, shift=shift)
+
+                def run():
+                    gen.reset()
+                    gen.fill(buf)
+                    if read:
+                        buf.max()
+                return run
+            cases[f"{key}/below-llc{' fill+read' if read else ''}"] = (setup, n_llc, None)
 
     # the cost of a call (bench/test_calls.py): many small fills, in ns a call
     for m in (32, 1024):
@@ -195,7 +218,7 @@ def child(reps: int, verify: bool) -> None:
     cases = _cases()
     if verify:
         print(json.dumps({"file": __import__("microwave").__file__,
-                          "sha": {name: check() for name, (_, _, check) in cases.items()}}), flush=True)
+                          "sha": {name: check() for name, (_, _, check) in cases.items() if check}}), flush=True)
         return
     print(json.dumps({"file": __import__("microwave").__file__,
                       "cases": [n for n, c in cases.items() if c[0] is not None]}), flush=True)
@@ -213,7 +236,8 @@ def child(reps: int, verify: bool) -> None:
 
 
 def spawn(src: str, args: list[str]) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=f"{src}{os.pathsep}{HERE}")
+    # bench/ for mwbench.py, tests/oracle/ for families.py
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, str(HERE), str(HERE.parent / "tests" / "oracle")]))
     return subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child", *args], env=env,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
 

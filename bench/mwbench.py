@@ -18,6 +18,37 @@ SIZES = {
     "out-of-cache": (OUT_CACHE, OUT_CACHE,
                      f"{OUT_CACHE} float32 = {OUT_CACHE * 4 // 2**20} MiB, one fill"),
 }
+
+
+def llc_bytes() -> int:
+    """The last-level cache of cpu0 as Linux describes it (the highest level
+    under /sys/devices/system/cpu/cpu0/cache), else 8 MiB: how the kernels
+    choose, when they load, whether a fill bypasses the cache
+    (csrc/mw_program.c, read_llc)."""
+    from pathlib import Path
+    best_level, best = 0, 0
+    for d in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = int((d / "level").read_text())
+            text = (d / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+        size = int(text.rstrip("KMGkmg")) * scale
+        if (level, size) > (best_level, best):
+            best_level, best = level, size
+    return best or 8 << 20
+
+
+LLC = llc_bytes()
+# one fill on each side of the last-level cache (half of it, twice it): plain
+# stores below, cache-bypassing stores above
+LLC_SIZES = {
+    "below-llc": (LLC // 8, f"{LLC // 8} float32 = {LLC // 2 // 2**20} MiB, half the {LLC // 2**20} MiB "
+                            f"last-level cache, one fill"),
+    "above-llc": (LLC // 2, f"{LLC // 2} float32 = {2 * LLC // 2**20} MiB, twice the last-level cache, one fill"),
+}
+LLC_FAMILIES = ("rect_bi_1k", "rect_bi_tighten", "ramp_sweep")
 SESSION_SPAN_S = 20.0 if QUICK else None      # None: the whole full-face session (270 s)
 BLOCKS = (0, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 WAV_SECONDS = 60.0 if QUICK else 20 * 60.0
@@ -40,6 +71,8 @@ RESULTS: dict[str, dict] = {}
 NOTRUN: dict[str, str] = {}
 CONTEXT: dict = {
     "sizes": SIZES,
+    "llc_sizes": LLC_SIZES,
+    "llc_families": LLC_FAMILIES,
     "blocks": BLOCKS,
     "latencies": LATENCIES,
     "floor_name": "`_floor.noop(array)`, an empty Cython function",

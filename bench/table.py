@@ -156,6 +156,28 @@ def build(data: dict, notrun: dict, ctx: dict) -> tuple[list[str], list[str]]:
                 t.add(f"{name} — vs np.tile of one precomputed period (a copy, periodic trains only)",
                       [f"core/{key}/{size}", f"tile/{key}/{size}"], _speed)
 
+    # ---- either side of the last-level cache ------------------------------------
+    if "llc_sizes" in ctx:
+        t.section("Stores either side of the last-level cache",
+                  "One fill of a buffer " + " and one of ".join(d for _n, d in ctx["llc_sizes"].values())
+                  + ": below the cache the kernels write with plain stores (the samples stay in the cache for "
+                  "whoever reads them), above it with stores that bypass it. Ratio = core ÷ ndarray.fill of the "
+                  "same buffer; the rows \"then a read\" time the fill and a read of every sample after it "
+                  "(what samples left in the cache are for) against ndarray.fill and the same read.",
+                  short="last-level cache")
+        from families import BY_KEY
+        for size in ctx["llc_sizes"]:
+            for key in ctx["llc_families"]:
+                fam = BY_KEY[key]
+                t.add(f"{size}: {fam.family}: {fam.label} — vs ndarray.fill", [f"llc/{key}/{size}", f"llc/fill/{size}"],
+                      _speed, Target(">=", 0.9, "≥ 0.9× fill") if fam.rectangular else None)
+            for key in ctx["llc_families"]:
+                fam = BY_KEY[key]
+                if f"llc/{key}/{size}/read" in data:
+                    t.add(f"{size}: {fam.family}: {fam.label}, then a read of every sample (buf.max()) "
+                          "— vs ndarray.fill then the same read",
+                          [f"llc/{key}/{size}/read", f"llc/fill/{size}/read"], _speed)
+
     # ---- call overhead ------------------------------------------------------
     floor = ctx.get("floor_name", "empty Cython call")
     t.section("Cost of one fill call from Python",

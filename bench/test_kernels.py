@@ -13,7 +13,7 @@ import pytest
 import numpy_ref
 from families import FAMILIES, RATE, ac_stage, full_face, stage
 from microwave.sessions import builtin
-from mwbench import SESSION_SPAN_S, SIZES, blocks, record
+from mwbench import LLC_FAMILIES, LLC_SIZES, SESSION_SPAN_S, SIZES, blocks, record
 
 SIZE_IDS = list(SIZES)
 
@@ -153,3 +153,34 @@ def test_numpy_session(benchmark, buffers, size):
     benchmark.group = f"numpy {size}"
     benchmark(run)
     record(benchmark, f"numpy/session/{size}", per=2 * sum(frames))
+
+
+# ---- either side of the last-level cache ------------------------------------------
+@pytest.mark.parametrize("read", [False, True], ids=["write", "write+read"])
+@pytest.mark.parametrize("size", list(LLC_SIZES))
+@pytest.mark.parametrize("what", ["fill"] + list(LLC_FAMILIES))
+def test_llc(benchmark, size, what, read):
+    """One fill of a buffer half the last-level cache (plain stores: the
+    samples stay in the cache) and one twice its size (stores that bypass
+    it), against ndarray.fill of the same buffer; with read, each is
+    followed by a read of every sample (buf.max()), what samples left in
+    the cache are for."""
+    from families import BY_KEY
+    buf = np.zeros(LLC_SIZES[size][0], dtype=np.float32)
+    if what == "fill":
+        def write():
+            buf.fill(200.0)
+    else:
+        gen = BY_KEY[what].spec().generator(RATE)
+
+        def write():
+            gen.reset()
+            gen.fill(buf)
+
+    def run():
+        write()
+        if read:
+            buf.max()
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"llc/{what}/{size}" + ("/read" if read else ""), per=len(buf))

@@ -35,6 +35,9 @@ enum {
     MW_POL_ALT = 2
 };
 
+/* a sweep's onsets are computed this many at a time (mw_schedule.h) */
+enum { MW_SWEEP_BATCH = 16 };
+
 /* pulse schedules */
 enum {
     MW_SCHED_REGULAR = 0,   /* rational period, optional bursts */

@@ -1,7 +1,78 @@
 /* mw_program.c -- a train at unit gain, then one gain per unit (see mw_program.h). */
+#include <stdio.h>
 #include <string.h>
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
 #include "mw_program.h"
 #include "mw_stream.h"
+
+static size_t llc_bytes = MW_LLC_DEFAULT;
+
+size_t mw_llc_bytes(void)
+{
+    return llc_bytes;
+}
+
+/* "32768K", "8M", "524288": bytes, or 0 */
+static size_t parse_size(const char *text)
+{
+    unsigned long long v = 0;
+    char unit = 0;
+    if (sscanf(text, "%llu%c", &v, &unit) < 1)
+        return 0;
+    if (unit == 'K' || unit == 'k')
+        v <<= 10;
+    else if (unit == 'M' || unit == 'm')
+        v <<= 20;
+    else if (unit == 'G' || unit == 'g')
+        v <<= 30;
+    return (size_t)v;
+}
+
+/* The last-level cache, once, when the library loads (GCC and Clang run
+ * constructors; elsewhere MW_LLC_DEFAULT stays). */
+#if defined(__GNUC__)
+__attribute__((constructor))
+#endif
+static void read_llc(void)
+{
+    char path[96], text[32];
+    FILE *f;
+    int idx, level, best_level = 0;
+    size_t size, best = 0;
+    for (idx = 0; idx < 16; idx++) {
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", idx);
+        f = fopen(path, "r");
+        if (f == NULL)
+            break;
+        level = 0;
+        if (fscanf(f, "%d", &level) != 1)
+            level = 0;
+        fclose(f);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", idx);
+        f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        size = fgets(text, sizeof text, f) != NULL ? parse_size(text) : 0;
+        fclose(f);
+        if (size > 0 && (level > best_level || (level == best_level && size > best))) {
+            best_level = level;
+            best = size;
+        }
+    }
+#if defined(_SC_LEVEL3_CACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    if (best == 0) {
+        long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        if (v <= 0)
+            v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        if (v > 0)
+            best = (size_t)v;
+    }
+#endif
+    if (best > 0)
+        llc_bytes = best;
+}
 
 static inline void gain_fetch(mw_program *p)
 {
@@ -131,8 +202,8 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
  * costs one multiply a sample, or none. */
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
-    /* a fill far larger than the cache that no gain reads back again */
-    p->train.stream = n >= MW_STREAM_MIN && !program_shaped(p) && level == NULL;
+    /* a fill larger than the last-level cache that no gain reads back again */
+    p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
     train_fill(&p->train, out, n);
     if (!program_shaped(p) && level == NULL) {
         p->held = 1.0f;

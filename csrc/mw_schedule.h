@@ -36,6 +36,16 @@ typedef struct mw_schedule {
     /* sweep: phase-continuous, onset k where the instantaneous phase reaches k cycles */
     int sweep_log;
     double f0, f1, sweep_s, rate, delay_s, phase_at_end;
+    /* derived by sched_reset from the above (the same values mw_sweep_time
+     * computed on every call): f0 * f0, 4 a (a = (f1 - f0) / (2 sweep_s)),
+     * sweep_s / log(f1 / f0), log(f1 / f0), f0 * sweep_s */
+    double sw_f0sq, sw_4a, sw_s_lr, sw_lr, sw_f0s;
+    /* the onsets (samples) of pulses sw_k0 .. sw_k0 + sw_n - 1, computed
+     * MW_SWEEP_BATCH at a time: independent of each other, their divides
+     * and square roots overlap instead of waiting one for the other */
+    int64_t sw_k0;
+    int sw_n;
+    double sw_t[MW_SWEEP_BATCH];
     /* custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale */
     const double *c_onsets;
     const double *c_amps;
@@ -47,17 +57,13 @@ typedef struct mw_schedule {
 /* seconds (after the delay) at which the sweep's phase reaches k cycles */
 static inline double mw_sweep_time(const mw_schedule *s, double k)
 {
-    double a, lr;
     if (k > s->phase_at_end)
         return s->sweep_s + (k - s->phase_at_end) / s->f1;
     if (s->f0 == s->f1)
         return k / s->f0;
-    if (s->sweep_log) {
-        lr = log(s->f1 / s->f0);
-        return s->sweep_s / lr * log(1.0 + k * lr / (s->f0 * s->sweep_s));
-    }
-    a = (s->f1 - s->f0) / (2.0 * s->sweep_s);
-    return 2.0 * k / (s->f0 + sqrt(s->f0 * s->f0 + 4.0 * a * k));
+    if (s->sweep_log)
+        return s->sw_s_lr * log(1.0 + k * s->sw_lr / s->sw_f0s);
+    return 2.0 * k / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * k));
 }
 
 /* An onset at w + f samples is at or after the train's end. */
@@ -89,7 +95,13 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
         rat_add(&s->pulse_clock, &s->period);
     } else {
         if (s->kind == MW_SCHED_SWEEP) {
-            t = (s->delay_s + mw_sweep_time(s, (double)s->k)) * s->rate;
+            if (s->k - s->sw_k0 >= s->sw_n) {
+                for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
+                    s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+                s->sw_k0 = s->k;
+                s->sw_n = MW_SWEEP_BATCH;
+            }
+            t = s->sw_t[s->k - s->sw_k0];
         } else {
             cyc = s->k / s->c_n;
             idx = s->k - cyc * s->c_n;
@@ -128,6 +140,16 @@ static inline void sched_reset(mw_schedule *s)
     s->burst_clock = s->delay;
     s->inv_period_den = 1.0 / s->period.den;
     s->inv_burst_den = 1.0 / s->delay.den;
+    s->sw_k0 = 0;
+    s->sw_n = 0;
+    if (s->kind == MW_SCHED_SWEEP) {
+        /* each as mw_sweep_time once wrote it inline (left to right) */
+        s->sw_f0sq = s->f0 * s->f0;
+        s->sw_4a = 4.0 * ((s->f1 - s->f0) / (2.0 * s->sweep_s));
+        s->sw_lr = log(s->f1 / s->f0);
+        s->sw_s_lr = s->sweep_s / s->sw_lr;
+        s->sw_f0s = s->f0 * s->sweep_s;
+    }
 }
 
 #endif

@@ -13,60 +13,72 @@ void tpl_finish(mw_template *t)
     t->end = t->tau[t->nbp - 1];
 }
 
-/* The first L samples of one isolated pulse (scaled by a) whose onset
- * is f into sample 0, in one pass over its pieces: sample j covers
- * tau = j - f .. tau + 1 of the pulse's time and holds the flat value
- * inside a flat piece, the middle's value inside a linear piece, zero
- * after the pulse, else the integral -- the same cases and arithmetic
- * as train_fill's sample-run path, so the same bits. */
+/* Sample j covers tau = j - f .. tau + 1 of the pulse's time.  It lies
+ * inside piece i when tau[i] <= tau and tau + 1 <= tau[i+1] (both tests in
+ * doubles, as written; each is monotone in j, so a piece's inside samples
+ * are one run, found from an estimate, then settled by the tests).  An
+ * inside sample holds the piece's flat value, or the value at its middle on
+ * a linear piece; a sample inside no piece (an edge or a joint between
+ * pieces, or before the onset) is the integral over it; after the pulse,
+ * zero.  These are train_fill's sample-run cases with its arithmetic, so
+ * the same bits, but found piece by piece instead of sample by sample. */
+static inline void tpl_edges(const mw_template *t, double f, double a, float *dst, int64_t j, int64_t stop, int i)
+{
+    double tau;
+    for (; j < stop; j++) {
+        tau = (double)j - f;
+        if (tau >= t->end)
+            dst[j] = 0.0f;
+        else            /* i = 0, or tau[i] <= tau: the piece of tau is found from i on */
+            dst[j] = (float)(a * (tpl_cum_from(t, tau + 1.0, i) - tpl_cum_from(t, tau, i)));
+    }
+}
+
 void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L)
 {
-    int64_t j = 0, e;
-    int i = 0;
-    double tau, hi;
+    int64_t j = 0, lo, hi, k;
+    int i, edge_i = 0;
+    double top;
     float v;
-    while (j < L) {
-        tau = (double)j - f;
-        if (tau >= t->end) {
-            dst[j] = 0.0f;
-            j += 1;
-            continue;
-        }
-        if (tau >= 0.0) {
-            while (t->tau[i + 1] <= tau)
-                i += 1;
-            hi = t->tau[i + 1];
-            if (tau + 1.0 <= hi) {
-                if (t->slope[i] == 0.0) {
-                    /* the last sample of the run, by the test above
-                     * (monotone in j): estimate, then settle */
-                    e = (int64_t)(hi + f - 1.0);
-                    if (e >= L)
-                        e = L - 1;
-                    while (e + 1 < L && ((double)(e + 1) - f) + 1.0 <= hi)
-                        e += 1;
-                    while (e > j && !(((double)e - f) + 1.0 <= hi))
-                        e -= 1;
-                    v = (float)(t->v[i] * a);
-                    while (j <= e) {
-                        dst[j] = v;
-                        j += 1;
-                    }
-                } else {
-                    for (;;) {
-                        dst[j] = (float)(a * (t->v[i] + t->slope[i] * (tau + 0.5 - t->tau[i])));
-                        j += 1;
-                        if (j >= L)
-                            break;
-                        tau = (double)j - f;
-                        if (!(tau + 1.0 <= hi))
-                            break;
-                    }
-                }
-                continue;
+    for (i = 0; i + 1 < t->nbp && j < L; i++) {
+        top = t->tau[i + 1];
+        if (!(top > t->tau[i]))
+            continue;           /* a vertical edge: holds no sample */
+        /* the first sample from j on with tau >= tau[i] */
+        lo = (int64_t)(t->tau[i] + f);
+        if (lo < j)
+            lo = j;
+        while (lo > j && (double)(lo - 1) - f >= t->tau[i])
+            lo -= 1;
+        while (lo < L && !((double)lo - f >= t->tau[i]))
+            lo += 1;
+        /* the last sample with tau + 1 <= tau[i+1] */
+        hi = (int64_t)(top + f) - 1;
+        if (hi >= L)
+            hi = L - 1;
+        while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
+            hi += 1;
+        while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
+            hi -= 1;
+        if (hi < lo)
+            continue;           /* no whole sample inside this piece */
+        tpl_edges(t, f, a, dst, j, lo, edge_i);
+        if (t->slope[i] == 0.0) {
+            v = (float)(t->v[i] * a);
+            /* in blocks of 8 while they fit in dst (one for a short phase;
+             * samples past hi are written again below, in order) */
+            for (k = lo; k <= hi && k + 8 <= L; k += 8) {
+                dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
+                dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
             }
+            for (; k <= hi; k++)
+                dst[k] = v;
+        } else {
+            for (k = lo; k <= hi; k++)
+                dst[k] = (float)(a * (t->v[i] + t->slope[i] * ((((double)k - f)) + 0.5 - t->tau[i])));
         }
-        dst[j] = (float)(a * (tpl_cum(t, tau + 1.0) - tpl_cum(t, tau)));
-        j += 1;
+        j = hi + 1;
+        edge_i = i;             /* tau[i] <= the tau of every later sample */
     }
+    tpl_edges(t, f, a, dst, j, L, edge_i);
 }

@@ -26,10 +26,11 @@ typedef struct mw_template {
     double end;               /* tau[nbp-1]: the pulse's footprint */
 } mw_template;
 
-/* Integral of the pulse from its onset to x samples after it. */
-static inline double tpl_cum(const mw_template *t, double x)
+/* Integral of the pulse from its onset to x samples after it, its piece
+ * looked for from piece i on (i = 0, or tau[i] <= x: the same piece, the
+ * same arithmetic, the same bits as from 0). */
+static inline double tpl_cum_from(const mw_template *t, double x, int i)
 {
-    int i = 0;
     double d;
     if (x <= 0.0)
         return 0.0;
@@ -39,6 +40,12 @@ static inline double tpl_cum(const mw_template *t, double x)
         i += 1;
     d = x - t->tau[i];
     return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+}
+
+/* Integral of the pulse from its onset to x samples after it. */
+static inline double tpl_cum(const mw_template *t, double x)
+{
+    return tpl_cum_from(t, x, 0);
 }
 
 /* Complete a template whose nbp, tau and v are set: its slopes, its

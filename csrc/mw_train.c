@@ -264,12 +264,17 @@ static inline void train_consider_cache(mw_train *s)
                      && (!s->has_next || s->next_w >= s->cur_w + L));
     if (!s->cur_cached)
         return;
-    if (s->cacheable) {
-        for (k = 0; k < MW_SLOTS; k++) {
-            if (s->slot_valid[k] && s->slot_f[k] == s->cur_f && s->slot_a[k] == s->cur_a) {
-                s->cur_slot = k;
-                return;
-            }
+    if (!s->cacheable) {
+        /* a pulse of its own: rendered where it is written (train_render
+         * writes it straight into the output when it fits in the block,
+         * into a slot otherwise) */
+        s->cur_slot = -1;
+        return;
+    }
+    for (k = 0; k < MW_SLOTS; k++) {
+        if (s->slot_valid[k] && s->slot_f[k] == s->cur_f && s->slot_a[k] == s->cur_a) {
+            s->cur_slot = k;
+            return;
         }
     }
     k = s->next_slot;
@@ -279,6 +284,21 @@ static inline void train_consider_cache(mw_train *s)
     s->slot_a[k] = s->cur_a;
     s->slot_valid[k] = 1;
     s->cur_slot = k;
+}
+
+/* the next pulse becomes current */
+static inline void train_advance(mw_train *s)
+{
+    s->prev_w = s->cur_w;
+    s->prev_f = s->cur_f;
+    s->prev_a = s->cur_a;
+    s->has_prev = s->has_cur;
+    s->cur_w = s->next_w;
+    s->cur_f = s->next_f;
+    s->cur_a = s->next_a;
+    s->has_cur = 1;
+    train_fetch(s);
+    train_consider_cache(s);
 }
 
 static inline void fill_const(float *out, ptrdiff_t m, float value)
@@ -309,18 +329,8 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
     while (pos < N) {
         n = s->n;
         /* make `cur` the latest pulse whose onset is before n + 1 */
-        while (s->has_next && s->next_w <= n) {
-            s->prev_w = s->cur_w;
-            s->prev_f = s->cur_f;
-            s->prev_a = s->cur_a;
-            s->has_prev = s->has_cur;
-            s->cur_w = s->next_w;
-            s->cur_f = s->next_f;
-            s->cur_a = s->next_a;
-            s->has_cur = 1;
-            train_fetch(s);
-            train_consider_cache(s);
-        }
+        while (s->has_next && s->next_w <= n)
+            train_advance(s);
         m = N - pos;
         if (s->has_next && s->next_w - n < m)
             m = s->next_w - n;          /* >= 1: the next onset is after sample n */
@@ -336,6 +346,36 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
             if (n < s->cur_w + s->cur_len) {
                 if (s->cur_w + s->cur_len - n < m)
                     m = s->cur_w + s->cur_len - n;
+                if (s->cur_slot < 0) {
+                    if (n == s->cur_w && m == s->cur_len) {
+                        /* pulses of their own that fit whole in the block,
+                         * one after the other: each straight into the
+                         * output, then the rest until the next onset */
+                        for (;;) {
+                            tpl_render(t, s->cur_f, s->cur_a, out + pos, s->cur_len);
+                            pos += s->cur_len;
+                            n += s->cur_len;
+                            m = N - pos;
+                            if (s->has_next && s->next_w - n < m)
+                                m = s->next_w - n;
+                            fill_rest(s, out + pos, m);
+                            pos += m;
+                            n += m;
+                            if (pos == N || !s->has_next)
+                                break;
+                            train_advance(s);           /* next_w == n: the next pulse */
+                            if (!s->cur_cached || s->cur_slot >= 0 || s->cur_len > N - pos)
+                                break;
+                        }
+                        s->n = n;
+                        continue;
+                    }
+                    /* the pulse straddles the block: into a slot, once */
+                    s->cur_slot = s->next_slot;
+                    s->next_slot = (s->cur_slot + 1) % MW_SLOTS;
+                    s->slot_valid[s->cur_slot] = 0;
+                    tpl_render(t, s->cur_f, s->cur_a, s->cache[s->cur_slot], s->cur_len);
+                }
                 memcpy(out + pos, &s->cache[s->cur_slot][n - s->cur_w], m * sizeof(float));
             } else {
                 fill_rest(s, out + pos, m);

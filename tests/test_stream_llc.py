@@ -1,0 +1,50 @@
+"""Fills larger than the last-level cache are written with stores that
+bypass the cache (csrc/mw_stream.h); smaller ones with plain stores.  Both
+must give the samples of small blocks, and touch nothing around the view.
+
+The kernels read the last-level cache from the machine when they load
+(Linux: the highest level under /sys/devices/system/cpu/cpu0/cache, else
+8 MiB); read here the same way, independently, to size one fill on each
+side of it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import microwave as mw
+from signals import fill_in_blocks
+
+RATE = 48_000
+
+
+def llc_bytes() -> int:
+    best_level, best = 0, 0
+    for d in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            level = int((d / "level").read_text())
+            text = (d / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
+        size = int(text.rstrip("KMGkmg")) * scale
+        if (level, size) > (best_level, best):
+            best_level, best = level, size
+    return best or 8 << 20
+
+
+@pytest.mark.parametrize("side", ["below", "above"])
+@pytest.mark.parametrize("spec", [
+    mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250),          # copied from a tile
+    mw.Biphasic(freq_hz=3, amp_ua=200, phase_us=250),             # mostly rest
+    mw.Monophasic(freq_hz=433.3, amp_ua=200, phase_us=250),       # pulse by pulse
+], ids=["tiled", "sparse", "stepped"])
+def test_fills_either_side_of_the_last_level_cache_equal_small_blocks(spec, side):
+    llc = llc_bytes() // 4                        # samples
+    n = llc // 2 + 12_345 if side == "below" else llc + 12_345
+    buf = np.full(n + 2, -1.0, dtype=np.float32)
+    spec.generator(RATE).fill(buf[1:-1])          # an unaligned view
+    small = fill_in_blocks(spec.generator(RATE), [65536] * (n // 65536) + [n % 65536])
+    np.testing.assert_array_equal(buf[1:-1], small)
+    assert buf[0] == -1.0 and buf[-1] == -1.0
