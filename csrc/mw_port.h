@@ -15,6 +15,8 @@
  *                                         builtins (GCC, clang, MinGW), the Interlocked
  *                                         intrinsics on MSVC (full barriers, so at least as
  *                                         strong as acquire/release)
+ *   MW_AT_LOAD / mw_sys_llc_bytes         a constructor run at load (GCC, clang, MinGW); the
+ *                                         system's last-level cache size (sysconf), or 0
  *   MW_CLONES                             AVX2 + baseline clones of a vectorised kernel, chosen
  *                                         at load (GCC on x86-64 Linux, which has ifunc);
  *                                         elsewhere nothing, the baseline build
@@ -48,8 +50,10 @@
 #  endif
 #elif defined(__APPLE__)
 #  include <mach/mach_time.h>
+#  include <unistd.h>
 #else
 #  include <time.h>
+#  include <unistd.h>
 #endif
 
 /* ---- aligned memory (never in the audio thread) ---------------------- */
@@ -137,6 +141,33 @@ static inline int64_t mw_load_acquire_i64(const int64_t *p)
     return (int64_t)_InterlockedCompareExchange64((volatile __int64 *)p, 0, 0);
 #else
     return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+#endif
+}
+
+/* ---- the last-level cache and code run at load ------------------------- */
+
+/* MW_AT_LOAD: a function the loader runs once when the library loads
+ * (GCC, clang, MinGW: a constructor); with MSVC nothing runs it and what it
+ * would set keeps its default. */
+#if defined(__GNUC__)
+#define MW_AT_LOAD __attribute__((constructor))
+#else
+#define MW_AT_LOAD
+#endif
+
+/* The system's own figure of the last-level cache, bytes, or 0 when it
+ * gives none (sysconf on glibc; the caller reads sysfs first, which is
+ * per-core where sysconf may report the whole package).  Never in the
+ * audio thread. */
+static inline size_t mw_sys_llc_bytes(void)
+{
+#if defined(_SC_LEVEL3_CACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+    if (v <= 0)
+        v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return v > 0 ? (size_t)v : 0;
+#else
+    return 0;
 #endif
 }
 

@@ -1,9 +1,7 @@
 /* mw_program.c -- a train at unit gain, then one gain per unit (see mw_program.h). */
 #include <stdio.h>
 #include <string.h>
-#if defined(__unix__) || defined(__APPLE__)
-#include <unistd.h>
-#endif
+#include "mw_port.h"
 #include "mw_program.h"
 #include "mw_stream.h"
 
@@ -30,11 +28,11 @@ static size_t parse_size(const char *text)
     return (size_t)v;
 }
 
-/* The last-level cache, once, when the library loads (GCC and Clang run
- * constructors; elsewhere MW_LLC_DEFAULT stays). */
-#if defined(__GNUC__)
-__attribute__((constructor))
-#endif
+/* The last-level cache, once, when the library loads (MW_AT_LOAD; where
+ * nothing runs it, MW_LLC_DEFAULT stays): the highest level sysfs lists
+ * for cpu0 (plain C file reads, which find nothing off Linux), else the
+ * system's figure. */
+MW_AT_LOAD
 static void read_llc(void)
 {
     char path[96], text[32];
@@ -61,15 +59,8 @@ static void read_llc(void)
             best = size;
         }
     }
-#if defined(_SC_LEVEL3_CACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
-    if (best == 0) {
-        long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
-        if (v <= 0)
-            v = sysconf(_SC_LEVEL2_CACHE_SIZE);
-        if (v > 0)
-            best = (size_t)v;
-    }
-#endif
+    if (best == 0)
+        best = mw_sys_llc_bytes();
     if (best > 0)
         llc_bytes = best;
 }
