@@ -1,5 +1,6 @@
-"""Build the C kernels (csrc/) once into a static library, and the thin
-Cython wrappers (pyx/) that link it into private submodules of microwave."""
+"""Build the C kernels (csrc/) once into a static library, and the one
+Cython extension (pyx/_core.pyx, with its thin classes in pyx/*.pxi) that
+links it: microwave._core."""
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -22,8 +23,8 @@ def flags(table, compiler):
     """The flags of ``table`` for a distutils compiler object (its compiler_type)."""
     return table["msvc" if compiler.compiler_type == "msvc" else "gcc"]
 
-# the Cython wrappers: each links the kernels' library
-CORES = ("_core", "_session")
+# the one extension: pyx/_core.pyx includes each class's file (pyx/*.pxi) and links the kernels' library
+CORES = ("_core",)
 
 
 class BuildClib(build_clib):
@@ -59,7 +60,8 @@ extensions = [
         depends=KERNELS + [f"csrc/{h}" for h in ("mw_limits.h", "mw_rational.h", "mw_template.h", "mw_schedule.h",
                                                  "mw_pattern.h", "mw_train.h", "mw_envelope.h", "mw_shapes.h",
                                                  "mw_program.h", "mw_stage.h", "mw_supervisor.h", "mw_session.h",
-                                                 "mw_record.h", "mw_stream.h", "mw_guard.h", "mw_port.h")],
+                                                 "mw_record.h", "mw_stream.h", "mw_guard.h", "mw_port.h")]
+                + ["pyx/generator.pxi", "pyx/session_engine.pxi"],
     )
     for name in CORES
 ]

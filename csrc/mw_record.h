@@ -27,7 +27,7 @@
 
 #define MW_REC_FLUSH_S 0.1     /* an entry at least this often (seconds of stream) */
 
-typedef struct mw_rec_entry {        /* microwave._session.RECORD_DTYPE mirrors this */
+typedef struct mw_rec_entry {        /* microwave._core.RECORD_DTYPE mirrors this */
     int32_t step;                    /* the session's step */
     int32_t n_ch;                    /* program channels (electrode pairs) */
     int64_t start;                   /* session sample at the first frame (pauses excluded) */

@@ -1,7 +1,7 @@
 /* mw_session.h -- a session: steps x channels of programs, the live level
  * control, the output stage, and the PortAudio callback that drives them.
  *
- * microwave._session.SessionEngine builds and owns the struct and every
+ * microwave._core.SessionEngine builds and owns the struct and every
  * buffer it points to (allocated there, up front, freed there).  The audio
  * thread then runs mw_pa_callback -> sess_fill with no Python and no GIL:
  * nothing here allocates, frees or locks (sess_fill, sess_enter_step and

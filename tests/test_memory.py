@@ -115,7 +115,7 @@ def test_the_engine_keeps_its_own_programs_and_refuses_what_it_cannot_hold():
     import gc
 
     from microwave._core import Generator
-    from microwave._session import SessionEngine
+    from microwave._core import SessionEngine
     from microwave.stage import Stage
     spec = mw.CustomTrain(onsets_s=(0.0, 0.013, 0.05), amps_ua=(50, 70, 30), phase_us=300, loop_s=0.1)
     stage = Stage(channel_map=(0,))

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import microwave as mw
 from microwave import plans
 from microwave._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, Generator
-from microwave._session import SessionEngine
+from microwave._core import SessionEngine
 from microwave.envelopes import Envelope, Ramp
 from microwave.plans import (BurstSchedule, CustomSchedule, EnvelopePlan, PatternPlan, ProgramPlan, Rational,
                              RegularSchedule, SampleTime, StagePlan, SweepSchedule, TemplatePlan)

@@ -60,11 +60,11 @@ def test_only_mw_port_h_knows_the_platform():
     csrc/mw_port.h, and the wrappers cimport nothing from posix."""
     found = []
     files = [f for f in sorted(CSRC.glob("*.[ch]")) if f.name != "mw_port.h"]
-    files += sorted((ROOT / "pyx").glob("*.pyx")) + sorted((ROOT / "pyx").glob("*.pxd"))
+    files += [f for ext in ("pyx", "pxi", "pxd") for f in sorted((ROOT / "pyx").glob(f"*.{ext}"))]
     for f in files:
         # comments may name them (mw_guard.h explains itself); code may not
         text = re.sub(r"/\*.*?\*/", "", f.read_text(), flags=re.S)
-        text = re.sub(r"#.*" if f.suffix in (".pyx", ".pxd") else r"//.*", "", text)
+        text = re.sub(r"#.*" if f.suffix in (".pyx", ".pxi", ".pxd") else r"//.*", "", text)
         for what, pattern in NON_PORTABLE.items():
             if re.search(pattern, text):
                 found.append(f"{f.relative_to(ROOT)}: {what}")

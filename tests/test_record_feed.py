@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 from scipy import signal
 
 from microwave import Biphasic, Monophasic
-from microwave._session import RECORD_DTYPE, RECORD_FLUSH_S
+from microwave._core import RECORD_DTYPE, RECORD_FLUSH_S
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
 

@@ -18,7 +18,7 @@ import physics
 from forced import forced
 from microwave import modes
 from microwave._core import Generator
-from microwave._session import SessionEngine
+from microwave._core import SessionEngine
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
 from microwave.stage import BLEED_FRACTION, Stage
 

@@ -9,7 +9,7 @@ import microwave as mw
 import physics
 from microwave import modes
 from microwave._core import Generator
-from microwave._session import SessionEngine
+from microwave._core import SessionEngine
 from microwave.sessions import Session, Step, builtin, load
 from microwave.stage import AC_MARGIN, Stage
 

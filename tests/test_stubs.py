@@ -30,7 +30,7 @@ def _public(obj) -> set[str]:
     return {n for n in dir(obj) if not n.startswith("_")}
 
 
-@pytest.mark.parametrize("name", ["_core", "_session"])
+@pytest.mark.parametrize("name", ["_core"])
 def test_each_extension_has_a_true_stub(name):
     module = importlib.import_module(f"microwave.{name}")
     stub = Path(microwave.__file__).parent / f"{name}.pyi"

@@ -1,8 +1,11 @@
-"""Type stubs of the compiled generator (pyx/_core.pyx)."""
+"""Type stubs of the compiled core (pyx/_core.pyx: Generator, SessionEngine)."""
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from .plans import ProgramPlan
+from .plans import ProgramPlan, StagePlan
 
 #: the most breakpoints a pulse template may have
 MAX_BREAKPOINTS: int
@@ -16,6 +19,14 @@ MAX_CHANNELS: int
 SHAPES: dict[str, int]
 #: the polarity pattern's state kinds' numbers, by name (csrc/mw_limits.h)
 POLARITIES: dict[str, int]
+
+#: an AC supervisor ends the session when the drive comes this close to a bound
+SUPERVISOR_SOFT: float
+#: one entry of the delivered record (csrc/mw_record.h): what flowed during
+#: about RECORD_FLUSH_S of one step, per program channel
+RECORD_DTYPE: np.dtype[np.void]
+#: seconds of stream an entry holds at most
+RECORD_FLUSH_S: float
 
 class Generator:
     """Stateful compiled generator of one channel's current, in uA."""
@@ -34,3 +45,49 @@ class Generator:
     def program_capsule(self) -> object:
         """The C state in a capsule named "microwave._core.mw_program"."""
     def render(self, n: int) -> npt.NDArray[np.float32]: ...
+
+class SessionEngine:
+    """Steps x channels of compiled programs behind one output stage."""
+
+    rate: float
+    def __init__(self, programs: list[Generator], step_samples: Sequence[int] | npt.ArrayLike,
+                 step_programs: Sequence[Sequence[int]] | npt.ArrayLike, stage: StagePlan,
+                 total_samples: int, rate: float, ramp_s: float = ..., max_level: float = ...,
+                 ramp_min: Sequence[int] | npt.ArrayLike | None = ...,
+                 unit_len: Sequence[int] | npt.ArrayLike | None = ...,
+                 step_gates: Sequence[Sequence[int]] | npt.ArrayLike | None = ...) -> None: ...
+    def rewind(self) -> None: ...
+    def fill(self, out: npt.NDArray[np.float32]) -> None:
+        """Write the next ``out.shape[0]`` frames of DAC samples (frames x out_channels)."""
+    def render(self, frames: int) -> npt.NDArray[np.float32]: ...
+    def set_level(self, level: float) -> None: ...
+    def stop_at(self, frame: int) -> None: ...
+    @property
+    def settled(self) -> bool: ...
+    @property
+    def supervision(self) -> dict[str, Any]: ...
+    @property
+    def max_level(self) -> float: ...
+    @property
+    def ramp_samples(self) -> int: ...
+    @property
+    def end_samples(self) -> int: ...
+    def pause(self, paused: bool = ...) -> None: ...
+    def stop(self) -> None: ...
+    def configure_sense(self, channel: int, in_channels: int, ua_per_unit: float, min_ratio: float = ...,
+                        min_ua: float = ..., lost_after: int = ..., ring_frames: int = ...,
+                        window_frames: float = ...) -> None: ...
+    def enable_record(self, capacity: int = ...) -> None:
+        """Account for what flows, into a lock-free ring of ``capacity`` entries."""
+    def drain_record(self, buf: npt.NDArray[np.void]) -> int:
+        """Move up to ``len(buf)`` entries (RECORD_DTYPE) into ``buf``; how many."""
+    def flush_record(self) -> bool:
+        """Push the entry being summed (once the stream has ended); whether there was room."""
+    def set_tail(self, frames: int) -> None: ...
+    def recorded(self) -> npt.NDArray[np.float32]: ...
+    @property
+    def state(self) -> dict[str, Any]: ...
+    def reset_stats(self) -> None: ...
+    def address(self) -> int: ...
+    @staticmethod
+    def callback_address() -> int: ...

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _checks
-from ._session import MAX_CHANNELS, RECORD_DTYPE as _RECORD_DTYPE
+from ._core import MAX_CHANNELS, RECORD_DTYPE as _RECORD_DTYPE
 from .sessions import Session
 
 __all__ = ["History", "Recorder", "Record", "StepRecord", "ChannelDose", "Second", "Recommendations",

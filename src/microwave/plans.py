@@ -4,7 +4,7 @@ A spec (``Biphasic``, ``Envelope``, ``PolarityPattern``, ``Stage``...) is
 in physical units and checked against physical limits.  Its ``plan(rate)``
 reduces it to one of these frozen, typed dataclasses, each mirroring a C
 struct of ``csrc/`` field by field; :class:`microwave._core.Generator` and
-:class:`microwave._session.SessionEngine` copy them into that struct and
+:class:`microwave._core.SessionEngine` copy them into that struct and
 nothing else.  The timing kinds are peers, one class each --
 :class:`RegularSchedule`, :class:`BurstSchedule`, :class:`SweepSchedule`,
 :class:`CustomSchedule` (the :data:`Schedule` union) -- and the generator

@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _checks, _toml, modes
 from ._core import Generator
-from ._session import SessionEngine
+from ._core import SessionEngine
 from .envelopes import Envelope, Ramp
 from .plans import ProgramPlan
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _checks, _toml
-from ._session import SUPERVISOR_SOFT
+from ._core import SUPERVISOR_SOFT
 from .plans import StagePlan
 
 if TYPE_CHECKING:

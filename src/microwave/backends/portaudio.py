@@ -1,7 +1,7 @@
 """The sound-card back end: play a session through a DAC, live.
 
 PortAudio (through python-sounddevice) calls a compiled callback,
-``mw_pa_callback`` in ``microwave._session``, once per block.  It runs the
+``mw_pa_callback`` in ``microwave._core``, once per block.  It runs the
 session's generators and the output stage in C with no Python and no GIL,
 so a Python thread that hogs the interpreter cannot starve the audio.  The
 control side (this module) changes the intensity, pauses, resumes and stops
@@ -69,7 +69,7 @@ from dataclasses import dataclass
 
 from .. import _checks
 from .._extras import require
-from .._session import SUPERVISOR_SOFT
+from .._core import SUPERVISOR_SOFT
 from ..history import History, Recorder
 from ..sessions import Session
 from ..stage import ABSOLUTE_MAX_UA, MAX_CHANNELS, Stage, _given

@@ -1,14 +1,15 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
-"""Compiled session engine: steps x channels of programs, the live level
-control, the output stage, and the PortAudio callback that drives them.
-
-`SessionEngine` owns a C struct (mw_session).  Offline renderers call
-`fill(out)`; the real-time back end passes `callback_address()` and
-`address()` to PortAudio, and the audio thread then runs `sess_fill`
-(csrc/mw_session.c) with no Python and no GIL.  The control thread talks to it only through single
-aligned stores of plain numbers (target level, pause, stop), which the audio
-thread turns into ramps.
-"""
+# session_engine.pxi -- included by pyx/_core.pyx (one extension, microwave._core).
+#
+# Compiled session engine: steps x channels of programs, the live level
+# control, the output stage, and the PortAudio callback that drives them.
+#
+# `SessionEngine` owns a C struct (mw_session).  Offline renderers call
+# `fill(out)`; the real-time back end passes `callback_address()` and
+# `address()` to PortAudio, and the audio thread then runs `sess_fill`
+# (csrc/mw_session.c) with no Python and no GIL.  The control thread talks to it only through single
+# aligned stores of plain numbers (target level, pause, stop), which the audio
+# thread turns into ramps.
+#
 from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport int64_t, uint64_t, INT64_MAX
@@ -26,7 +27,6 @@ from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
 from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_pop, MW_REC_FLUSH_S
 from mw_port cimport mw_aligned_alloc, mw_aligned_free
 
-MAX_CHANNELS = MW_MAX_CH
 
 #: One entry of the delivered record (csrc/mw_record.h, ``mw_rec_entry``):
 #: what flowed during about 0.1 s of one step, through the stage's model of

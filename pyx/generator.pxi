@@ -1,0 +1,253 @@
+# generator.pxi -- included by pyx/_core.pyx (one extension, microwave._core).
+#
+# Compiled generators behind microwave's specs.
+#
+# The Python specs (microwave.pulses) validate physical parameters and reduce
+# them to a *plan*: a microwave.plans.ProgramPlan, numbers in samples and uA.
+# `Generator(plan)` copies the plan into a C struct (mw_program) and from then
+# on everything runs in nogil C: `fill(out)` writes the next len(out) samples,
+# continuing exactly.
+#
+from libc.string cimport memset
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
+from cpython.pycapsule cimport PyCapsule_New
+import numpy as np
+
+from mw_limits cimport (MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_MAX_CH, MW_SHAPE_HOLD, MW_SHAPE_LINEAR,
+                        MW_SHAPE_COSINE, MW_SHAPE_EXP, MW_POL_REST, MW_POL_POS, MW_POL_NEG, MW_POL_ALT,
+                        MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM)
+from mw_schedule cimport mw_rat, mw_schedule
+from mw_template cimport mw_template, tpl_finish
+from mw_pattern cimport mw_pattern
+from mw_envelope cimport mw_envelope
+from mw_program cimport mw_program, program_start, program_fill, program_release
+from mw_guard cimport mw_enter, mw_leave
+
+# the limits and kinds of csrc/mw_limits.h: the one source of these numbers
+# (microwave.patterns and microwave.envelopes import them from here)
+MAX_BREAKPOINTS = MW_MAX_BP
+MAX_STATES = MW_MAX_STATES
+MAX_SEGMENTS = MW_MAX_SEGS
+MAX_CHANNELS = MW_MAX_CH
+SHAPES = {"hold": MW_SHAPE_HOLD, "linear": MW_SHAPE_LINEAR, "cosine": MW_SHAPE_COSINE, "exp": MW_SHAPE_EXP}
+POLARITIES = {"rest": MW_POL_REST, "positive": MW_POL_POS, "negative": MW_POL_NEG, "alternate": MW_POL_ALT}
+
+
+cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:
+    # every fixed array of the C state is filled only after its limit is checked
+    if n > limit:
+        raise ValueError(f"{what} has {n} {unit}: at most {name}={limit} fit the compiled state")
+    return 0
+
+
+cdef void _set_rat(mw_rat* r, object value):
+    # a microwave.plans.Rational
+    r.whole, r.rem, r.den = value.whole, value.rem, value.den
+
+
+cdef int _set_envelope(mw_envelope* e, object env, str what) except -1:
+    # a microwave.plans.EnvelopePlan (or None)
+    cdef int i
+    if env is None:
+        return 0
+    lengths, shapes, a, b = env.lengths_samples, env.shapes, env.from_levels, env.to_levels
+    _check_limit(what, len(lengths), MW_MAX_SEGS, "MAX_SEGMENTS", "segments")
+    e.n = len(lengths)
+    e.loop = env.loop
+    e.after = env.after_level
+    for i in range(e.n):
+        e.length[i] = lengths[i]
+        e.shape[i] = shapes[i]
+        e.a[i] = a[i]
+        e.b[i] = b[i]
+    return 0
+
+
+# microwave.plans, imported when the first generator is built (it imports this module's limits)
+cdef object _plans = None
+
+cdef object _plans_module():
+    global _plans
+    if _plans is None:
+        from microwave import plans
+        _plans = plans
+    return _plans
+
+
+#: the name of the capsule that hands a generator's C state to compiled code
+cdef const char* PROGRAM_CAPSULE = b"microwave._core.mw_program"
+
+cdef class Generator:
+    """Stateful compiled generator of one channel's current, in uA.
+
+    Built from a plan by the spec classes; use ``spec.generator(rate)``.
+    """
+    cdef mw_program prog
+    cdef readonly double rate
+    cdef object _onsets, _amps
+
+    def __cinit__(self, plan, *, bint tile=True, bint slots=True):
+        """``plan``: a microwave.plans.ProgramPlan (what a spec's ``plan(rate)``
+        gives); its schedule's class is the timing kind.  ``tile`` and
+        ``slots`` are for verification only (the tests compare the paths):
+        ``tile=False`` renders pulse by pulse even where the train repeats;
+        ``slots=False`` also renders every pulse sample run by sample run,
+        none in one pass.  Every path gives the same bits."""
+        cdef int i
+        cdef mw_template* t = &self.prog.train.tpl
+        cdef mw_schedule* s = &self.prog.train.sched
+        cdef mw_pattern* p = &self.prog.train.pat
+        plans = _plans_module()
+        if not isinstance(plan, plans.ProgramPlan):
+            raise TypeError(f"plan={plan!r} must be a microwave.plans.ProgramPlan (spec.plan(rate)), "
+                            f"not {type(plan).__name__}")
+        memset(&self.prog, 0, sizeof(mw_program))
+        self.rate = plan.rate
+        # pulse template
+        taus, values = plan.template.taus_samples, plan.template.values_ua
+        if len(values) != len(taus):
+            raise ValueError(f"the pulse template has {len(taus)} times and {len(values)} values: one each")
+        _check_limit("the pulse template", len(taus), MW_MAX_BP, "MAX_BREAKPOINTS", "breakpoints")
+        if len(taus) < 1:
+            raise ValueError("the pulse template has no breakpoint: it needs at least one")
+        t.nbp = len(taus)
+        for i in range(t.nbp):
+            t.tau[i] = taus[i]
+            t.v[i] = values[i]
+        tpl_finish(t)
+        self.prog.train.sign = plan.sign
+        # schedule: one timing kind per class
+        sc = plan.schedule
+        if not isinstance(sc, plans.SCHEDULES):
+            raise TypeError(f"plan.schedule={sc!r} must be one of microwave.plans.SCHEDULES, "
+                            f"not {type(sc).__name__}")
+        s.has_end = sc.end is not None
+        if s.has_end:
+            s.end_whole, s.end_frac = sc.end.whole, sc.end.frac
+        s.period.den = s.burst_on.den = s.burst_cycle.den = s.delay.den = 1
+        if isinstance(sc, plans.RegularSchedule):
+            s.kind = MW_SCHED_REGULAR
+            _set_rat(&s.period, sc.period)
+            _set_rat(&s.delay, sc.delay)
+            s.burst_cycle.den = s.delay.den
+        elif isinstance(sc, plans.BurstSchedule):
+            s.kind = MW_SCHED_REGULAR
+            _set_rat(&s.period, sc.period)
+            _set_rat(&s.delay, sc.delay)
+            s.has_burst = True
+            _set_rat(&s.burst_on, sc.burst_on)
+            _set_rat(&s.burst_cycle, sc.burst_cycle)
+        elif isinstance(sc, plans.SweepSchedule):
+            s.kind = MW_SCHED_SWEEP
+            s.f0, s.f1, s.sweep_s = sc.start_hz, sc.stop_hz, sc.seconds
+            s.sweep_log = sc.log
+            s.rate = self.rate
+            s.delay_s = sc.delay_s
+            s.phase_at_end = sc.phase_at_end_cycles
+        elif isinstance(sc, plans.CustomSchedule):
+            s.kind = MW_SCHED_CUSTOM
+            self._onsets = np.ascontiguousarray(sc.onsets_samples, dtype=np.float64)
+            self._amps = np.ascontiguousarray(sc.amps_ua, dtype=np.float64)
+            if len(self._onsets) < 1 or len(self._amps) != len(self._onsets):
+                raise ValueError(f"the custom schedule has {len(self._onsets)} onsets and {len(self._amps)} "
+                                 f"amplitudes: one each, at least one")
+            self._bind_custom()
+            s.c_n = len(self._onsets)
+            s.c_loop = sc.loop_samples
+            s.c_delay = sc.delay_samples
+        else:   # a kind in SCHEDULES that this build does not know
+            raise TypeError(f"plan.schedule={sc!r}: {type(sc).__name__} is not a timing kind this generator plays")
+        # polarity pattern
+        pat = plan.pattern
+        if pat is not None:
+            by_time, kinds, lengths = pat.by_time, pat.kinds, pat.lengths
+            _check_limit("the polarity pattern", len(kinds), MW_MAX_STATES, "MAX_STATES", "states")
+            if len(lengths) != len(kinds):
+                raise ValueError(f"the polarity pattern has {len(kinds)} kinds and {len(lengths)} lengths: one each")
+            p.n = len(kinds)
+            p.by_time = by_time
+            for i in range(p.n):
+                p.kind[i] = kinds[i]
+                p.length[i] = lengths[i]
+        self.prog.train.no_tile = not tile
+        self.prog.train.no_slots = not slots
+        # one gain a unit: a pulse, or an alternating pair of monophasic pulses
+        self.prog.unit_pulses = plan.unit_pulses
+        _set_envelope(&self.prog.env, plan.envelope, "the envelope")
+        _set_envelope(&self.prog.gate, plan.gate, "the gate")
+        program_start(&self.prog)
+
+    def __dealloc__(self):
+        program_release(&self.prog)
+
+    cdef void _bind_custom(self):
+        cdef double[::1] on = self._onsets
+        cdef double[::1] am = self._amps
+        self.prog.train.sched.c_onsets = &on[0]
+        self.prog.train.sched.c_amps = &am[0]
+
+    def fill(self, out):
+        """Write the next ``len(out)`` samples (uA) into ``out``, a writable,
+        C-contiguous, 1-D float32 array (or any such buffer).
+
+        Continues exactly where the previous call stopped: any sequence of
+        calls gives the same samples, bit for bit, as one call of the total
+        length.  One thread at a time: a ``fill`` (or ``reset``) while
+        another thread is filling the same generator raises RuntimeError
+        and touches nothing.
+        """
+        # the buffer protocol directly: a typed memoryview costs more than
+        # a small block's worth of synthesis
+        cdef Py_buffer view
+        cdef Py_ssize_t n
+        PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        try:
+            if view.ndim != 1 or view.itemsize != 4 or view.format == NULL or view.format[0] != b'f' or view.format[1] != 0:
+                raise ValueError(f"out must be a 1-D float32 array, got ndim={view.ndim}, "
+                                 f"format={view.format.decode() if view.format != NULL else None!r}")
+            n = view.shape[0]
+            if n > 0:
+                self._enter("fill")
+                with nogil:
+                    program_fill(&self.prog, <float*>view.buf, n, NULL)
+                mw_leave(&self.prog.busy)
+        finally:
+            PyBuffer_Release(&view)
+
+    cdef int _enter(self, str what) except -1:
+        if not mw_enter(&self.prog.busy):
+            raise RuntimeError(f"Generator.{what}: another thread is filling this generator; a generator "
+                               f"is one stream of samples -- give each thread its own (spec.generator(rate))")
+        return 0
+
+    def reset(self):
+        """Rewind to sample 0."""
+        self._enter("reset")
+        program_start(&self.prog)
+        mw_leave(&self.prog.busy)
+
+    @property
+    def position(self):
+        """Samples written since the start."""
+        return self.prog.train.n
+
+    @property
+    def tile_samples(self):
+        """Samples of the repeating tile this train copies from (0 until it
+        has rendered one whole tile, or if it does not repeat within
+        2**18 samples)."""
+        return self.prog.train.tile_len if self.prog.train.tile_ready else 0
+
+    def program_capsule(self):
+        """The C state (mw_program) in a capsule named
+        ``"microwave._core.mw_program"``, for compiled code that copies this
+        program (the session engine).  The capsule owns nothing: whoever
+        opens it keeps this generator alive while it uses the pointer, and
+        takes its guard (``busy``) while it reads the state."""
+        return PyCapsule_New(<void*>&self.prog, PROGRAM_CAPSULE, NULL)
+
+    def render(self, Py_ssize_t n):
+        """The next ``n`` samples as a new float32 array."""
+        out = np.empty(n, dtype=np.float32)
+        self.fill(out)
+        return out
