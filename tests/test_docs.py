@@ -91,12 +91,6 @@ NO_RAISES = {
     "microwave.history.StepRecord": "a result: read back from the database",
     "microwave.history.ChannelDose": "a result: read back from the database",
     "microwave.history.Second": "a result: read back from the database",
-    # a schedule's estimate for the plan that holds it: rate is the ProgramPlan's,
-    # checked before (only a sweep reads it), and the schedule was checked when built
-    "microwave.plans.RegularSchedule.longest_gap_samples": "an estimate from a checked plan (rate unused)",
-    "microwave.plans.BurstSchedule.longest_gap_samples": "an estimate from a checked plan (rate unused)",
-    "microwave.plans.SweepSchedule.longest_gap_samples": "an estimate from a checked plan and its checked rate",
-    "microwave.plans.CustomSchedule.longest_gap_samples": "an estimate from a checked plan (rate unused)",
 }
 
 

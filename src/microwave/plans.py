@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-
+from . import _checks
 from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
 
 __all__ = ["Rational", "SampleTime", "TemplatePlan", "RegularSchedule", "BurstSchedule", "SweepSchedule",
@@ -48,19 +48,30 @@ def _typed(owner: str, name: str, value, types, what: str):
     return value
 
 
-def _int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
+def _int(owner: str, name: str, value, lo: int, hi: int | None = None, hi_from: str = "") -> None:
+    """An int from ``lo`` to ``hi``; ``hi_from`` says which field sets ``hi`` (its name and
+    value, so that a conflict between two fields names both)."""
     if type(value) is not int:   # the common case without the ABC's isinstance
         _typed(owner, name, value, Integral, "an int")
     if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}" if hi is not None
-                         else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}{f' ({hi_from})' if hi_from else ''}"
+                         if hi is not None else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+
+
+def _finite(value) -> bool:
+    """Whether a number is finite; an int or Fraction beyond any float is not
+    (math.isfinite would raise OverflowError for it)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: bool = False,
           hi: float | None = None, hi_open: bool = False) -> None:
     if type(value) is not float and type(value) is not int:   # the common cases without the ABC's isinstance
         _typed(owner, name, value, Real, "a number")
-    if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
+    if not _finite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
             or (hi is not None and (value >= hi if hi_open else value > hi)):
         lo_s = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
         hi_s = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
@@ -71,7 +82,11 @@ def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: boo
 def _reals(owner: str, name: str, values: tuple, lo: float | None = None) -> None:
     """Each item a finite number (>= ``lo``); the item's name is only formatted for an error."""
     for i, v in enumerate(values):
-        if (type(v) is not float and type(v) is not int) or not math.isfinite(v) or (lo is not None and v < lo):
+        try:
+            ok = (type(v) is float or type(v) is int) and math.isfinite(v) and (lo is None or v >= lo)
+        except OverflowError:   # an int beyond any float: _real names it
+            ok = False
+        if not ok:
             _real(owner, f"{name}[{i}]", v, lo)
 
 
@@ -132,7 +147,7 @@ class Rational:
     def __post_init__(self):
         _int("Rational", "den", self.den, 1, MAX_DEN)
         _int("Rational", "whole", self.whole, 0)
-        _int("Rational", "rem", self.rem, 0, self.den - 1)
+        _int("Rational", "rem", self.rem, 0, self.den - 1, f"below den={self.den!r}")
 
     @property
     def samples(self) -> float:
@@ -270,13 +285,23 @@ class RegularSchedule:
         Parameters
         ----------
         rate : int
-            The sample rate, Hz (unused: the period is in samples already; taken as every schedule takes it).
+            The sample rate, Hz (checked, though unused: the period is in samples
+            already; taken as every schedule takes it).
 
         Returns
         -------
         float
             The period, samples.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
         """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         return self.period.samples
 
 
@@ -347,14 +372,24 @@ class BurstSchedule:
         Parameters
         ----------
         rate : int
-            The sample rate, Hz (unused: the schedule is in samples already; taken as every schedule takes it).
+            The sample rate, Hz (checked, though unused: the schedule is in samples
+            already; taken as every schedule takes it).
 
         Returns
         -------
         float
             The longer of the period and the gap from a burst's last onset to the
             next burst's first, samples (an estimate, in floats).
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
         """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         period = self.period.samples
         # in floats (an estimate: it sizes a session step's gate), as it always was
         per_burst = math.ceil(self.burst_on.samples / period - 1e-12)
@@ -426,7 +461,16 @@ class SweepSchedule:
         -------
         float
             ``rate`` over the lower of ``start_hz`` and ``stop_hz``, samples.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
         """
+        rate = _checks.rate(rate)
         return rate / min(self.start_hz, self.stop_hz)
 
 
@@ -486,7 +530,7 @@ class CustomSchedule:
         _real(own, "loop_samples", self.loop_samples, 0.0)
         if self.loop_samples > 0 and self.loop_samples <= self.onsets_samples[-1]:
             raise ValueError(f"{own}.loop_samples={self.loop_samples!r} is not allowed: 0 (play once) or after "
-                             f"the last onset ({self.onsets_samples[-1]!r})")
+                             f"the last onset (onsets_samples[-1]={self.onsets_samples[-1]!r})")
         _real(own, "delay_samples", self.delay_samples, 0.0)
         _optional(own, "end", self.end, SampleTime)
 
@@ -496,14 +540,24 @@ class CustomSchedule:
         Parameters
         ----------
         rate : int
-            The sample rate, Hz (unused: the onsets are in samples already; taken as every schedule takes it).
+            The sample rate, Hz (checked, though unused: the onsets are in samples
+            already; taken as every schedule takes it).
 
         Returns
         -------
         float
             The longest gap between consecutive onsets (and from the last onset
             round the loop to the first), samples; 1.0 for a single pulse played once.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
         """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         on = self.onsets_samples
         gaps = [b - a for a, b in zip(on, on[1:])]
         if self.loop_samples > 0:
@@ -763,7 +817,7 @@ class StagePlan:
         A field of the wrong type: ``out_channels`` or a route's channel not
         an int, ``routes``, ``gains_dac_per_ua``, ``rail_ua`` or a route not
         a tuple, a number not a number (``corner_hz`` None for "ac"
-        included), or ``measure`` not a bool.
+        included), ``coupling`` not a str, or ``measure`` not a bool.
     ValueError
         ``out_channels`` outside 1 to ``MAX_CHANNELS``; no program channel or
         more than ``MAX_CHANNELS``, or the three per-channel tuples of
@@ -796,11 +850,13 @@ class StagePlan:
             _typed(own, f"routes[{i}]", route, tuple, "a (DAC channel, negative DAC channel or -1) tuple")
             if len(route) != 2:
                 raise ValueError(f"{own}.routes[{i}]={route!r} is not allowed: (DAC channel, negative or -1)")
-            _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1)
-            _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1)
+            dac = f"the DAC's channels: out_channels={self.out_channels!r}"
+            _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1, dac)
+            _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1, dac)
             _real(own, f"gains_dac_per_ua[{i}]", g, 0.0, lo_open=True)
             _real(own, f"rail_ua[{i}]", r, 0.0, lo_open=True)   # (a stage plan is built once a session)
         _real(own, "clamp_dac", self.clamp_dac, 0.0)
+        _typed(own, "coupling", self.coupling, str, "'dc' or 'ac'")   # (an array's `in` would be ambiguous)
         if self.coupling not in ("dc", "ac"):
             raise ValueError(f"{own}.coupling={self.coupling!r} is not allowed: 'dc' or 'ac'")
         if self.coupling == "ac" or self.corner_hz is not None:
