@@ -60,7 +60,7 @@ NAN, INF = float("nan"), float("inf")
 
 HOSTILE_VALUES = [
     NAN, INF, -INF, -0.0, 0, -1, 1, 2, 1e308, 10**400, Fraction(10**400, 3), -(10**400),
-    True, False, None, "3", b"x", [], [1, 2], {}, object(),
+    True, False, None, "3", b"x", [], [1, 2], [1.0, 10**400], {}, object(),
     np.float32(NAN), np.float64(INF), np.int64(-1), np.bool_(True), np.array([1.0, 2.0]), np.array(3.0),
     complex(1, 1), Decimal("NaN"),
 ]
