@@ -11,7 +11,9 @@ contract of microwave._checks:
   AttributeError, ZeroDivisionError, IndexError, KeyError, no numpy
   overflow RuntimeWarning, ...) -- and the
   message names the parameter; a plain number (int, float, Fraction) is a
-  ValueError where a number is expected, never a TypeError;
+  ValueError where a number is expected, never a TypeError -- except in
+  the few fields a case declares ``int_only`` (the typed plans' ints, where
+  a float or Fraction is a TypeError by design; an int still never is);
 * or it succeeds, the value being allowed: then what it made still works
   -- a spec renders finite current within its declared peak, a session
   renders finite current within its peak, a stage's limit stays within
@@ -43,7 +45,8 @@ from hypothesis import strategies as st
 
 import microwave
 from public_api import params as _params, public_callables, unwrap as _fn
-from microwave import audio, calibrate, cli, envelopes, files, history, modes, patterns, plot, pulses, sessions, stage
+from microwave import audio, calibrate, cli, envelopes, files, history, modes, patterns, plans, plot, pulses, sessions
+from microwave import stage
 from microwave import backends, report as report_module
 from microwave.backends import array, file, portaudio
 from microwave import Biphasic, Burst, CustomTrain, Envelope, Hold, Monophasic, PolarityPattern, Ramp, Sweep
@@ -56,8 +59,8 @@ SHORT_S = 0.05        # how much of a spec or session is rendered to check it
 NAN, INF = float("nan"), float("inf")
 
 HOSTILE_VALUES = [
-    NAN, INF, -INF, -0.0, 0, -1, 1e308, 10**400, Fraction(10**400, 3), -(10**400),
-    True, False, None, "3", b"x", [], [1, 2], {}, object(),
+    NAN, INF, -INF, -0.0, 0, -1, 1, 2, 1e308, 10**400, Fraction(10**400, 3), -(10**400),
+    True, False, None, "3", b"x", [], [1, 2], [1.0, 10**400], {}, object(),
     np.float32(NAN), np.float64(INF), np.int64(-1), np.bool_(True), np.array([1.0, 2.0]), np.array(3.0),
     complex(1, 1), Decimal("NaN"),
 ]
@@ -66,6 +69,7 @@ HOSTILE = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),   # any float, subnormals too
     st.floats(-1e3, 1e3),                             # ordinary numbers: conflicts between parameters
     st.integers(-10, 100_000),
+    st.integers(-2, 10),                              # small counts: conflicts with another field (den=1, rem=1)
     st.fractions(min_value=-10, max_value=10, max_denominator=1000),
     st.lists(st.sampled_from(HOSTILE_VALUES), max_size=3),      # containers of hostile values
     st.lists(st.sampled_from(HOSTILE_VALUES), max_size=3).map(tuple),
@@ -82,6 +86,8 @@ CUSTOM = dict(onsets_s=(0.0, 0.02), amps_ua=(100.0, -50.0), loop_s=0.05, phase_u
               freq_hz=None, period_us=None, burst=None, sweep=None, envelope=None, pattern=None)
 ENV = Envelope((Ramp(0.01, 1.0), Ramp(0.02, 0.5, "cosine")))
 CAL_PLAN = calibrate.Plan.build(rate=8000, out_channels=1, dac_channels=(0,), lowest_corner_hz=2.0)
+RAT = plans.Rational(80, 0, 1)   # a period of 80 samples (100 Hz at RATE)
+PROGRAM = Biphasic(freq_hz=100, amp_ua=100, phase_us=500).plan(RATE)
 
 
 def bi():
@@ -126,6 +132,10 @@ class Case:
     id: str = field(default="")
     #: {param: most}: a valid number above ``most`` would only be slow (a long render), not hostile
     cap: dict = field(default_factory=dict)
+    #: parameters that take an int and nothing else, by design: a float or a Fraction there
+    #: (even a whole one) is of the wrong type, a TypeError (the typed plans: tests/test_plans.py);
+    #: an int is never of the wrong type.  Every other number parameter takes any plain number.
+    int_only: frozenset = frozenset()
 
     def __post_init__(self):
         self.id = self.id or getattr(self.target, "__qualname__", repr(self.target))
@@ -262,6 +272,37 @@ CASES = [
                                    input_channels=None, input_corner_hz=None, reference_ua=None,
                                    lowest_corner_hz=1.0)),
     Case(calibrate.play_reference_tone, dict(output_device="out", stage=None, seconds=30.0, rate=RATE)),
+    # plans: what the specs compile to (each field checked when built, before C reads it)
+    Case(plans.Rational, dict(whole=3, rem=1, den=7), int_only=frozenset({"whole", "rem", "den"})),
+    Case(plans.SampleTime, dict(whole=8000, frac=0.25), int_only=frozenset({"whole"})),
+    Case(plans.TemplatePlan, dict(taus_samples=(0.0, 1.0, 4.0, 5.0), values_ua=(0.0, 100.0, 100.0, 0.0))),
+    Case(plans.RegularSchedule, dict(period=RAT, delay=plans.Rational(10, 0, 1), end=plans.SampleTime(8000, 0.0))),
+    Case(plans.BurstSchedule, dict(period=RAT, delay=plans.Rational(10, 2, 5), burst_on=plans.Rational(280, 0, 1),
+                                   burst_cycle=plans.Rational(440, 1, 5), end=None)),
+    Case(plans.SweepSchedule, dict(start_hz=20.0, stop_hz=500.0, seconds=0.1, log=True, delay_s=0.0,
+                                   phase_at_end_cycles=15.0, end=None)),
+    Case(plans.CustomSchedule, dict(onsets_samples=(0.0, 160.0), amps_ua=(100.0, -50.0), loop_samples=400.0,
+                                    delay_samples=8.0, end=None)),
+    method(plans.RegularSchedule, "longest_gap_samples", dict(rate=RATE),
+           lambda: plans.RegularSchedule(RAT, plans.Rational(0, 0, 1))),
+    method(plans.BurstSchedule, "longest_gap_samples", dict(rate=RATE),
+           lambda: plans.BurstSchedule(RAT, plans.Rational(0, 0, 1), plans.Rational(280, 0, 1),
+                                       plans.Rational(440, 0, 1))),
+    method(plans.SweepSchedule, "longest_gap_samples", dict(rate=RATE),
+           lambda: plans.SweepSchedule(20.0, 500.0, 0.1, True, 0.0, 15.0)),
+    method(plans.CustomSchedule, "longest_gap_samples", dict(rate=RATE),
+           lambda: plans.CustomSchedule((0.0, 160.0), (100.0, -50.0), 400.0, 0.0)),
+    Case(plans.PatternPlan, dict(by_time=False, kinds=(1, 2), lengths=(3, 1))),
+    Case(plans.EnvelopePlan, dict(lengths_samples=(80, 160), shapes=(0, 1), from_levels=(0.0, 1.0),
+                                  to_levels=(1.0, 0.5), loop=False, after_level=0.5)),
+    Case(plans.ProgramPlan, dict(rate=RATE, template=PROGRAM.template, sign=1.0, schedule=PROGRAM.schedule,
+                                 pattern=None, envelope=ENV.plan(RATE), unit_pulses=1, unit_period_samples=80.0,
+                                 unit_len_samples=8.0, gate=None),
+         int_only=frozenset({"rate", "unit_pulses"})),
+    Case(plans.StagePlan, dict(out_channels=3, routes=((0, -1), (1, 2)), gains_dac_per_ua=(0.002, 0.001),
+                               clamp_dac=0.5, coupling="ac", corner_hz=4.0, corner_tolerance=0.3, limit_ua=400.0,
+                               rail_ua=(500.0, 1000.0), bleed_fraction=0.2, measure=False),
+         int_only=frozenset({"out_channels"})),
 ]
 (TMP / "session.toml").write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 0.3\n')
 (TMP / "stage.toml").write_text('max_ua = 400\ncoupling = "ac"\ncorner_hz = 5.0\n')
@@ -288,7 +329,7 @@ EXCLUDED = {
     inspect.getattr_static(Player, "wait"): "needs an open stream",
 }
 PUBLIC_MODULES = [microwave, pulses, envelopes, patterns, modes, stage, sessions, report_module, backends, array, file,
-                  portaudio, files, plot, audio, cli, calibrate, history]
+                  portaudio, files, plot, audio, cli, calibrate, history, plans]
 
 
 # ---- the property -----------------------------------------------------------------------------
@@ -308,7 +349,7 @@ FILE_PARAMS = {"path", "name_or_path"}
 #: parameters whose valid value is None but that take something other than a number
 NON_NUMBER_NONE = {"burst", "sweep", "envelope", "pattern", "stage", "sense", "progress", "device", "calibration",
                    "date", "output_device", "input_device", "loop_gain", "dc_offset", "passed",
-                   "channels", "input_channels", "path", "recommendations"}
+                   "channels", "input_channels", "path", "recommendations", "end", "gate"}
 
 
 def _check_result(result):
@@ -379,7 +420,11 @@ def _assert_contract(case: Case, param: str, value):
         named = param in msg or (param in FILE_PARAMS and msg.startswith(f"{value}:"))
         assert named, f"{where}: {type(e).__name__} does not name {param}: {msg!r}"
         if isinstance(e, TypeError) and _accepts_numbers(case, param):
-            assert not _is_plain_number(value), f"{where}: a number is not of the wrong type: {msg!r}"
+            if param in case.int_only:   # a float or Fraction is of the wrong type there, an int never
+                assert not (_is_plain_number(value) and isinstance(value, int)), \
+                    f"{where}: an int is not of the wrong type for an int field: {msg!r}"
+            else:
+                assert not _is_plain_number(value), f"{where}: a number is not of the wrong type: {msg!r}"
         return
     except Exception as e:  # noqa: BLE001 -- the point: nothing else may escape
         pytest.fail(f"{where} raised {type(e).__name__}: {e}")
@@ -452,6 +497,8 @@ def test_every_parameter_is_fuzzed(case):
     """Each case gives every parameter of its target, so every one is drawn."""
     fn = _fn(case.target)
     assert sorted(_params(fn)) == sorted(case.valid), f"{case.id}: parameters {_params(fn)} vs {sorted(case.valid)}"
+    for param in case.int_only:   # an int-only field is an int parameter of the case
+        assert type(case.valid.get(param)) is int, f"{case.id}: int_only {param!r} is not a valid int parameter"
 
 
 def test_play_checks_before_a_device():

@@ -231,6 +231,21 @@ def test_the_generator_checks_the_schedule_itself():
     (lambda: dataclasses.replace(Stage().plan(1, RATE), coupling="ac", corner_hz=None), TypeError,
      r"StagePlan.corner_hz=None"),
     (lambda: dataclasses.replace(Stage().plan(1, RATE), measure=1), TypeError, r"StagePlan.measure=1 must be a bool"),
+    # what tests/test_fuzz_api.py found: beyond any float, an array for a str, a conflict naming one field only
+    (lambda: SampleTime(3, 10**400), ValueError, r"SampleTime.frac=1000"),
+    (lambda: TemplatePlan((0.0, 10**400), (0.0, 0.0)), ValueError, r"TemplatePlan.taus_samples\[1\]=1000"),
+    (lambda: SweepSchedule(10.0, 10.0, 1.0, False, 0.0, -(10**400)), ValueError, r"phase_at_end_cycles=-1000"),
+    (lambda: dataclasses.replace(Stage().plan(1, RATE), coupling=np.array([1.0, 2.0])), TypeError,
+     r"StagePlan.coupling=array\(\[1., 2.\]\) must be 'dc' or 'ac'"),
+    (lambda: Rational(3, 1, 1), ValueError, r"Rational.rem=1 is not allowed: 0 to 0 \(below den=1\)"),
+    (lambda: dataclasses.replace(Stage().plan(1, RATE), out_channels=1, routes=((1, -1),)), ValueError,
+     r"routes\[0\]\[0\]=1 is not allowed: 0 to 0 \(the DAC's channels: out_channels=1\)"),
+    (lambda: CustomSchedule((5.0, 9.0), (1.0, 1.0), 9.0, 0.0), ValueError, r"onsets_samples\[-1\]=9.0"),
+    (lambda: SweepSchedule(10.0, 20.0, 1.0, False, 0.0, 5.0).longest_gap_samples(float("nan")), ValueError,
+     r"rate=nan"),
+    (lambda: SweepSchedule(10.0, 20.0, 1.0, False, 0.0, 5.0).longest_gap_samples("48000"), TypeError, r"rate='48000'"),
+    (lambda: RegularSchedule(Rational(10, 0, 1), Rational(0, 0, 1)).longest_gap_samples(None), TypeError,
+     r"rate=None"),
 ])
 def test_a_malformed_plan_names_its_field(make, error, match):
     with pytest.raises(error, match=match):

@@ -304,6 +304,8 @@ def _recording(value, frames: int) -> np.ndarray:
         rec = np.asarray(value, np.float64)
     except (TypeError, ValueError):
         raise TypeError(f"recording={what} must be an array of numbers, frames x input channels") from None
+    except OverflowError:      # an int beyond any float among the samples
+        raise ValueError(f"recording={what} holds a number too large for a float: record again") from None
     if rec.ndim == 1:
         rec = rec[:, None]
     if rec.ndim != 2 or rec.shape[1] == 0 or len(rec) < frames:

@@ -241,7 +241,24 @@ class Envelope:
     def plan(self, rate: int) -> EnvelopePlan:
         """The C plan: segment lengths (samples), shapes and levels, each
         ramp ending at its :meth:`edges` sample (a ramp of no sample is
-        left out)."""
+        left out).
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+
+        Returns
+        -------
+        EnvelopePlan
+            The segments in samples (a :class:`microwave.plans.EnvelopePlan`);
+            one constant segment when every ramp is shorter than half a sample.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range.
+        """
         lengths, shapes, a, b = [], [], [], []
         level, edge = self.start_level, 0
         for r, end in zip(self.ramps, self.edges(rate)):

@@ -249,7 +249,24 @@ class PolarityPattern:
         return total * (pulse_rate_hz if self.timed else 1.0)
 
     def plan(self, rate: int) -> PatternPlan:
-        """The C plan: the states' kinds and lengths, in pulses or (timed) samples."""
+        """The C plan: the states' kinds and lengths, in pulses or (timed) samples.
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000): a timed hold's seconds
+            become samples (at least 1); checked for a counted pattern too.
+
+        Returns
+        -------
+        PatternPlan
+            The states (a :class:`microwave.plans.PatternPlan`).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range.
+        """
         rate = _checks.rate(rate)
         # __post_init__: every hold is timed (has seconds) or every one counted (has pulses)
         if self.timed:

@@ -29,7 +29,7 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-
+from . import _checks
 from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
 
 __all__ = ["Rational", "SampleTime", "TemplatePlan", "RegularSchedule", "BurstSchedule", "SweepSchedule",
@@ -48,19 +48,30 @@ def _typed(owner: str, name: str, value, types, what: str):
     return value
 
 
-def _int(owner: str, name: str, value, lo: int, hi: int | None = None) -> None:
+def _int(owner: str, name: str, value, lo: int, hi: int | None = None, hi_from: str = "") -> None:
+    """An int from ``lo`` to ``hi``; ``hi_from`` says which field sets ``hi`` (its name and
+    value, so that a conflict between two fields names both)."""
     if type(value) is not int:   # the common case without the ABC's isinstance
         _typed(owner, name, value, Integral, "an int")
     if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}" if hi is not None
-                         else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}{f' ({hi_from})' if hi_from else ''}"
+                         if hi is not None else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+
+
+def _finite(value) -> bool:
+    """Whether a number is finite; an int or Fraction beyond any float is not
+    (math.isfinite would raise OverflowError for it)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: bool = False,
           hi: float | None = None, hi_open: bool = False) -> None:
     if type(value) is not float and type(value) is not int:   # the common cases without the ABC's isinstance
         _typed(owner, name, value, Real, "a number")
-    if not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
+    if not _finite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) \
             or (hi is not None and (value >= hi if hi_open else value > hi)):
         lo_s = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
         hi_s = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
@@ -71,7 +82,11 @@ def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: boo
 def _reals(owner: str, name: str, values: tuple, lo: float | None = None) -> None:
     """Each item a finite number (>= ``lo``); the item's name is only formatted for an error."""
     for i, v in enumerate(values):
-        if (type(v) is not float and type(v) is not int) or not math.isfinite(v) or (lo is not None and v < lo):
+        try:
+            ok = (type(v) is float or type(v) is int) and math.isfinite(v) and (lo is None or v >= lo)
+        except OverflowError:   # an int beyond any float: _real names it
+            ok = False
+        if not ok:
             _real(owner, f"{name}[{i}]", v, lo)
 
 
@@ -105,7 +120,25 @@ def _optional(owner: str, name: str, value, cls: type) -> None:
 @dataclass(frozen=True, slots=True)
 class Rational:
     """An exact, non-negative number of samples: ``whole + rem / den``
-    (``mw_rat``, csrc/mw_rational.h)."""
+    (``mw_rat``, csrc/mw_rational.h).
+
+    Parameters
+    ----------
+    whole : int
+        The whole samples (>= 0).
+    rem : int
+        The remainder, in ``1 / den`` of a sample (0 to ``den - 1``).
+    den : int
+        The denominator (1 to ``MAX_DEN`` = 2**31 - 1, so that products fit in int64).
+
+    Raises
+    ------
+    TypeError
+        A field that is not an int (a bool or a whole float is refused too).
+    ValueError
+        ``den`` outside 1 to ``MAX_DEN``, ``whole`` below 0, or ``rem``
+        outside 0 to ``den - 1`` (the field named in the message).
+    """
 
     whole: int
     rem: int
@@ -114,7 +147,7 @@ class Rational:
     def __post_init__(self):
         _int("Rational", "den", self.den, 1, MAX_DEN)
         _int("Rational", "whole", self.whole, 0)
-        _int("Rational", "rem", self.rem, 0, self.den - 1)
+        _int("Rational", "rem", self.rem, 0, self.den - 1, f"below den={self.den!r}")
 
     @property
     def samples(self) -> float:
@@ -130,7 +163,22 @@ class Rational:
 @dataclass(frozen=True, slots=True)
 class SampleTime:
     """A time in samples, ``whole + frac`` (where a train ends: its pulses
-    start before it; ``end_whole``/``end_frac`` of ``mw_schedule``)."""
+    start before it; ``end_whole``/``end_frac`` of ``mw_schedule``).
+
+    Parameters
+    ----------
+    whole : int
+        The whole samples (>= 0).
+    frac : float
+        The fraction of a sample after them (0 <= frac < 1).
+
+    Raises
+    ------
+    TypeError
+        ``whole`` is not an int, or ``frac`` not a number (a bool is refused for either).
+    ValueError
+        ``whole`` below 0, or ``frac`` not finite or outside [0, 1) (named in the message).
+    """
 
     whole: int
     frac: float
@@ -146,7 +194,27 @@ class TemplatePlan:
     (``mw_template``, csrc/mw_template.h): breakpoints ``taus_samples``
     (from 0, non-decreasing; a hard edge is two at one time) and the current
     at each, ``values_ua`` (0 at both ends).  A custom train's template is
-    of 1 uA, scaled by each pulse's ``amps_ua``."""
+    of 1 uA, scaled by each pulse's ``amps_ua``.
+
+    Parameters
+    ----------
+    taus_samples : tuple of float
+        The breakpoints' times since the onset, samples (finite, the first 0,
+        non-decreasing; 1 to ``MAX_BREAKPOINTS`` of them).
+    values_ua : tuple of float
+        The current at each breakpoint, uA (finite, 0 at the first and the
+        last; one per breakpoint).
+
+    Raises
+    ------
+    TypeError
+        A field that is not a tuple, or an item that is not a number.
+    ValueError
+        No breakpoint or more than ``MAX_BREAKPOINTS``, the two of different
+        lengths, an item not finite, a time below 0, a first time other than
+        0, a time before the one preceding it, or a current other than 0 at
+        either end (named in the message).
+    """
 
     taus_samples: tuple[float, ...]
     values_ua: tuple[float, ...]
@@ -178,7 +246,26 @@ class TemplatePlan:
 @dataclass(frozen=True, slots=True)
 class RegularSchedule:
     """Pulses every ``period`` samples from ``delay`` on, exactly
-    (``MW_SCHED_REGULAR`` without bursts)."""
+    (``MW_SCHED_REGULAR`` without bursts).
+
+    Parameters
+    ----------
+    period : Rational
+        From one onset to the next, samples (> 0).
+    delay : Rational
+        The first onset, samples (>= 0).
+    end : SampleTime or None
+        Where the train ends, samples (pulses start before it); None: never
+        (default).
+
+    Raises
+    ------
+    TypeError
+        ``period`` or ``delay`` is not a :class:`Rational`, or ``end`` not a
+        :class:`SampleTime` or None.
+    ValueError
+        ``period`` is 0 samples.
+    """
 
     period: Rational
     delay: Rational
@@ -193,7 +280,28 @@ class RegularSchedule:
             raise ValueError(f"{own}.period={self.period!r} is not allowed: > 0 samples")
 
     def longest_gap_samples(self, rate: int) -> float:
-        """The longest onset-to-onset interval, samples."""
+        """The longest onset-to-onset interval, samples.
+
+        Parameters
+        ----------
+        rate : int
+            The sample rate, Hz (checked, though unused: the period is in samples
+            already; taken as every schedule takes it).
+
+        Returns
+        -------
+        float
+            The period, samples.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
+        """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         return self.period.samples
 
 
@@ -202,7 +310,33 @@ class BurstSchedule:
     """A regular train restarted every ``burst_cycle`` samples, its pulses
     starting while less than ``burst_on`` samples into the burst
     (``MW_SCHED_REGULAR`` with bursts; ``burst_cycle`` and ``delay`` share
-    a denominator, for exact addition in C)."""
+    a denominator, for exact addition in C).
+
+    Parameters
+    ----------
+    period : Rational
+        From one onset to the next within a burst, samples (> 0).
+    delay : Rational
+        The first burst's first onset, samples (>= 0).
+    burst_on : Rational
+        How long into a burst pulses may start, samples (>= 0; 0: one pulse
+        a burst).
+    burst_cycle : Rational
+        From one burst's start to the next, samples (> 0; with the
+        denominator of ``delay``).
+    end : SampleTime or None
+        Where the train ends, samples (pulses start before it); None: never
+        (default).
+
+    Raises
+    ------
+    TypeError
+        ``period``, ``delay``, ``burst_on`` or ``burst_cycle`` is not a
+        :class:`Rational`, or ``end`` not a :class:`SampleTime` or None.
+    ValueError
+        ``period`` or ``burst_cycle`` is 0 samples, or ``burst_cycle`` and
+        ``delay`` have different denominators (named in the message).
+    """
 
     period: Rational
     delay: Rational
@@ -233,7 +367,29 @@ class BurstSchedule:
         return max(1, -(-num // den))
 
     def longest_gap_samples(self, rate: int) -> float:
-        """The longest onset-to-onset interval (across the silence between bursts), samples."""
+        """The longest onset-to-onset interval (across the silence between bursts), samples.
+
+        Parameters
+        ----------
+        rate : int
+            The sample rate, Hz (checked, though unused: the schedule is in samples
+            already; taken as every schedule takes it).
+
+        Returns
+        -------
+        float
+            The longer of the period and the gap from a burst's last onset to the
+            next burst's first, samples (an estimate, in floats).
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
+        """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         period = self.period.samples
         # in floats (an estimate: it sizes a session step's gate), as it always was
         per_burst = math.ceil(self.burst_on.samples / period - 1e-12)
@@ -244,7 +400,37 @@ class BurstSchedule:
 class SweepSchedule:
     """Phase-continuous pulses whose rate goes from ``start_hz`` to
     ``stop_hz`` over ``seconds`` (linear or ``log`` in frequency), then
-    stays; pulse k where the phase reaches k cycles (``MW_SCHED_SWEEP``)."""
+    stays; pulse k where the phase reaches k cycles (``MW_SCHED_SWEEP``).
+
+    Parameters
+    ----------
+    start_hz : float
+        The pulse rate at the start of the sweep, Hz (> 0, finite).
+    stop_hz : float
+        The pulse rate at its end and after, Hz (> 0, finite).
+    seconds : float
+        How long the sweep takes, s (> 0, finite).
+    log : bool
+        Sweep logarithmically in frequency (else linearly).
+    delay_s : float
+        When the sweep starts, s (>= 0, finite).
+    phase_at_end_cycles : float
+        The phase at the sweep's end, cycles: the pulses during the sweep
+        (>= 0, finite).
+    end : SampleTime or None
+        Where the train ends, samples (pulses start before it); None: never
+        (default).
+
+    Raises
+    ------
+    TypeError
+        A number field that is not a number (or is a bool), ``log`` not a
+        bool, or ``end`` not a :class:`SampleTime` or None.
+    ValueError
+        ``start_hz``, ``stop_hz`` or ``seconds`` not above 0, ``delay_s`` or
+        ``phase_at_end_cycles`` below 0, or any of them not finite (named in
+        the message).
+    """
 
     start_hz: float
     stop_hz: float
@@ -264,14 +450,63 @@ class SweepSchedule:
         _optional(own, "end", self.end, SampleTime)
 
     def longest_gap_samples(self, rate: int) -> float:
-        """The longest onset-to-onset interval (at the slower end), samples."""
+        """The longest onset-to-onset interval (at the slower end), samples.
+
+        Parameters
+        ----------
+        rate : int
+            The sample rate, Hz (the sweep's rates are per second: this turns them into samples).
+
+        Returns
+        -------
+        float
+            ``rate`` over the lower of ``start_hz`` and ``stop_hz``, samples.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
+        """
+        rate = _checks.rate(rate)
         return rate / min(self.start_hz, self.stop_hz)
 
 
 @dataclass(frozen=True, slots=True)
 class CustomSchedule:
     """Pulses at listed onsets (samples, ascending, within one loop) with
-    listed amplitudes, once or every ``loop_samples`` (``MW_SCHED_CUSTOM``)."""
+    listed amplitudes, once or every ``loop_samples`` (``MW_SCHED_CUSTOM``).
+
+    Parameters
+    ----------
+    onsets_samples : tuple of float
+        The pulses' onsets within a loop, samples (at least one; >= 0,
+        finite, strictly ascending).
+    amps_ua : tuple of float
+        Each pulse's amplitude, uA (finite, signed; one per onset): it
+        scales the template of 1 uA.
+    loop_samples : float
+        The loop's length, samples: 0 to play the onsets once, else after
+        the last onset (finite).
+    delay_samples : float
+        The first loop's start, samples (>= 0, finite).
+    end : SampleTime or None
+        Where the train ends, samples (pulses start before it); None: never
+        (default).
+
+    Raises
+    ------
+    TypeError
+        ``onsets_samples`` or ``amps_ua`` is not a tuple, an item or a number
+        field not a number, or ``end`` not a :class:`SampleTime` or None.
+    ValueError
+        No onset, the two tuples of different lengths, an item or a number
+        field not finite, an onset below 0 or not after the one before it,
+        ``loop_samples`` below 0 or (when not 0) not after the last onset,
+        or ``delay_samples`` below 0 (named in the message).
+    """
 
     onsets_samples: tuple[float, ...]
     amps_ua: tuple[float, ...]
@@ -295,12 +530,34 @@ class CustomSchedule:
         _real(own, "loop_samples", self.loop_samples, 0.0)
         if self.loop_samples > 0 and self.loop_samples <= self.onsets_samples[-1]:
             raise ValueError(f"{own}.loop_samples={self.loop_samples!r} is not allowed: 0 (play once) or after "
-                             f"the last onset ({self.onsets_samples[-1]!r})")
+                             f"the last onset (onsets_samples[-1]={self.onsets_samples[-1]!r})")
         _real(own, "delay_samples", self.delay_samples, 0.0)
         _optional(own, "end", self.end, SampleTime)
 
     def longest_gap_samples(self, rate: int) -> float:
-        """The longest onset-to-onset interval (around the loop too), samples; 1 for a single pulse once."""
+        """The longest onset-to-onset interval (around the loop too), samples; 1 for a single pulse once.
+
+        Parameters
+        ----------
+        rate : int
+            The sample rate, Hz (checked, though unused: the onsets are in samples
+            already; taken as every schedule takes it).
+
+        Returns
+        -------
+        float
+            The longest gap between consecutive onsets (and from the last onset
+            round the loop to the first), samples; 1.0 for a single pulse played once.
+
+        Raises
+        ------
+        TypeError
+            ``rate`` is not a number (a bool or a str included).
+        ValueError
+            ``rate`` is not a whole number of Hz from 1000 to 768000 (the
+            sample rates every spec accepts; named in the message).
+        """
+        _checks.rate(rate)   # (only a sweep reads it: checked by every schedule alike)
         on = self.onsets_samples
         gaps = [b - a for a, b in zip(on, on[1:])]
         if self.loop_samples > 0:
@@ -320,7 +577,29 @@ _SCHEDULE_NAMES = "one of " + ", ".join(c.__name__ for c in SCHEDULES)
 class PatternPlan:
     """A polarity pattern (``mw_pattern``, csrc/mw_pattern.h): a cycle of
     states (``kinds``: :data:`~microwave._core.POLARITIES` numbers), each held
-    for ``lengths`` pulses, or samples when ``by_time``."""
+    for ``lengths`` pulses, or samples when ``by_time``.
+
+    Parameters
+    ----------
+    by_time : bool
+        Whether ``lengths`` are samples (a timed pattern) rather than pulses.
+    kinds : tuple of int
+        Each state's polarity, a :data:`~microwave._core.POLARITIES` number
+        (1 to ``MAX_STATES`` states).
+    lengths : tuple of int
+        How long each state holds: pulses, or samples when ``by_time``
+        (>= 1; one per state).
+
+    Raises
+    ------
+    TypeError
+        ``by_time`` is not a bool, ``kinds`` or ``lengths`` not a tuple, or
+        an item not an int.
+    ValueError
+        No state or more than ``MAX_STATES``, the two of different lengths,
+        a kind that is not a ``POLARITIES`` number, or a length below 1
+        (named in the message).
+    """
 
     by_time: bool
     kinds: tuple[int, ...]
@@ -352,7 +631,34 @@ class EnvelopePlan:
     csrc/mw_envelope.h): segments of ``lengths_samples`` samples, each going
     from ``from_levels`` to ``to_levels`` with a shape
     (:data:`~microwave._core.SHAPES` numbers), looped or then holding
-    ``after_level``."""
+    ``after_level``.
+
+    Parameters
+    ----------
+    lengths_samples : tuple of int
+        Each segment's length, samples (>= 1; 1 to ``MAX_SEGMENTS`` segments).
+    shapes : tuple of int
+        Each segment's shape, a :data:`~microwave._core.SHAPES` number.
+    from_levels : tuple of float
+        The level at each segment's start, a fraction of the amplitude (finite).
+    to_levels : tuple of float
+        The level at each segment's end, a fraction of the amplitude (finite).
+    loop : bool
+        Repeat the segments forever (else hold ``after_level`` after them).
+    after_level : float
+        The level after the last segment when not looping (finite).
+
+    Raises
+    ------
+    TypeError
+        A tuple field that is not a tuple, an item of the wrong type (an int
+        for lengths and shapes, a number for levels), ``loop`` not a bool or
+        ``after_level`` not a number.
+    ValueError
+        No segment or more than ``MAX_SEGMENTS``, the four tuples of
+        different lengths, a length below 1, a shape that is not a
+        ``SHAPES`` number, or a level not finite (named in the message).
+    """
 
     lengths_samples: tuple[int, ...]
     shapes: tuple[int, ...]
@@ -401,7 +707,45 @@ class ProgramPlan:
     and a session step's ``gate``.  A *unit* (``unit_pulses`` pulses: 2
     for an alternating monophasic pair) takes one gain;
     ``unit_period_samples`` is the longest a unit takes to come round and
-    ``unit_len_samples`` the longest it lasts."""
+    ``unit_len_samples`` the longest it lasts.
+
+    Parameters
+    ----------
+    rate : int
+        Samples per second, Hz (>= 1), the rate the plan is in.
+    template : TemplatePlan
+        One pulse.
+    sign : float
+        1.0, or -1.0 to flip every pulse.
+    schedule : RegularSchedule, BurstSchedule, SweepSchedule or CustomSchedule
+        When the pulses start (the :data:`Schedule` union).
+    pattern : PatternPlan or None
+        The pulses' polarities, or None for the template's own.
+    envelope : EnvelopePlan or None
+        The amplitude envelope, or None for a constant amplitude.
+    unit_pulses : int
+        Pulses that share one gain (1, or 2 for an alternating monophasic pair).
+    unit_period_samples : float
+        The longest a unit takes to come round, samples (> 0, finite).
+    unit_len_samples : float
+        The longest a unit lasts, samples (>= 0, finite).
+    gate : EnvelopePlan or None
+        A session step's gate, or None (default).
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type: ``rate`` or ``unit_pulses`` not an int, a
+        number field not a number, ``template`` not a :class:`TemplatePlan`,
+        ``schedule`` not one of :data:`SCHEDULES`, ``pattern`` not a
+        :class:`PatternPlan` or None, ``envelope`` or ``gate`` not an
+        :class:`EnvelopePlan` or None.
+    ValueError
+        ``rate`` below 1, ``sign`` other than 1.0 or -1.0, ``unit_pulses``
+        other than 1 or 2, ``unit_period_samples`` not above 0,
+        ``unit_len_samples`` below 0, or a number not finite (named in the
+        message).
+    """
 
     rate: int
     template: TemplatePlan
@@ -437,7 +781,52 @@ class StagePlan:
     carries its negative for a bridged pair, or -1) and gain
     (``gains_dac_per_ua``), the DC clamp (``clamp_dac``), and for an AC
     coupling the supervisor's model and bounds; ``measure`` records the
-    worst ratio instead of stopping (``Session.check``)."""
+    worst ratio instead of stopping (``Session.check``).
+
+    Parameters
+    ----------
+    out_channels : int
+        The DAC channels of the output (1 to ``MAX_CHANNELS``).
+    routes : tuple of (int, int)
+        Per program channel, its DAC channel and the DAC channel carrying its
+        negative (a bridged pair) or -1 (1 to ``MAX_CHANNELS`` program channels).
+    gains_dac_per_ua : tuple of float
+        Per program channel, DAC units per uA (> 0, finite).
+    clamp_dac : float
+        The DC clamp: no DAC sample's magnitude exceeds it, DAC units (>= 0, finite).
+    coupling : {"dc", "ac"}
+        The stage's coupling.
+    corner_hz : float or None
+        The AC coupling's corner frequency, Hz (> 0, finite; required for
+        "ac", checked whenever given).
+    corner_tolerance : float
+        The corner's relative tolerance (>= 0, finite).
+    limit_ua : float
+        The current the supervisor allows, uA (> 0, finite).
+    rail_ua : tuple of float
+        Per program channel, the DAC's swing in uA-equivalent (> 0, finite).
+    bleed_fraction : float
+        The current while a coupling's charge is bled, a fraction of
+        ``limit_ua`` (>= 0, finite).
+    measure : bool
+        Record the worst ratio instead of stopping (default False).
+
+    Raises
+    ------
+    TypeError
+        A field of the wrong type: ``out_channels`` or a route's channel not
+        an int, ``routes``, ``gains_dac_per_ua``, ``rail_ua`` or a route not
+        a tuple, a number not a number (``corner_hz`` None for "ac"
+        included), ``coupling`` not a str, or ``measure`` not a bool.
+    ValueError
+        ``out_channels`` outside 1 to ``MAX_CHANNELS``; no program channel or
+        more than ``MAX_CHANNELS``, or the three per-channel tuples of
+        different lengths; a route not of two channels, or a channel outside
+        the DAC's (-1 allowed for the negative); a gain, ``rail_ua``,
+        ``limit_ua`` or ``corner_hz`` not above 0; ``clamp_dac``,
+        ``corner_tolerance`` or ``bleed_fraction`` below 0; a number not
+        finite; or ``coupling`` other than "dc" or "ac" (named in the message).
+    """
 
     out_channels: int
     routes: tuple[tuple[int, int], ...]
@@ -461,11 +850,13 @@ class StagePlan:
             _typed(own, f"routes[{i}]", route, tuple, "a (DAC channel, negative DAC channel or -1) tuple")
             if len(route) != 2:
                 raise ValueError(f"{own}.routes[{i}]={route!r} is not allowed: (DAC channel, negative or -1)")
-            _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1)
-            _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1)
+            dac = f"the DAC's channels: out_channels={self.out_channels!r}"
+            _int(own, f"routes[{i}][0]", route[0], 0, self.out_channels - 1, dac)
+            _int(own, f"routes[{i}][1]", route[1], -1, self.out_channels - 1, dac)
             _real(own, f"gains_dac_per_ua[{i}]", g, 0.0, lo_open=True)
             _real(own, f"rail_ua[{i}]", r, 0.0, lo_open=True)   # (a stage plan is built once a session)
         _real(own, "clamp_dac", self.clamp_dac, 0.0)
+        _typed(own, "coupling", self.coupling, str, "'dc' or 'ac'")   # (an array's `in` would be ambiguous)
         if self.coupling not in ("dc", "ac"):
             raise ValueError(f"{own}.coupling={self.coupling!r} is not allowed: 'dc' or 'ac'")
         if self.coupling == "ac" or self.corner_hz is not None:

@@ -435,7 +435,27 @@ class _Train:
 
     def plan(self, rate: int = _checks.DEFAULT_RATE) -> ProgramPlan:
         """Reduce the spec to samples and uA for the compiled generator
-        (a :class:`microwave.plans.ProgramPlan`)."""
+        (a :class:`microwave.plans.ProgramPlan`).
+
+        Parameters
+        ----------
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        ProgramPlan
+            The train's template, schedule, pattern and envelope in samples
+            and uA (a :class:`microwave.plans.ProgramPlan`).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``rate`` is not a whole number in range, or the train cannot be
+            sampled at it: a phase shorter than a sample, a pulse rate (or a
+            sweep's) above ``rate / 2``, onsets closer than two samples, or a
+            burst cycle of no sample (named in the message).
+        """
         rate = _checks.rate(rate)
         pattern = self._pattern
         if self.polarity == "alternate":

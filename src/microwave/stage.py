@@ -579,7 +579,29 @@ class Stage:
         return min(top, top_ac), worst
 
     def plan(self, n_program_channels: int, rate: int) -> StagePlan:
-        """The C plan for the compiled stage and its supervisor (a :class:`microwave.plans.StagePlan`)."""
+        """The C plan for the compiled stage and its supervisor (a :class:`microwave.plans.StagePlan`).
+
+        Parameters
+        ----------
+        n_program_channels : int
+            The session's channels with their own programs (1 to ``MAX_CHANNELS``),
+            each routed by ``channel_map``.
+        rate : int
+            Samples per second, Hz (1000 to 768000).
+
+        Returns
+        -------
+        StagePlan
+            The routes, gains, clamp and the supervisor's model and bounds
+            (a :class:`microwave.plans.StagePlan`).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``n_program_channels`` or ``rate`` is not a whole number in range,
+            or ``n_program_channels`` is more than ``channel_map`` routes
+            (named in the message).
+        """
         n_program_channels = _checks.integer("n_program_channels", n_program_channels, 1, MAX_CHANNELS)
         rate = _checks.rate(rate)
         if n_program_channels > len(self.channel_map):
