@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from microwave._core import LLC_BYTES
+
 QUICK = os.environ.get("MICROWAVE_BENCH_QUICK", "") not in ("", "0")
 RATE = 48_000
 
@@ -20,27 +22,7 @@ SIZES = {
 }
 
 
-def llc_bytes() -> int:
-    """The last-level cache of cpu0 as Linux describes it (the highest level
-    under /sys/devices/system/cpu/cpu0/cache), else 8 MiB: how the kernels
-    choose, when they load, whether a fill bypasses the cache
-    (csrc/mw_program.c, read_llc)."""
-    from pathlib import Path
-    best_level, best = 0, 0
-    for d in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
-        try:
-            level = int((d / "level").read_text())
-            text = (d / "size").read_text().strip()
-        except (OSError, ValueError):
-            continue
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper(), 1)
-        size = int(text.rstrip("KMGkmg")) * scale
-        if (level, size) > (best_level, best):
-            best_level, best = level, size
-    return best or 8 << 20
-
-
-LLC = llc_bytes()
+LLC = LLC_BYTES   # the kernels' own figure (csrc/mw_program.c, read_llc)
 # one fill on each side of the last-level cache (half of it, twice it): plain
 # stores below, cache-bypassing stores above
 LLC_SIZES = {

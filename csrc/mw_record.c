@@ -60,33 +60,22 @@ void rec_account(mw_record *r, const float *out, ptrdiff_t frames, int step, int
         g = r->ua_per_dac[c];
         pos = neg = 0.0;
         peak = r->cur.peak_ua[c];
-        if (r->ac) {
-            /* the current just after each sample's edge: y = x - q, then the
-             * coupling stores q' = (1 - d) x + d q (mw_supervisor.h) */
-            q = r->q[c];
-            for (f = 0; f < frames; f++) {
-                x = g * v[f * C];
-                y = x - q;
-                q = (1.0 - d) * x + d * q;
-                a = (float)fabs(y);
-                peak = a > peak ? a : peak;
-                if (y > 0.0)
-                    pos += y;
-                else
-                    neg += y;
-            }
-            r->q[c] = q;
-        } else {
-            for (f = 0; f < frames; f++) {
-                y = g * v[f * C];
-                a = (float)fabs(y);
-                peak = a > peak ? a : peak;
-                if (y > 0.0)
-                    pos += y;
-                else
-                    neg += y;
-            }
+        /* the current just after each sample's edge: y = x - q, then the
+         * coupling stores q' = (1 - d) x + d q (mw_supervisor.h); a DC
+         * stage is d = 1 and q = 0: the current is the drive */
+        q = r->q[c];
+        for (f = 0; f < frames; f++) {
+            x = g * v[f * C];
+            y = x - q;
+            q = (1.0 - d) * x + d * q;
+            a = (float)fabs(y);
+            peak = a > peak ? a : peak;
+            if (y > 0.0)
+                pos += y;
+            else
+                neg += y;
         }
+        r->q[c] = q;
         r->cur.peak_ua[c] = peak;
         r->cur.charge_pos_uc[c] += pos;
         r->cur.charge_neg_uc[c] += neg;

@@ -55,8 +55,7 @@ typedef struct mw_record {
     int n_ch, out_channels;
     int pos[MW_MAX_CH];              /* the DAC channel carrying the channel's drive */
     double ua_per_dac[MW_MAX_CH];    /* 1 / the channel's gain */
-    int ac;                          /* AC-coupled: a one-pole high-pass of the drive */
-    double d;                        /* exp(-2 pi f / rate) of the declared corner */
+    double d;                        /* exp(-2 pi f / rate) of the declared corner (DC: 1, q stays 0) */
     double q[MW_MAX_CH];             /* the charge the coupling stores, uA-equivalent */
 } mw_record;
 

@@ -22,6 +22,7 @@ from mw_pattern cimport mw_pattern
 from mw_envelope cimport mw_envelope
 from mw_program cimport mw_program, program_start, program_fill, program_release
 from mw_guard cimport mw_enter, mw_leave
+from mw_stream cimport mw_llc_bytes
 
 # the limits and kinds of csrc/mw_limits.h: the one source of these numbers
 # (microwave.patterns and microwave.envelopes import them from here)
@@ -31,6 +32,9 @@ MAX_SEGMENTS = MW_MAX_SEGS
 MAX_CHANNELS = MW_MAX_CH
 SHAPES = {"hold": MW_SHAPE_HOLD, "linear": MW_SHAPE_LINEAR, "cosine": MW_SHAPE_COSINE, "exp": MW_SHAPE_EXP}
 POLARITIES = {"rest": MW_POL_REST, "positive": MW_POL_POS, "negative": MW_POL_NEG, "alternate": MW_POL_ALT}
+#: the last-level cache the kernels read when they loaded, bytes: a fill larger than this
+#: bypasses the cache (csrc/mw_stream.h)
+LLC_BYTES = mw_llc_bytes()
 
 
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:

@@ -32,7 +32,6 @@ cdef extern from "mw_record.h" nogil:
         int out_channels
         int pos[32]
         double ua_per_dac[32]
-        bint ac
         double d
         double q[32]
 

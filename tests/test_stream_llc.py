@@ -34,6 +34,15 @@ def llc_bytes() -> int:
     return best or 8 << 20
 
 
+def test_the_kernels_read_the_last_level_cache_the_machine_has():
+    """The size the kernels choose their stores by is the machine's, read
+    here independently (on Linux, where sysfs lists it)."""
+    from microwave._core import LLC_BYTES
+    if not Path("/sys/devices/system/cpu/cpu0/cache/index0").exists():
+        pytest.skip("no sysfs cache listing: the kernels keep their 8 MiB default")
+    assert LLC_BYTES == llc_bytes()
+
+
 @pytest.mark.parametrize("side", ["below", "above"])
 @pytest.mark.parametrize("spec", [
     mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250),          # copied from a tile

@@ -19,6 +19,8 @@ MAX_CHANNELS: int
 SHAPES: dict[str, int]
 #: the polarity pattern's state kinds' numbers, by name (csrc/mw_limits.h)
 POLARITIES: dict[str, int]
+#: the last-level cache the kernels read when they loaded, bytes (a larger fill bypasses it)
+LLC_BYTES: int
 
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT: float
