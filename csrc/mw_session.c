@@ -87,8 +87,6 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
     int cur;
     const float *lev;
     uint64_t tight;
-    ptrdiff_t seg_at[MW_REC_SEGS + 1];   /* where each step's frames start in the chunk */
-    int seg_step[MW_REC_SEGS], n_seg;
     if (s->unrouted)
         memset(out, 0, frames * C * sizeof(float));
     while (done < frames) {
@@ -101,6 +99,9 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             m = s->fade_from - s->pos;
         if (s->pos < s->total && s->pos + m > s->total)
             m = s->total - s->pos;
+        /* ... and a chunk holds one step's frames (the record keeps steps apart) */
+        if (s->step < s->n_steps && s->pos < s->step_end[s->step] && s->pos + m > s->step_end[s->step])
+            m = s->step_end[s->step] - s->pos;
         want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
         if (s->holding && !stage_settled(&s->stage))
             want = 0.0;    /* paused: what the coupling stores is bled before anything resumes */
@@ -134,7 +135,7 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             s->holding = 1;
             memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
             stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
-            rec_account(&s->rec, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows);
+            rec_account(&s->rec, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
             done += m;
             continue;
         }
@@ -161,9 +162,6 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         /* run the programs of the current step(s) into scratch */
         t0 = s->pos;
         k = 0;
-        n_seg = 1;
-        seg_at[0] = 0;
-        seg_step[0] = cur;
         while (k < m) {
             f = m - k;
             if (s->total - s->pos < f)
@@ -183,12 +181,6 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             if (s->pos >= s->step_end[s->step]) {
                 s->step += 1;
                 sess_enter_step(s, s->step);
-                if (k < m && s->step < s->n_steps && n_seg < MW_REC_SEGS) {
-                    /* the record keeps each step's frames apart */
-                    seg_at[n_seg] = k;
-                    seg_step[n_seg] = s->step;
-                    n_seg += 1;
-                }
             }
         }
         if (s->pos >= s->total)
@@ -196,14 +188,8 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         tight = s->stage.sup.tight;
         stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
         if (s->rec.on) {
-            seg_at[n_seg] = m;
-            for (k = 0; k < n_seg; k++) {
-                /* the session advanced over the chunk's first pos - t0 frames */
-                f = s->pos - t0 < seg_at[k + 1] ? s->pos - t0 : seg_at[k + 1];
-                rec_account(&s->rec, out + (done + seg_at[k]) * C, seg_at[k + 1] - seg_at[k], seg_step[k],
-                            t0 + seg_at[k], f > seg_at[k] ? f - seg_at[k] : 0,
-                            lev != NULL ? lev + seg_at[k] : NULL, lvl, s->underflows);
-            }
+            /* the chunk is step cur's; the session advanced over its first pos - t0 frames */
+            rec_account(&s->rec, out + done * C, m, cur, t0, s->pos - t0, lev, lvl, s->underflows_all);
             if (s->finished)
                 rec_push(&s->rec);      /* the end reaches the writer at once */
         }
@@ -234,6 +220,7 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
         s->first_dac_time = ((const double *)time_info)[2];
     if (status & PA_OUTPUT_UNDERFLOW) {
         s->underflows += 1;
+        s->underflows_all += 1;
         s->last_underflow_frame = s->frames_out;
     }
     if (status & PA_OUTPUT_OVERFLOW)

@@ -19,8 +19,7 @@
 
 enum {
     MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
-    MW_GATE_SEGS = 4,       /* a step's gate: soft start, hold, soft stop, silent last unit */
-    MW_REC_SEGS = 8         /* steps a chunk's record keeps apart (more, shorter: the last takes the rest) */
+    MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
 };
 
 typedef struct mw_session {
@@ -72,6 +71,7 @@ typedef struct mw_session {
     /* real-time statistics and the sense input (written by the audio thread) */
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out;
     uint64_t last_underflow_frame;   /* frames_out when the last underflow was reported */
+    uint64_t underflows_all;         /* underflows since the stream opened (the record's; never reset) */
     double cb_seconds_max, cb_seconds_sum;
     int sense_channel;         /* input channel carrying the sense voltage, -1: none */
     int in_channels;

@@ -9,7 +9,6 @@ cdef extern from "mw_session.h" nogil:
     enum:
         MW_BLOCK
         MW_GATE_SEGS
-        MW_REC_SEGS
 
     ctypedef struct mw_session:
         int n_ch
@@ -50,6 +49,7 @@ cdef extern from "mw_session.h" nogil:
         int holding
         uint64_t callbacks, underflows, overflows, input_overflows, frames_out
         uint64_t last_underflow_frame
+        uint64_t underflows_all
         double cb_seconds_max, cb_seconds_sum
         int sense_channel
         int in_channels

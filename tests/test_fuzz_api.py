@@ -246,7 +246,7 @@ CASES = [
     Case(audio.play, dict(session=session(), stage=Stage(), device=(None, 0))),
     # the history (a database under TMP)
     Case(history.History, dict(path=None)),
-    method(history.History, "begin", dict(session=session(), rate=RATE, dac_time=None), hist),
+    method(history.History, "begin", dict(session=session(), rate=RATE, dac_time=None, channels=None), hist),
     method(history.History, "records", dict(last=None), hist),
     method(history.History, "record", dict(record_id=REC), hist),
     method(history.History, "timeline", dict(record_id=REC), hist),

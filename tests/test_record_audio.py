@@ -149,3 +149,13 @@ def test_an_auto_off_and_a_stop_are_told_apart(audio, tmp_path):
         time.sleep(0.3)
     r = hist.record(p.record_id)
     assert r.end == "stopped" and 0.2 < r.seconds_delivered < 0.9
+    # a stop that does not wait, and a close mid-session: stopped too (not a lost device), and ramped
+    for end in (lambda p: p.stop(wait=False), lambda p: p.close()):
+        p = Player(session, Stage(channel_map=(0,)), device=audio.play_device, rate=RATE, history=hist,
+                   ramp_s=0.1).start()
+        time.sleep(0.3)
+        end(p)
+        p.close()
+        assert p.error is None
+        r = hist.record(p.record_id)
+        assert r.end == "stopped" and 0.2 < r.seconds_delivered < 0.9

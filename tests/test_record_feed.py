@@ -68,7 +68,7 @@ STAGES = [Stage(channel_map=(0, 1)), Stage(channel_map=((0, 1),)),
 
 @settings(max_examples=20, deadline=None)
 @given(amps=st.lists(st.floats(20, 300), min_size=1, max_size=3),
-       seconds=st.lists(st.floats(0.3, 1.2), min_size=1, max_size=3),
+       seconds=st.lists(st.one_of(st.floats(0.3, 1.2), st.floats(0.001, 0.05)), min_size=1, max_size=4),
        blocks=st.lists(st.integers(16, 3000), min_size=1, max_size=4),
        which=st.integers(0, len(STAGES) - 1), level=st.sampled_from([1.0, 0.5]))
 def test_entries_equal_the_modelled_current_per_step(amps, seconds, blocks, which, level):
@@ -84,6 +84,8 @@ def test_entries_equal_the_modelled_current_per_step(amps, seconds, blocks, whic
     assert entries["frames"].max() <= round(RECORD_FLUSH_S * RATE) + 1024
     assert entries["played"].sum() == session.frames(RATE)
     starts = np.concatenate([[0], np.cumsum(entries["frames"])[:-1]])
+    # each entry starts where the session stood: the frames played before it
+    assert np.array_equal(entries["start"], np.concatenate([[0], np.cumsum(entries["played"])[:-1]]))
     edges = session.step_edges(RATE)
     for c in range(channels):
         y = _flowing(frames, stage, c)

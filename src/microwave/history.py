@@ -418,7 +418,8 @@ class History:
             con.close()
 
     # ---- writing ---------------------------------------------------------------
-    def begin(self, session: Session, *, rate: int, dac_time: float | None = None) -> int:
+    def begin(self, session: Session, *, rate: int, dac_time: float | None = None,
+              channels: int | None = None) -> int:
         """Open a record of ``session`` as ``interrupted`` (a process that
         dies leaves it so), with its steps' zones and modes; return its id.
 
@@ -430,6 +431,9 @@ class History:
             The sample rate, Hz.
         dac_time : float, optional
             PortAudio's DAC time of the start, s, where the host gives it.
+        channels : int, optional
+            The program channels that play (default ``session.channels``;
+            fewer when the stage routes fewer: ``Session.channels_on``).
 
         Returns
         -------
@@ -447,13 +451,14 @@ class History:
         rate = _checks.rate(rate)
         if dac_time is not None:
             dac_time = _checks.number("dac_time", dac_time, unit="s")
+        n_ch = session.channels if channels is None else _checks.integer("channels", channels, 1, session.channels)
         now = _now()
         con = self.connect()
         try:
             con.execute("BEGIN IMMEDIATE")
             cur = con.execute("INSERT INTO records (session, started_at, updated_at, end_reason, rate, dac_time, n_ch)"
                               " VALUES (?, ?, ?, 'interrupted', ?, ?, ?)",
-                              (session.name, now, now, rate, dac_time, session.channels))
+                              (session.name, now, now, rate, dac_time, n_ch))
             rid = cur.lastrowid
             assert rid is not None
             con.executemany("INSERT INTO steps (record_id, step, zone, mode) VALUES (?, ?, ?, ?)",

@@ -64,6 +64,7 @@ import ctypes
 import inspect
 import re
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -306,6 +307,7 @@ class Player:
         #: the history record of this play (None until it starts, or without a history)
         self.record_id: int | None = None
         self._stopped = False
+        self._closing = False
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -345,7 +347,7 @@ class Player:
                 f"the supervisor ended the session at {st['position'] / self.rate:.1f} s: the current through "
                 f"the stage came within {100 * (1 - SUPERVISOR_SOFT):.0f} % of its limit (max_ua="
                 f"{self.stage.max_ua:g}), which a steady level does not do; nothing above the limit flowed")
-        elif not st["finished"]:
+        elif not st["finished"] and not self._closing:
             self.error = DeviceLost(f"the audio device stopped at {st['position'] / self.rate:.1f} s of "
                                     f"{st['total'] / self.rate:.1f} s: disconnected or failed "
                                     f"(nothing more can be played through it)")
@@ -353,15 +355,17 @@ class Player:
 
     def start(self) -> Player:
         """Start the stream (the session plays from its first sample) and return the player."""
+        if self._stream.closed:
+            raise RuntimeError("this Player is closed: a Player plays its session once; make another")
         if self.history is not None and self._recorder is None:
             # opened as "interrupted": a process that dies leaves it so
-            self.record_id = self.history.begin(self.session, rate=self.rate)
-            self._recorder = Recorder(self.history, self.record_id, self.engine.drain_record, self.rate,
-                                      self.engine.state["channels"])
+            n_ch = self.engine.state["channels"]
+            self.record_id = self.history.begin(self.session, rate=self.rate, channels=n_ch)
+            self._recorder = Recorder(self.history, self.record_id, self.engine.drain_record, self.rate, n_ch)
         try:
             self._stream.start()
-        except BaseException:
-            self._end_record("device-lost")
+        except BaseException as e:
+            self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
             raise
         self._started = True
         return self
@@ -377,23 +381,39 @@ class Player:
             The longest wait, s (default None: the fade, the longest bleed and
             the latency, plus 2 s).
         """
+        self._ask_stop()
+        if wait and self._started:
+            self._done.wait(timeout if timeout is not None else self._end_s())
+        self.close()
+
+    def _ask_stop(self) -> None:
+        """Ask the audio thread to ramp to silence and end."""
         if not self.engine.state["finished"]:
             self._stopped = True      # before its end: the record says "stopped"
         self.engine.stop()
-        if wait and self._started:
-            self._done.wait(timeout if timeout is not None
-                            else self.engine.end_samples / self.rate + self.stage.max_bleed_s + 3 * self.latency + 2.0)
-        self.close()
+
+    def _end_s(self) -> float:
+        """The longest a controlled end takes to play out, s: the fade, the
+        unit in progress, the longest bleed, the device's buffers."""
+        return self.engine.end_samples / self.rate + self.stage.max_bleed_s + 3 * self.latency + 2.0
 
     def close(self) -> None:
         """Stop the stream once its last buffers have played, and close it
         (``with Player(...)`` does this; a session still playing is
         ramped down and bled first)."""
-        if self._started and not self._stream.closed:
-            self._stream.stop()   # lets the last buffers play out
-        if not self._stream.closed:
-            self._stream.close()
-        self._end_record(self.end)
+        try:
+            if self._started and not self._stream.closed and not self.engine.state["finished"]:
+                self._ask_stop()        # never a cut: the fade and the bleed play out first
+                self._done.wait(self._end_s())
+            # stopping the stream ourselves is not a lost device (PortAudio calls
+            # the finished callback for it too)
+            self._closing = True
+            if self._started and not self._stream.closed:
+                self._stream.stop()   # lets the last buffers play out
+            if not self._stream.closed:
+                self._stream.close()
+        finally:
+            self._end_record(self.end)
 
     @property
     def end(self) -> str:
@@ -421,7 +441,10 @@ class Player:
         recorder, self._recorder = self._recorder, None
         if recorder is None:
             return
-        self.engine.flush_record()
+        for _ in range(40):           # a full ring: the writer drains it within a poll or two
+            if self.engine.flush_record():
+                break
+            time.sleep(recorder.poll_s)
         dac = self.engine.state["first_dac_time"]
         recorder.close(end, dac_time=dac if dac > 0 else None)
 
