@@ -30,6 +30,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +166,20 @@ def _private_file(path: Path) -> None:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def _transaction(con: sqlite3.Connection):
+    """``BEGIN IMMEDIATE`` (the write lock at once: two players wait their
+    turn rather than fail mid-transaction), ``COMMIT`` at the block's end,
+    ``ROLLBACK`` on any exception."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -373,11 +388,8 @@ class History:
         self.path = default_path() if path is None else _checks.path("path", path)
         try:
             _private_file(self.path)
-            con = _connect(self.path)
-            try:
+            with closing(_connect(self.path)) as con:
                 self._migrate(con)
-            finally:
-                con.close()
         except (OSError, sqlite3.OperationalError) as e:
             raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
         except sqlite3.DatabaseError as e:    # a file that is not one
@@ -391,18 +403,13 @@ class History:
                                       f"microwave reads (version {have}): upgrade microwave")
         if v == have:
             return
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(con):
             v = con.execute("PRAGMA user_version").fetchone()[0]   # another process may have migrated meanwhile
             for i in range(v, have):
                 for stmt in MIGRATIONS[i].split(";"):
                     if stmt.strip():
                         con.execute(stmt)
                 con.execute(f"PRAGMA user_version = {i + 1}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
 
     def connect(self) -> sqlite3.Connection:
         """A new connection to the database (WAL, busy timeout, autocommit; close it)."""
@@ -411,11 +418,8 @@ class History:
     @property
     def version(self) -> int:
         """The database's schema version."""
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             return con.execute("PRAGMA user_version").fetchone()[0]
-        finally:
-            con.close()
 
     # ---- writing ---------------------------------------------------------------
     def begin(self, session: Session, *, rate: int, dac_time: float | None = None,
@@ -453,9 +457,7 @@ class History:
             dac_time = _checks.number("dac_time", dac_time, unit="s")
         n_ch = session.channels if channels is None else _checks.integer("channels", channels, 1, session.channels)
         now = _now()
-        con = self.connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
+        with closing(self.connect()) as con, _transaction(con):
             cur = con.execute("INSERT INTO records (session, started_at, updated_at, end_reason, rate, dac_time, n_ch)"
                               " VALUES (?, ?, ?, 'interrupted', ?, ?, ?)",
                               (session.name, now, now, rate, dac_time, n_ch))
@@ -463,9 +465,6 @@ class History:
             assert rid is not None
             con.executemany("INSERT INTO steps (record_id, step, zone, mode) VALUES (?, ?, ?, ?)",
                             [(rid, i, s.zone, s.label or "custom") for i, s in enumerate(session.steps)])
-            con.execute("COMMIT")
-        finally:
-            con.close()
         return rid
 
     def acknowledge(self, version: int = ACK_VERSION) -> None:
@@ -482,12 +481,9 @@ class History:
             ``version`` is not a positive int.
         """
         version = _checks.integer("version", version, 1, 1 << 31)
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             con.execute("INSERT OR REPLACE INTO acknowledgements (version, acknowledged_at) VALUES (?, ?)",
                         (version, _now()))
-        finally:
-            con.close()
 
     def acknowledged(self, version: int = ACK_VERSION) -> bool:
         """Whether the text's ``version`` was acknowledged (a new version asks again).
@@ -508,11 +504,8 @@ class History:
             ``version`` is not a positive int.
         """
         version = _checks.integer("version", version, 1, 1 << 31)
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             return con.execute("SELECT 1 FROM acknowledgements WHERE version = ?", (version,)).fetchone() is not None
-        finally:
-            con.close()
 
     # ---- reading ---------------------------------------------------------------
     def records(self, last: int | None = None) -> list[Record]:
@@ -535,13 +528,10 @@ class History:
         """
         if last is not None:
             last = _checks.integer("last", last, 0, 1 << 62)
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             ids = [r[0] for r in con.execute("SELECT id FROM records ORDER BY id DESC LIMIT ?",
                                              (-1 if last is None else last,))]
             return [self._record(con, i) for i in reversed(ids)]
-        finally:
-            con.close()
 
     def record(self, record_id: int) -> Record:
         """The record numbered ``record_id`` (ValueError when there is none).
@@ -562,11 +552,8 @@ class History:
             ``record_id`` is not an int, or no record has it.
         """
         record_id = _checks.integer("record_id", record_id, 0, 1 << 62)
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             return self._record(con, record_id)
-        finally:
-            con.close()
 
     def timeline(self, record_id: int) -> list[Second]:
         """A record's per-second timeline (level and charge), in time order.
@@ -587,13 +574,10 @@ class History:
             ``record_id`` is not an int, or no record has it.
         """
         record_id = _checks.integer("record_id", record_id, 0, 1 << 62)
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             return [Second(*r) for r in con.execute(
                 "SELECT second, seconds, level, charge_pos_uc, charge_neg_uc FROM timeline WHERE record_id = ? "
                 "ORDER BY second", (record_id,))]
-        finally:
-            con.close()
 
     def _record(self, con: sqlite3.Connection, rid: int) -> Record:
         row = con.execute("SELECT id, session, started_at, ended_at, end_reason, seconds_delivered, underflows, rate,"
@@ -644,8 +628,7 @@ class History:
         today = now.astimezone().date()
         week_ago = now - _dt.timedelta(days=7)
         out = []
-        con = self.connect()
-        try:
+        with closing(self.connect()) as con:
             rows = con.execute("SELECT id, started_at FROM records WHERE seconds_delivered > 0 AND started_at >= ?",
                                ((week_ago - _dt.timedelta(days=1)).isoformat(),)).fetchall()
             n_today = sum(1 for _, ts in rows if _parse(ts).astimezone().date() == today)
@@ -669,8 +652,6 @@ class History:
                         out.append(f"overuse: {q:.0f} uC delivered on the {z} over the last 7 days (its most dosed "
                                    f"electrode pair); the recommendation is at most "
                                    f"{rec.max_charge_uc_per_zone_week:.0f} uC a week per zone")
-        finally:
-            con.close()
         return out
 
 
@@ -764,23 +745,19 @@ class Recorder:
 
     # ---- the thread ------------------------------------------------------------
     def _run(self) -> None:
-        con = None
         try:
-            con = self.history.connect()
-            last = time.monotonic()
-            dirty = False
-            while not self._stop.wait(self.poll_s):
-                dirty |= self._drain_all()
-                if dirty and time.monotonic() - last >= COMMIT_S:
-                    self._write(con)
-                    last, dirty = time.monotonic(), False
-            self._drain_all()
-            self._write(con, self._end)
+            with closing(self.history.connect()) as con:
+                last = time.monotonic()
+                dirty = False
+                while not self._stop.wait(self.poll_s):
+                    dirty |= self._drain_all()
+                    if dirty and time.monotonic() - last >= COMMIT_S:
+                        self._write(con)
+                        last, dirty = time.monotonic(), False
+                self._drain_all()
+                self._write(con, self._end)
         except BaseException as e:   # noqa: BLE001 -- kept for close(); the audio never sees it
             self.error = e
-        finally:
-            if con is not None:
-                con.close()
 
     def _drain_all(self) -> bool:
         got = False
@@ -811,8 +788,7 @@ class Recorder:
 
     def _write(self, con: sqlite3.Connection, end: tuple | None = None) -> None:
         rid, t, rate = self.record_id, self._total, self.rate
-        con.execute("BEGIN IMMEDIATE")
-        try:
+        with _transaction(con):
             now = _now()
             con.execute("UPDATE records SET seconds_delivered = ?, underflows = ?, updated_at = ? WHERE id = ?",
                         (t.played / rate, self._underflows, now, rid))
@@ -831,10 +807,6 @@ class Recorder:
             con.executemany("INSERT OR REPLACE INTO timeline VALUES (?, ?, ?, ?, ?, ?)",
                             [(rid, sec, r[0] / rate, r[1] / r[0] if r[0] else 0.0, r[2], r[3])
                              for sec, r in ((k, self._seconds[k]) for k in sorted(self._dirty_seconds))])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         self._dirty_steps.clear()
         self._dirty_seconds.clear()
 
