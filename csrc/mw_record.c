@@ -38,12 +38,13 @@ int rec_push(mw_record *r)
     return 1;
 }
 
-void rec_account(mw_record *r, const float *out, ptrdiff_t frames, int step, int64_t start,
-                 ptrdiff_t played, const float *levels, double level, uint64_t underflows)
+void rec_account(mw_record *r, const mw_stage *stage, const float *out, ptrdiff_t frames, int step,
+                 int64_t start, ptrdiff_t played, const float *levels, double level, uint64_t underflows)
 {
     ptrdiff_t f;
-    int c, C = r->out_channels;
-    double y, x, g, d = r->d, q, pos, neg, lmax;
+    int c, C = stage->out_channels;
+    /* the one-pole model of the current: DC is d = 1 (nothing stored, the current is the drive) */
+    double y, x, g, d = stage->ac ? stage->sup.d[stage->sup.nominal] : 1.0, q, pos, neg, lmax;
     float peak, a;
     const float *v;
     if (!r->on || frames <= 0)
@@ -56,8 +57,8 @@ void rec_account(mw_record *r, const float *out, ptrdiff_t frames, int step, int
         rec_start(r, step, start);
     r->cur.step = step;
     for (c = 0; c < r->n_ch; c++) {
-        v = out + r->pos[c];
-        g = r->ua_per_dac[c];
+        v = out + stage->pos[c];
+        g = 1.0 / stage->gain[c];
         pos = neg = 0.0;
         peak = r->cur.peak_ua[c];
         /* the current just after each sample's edge: y = x - q, then the

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mw_limits.h"
+#include "mw_stage.h"
 
 #define MW_REC_FLUSH_S 0.1     /* an entry at least this often (seconds of stream) */
 
@@ -51,20 +52,19 @@ typedef struct mw_record {
     mw_rec_entry cur;                /* the entry being summed (charges in uA x samples) */
     int64_t flush_frames;            /* push once the entry holds this many frames */
     double inv_rate;                 /* 1 / sample rate: uA x samples -> uC */
-    /* the model of the current that flows, per program channel */
-    int n_ch, out_channels;
-    int pos[MW_MAX_CH];              /* the DAC channel carrying the channel's drive */
-    double ua_per_dac[MW_MAX_CH];    /* 1 / the channel's gain */
-    double d;                        /* exp(-2 pi f / rate) of the declared corner (DC: 1, q stays 0) */
-    double q[MW_MAX_CH];             /* the charge the coupling stores, uA-equivalent */
+    int n_ch;                        /* program channels */
+    double q[MW_MAX_CH];             /* what each channel's coupling stores, uA-equivalent (DC: 0) */
 } mw_record;
 
-/* Account for `frames` interleaved DAC frames just written, all of step
- * `step`; the first `played` of them advanced the session (from session
- * sample `start`), at the live level `levels[f]` (or `level` throughout
- * when levels is NULL).  Pushes the entry when it is due. */
-void rec_account(mw_record *r, const float *out, ptrdiff_t frames, int step, int64_t start,
-                 ptrdiff_t played, const float *levels, double level, uint64_t underflows);
+/* Account for `frames` interleaved DAC frames `stage` just wrote, all of
+ * step `step`, through the stage's own model of the current: each program
+ * channel's drive is its DAC value over its gain, and an AC stage's current
+ * the declared corner's one-pole high-pass of it (mw_supervisor.h).  The
+ * first `played` frames advanced the session (from session sample
+ * `start`), at the live level `levels[f]` (or `level` throughout when
+ * levels is NULL).  Pushes the entry when it is due. */
+void rec_account(mw_record *r, const mw_stage *stage, const float *out, ptrdiff_t frames, int step,
+                 int64_t start, ptrdiff_t played, const float *levels, double level, uint64_t underflows);
 
 /* Push the entry summed so far (if it holds a frame) and start the next;
  * a full ring keeps it (returns 0). */

@@ -135,7 +135,7 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             s->holding = 1;
             memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
             stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
-            rec_account(&s->rec, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
+            rec_account(&s->rec, &s->stage, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
             done += m;
             continue;
         }
@@ -189,7 +189,7 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
         if (s->rec.on) {
             /* the chunk is step cur's; the session advanced over its first pos - t0 frames */
-            rec_account(&s->rec, out + done * C, m, cur, t0, s->pos - t0, lev, lvl, s->underflows_all);
+            rec_account(&s->rec, &s->stage, out + done * C, m, cur, t0, s->pos - t0, lev, lvl, s->underflows_all);
             if (s->finished)
                 rec_push(&s->rec);      /* the end reaches the writer at once */
         }

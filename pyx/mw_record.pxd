@@ -29,10 +29,6 @@ cdef extern from "mw_record.h" nogil:
         int64_t flush_frames
         double inv_rate
         int n_ch
-        int out_channels
-        int pos[32]
-        double ua_per_dac[32]
-        double d
         double q[32]
 
     int rec_push(mw_record* r)

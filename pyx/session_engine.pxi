@@ -421,16 +421,9 @@ cdef class SessionEngine:
         r.flush_frames = max(1, <int64_t>(MW_REC_FLUSH_S * self.rate + 0.5))
         r.inv_rate = 1.0 / self.rate
         r.n_ch = self.s.n_ch
-        r.out_channels = st.out_channels
         for c in range(self.s.n_ch):
-            r.pos[c] = st.pos[c]
-            r.ua_per_dac[c] = 1.0 / st.gain[c]
             # what the coupling stores already (it is physical: it outlives a rewind)
             r.q[c] = st.ch[c].q[st.sup.nominal] if st.ac else 0.0
-        # the one-pole model of the current: DC is d = 1 (nothing stored, the current is the drive)
-        r.d = st.sup.d[st.sup.nominal] if st.ac else 1.0
-        r.cur.step = min(self.s.step, self.s.n_steps - 1)
-        r.cur.start = self.s.pos
         r.on = True
         mw_leave(&self.s.busy)
 
