@@ -16,8 +16,11 @@ sdist=$(ls "$out"/*.tar.gz)
 python -m auditwheel show "$wheel" | tee "$out/show.txt" >&2
 tr '\n' ' ' < "$out/show.txt" | grep -q 'consistent with the following platform tag: "manylinux' \
     || { echo "wheel: not manylinux-compatible" >&2; exit 1; }
+# the listing read whole first: `zipfile -l | grep -q` can fail under pipefail when grep
+# stops reading at its match and the lister's next write breaks the pipe
+python -m zipfile -l "$wheel" > "$out/files.txt"
 for f in microwave/py.typed microwave/_core.pyi; do
-    python -m zipfile -l "$wheel" | grep -q "^$f " || { echo "wheel: $f missing" >&2; exit 1; }
+    grep -q "^$f " "$out/files.txt" || { echo "wheel: $f missing" >&2; exit 1; }
 done
 mkdir "$out/src" && tar -xzf "$sdist" -C "$out/src"
 # its tests run from the unpacked sdist (the sound-card ones run in the test job)
