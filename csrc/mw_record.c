@@ -18,12 +18,25 @@ static void rec_start(mw_record *r, int step, int64_t start)
     }
 }
 
+/* Nothing summed since the last push (no frame, and no charge: rec_finish adds charge without frames). */
+static int rec_empty(const mw_record *r)
+{
+    int c;
+    if (r->cur.frames > 0)
+        return 0;
+    for (c = 0; c < r->n_ch; c++) {
+        if (r->cur.charge_pos_uc[c] != 0.0 || r->cur.charge_neg_uc[c] != 0.0)
+            return 0;
+    }
+    return 1;
+}
+
 int rec_push(mw_record *r)
 {
     int c;
     int64_t h = r->head;
     mw_rec_entry *e;
-    if (r->cur.frames == 0)
+    if (rec_empty(r))
         return 1;
     if (h - mw_acquire_i64(&r->tail) >= r->cap)
         return 0;
@@ -109,4 +122,25 @@ ptrdiff_t rec_pop(mw_record *r, mw_rec_entry *out, ptrdiff_t n)
     }
     mw_publish_i64(&r->tail, t + k);
     return k;
+}
+
+void rec_finish(mw_record *r, const mw_stage *stage)
+{
+    int c;
+    double d, y;
+    float a;
+    if (!r->on || !stage->ac)
+        return;
+    d = stage->sup.d[stage->sup.nominal];
+    for (c = 0; c < r->n_ch; c++) {
+        y = -r->q[c] / (1.0 - d);          /* uA x samples, the whole free decay */
+        if (y > 0.0)
+            r->cur.charge_pos_uc[c] += y;
+        else
+            r->cur.charge_neg_uc[c] += y;
+        a = (float)fabs(r->q[c]);           /* its first sample is the largest */
+        if (a > r->cur.peak_ua[c])
+            r->cur.peak_ua[c] = a;
+        r->q[c] = 0.0;
+    }
 }

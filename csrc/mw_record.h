@@ -66,9 +66,15 @@ typedef struct mw_record {
 void rec_account(mw_record *r, const mw_stage *stage, const float *out, ptrdiff_t frames, int step,
                  int64_t start, ptrdiff_t played, const float *levels, double level, uint64_t underflows);
 
-/* Push the entry summed so far (if it holds a frame) and start the next;
+/* Push the entry summed so far (if it holds anything) and start the next;
  * a full ring keeps it (returns 0). */
 int rec_push(mw_record *r);
+
+/* The stream has ended: the DAC is silent from now on, and each AC
+ * coupling gives back what it stores, y[n] = -d^n q, in all -q / (1 - d):
+ * add that current to the entry (no frames: it flows after the last one).
+ * Not in the audio thread. */
+void rec_finish(mw_record *r, const mw_stage *stage);
 
 /* Copy up to n entries into out, oldest first; the count (consumer). */
 ptrdiff_t rec_pop(mw_record *r, mw_rec_entry *out, ptrdiff_t n);

@@ -99,7 +99,12 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             m = s->fade_from - s->pos;
         if (s->pos < s->total && s->pos + m > s->total)
             m = s->total - s->pos;
-        /* ... and a chunk holds one step's frames (the record keeps steps apart) */
+        /* ... and a chunk holds one step's frames (the record keeps steps apart),
+         * past any step of no sample (its end is where it starts) */
+        while (s->step < s->n_steps && s->pos >= s->step_end[s->step]) {
+            s->step += 1;
+            sess_enter_step(s, s->step);
+        }
         if (s->step < s->n_steps && s->pos < s->step_end[s->step] && s->pos + m > s->step_end[s->step])
             m = s->step_end[s->step] - s->pos;
         want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;

@@ -1,6 +1,7 @@
 # Declarations only: the delivered record's entry, its ring and the
 # consumer's side (csrc/mw_record.h).
 from libc.stdint cimport int32_t, int64_t, uint64_t
+from mw_stage cimport mw_stage
 
 cdef extern from "mw_record.h" nogil:
     double MW_REC_FLUSH_S
@@ -32,4 +33,5 @@ cdef extern from "mw_record.h" nogil:
         double q[32]
 
     int rec_push(mw_record* r)
+    void rec_finish(mw_record* r, const mw_stage* stage)
     Py_ssize_t rec_pop(mw_record* r, mw_rec_entry* out, Py_ssize_t n)

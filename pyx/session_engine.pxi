@@ -24,7 +24,7 @@ from mw_stage cimport mw_stage, stage_settled
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
-from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_pop, MW_REC_FLUSH_S
+from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_finish, rec_pop, MW_REC_FLUSH_S
 from mw_port cimport mw_aligned_alloc, mw_aligned_free
 
 
@@ -444,12 +444,15 @@ cdef class SessionEngine:
         return rec_pop(&self.s.rec, <mw_rec_entry*><size_t>buf.ctypes.data, len(buf))
 
     def flush_record(self):
-        """Push the entry the audio thread is summing (after the stream has
-        ended: raises RuntimeError while it is being filled); whether the
-        ring had room for it."""
+        """The stream has ended: add the current an AC coupling's stored
+        charge still drives through the electrodes once the DAC is silent
+        (its whole free decay), and push the entry the audio thread was
+        summing (raises RuntimeError while the engine is being filled);
+        whether the ring had room for it.  Call it once, at the end."""
         if not self.s.rec.on:
             return True
         self._enter("flush_record")
+        rec_finish(&self.s.rec, &self.s.stage)
         ok = rec_push(&self.s.rec)
         mw_leave(&self.s.busy)
         return bool(ok)
