@@ -260,6 +260,21 @@ def test_an_exception_in_the_control_thread_ramps_down(audio):
     assert p.finished and p.stats["level"] == 0.0
 
 
+@pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])
+def test_a_bad_timeout_is_refused_by_name_and_a_stop_still_stops(audio, timeout, error):
+    session = square_session(10.0, soft_start_s=0.0)
+    p = Player(session, Stage(channel_map=(0,)), device=audio.play_device, rate=RATE, ramp_s=0.1,
+               history=False).start()
+    with pytest.raises(error, match=r"^timeout="):
+        p.wait(timeout)
+    assert not p.finished                     # a refused wait leaves the session playing
+    time.sleep(0.2)
+    with pytest.raises(error, match=r"^timeout="):
+        p.stop(timeout=timeout)
+    # the stop happened all the same: ramped to silence and closed
+    assert p.finished and p.stats["level"] == 0.0 and p.end == "stopped"
+
+
 def test_pause_and_resume_are_ramps(audio):
     session = square_session(6.0, soft_start_s=0.0)
     held = []

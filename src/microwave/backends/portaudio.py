@@ -380,11 +380,23 @@ class Player:
         timeout : float or None
             The longest wait, s (default None: the fade, the longest bleed and
             the latency, plus 2 s).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``wait`` is not a bool, or ``timeout`` is not a number >= 0.  The
+            stop happens all the same: the session is ramped to silence and
+            the stream closed before the error is raised.
         """
-        self._ask_stop()
-        if wait and self._started:
-            self._done.wait(timeout if timeout is not None else self._end_s())
-        self.close()
+        self._ask_stop()        # first, whatever else was given: a stop asked for is a stop
+        try:
+            wait = _checks.flag("wait", wait)
+            if timeout is not None:
+                timeout = _checks.number("timeout", timeout, 0, unit="s")
+            if wait and self._started:
+                self._done.wait(timeout if timeout is not None else self._end_s())
+        finally:
+            self.close()
 
     def _ask_stop(self) -> None:
         """Ask the audio thread to ramp to silence and end."""
@@ -464,11 +476,15 @@ class Player:
 
         Raises
         ------
+        ValueError, TypeError
+            ``timeout`` is not a number >= 0.
         DeviceLost
             The device went away before the end.
         SupervisorStop
             The supervisor ended the session (the current came near the stage's limit).
         """
+        if timeout is not None:
+            timeout = _checks.number("timeout", timeout, 0, unit="s")
         try:
             done = self._done.wait(timeout)
         except KeyboardInterrupt:
