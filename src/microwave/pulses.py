@@ -225,39 +225,52 @@ class _Train:
                                  f"(rise_us + fall_us) / 2 <= phase width")
 
     def _check_timing(self):
-        given = [n for n in ("freq_hz", "period_us") if getattr(self, n) is not None]
-        if self.sweep is not None:
-            if given:
-                raise ValueError(f"sweep= sets the pulse rate: do not also give {given[0]}")
-            if self.burst is not None:
-                raise ValueError("burst= cannot be combined with sweep=: a burst restarts a fixed-rate train; "
-                                 "give one of them")
-            shortest = 1e6 / max(self.sweep.start_hz, self.sweep.stop_hz)
-            what = (f"the sweep's fastest period ({shortest:g} us: start_hz={self.sweep.start_hz:g}, "
-                    f"stop_hz={self.sweep.stop_hz:g})")
-        else:
-            if len(given) != 1:
-                raise ValueError(f"give exactly one of freq_hz or period_us, or a sweep "
-                                 f"(got {', '.join(given) or 'none of them'})")
-            if self.freq_hz is not None:
-                object.__setattr__(self, "freq_hz",
-                                   _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
-            else:
-                object.__setattr__(self, "period_us",
-                                   _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
-            shortest = self.period_us_exact
-            what = (f"its period ({float(shortest):g} us, freq_hz={self.freq_hz!r})" if self.freq_hz is not None
-                    else f"its period (period_us={self.period_us!r})")
+        """The timing parameters, each kind by itself (a sweep, or a fixed
+        rate with or without bursts), then the pulse against its shortest
+        period."""
+        shortest, what = self._check_sweep(self.sweep) if self.sweep is not None else self._check_rate()
         if self.footprint_us > float(shortest) * (1 + 1e-9):   # float rounding of "half a period"
             raise ValueError(f"the pulse ({self.footprint_us:g} us including gaps and edges: {self._widths()}) "
                              f"is wider than {what}: shorten phase_us or lower the rate of pulses")
-        if self.burst is not None and self.sweep is None:
-            on = _sec(self.burst.on_s) * 10**6
-            period = Fraction(self.period_us_exact)
-            last = (math.ceil(on / period) - 1) * period
-            if last + Fraction(self.footprint_us) > on + _sec(self.burst.off_s) * 10**6:
-                raise ValueError(f"burst off_s={self.burst.off_s!r} is too short: the last pulse of a burst "
-                                 f"(on_s={self.burst.on_s!r}; {self._widths()}) would run into the next burst")
+        if self.burst is not None:
+            self._check_burst(self.burst)
+
+    def _check_sweep(self, sweep: Sweep) -> tuple[float, str]:
+        """A sweep sets the rate alone; its shortest period, for the pulse check."""
+        given = [n for n in ("freq_hz", "period_us") if getattr(self, n) is not None]
+        if given:
+            raise ValueError(f"sweep= sets the pulse rate: do not also give {given[0]}")
+        if self.burst is not None:
+            raise ValueError("burst= cannot be combined with sweep=: a burst restarts a fixed-rate train; "
+                             "give one of them")
+        shortest = 1e6 / max(sweep.start_hz, sweep.stop_hz)
+        return shortest, (f"the sweep's fastest period ({shortest:g} us: start_hz={sweep.start_hz:g}, "
+                          f"stop_hz={sweep.stop_hz:g})")
+
+    def _check_rate(self) -> tuple[Fraction, str]:
+        """Exactly one of freq_hz and period_us, within the compiled limits;
+        the period, for the pulse check."""
+        given = [n for n in ("freq_hz", "period_us") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of freq_hz or period_us, or a sweep "
+                             f"(got {', '.join(given) or 'none of them'})")
+        if self.freq_hz is not None:
+            object.__setattr__(self, "freq_hz", _checks.number("freq_hz", self.freq_hz, _MIN_HZ, _MAX_HZ, unit="Hz"))
+            what = f"its period ({float(self.period_us_exact):g} us, freq_hz={self.freq_hz!r})"
+        else:
+            object.__setattr__(self, "period_us",
+                               _checks.number("period_us", self.period_us, 1e6 / _MAX_HZ, 86400e6, unit="us"))
+            what = f"its period (period_us={self.period_us!r})"
+        return self.period_us_exact, what
+
+    def _check_burst(self, burst: Burst) -> None:
+        """The last pulse of a burst ends before the next burst begins."""
+        on = _sec(burst.on_s) * 10**6
+        period = Fraction(self.period_us_exact)
+        last = (math.ceil(on / period) - 1) * period
+        if last + Fraction(self.footprint_us) > on + _sec(burst.off_s) * 10**6:
+            raise ValueError(f"burst off_s={burst.off_s!r} is too short: the last pulse of a burst "
+                             f"(on_s={burst.on_s!r}; {self._widths()}) would run into the next burst")
 
     def _widths(self) -> str:
         """The parameters that make a pulse's width, as ``name=value``s, for messages."""
