@@ -41,7 +41,7 @@ from microwave.plans import BurstSchedule, CustomSchedule, RegularSchedule, Swee
 REGULAR, BURST, SWEEP, CUSTOM = 0, 1, 2, 3
 _EXP5 = 1.0 - math.exp(-5.0)
 
-njit = nb.njit(cache=True, nogil=True, fastmath=False)
+njit = nb.njit(cache=True, nogil=True)
 
 
 # ---- onsets ----------------------------------------------------------------------------------
@@ -173,7 +173,7 @@ def _gain(p, env_i, env_f, n_env):
     g = 1.0
     oi = 0
     of = 0
-    for e in range(n_env):
+    for _e in range(n_env):
         ns = env_i[oi]
         total = env_i[oi + 1]
         loop = env_i[oi + 2] != 0
@@ -223,9 +223,9 @@ def _draw(out, x0, a, tau, val):
             lo = max(s0, 0)
             hi = min(s1 + 1, n)
             for s in range(lo, hi):
-                l = max(float(s), t0)
-                h = min(s + 1.0, t1)
-                out[s] += a * (h - l) * (v0 + slope * (0.5 * (l + h) - t0))
+                lo_s = max(float(s), t0)
+                hi_s = min(s + 1.0, t1)
+                out[s] += a * (hi_s - lo_s) * (v0 + slope * (0.5 * (lo_s + hi_s) - t0))
 
 
 @njit
