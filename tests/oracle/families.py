@@ -72,8 +72,8 @@ class Family:
         raise ValueError(self.scipy)
 
 
-# a custom train's loop: 16 onsets from 0.3 ms to 24.6 ms, unevenly spaced (one a whole sample, the rest
-# between samples at 48 kHz), amplitudes of both signs
+# a custom train's loop: 16 onsets from 0.3 ms to 22.8 ms, unevenly spaced (all between samples at 48 kHz),
+# amplitudes of both signs
 CUSTOM_ONSETS_S = tuple(round(0.0003 + 0.0015 * i + 0.00037 * (i % 3) + (0.0001 if i == 5 else 0.0), 6)
                         for i in range(16))
 CUSTOM_AMPS_UA = tuple(float((-1) ** i * (60 + 10 * (i % 5))) for i in range(16))
