@@ -1,6 +1,7 @@
 """Kernel throughput: each core family against ndarray.fill of the same
-float32 buffer (the physical limit), the numpy reference, and scipy.signal
-where the waveform coincides.
+float32 buffer (the physical limit), the numpy reference, the numba peer
+(bench/numba_ref.py, when numba is installed) and scipy.signal where the
+waveform coincides.
 
 Every round renders the same samples: the generator is rewound, then fills
 the buffer over ``SPAN`` samples (in-cache: a 256 KiB buffer filled again and
@@ -13,9 +14,35 @@ import pytest
 import numpy_ref
 from families import FAMILIES, RATE, ac_stage, full_face, stage
 from microwave.sessions import builtin
-from mwbench import LLC_FAMILIES, LLC_SIZES, SESSION_SPAN_S, SIZES, blocks, record
+from mwbench import LLC_FAMILIES, LLC_SIZES, SESSION_SPAN_S, SIZES, blocks, not_run, put, record
 
 SIZE_IDS = list(SIZES)
+
+
+def _numba():
+    """bench/numba_ref.py, compiled (outside any timed region); None without numba."""
+    try:
+        import numba_ref
+    except ImportError as e:
+        not_run("numba/", f"numba is not installed ({e}; pip install '.[bench]')")
+        not_run("llc-numba/", f"numba is not installed ({e}; pip install '.[bench]')")
+        return None
+    numba_ref.warm_up()
+    return numba_ref
+
+
+@pytest.fixture(scope="module")
+def nb():
+    mod = _numba()
+    if mod is None:
+        pytest.skip("numba is not installed")
+    return mod
+
+
+def _pulses(fam, span):
+    """Pulses starting in [0, span) by the plan (numpy_ref's schedule, not the core)."""
+    plan = fam.spec().plan(RATE)
+    return numpy_ref.Schedule(plan.schedule, RATE).last_at_or_before(span - 1) + 1
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +82,44 @@ def test_core(benchmark, buffers, fam, size):
     benchmark.group = f"kernel {size}"
     benchmark(run)
     record(benchmark, f"core/{fam.key}/{size}", per=span)
+    put(f"pulses/{fam.key}/{size}", pulses=_pulses(fam, span), span=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("key", ["rect_bi_1k", "rect_bi_square"])
+def test_core_alloc(benchmark, key, size):
+    """The core into a buffer allocated for each block, as np.tile allocates
+    its result: the side of the comparison with the copy of a period."""
+    from families import BY_KEY
+    _, span, _ = SIZES[size]
+    gen = BY_KEY[key].spec().generator(RATE)
+    ms = blocks(SIZES[size][0], span)
+
+    def run():
+        gen.reset()
+        for m in ms:
+            gen.fill(np.empty(m, dtype=np.float32))
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"core-alloc/{key}/{size}", per=span)
+
+
+@pytest.mark.parametrize("size", SIZE_IDS)
+@pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
+def test_numba(benchmark, buffers, nb, fam, size):
+    """The numba peer into the same buffer, in the same blocks."""
+    _, span, _ = SIZES[size]
+    prog = nb.program(fam.spec(), RATE)
+    vs = views(buffers[size], span)
+
+    def run():
+        start = 0
+        for v in vs:
+            prog.fill(v, start)
+            start += len(v)
+    benchmark.group = f"numba {size}"
+    benchmark(run)
+    record(benchmark, f"numba/{fam.key}/{size}", per=span)
 
 
 def _time_blocks(benchmark, block, size, name):
@@ -155,6 +220,26 @@ def test_numpy_session(benchmark, buffers, size):
     record(benchmark, f"numpy/session/{size}", per=2 * sum(frames))
 
 
+@pytest.mark.parametrize("size", SIZE_IDS)
+def test_numba_session(benchmark, buffers, nb, size):
+    """The numba session peer (each program by the numba renderer, then the
+    DC stage) into the same buffer seen as 2 interleaved channels."""
+    buf2 = buffers[size].reshape(-1, 2)
+    sess, total = _session_span(buf2)
+    ref = nb.Session(sess, stage(), RATE)
+    frames = blocks(len(buf2), total if size == "in-cache" else len(buf2))
+    vs = [buf2[:m] for m in frames]
+
+    def run():
+        start = 0
+        for v in vs:
+            ref.fill(v, start)
+            start += len(v)
+    benchmark.group = f"numba {size}"
+    benchmark(run)
+    record(benchmark, f"numba/session/{size}", per=2 * sum(frames))
+
+
 # ---- either side of the last-level cache ------------------------------------------
 @pytest.mark.parametrize("read", [False, True], ids=["write", "write+read"])
 @pytest.mark.parametrize("size", list(LLC_SIZES))
@@ -184,3 +269,18 @@ def test_llc(benchmark, size, what, read):
     benchmark.group = f"kernel {size}"
     benchmark(run)
     record(benchmark, f"llc/{what}/{size}" + ("/read" if read else ""), per=len(buf))
+
+
+@pytest.mark.parametrize("size", list(LLC_SIZES))
+@pytest.mark.parametrize("what", list(LLC_FAMILIES))
+def test_llc_numba(benchmark, nb, size, what):
+    """The numba peer, one fill of the same buffers as test_llc."""
+    from families import BY_KEY
+    buf = np.zeros(LLC_SIZES[size][0], dtype=np.float32)
+    prog = nb.program(BY_KEY[what].spec(), RATE)
+
+    def run():
+        prog.fill(buf, 0)
+    benchmark.group = f"kernel {size}"
+    benchmark(run)
+    record(benchmark, f"llc-numba/{what}/{size}", per=len(buf))

@@ -11,7 +11,7 @@
 #   (--benchmark-autosave); compare a later run against the last saved one
 #   with:  bash scripts/bench.sh --benchmark-compare
 #   Other pytest args pass through, e.g. -k session, --benchmark-json=out.json
-source "$(dirname "$0")/_env.sh" "test" gcc python3-dev
+source "$(dirname "$0")/_env.sh" "test,bench" gcc python3-dev
 cd "$ROOT"
 bash scripts/audio-server.sh install
 # Cython + setuptools build bench/_floor.pyx, the floor of a call from Python
@@ -41,9 +41,10 @@ else
     mode=(--benchmark-autosave)
 fi
 
-# 1. the numpy baselines compute what the cores compute (a plain test:
-#    a baseline that builds something else would make every ratio meaningless)
-python -m pytest -p no:cacheprovider -q tests/oracle/test_numpy_ref.py
+# 1. the numpy and numba baselines compute what the cores compute (plain
+#    tests: a baseline that builds something else would make every ratio
+#    meaningless)
+python -m pytest -p no:cacheprovider -q tests/oracle/test_numpy_ref.py tests/oracle/test_numba_ref.py
 
 # 2. the benchmarks, one after the other (never in parallel: 2 cores)
 python -m pytest -p no:cacheprovider bench/ --benchmark-only \

@@ -26,8 +26,9 @@ class Family:
     label: str             # what the waveform is
     make: object           # () -> spec
     ref: str               # "mask" (exact, whole-sample edges) or "box" (box-filtered, to 1e-5 of the peak)
-    rectangular: bool      # the "rectangular trains" targets apply
+    rectangular: bool      # rectangular pulses (whole-sample or fractional edges)
     scipy: str | None = None
+    pulse_path: bool = False   # rendered pulse by pulse (sweeps, custom trains): the ns-per-pulse target applies
 
     def spec(self):
         return self.make()
@@ -71,6 +72,13 @@ class Family:
         raise ValueError(self.scipy)
 
 
+# a custom train's loop: 16 onsets from 0.3 ms to 22.8 ms, unevenly spaced (all between samples at 48 kHz),
+# amplitudes of both signs
+CUSTOM_ONSETS_S = tuple(round(0.0003 + 0.0015 * i + 0.00037 * (i % 3) + (0.0001 if i == 5 else 0.0), 6)
+                        for i in range(16))
+CUSTOM_AMPS_UA = tuple(float((-1) ** i * (60 + 10 * (i % 5))) for i in range(16))
+
+
 def _ramp_envelope():
     # always ramping: a raised-cosine rise over 1 s, a linear fall over 1 s, looped
     return Envelope((Ramp(1.0, 1.0, "cosine"), Ramp(1.0, 0.0, "linear")), loop=True)
@@ -99,7 +107,15 @@ FAMILIES = [
            lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250, envelope=_ramp_envelope()), "box", False),
     Family("ramp_sweep", "ramp-shaped", "biphasic 100 us, rate swept 100 -> 2000 Hz over 4 s",
            lambda: mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 4.0)), "box", False,
-           scipy="chirp"),
+           scipy="chirp", pulse_path=True),
+    Family("ramp_sweep_log", "ramp-shaped", "biphasic 100 us, rate swept 100 -> 2000 Hz over 4 s, log",
+           lambda: mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 4.0, scale="log")), "box", False,
+           scipy="chirp", pulse_path=True),
+    Family("custom", "custom trains", "custom: 16 biphasic 100 us pulses, uneven onsets and amplitudes, looped 25 ms",
+           lambda: mw.CustomTrain(onsets_s=CUSTOM_ONSETS_S, amps_ua=CUSTOM_AMPS_UA, loop_s=0.025, phase_us=100),
+           "box", False, pulse_path=True),
+    Family("burst_1k", "bursts", "biphasic 1 kHz, 250 us, bursts 50 ms on / 30 ms off (whole-sample edges)",
+           lambda: mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250, burst=mw.Burst(0.05, 0.03)), "box", True),
     Family("pattern_infuse", "polarity patterns", "INFUSE: monophasic 100 Hz, 4 ms, 3 s + / 1 s -",
            lambda: modes.infuse(3), "mask", True),
     Family("pattern_counted", "polarity patterns", "biphasic 1 kHz, 250 us, pattern 10+ 10- 5~ 5rest",

@@ -32,7 +32,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from microwave.plans import BurstSchedule, RegularSchedule, SweepSchedule
+from microwave.plans import BurstSchedule, CustomSchedule, RegularSchedule, SweepSchedule
 
 # ---- the curved ramp shapes, from libm (the core uses polynomials within 1e-10) ----
 _SHAPES = {
@@ -195,7 +195,7 @@ class Template:
 class Schedule:
     """Onsets (whole sample, fraction) of pulse k, vectorised over k, by the
     core's arithmetic: exact rationals for regular trains and bursts, the
-    closed form of the phase law for sweeps."""
+    closed form of the phase law for sweeps, the listed onsets of custom trains."""
 
     def __init__(self, sc, rate: float):
         self.sc = sc
@@ -217,8 +217,20 @@ class Schedule:
         elif isinstance(sc, SweepSchedule):
             self.kind = "sweep"
             self.rate = float(rate)
+        elif isinstance(sc, CustomSchedule):
+            self.kind = "custom"
+            self.c_on = np.asarray(sc.onsets_samples, dtype=np.float64)
+            self.c_amp = np.asarray(sc.amps_ua, dtype=np.float64)
+            self.c_loop = float(sc.loop_samples)
+            self.c_delay = float(sc.delay_samples)
         else:
-            raise NotImplementedError("custom trains are not covered by the numpy reference")
+            raise NotImplementedError(f"{type(sc).__name__} is not covered by the numpy reference")
+
+    def amps(self, k: np.ndarray):
+        """Each pulse's amplitude scale (a custom train's listed amplitudes; 1 otherwise)."""
+        if self.kind != "custom":
+            return 1.0
+        return self.c_amp[np.asarray(k, dtype=np.int64) % len(self.c_amp)]
 
     def onsets(self, k: np.ndarray):
         """(whole int64, frac float64, valid bool) of pulses k (int64 array)."""
@@ -240,6 +252,12 @@ class Schedule:
             over = f >= 1.0
             f = np.where(over, f - 1.0, f)
             w = w + over
+        elif self.kind == "custom":
+            # the core's order: delay + cycle * loop + onset, truncated
+            cyc, idx = np.divmod(k, len(self.c_on))
+            t = self.c_delay + cyc.astype(np.float64) * self.c_loop + self.c_on[idx]
+            w = np.floor(t).astype(np.int64)
+            f = t - w
         else:
             sc = self.sc
             f0, f1, T = sc.start_hz, sc.stop_hz, sc.seconds
@@ -262,6 +280,8 @@ class Schedule:
         else:
             ew, ef = self.end
             valid = (w < ew) | ((w == ew) & (f < ef))
+        if self.kind == "custom" and self.c_loop <= 0.0:
+            valid &= k < len(self.c_on)
         return w, f, valid
 
     def last_at_or_before(self, sample: int) -> int:
@@ -341,8 +361,8 @@ def train_ref(plan, start: int, n: int, tpl: Template | None = None, sched: Sche
     def first_at(sample):
         return sched.last_at_or_before(sample - 1) + 1
 
-    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, k, W, plan.sign, first_at), dtype=np.float64),
-                        k.shape)
+    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, k, W, plan.sign, first_at), dtype=np.float64)
+                        * sched.amps(k), k.shape)
     samples = np.arange(start, start + n, dtype=np.int64)
     ci = np.searchsorted(W, samples, side="right") - 1
     live = ci >= 0
@@ -406,8 +426,8 @@ def hold_gain(plan, out: np.ndarray, start: int, tpl: Template | None = None,
 
     def first_at(sample):
         return sched.last_at_or_before(sample - 1) + 1
-    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, ku, W, plan.sign, first_at), dtype=np.float64),
-                        ku.shape)
+    A = np.broadcast_to(np.asarray(pulse_signs(plan.pattern, ku, W, plan.sign, first_at), dtype=np.float64)
+                        * sched.amps(ku), ku.shape)
     h = gain_at(plan, W)                                  # each unit's gain
     before = np.float32(0.0)                              # the gain before the first (none: 0)
     if base > 0:

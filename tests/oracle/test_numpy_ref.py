@@ -101,7 +101,11 @@ def test_scipy_coincides(fam):
         w, f, _ = numpy_ref.Schedule(plan.schedule, RATE).onsets(np.arange(50))
         sw = spec.sweep
         t = (w + f) / RATE
-        phase = sw.start_hz * t + (sw.stop_hz - sw.start_hz) / (2 * sw.seconds) * t * t
+        if sw.scale == "log":
+            lr = np.log(sw.stop_hz / sw.start_hz)
+            phase = sw.start_hz * sw.seconds / lr * np.expm1(lr * t / sw.seconds)
+        else:
+            phase = sw.start_hz * t + (sw.stop_hz - sw.start_hz) / (2 * sw.seconds) * t * t
         np.testing.assert_allclose(phase, np.arange(50), atol=1e-9)
 
 
