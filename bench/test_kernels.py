@@ -109,17 +109,20 @@ def test_core_alloc(benchmark, key, size):
 def test_numba(benchmark, buffers, nb, fam, size):
     """The numba peer into the same buffer, in the same blocks."""
     _, span, _ = SIZES[size]
-    prog = nb.program(fam.spec(), RATE)
-    vs = views(buffers[size], span)
+    _time_peer(benchmark, nb.program(fam.spec(), RATE).fill, views(buffers[size], span), size,
+               f"numba/{fam.key}/{size}", span)
 
+
+def _time_peer(benchmark, fill, vs, size, name, per):
+    """Time a numba peer's ``fill(view, start)`` over the views, one after the other."""
     def run():
         start = 0
         for v in vs:
-            prog.fill(v, start)
+            fill(v, start)
             start += len(v)
     benchmark.group = f"numba {size}"
     benchmark(run)
-    record(benchmark, f"numba/{fam.key}/{size}", per=span)
+    record(benchmark, name, per=per)
 
 
 def _time_blocks(benchmark, block, size, name):
@@ -226,18 +229,9 @@ def test_numba_session(benchmark, buffers, nb, size):
     DC stage) into the same buffer seen as 2 interleaved channels."""
     buf2 = buffers[size].reshape(-1, 2)
     sess, total = _session_span(buf2)
-    ref = nb.Session(sess, stage(), RATE)
     frames = blocks(len(buf2), total if size == "in-cache" else len(buf2))
-    vs = [buf2[:m] for m in frames]
-
-    def run():
-        start = 0
-        for v in vs:
-            ref.fill(v, start)
-            start += len(v)
-    benchmark.group = f"numba {size}"
-    benchmark(run)
-    record(benchmark, f"numba/session/{size}", per=2 * sum(frames))
+    _time_peer(benchmark, nb.Session(sess, stage(), RATE).fill, [buf2[:m] for m in frames], size,
+               f"numba/session/{size}", 2 * sum(frames))
 
 
 # ---- either side of the last-level cache ------------------------------------------

@@ -22,8 +22,8 @@ pytest.importorskip("numba", reason="numba is not installed (pip install '.[benc
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
 import numba_ref  # noqa: E402
-from families import FAMILIES, RATE, full_face, mixed_session, stage  # noqa: E402
-from test_numpy_ref import N, check, kernel  # noqa: E402
+from families import FAMILIES, RATE, stage  # noqa: E402
+from test_numpy_ref import SESSIONS, N, check, check_session, kernel  # noqa: E402
 
 
 @pytest.mark.parametrize("fam", FAMILIES, ids=lambda f: f.key)
@@ -47,18 +47,6 @@ def test_numba_equals_core(fam):
     check(fam, kernel(spec, 20_000, skip=skip), prog.block(skip, 20_000))
 
 
-@pytest.mark.parametrize("make", [full_face, lambda: mixed_session(120.0)], ids=["full-face", "mixed-120s"])
+@SESSIONS
 def test_numba_session(make):
-    session = make()
-    eng = session.engine(RATE, stage())
-    ref = numba_ref.Session(session, stage(), RATE)
-    chunk = 1 << 19
-    total = session.frames(RATE) + 1000          # past the end: silence
-    buf = np.empty((chunk, ref.out_channels), dtype=np.float32)
-    mine = np.full((chunk, ref.out_channels), np.nan, dtype=np.float32)
-    for start in range(0, total, chunk):
-        m = min(chunk, total - start)
-        eng.fill(buf[:m])
-        ref.fill(mine[:m], start)
-        err = float(np.max(np.abs(buf[:m].astype(np.float64) - mine[:m]))) if m else 0.0
-        assert err <= 1e-5, f"frames {start}..{start + m}: max |engine - numba| = {err:g} (DAC units, full scale 1)"
+    check_session(make, numba_ref.Session(make(), stage(), RATE).fill, "numba")
