@@ -24,6 +24,13 @@ typedef struct mw_template {
     double slope[MW_MAX_BP];  /* (v[i+1]-v[i]) / (tau[i+1]-tau[i]), 0 for a vertical edge */
     double cum[MW_MAX_BP];    /* integral of p from 0 to tau[i], uA * samples */
     double end;               /* tau[nbp-1]: the pulse's footprint */
+    /* set by tpl_finish: whether every piece is flat or a vertical edge (a
+     * rectangular pulse: tpl_render_rect), and the pieces of positive width
+     * in order (those that may hold a whole sample; edges hold none) */
+    int rect;
+    int nflat;
+    int flat[MW_MAX_BP];
+    double flat_bot[MW_MAX_BP], flat_top[MW_MAX_BP];   /* tau[flat[r]], tau[flat[r] + 1] */
 } mw_template;
 
 /* Integral of the pulse from its onset to x samples after it, its piece
@@ -42,6 +49,25 @@ static inline double tpl_cum_from(const mw_template *t, double x, int i)
     return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
 }
 
+/* tpl_cum_from(t, x, h[0]) for tau[h[0]] <= x (or h[0] = 0), leaving in h
+ * the piece it found: for a run of x that never decreases, each search
+ * starts where the last one stopped.  The piece with tau[i] <= x < tau[i+1]
+ * is one, found from 0 or from h alike: the same arithmetic, the same bits. */
+static inline double tpl_cum_hint(const mw_template *t, double x, int *h)
+{
+    double d;
+    int i = h[0];
+    if (x <= 0.0)
+        return 0.0;
+    if (x >= t->end)
+        return t->cum[t->nbp - 1];
+    while (t->tau[i + 1] <= x)
+        i += 1;
+    h[0] = i;
+    d = x - t->tau[i];
+    return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+}
+
 /* Integral of the pulse from its onset to x samples after it. */
 static inline double tpl_cum(const mw_template *t, double x)
 {
@@ -55,5 +81,152 @@ void tpl_finish(mw_template *t);
 /* The first L samples of one isolated pulse (scaled by a) whose onset is f
  * into sample 0, in one pass over its pieces (mw_template.c). */
 void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L);
+
+/* tpl_render for a rectangular template (t->rect), the same bits,
+ * for the train's loop over isolated pulses (a sweep's or a custom train's,
+ * every pulse at another fraction).  Only the flat pieces of positive width
+ * are visited; for each, its whole samples [lo, hi] are found by
+ * tpl_render's tests (the same doubles, so the same samples), and the
+ * samples before lo are edges: the integral over the sample, with the
+ * pieces of both its ends looked for from where the previous edge sample's
+ * were found (tpl_cum_hint) instead of from the onset. */
+static inline void tpl_render_rect_any(const mw_template *t, double f, double a, float *dst, int64_t L)
+{
+    int64_t j = 0, lo, hi, k;
+    int r, i, h0 = 0, h1 = 0;
+    double bot, top, x;
+    float v;
+    for (r = 0; r < t->nflat && j < L; r++) {
+        i = t->flat[r];
+        bot = t->tau[i];
+        top = t->tau[i + 1];
+        /* the first sample from j on with tau >= bot */
+        lo = (int64_t)(bot + f);
+        if (lo < j)
+            lo = j;
+        while (lo > j && (double)(lo - 1) - f >= bot)
+            lo -= 1;
+        while (lo < L && !((double)lo - f >= bot))
+            lo += 1;
+        /* the last sample with tau + 1 <= top */
+        hi = (int64_t)(top + f) - 1;
+        if (hi >= L)
+            hi = L - 1;
+        while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
+            hi += 1;
+        while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
+            hi -= 1;
+        if (hi < lo)
+            continue;           /* no whole sample inside this piece */
+        for (; j < lo; j++) {   /* before the end: tau < bot <= end */
+            x = (double)j - f;
+            dst[j] = (float)(a * (tpl_cum_hint(t, x + 1.0, &h1) - tpl_cum_hint(t, x, &h0)));
+        }
+        v = (float)(t->v[i] * a);
+        /* in blocks of 8 while they fit in dst (samples past hi are
+         * written again below, in order) */
+        for (k = lo; k <= hi && k + 8 <= L; k += 8) {
+            dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
+            dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
+        }
+        for (; k <= hi; k++)
+            dst[k] = v;
+        j = hi + 1;
+    }
+    for (; j < L; j++) {
+        x = (double)j - f;
+        if (x >= t->end)
+            dst[j] = 0.0f;
+        else
+            dst[j] = (float)(a * (tpl_cum_hint(t, x + 1.0, &h1) - tpl_cum_hint(t, x, &h0)));
+    }
+}
+
+/* The integral of piece i from its start to x (x in that piece): the
+ * last line of tpl_cum_from, for a piece known without a search. */
+static inline double tpl_cum_in(const mw_template *t, double x, int i)
+{
+    double d = x - t->tau[i];
+    return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+}
+
+/* tpl_render_rect_any where every flat piece holds a whole sample and at
+ * most one sample lies across each edge: the common pulse, in one pass
+ * with no search.  dst has room for `room` >= L floats (a flat run is
+ * written 8 at a time and may spill past its end: what follows is written
+ * after it, in order).
+ *
+ * Why the samples are tpl_render's, bit for bit.  With x0(j) = (double)j - f
+ * and x1(j) = x0(j) + 1.0 (both non-decreasing in j, and x1(j) < x1(j+1)),
+ * piece r = [bot, top) holds the samples with x0 >= bot and x1 <= top:
+ *  - lo, the first: with e = floor(bot + f) (the sum in doubles), bot + f
+ *    <= e + 1 exactly, so x0(e + 1) >= bot; and bot + f > e - 1/2 so
+ *    x0(e - 1) < bot (the gap is ~1, far above an ulp at these sizes):
+ *    lo = e + (x0(e) < bot), which is what tpl_render's searches find.
+ *  - hi, the last: with e = floor(top + f) - 1 the test x1 <= top is made
+ *    at e and e + 1; unless it holds at e and fails at e + 1 (hi = e) the
+ *    general loop takes the pulse (rare: top + f within an ulp or so of a
+ *    whole number).
+ * The one sample j between piece r-1 and piece r (lo_r = hi_{r-1} + 2) has
+ * bot_{r-1} <= x0(j) < bot_r (j is past lo_{r-1}, before lo_r), x0(j) > 0
+ * (j >= 1), and top_{r-1} < x1(j) < x1(hi_r) <= top_r: tpl_cum's search
+ * would find piece flat[r-1] for x0 and flat[r] for x1, and tpl_cum_in is
+ * its arithmetic for them.  Before the first piece (bot = 0) only sample 0
+ * may lie across the onset, x0 = -f <= 0 (tpl_cum gives 0.0) and x1 in
+ * piece 0; after the last (top = end) only sample hi + 1, with x1 > end
+ * (tpl_cum gives cum[nbp-1]) and x0 in the last piece unless x0 >= end
+ * (tpl_edges writes 0.0f). */
+static inline void tpl_render_rect(const mw_template *t, double f, double a, float *dst, int64_t L, int64_t room)
+{
+    int64_t lo, hi, e, k, prev = -1;
+    int r, i, last;
+    double bot, top, x0, x1, y0, y1, c0 = 0.0;
+    float v;
+    for (r = 0; r < t->nflat; r++) {
+        i = t->flat[r];
+        bot = t->flat_bot[r];
+        top = t->flat_top[r];
+        e = (int64_t)(bot + f);
+        lo = e + !((double)e - f >= bot);
+        e = (int64_t)(top + f) - 1;
+        x0 = (double)e - f;
+        x1 = x0 + 1.0;
+        y0 = (double)(e + 1) - f;           /* the sample after the piece */
+        y1 = y0 + 1.0;
+        if (!(x1 <= top) || y1 <= top || e < lo || lo - prev > 2)
+            goto general;
+        hi = e;
+        if (lo - prev == 2) {
+            /* the one sample across the edge before the piece: c0 is the
+             * integral up to its start, in the piece before (0 before the onset) */
+            x0 = (double)(lo - 1) - f;
+            x1 = x0 + 1.0;
+            dst[lo - 1] = (float)(a * (tpl_cum_in(t, x1, i) - c0));
+        }
+        v = (float)(t->v[i] * a);
+        for (k = lo; k <= hi && k + 8 <= room; k += 8) {
+            dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
+            dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
+        }
+        for (; k <= hi; k++)
+            dst[k] = v;
+        /* the integral up to the start of the sample after the piece, if
+         * that sample lies across the next edge (y0 < top: in this piece) */
+        if (y0 < top)
+            c0 = tpl_cum_in(t, y0, i);
+        prev = hi;
+    }
+    /* after the last piece: none or one sample */
+    last = t->nbp - 1;
+    if (L - prev > 2 || L - prev < 1 || t->nflat == 0)
+        goto general;
+    if (L - prev == 2) {
+        x0 = (double)(prev + 1) - f;
+        dst[prev + 1] = x0 >= t->end ? 0.0f : (float)(a * (t->cum[last] - tpl_cum_in(t, x0, t->flat[t->nflat - 1])));
+    }
+    return;
+general:
+    tpl_render_rect_any(t, f, a, dst, L);
+}
 
 #endif

@@ -352,7 +352,10 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                          * one after the other: each straight into the
                          * output, then the rest until the next onset */
                         for (;;) {
-                            tpl_render(t, s->cur_f, s->cur_a, out + pos, s->cur_len);
+                            if (t->rect)
+                                tpl_render_rect(t, s->cur_f, s->cur_a, out + pos, s->cur_len, N - pos);
+                            else
+                                tpl_render(t, s->cur_f, s->cur_a, out + pos, s->cur_len);
                             pos += s->cur_len;
                             n += s->cur_len;
                             m = N - pos;
