@@ -31,6 +31,7 @@ typedef struct mw_template {
     int nflat;
     int flat[MW_MAX_BP];
     double flat_bot[MW_MAX_BP], flat_top[MW_MAX_BP];   /* tau[flat[r]], tau[flat[r] + 1] */
+    double flat_cum[MW_MAX_BP], flat_vz[MW_MAX_BP];    /* cum[flat[r]], v + 0.5 * slope * 1.0 (see tpl_render_rect) */
 } mw_template;
 
 /* Integral of the pulse from its onset to x samples after it, its piece
@@ -142,19 +143,72 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
     }
 }
 
-/* The integral of piece i from its start to x (x in that piece): the
- * last line of tpl_cum_from, for a piece known without a search. */
-static inline double tpl_cum_in(const mw_template *t, double x, int i)
+#if defined(__GNUC__)
+#define MW_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MW_ALWAYS_INLINE inline
+#endif
+
+/* tpl_render_rect with nf = t->nflat (a constant where it is inlined, so
+ * that its loop over the pieces unrolls); see tpl_render_rect. */
+static MW_ALWAYS_INLINE int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
+                                       int64_t room, const int nf)
 {
-    double d = x - t->tau[i];
-    return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+    int64_t lo[MW_MAX_BP], hi[MW_MAX_BP], e, k, prev = -1;
+    double y0[MW_MAX_BP], bot, top, x0, c0;
+    int r, q, bad = 0;
+    /* each piece's whole samples [lo, hi] and the start of the sample after it */
+    for (r = 0; r < nf; r++) {
+        bot = t->flat_bot[r];
+        top = t->flat_top[r];
+        e = (int64_t)(bot + f);
+        lo[r] = e + !((double)e - f >= bot);
+        e = (int64_t)(top + f) - 1;
+        hi[r] = e;
+        y0[r] = (double)(e + 1) - f;            /* the sample after the piece */
+        bad |= !(((double)e - f) + 1.0 <= top) | (y0[r] + 1.0 <= top) | (e < lo[r])
+               | (lo[r] - prev > 2) | (e >= L);
+        prev = e;
+    }
+    bad |= L - prev > 2;
+    if (bad)
+        return 0;
+    c0 = 0.0;
+    prev = -1;
+    for (r = 0; r < nf; r++) {
+        bot = t->flat_bot[r];
+        if (lo[r] - prev == 2) {
+            /* the one sample across the edge before the piece: c0 is the
+             * integral up to its start, in the piece before (0 before the onset) */
+            x0 = (double)(lo[r] - 1) - f;
+            dst[lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
+        }
+        /* the run, 8 at a time while dst has room (a run spills up to 7
+         * samples past it, into samples written after it) */
+        {
+            float v = (float)(t->v[t->flat[r]] * a);
+            for (k = lo[r]; k <= hi[r] && k + 8 <= room; k += 8)
+                for (q = 0; q < 8; q++)
+                    dst[k + q] = v;
+            for (; k <= hi[r]; k++)
+                dst[k] = v;
+        }
+        /* the integral up to the start of the sample after the piece, used
+         * if that sample lies across the next edge (y0 < top: in this piece) */
+        c0 = t->flat_cum[r] + (y0[r] - bot) * t->flat_vz[r];
+        prev = hi[r];
+    }
+    /* after the last piece: none or one sample */
+    if (L - prev == 2)
+        dst[prev + 1] = y0[nf - 1] >= t->end ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+    return 1;
 }
 
 /* tpl_render_rect_any where every flat piece holds a whole sample and at
  * most one sample lies across each edge: the common pulse, in one pass
- * with no search.  dst has room for `room` >= L floats (a flat run is
- * written 8 at a time and may spill past its end: what follows is written
- * after it, in order).
+ * with no search (else tpl_render_rect_any).  dst has room for room >= L
+ * floats: a flat run may be written past L up to room (the caller writes
+ * those samples again); room = L writes nothing past L.
  *
  * Why the samples are tpl_render's, bit for bit.  With x0(j) = (double)j - f
  * and x1(j) = x0(j) + 1.0 (both non-decreasing in j, and x1(j) < x1(j+1)),
@@ -170,63 +224,27 @@ static inline double tpl_cum_in(const mw_template *t, double x, int i)
  * The one sample j between piece r-1 and piece r (lo_r = hi_{r-1} + 2) has
  * bot_{r-1} <= x0(j) < bot_r (j is past lo_{r-1}, before lo_r), x0(j) > 0
  * (j >= 1), and top_{r-1} < x1(j) < x1(hi_r) <= top_r: tpl_cum's search
- * would find piece flat[r-1] for x0 and flat[r] for x1, and tpl_cum_in is
- * its arithmetic for them.  Before the first piece (bot = 0) only sample 0
- * may lie across the onset, x0 = -f <= 0 (tpl_cum gives 0.0) and x1 in
- * piece 0; after the last (top = end) only sample hi + 1, with x1 > end
- * (tpl_cum gives cum[nbp-1]) and x0 in the last piece unless x0 >= end
- * (tpl_edges writes 0.0f). */
+ * would find piece flat[r-1] for x0 and flat[r] for x1.  Its arithmetic
+ * there is cum[i] + d * (v[i] + 0.5 * slope[i] * d) with d = x - tau[i] >= 0
+ * and slope[i] a zero: the sum in brackets is v[i] + 0.5 * slope[i] * 1.0,
+ * a zero of slope's sign added to v[i] (flat_vz, so -0 + +0 stays +0), and
+ * the integral is flat_cum + d * flat_vz.  Before the first piece (bot = 0)
+ * only sample 0 may lie across the onset, x0 = -f <= 0 (tpl_cum gives 0.0)
+ * and x1 in piece 0; after the last (top = end) only sample hi + 1, with
+ * x1 > end (tpl_cum gives cum[nbp-1]) and x0 in the last piece unless
+ * x0 >= end (tpl_edges writes 0.0f).  Every test is made before the first
+ * sample is written, so a pulse the general loop takes is written once. */
 static inline void tpl_render_rect(const mw_template *t, double f, double a, float *dst, int64_t L, int64_t room)
 {
-    int64_t lo, hi, e, k, prev = -1;
-    int r, i, last;
-    double bot, top, x0, x1, y0, y1, c0 = 0.0;
-    float v;
-    for (r = 0; r < t->nflat; r++) {
-        i = t->flat[r];
-        bot = t->flat_bot[r];
-        top = t->flat_top[r];
-        e = (int64_t)(bot + f);
-        lo = e + !((double)e - f >= bot);
-        e = (int64_t)(top + f) - 1;
-        x0 = (double)e - f;
-        x1 = x0 + 1.0;
-        y0 = (double)(e + 1) - f;           /* the sample after the piece */
-        y1 = y0 + 1.0;
-        if (!(x1 <= top) || y1 <= top || e < lo || lo - prev > 2)
-            goto general;
-        hi = e;
-        if (lo - prev == 2) {
-            /* the one sample across the edge before the piece: c0 is the
-             * integral up to its start, in the piece before (0 before the onset) */
-            x0 = (double)(lo - 1) - f;
-            x1 = x0 + 1.0;
-            dst[lo - 1] = (float)(a * (tpl_cum_in(t, x1, i) - c0));
-        }
-        v = (float)(t->v[i] * a);
-        for (k = lo; k <= hi && k + 8 <= room; k += 8) {
-            dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
-            dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
-        }
-        for (; k <= hi; k++)
-            dst[k] = v;
-        /* the integral up to the start of the sample after the piece, if
-         * that sample lies across the next edge (y0 < top: in this piece) */
-        if (y0 < top)
-            c0 = tpl_cum_in(t, y0, i);
-        prev = hi;
+    int ok;
+    switch (t->nflat) {
+    case 1: ok = tpl_rect_n(t, f, a, dst, L, room, 1); break;
+    case 2: ok = tpl_rect_n(t, f, a, dst, L, room, 2); break;      /* biphasic */
+    case 3: ok = tpl_rect_n(t, f, a, dst, L, room, 3); break;      /* ... with a gap */
+    default: ok = t->nflat > 0 && tpl_rect_n(t, f, a, dst, L, room, t->nflat); break;
     }
-    /* after the last piece: none or one sample */
-    last = t->nbp - 1;
-    if (L - prev > 2 || L - prev < 1 || t->nflat == 0)
-        goto general;
-    if (L - prev == 2) {
-        x0 = (double)(prev + 1) - f;
-        dst[prev + 1] = x0 >= t->end ? 0.0f : (float)(a * (t->cum[last] - tpl_cum_in(t, x0, t->flat[t->nflat - 1])));
-    }
-    return;
-general:
-    tpl_render_rect_any(t, f, a, dst, L);
+    if (!ok)
+        tpl_render_rect_any(t, f, a, dst, L);
 }
 
 #endif
