@@ -24,6 +24,10 @@ void tpl_finish(mw_template *t)
             t->flat[t->nflat++] = i;
         }
     }
+    /* tpl_render_rect needs a piece, the first from the onset (tau[0] = 0)
+     * and the last to the end (as every template has them) */
+    if (t->nflat == 0 || t->flat_bot[0] != 0.0 || t->flat_top[t->nflat - 1] != t->end)
+        t->rect = 0;
 }
 
 /* Sample j covers tau = j - f .. tau + 1 of the pulse's time.  It lies

@@ -149,58 +149,52 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
 #define MW_ALWAYS_INLINE inline
 #endif
 
-/* tpl_render_rect with nf = t->nflat (a constant where it is inlined, so
- * that its loop over the pieces unrolls); see tpl_render_rect. */
+/* tpl_render_rect's one pass with nf = t->nflat (a constant where it is
+ * inlined, so that the loop over the pieces unrolls): 1 if it wrote the
+ * pulse, 0 if the general loop must (having written some of dst[0..L),
+ * and perhaps some of dst[L..room), which the general loop and the caller
+ * write again). */
 static MW_ALWAYS_INLINE int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
                                        int64_t room, const int nf)
 {
-    int64_t lo[MW_MAX_BP], hi[MW_MAX_BP], e, k, prev = -1;
-    double y0[MW_MAX_BP], bot, top, x0, c0;
-    int r, q, bad = 0;
-    /* each piece's whole samples [lo, hi] and the start of the sample after it */
+    int64_t lo, hi, e, k, prev = -1;
+    double bot, top, x0, y0 = 0.0, c0 = 0.0;
+    float v;
+    int r, q;
     for (r = 0; r < nf; r++) {
         bot = t->flat_bot[r];
         top = t->flat_top[r];
+        /* the piece's whole samples [lo, hi] and the start of the sample after it */
         e = (int64_t)(bot + f);
-        lo[r] = e + !((double)e - f >= bot);
-        e = (int64_t)(top + f) - 1;
-        hi[r] = e;
-        y0[r] = (double)(e + 1) - f;            /* the sample after the piece */
-        bad |= !(((double)e - f) + 1.0 <= top) | (y0[r] + 1.0 <= top) | (e < lo[r])
-               | (lo[r] - prev > 2) | (e >= L);
-        prev = e;
-    }
-    bad |= L - prev > 2;
-    if (bad)
-        return 0;
-    c0 = 0.0;
-    prev = -1;
-    for (r = 0; r < nf; r++) {
-        bot = t->flat_bot[r];
-        if (lo[r] - prev == 2) {
+        lo = e + !((double)e - f >= bot);
+        hi = (int64_t)(top + f) - 1;
+        y0 = (double)(hi + 1) - f;
+        if (!(((double)hi - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
+            return 0;
+        if (lo - prev == 2) {
             /* the one sample across the edge before the piece: c0 is the
              * integral up to its start, in the piece before (0 before the onset) */
-            x0 = (double)(lo[r] - 1) - f;
-            dst[lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
+            x0 = (double)(lo - 1) - f;
+            dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
         }
         /* the run, 8 at a time while dst has room (a run spills up to 7
          * samples past it, into samples written after it) */
-        {
-            float v = (float)(t->v[t->flat[r]] * a);
-            for (k = lo[r]; k <= hi[r] && k + 8 <= room; k += 8)
-                for (q = 0; q < 8; q++)
-                    dst[k + q] = v;
-            for (; k <= hi[r]; k++)
-                dst[k] = v;
-        }
+        v = (float)(t->v[t->flat[r]] * a);
+        for (k = lo; k <= hi && k + 8 <= room; k += 8)
+            for (q = 0; q < 8; q++)
+                dst[k + q] = v;
+        for (; k <= hi; k++)
+            dst[k] = v;
         /* the integral up to the start of the sample after the piece, used
          * if that sample lies across the next edge (y0 < top: in this piece) */
-        c0 = t->flat_cum[r] + (y0[r] - bot) * t->flat_vz[r];
-        prev = hi[r];
+        c0 = t->flat_cum[r] + (y0 - bot) * t->flat_vz[r];
+        prev = hi;
     }
     /* after the last piece: none or one sample */
+    if (L - prev > 2)
+        return 0;
     if (L - prev == 2)
-        dst[prev + 1] = y0[nf - 1] >= t->end ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+        dst[prev + 1] = y0 >= t->end ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
     return 1;
 }
 
@@ -232,8 +226,8 @@ static MW_ALWAYS_INLINE int tpl_rect_n(const mw_template *t, double f, double a,
  * only sample 0 may lie across the onset, x0 = -f <= 0 (tpl_cum gives 0.0)
  * and x1 in piece 0; after the last (top = end) only sample hi + 1, with
  * x1 > end (tpl_cum gives cum[nbp-1]) and x0 in the last piece unless
- * x0 >= end (tpl_edges writes 0.0f).  Every test is made before the first
- * sample is written, so a pulse the general loop takes is written once. */
+ * x0 >= end (tpl_edges writes 0.0f).  A pulse found otherwise on the way
+ * is written again by the general loop, all of it. */
 static inline void tpl_render_rect(const mw_template *t, double f, double a, float *dst, int64_t L, int64_t room)
 {
     int ok;

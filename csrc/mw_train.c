@@ -330,8 +330,9 @@ enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses w
  * that are zeroed again right after).  A
  * long rest of a streaming fill is still written with streaming stores.
  * Returns the new pos; s->n and every field train_advance sets are
- * brought up to date. */
-static ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+ * brought up to date.  nflat is t->nflat, a constant where the common counts
+ * are dispatched (train_render), so that each pulse's pieces unroll. */
+static MW_ALWAYS_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
 {
     const mw_template *t = &s->tpl;
     const double end = t->end;
@@ -343,7 +344,8 @@ static ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_
     int stream = s->stream && !s->recording;
     ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
     for (;;) {
-        tpl_render_rect(t, cf, ca, out + pos, L, N - pos);
+        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat))
+            tpl_render_rect_any(t, cf, ca, out + pos, L);
         pos += L;
         n += L;
         if (N - pos >= 8) {
@@ -437,7 +439,12 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                     m = s->cur_w + s->cur_len - n;
                 if (s->cur_slot < 0) {
                     if (n == s->cur_w && m == s->cur_len && t->rect) {
-                        pos = train_run_rect(s, out, pos, N);
+                        switch (t->nflat) {
+                        case 1: pos = train_run_rect(s, out, pos, N, 1); break;
+                        case 2: pos = train_run_rect(s, out, pos, N, 2); break;    /* biphasic */
+                        case 3: pos = train_run_rect(s, out, pos, N, 3); break;    /* ... with a gap */
+                        default: pos = train_run_rect(s, out, pos, N, t->nflat); break;
+                        }
                         continue;
                     }
                     if (n == s->cur_w && m == s->cur_len) {
