@@ -143,19 +143,13 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
     }
 }
 
-#if defined(__GNUC__)
-#define MW_ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define MW_ALWAYS_INLINE inline
-#endif
-
 /* tpl_render_rect's one pass with nf = t->nflat (a constant where it is
  * inlined, so that the loop over the pieces unrolls): 1 if it wrote the
  * pulse, 0 if the general loop must (having written some of dst[0..L),
  * and perhaps some of dst[L..room), which the general loop and the caller
  * write again). */
-static MW_ALWAYS_INLINE int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
-                                       int64_t room, const int nf)
+static inline int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
+                              int64_t room, const int nf)
 {
     int64_t lo, hi, e, k, prev = -1;
     double bot, top, x0, y0 = 0.0, c0 = 0.0;
