@@ -138,7 +138,7 @@ def _cases():
             return hashlib.sha256(b"".join(gen.render(m).tobytes() for _ in range(500))).hexdigest()
         cases[f"call {m} samples (ns a call)/in-cache"] = (setup, 20000, verify)
 
-    # checked for bits only (not timed): the paths the families above do not take
+    # checked for bits only (not timed, but for the two below): the paths the families above do not take
     from microwave._core import Generator
 
     from microwave import (
@@ -168,6 +168,36 @@ def _cases():
                                            envelope=Envelope((Ramp(0.3, 1.0, "exp"), Ramp(0.2, 0.1, "hold"),
                                                               Ramp(0.25, 0.0, "cosine")), loop=True)),
     }
+    # timed too (in-cache, as the families): the pulse-by-pulse path's other
+    # schedules -- a log sweep, and a custom train of 1000 jittered onsets a second
+    rng = np.random.default_rng(1)
+    jitter = tuple(float(x) for x in np.arange(1000) * 1e-3 + rng.uniform(0, 0.0005, 1000))
+    jamps = tuple(float(x) for x in np.random.default_rng(2).uniform(-200, 200, 1000))
+    timed = {
+        "pulse:log-sweep": lambda: Biphasic(amp_ua=200, phase_us=100, sweep=Sweep(100, 2000, 4.0, scale="log")),
+        "pulse:custom-jitter": lambda: CustomTrain(onsets_s=jitter, amps_ua=jamps, phase_us=100, loop_s=1.0),
+    }
+    n_buf, span, _ = SIZES["in-cache"]
+    for key, make in timed.items():
+        def setup(shift, make=make):
+            gen = make().generator(RATE)
+            buf = zeros(n_buf, shift=shift)
+            vs = [buf[:m] for m in blocks(n_buf, span)]
+
+            def run():
+                gen.reset()
+                for v in vs:
+                    gen.fill(v)
+            return run
+
+        def verify(make=make):
+            gen = make().generator(RATE)
+            h = hashlib.sha256()
+            for m in odd_blocks(span):
+                h.update(gen.render(m).tobytes())
+            return h.hexdigest()
+        cases[f"{key}/in-cache"] = (setup, span, verify)
+
     for key, make in extra.items():
         for flags in ({}, {"tile": False}, {"tile": False, "slots": False}):
             def verify(make=make, flags=flags):

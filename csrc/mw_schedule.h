@@ -52,6 +52,9 @@ typedef struct mw_schedule {
     int64_t c_n;
     double c_loop;           /* loop period, samples; <= 0 plays once */
     double c_delay;
+    /* k / c_n and k % c_n for k = c_at, kept from pulse to pulse so that
+     * sched_next divides only when k was moved by someone else */
+    int64_t c_at, c_cyc, c_idx;
 } mw_schedule;
 
 /* seconds (after the delay) at which the sweep's phase reaches k cycles */
@@ -76,7 +79,7 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
 static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
 {
     double t, f;
-    int64_t w, cyc, idx;
+    int64_t w, cyc = 0, idx = 0;
     if (s->done)
         return 0;
     amp[0] = 1.0;
@@ -96,15 +99,29 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
     } else {
         if (s->kind == MW_SCHED_SWEEP) {
             if (s->k - s->sw_k0 >= s->sw_n) {
-                for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
-                    s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+                if (!s->sweep_log && s->f0 != s->f1 && (double)(s->k + MW_SWEEP_BATCH - 1) <= s->phase_at_end) {
+                    /* the whole batch on the linear part: mw_sweep_time's
+                     * branch for it, taken out of the loop */
+                    for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
+                        t = (double)(s->k + idx);
+                        s->sw_t[idx] = (s->delay_s + 2.0 * t / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * t))) * s->rate;
+                    }
+                } else {
+                    for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
+                        s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+                }
                 s->sw_k0 = s->k;
                 s->sw_n = MW_SWEEP_BATCH;
             }
             t = s->sw_t[s->k - s->sw_k0];
         } else {
-            cyc = s->k / s->c_n;
-            idx = s->k - cyc * s->c_n;
+            if (s->k == s->c_at) {
+                cyc = s->c_cyc;
+                idx = s->c_idx;
+            } else {
+                cyc = s->k / s->c_n;
+                idx = s->k - cyc * s->c_n;
+            }
             if (cyc > 0 && s->c_loop <= 0.0) {
                 s->done = 1;
                 return 0;
@@ -124,6 +141,12 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
         return 0;
     }
     s->k += 1;
+    if (s->kind == MW_SCHED_CUSTOM) {
+        /* the pulse after it: the next onset, or the first of the next loop */
+        s->c_at = s->k;
+        s->c_idx = idx + 1 < s->c_n ? idx + 1 : 0;
+        s->c_cyc = idx + 1 < s->c_n ? cyc : cyc + 1;
+    }
     whole[0] = w;
     frac[0] = f;
     return 1;
@@ -142,6 +165,9 @@ static inline void sched_reset(mw_schedule *s)
     s->inv_burst_den = 1.0 / s->delay.den;
     s->sw_k0 = 0;
     s->sw_n = 0;
+    s->c_at = 0;
+    s->c_cyc = 0;
+    s->c_idx = 0;
     if (s->kind == MW_SCHED_SWEEP) {
         /* each as mw_sweep_time once wrote it inline (left to right) */
         s->sw_f0sq = s->f0 * s->f0;

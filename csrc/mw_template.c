@@ -11,6 +11,23 @@ void tpl_finish(mw_template *t)
     }
     t->slope[t->nbp - 1] = 0.0;
     t->end = t->tau[t->nbp - 1];
+    t->rect = 1;
+    t->nflat = 0;
+    for (i = 0; i < t->nbp - 1; i++) {
+        if (t->slope[i] != 0.0)
+            t->rect = 0;
+        else if (t->tau[i + 1] > t->tau[i]) {
+            t->flat_bot[t->nflat] = t->tau[i];
+            t->flat_top[t->nflat] = t->tau[i + 1];
+            t->flat_cum[t->nflat] = t->cum[i];
+            t->flat_vz[t->nflat] = t->v[i] + 0.5 * t->slope[i] * 1.0;
+            t->flat[t->nflat++] = i;
+        }
+    }
+    /* tpl_render_rect needs a piece, the first from the onset (tau[0] = 0)
+     * and the last to the end (as every template has them) */
+    if (t->nflat == 0 || t->flat_bot[0] != 0.0 || t->flat_top[t->nflat - 1] != t->end)
+        t->rect = 0;
 }
 
 /* Sample j covers tau = j - f .. tau + 1 of the pulse's time.  It lies
@@ -40,6 +57,10 @@ void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L)
     int i, edge_i = 0;
     double top;
     float v;
+    if (t->rect) {
+        tpl_render_rect(t, f, a, dst, L, L);
+        return;
+    }
     for (i = 0; i + 1 < t->nbp && j < L; i++) {
         top = t->tau[i + 1];
         if (!(top > t->tau[i]))

@@ -24,6 +24,14 @@ typedef struct mw_template {
     double slope[MW_MAX_BP];  /* (v[i+1]-v[i]) / (tau[i+1]-tau[i]), 0 for a vertical edge */
     double cum[MW_MAX_BP];    /* integral of p from 0 to tau[i], uA * samples */
     double end;               /* tau[nbp-1]: the pulse's footprint */
+    /* set by tpl_finish: whether every piece is flat or a vertical edge (a
+     * rectangular pulse: tpl_render_rect), and the pieces of positive width
+     * in order (those that may hold a whole sample; edges hold none) */
+    int rect;
+    int nflat;
+    int flat[MW_MAX_BP];
+    double flat_bot[MW_MAX_BP], flat_top[MW_MAX_BP];   /* tau[flat[r]], tau[flat[r] + 1] */
+    double flat_cum[MW_MAX_BP], flat_vz[MW_MAX_BP];    /* cum[flat[r]], v + 0.5 * slope * 1.0 (see tpl_render_rect) */
 } mw_template;
 
 /* Integral of the pulse from its onset to x samples after it, its piece
@@ -42,6 +50,25 @@ static inline double tpl_cum_from(const mw_template *t, double x, int i)
     return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
 }
 
+/* tpl_cum_from(t, x, h[0]) for tau[h[0]] <= x (or h[0] = 0), leaving in h
+ * the piece it found: for a run of x that never decreases, each search
+ * starts where the last one stopped.  The piece with tau[i] <= x < tau[i+1]
+ * is one, found from 0 or from h alike: the same arithmetic, the same bits. */
+static inline double tpl_cum_hint(const mw_template *t, double x, int *h)
+{
+    double d;
+    int i = h[0];
+    if (x <= 0.0)
+        return 0.0;
+    if (x >= t->end)
+        return t->cum[t->nbp - 1];
+    while (t->tau[i + 1] <= x)
+        i += 1;
+    h[0] = i;
+    d = x - t->tau[i];
+    return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+}
+
 /* Integral of the pulse from its onset to x samples after it. */
 static inline double tpl_cum(const mw_template *t, double x)
 {
@@ -55,5 +82,157 @@ void tpl_finish(mw_template *t);
 /* The first L samples of one isolated pulse (scaled by a) whose onset is f
  * into sample 0, in one pass over its pieces (mw_template.c). */
 void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L);
+
+/* tpl_render for a rectangular template (t->rect), the same bits,
+ * for the train's loop over isolated pulses (a sweep's or a custom train's,
+ * every pulse at another fraction).  Only the flat pieces of positive width
+ * are visited; for each, its whole samples [lo, hi] are found by
+ * tpl_render's tests (the same doubles, so the same samples), and the
+ * samples before lo are edges: the integral over the sample, with the
+ * pieces of both its ends looked for from where the previous edge sample's
+ * were found (tpl_cum_hint) instead of from the onset. */
+static inline void tpl_render_rect_any(const mw_template *t, double f, double a, float *dst, int64_t L)
+{
+    int64_t j = 0, lo, hi, k;
+    int r, i, h0 = 0, h1 = 0;
+    double bot, top, x;
+    float v;
+    for (r = 0; r < t->nflat && j < L; r++) {
+        i = t->flat[r];
+        bot = t->tau[i];
+        top = t->tau[i + 1];
+        /* the first sample from j on with tau >= bot */
+        lo = (int64_t)(bot + f);
+        if (lo < j)
+            lo = j;
+        while (lo > j && (double)(lo - 1) - f >= bot)
+            lo -= 1;
+        while (lo < L && !((double)lo - f >= bot))
+            lo += 1;
+        /* the last sample with tau + 1 <= top */
+        hi = (int64_t)(top + f) - 1;
+        if (hi >= L)
+            hi = L - 1;
+        while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
+            hi += 1;
+        while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
+            hi -= 1;
+        if (hi < lo)
+            continue;           /* no whole sample inside this piece */
+        for (; j < lo; j++) {   /* before the end: tau < bot <= end */
+            x = (double)j - f;
+            dst[j] = (float)(a * (tpl_cum_hint(t, x + 1.0, &h1) - tpl_cum_hint(t, x, &h0)));
+        }
+        v = (float)(t->v[i] * a);
+        /* in blocks of 8 while they fit in dst (samples past hi are
+         * written again below, in order) */
+        for (k = lo; k <= hi && k + 8 <= L; k += 8) {
+            dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
+            dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
+        }
+        for (; k <= hi; k++)
+            dst[k] = v;
+        j = hi + 1;
+    }
+    for (; j < L; j++) {
+        x = (double)j - f;
+        if (x >= t->end)
+            dst[j] = 0.0f;
+        else
+            dst[j] = (float)(a * (tpl_cum_hint(t, x + 1.0, &h1) - tpl_cum_hint(t, x, &h0)));
+    }
+}
+
+/* tpl_render_rect's one pass with nf = t->nflat (a constant where it is
+ * inlined, so that the loop over the pieces unrolls): 1 if it wrote the
+ * pulse, 0 if the general loop must (having written some of dst[0..L),
+ * and perhaps some of dst[L..room), which the general loop and the caller
+ * write again). */
+static inline int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
+                              int64_t room, const int nf)
+{
+    int64_t lo, hi, e, k, prev = -1;
+    double bot, top, x0, y0 = 0.0, c0 = 0.0;
+    float v;
+    int r, q;
+    for (r = 0; r < nf; r++) {
+        bot = t->flat_bot[r];
+        top = t->flat_top[r];
+        /* the piece's whole samples [lo, hi] and the start of the sample after it */
+        e = (int64_t)(bot + f);
+        lo = e + !((double)e - f >= bot);
+        hi = (int64_t)(top + f) - 1;
+        y0 = (double)(hi + 1) - f;
+        if (!(((double)hi - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
+            return 0;
+        if (lo - prev == 2) {
+            /* the one sample across the edge before the piece: c0 is the
+             * integral up to its start, in the piece before (0 before the onset) */
+            x0 = (double)(lo - 1) - f;
+            dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
+        }
+        /* the run, 8 at a time while dst has room (a run spills up to 7
+         * samples past it, into samples written after it) */
+        v = (float)(t->v[t->flat[r]] * a);
+        for (k = lo; k <= hi && k + 8 <= room; k += 8)
+            for (q = 0; q < 8; q++)
+                dst[k + q] = v;
+        for (; k <= hi; k++)
+            dst[k] = v;
+        /* the integral up to the start of the sample after the piece, used
+         * if that sample lies across the next edge (y0 < top: in this piece) */
+        c0 = t->flat_cum[r] + (y0 - bot) * t->flat_vz[r];
+        prev = hi;
+    }
+    /* after the last piece: none or one sample */
+    if (L - prev > 2)
+        return 0;
+    if (L - prev == 2)
+        dst[prev + 1] = y0 >= t->end ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+    return 1;
+}
+
+/* tpl_render_rect_any where every flat piece holds a whole sample and at
+ * most one sample lies across each edge: the common pulse, in one pass
+ * with no search (else tpl_render_rect_any).  dst has room for room >= L
+ * floats: a flat run may be written past L up to room (the caller writes
+ * those samples again); room = L writes nothing past L.
+ *
+ * Why the samples are tpl_render's, bit for bit.  With x0(j) = (double)j - f
+ * and x1(j) = x0(j) + 1.0 (both non-decreasing in j, and x1(j) < x1(j+1)),
+ * piece r = [bot, top) holds the samples with x0 >= bot and x1 <= top:
+ *  - lo, the first: with e = floor(bot + f) (the sum in doubles), bot + f
+ *    <= e + 1 exactly, so x0(e + 1) >= bot; and bot + f > e - 1/2 so
+ *    x0(e - 1) < bot (the gap is ~1, far above an ulp at these sizes):
+ *    lo = e + (x0(e) < bot), which is what tpl_render's searches find.
+ *  - hi, the last: with e = floor(top + f) - 1 the test x1 <= top is made
+ *    at e and e + 1; unless it holds at e and fails at e + 1 (hi = e) the
+ *    general loop takes the pulse (rare: top + f within an ulp or so of a
+ *    whole number).
+ * The one sample j between piece r-1 and piece r (lo_r = hi_{r-1} + 2) has
+ * bot_{r-1} <= x0(j) < bot_r (j is past lo_{r-1}, before lo_r), x0(j) > 0
+ * (j >= 1), and top_{r-1} < x1(j) < x1(hi_r) <= top_r: tpl_cum's search
+ * would find piece flat[r-1] for x0 and flat[r] for x1.  Its arithmetic
+ * there is cum[i] + d * (v[i] + 0.5 * slope[i] * d) with d = x - tau[i] >= 0
+ * and slope[i] a zero: the sum in brackets is v[i] + 0.5 * slope[i] * 1.0,
+ * a zero of slope's sign added to v[i] (flat_vz, so -0 + +0 stays +0), and
+ * the integral is flat_cum + d * flat_vz.  Before the first piece (bot = 0)
+ * only sample 0 may lie across the onset, x0 = -f <= 0 (tpl_cum gives 0.0)
+ * and x1 in piece 0; after the last (top = end) only sample hi + 1, with
+ * x1 > end (tpl_cum gives cum[nbp-1]) and x0 in the last piece unless
+ * x0 >= end (tpl_edges writes 0.0f).  A pulse found otherwise on the way
+ * is written again by the general loop, all of it. */
+static inline void tpl_render_rect(const mw_template *t, double f, double a, float *dst, int64_t L, int64_t room)
+{
+    int ok;
+    switch (t->nflat) {
+    case 1: ok = tpl_rect_n(t, f, a, dst, L, room, 1); break;
+    case 2: ok = tpl_rect_n(t, f, a, dst, L, room, 2); break;      /* biphasic */
+    case 3: ok = tpl_rect_n(t, f, a, dst, L, room, 3); break;      /* ... with a gap */
+    default: ok = t->nflat > 0 && tpl_rect_n(t, f, a, dst, L, room, t->nflat); break;
+    }
+    if (!ok)
+        tpl_render_rect_any(t, f, a, dst, L);
+}
 
 #endif

@@ -317,6 +317,97 @@ static inline void fill_rest(const mw_train *s, float *out, ptrdiff_t m)
         fill_const(out, m, 0.0f);
 }
 
+enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses written over them */
+
+/* Pulses of their own of a rectangular template that fit whole in the
+ * block, one after the other, from out[pos] (the current pulse's onset
+ * sample) on: the loop of train_render's pulses of their own, with the
+ * train's state in locals, train_advance and train_consider_cache written
+ * out for this case (the same state is left behind), and the rests not
+ * written gap by gap: the block is zeroed MW_ZERO_AHEAD samples at a time
+ * ahead of the pulses (one memset instead of one a pulse), and each pulse
+ * over it (tpl_render_rect writes its L samples, and up to 7 past them
+ * that are zeroed again right after).  A
+ * long rest of a streaming fill is still written with streaming stores.
+ * Returns the new pos; s->n and every field train_advance sets are
+ * brought up to date.  nflat is t->nflat, a constant where the common counts
+ * are dispatched (train_render), so that each pulse's pieces unroll. */
+static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
+{
+    const mw_template *t = &s->tpl;
+    const double end = t->end;
+    int64_t n = s->n, L = s->cur_len;
+    int64_t pw = s->prev_w, cw = s->cur_w, nw = s->next_w;
+    double pf = s->prev_f, pa = s->prev_a, cf = s->cur_f, ca = s->cur_a, nf = s->next_f, na = s->next_a;
+    double amp, x;
+    int has_prev = s->has_prev, has_next = s->has_next, cached = 1;
+    int stream = s->stream && !s->recording;
+    ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
+    for (;;) {
+        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat))
+            tpl_render_rect_any(t, cf, ca, out + pos, L);
+        pos += L;
+        n += L;
+        if (N - pos >= 8) {
+            for (q = 0; q < 8; q++)
+                out[pos + q] = 0.0f;
+        } else {
+            for (q = 0; q < N - pos; q++)
+                out[pos + q] = 0.0f;
+        }
+        g = N;
+        if (has_next && nw - n < N - pos)
+            g = pos + (ptrdiff_t)(nw - n);
+        if (g > z) {
+            if (z < pos)
+                z = pos;
+            if (stream && g - z >= 1024) {
+                mw_stream_fill(out + z, g - z, 0.0f);
+                z = g;
+            } else {
+                ptrdiff_t zend = g - z < MW_ZERO_AHEAD ? z + MW_ZERO_AHEAD : g;
+                if (zend > N)
+                    zend = N;
+                fill_const(out + z, zend - z, 0.0f);
+                z = zend;
+            }
+        }
+        n += g - pos;
+        pos = g;
+        if (pos == N || !has_next)
+            break;
+        /* train_advance: the next pulse (next_w == n) becomes current */
+        pw = cw; pf = cf; pa = ca;
+        has_prev = 1;
+        cw = nw; cf = nf; ca = na;
+        has_next = sched_next(&s->sched, &nw, &nf, &amp);
+        if (has_next)
+            na = s->sign * amp * pattern_sign(&s->pat, nw);
+        /* train_consider_cache, for a train with no slots to keep */
+        x = cf + end;
+        L = (int64_t)x;
+        if (L < x)
+            L += 1;
+        cached = (L <= MW_CACHE && !s->no_slots
+                  && pw + pf + end <= (double)cw
+                  && (!has_next || nw >= cw + L));
+        if (!cached || L > N - pos)
+            break;
+    }
+    s->n = n;
+    s->prev_w = pw; s->prev_f = pf; s->prev_a = pa;
+    s->cur_w = cw; s->cur_f = cf; s->cur_a = ca;
+    s->next_w = nw; s->next_f = nf; s->next_a = na;
+    s->has_prev = has_prev;
+    s->has_cur = 1;
+    s->has_next = has_next;
+    s->cur_len = L;
+    s->cur_cached = cached;
+    if (cached)
+        s->cur_slot = -1;
+    return pos;
+}
+
 /* The next N samples, pulse by pulse. */
 static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
 {
@@ -347,6 +438,15 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                 if (s->cur_w + s->cur_len - n < m)
                     m = s->cur_w + s->cur_len - n;
                 if (s->cur_slot < 0) {
+                    if (n == s->cur_w && m == s->cur_len && t->rect) {
+                        switch (t->nflat) {
+                        case 1: pos = train_run_rect(s, out, pos, N, 1); break;
+                        case 2: pos = train_run_rect(s, out, pos, N, 2); break;    /* biphasic */
+                        case 3: pos = train_run_rect(s, out, pos, N, 3); break;    /* ... with a gap */
+                        default: pos = train_run_rect(s, out, pos, N, t->nflat); break;
+                        }
+                        continue;
+                    }
                     if (n == s->cur_w && m == s->cur_len) {
                         /* pulses of their own that fit whole in the block,
                          * one after the other: each straight into the
