@@ -124,6 +124,14 @@ void program_load(mw_program *slot, const mw_program *src)
     slot->busy = 0;
 }
 
+/* The pulse just fetched starts a unit (its gain is taken there).  Most
+ * trains have units of one pulse: no 64-bit division for them (it ran once
+ * a pulse, a good part of a unit's cost at 1 kHz). */
+static inline int unit_starts(const mw_program *p)
+{
+    return p->unit_pulses == 1 || p->g_k % p->unit_pulses == 0;
+}
+
 /* The gain that moves sample by sample (envelope x gate x level, in
  * float32, in that order) at ``sample``, level[j] being its live level. */
 static inline float gain_at(mw_program *p, int64_t sample, const float *level, ptrdiff_t j)
@@ -148,7 +156,7 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
     double head, v;
     while (p->g_has_next && p->g_next_w < n0) {
         /* pulses that started while no gain applied (the gain was 1 then) */
-        if (p->g_k % p->unit_pulses == 0)
+        if (unit_starts(p))
             p->held = 1.0f;
         gain_fetch(p);
     }
@@ -164,7 +172,7 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
         j = b;
         if (b >= n)
             break;
-        if (p->g_k % p->unit_pulses == 0) {
+        if (unit_starts(p)) {
             g = gain_at(p, n0 + b, level, b);
             if (g != h) {
                 if (p->g_last_end > (double)(n0 + b)) {
