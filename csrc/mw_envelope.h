@@ -32,8 +32,11 @@ typedef struct mw_envelope {
     double after;                 /* level once a non-looping envelope has ended */
     /* derived by env_reset from the above (the values the level's arithmetic
      * divided out on every call): 1 / length, (b - a) / length, the loop's
-     * length; a unit's gain is taken often (every pulse), a segment set once */
+     * length, b - a and whether the level is flat (a hold, or b == a); a
+     * unit's gain is taken often (every pulse), a segment set once */
     double inv[MW_MAX_SEGS];
+    double d[MW_MAX_SEGS];
+    int flat[MW_MAX_SEGS];
     double slope[MW_MAX_SEGS];
     int64_t cycle;
     /* running state */
@@ -55,7 +58,9 @@ static inline void env_reset(mw_envelope *e)
     e->cycle = 0;
     for (i = 0; i < e->n; i++) {
         e->inv[i] = 1.0 / e->length[i];
-        e->slope[i] = (e->b[i] - e->a[i]) / e->length[i];
+        e->d[i] = e->b[i] - e->a[i];
+        e->slope[i] = e->d[i] / e->length[i];
+        e->flat[i] = e->shape[i] == MW_SHAPE_HOLD || e->d[i] == 0.0;
         e->cycle += e->length[i];
     }
     e->idx = 0;
@@ -116,11 +121,11 @@ static inline float env_level(const mw_envelope *e)
     if (e->done)
         return (float)e->after;
     i = e->idx;
-    sh = e->shape[i];
     a = e->a[i];
-    d = e->b[i] - a;
-    if (sh == MW_SHAPE_HOLD || d == 0.0)
+    if (e->flat[i])
         return (float)a;
+    sh = e->shape[i];
+    d = e->d[i];
     b = (double)e->pos;
     if (sh == MW_SHAPE_LINEAR)
         return x * (float)(a + e->slope[i] * b);
