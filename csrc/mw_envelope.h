@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "mw_limits.h"
+#include "mw_shapes.h"
 
 enum { MW_CHUNK = 1 << 20 };     /* a ramp is applied in chunks indexed by a C int */
 
@@ -29,6 +30,15 @@ typedef struct mw_envelope {
     double a[MW_MAX_SEGS];        /* level at the start of the segment */
     double b[MW_MAX_SEGS];        /* level it reaches at the end */
     double after;                 /* level once a non-looping envelope has ended */
+    /* derived by env_reset from the above (the values the level's arithmetic
+     * divided out on every call): 1 / length, (b - a) / length, the loop's
+     * length, b - a and whether the level is flat (a hold, or b == a); a
+     * unit's gain is taken often (every pulse), a segment set once */
+    double inv[MW_MAX_SEGS];
+    double d[MW_MAX_SEGS];
+    int flat[MW_MAX_SEGS];
+    double slope[MW_MAX_SEGS];
+    int64_t cycle;
     /* running state */
     int idx;
     int64_t pos;
@@ -44,6 +54,15 @@ void env_apply(mw_envelope *e, float *out, ptrdiff_t N);
 
 static inline void env_reset(mw_envelope *e)
 {
+    int i;
+    e->cycle = 0;
+    for (i = 0; i < e->n; i++) {
+        e->inv[i] = 1.0 / e->length[i];
+        e->d[i] = e->b[i] - e->a[i];
+        e->slope[i] = e->d[i] / e->length[i];
+        e->flat[i] = e->shape[i] == MW_SHAPE_HOLD || e->d[i] == 0.0;
+        e->cycle += e->length[i];
+    }
     e->idx = 0;
     e->pos = 0;
     e->done = e->n == 0;
@@ -65,14 +84,16 @@ static inline void env_next(mw_envelope *e)
 /* Move the envelope k samples on without applying it. */
 static inline void env_skip(mw_envelope *e, int64_t k)
 {
-    int64_t r, cycle = 0;
-    int i;
-    if (e->loop && k > 0 && !e->done) {
-        for (i = 0; i < e->n; i++)
-            cycle += e->length[i];
-        if (k > 2 * cycle)       /* whole loops change nothing */
-            k -= (k / cycle - 1) * cycle;
+    int64_t r;
+    if (e->done)
+        return;
+    if (k < e->length[e->idx] - e->pos) {
+        /* within the segment: the common case (a pulse's gain, a block) */
+        e->pos += k > 0 ? k : 0;
+        return;
     }
+    if (e->loop && k > 2 * e->cycle)       /* whole loops change nothing */
+        k -= (k / e->cycle - 1) * e->cycle;
     while (k > 0 && !e->done) {
         r = e->length[e->idx] - e->pos;
         if (k < r) {
@@ -85,23 +106,32 @@ static inline void env_skip(mw_envelope *e, int64_t k)
 }
 
 /* The level of the current sample, as env_apply would scale a 1.0 by it
- * (the same arithmetic: the same bits). */
+ * (the same arithmetic: the same bits).  It runs once a unit, so it is
+ * mw_ramp_apply's expression for one sample written out here (j = 0:
+ * b + 0.0 is b, pos >= 0) rather than a call of the vector loop for one
+ * element; the IEEE operations, their order and the divisions' values
+ * (env_reset) are the same. */
 static inline float env_level(const mw_envelope *e)
 {
     float x = 1.0f;
-    int64_t L;
-    double a, d;
+    int i, sh;
+    double a, d, b;
     if (e->n == 0)
         return 1.0f;
     if (e->done)
         return (float)e->after;
-    a = e->a[e->idx];
-    d = e->b[e->idx] - a;
-    if (e->shape[e->idx] == MW_SHAPE_HOLD || d == 0.0)
+    i = e->idx;
+    a = e->a[i];
+    if (e->flat[i])
         return (float)a;
-    L = e->length[e->idx];
-    mw_ramp_apply(&x, 1, e->shape[e->idx], (double)e->pos, 1.0 / L, a, d, d / L);
-    return x;
+    sh = e->shape[i];
+    d = e->d[i];
+    b = (double)e->pos;
+    if (sh == MW_SHAPE_LINEAR)
+        return x * (float)(a + e->slope[i] * b);
+    if (sh == MW_SHAPE_COSINE)
+        return x * (float)(a + d * mw_shape_cosine(b * e->inv[i]));
+    return x * (float)(a + d * mw_shape_exp(b * e->inv[i]));
 }
 
 #endif

@@ -5,6 +5,8 @@
 #include "mw_program.h"
 #include "mw_stream.h"
 
+enum { MW_GAIN_CHUNK = 4096 };      /* samples (16 KiB): a train's output, then its gains, while in L1 */
+
 static size_t llc_bytes = MW_LLC_DEFAULT;
 
 size_t mw_llc_bytes(void)
@@ -124,6 +126,14 @@ void program_load(mw_program *slot, const mw_program *src)
     slot->busy = 0;
 }
 
+/* The pulse just fetched starts a unit (its gain is taken there).  Most
+ * trains have units of one pulse: no 64-bit division for them (it ran once
+ * a pulse, a good part of a unit's cost at 1 kHz). */
+static inline int unit_starts(const mw_program *p)
+{
+    return p->unit_pulses == 1 || p->g_k % p->unit_pulses == 0;
+}
+
 /* The gain that moves sample by sample (envelope x gate x level, in
  * float32, in that order) at ``sample``, level[j] being its live level. */
 static inline float gain_at(mw_program *p, int64_t sample, const float *level, ptrdiff_t j)
@@ -139,8 +149,12 @@ static inline float gain_at(mw_program *p, int64_t sample, const float *level, p
 }
 
 /* out (n samples from p->gpos, rendered at unit gain) *= each unit's gain,
- * taken where the unit starts. */
-static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float *level)
+ * taken where the unit starts.  Built for AVX2 and the baseline
+ * (MW_CLONES): the pass over a unit's samples takes half the instructions
+ * in AVX2, and the gain's arithmetic is the same IEEE operations in both
+ * (no FMA: mw_shapes.h), so the same bits.  One call a block, never a
+ * call a unit (an AVX2 call a unit, for ~48 samples, cost more than it saved). */
+MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t j = 0, b, i;
     int64_t n0 = p->gpos;
@@ -148,7 +162,7 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
     double head, v;
     while (p->g_has_next && p->g_next_w < n0) {
         /* pulses that started while no gain applied (the gain was 1 then) */
-        if (p->g_k % p->unit_pulses == 0)
+        if (unit_starts(p))
             p->held = 1.0f;
         gain_fetch(p);
     }
@@ -164,7 +178,7 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
         j = b;
         if (b >= n)
             break;
-        if (p->g_k % p->unit_pulses == 0) {
+        if (unit_starts(p)) {
             g = gain_at(p, n0 + b, level, b);
             if (g != h) {
                 if (p->g_last_end > (double)(n0 + b)) {
@@ -193,14 +207,27 @@ static inline void gain_hold(mw_program *p, float *out, ptrdiff_t n, const float
  * costs one multiply a sample, or none. */
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
+    ptrdiff_t m;
     /* a fill larger than the last-level cache that no gain reads back again */
     p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
-    train_fill(&p->train, out, n);
     if (!program_shaped(p) && level == NULL) {
+        train_fill(&p->train, out, n);
         p->held = 1.0f;
         p->gpos += n;
         p->gpos_env = p->gpos;
         return;
     }
-    gain_hold(p, out, n, level);
+    /* the gains in a second pass, a chunk at a time: the samples the train
+     * just wrote are still in L1 when the gains read them back (from a
+     * buffer larger than L1 they came back from L2).  Both passes give the
+     * same samples whatever their blocks. */
+    while (n > 0) {
+        m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
+        train_fill(&p->train, out, m);
+        mw_gain_hold(p, out, m, level);
+        out += m;
+        n -= m;
+        if (level != NULL)
+            level += m;
+    }
 }
