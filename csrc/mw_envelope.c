@@ -3,10 +3,12 @@
 #include "mw_shapes.h"
 
 /* o[j] *= a + d * shape((b + j) * inv) for j < n (linear: a + slope * (b + j)) */
-MW_CLONES void mw_ramp_apply(float *o, int n, int shape, double b, double inv, double a, double d,
+MW_CLONES void mw_ramp_apply(float *o, ptrdiff_t n, int shape, double b, double inv, double a, double d,
                              double slope)
 {
-    int j;
+    /* a ptrdiff_t index: with an int one, under Python's -fwrapv, GCC 12
+     * leaves the AVX2 clone scalar (it cannot prove the index never wraps) */
+    ptrdiff_t j;
     if (shape == MW_SHAPE_LINEAR) {
         for (j = 0; j < n; j++) o[j] = o[j] * (float)(a + slope * (b + (double)j));
     } else if (shape == MW_SHAPE_COSINE) {
@@ -33,18 +35,12 @@ static inline void scale(float *out, ptrdiff_t m, double level)
 
 /* out[j] *= the level at position p0 + j of a segment of L samples that
  * goes from a to a + d with shape sh (linear, cosine or exp): every sample
- * (no branch), in chunks indexed by a C int so that the loop vectorises.
- * b + j is exact (integers below 2**53), so a level depends only on its
- * position, never on where a block starts. */
+ * (no branch), by mw_ramp_apply (vectorised).  b + j is exact (integers
+ * below 2**53), so a level depends only on its position, never on where a
+ * block starts. */
 static inline void ramp(float *out, ptrdiff_t m, int64_t p0, int64_t L, int sh, double a, double d)
 {
-    ptrdiff_t c = 0;
-    int mm;
-    while (c < m) {
-        mm = (int)(m - c < MW_CHUNK ? m - c : MW_CHUNK);
-        mw_ramp_apply(out + c, mm, sh, (double)(p0 + c), 1.0 / L, a, d, d / L);
-        c += mm;
-    }
+    mw_ramp_apply(out, m, sh, (double)p0, 1.0 / L, a, d, d / L);
 }
 
 void env_apply(mw_envelope *e, float *out, ptrdiff_t N)

@@ -20,8 +20,6 @@
 #include "mw_limits.h"
 #include "mw_shapes.h"
 
-enum { MW_CHUNK = 1 << 20 };     /* a ramp is applied in chunks indexed by a C int */
-
 typedef struct mw_envelope {
     int n;                        /* segments; 0 = no envelope (unity) */
     int loop;
@@ -47,7 +45,7 @@ typedef struct mw_envelope {
 
 /* o[j] *= a + d * shape((b + j) * inv) for j < n (linear: a + slope * (b + j));
  * shape is MW_SHAPE_LINEAR, _COSINE or _EXP */
-void mw_ramp_apply(float *o, int n, int shape, double b, double inv, double a, double d, double slope);
+void mw_ramp_apply(float *o, ptrdiff_t n, int shape, double b, double inv, double a, double d, double slope);
 
 /* Multiply the next N samples of out by the envelope. */
 void env_apply(mw_envelope *e, float *out, ptrdiff_t N);
