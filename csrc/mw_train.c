@@ -163,8 +163,10 @@ static inline void train_plan_tile(mw_train *s)
      * reaches m + T starts after m + T - end - 1 >= w + T + 1, so its
      * counterpart T earlier starts after the first onset and is a pulse of
      * the train too; and every pulse reaching m has one T later.  With an
-     * end, samples before end_whole - 1 are those of the endless train. */
-    int64_t T, L, start, stop, near, need;
+     * end, samples before end_whole - 1 are those of the endless train.
+     * Where the onsets are at least a period apart (no bursts) the margin
+     * shrinks by that period (see gap below), down to sample 0. */
+    int64_t T, L, start, stop, near, need, gap;
     float *buf;
     if (s->tile_ready) {
         s->periodic = 1;                /* same parameters, same tile */
@@ -184,7 +186,20 @@ static inline void train_plan_tile(mw_train *s)
          * then begins 3 s earlier, not after the first positive state.) */
         start = s->pat.state_end;
     }
-    start += (int64_t)ceil(s->tpl.end) + 2;
+    gap = 0;
+    if (start == s->next_w && !s->sched.has_burst) {
+        /* The pulse before the one at w + T starts a period earlier or more,
+         * so it ends before w + T + 1 - period + end: from w + end + 2 -
+         * period on, what sample m + T holds beyond m's pulses is nothing.
+         * A slow train (LIFT: 1 Hz, 450 ms pulses) then repeats from sample
+         * 0, and no pass renders its first pulse again.  (Bursts: the gap
+         * before a burst may be shorter; a moved start: the pulses before
+         * it are there.) */
+        gap = s->sched.period.whole;
+    }
+    start += (int64_t)ceil(s->tpl.end) + 2 - gap;
+    if (start < 0)
+        start = 0;
     start = (start + 15) / 16 * 16;     /* tile[0] on a 64-byte boundary of an aligned stream */
     stop = INT64_MAX;
     if (s->sched.has_end) {
@@ -237,9 +252,9 @@ void train_start(mw_train *s)
     /* A rewind while recording the tile of a train without an end: keep the
      * samples recorded and the state they end in (snap), so that the next
      * pass copies them and records on from there.  Without this a train
-     * rewound every pass before its tile is whole (INFUSE's 4 s repeat in
-     * passes of 4 s: its tile starts after the first pulse) would render
-     * and record every pass and never copy. */
+     * rewound every pass before its tile is whole (a burst train's repeat
+     * in passes of one repeat: its tile starts after the first pulse)
+     * would render and record every pass and never copy. */
     if (s->recording && s->n > s->tile_start && s->snap != NULL && !s->sched.has_end) {
         s->snap[0] = s[0];
         s->tile_rec = s->n - s->tile_start;
