@@ -2,7 +2,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <wchar.h>
 #include "mw_train.h"
 #include "mw_stream.h"
 #include "mw_port.h"
@@ -313,7 +312,7 @@ static inline void train_leave_tile(mw_train *s)
 }
 
 /* at tile_stop while replaying a recording cut short: its state there */
-static inline void train_resume(mw_train *s)
+static MW_NOINLINE void train_resume(mw_train *s)
 {
     mw_train keep = s[0];
     s[0] = s->snap[0];
@@ -638,25 +637,10 @@ static void tile_split(mw_train *s, int64_t L)
     s->tile_nseg = n == 1 && g[0].kind == MW_SEG_COPY ? 0 : n;
 }
 
-/* m samples of one value (memset / wmemset are vectorised in the C library) */
-static inline void fill_bits(float *out, ptrdiff_t m, uint32_t bits)
-{
-    if (bits == 0) {
-        memset(out, 0, (size_t)m * sizeof(float));
-        return;
-    }
-#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 4
-    wmemset((wchar_t *)out, (wchar_t)bits, (size_t)m);
-#else
-    float v;
-    memcpy(&v, &bits, sizeof v);
-    fill_const(out, m, v);
-#endif
-}
-
 /* Samples j.. (at most m, within one run) of a split tile into out;
- * returns how many. */
-static inline ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
+ * returns how many.  (Not inlined: called once a run, and inlined it
+ * grows train_fill, whose pulse-by-pulse loop the other trains run in.) */
+static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
 {
     int k = s->tile_segk;
     const mw_tile_seg *g = s->tile_seg;
@@ -673,7 +657,7 @@ static inline ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdi
         if (s->stream)
             mw_stream_fill(out, m, s->tile[g[k].start]);
         else
-            fill_bits(out, m, g[k].bits);
+            mw_fill_bits(out, m, g[k].bits);
         break;
     case MW_SEG_PERIODIC:
         q = (j - g[k].src) % g[k].K;

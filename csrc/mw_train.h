@@ -102,8 +102,7 @@ struct mw_train {
      * in snap at their end (replaying) and records on */
     int64_t tile_rec;
     int replaying;
-    int tile_nseg, tile_segk;   /* ... and the run the last fill ended in */
-    mw_tile_seg tile_seg[MW_TILE_SEGS + 1];
+    int tile_nseg, tile_segk;   /* ... and the run the last fill ended in (the runs: tile_seg, last) */
     float *tile_alt;         /* a copy of the near part at another 32-byte offset (in tile's block), or NULL */
     float *tile;
     mw_train *snap;
@@ -111,6 +110,8 @@ struct mw_train {
      * (a fill far larger than the cache, no envelope), so long copies and
      * long rests are written with stores that bypass the cache (mw_stream.h) */
     int stream;
+    /* (last: the fields above keep their places, close together) */
+    mw_tile_seg tile_seg[MW_TILE_SEGS + 1];
 };
 
 /* Rewind to sample 0 (the schedule's and pattern's running fields are reset
