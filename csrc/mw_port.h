@@ -179,4 +179,42 @@ static inline size_t mw_sys_llc_bytes(void)
 #define MW_CLONES
 #endif
 
+/* ---- code placement, constant fills --------------------------------------- */
+
+/* a function kept out of its callers (called rarely, and inlined it would
+ * grow a hot loop) */
+#if defined(__GNUC__)
+#define MW_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define MW_NOINLINE __declspec(noinline)
+#else
+#define MW_NOINLINE
+#endif
+
+/* n floats of the bits `bits`: memset for zeros, wmemset (a 32-bit wchar_t:
+ * glibc's is vectorised like memset, about twice a plain SSE loop's speed
+ * into L2) for any other value, a loop where wchar_t is 16 bits (Windows) */
+#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 4
+#include <wchar.h>
+#endif
+#include <string.h>
+static inline void mw_fill_bits(float *out, ptrdiff_t n, uint32_t bits)
+{
+    if (bits == 0) {
+        memset(out, 0, (size_t)n * sizeof(float));
+        return;
+    }
+#if defined(__SIZEOF_WCHAR_T__) && __SIZEOF_WCHAR_T__ == 4
+    wmemset((wchar_t *)out, (wchar_t)bits, (size_t)n);
+#else
+    {
+        float v;
+        ptrdiff_t j;
+        memcpy(&v, &bits, sizeof v);
+        for (j = 0; j < n; j++)
+            out[j] = v;
+    }
+#endif
+}
+
 #endif

@@ -122,6 +122,9 @@ int64_t train_tile_need(const mw_train *s)
 
 void train_disown(mw_train *s)
 {
+    s->tile_nseg = 0;
+    s->tile_rec = 0;
+    s->replaying = 0;
     s->tile = NULL;
     s->tile_alt = NULL;
     s->snap = NULL;
@@ -140,6 +143,17 @@ void train_release(mw_train *s)
     train_disown(s);
 }
 
+/* whether a timed pattern has an alternating state (plain + / - / rest
+ * states give each pulse the sign of where its onset falls in the cycle) */
+static inline int tile_timed_alt(const mw_pattern *p)
+{
+    int i;
+    for (i = 0; i < p->n; i++)
+        if (p->kind[i] == MW_POL_ALT)
+            return 1;
+    return 0;
+}
+
 static inline void train_plan_tile(mw_train *s)
 {
     /* With T the repeat and the first onset in sample w (or, for a timed
@@ -148,8 +162,10 @@ static inline void train_plan_tile(mw_train *s)
      * reaches m + T starts after m + T - end - 1 >= w + T + 1, so its
      * counterpart T earlier starts after the first onset and is a pulse of
      * the train too; and every pulse reaching m has one T later.  With an
-     * end, samples before end_whole - 1 are those of the endless train. */
-    int64_t T, L, start, stop, near, need;
+     * end, samples before end_whole - 1 are those of the endless train.
+     * Where the onsets are at least a period apart (no bursts) the margin
+     * shrinks by that period (see gap below), down to sample 0. */
+    int64_t T, L, start, stop, near, need, gap;
     float *buf;
     if (s->tile_ready) {
         s->periodic = 1;                /* same parameters, same tile */
@@ -160,12 +176,29 @@ static inline void train_plan_tile(mw_train *s)
         return;
     need = tile_size(T, &L, &near);
     start = s->next_w;
-    if (s->pat.by_time && s->pat.n > 1 && s->pat.state_end > start) {
+    if (s->pat.by_time && s->pat.n > 1 && s->pat.state_end > start && tile_timed_alt(&s->pat)) {
         /* a timed state that began before the first pulse holds fewer pulses
-         * than it will in later cycles: the train repeats from the next state */
+         * than it will in later cycles, and an alternating state's signs
+         * count its pulses: the train repeats from the next state.  (With
+         * no alternating state a pulse's sign is a function of its onset
+         * alone, so the train repeats from its first pulse: INFUSE's tile
+         * then begins 3 s earlier, not after the first positive state.) */
         start = s->pat.state_end;
     }
-    start += (int64_t)ceil(s->tpl.end) + 2;
+    gap = 0;
+    if (start == s->next_w && !s->sched.has_burst) {
+        /* The pulse before the one at w + T starts a period earlier or more,
+         * so it ends before w + T + 1 - period + end: from w + end + 2 -
+         * period on, what sample m + T holds beyond m's pulses is nothing.
+         * A slow train (LIFT: 1 Hz, 450 ms pulses) then repeats from sample
+         * 0, and no pass renders its first pulse again.  (Bursts: the gap
+         * before a burst may be shorter; a moved start: the pulses before
+         * it are there.) */
+        gap = s->sched.period.whole;
+    }
+    start += (int64_t)ceil(s->tpl.end) + 2 - gap;
+    if (start < 0)
+        start = 0;
     start = (start + 15) / 16 * 16;     /* tile[0] on a 64-byte boundary of an aligned stream */
     stop = INT64_MAX;
     if (s->sched.has_end) {
@@ -180,6 +213,8 @@ static inline void train_plan_tile(mw_train *s)
                 return;
         }
     }
+    if (!s->sched.has_end && s->snap == NULL && !s->pooled)
+        s->snap = (mw_train *)malloc(sizeof(mw_train));   /* for a resume (train_start); may fail */
     if (s->tile == NULL || s->tile_cap < need) {
         if (s->pooled)
             return;                     /* the pool's buffer is too small: pulse by pulse */
@@ -195,11 +230,35 @@ static inline void train_plan_tile(mw_train *s)
     s->tile_len = L;
     s->tile_near = near;
     s->tile_alt = near < L ? s->tile + (L + 7) / 8 * 8 + 4 : NULL;
+    if (s->tile_rec > 0 && s->tile_rec < L && stop == INT64_MAX) {
+        /* a recording cut short by a rewind (train_start): copy what it
+         * recorded, then take up its state there and record on */
+        s->tile_stop = start + s->tile_rec;
+        s->replaying = 1;
+        s->periodic = 1;
+        return;
+    }
+    s->tile_rec = 0;
+    s->tile_nseg = 0;
+    s->tile_segk = 0;
     s->recording = 1;
 }
 
+static void tile_split(mw_train *s, int64_t L);
+
 void train_start(mw_train *s)
 {
+    /* A rewind while recording the tile of a train without an end: keep the
+     * samples recorded and the state they end in (snap), so that the next
+     * pass copies them and records on from there.  Without this a train
+     * rewound every pass before its tile is whole (a burst train's repeat
+     * in passes of one repeat: its tile starts after the first pulse)
+     * would render and record every pass and never copy. */
+    if (s->recording && s->n > s->tile_start && s->snap != NULL && !s->sched.has_end) {
+        s->snap[0] = s[0];
+        s->tile_rec = s->n - s->tile_start;
+        tile_split(s, s->tile_rec);     /* (split again when whole) */
+    }
     s->n = 0;
     sched_reset(&s->sched);
     pattern_reset(&s->pat);
@@ -228,6 +287,11 @@ static inline void train_leave_tile(mw_train *s)
     s->snap = keep.snap;
     s->tile_cap = keep.tile_cap;
     s->tile_ready = keep.tile_ready;
+    s->tile_nseg = keep.tile_nseg;      /* (split after the snap was taken) */
+    s->tile_segk = keep.tile_segk;
+    memcpy(s->tile_seg, keep.tile_seg, sizeof(s->tile_seg));
+    s->tile_rec = 0;
+    s->replaying = 0;
     s->stream = keep.stream;
     s->periodic = 0;
     s->recording = 0;
@@ -245,6 +309,24 @@ static inline void train_leave_tile(mw_train *s)
         s->has_next = 0;
         s->sched.done = 1;
     }
+}
+
+/* at tile_stop while replaying a recording cut short: its state there */
+static MW_NOINLINE void train_resume(mw_train *s)
+{
+    mw_train keep = s[0];
+    s[0] = s->snap[0];
+    s->tile = keep.tile;
+    s->tile_alt = keep.tile_alt;
+    s->snap = keep.snap;
+    s->tile_cap = keep.tile_cap;
+    s->stream = keep.stream;
+    /* (tile_stop, INT64_MAX: a train without an end, as saved) */
+    s->tile_rec = 0;
+    s->tile_nseg = 0;                   /* (the partial split; made again when whole) */
+    s->replaying = 0;
+    s->periodic = 0;
+    s->recording = 1;
 }
 
 /* called when a new pulse becomes current */
@@ -533,6 +615,175 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
     }
 }
 
+/* ---- a long tile split into runs (mw_tile_seg) ---- */
+
+enum {
+    MW_SEG_MIN_CONST = 256,  /* a run of one value this long is stored, not copied (memset/wmemset
+                              * reach full speed from about 200 samples on) */
+    MW_SEG_K = 2048,         /* a periodic run's source: whole periods, at least this many samples
+                              * (8 KiB: one memcpy call a chunk costs little, the source stays in L1) */
+    MW_SEG_KMAX = 4096       /* ... and at most this many (else: not worth it, copied from the tile) */
+};
+
+/* Samples after which the pulses repeat, sign included (the onsets' whole
+ * sample period times what a polarity pattern adds), if short enough for
+ * a periodic run's source; else 0.  Only a hint: every run is checked. */
+static int64_t tile_pulse_period(const mw_train *s)
+{
+    const mw_schedule *sc = &s->sched;
+    int64_t num, den, g, C = 1, R;
+    int i;
+    if (sc->period.whole > MW_SEG_KMAX)
+        return 0;
+    den = sc->period.den;
+    num = sc->period.whole * den + sc->period.rem;
+    g = mw_gcd(num, den);
+    num /= g;
+    den /= g;                           /* den pulses span num samples */
+    if (s->pat.n > 0) {
+        if (s->pat.by_time || s->pat.n == 1) {
+            /* a timed state holds one sign (or alternates) for a long stretch */
+            for (i = 0; i < s->pat.n; i++)
+                if (s->pat.kind[i] == MW_POL_ALT)
+                    C = 2;
+        } else {
+            C = 0;
+            for (i = 0; i < s->pat.n; i++)
+                C += s->pat.length[i];
+        }
+    }
+    R = den / mw_gcd(den, C) * C;       /* pulses, a whole number of onset periods */
+    if (R > MW_SEG_KMAX)
+        return 0;
+    R = R / den * num;
+    return R <= MW_SEG_KMAX ? R : 0;
+}
+
+static inline uint32_t float_bits(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* Split the tile, just recorded (its first L samples: all of it, or what
+ * a recording cut short holds), into runs: one value for at least
+ * MW_SEG_MIN_CONST samples; periodic with the pulse period P for at least
+ * two sources' worth; the rest copied.  Compared bit by bit, so that the
+ * runs give back exactly the recorded samples.  Gives up (tile copied
+ * whole, as before) past MW_TILE_SEGS runs. */
+static void tile_split(mw_train *s, int64_t L)
+{
+    const float *t = s->tile;           /* compared as bits: -0.0f is not 0.0f */
+    int64_t P, K = 0, a = 0, r, e, x, copy_from = -1;
+    int n = 0;
+    mw_tile_seg *g = s->tile_seg;
+    s->tile_nseg = 0;
+    s->tile_segk = 0;
+    if (s->tile_near != s->tile_len || L < MW_TILE)
+        return;                         /* short repeats: the copy already stays in L1 */
+    P = tile_pulse_period(s);
+    if (P > 0) {
+        K = P * (16 / mw_gcd(P, 16));   /* whole periods, a multiple of 16 samples: the source
+                                         * sits as aligned to the output as the tile does */
+        K = K * ((MW_SEG_K + K - 1) / K);
+        if (K > MW_SEG_KMAX)
+            P = 0;
+    }
+#define MW_PUT(KIND, START)                                     \
+    do {                                                        \
+        if (n == MW_TILE_SEGS)                                  \
+            return;                                             \
+        g[n].kind = (KIND);                                     \
+        g[n].start = (START);                                   \
+        g[n].src = g[n].K = 0;                                  \
+        g[n].bits = 0;                                          \
+        n += 1;                                                 \
+    } while (0)
+    while (a < L) {
+        for (r = 1; a + r < L && float_bits(t[a + r]) == float_bits(t[a]); r++)
+            ;
+        if (r >= MW_SEG_MIN_CONST) {
+            MW_PUT(MW_SEG_CONST, a);
+            g[n - 1].bits = float_bits(t[a]);
+            copy_from = -1;
+            a += r;
+            continue;
+        }
+        if (P > 0 && a + P < L) {
+            for (x = a + P; x < L && float_bits(t[x]) == float_bits(t[x - P]); x++)
+                ;
+            e = x;
+            if (e - a >= 2 * K) {
+                MW_PUT(MW_SEG_PERIODIC, a);
+                g[n - 1].src = a;
+                g[n - 1].K = K;
+                copy_from = -1;
+                a = e;
+                continue;
+            }
+            /* a periodic run starting before e - P would end at e as well */
+            if (e - P + 1 > a + r)
+                r = e - P + 1 - a;
+        }
+        if (copy_from < 0) {
+            MW_PUT(MW_SEG_COPY, a);
+            copy_from = a;
+        }
+        a += r;
+    }
+#undef MW_PUT
+    g[n].start = L;
+    s->tile_nseg = n == 1 && g[0].kind == MW_SEG_COPY ? 0 : n;
+}
+
+/* Samples j.. (at most m, within one run) of a split tile into out;
+ * returns how many.  (Not inlined: called once a run, and inlined it
+ * grows train_fill, whose pulse-by-pulse loop the other trains run in.) */
+static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
+{
+    int k = s->tile_segk;
+    const mw_tile_seg *g = s->tile_seg;
+    int64_t q, c;
+    ptrdiff_t done;
+    if (j < g[k].start || j >= g[k + 1].start) {
+        for (k = 0; g[k + 1].start <= j; k++)
+            ;
+    }
+    if (g[k + 1].start - j < m)
+        m = g[k + 1].start - j;
+    switch (g[k].kind) {
+    case MW_SEG_CONST:
+        if (s->stream)
+            mw_stream_fill(out, m, s->tile[g[k].start]);
+        else
+            mw_fill_bits(out, m, g[k].bits);
+        break;
+    case MW_SEG_PERIODIC:
+        q = (j - g[k].src) % g[k].K;
+        for (done = 0; done < m; done += c) {
+            c = g[k].K - q;
+            if (c > m - done)
+                c = m - done;
+            if (s->stream)
+                mw_stream_copy(out + done, &s->tile[g[k].src + q], c);
+            else
+                memcpy(out + done, &s->tile[g[k].src + q], (size_t)c * sizeof(float));
+            q = 0;
+        }
+        break;
+    default:
+        if (s->stream)
+            mw_stream_copy(out, &s->tile[j], m);
+        else
+            memcpy(out, &s->tile[j], (size_t)m * sizeof(float));
+    }
+    if (j + m == g[k + 1].start)
+        k = k + 1 == s->tile_nseg ? 0 : k + 1;
+    s->tile_segk = k;
+    return m;
+}
+
 void train_fill(mw_train *s, float *out, ptrdiff_t N)
 {
     ptrdiff_t pos = 0, m, j;
@@ -544,7 +795,34 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N)
         m = N - pos;
         if (s->periodic && n >= s->tile_start) {
             if (n == s->tile_stop) {
-                train_leave_tile(s);
+                if (s->replaying)
+                    train_resume(s);
+                else
+                    train_leave_tile(s);
+                continue;
+            }
+            if (s->replaying) {
+                /* (the near part and tile_alt are not made yet) */
+                j = n - s->tile_start;
+                if (s->tile_stop - n < m)
+                    m = s->tile_stop - n;
+                if (s->tile_nseg > 0)
+                    m = tile_write_seg(s, out + pos, j, m);
+                else if (s->stream)
+                    mw_stream_copy(out + pos, &s->tile[j], m);
+                else
+                    memcpy(out + pos, &s->tile[j], m * sizeof(float));
+                pos += m;
+                s->n += m;
+                continue;
+            }
+            if (s->tile_nseg > 0) {
+                j = (n - s->tile_start) % s->tile_len;
+                if (s->tile_stop - n < m)
+                    m = s->tile_stop - n;
+                m = tile_write_seg(s, out + pos, j, m);
+                pos += m;
+                s->n += m;
                 continue;
             }
             /* (both lengths are whole repeats: either index gives the sample) */
@@ -583,6 +861,7 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N)
             if (n + m == s->tile_start + s->tile_len) {
                 if (s->tile_alt != NULL)
                     memcpy(s->tile_alt, s->tile, s->tile_near * sizeof(float));
+                tile_split(s, s->tile_len);
                 s->recording = 0;
                 s->tile_ready = 1;
                 s->periodic = 1;

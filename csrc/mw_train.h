@@ -31,8 +31,24 @@ enum {
     MW_MAX_FRACS = 4,        /* cache only trains whose onsets take this few fractions */
     MW_TILE = 16384,         /* a periodic train's tile holds whole repeats and at least this many samples */
     MW_TILE_NEAR = 4096,     /* ... but copies within its first whole repeats past this (16 KiB, stays in L1) */
-    MW_TILE_MAX = 1 << 18    /* trains that repeat after more samples than this are not tiled (1 MiB) */
+    MW_TILE_MAX = 1 << 18,   /* trains that repeat after more samples than this are not tiled (1 MiB) */
+    MW_TILE_SEGS = 32        /* a long tile is written as at most this many runs (else copied whole) */
 };
+
+/* A run of a long tile (mw_train.tile_seg): how train_fill writes it.  A
+ * copy from a tile far larger than L1 reads as many bytes as it writes, and
+ * with a 256 KiB output the tile and the output overflow L2; most of a long
+ * repeat is either one value (the rests of a burst train, the plateaus of
+ * slow pulses) or a short periodic stretch (a burst's pulses, a timed
+ * pattern's state), which need not be read from the big tile at all. */
+enum { MW_SEG_COPY, MW_SEG_CONST, MW_SEG_PERIODIC };
+typedef struct {
+    int64_t start;           /* tile index where the run begins (it ends where the next begins) */
+    int64_t src, K;          /* PERIODIC: tile[j] == tile[src + (j - src) % K], K whole periods, a
+                              * multiple of 16 samples (src == start: the run's own first K samples) */
+    uint32_t bits;           /* CONST: every sample's bits */
+    int kind;
+} mw_tile_seg;
 
 typedef struct mw_train mw_train;
 
@@ -78,6 +94,15 @@ struct mw_train {
     int64_t tile_start, tile_stop, tile_len, tile_cap;
     int64_t tile_near;       /* whole repeats >= MW_TILE_NEAR samples (or tile_len): what a
                               * copy into a cached buffer reads; a streaming copy reads tile_len */
+    /* a long tile (tile_near == tile_len >= MW_TILE) split into runs when it
+     * was recorded (bit-exact by construction: each run is checked against the
+     * recorded samples), tile_seg[tile_nseg].start == tile_len; 0: copied whole */
+    /* a recording cut short by a rewind (no end): its samples, tile_rec of
+     * them, are copied on the next pass, which then takes up the state saved
+     * in snap at their end (replaying) and records on */
+    int64_t tile_rec;
+    int replaying;
+    int tile_nseg, tile_segk;   /* ... and the run the last fill ended in (the runs: tile_seg, last) */
     float *tile_alt;         /* a copy of the near part at another 32-byte offset (in tile's block), or NULL */
     float *tile;
     mw_train *snap;
@@ -85,6 +110,8 @@ struct mw_train {
      * (a fill far larger than the cache, no envelope), so long copies and
      * long rests are written with stores that bypass the cache (mw_stream.h) */
     int stream;
+    /* (last: the fields above keep their places, close together) */
+    mw_tile_seg tile_seg[MW_TILE_SEGS + 1];
 };
 
 /* Rewind to sample 0 (the schedule's and pattern's running fields are reset
