@@ -94,15 +94,17 @@ struct mw_train {
     int64_t tile_start, tile_stop, tile_len, tile_cap;
     int64_t tile_near;       /* whole repeats >= MW_TILE_NEAR samples (or tile_len): what a
                               * copy into a cached buffer reads; a streaming copy reads tile_len */
-    /* a long tile (tile_near == tile_len >= MW_TILE) split into runs when it
-     * was recorded (bit-exact by construction: each run is checked against the
-     * recorded samples), tile_seg[tile_nseg].start == tile_len; 0: copied whole */
     /* a recording cut short by a rewind (no end): its samples, tile_rec of
      * them, are copied on the next pass, which then takes up the state saved
      * in snap at their end (replaying) and records on */
     int64_t tile_rec;
     int replaying;
-    int tile_nseg, tile_segk;   /* ... and the run the last fill ended in (the runs: tile_seg, last) */
+    /* a long tile (tile_near == tile_len >= MW_TILE) split into tile_nseg
+     * runs when it was recorded (bit-exact by construction: each run is
+     * checked against the recorded samples; the runs are tile_seg, last in
+     * the struct, with tile_seg[tile_nseg].start == tile_len; 0 runs: copied
+     * whole), and the run the last fill ended in */
+    int tile_nseg, tile_segk;
     float *tile_alt;         /* a copy of the near part at another 32-byte offset (in tile's block), or NULL */
     float *tile;
     mw_train *snap;
