@@ -182,9 +182,10 @@ static inline size_t mw_sys_llc_bytes(void)
 /* ---- code placement, constant fills --------------------------------------- */
 
 /* a function kept out of its callers (called rarely, and inlined it would
- * grow a hot loop) */
+ * grow a hot loop); a static one in a header, no warning in a unit that
+ * includes it and never calls it */
 #if defined(__GNUC__)
-#define MW_NOINLINE __attribute__((noinline))
+#define MW_NOINLINE __attribute__((noinline, unused))
 #elif defined(_MSC_VER)
 #define MW_NOINLINE __declspec(noinline)
 #else

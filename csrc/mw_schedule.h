@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include "mw_limits.h"
 #include "mw_rational.h"
+#include "mw_port.h"
 
 typedef struct mw_schedule {
     int kind;                /* MW_SCHED_* */
@@ -45,7 +46,10 @@ typedef struct mw_schedule {
      * and square roots overlap instead of waiting one for the other */
     int64_t sw_k0;
     int sw_n;
+    int sw_last;             /* the pulse after the batch is past the end (or past int64): none */
     double sw_t[MW_SWEEP_BATCH];
+    int64_t sw_w[MW_SWEEP_BATCH];   /* each onset's whole samples and fraction, as sched_next gives them */
+    double sw_f[MW_SWEEP_BATCH];
     /* custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale */
     const double *c_onsets;
     const double *c_amps;
@@ -75,78 +79,141 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
     return w > s->end_whole || (w == s->end_whole && f >= s->end_frac);
 }
 
-/* The onset and amplitude scale of the next pulse; 0 when the train is over. */
-static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+/* The sweep's next MW_SWEEP_BATCH onsets from pulse k on (sw_t: their
+ * times, samples), then each onset's whole samples and fraction with the
+ * tests sched_next made pulse by pulse (past int64, past the end): the
+ * batch stops before the first onset that fails one (sw_last), the pulse
+ * where the train is over.  Once every MW_SWEEP_BATCH pulses: out of line,
+ * so that sched_next stays inline in the train's loop. */
+static MW_NOINLINE void sched_sweep_batch(mw_schedule *s)
 {
+    int idx, n = MW_SWEEP_BATCH;
     double t, f;
-    int64_t w, cyc = 0, idx = 0;
-    if (s->done)
-        return 0;
-    amp[0] = 1.0;
-    if (s->kind == MW_SCHED_REGULAR) {
-        if (s->has_burst && rat_ge(&s->pulse_clock, &s->burst_on)) {
-            s->pulse_clock.whole = 0;
-            s->pulse_clock.rem = 0;
-            rat_add(&s->burst_clock, &s->burst_cycle);
+    int64_t w;
+    if (!s->sweep_log && s->f0 != s->f1 && (double)(s->k + MW_SWEEP_BATCH - 1) <= s->phase_at_end) {
+        /* the whole batch on the linear part: mw_sweep_time's branch for
+         * it, taken out of the loop */
+        for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
+            t = (double)(s->k + idx);
+            s->sw_t[idx] = (s->delay_s + 2.0 * t / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * t))) * s->rate;
         }
-        w = s->burst_clock.whole + s->pulse_clock.whole;
-        f = s->burst_clock.rem * s->inv_burst_den + s->pulse_clock.rem * s->inv_period_den;
-        if (f >= 1.0) {
-            f -= 1.0;
-            w += 1;
-        }
-        rat_add(&s->pulse_clock, &s->period);
     } else {
-        if (s->kind == MW_SCHED_SWEEP) {
-            if (s->k - s->sw_k0 >= s->sw_n) {
-                if (!s->sweep_log && s->f0 != s->f1 && (double)(s->k + MW_SWEEP_BATCH - 1) <= s->phase_at_end) {
-                    /* the whole batch on the linear part: mw_sweep_time's
-                     * branch for it, taken out of the loop */
-                    for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
-                        t = (double)(s->k + idx);
-                        s->sw_t[idx] = (s->delay_s + 2.0 * t / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * t))) * s->rate;
-                    }
-                } else {
-                    for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
-                        s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
-                }
-                s->sw_k0 = s->k;
-                s->sw_n = MW_SWEEP_BATCH;
-            }
-            t = s->sw_t[s->k - s->sw_k0];
-        } else {
-            if (s->k == s->c_at) {
-                cyc = s->c_cyc;
-                idx = s->c_idx;
-            } else {
-                cyc = s->k / s->c_n;
-                idx = s->k - cyc * s->c_n;
-            }
-            if (cyc > 0 && s->c_loop <= 0.0) {
-                s->done = 1;
-                return 0;
-            }
-            t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
-            amp[0] = s->c_amps[idx];
-        }
+        for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
+            s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+    }
+    for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
+        t = s->sw_t[idx];
         if (!(t < 9.0e18)) {     /* past int64 (or NaN): nothing more to play */
-            s->done = 1;
-            return 0;
+            n = idx;
+            break;
         }
         w = (int64_t)t;          /* t >= 0: truncation is floor (and no libm call) */
         f = t - w;
+        if (s->has_end && sched_past_end(s, w, f)) {
+            n = idx;
+            break;
+        }
+        s->sw_w[idx] = w;
+        s->sw_f[idx] = f;
     }
+    s->sw_k0 = s->k;
+    s->sw_n = n;
+    s->sw_last = n < MW_SWEEP_BATCH;
+}
+
+/* sched_next for a sweep (kind MW_SCHED_SWEEP): the next onset of the batch. */
+static inline int sched_next_sweep(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    int64_t i = s->k - s->sw_k0;
+    if (s->done)
+        return 0;
+    if (i >= s->sw_n) {
+        if (!s->sw_last) {
+            sched_sweep_batch(s);
+            i = 0;
+        }
+        if (i >= s->sw_n) {
+            s->done = 1;
+            return 0;
+        }
+    }
+    amp[0] = 1.0;
+    whole[0] = s->sw_w[i];
+    frac[0] = s->sw_f[i];
+    s->k += 1;
+    return 1;
+}
+
+/* sched_next for a custom train (kind MW_SCHED_CUSTOM). */
+static inline int sched_next_custom(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    double t, f;
+    int64_t w, cyc, idx;
+    if (s->done)
+        return 0;
+    if (s->k == s->c_at) {
+        cyc = s->c_cyc;
+        idx = s->c_idx;
+    } else {
+        cyc = s->k / s->c_n;
+        idx = s->k - cyc * s->c_n;
+    }
+    if (cyc > 0 && s->c_loop <= 0.0) {
+        s->done = 1;
+        return 0;
+    }
+    t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
+    if (!(t < 9.0e18)) {         /* past int64 (or NaN): nothing more to play */
+        s->done = 1;
+        return 0;
+    }
+    w = (int64_t)t;              /* t >= 0: truncation is floor (and no libm call) */
+    f = t - w;
+    if (s->has_end && sched_past_end(s, w, f)) {
+        s->done = 1;
+        return 0;
+    }
+    amp[0] = s->c_amps[idx];
+    s->k += 1;
+    /* the pulse after it: the next onset, or the first of the next loop */
+    s->c_at = s->k;
+    s->c_idx = idx + 1 < s->c_n ? idx + 1 : 0;
+    s->c_cyc = idx + 1 < s->c_n ? cyc : cyc + 1;
+    whole[0] = w;
+    frac[0] = f;
+    return 1;
+}
+
+/* The onset and amplitude scale of the next pulse; 0 when the train is over. */
+static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    double f;
+    int64_t w;
+    if (s->kind == MW_SCHED_SWEEP)
+        return sched_next_sweep(s, whole, frac, amp);
+    if (s->kind == MW_SCHED_CUSTOM)
+        return sched_next_custom(s, whole, frac, amp);
+    if (s->done)
+        return 0;
+    amp[0] = 1.0;
+    /* a regular train, with optional bursts */
+    if (s->has_burst && rat_ge(&s->pulse_clock, &s->burst_on)) {
+        s->pulse_clock.whole = 0;
+        s->pulse_clock.rem = 0;
+        rat_add(&s->burst_clock, &s->burst_cycle);
+    }
+    w = s->burst_clock.whole + s->pulse_clock.whole;
+    f = s->burst_clock.rem * s->inv_burst_den + s->pulse_clock.rem * s->inv_period_den;
+    if (f >= 1.0) {
+        f -= 1.0;
+        w += 1;
+    }
+    rat_add(&s->pulse_clock, &s->period);
     if (s->has_end && sched_past_end(s, w, f)) {
         s->done = 1;
         return 0;
     }
     s->k += 1;
-    if (s->kind == MW_SCHED_CUSTOM) {
-        /* the pulse after it: the next onset, or the first of the next loop */
-        s->c_at = s->k;
-        s->c_idx = idx + 1 < s->c_n ? idx + 1 : 0;
-        s->c_cyc = idx + 1 < s->c_n ? cyc : cyc + 1;
-    }
     whole[0] = w;
     frac[0] = f;
     return 1;
@@ -165,6 +232,7 @@ static inline void sched_reset(mw_schedule *s)
     s->inv_burst_den = 1.0 / s->delay.den;
     s->sw_k0 = 0;
     s->sw_n = 0;
+    s->sw_last = 0;
     s->c_at = 0;
     s->c_cyc = 0;
     s->c_idx = 0;

@@ -152,23 +152,30 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
                               int64_t room, const int nf)
 {
     int64_t lo, hi, e, k, prev = -1;
-    double bot, top, x0, y0 = 0.0, c0 = 0.0;
+    double bot, top, de, dh1, x0, y0 = 0.0, c0 = 0.0;
     float v;
-    int r, q;
+    int r, q, c;
     for (r = 0; r < nf; r++) {
         bot = t->flat_bot[r];
         top = t->flat_top[r];
-        /* the piece's whole samples [lo, hi] and the start of the sample after it */
+        /* the piece's whole samples [lo, hi] and the start of the sample
+         * after it; each sample index converted once (de, dh1: (double)e
+         * and (double)(hi + 1); (double)hi and (double)(lo - 1) are those
+         * plus or minus 1.0, exactly: whole numbers far below 2**53) */
         e = (int64_t)(bot + f);
-        lo = e + !((double)e - f >= bot);
-        hi = (int64_t)(top + f) - 1;
-        y0 = (double)(hi + 1) - f;
-        if (!(((double)hi - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
+        de = (double)e;
+        c = !(de - f >= bot);
+        lo = e + c;
+        hi = (int64_t)(top + f);
+        dh1 = (double)hi;
+        hi -= 1;
+        y0 = dh1 - f;
+        if (!(((dh1 - 1.0) - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
             return 0;
         if (lo - prev == 2) {
             /* the one sample across the edge before the piece: c0 is the
              * integral up to its start, in the piece before (0 before the onset) */
-            x0 = (double)(lo - 1) - f;
+            x0 = (c ? de : de - 1.0) - f;        /* (double)(lo - 1) - f */
             dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
         }
         /* the run, 8 at a time while dst has room (a run spills up to 7

@@ -90,13 +90,15 @@ cdef class Generator:
     cdef readonly double rate
     cdef object _onsets, _amps
 
-    def __cinit__(self, plan, *, bint tile=True, bint slots=True):
+    def __cinit__(self, plan, *, bint tile=True, bint slots=True, bint rect=True):
         """``plan``: a microwave.plans.ProgramPlan (what a spec's ``plan(rate)``
         gives); its schedule's class is the timing kind.  ``tile`` and
         ``slots`` are for verification only (the tests compare the paths):
         ``tile=False`` renders pulse by pulse even where the train repeats;
         ``slots=False`` also renders every pulse sample run by sample run,
-        none in one pass.  Every path gives the same bits."""
+        none in one pass; ``rect=False`` renders a rectangular pulse (flat
+        pieces and vertical edges) by the general piece-by-piece loop, not
+        the fast one.  Every path gives the same bits."""
         cdef int i
         cdef mw_template* t = &self.prog.train.tpl
         cdef mw_schedule* s = &self.prog.train.sched
@@ -119,6 +121,8 @@ cdef class Generator:
             t.tau[i] = taus[i]
             t.v[i] = values[i]
         tpl_finish(t)
+        if not rect:
+            t.rect = 0          # the general loop for every pulse (verification)
         self.prog.train.sign = plan.sign
         # schedule: one timing kind per class
         sc = plan.schedule

@@ -10,6 +10,7 @@ cdef extern from "mw_template.h" nogil:
         double slope[MW_MAX_BP]
         double cum[MW_MAX_BP]
         double end
+        bint rect
 
     void tpl_finish(mw_template* t)
     double tpl_cum(const mw_template* t, double x)

@@ -34,9 +34,10 @@ class Generator:
     """Stateful compiled generator of one channel's current, in uA."""
 
     rate: float
-    def __init__(self, plan: ProgramPlan, *, tile: bool = ..., slots: bool = ...) -> None:
+    def __init__(self, plan: ProgramPlan, *, tile: bool = ..., slots: bool = ..., rect: bool = ...) -> None:
         """``plan``: a spec's ``plan(rate)`` (anything else is a TypeError).
-        ``tile``/``slots`` False: the verification paths (pulse by pulse; sample run by sample run)."""
+        ``tile``/``slots``/``rect`` False: the verification paths (pulse by pulse; sample run by
+        sample run; rectangular pulses by the general loop)."""
     def fill(self, out: npt.NDArray[np.float32]) -> None:
         """Write the next ``len(out)`` samples (uA); block-size invariant."""
     def reset(self) -> None: ...
