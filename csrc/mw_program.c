@@ -154,7 +154,7 @@ static inline float gain_at(mw_program *p, int64_t sample, const float *level, p
  * in AVX2, and the gain's arithmetic is the same IEEE operations in both
  * (no FMA: mw_shapes.h), so the same bits.  One call a block, never a
  * call a unit (an AVX2 call a unit, for ~48 samples, cost more than it saved). */
-MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float *level)
+MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff_t n, const float *level)
 {
     ptrdiff_t j = 0, b, i;
     int64_t n0 = p->gpos;
@@ -171,7 +171,11 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
         if (p->g_has_next && p->g_next_w < n0 + n)
             b = p->g_next_w - n0;
         h = p->held;
-        if (h != 1.0f) {
+        if (src != out) {
+            /* (x * 1.0f is x: a gain of 1 copies) */
+            for (i = j; i < b; i++)
+                out[i] = src[i] * h;
+        } else if (h != 1.0f) {
             for (i = j; i < b; i++)
                 out[i] = out[i] * h;
         }
@@ -186,7 +190,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
                      * still ends in it: the part before the onset keeps
                      * the previous unit's gain */
                     head = p->g_next_a * tpl_cum(&p->train.tpl, 1.0 - p->g_next_f);
-                    v = out[b];
+                    v = src[b];
                     out[b] = (float)((double)h * (v - head) + (double)g * head);
                     j = b + 1;
                 }
@@ -208,6 +212,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
+    const float *src;
     /* a fill larger than the last-level cache that no gain reads back again */
     p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
     if (!program_shaped(p) && level == NULL) {
@@ -217,14 +222,20 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
         p->gpos_env = p->gpos;
         return;
     }
-    /* the gains in a second pass, a chunk at a time: the samples the train
+    /* Where the train copies its tile, the gains scale the samples on
+     * their way from the tile (one pass).  Where it renders them, the gains
+     * follow in a second pass, a chunk at a time: the samples the train
      * just wrote are still in L1 when the gains read them back (from a
-     * buffer larger than L1 they came back from L2).  Both passes give the
-     * same samples whatever their blocks. */
+     * buffer larger than L1 they came back from L2).  Both give the same
+     * samples whatever their blocks. */
     while (n > 0) {
-        m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
-        train_fill(&p->train, out, m);
-        mw_gain_hold(p, out, m, level);
+        m = train_span(&p->train, out, n, &src);
+        if (m == 0) {
+            m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
+            train_fill(&p->train, out, m);
+            src = out;
+        }
+        mw_gain_hold(p, out, src, m, level);
         out += m;
         n -= m;
         if (level != NULL)
