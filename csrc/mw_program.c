@@ -67,7 +67,7 @@ static void read_llc(void)
         llc_bytes = best;
 }
 
-static inline void gain_fetch(mw_program *p)
+MW_INLINE void gain_fetch(mw_program *p)
 {
     double amp;
     if (p->g_has_next)
@@ -148,6 +148,14 @@ static inline float gain_at(mw_program *p, int64_t sample, const float *level, p
     return g;
 }
 
+/* o[i] = s[i] * h, o and s apart (no overlap to check for) */
+static inline void scale_copy(float *MW_RESTRICT o, const float *MW_RESTRICT s, ptrdiff_t n, float h)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        o[i] = s[i] * h;
+}
+
 /* out (n samples from p->gpos, rendered at unit gain) *= each unit's gain,
  * taken where the unit starts.  Built for AVX2 and the baseline
  * (MW_CLONES): the pass over a unit's samples takes half the instructions
@@ -172,9 +180,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
             b = p->g_next_w - n0;
         h = p->held;
         if (src != out) {
-            /* (x * 1.0f is x: a gain of 1 copies) */
-            for (i = j; i < b; i++)
-                out[i] = src[i] * h;
+            scale_copy(out + j, src + j, b - j, h);    /* (x * 1.0f is x: a gain of 1 copies) */
         } else if (h != 1.0f) {
             for (i = j; i < b; i++)
                 out[i] = out[i] * h;
