@@ -109,22 +109,32 @@ static inline void env_skip(mw_envelope *e, int64_t k)
  * b + 0.0 is b, pos >= 0) rather than a call of the vector loop for one
  * element; the IEEE operations, their order and the divisions' values
  * (env_reset) are the same. */
+static inline float env_level_at(const mw_envelope *e, int64_t pos);
+
 static inline float env_level(const mw_envelope *e)
 {
-    float x = 1.0f;
-    int i, sh;
-    double a, d, b;
     if (e->n == 0)
         return 1.0f;
     if (e->done)
         return (float)e->after;
+    return env_level_at(e, e->pos);
+}
+
+/* The level at position pos (< its length) of the current segment of an
+ * envelope that is running: env_level's arithmetic at another position
+ * (a run of units in one segment, mw_program.c). */
+static inline float env_level_at(const mw_envelope *e, int64_t pos)
+{
+    float x = 1.0f;
+    int i, sh;
+    double a, d, b;
     i = e->idx;
     a = e->a[i];
     if (e->flat[i])
         return (float)a;
     sh = e->shape[i];
     d = e->d[i];
-    b = (double)e->pos;
+    b = (double)pos;
     if (sh == MW_SHAPE_LINEAR)
         return x * (float)(a + e->slope[i] * b);
     if (sh == MW_SHAPE_COSINE)

@@ -156,6 +156,103 @@ static inline void scale_copy(float *MW_RESTRICT o, const float *MW_RESTRICT s, 
         o[i] = s[i] * h;
 }
 
+/* out[i0..i1) = src[i0..i1) * h (in place: nothing to do for a gain of 1) */
+static inline void scale_span(float *out, const float *src, ptrdiff_t i0, ptrdiff_t i1, float h)
+{
+    ptrdiff_t i;
+    if (src != out) {
+        scale_copy(out + i0, src + i0, i1 - i0, h);    /* (x * 1.0f is x: a gain of 1 copies) */
+    } else if (h != 1.0f) {
+        for (i = i0; i < i1; i++)
+            out[i] = out[i] * h;
+    }
+}
+
+enum { MW_RUN = 64 };    /* units a run of gains takes at once */
+
+/* Whether the units may go by runs (gain_run): units of one pulse, of a
+ * regular train without bursts or a polarity pattern whose onsets are a
+ * whole number of samples apart, and pulses ending a sample before the
+ * next one starts: every unit is then the last one moved on by the
+ * period, no unit starts in a sample the one before still ends in. */
+static inline int gain_runs(const mw_program *p)
+{
+    const mw_schedule *sc = &p->gsched;
+    return p->unit_pulses == 1 && sc->kind == MW_SCHED_REGULAR && !sc->has_burst && sc->period.rem == 0
+           && sc->period.whole >= 1 && p->gpat.n == 0
+           && p->g_next_f + p->train.tpl.end + 1.0 <= (double)sc->period.whole;
+}
+
+/* The units starting at out[b], b + P, ... (P the period) while they stay
+ * in out[..n), in the envelope's segment, before the train's end, and
+ * the gate holds one level: their gains worked out together (no unit
+ * waits for the one before), then the samples of all but the last.
+ * Leaves everything as the unit by unit loop of mw_gain_hold does at the
+ * last one's onset; returns that onset (b: no run, the loop goes on). */
+static inline ptrdiff_t gain_run(mw_program *p, float *out, const float *src, int64_t n0, ptrdiff_t b, ptrdiff_t n,
+                                 const float *level)
+{
+    mw_envelope *e = &p->env;
+    const int64_t P = p->gsched.period.whole, w0 = p->g_next_w;
+    int64_t left, K, k, pos;
+    float gk[MW_RUN], h, g, gl;
+    if ((p->gate.n > 0 && !p->gate.done) || w0 >= ((int64_t)1 << 50) || p->g_last_end > (double)(n0 + b))
+        return b;
+    K = (n - 1 - b) / P + 1;
+    if (K > MW_RUN)
+        K = MW_RUN;
+    if (p->gsched.has_end) {
+        left = p->gsched.end_whole - w0;          /* onsets before end_whole are in the train */
+        if (left <= 0)
+            return b;
+        if ((left - 1) / P + 1 < K)
+            K = (left - 1) / P + 1;
+    }
+    env_skip(e, n0 + b - p->gpos_env);
+    p->gpos_env = n0 + b;
+    gl = env_level(&p->gate);
+    pos = e->pos;
+    if (e->n > 0 && !e->done) {
+        left = e->length[e->idx] - pos;
+        if ((left - 1) / P + 1 < K)
+            K = (left - 1) / P + 1;
+    }
+    if (K < 2)
+        return b;
+    /* gain_at's products for each unit */
+    if (e->n > 0 && !e->done) {
+        for (k = 0; k < K; k++)
+            gk[k] = env_level_at(e, pos + k * P) * gl;
+    } else {
+        g = env_level(e) * gl;
+        for (k = 0; k < K; k++)
+            gk[k] = g;
+    }
+    if (level != NULL) {
+        for (k = 0; k < K; k++)
+            gk[k] = gk[k] * level[b + k * P];
+    }
+    h = p->held;
+    for (k = 0; k < K - 1; k++) {
+        if (gk[k] != h)
+            h = gk[k];
+        scale_span(out, src, b + k * P, b + (k + 1) * P, h);
+    }
+    if (gk[K - 1] != h)
+        h = gk[K - 1];
+    p->held = h;
+    /* the envelope, the schedule and the gain walk at the last unit's onset */
+    if (e->n > 0 && !e->done)
+        e->pos = pos + (K - 1) * P;
+    p->gpos_env = n0 + b + (K - 1) * P;
+    p->gsched.pulse_clock.whole += (K - 1) * P;
+    p->gsched.k += K - 1;
+    p->g_k += K - 1;
+    p->g_next_w = w0 + (K - 1) * P;
+    gain_fetch(p);
+    return b + (K - 1) * P;
+}
+
 /* out (n samples from p->gpos, rendered at unit gain) *= each unit's gain,
  * taken where the unit starts.  Built for AVX2 and the baseline
  * (MW_CLONES): the pass over a unit's samples takes half the instructions
@@ -164,10 +261,11 @@ static inline void scale_copy(float *MW_RESTRICT o, const float *MW_RESTRICT s, 
  * call a unit (an AVX2 call a unit, for ~48 samples, cost more than it saved). */
 MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff_t n, const float *level)
 {
-    ptrdiff_t j = 0, b, i;
+    ptrdiff_t j = 0, b;
     int64_t n0 = p->gpos;
     float h, g;
     double head, v;
+    int runs = gain_runs(p);
     while (p->g_has_next && p->g_next_w < n0) {
         /* pulses that started while no gain applied (the gain was 1 then) */
         if (unit_starts(p))
@@ -179,15 +277,17 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
         if (p->g_has_next && p->g_next_w < n0 + n)
             b = p->g_next_w - n0;
         h = p->held;
-        if (src != out) {
-            scale_copy(out + j, src + j, b - j, h);    /* (x * 1.0f is x: a gain of 1 copies) */
-        } else if (h != 1.0f) {
-            for (i = j; i < b; i++)
-                out[i] = out[i] * h;
-        }
+        scale_span(out, src, j, b, h);
         j = b;
         if (b >= n)
             break;
+        if (runs) {
+            b = gain_run(p, out, src, n0, b, n, level);
+            if (b > j) {
+                j = b;
+                continue;
+            }
+        }
         if (unit_starts(p)) {
             g = gain_at(p, n0 + b, level, b);
             if (g != h) {
