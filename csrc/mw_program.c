@@ -189,8 +189,8 @@ static inline int gain_runs(const mw_program *p)
  * waits for the one before), then the samples of all but the last.
  * Leaves everything as the unit by unit loop of mw_gain_hold does at the
  * last one's onset; returns that onset (b: no run, the loop goes on). */
-static inline ptrdiff_t gain_run(mw_program *p, float *out, const float *src, int64_t n0, ptrdiff_t b, ptrdiff_t n,
-                                 const float *level)
+MW_INLINE ptrdiff_t gain_run(mw_program *p, float *out, const float *src, int64_t n0, ptrdiff_t b, ptrdiff_t n,
+                          const float *level)
 {
     mw_envelope *e = &p->env;
     const int64_t P = p->gsched.period.whole, w0 = p->g_next_w;
@@ -213,6 +213,8 @@ static inline ptrdiff_t gain_run(mw_program *p, float *out, const float *src, in
     gl = env_level(&p->gate);
     pos = e->pos;
     if (e->n > 0 && !e->done) {
+        if (pos >= ((int64_t)1 << 50))
+            return b;                           /* (env_levels counts below 2**53) */
         left = e->length[e->idx] - pos;
         if ((left - 1) / P + 1 < K)
             K = (left - 1) / P + 1;
@@ -221,8 +223,7 @@ static inline ptrdiff_t gain_run(mw_program *p, float *out, const float *src, in
         return b;
     /* gain_at's products for each unit */
     if (e->n > 0 && !e->done) {
-        for (k = 0; k < K; k++)
-            gk[k] = env_level_at(e, pos + k * P) * gl;
+        env_levels(e, pos, P, (int)K, gl, gk);
     } else {
         g = env_level(e) * gl;
         for (k = 0; k < K; k++)
