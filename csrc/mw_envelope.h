@@ -109,27 +109,65 @@ static inline void env_skip(mw_envelope *e, int64_t k)
  * b + 0.0 is b, pos >= 0) rather than a call of the vector loop for one
  * element; the IEEE operations, their order and the divisions' values
  * (env_reset) are the same. */
+static inline float env_level_at(const mw_envelope *e, int64_t pos);
+
 static inline float env_level(const mw_envelope *e)
 {
-    float x = 1.0f;
-    int i, sh;
-    double a, d, b;
     if (e->n == 0)
         return 1.0f;
     if (e->done)
         return (float)e->after;
+    return env_level_at(e, e->pos);
+}
+
+/* The level at position pos (< its length) of the current segment of an
+ * envelope that is running: env_level's arithmetic at another position
+ * (a run of units in one segment, mw_program.c). */
+static inline float env_level_at(const mw_envelope *e, int64_t pos)
+{
+    float x = 1.0f;
+    int i, sh;
+    double a, d, b;
     i = e->idx;
     a = e->a[i];
     if (e->flat[i])
         return (float)a;
     sh = e->shape[i];
     d = e->d[i];
-    b = (double)e->pos;
+    b = (double)pos;
     if (sh == MW_SHAPE_LINEAR)
         return x * (float)(a + e->slope[i] * b);
     if (sh == MW_SHAPE_COSINE)
         return x * (float)(a + d * mw_shape_cosine(b * e->inv[i]));
     return x * (float)(a + d * mw_shape_exp(b * e->inv[i]));
+}
+
+/* o[k] = env_level_at(e, pos + k * step) * gl for k < K (every position in
+ * the current segment, below 2**53), the positions counted in double
+ * (whole numbers below 2**53: exact, the same values), a loop a shape so
+ * that it vectorises where it is built for AVX2 (mw_program.c's runs). */
+static inline void env_levels(const mw_envelope *e, int64_t pos, int64_t step, int K, float gl, float *o)
+{
+    const float x = 1.0f;
+    const int i = e->idx, sh = e->shape[i];
+    const double a = e->a[i], d = e->d[i], inv = e->inv[i], slope = e->slope[i];
+    const double b0 = (double)pos, st = (double)step;
+    int k;                      /* (an int: its conversion to double vectorises) */
+    float v;
+    if (e->flat[i]) {
+        v = (float)a * gl;
+        for (k = 0; k < K; k++)
+            o[k] = v;
+    } else if (sh == MW_SHAPE_LINEAR) {
+        for (k = 0; k < K; k++)
+            o[k] = x * (float)(a + slope * (b0 + (double)k * st)) * gl;
+    } else if (sh == MW_SHAPE_COSINE) {
+        for (k = 0; k < K; k++)
+            o[k] = x * (float)(a + d * mw_shape_cosine((b0 + (double)k * st) * inv)) * gl;
+    } else {
+        for (k = 0; k < K; k++)
+            o[k] = x * (float)(a + d * mw_shape_exp((b0 + (double)k * st) * inv)) * gl;
+    }
 }
 
 #endif

@@ -20,6 +20,7 @@
  *   MW_CLONES                             AVX2 + baseline clones of a vectorised kernel, chosen
  *                                         at load (GCC on x86-64 Linux, which has ifunc);
  *                                         elsewhere nothing, the baseline build
+ *   MW_NOINLINE / MW_INLINE / MW_RESTRICT  never / always inline; pointers that never overlap
  *
  * None of these allocates or locks except mw_aligned_alloc/free, which the
  * audio thread never calls.  On Linux with GCC each is exactly the call the
@@ -190,6 +191,23 @@ static inline size_t mw_sys_llc_bytes(void)
 #define MW_NOINLINE __declspec(noinline)
 #else
 #define MW_NOINLINE
+#endif
+
+/* a small function always inlined into its callers (one a hot loop calls
+ * once per pulse, which the compiler would otherwise leave out of line) */
+#if defined(__GNUC__)
+#define MW_INLINE static inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define MW_INLINE static __forceinline
+#else
+#define MW_INLINE static inline
+#endif
+
+/* pointers that never overlap (__restrict: GCC, Clang and MSVC's C alike) */
+#if defined(__GNUC__) || defined(_MSC_VER)
+#define MW_RESTRICT __restrict
+#else
+#define MW_RESTRICT
 #endif
 
 /* n floats of the bits `bits`: memset for zeros, wmemset (a 32-bit wchar_t:

@@ -67,7 +67,7 @@ static void read_llc(void)
         llc_bytes = best;
 }
 
-static inline void gain_fetch(mw_program *p)
+MW_INLINE void gain_fetch(mw_program *p)
 {
     double amp;
     if (p->g_has_next)
@@ -148,18 +148,125 @@ static inline float gain_at(mw_program *p, int64_t sample, const float *level, p
     return g;
 }
 
+/* o[i] = s[i] * h, o and s apart (no overlap to check for) */
+static inline void scale_copy(float *MW_RESTRICT o, const float *MW_RESTRICT s, ptrdiff_t n, float h)
+{
+    ptrdiff_t i;
+    for (i = 0; i < n; i++)
+        o[i] = s[i] * h;
+}
+
+/* out[i0..i1) = src[i0..i1) * h (in place: nothing to do for a gain of 1) */
+static inline void scale_span(float *out, const float *src, ptrdiff_t i0, ptrdiff_t i1, float h)
+{
+    ptrdiff_t i;
+    if (src != out) {
+        scale_copy(out + i0, src + i0, i1 - i0, h);    /* (x * 1.0f is x: a gain of 1 copies) */
+    } else if (h != 1.0f) {
+        for (i = i0; i < i1; i++)
+            out[i] = out[i] * h;
+    }
+}
+
+enum { MW_RUN = 64 };    /* units a run of gains takes at once */
+
+/* Whether the units may go by runs (gain_run): units of one pulse, of a
+ * regular train without bursts or a polarity pattern whose onsets are a
+ * whole number of samples apart, and pulses ending a sample before the
+ * next one starts: every unit is then the last one moved on by the
+ * period, no unit starts in a sample the one before still ends in. */
+static inline int gain_runs(const mw_program *p)
+{
+    const mw_schedule *sc = &p->gsched;
+    return p->unit_pulses == 1 && sc->kind == MW_SCHED_REGULAR && !sc->has_burst && sc->period.rem == 0
+           && sc->period.whole >= 1 && p->gpat.n == 0
+           && p->g_next_f + p->train.tpl.end + 1.0 <= (double)sc->period.whole;
+}
+
+/* The units starting at out[b], b + P, ... (P the period) while they stay
+ * in out[..n), in the envelope's segment, before the train's end, and
+ * the gate holds one level: their gains worked out together (no unit
+ * waits for the one before), then the samples of all but the last.
+ * Leaves everything as the unit by unit loop of mw_gain_hold does at the
+ * last one's onset; returns that onset (b: no run, the loop goes on). */
+MW_INLINE ptrdiff_t gain_run(mw_program *p, float *out, const float *src, int64_t n0, ptrdiff_t b, ptrdiff_t n,
+                          const float *level)
+{
+    mw_envelope *e = &p->env;
+    const int64_t P = p->gsched.period.whole, w0 = p->g_next_w;
+    int64_t left, K, k, pos;
+    float gk[MW_RUN], h, g, gl;
+    if ((p->gate.n > 0 && !p->gate.done) || w0 >= ((int64_t)1 << 50) || p->g_last_end > (double)(n0 + b))
+        return b;
+    K = (n - 1 - b) / P + 1;
+    if (K > MW_RUN)
+        K = MW_RUN;
+    if (p->gsched.has_end) {
+        left = p->gsched.end_whole - w0;          /* onsets before end_whole are in the train */
+        if (left <= 0)
+            return b;
+        if ((left - 1) / P + 1 < K)
+            K = (left - 1) / P + 1;
+    }
+    env_skip(e, n0 + b - p->gpos_env);
+    p->gpos_env = n0 + b;
+    gl = env_level(&p->gate);
+    pos = e->pos;
+    if (e->n > 0 && !e->done) {
+        if (pos >= ((int64_t)1 << 50))
+            return b;                           /* (env_levels counts below 2**53) */
+        left = e->length[e->idx] - pos;
+        if ((left - 1) / P + 1 < K)
+            K = (left - 1) / P + 1;
+    }
+    if (K < 2)
+        return b;
+    /* gain_at's products for each unit */
+    if (e->n > 0 && !e->done) {
+        env_levels(e, pos, P, (int)K, gl, gk);
+    } else {
+        g = env_level(e) * gl;
+        for (k = 0; k < K; k++)
+            gk[k] = g;
+    }
+    if (level != NULL) {
+        for (k = 0; k < K; k++)
+            gk[k] = gk[k] * level[b + k * P];
+    }
+    h = p->held;
+    for (k = 0; k < K - 1; k++) {
+        if (gk[k] != h)
+            h = gk[k];
+        scale_span(out, src, b + k * P, b + (k + 1) * P, h);
+    }
+    if (gk[K - 1] != h)
+        h = gk[K - 1];
+    p->held = h;
+    /* the envelope, the schedule and the gain walk at the last unit's onset */
+    if (e->n > 0 && !e->done)
+        e->pos = pos + (K - 1) * P;
+    p->gpos_env = n0 + b + (K - 1) * P;
+    p->gsched.pulse_clock.whole += (K - 1) * P;
+    p->gsched.k += K - 1;
+    p->g_k += K - 1;
+    p->g_next_w = w0 + (K - 1) * P;
+    gain_fetch(p);
+    return b + (K - 1) * P;
+}
+
 /* out (n samples from p->gpos, rendered at unit gain) *= each unit's gain,
  * taken where the unit starts.  Built for AVX2 and the baseline
  * (MW_CLONES): the pass over a unit's samples takes half the instructions
  * in AVX2, and the gain's arithmetic is the same IEEE operations in both
  * (no FMA: mw_shapes.h), so the same bits.  One call a block, never a
  * call a unit (an AVX2 call a unit, for ~48 samples, cost more than it saved). */
-MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float *level)
+MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff_t n, const float *level)
 {
-    ptrdiff_t j = 0, b, i;
+    ptrdiff_t j = 0, b;
     int64_t n0 = p->gpos;
     float h, g;
     double head, v;
+    int runs = gain_runs(p);
     while (p->g_has_next && p->g_next_w < n0) {
         /* pulses that started while no gain applied (the gain was 1 then) */
         if (unit_starts(p))
@@ -171,13 +278,17 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
         if (p->g_has_next && p->g_next_w < n0 + n)
             b = p->g_next_w - n0;
         h = p->held;
-        if (h != 1.0f) {
-            for (i = j; i < b; i++)
-                out[i] = out[i] * h;
-        }
+        scale_span(out, src, j, b, h);
         j = b;
         if (b >= n)
             break;
+        if (runs) {
+            b = gain_run(p, out, src, n0, b, n, level);
+            if (b > j) {
+                j = b;
+                continue;
+            }
+        }
         if (unit_starts(p)) {
             g = gain_at(p, n0 + b, level, b);
             if (g != h) {
@@ -186,7 +297,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
                      * still ends in it: the part before the onset keeps
                      * the previous unit's gain */
                     head = p->g_next_a * tpl_cum(&p->train.tpl, 1.0 - p->g_next_f);
-                    v = out[b];
+                    v = src[b];
                     out[b] = (float)((double)h * (v - head) + (double)g * head);
                     j = b + 1;
                 }
@@ -208,6 +319,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, ptrdiff_t n, const float 
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
+    const float *src;
     /* a fill larger than the last-level cache that no gain reads back again */
     p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
     if (!program_shaped(p) && level == NULL) {
@@ -217,14 +329,20 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
         p->gpos_env = p->gpos;
         return;
     }
-    /* the gains in a second pass, a chunk at a time: the samples the train
+    /* Where the train copies its tile, the gains scale the samples on
+     * their way from the tile (one pass).  Where it renders them, the gains
+     * follow in a second pass, a chunk at a time: the samples the train
      * just wrote are still in L1 when the gains read them back (from a
-     * buffer larger than L1 they came back from L2).  Both passes give the
-     * same samples whatever their blocks. */
+     * buffer larger than L1 they came back from L2).  Both give the same
+     * samples whatever their blocks. */
     while (n > 0) {
-        m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
-        train_fill(&p->train, out, m);
-        mw_gain_hold(p, out, m, level);
+        m = train_span(&p->train, out, n, &src);
+        if (m == 0) {
+            m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
+            train_fill(&p->train, out, m);
+            src = out;
+        }
+        mw_gain_hold(p, out, src, m, level);
         out += m;
         n -= m;
         if (level != NULL)

@@ -12,6 +12,13 @@
  * starts), except in the one sample where a unit starts: there the part of
  * the sample before the onset keeps the previous unit's gain.
  *
+ * How (mw_program.c): where the train copies its tile, each unit's samples
+ * are scaled on their way from the tile (train_span), else the train
+ * renders a chunk and the gains follow while it is in L1; where the units
+ * are a whole number of samples apart (a regular train without bursts or
+ * pattern), the gains of up to 64 of them are worked out together
+ * (gain_run).  Every way takes the same float operations: the same bits.
+ *
  * Memory: a program owns what its train owns (mw_train.h): program_start
  * may allocate the tile of a train that is not pooled, program_release
  * frees it.  In the audio thread only pooled programs run (a session's

@@ -740,16 +740,32 @@ static void tile_split(mw_train *s, int64_t L)
 /* Samples j.. (at most m, within one run) of a split tile into out;
  * returns how many.  (Not inlined: called once a run, and inlined it
  * grows train_fill, whose pulse-by-pulse loop the other trains run in.) */
-static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
+/* The run that holds tile index j (the last fill's, most often). */
+static inline int tile_seg_at(const mw_train *s, int64_t j)
 {
     int k = s->tile_segk;
     const mw_tile_seg *g = s->tile_seg;
-    int64_t q, c;
-    ptrdiff_t done;
     if (j < g[k].start || j >= g[k + 1].start) {
         for (k = 0; g[k + 1].start <= j; k++)
             ;
     }
+    return k;
+}
+
+/* After samples up to tile index e of run k were written: the run the next fill starts in. */
+static inline void tile_seg_done(mw_train *s, int k, int64_t e)
+{
+    if (e == s->tile_seg[k + 1].start)
+        k = k + 1 == s->tile_nseg ? 0 : k + 1;
+    s->tile_segk = k;
+}
+
+static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
+{
+    int k = tile_seg_at(s, j);
+    const mw_tile_seg *g = s->tile_seg;
+    int64_t q, c;
+    ptrdiff_t done;
     if (g[k + 1].start - j < m)
         m = g[k + 1].start - j;
     switch (g[k].kind) {
@@ -778,9 +794,65 @@ static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, 
         else
             memcpy(out, &s->tile[j], (size_t)m * sizeof(float));
     }
-    if (j + m == g[k + 1].start)
-        k = k + 1 == s->tile_nseg ? 0 : k + 1;
-    s->tile_segk = k;
+    tile_seg_done(s, k, j + m);
+    return m;
+}
+
+/* Samples j.. (at most m, within one run) of a split tile: where in the
+ * tile they are to be copied from (*src, returns how many), or written into
+ * out when they are one value (*src = out). */
+static inline ptrdiff_t tile_span_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m, const float **src)
+{
+    int k = tile_seg_at(s, j);
+    const mw_tile_seg *g = s->tile_seg;
+    int64_t q;
+    if (g[k].kind == MW_SEG_CONST) {
+        src[0] = out;
+        return tile_write_seg(s, out, j, m);
+    }
+    if (g[k + 1].start - j < m)
+        m = g[k + 1].start - j;
+    if (g[k].kind == MW_SEG_PERIODIC) {
+        q = (j - g[k].src) % g[k].K;
+        if (g[k].K - q < m)
+            m = g[k].K - q;
+        src[0] = &s->tile[g[k].src + q];
+    } else {
+        src[0] = &s->tile[j];
+    }
+    tile_seg_done(s, k, j + m);
+    return m;
+}
+
+ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src)
+{
+    int64_t n = s->n, j;
+    ptrdiff_t m = N;
+    size_t off;
+    if (!s->periodic || n < s->tile_start || n == s->tile_stop || s->stream || N <= 0)
+        return 0;
+    if (s->tile_stop - n < m)
+        m = s->tile_stop - n;
+    if (s->replaying) {
+        /* (the near part and tile_alt are not made yet) */
+        j = n - s->tile_start;
+        if (s->tile_nseg > 0) {
+            m = tile_span_seg(s, out, j, m, src);
+        } else {
+            src[0] = &s->tile[j];
+        }
+    } else if (s->tile_nseg > 0) {
+        m = tile_span_seg(s, out, (n - s->tile_start) % s->tile_len, m, src);
+    } else {
+        j = (n - s->tile_start) % s->tile_near;
+        if (s->tile_near - j < m)
+            m = s->tile_near - j;
+        src[0] = &s->tile[j];
+        off = ((size_t)out - (size_t)src[0]) & 31;
+        if (s->tile_alt != NULL && 8 < off && off < 24)
+            src[0] = &s->tile_alt[j];     /* the copy whose 32-byte offset matches out's */
+    }
+    s->n += m;
     return m;
 }
 

@@ -123,6 +123,14 @@ void train_start(mw_train *s);
 /* Write the next N samples of the train (uA) into out. */
 void train_fill(mw_train *s, float *out, ptrdiff_t N);
 
+/* The next samples (at most N) where they are a copy of the tile: returns
+ * how many (the train moved past them), *src pointing at them -- in the
+ * tile, or at out where they were written there (a run of one value); 0
+ * (nothing moved) where they are rendered: train_fill writes those.  Never
+ * while streaming.  What a caller that scales the samples on their way
+ * (mw_program.c) reads them from, instead of copying them first. */
+ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src);
+
 /* Free the tile and the saved state (the struct stays usable: train_start
  * makes new ones); a pool's are the pool's to free. */
 void train_release(mw_train *s);
