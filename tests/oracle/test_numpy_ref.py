@@ -116,7 +116,8 @@ def test_scipy_coincides(fam):
 
 ENVELOPES = st.one_of(
     st.builds(lambda a, h, r, shape: Envelope.attack_hold_release(a, h, r, shape=shape),
-              st.floats(0.0, 0.3), st.floats(0.0, 0.3), st.floats(0.0, 0.3), st.sampled_from(["linear", "cosine", "exp"])),
+              st.floats(0.0, 0.3), st.floats(0.0, 0.3), st.floats(0.0, 0.3),
+              st.sampled_from(["linear", "cosine", "exp"])),
     st.builds(lambda ramps, start, loop: Envelope(tuple(ramps), start_level=start, loop=loop),
               st.lists(st.builds(Ramp, st.floats(0.001, 0.3), st.floats(0.0, 1.0),
                                  st.sampled_from(["linear", "cosine", "exp", "hold"])), min_size=1, max_size=5),
@@ -160,7 +161,8 @@ def test_envelope_trains_equal_the_reference(rate, period, data):
     want = numpy_ref.program_ref(spec.plan(rate), 0, n)
     peak = max(float(np.max(np.abs(want))), 1e-30)
     err = float(np.max(np.abs(got.astype(np.float64) - want)))
-    assert err <= 1e-5 * peak, f"max |core - numpy| = {err:g} (peak {peak:g}), first at {int(np.argmax(np.abs(got - want)))}"
+    worst = int(np.argmax(np.abs(got - want)))
+    assert err <= 1e-5 * peak, f"max |core - numpy| = {err:g} (peak {peak:g}), at sample {worst}"
 
 
 def check_session(make, frames, name):
