@@ -421,12 +421,14 @@ static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, p
     int64_t n = s->n, L = s->cur_len;
     int64_t pw = s->prev_w, cw = s->cur_w, nw = s->next_w;
     double pf = s->prev_f, pa = s->prev_a, cf = s->cur_f, ca = s->cur_a, nf = s->next_f, na = s->next_a;
-    double amp, x;
+    double amp, x = cf + end;
+    int64_t he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
+    double dhe = (double)he;
     int has_prev = s->has_prev, has_next = s->has_next, cached = 1;
     int stream = s->stream && !s->recording;
     ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
     for (;;) {
-        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat))
+        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat, he, dhe))
             tpl_render_rect_any(t, cf, ca, out + pos, L);
         pos += L;
         n += L;
@@ -467,9 +469,9 @@ static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, p
             na = s->sign * amp * pattern_sign(&s->pat, nw);
         /* train_consider_cache, for a train with no slots to keep */
         x = cf + end;
-        L = (int64_t)x;
-        if (L < x)
-            L += 1;
+        he = (int64_t)x;
+        dhe = (double)he;
+        L = he + (dhe < x);             /* ceil of x >= 0: (double)L < x, L += 1 */
         cached = (L <= MW_CACHE && !s->no_slots
                   && pw + pf + end <= (double)cw
                   && (!has_next || nw >= cw + L));
