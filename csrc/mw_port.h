@@ -192,6 +192,17 @@ static inline size_t mw_sys_llc_bytes(void)
 #define MW_NOINLINE
 #endif
 
+/* MW_FORCE_INLINE: a static function inlined into every caller whatever its
+ * size (a loop specialised by a constant argument, each caller its own
+ * copy: GCC would otherwise keep one copy with the argument at run time) */
+#if defined(__GNUC__)
+#define MW_FORCE_INLINE inline __attribute__((always_inline))
+#elif defined(_MSC_VER)
+#define MW_FORCE_INLINE __forceinline
+#else
+#define MW_FORCE_INLINE inline
+#endif
+
 /* n floats of the bits `bits`: memset for zeros, wmemset (a 32-bit wchar_t:
  * glibc's is vectorised like memset, about twice a plain SSE loop's speed
  * into L2) for any other value, a loop where wchar_t is 16 bits (Windows) */

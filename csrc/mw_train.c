@@ -414,7 +414,7 @@ enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses w
  * Returns the new pos; s->n and every field train_advance sets are
  * brought up to date.  nflat is t->nflat, a constant where the common counts
  * are dispatched (train_render), so that each pulse's pieces unroll. */
-static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
+static MW_FORCE_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
 {
     const mw_template *t = &s->tpl;
     const double end = t->end;
@@ -492,6 +492,29 @@ static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, p
     return pos;
 }
 
+/* train_run_rect for 1, 2 (biphasic), 3 (... with a gap) pieces and any
+ * count, each a function of its own (out of train_render's loop), with the
+ * count a constant in the first three, so that each pulse's pieces unroll */
+static MW_NOINLINE ptrdiff_t train_run_rect_1(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 1);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_2(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 2);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_3(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 3);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_any(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, s->tpl.nflat);
+}
+
 /* The next N samples, pulse by pulse. */
 static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
 {
@@ -524,10 +547,10 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                 if (s->cur_slot < 0) {
                     if (n == s->cur_w && m == s->cur_len && t->rect) {
                         switch (t->nflat) {
-                        case 1: pos = train_run_rect(s, out, pos, N, 1); break;
-                        case 2: pos = train_run_rect(s, out, pos, N, 2); break;    /* biphasic */
-                        case 3: pos = train_run_rect(s, out, pos, N, 3); break;    /* ... with a gap */
-                        default: pos = train_run_rect(s, out, pos, N, t->nflat); break;
+                        case 1: pos = train_run_rect_1(s, out, pos, N); break;
+                        case 2: pos = train_run_rect_2(s, out, pos, N); break;     /* biphasic */
+                        case 3: pos = train_run_rect_3(s, out, pos, N); break;     /* ... with a gap */
+                        default: pos = train_run_rect_any(s, out, pos, N); break;
                         }
                         continue;
                     }
