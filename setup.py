@@ -15,8 +15,19 @@ KERNELS = [f"csrc/mw_{unit}.c" for unit in ("template", "train", "envelope", "pr
 # also hides its symbols: each extension calls its own copy directly, never through the PLT.
 # Per compiler (MSVC takes neither): GCC, clang and MinGW ("unix", "mingw32", "cygwin") get these;
 # MSVC gets /O2 (its own default /fp:precise is no fast-math too) and has no visibility to set.
-CFLAGS = {"gcc": ["-O3"], "msvc": ["/O2"]}
-LIB_CFLAGS = {"gcc": ["-O3", "-fvisibility=hidden"], "msvc": ["/O2"]}
+# -fno-math-errno: sqrt need not set errno (nothing here reads errno), so
+# GCC and clang compile it to the instruction, which vectorises (the sweep's
+# batch of onsets, mw_schedule.h); sqrt is correctly rounded either way, so
+# no value changes.  -ffp-contract=off: a * b + c is never fused into an FMA
+# (one rounding instead of two: other bits), which GCC's default in GNU C
+# mode (fast) and clang's (on) would do wherever the target has FMA (aarch64,
+# or an x86 build for a newer CPU), so the samples are the same bits on
+# every machine.  Never -ffast-math.  MSVC keeps its default /fp:precise,
+# which contracts nothing from Visual Studio 2022 on (/fp:contract is a
+# separate switch), and an x64 build without /arch:AVX2 has no FMA at all.
+GCC_MATH = ["-fno-math-errno", "-ffp-contract=off"]
+CFLAGS = {"gcc": ["-O3", *GCC_MATH], "msvc": ["/O2"]}
+LIB_CFLAGS = {"gcc": ["-O3", *GCC_MATH, "-fvisibility=hidden"], "msvc": ["/O2"]}
 
 
 def flags(table, compiler):

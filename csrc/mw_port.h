@@ -193,8 +193,10 @@ static inline size_t mw_sys_llc_bytes(void)
 #define MW_NOINLINE
 #endif
 
-/* a small function always inlined into its callers (one a hot loop calls
- * once per pulse, which the compiler would otherwise leave out of line) */
+/* a static function always inlined into its callers, whatever its size: one
+ * a hot loop calls once per pulse (the compiler would leave it out of line),
+ * or a loop specialised by a constant argument (each caller its own copy;
+ * GCC would otherwise keep one with the argument at run time) */
 #if defined(__GNUC__)
 #define MW_INLINE static inline __attribute__((always_inline))
 #elif defined(_MSC_VER)

@@ -85,7 +85,7 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
  * batch stops before the first onset that fails one (sw_last), the pulse
  * where the train is over.  Once every MW_SWEEP_BATCH pulses: out of line,
  * so that sched_next stays inline in the train's loop. */
-static MW_NOINLINE void sched_sweep_batch(mw_schedule *s)
+static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
 {
     int idx, n = MW_SWEEP_BATCH;
     double t, f;

@@ -21,6 +21,7 @@ void tpl_finish(mw_template *t)
             t->flat_top[t->nflat] = t->tau[i + 1];
             t->flat_cum[t->nflat] = t->cum[i];
             t->flat_vz[t->nflat] = t->v[i] + 0.5 * t->slope[i] * 1.0;
+            t->flat_adj[t->nflat] = t->nflat > 0 && t->tau[i] == t->flat_top[t->nflat - 1];
             t->flat[t->nflat++] = i;
         }
     }

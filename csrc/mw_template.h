@@ -32,6 +32,8 @@ typedef struct mw_template {
     int flat[MW_MAX_BP];
     double flat_bot[MW_MAX_BP], flat_top[MW_MAX_BP];   /* tau[flat[r]], tau[flat[r] + 1] */
     double flat_cum[MW_MAX_BP], flat_vz[MW_MAX_BP];    /* cum[flat[r]], v + 0.5 * slope * 1.0 (see tpl_render_rect) */
+    int flat_adj[MW_MAX_BP];  /* r > 0 and flat_bot[r] == flat_top[r - 1]: no edge of positive width between
+                               * (tpl_rect_n converts that sum once, for both) */
 } mw_template;
 
 /* Integral of the pulse from its onset to x samples after it, its piece
@@ -149,10 +151,10 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
  * and perhaps some of dst[L..room), which the general loop and the caller
  * write again). */
 static inline int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
-                              int64_t room, const int nf)
+                              int64_t room, const int nf, int64_t he, double dhe)
 {
-    int64_t lo, hi, e, k, prev = -1;
-    double bot, top, de, dh1, x0, y0 = 0.0, c0 = 0.0;
+    int64_t lo, hi, e, k, prev = -1, hr = 0;
+    double bot, top, de, dh1 = 0.0, x0, y0 = 0.0, c0 = 0.0;
     float v;
     int r, q, c;
     for (r = 0; r < nf; r++) {
@@ -161,13 +163,33 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
         /* the piece's whole samples [lo, hi] and the start of the sample
          * after it; each sample index converted once (de, dh1: (double)e
          * and (double)(hi + 1); (double)hi and (double)(lo - 1) are those
-         * plus or minus 1.0, exactly: whole numbers far below 2**53) */
-        e = (int64_t)(bot + f);
-        de = (double)e;
+         * plus or minus 1.0, exactly: whole numbers far below 2**53).
+         * The same sums are converted once: the first piece's bot is 0.0
+         * (t->rect), so bot + f is 0.0 + f, truncated to 0 for -1 < f < 1;
+         * a piece that starts where the one before ends (flat_adj) has the
+         * same sum top + f as that one; the last piece's top is the end,
+         * and end + f, truncated and converted back, is the caller's he
+         * and dhe (f + end, commutative: the same double) */
+        if (r == 0 && f > -1.0 && f < 1.0) {
+            e = 0;
+            de = 0.0;
+        } else if (r > 0 && t->flat_adj[r]) {
+            e = hr;
+            de = dh1;
+        } else {
+            e = (int64_t)(bot + f);
+            de = (double)e;
+        }
         c = !(de - f >= bot);
         lo = e + c;
-        hi = (int64_t)(top + f);
-        dh1 = (double)hi;
+        if (r == nf - 1) {
+            hi = he;
+            dh1 = dhe;
+        } else {
+            hi = (int64_t)(top + f);
+            dh1 = (double)hi;
+        }
+        hr = hi;
         hi -= 1;
         y0 = dh1 - f;
         if (!(((dh1 - 1.0) - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
@@ -232,11 +254,13 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
 static inline void tpl_render_rect(const mw_template *t, double f, double a, float *dst, int64_t L, int64_t room)
 {
     int ok;
+    int64_t he = (int64_t)(f + t->end);
+    double dhe = (double)he;
     switch (t->nflat) {
-    case 1: ok = tpl_rect_n(t, f, a, dst, L, room, 1); break;
-    case 2: ok = tpl_rect_n(t, f, a, dst, L, room, 2); break;      /* biphasic */
-    case 3: ok = tpl_rect_n(t, f, a, dst, L, room, 3); break;      /* ... with a gap */
-    default: ok = t->nflat > 0 && tpl_rect_n(t, f, a, dst, L, room, t->nflat); break;
+    case 1: ok = tpl_rect_n(t, f, a, dst, L, room, 1, he, dhe); break;
+    case 2: ok = tpl_rect_n(t, f, a, dst, L, room, 2, he, dhe); break;      /* biphasic */
+    case 3: ok = tpl_rect_n(t, f, a, dst, L, room, 3, he, dhe); break;      /* ... with a gap */
+    default: ok = t->nflat > 0 && tpl_rect_n(t, f, a, dst, L, room, t->nflat, he, dhe); break;
     }
     if (!ok)
         tpl_render_rect_any(t, f, a, dst, L);

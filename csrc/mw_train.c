@@ -414,19 +414,21 @@ enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses w
  * Returns the new pos; s->n and every field train_advance sets are
  * brought up to date.  nflat is t->nflat, a constant where the common counts
  * are dispatched (train_render), so that each pulse's pieces unroll. */
-static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
+MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N, const int nflat)
 {
     const mw_template *t = &s->tpl;
     const double end = t->end;
     int64_t n = s->n, L = s->cur_len;
     int64_t pw = s->prev_w, cw = s->cur_w, nw = s->next_w;
     double pf = s->prev_f, pa = s->prev_a, cf = s->cur_f, ca = s->cur_a, nf = s->next_f, na = s->next_a;
-    double amp, x;
+    double amp, x = cf + end;
+    int64_t he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
+    double dhe = (double)he;
     int has_prev = s->has_prev, has_next = s->has_next, cached = 1;
     int stream = s->stream && !s->recording;
     ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
     for (;;) {
-        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat))
+        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat, he, dhe))
             tpl_render_rect_any(t, cf, ca, out + pos, L);
         pos += L;
         n += L;
@@ -467,9 +469,9 @@ static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, p
             na = s->sign * amp * pattern_sign(&s->pat, nw);
         /* train_consider_cache, for a train with no slots to keep */
         x = cf + end;
-        L = (int64_t)x;
-        if (L < x)
-            L += 1;
+        he = (int64_t)x;
+        dhe = (double)he;
+        L = he + (dhe < x);             /* ceil of x >= 0: (double)L < x, L += 1 */
         cached = (L <= MW_CACHE && !s->no_slots
                   && pw + pf + end <= (double)cw
                   && (!has_next || nw >= cw + L));
@@ -488,6 +490,29 @@ static inline ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, p
     if (cached)
         s->cur_slot = -1;
     return pos;
+}
+
+/* train_run_rect for 1, 2 (biphasic), 3 (... with a gap) pieces and any
+ * count, each a function of its own (out of train_render's loop), with the
+ * count a constant in the first three, so that each pulse's pieces unroll */
+static MW_NOINLINE ptrdiff_t train_run_rect_1(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 1);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_2(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 2);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_3(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, 3);
+}
+
+static MW_NOINLINE ptrdiff_t train_run_rect_any(mw_train *s, float *out, ptrdiff_t pos, ptrdiff_t N)
+{
+    return train_run_rect(s, out, pos, N, s->tpl.nflat);
 }
 
 /* The next N samples, pulse by pulse. */
@@ -522,10 +547,10 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
                 if (s->cur_slot < 0) {
                     if (n == s->cur_w && m == s->cur_len && t->rect) {
                         switch (t->nflat) {
-                        case 1: pos = train_run_rect(s, out, pos, N, 1); break;
-                        case 2: pos = train_run_rect(s, out, pos, N, 2); break;    /* biphasic */
-                        case 3: pos = train_run_rect(s, out, pos, N, 3); break;    /* ... with a gap */
-                        default: pos = train_run_rect(s, out, pos, N, t->nflat); break;
+                        case 1: pos = train_run_rect_1(s, out, pos, N); break;
+                        case 2: pos = train_run_rect_2(s, out, pos, N); break;     /* biphasic */
+                        case 3: pos = train_run_rect_3(s, out, pos, N); break;     /* ... with a gap */
+                        default: pos = train_run_rect_any(s, out, pos, N); break;
                         }
                         continue;
                     }
