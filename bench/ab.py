@@ -81,26 +81,31 @@ def _cases():
             k += 1
         return out
 
+    def train_case(make, n_buf, span):
+        """A train made by ``make()``: (setup, span, verify), timed over
+        ``span`` samples in blocks of ``n_buf``, hashed in odd blocks."""
+        def setup(shift):
+            gen = make().generator(RATE)
+            buf = zeros(n_buf, shift=shift)
+            vs = [buf[:m] for m in blocks(n_buf, span)]
+
+            def run():
+                gen.reset()
+                for v in vs:
+                    gen.fill(v)
+            return run
+
+        def verify():
+            gen = make().generator(RATE)
+            h = hashlib.sha256()
+            for m in odd_blocks(span):
+                h.update(gen.render(m).tobytes())
+            return h.hexdigest()
+        return setup, span, verify
+
     for fam in FAMILIES:
         for size, (n_buf, span, _) in SIZES.items():
-            def setup(shift, fam=fam, n_buf=n_buf, span=span):
-                gen = fam.spec().generator(RATE)
-                buf = zeros(n_buf, shift=shift)
-                vs = [buf[:m] for m in blocks(n_buf, span)]
-
-                def run():
-                    gen.reset()
-                    for v in vs:
-                        gen.fill(v)
-                return run
-
-            def verify(fam=fam, span=span):
-                gen = fam.spec().generator(RATE)
-                h = hashlib.sha256()
-                for m in odd_blocks(span):
-                    h.update(gen.render(m).tobytes())
-                return h.hexdigest()
-            cases[f"{fam.key}/{size}"] = (setup, span, verify)
+            cases[f"{fam.key}/{size}"] = train_case(fam.spec, n_buf, span)
 
     # below the last-level cache (half of it, one fill): the write alone, and
     # the write then a read of every sample (buf.max()), where the samples a
@@ -179,24 +184,7 @@ def _cases():
     }
     n_buf, span, _ = SIZES["in-cache"]
     for key, make in timed.items():
-        def setup(shift, make=make):
-            gen = make().generator(RATE)
-            buf = zeros(n_buf, shift=shift)
-            vs = [buf[:m] for m in blocks(n_buf, span)]
-
-            def run():
-                gen.reset()
-                for v in vs:
-                    gen.fill(v)
-            return run
-
-        def verify(make=make):
-            gen = make().generator(RATE)
-            h = hashlib.sha256()
-            for m in odd_blocks(span):
-                h.update(gen.render(m).tobytes())
-            return h.hexdigest()
-        cases[f"{key}/in-cache"] = (setup, span, verify)
+        cases[f"{key}/in-cache"] = train_case(make, n_buf, span)
 
     for key, make in extra.items():
         for flags in ({}, {"tile": False}, {"tile": False, "slots": False}):

@@ -66,35 +66,12 @@ void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L)
         top = t->tau[i + 1];
         if (!(top > t->tau[i]))
             continue;           /* a vertical edge: holds no sample */
-        /* the first sample from j on with tau >= tau[i] */
-        lo = (int64_t)(t->tau[i] + f);
-        if (lo < j)
-            lo = j;
-        while (lo > j && (double)(lo - 1) - f >= t->tau[i])
-            lo -= 1;
-        while (lo < L && !((double)lo - f >= t->tau[i]))
-            lo += 1;
-        /* the last sample with tau + 1 <= tau[i+1] */
-        hi = (int64_t)(top + f) - 1;
-        if (hi >= L)
-            hi = L - 1;
-        while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
-            hi += 1;
-        while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
-            hi -= 1;
-        if (hi < lo)
+        if (!tpl_whole_samples(t->tau[i], top, f, j, L, &lo, &hi))
             continue;           /* no whole sample inside this piece */
         tpl_edges(t, f, a, dst, j, lo, edge_i);
         if (t->slope[i] == 0.0) {
             v = (float)(t->v[i] * a);
-            /* in blocks of 8 while they fit in dst (one for a short phase;
-             * samples past hi are written again below, in order) */
-            for (k = lo; k <= hi && k + 8 <= L; k += 8) {
-                dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
-                dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
-            }
-            for (; k <= hi; k++)
-                dst[k] = v;
+            tpl_flat_run(dst, lo, hi, L, v);
         } else {
             for (k = lo; k <= hi; k++)
                 dst[k] = (float)(a * (t->v[i] + t->slope[i] * ((((double)k - f)) + 0.5 - t->tau[i])));

@@ -58,17 +58,11 @@ static inline double tpl_cum_from(const mw_template *t, double x, int i)
  * is one, found from 0 or from h alike: the same arithmetic, the same bits. */
 static inline double tpl_cum_hint(const mw_template *t, double x, int *h)
 {
-    double d;
-    int i = h[0];
-    if (x <= 0.0)
-        return 0.0;
-    if (x >= t->end)
-        return t->cum[t->nbp - 1];
-    while (t->tau[i + 1] <= x)
-        i += 1;
-    h[0] = i;
-    d = x - t->tau[i];
-    return t->cum[i] + d * (t->v[i] + 0.5 * t->slope[i] * d);
+    if (x > 0.0 && x < t->end) {
+        while (t->tau[h[0] + 1] <= x)
+            h[0] += 1;
+    }
+    return tpl_cum_from(t, x, h[0]);
 }
 
 /* Integral of the pulse from its onset to x samples after it. */
@@ -85,6 +79,50 @@ void tpl_finish(mw_template *t);
  * into sample 0, in one pass over its pieces (mw_template.c). */
 void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L);
 
+/* dst[lo..hi] = v, in blocks of 8 while they fit in dst[..L) (one for a
+ * short phase; samples past hi are written again after, in order) */
+static inline void tpl_flat_run(float *dst, int64_t lo, int64_t hi, int64_t L, float v)
+{
+    int64_t k;
+    for (k = lo; k <= hi && k + 8 <= L; k += 8) {
+        dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
+        dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
+    }
+    for (; k <= hi; k++)
+        dst[k] = v;
+}
+
+/* The whole samples [lo, hi] of dst[j..L) inside the piece [bot, top) of
+ * a pulse at fraction f: sample k lies inside when k - f >= bot and
+ * (k - f) + 1 <= top, both tested in doubles as written (each test is
+ * monotone in k, so the samples are one run, found from an estimate and
+ * settled by the tests).  0 when there is none.  (tpl_render and
+ * tpl_render_rect_any: the same tests, so the same samples.) */
+static inline int tpl_whole_samples(double bot, double top, double f, int64_t j, int64_t L,
+                                    int64_t *lo_out, int64_t *hi_out)
+{
+    int64_t lo, hi;
+    /* the first sample from j on with tau >= bot */
+    lo = (int64_t)(bot + f);
+    if (lo < j)
+        lo = j;
+    while (lo > j && (double)(lo - 1) - f >= bot)
+        lo -= 1;
+    while (lo < L && !((double)lo - f >= bot))
+        lo += 1;
+    /* the last sample with tau + 1 <= top */
+    hi = (int64_t)(top + f) - 1;
+    if (hi >= L)
+        hi = L - 1;
+    while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
+        hi += 1;
+    while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
+        hi -= 1;
+    *lo_out = lo;
+    *hi_out = hi;
+    return hi >= lo;
+}
+
 /* tpl_render for a rectangular template (t->rect), the same bits,
  * for the train's loop over isolated pulses (a sweep's or a custom train's,
  * every pulse at another fraction).  Only the flat pieces of positive width
@@ -95,7 +133,7 @@ void tpl_render(const mw_template *t, double f, double a, float *dst, int64_t L)
  * were found (tpl_cum_hint) instead of from the onset. */
 static inline void tpl_render_rect_any(const mw_template *t, double f, double a, float *dst, int64_t L)
 {
-    int64_t j = 0, lo, hi, k;
+    int64_t j = 0, lo, hi;
     int r, i, h0 = 0, h1 = 0;
     double bot, top, x;
     float v;
@@ -103,37 +141,14 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
         i = t->flat[r];
         bot = t->tau[i];
         top = t->tau[i + 1];
-        /* the first sample from j on with tau >= bot */
-        lo = (int64_t)(bot + f);
-        if (lo < j)
-            lo = j;
-        while (lo > j && (double)(lo - 1) - f >= bot)
-            lo -= 1;
-        while (lo < L && !((double)lo - f >= bot))
-            lo += 1;
-        /* the last sample with tau + 1 <= top */
-        hi = (int64_t)(top + f) - 1;
-        if (hi >= L)
-            hi = L - 1;
-        while (hi + 1 < L && ((double)(hi + 1) - f) + 1.0 <= top)
-            hi += 1;
-        while (hi >= lo && !(((double)hi - f) + 1.0 <= top))
-            hi -= 1;
-        if (hi < lo)
+        if (!tpl_whole_samples(bot, top, f, j, L, &lo, &hi))
             continue;           /* no whole sample inside this piece */
         for (; j < lo; j++) {   /* before the end: tau < bot <= end */
             x = (double)j - f;
             dst[j] = (float)(a * (tpl_cum_hint(t, x + 1.0, &h1) - tpl_cum_hint(t, x, &h0)));
         }
         v = (float)(t->v[i] * a);
-        /* in blocks of 8 while they fit in dst (samples past hi are
-         * written again below, in order) */
-        for (k = lo; k <= hi && k + 8 <= L; k += 8) {
-            dst[k] = v; dst[k + 1] = v; dst[k + 2] = v; dst[k + 3] = v;
-            dst[k + 4] = v; dst[k + 5] = v; dst[k + 6] = v; dst[k + 7] = v;
-        }
-        for (; k <= hi; k++)
-            dst[k] = v;
+        tpl_flat_run(dst, lo, hi, L, v);
         j = hi + 1;
     }
     for (; j < L; j++) {

@@ -273,6 +273,24 @@ void train_start(mw_train *s)
     train_plan_tile(s);
 }
 
+/* The state saved in snap taken up, with what the train owns and how it
+ * writes kept (the tile, its copy, the snap itself, the stream flag), and
+ * neither copying from the tile nor replaying; keep gets the train as it
+ * was, for what a caller keeps besides. */
+static inline void train_take_snap(mw_train *s, mw_train *keep)
+{
+    keep[0] = s[0];
+    s[0] = s->snap[0];
+    s->tile = keep->tile;
+    s->tile_alt = keep->tile_alt;
+    s->snap = keep->snap;
+    s->tile_cap = keep->tile_cap;
+    s->stream = keep->stream;
+    s->tile_rec = 0;
+    s->replaying = 0;
+    s->periodic = 0;
+}
+
 static inline void train_leave_tile(mw_train *s)
 {
     /* at tile_stop: the state saved at tile_start, moved on by the whole
@@ -280,20 +298,12 @@ static inline void train_leave_tile(mw_train *s)
      * shift by D samples; a counted pattern is back where it was), with the
      * end checked again */
     int64_t D = s->tile_stop - s->tile_start;
-    mw_train keep = s[0];
-    s[0] = s->snap[0];
-    s->tile = keep.tile;
-    s->tile_alt = keep.tile_alt;
-    s->snap = keep.snap;
-    s->tile_cap = keep.tile_cap;
+    mw_train keep;
+    train_take_snap(s, &keep);
     s->tile_ready = keep.tile_ready;
     s->tile_nseg = keep.tile_nseg;      /* (split after the snap was taken) */
     s->tile_segk = keep.tile_segk;
     memcpy(s->tile_seg, keep.tile_seg, sizeof(s->tile_seg));
-    s->tile_rec = 0;
-    s->replaying = 0;
-    s->stream = keep.stream;
-    s->periodic = 0;
     s->recording = 0;
     s->n += D;
     s->cur_w += D;
@@ -314,18 +324,10 @@ static inline void train_leave_tile(mw_train *s)
 /* at tile_stop while replaying a recording cut short: its state there */
 static MW_NOINLINE void train_resume(mw_train *s)
 {
-    mw_train keep = s[0];
-    s[0] = s->snap[0];
-    s->tile = keep.tile;
-    s->tile_alt = keep.tile_alt;
-    s->snap = keep.snap;
-    s->tile_cap = keep.tile_cap;
-    s->stream = keep.stream;
+    mw_train keep;
+    train_take_snap(s, &keep);
     /* (tile_stop, INT64_MAX: a train without an end, as saved) */
-    s->tile_rec = 0;
     s->tile_nseg = 0;                   /* (the partial split; made again when whole) */
-    s->replaying = 0;
-    s->periodic = 0;
     s->recording = 1;
 }
 
