@@ -503,7 +503,7 @@ class Session:
         stage : Stage or None
             The output stage (default None: ``Stage()``, the default stereo stage).
         seconds : float or None
-            How much to render, s (> 0; default None: the whole session).
+            How much to render, s (>= 0; default None: the whole session).
 
         Returns
         -------
@@ -528,7 +528,7 @@ class Session:
         rate : int
             Samples per second, Hz (1000 to 768000; default 48000).
         seconds : float or None
-            How much to render, s (> 0; default None: the whole session).
+            How much to render, s (>= 0; default None: the whole session).
 
         Returns
         -------
