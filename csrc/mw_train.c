@@ -764,9 +764,6 @@ static void tile_split(mw_train *s, int64_t L)
     s->tile_nseg = n == 1 && g[0].kind == MW_SEG_COPY ? 0 : n;
 }
 
-/* Samples j.. (at most m, within one run) of a split tile into out;
- * returns how many.  (Not inlined: called once a run, and inlined it
- * grows train_fill, whose pulse-by-pulse loop the other trains run in.) */
 /* The run that holds tile index j (the last fill's, most often). */
 static inline int tile_seg_at(const mw_train *s, int64_t j)
 {
@@ -787,6 +784,9 @@ static inline void tile_seg_done(mw_train *s, int k, int64_t e)
     s->tile_segk = k;
 }
 
+/* Samples j.. (at most m, within one run) of a split tile into out;
+ * returns how many.  (Not inlined: called once a run, and inlined it
+ * grows train_fill, whose pulse-by-pulse loop the other trains run in.) */
 static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m)
 {
     int k = tile_seg_at(s, j);
