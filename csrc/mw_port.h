@@ -21,6 +21,7 @@
  *                                         at load (GCC on x86-64 Linux, which has ifunc);
  *                                         elsewhere nothing, the baseline build
  *   MW_NOINLINE / MW_INLINE / MW_RESTRICT  never / always inline; pointers that never overlap
+ *   MW_UNROLL                             unroll the loop that follows whole (GCC)
  *
  * None of these allocates or locks except mw_aligned_alloc/free, which the
  * audio thread never calls.  On Linux with GCC each is exactly the call the
@@ -203,6 +204,16 @@ static inline size_t mw_sys_llc_bytes(void)
 #define MW_INLINE static __forceinline
 #else
 #define MW_INLINE static inline
+#endif
+
+/* the loop that follows unrolled whole: one over a template's pieces, its
+ * count a constant where it is inlined, whose body holds a loop (GCC would
+ * not unroll it by itself); a hint to GCC, nothing elsewhere (clang's
+ * pragma is an error, under -Werror, where the count is not a constant) */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8
+#define MW_UNROLL _Pragma("GCC unroll 16")
+#else
+#define MW_UNROLL
 #endif
 
 /* pointers that never overlap (__restrict: GCC, Clang and MSVC's C alike) */

@@ -41,22 +41,24 @@ typedef struct mw_schedule {
      * computed on every call): f0 * f0, 4 a (a = (f1 - f0) / (2 sweep_s)),
      * sweep_s / log(f1 / f0), log(f1 / f0), f0 * sweep_s */
     double sw_f0sq, sw_4a, sw_s_lr, sw_lr, sw_f0s;
-    /* the onsets (samples) of pulses sw_k0 .. sw_k0 + sw_n - 1, computed
-     * MW_SWEEP_BATCH at a time: independent of each other, their divides
-     * and square roots overlap instead of waiting one for the other */
+    /* a sweep's or a custom train's onsets (samples) of pulses sw_k0 ..
+     * sw_k0 + sw_n - 1, computed MW_SWEEP_BATCH at a time: independent of
+     * each other, their divides and square roots overlap instead of waiting
+     * one for the other, and the train looks ahead in them (sched_ahead) */
     int64_t sw_k0;
     int sw_n;
     int sw_last;             /* the pulse after the batch is past the end (or past int64): none */
     double sw_t[MW_SWEEP_BATCH];
-    int64_t sw_w[MW_SWEEP_BATCH];   /* each onset's whole samples and fraction, as sched_next gives them */
-    double sw_f[MW_SWEEP_BATCH];
+    int64_t sw_w[MW_SWEEP_BATCH];   /* each onset's whole samples, fraction and amplitude scale, */
+    double sw_f[MW_SWEEP_BATCH];    /* as sched_next gives them */
+    double sw_a[MW_SWEEP_BATCH];
     /* custom: onsets (samples, sorted, within one loop) and per-pulse amplitude scale */
     const double *c_onsets;
     const double *c_amps;
     int64_t c_n;
     double c_loop;           /* loop period, samples; <= 0 plays once */
     double c_delay;
-    /* k / c_n and k % c_n for k = c_at, kept from pulse to pulse so that
+    /* k / c_n and k % c_n for k = c_at, kept from batch to batch so that
      * sched_next divides only when k was moved by someone else */
     int64_t c_at, c_cyc, c_idx;
 } mw_schedule;
@@ -115,42 +117,23 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
         }
         s->sw_w[idx] = w;
         s->sw_f[idx] = f;
+        s->sw_a[idx] = 1.0;
     }
     s->sw_k0 = s->k;
     s->sw_n = n;
     s->sw_last = n < MW_SWEEP_BATCH;
 }
 
-/* sched_next for a sweep (kind MW_SCHED_SWEEP): the next onset of the batch. */
-static inline int sched_next_sweep(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+/* A custom train's next MW_SWEEP_BATCH onsets from pulse k on, each as
+ * sched_next once computed it pulse by pulse (the same sum, the same
+ * tests); the batch stops before the first that is over (no loop, past
+ * int64, past the end: sw_last).  k / c_n and k % c_n are kept from batch
+ * to batch in c_at, c_cyc, c_idx (divided only when k was moved). */
+static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
 {
-    int64_t i = s->k - s->sw_k0;
-    if (s->done)
-        return 0;
-    if (i >= s->sw_n) {
-        if (!s->sw_last) {
-            sched_sweep_batch(s);
-            i = 0;
-        }
-        if (i >= s->sw_n) {
-            s->done = 1;
-            return 0;
-        }
-    }
-    amp[0] = 1.0;
-    whole[0] = s->sw_w[i];
-    frac[0] = s->sw_f[i];
-    s->k += 1;
-    return 1;
-}
-
-/* sched_next for a custom train (kind MW_SCHED_CUSTOM). */
-static inline int sched_next_custom(mw_schedule *s, int64_t *whole, double *frac, double *amp)
-{
+    int b, n = MW_SWEEP_BATCH;
     double t, f;
     int64_t w, cyc, idx;
-    if (s->done)
-        return 0;
     if (s->k == s->c_at) {
         cyc = s->c_cyc;
         idx = s->c_idx;
@@ -158,30 +141,73 @@ static inline int sched_next_custom(mw_schedule *s, int64_t *whole, double *frac
         cyc = s->k / s->c_n;
         idx = s->k - cyc * s->c_n;
     }
-    if (cyc > 0 && s->c_loop <= 0.0) {
-        s->done = 1;
-        return 0;
+    for (b = 0; b < MW_SWEEP_BATCH; b++) {
+        t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
+        if ((cyc > 0 && s->c_loop <= 0.0) || !(t < 9.0e18)) {
+            n = b;               /* played once, or past int64 (or NaN): nothing more to play */
+            break;
+        }
+        w = (int64_t)t;          /* t >= 0: truncation is floor (and no libm call) */
+        f = t - w;
+        if (s->has_end && sched_past_end(s, w, f)) {
+            n = b;
+            break;
+        }
+        s->sw_w[b] = w;
+        s->sw_f[b] = f;
+        s->sw_a[b] = s->c_amps[idx];
+        /* the pulse after it: the next onset, or the first of the next loop */
+        idx += 1;
+        if (idx == s->c_n) {
+            idx = 0;
+            cyc += 1;
+        }
     }
-    t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
-    if (!(t < 9.0e18)) {         /* past int64 (or NaN): nothing more to play */
-        s->done = 1;
+    s->sw_k0 = s->k;
+    s->sw_n = n;
+    s->sw_last = n < MW_SWEEP_BATCH;
+    s->c_at = s->k + n;
+    s->c_cyc = cyc;
+    s->c_idx = idx;
+}
+
+/* sched_next for a sweep or a custom train: the next onset of the batch. */
+static inline int sched_next_batched(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    int64_t i = s->k - s->sw_k0;
+    if (s->done)
         return 0;
+    if (i >= s->sw_n) {
+        if (!s->sw_last) {
+            if (s->kind == MW_SCHED_SWEEP)
+                sched_sweep_batch(s);
+            else
+                sched_custom_batch(s);
+            i = 0;
+        }
+        if (i >= s->sw_n) {
+            s->done = 1;
+            return 0;
+        }
     }
-    w = (int64_t)t;              /* t >= 0: truncation is floor (and no libm call) */
-    f = t - w;
-    if (s->has_end && sched_past_end(s, w, f)) {
-        s->done = 1;
-        return 0;
-    }
-    amp[0] = s->c_amps[idx];
+    amp[0] = s->sw_a[i];
+    whole[0] = s->sw_w[i];
+    frac[0] = s->sw_f[i];
     s->k += 1;
-    /* the pulse after it: the next onset, or the first of the next loop */
-    s->c_at = s->k;
-    s->c_idx = idx + 1 < s->c_n ? idx + 1 : 0;
-    s->c_cyc = idx + 1 < s->c_n ? cyc : cyc + 1;
-    whole[0] = w;
-    frac[0] = f;
     return 1;
+}
+
+/* How many onsets after the one sched_next gives next the batch already
+ * holds, from sw_w[i[0]], sw_f[i[0]] and sw_a[i[0]] on, as sched_next will
+ * give them: a look ahead that gives nothing out (0 for a regular train,
+ * and after the batch, whose next one is not computed yet). */
+static inline int sched_ahead(const mw_schedule *s, int *i)
+{
+    int64_t d = s->k - s->sw_k0;
+    if (s->kind == MW_SCHED_REGULAR || s->done || d >= s->sw_n)
+        return 0;
+    i[0] = (int)d;
+    return (int)(s->sw_n - d);
 }
 
 /* The onset and amplitude scale of the next pulse; 0 when the train is over. */
@@ -189,10 +215,8 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
 {
     double f;
     int64_t w;
-    if (s->kind == MW_SCHED_SWEEP)
-        return sched_next_sweep(s, whole, frac, amp);
-    if (s->kind == MW_SCHED_CUSTOM)
-        return sched_next_custom(s, whole, frac, amp);
+    if (s->kind != MW_SCHED_REGULAR)
+        return sched_next_batched(s, whole, frac, amp);
     if (s->done)
         return 0;
     amp[0] = 1.0;

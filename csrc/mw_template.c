@@ -1,5 +1,81 @@
 /* mw_template.c -- rendering one isolated pulse (see mw_template.h). */
+#include <math.h>
 #include "mw_template.h"
+
+/* the layout at fraction f, by tpl_rect_plan itself (with the caller's L) */
+static int tpl_plan_at(mw_template *t, double f, mw_rect_lay *p)
+{
+    int64_t he = (int64_t)(f + t->end);
+    int64_t L = he + ((double)he < f + t->end);
+    return tpl_rect_plan(t, f, L, t->nflat, he, (double)he, p);
+}
+
+/* tpl_finish's table of layouts (see mw_template.lay): the cuts, then each
+ * interval's layout, found at its middle, the one at 0.0, and the buckets. */
+static void tpl_plan_layouts(mw_template *t)
+{
+    double cut[2 * MW_MAX_BP], x, b, lo, hi, eps = (t->end + 2.0) * MW_LAY_EPS;
+    int n = 0, r, k, j, i, jlo, jhi;
+    t->nlay = 0;
+    t->ncut = 0;
+    t->lay0_ok = 0;
+    if (!t->rect || t->nflat > MW_RECT_FLAT || !(t->end < 65536.0))
+        return;
+    for (r = 0; r < t->nflat; r++) {
+        for (k = 0; k < 2; k++) {
+            x = k ? t->flat_top[r] : t->flat_bot[r];
+            b = ceil(x) - x;            /* in [0, 1): x + b is whole */
+            if (b > 0.0)
+                cut[n++] = b;
+        }
+    }
+    /* ascending, each once */
+    for (i = 1; i < n; i++)
+        for (k = i; k > 0 && cut[k] < cut[k - 1]; k--) {
+            b = cut[k];
+            cut[k] = cut[k - 1];
+            cut[k - 1] = b;
+        }
+    for (i = k = 0; i < n; i++)
+        if (k == 0 || cut[i] != cut[k - 1])
+            cut[k++] = cut[i];
+    n = k;
+    if (n + 1 > MW_RECT_LAYS)
+        return;
+    for (j = 0; j < MW_RECT_LAYS; j++)
+        t->lay_cut[j] = j < n ? cut[j] : 2.0;
+    for (j = 0; j <= n; j++) {
+        lo = j == 0 ? 0.0 : cut[j - 1];
+        hi = j == n ? 1.0 : cut[j];
+        t->lay_f0[j] = lo + eps;
+        t->lay_f1[j] = hi - eps;
+        if (!(t->lay_f0[j] < t->lay_f1[j]) || !tpl_plan_at(t, 0.5 * (lo + hi), &t->lay[j])) {
+            t->lay_f0[j] = 1.0;         /* no f: tpl_rect_n finds each pulse's own */
+            t->lay_f1[j] = 0.0;
+        }
+    }
+    t->ncut = n;
+    t->nlay = n + 1;
+    t->lay0_ok = tpl_plan_at(t, 0.0, &t->lay0);
+    /* the buckets: the intervals of their first and last f.  A bucket's
+     * entry need not be exact but where it names an interval outright:
+     * otherwise tpl_rect_lay returns a layout only for an f it finds
+     * inside one (f0 < f < f1), by the test every lookup ends with */
+    for (k = 0; k < MW_LAY_BUCKETS; k++) {
+        lo = (double)k / MW_LAY_BUCKETS;
+        hi = (double)(k + 1) / MW_LAY_BUCKETS;
+        for (jlo = 0; jlo < n && cut[jlo] <= lo; jlo++)
+            ;
+        for (jhi = jlo; jhi < n && cut[jhi] < hi; jhi++)
+            ;
+        if (jlo == jhi && t->lay_f0[jlo] < lo && hi <= t->lay_f1[jlo])
+            t->lay_at[k] = (uint8_t)jlo;
+        else if (jhi - jlo <= 1)
+            t->lay_at[k] = (uint8_t)(MW_LAY_NEAR | jlo);
+        else
+            t->lay_at[k] = MW_LAY_SCAN;
+    }
+}
 
 void tpl_finish(mw_template *t)
 {
@@ -29,6 +105,7 @@ void tpl_finish(mw_template *t)
      * and the last to the end (as every template has them) */
     if (t->nflat == 0 || t->flat_bot[0] != 0.0 || t->flat_top[t->nflat - 1] != t->end)
         t->rect = 0;
+    tpl_plan_layouts(t);
 }
 
 /* Sample j covers tau = j - f .. tau + 1 of the pulse's time.  It lies

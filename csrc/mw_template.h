@@ -14,8 +14,42 @@
  */
 #ifndef MW_TEMPLATE_H
 #define MW_TEMPLATE_H
+#include <stddef.h>
 #include <stdint.h>
 #include "mw_limits.h"
+#include "mw_port.h"
+
+/* how far from a cut a fraction must be for tpl_finish's layouts, as a
+ * share of end + 2 (2**-46: see mw_template.lay) */
+#define MW_LAY_EPS (1.0 / 70368744177664.0)
+
+enum {
+    MW_RECT_FLAT = 8,   /* flat pieces a rectangular template may have for tpl_rect_n's one pass
+                         * (more: tpl_render_rect_any, the same bits) */
+    MW_RECT_LAYS = 8,   /* fraction intervals of a template's table of layouts (more: no table) */
+    MW_LAY_BUCKETS = 256, /* [0, 1) cut in this many buckets for the lookup (a power of 2) */
+    MW_LAY_NEAR = 0x80,   /* lay_at: a bucket near one cut (or 0 or 1): interval j or j + 1 */
+    MW_LAY_SCAN = 0xff    /* lay_at: a bucket near two cuts or more: all compared */
+};
+
+/* Where tpl_rect_n puts a rectangular pulse whose onset is f into its
+ * first sample: which samples each flat piece holds whole, and which lie
+ * across an edge.  Found by tpl_rect_plan's tests; tpl_rect_write writes a
+ * pulse from it.  It is one and the same for every f strictly between two
+ * fractions at which a breakpoint falls on a sample boundary (tpl_finish
+ * keeps a table of them: see mw_template.lay). */
+typedef struct mw_rect_lay {
+    int32_t lo[MW_RECT_FLAT], hi[MW_RECT_FLAT];     /* piece r's whole samples: lo[r] .. hi[r] */
+    uint8_t edge[MW_RECT_FLAT];                     /* sample lo[r] - 1 lies across the edge before piece r */
+    uint8_t tail;       /* sample hi[nflat - 1] + 1 lies across the end */
+    uint8_t tail_zero;  /* ... and starts at or after it (0.0f) */
+    /* for tpl_rect_put (tpl_finish's table): the pulse's length L, and the
+     * sample indices the arithmetic converts, converted once (whole
+     * numbers far below 2**53: exact) */
+    int32_t L;
+    double xe[MW_RECT_FLAT];    /* (double)(lo[r] - 1): the sample across the edge before piece r */
+    double xt;                  /* (double)(hi[nflat - 1] + 1): the sample across the end */
+} mw_rect_lay;
 
 typedef struct mw_template {
     int nbp;
@@ -34,6 +68,33 @@ typedef struct mw_template {
     double flat_cum[MW_MAX_BP], flat_vz[MW_MAX_BP];    /* cum[flat[r]], v + 0.5 * slope * 1.0 (see tpl_render_rect) */
     int flat_adj[MW_MAX_BP];  /* r > 0 and flat_bot[r] == flat_top[r - 1]: no edge of positive width between
                                * (tpl_rect_n converts that sum once, for both) */
+    /* set by tpl_finish for a rectangular template of at most MW_RECT_FLAT
+     * pieces and an end below 2**16 samples: the layout of a pulse at every
+     * fraction f in (0, 1) but those within eps = (end + 2) * MW_LAY_EPS of
+     * a cut (a fraction at which a breakpoint x falls on a sample
+     * boundary: ceil(x) - x).  Each of tpl_rect_plan's tests (and the
+     * caller's L) compares a sum of x, f and whole numbers, all below
+     * end + 2, with a whole number or a breakpoint; exactly, the margin is
+     * f's distance from x's cut (or from 1 minus it), constant in sign
+     * between two cuts; in doubles each test rounds at most three times,
+     * by at most (end + 2) * 2**-52 each, so beyond eps (16 times their
+     * sum) it comes out as the exact test does, as at the interval's
+     * middle, where tpl_finish ran it.  The layout is then a lookup
+     * (tpl_rect_lay), and tpl_rect_write's arithmetic is tpl_rect_n's,
+     * so the samples are its bits.  nlay = 0: no table. */
+    int nlay;
+    int ncut;
+    double lay_cut[MW_RECT_LAYS];               /* the cuts in (0, 1), ascending, then 2.0:
+                                                 * interval j has j cuts <= f */
+    double lay_f0[MW_RECT_LAYS], lay_f1[MW_RECT_LAYS];  /* interval j's layout holds for f0 < f < f1 */
+    uint8_t lay_at[MW_LAY_BUCKETS];             /* for the bucket [q, q + 1) / MW_LAY_BUCKETS:
+                                                 * j if f0 < f < f1 for each of its f; else
+                                                 * MW_LAY_NEAR | j if one cut at most lies in
+                                                 * it, the one after interval j; else
+                                                 * MW_LAY_SCAN */
+    mw_rect_lay lay[MW_RECT_LAYS];
+    int lay0_ok;                                /* lay0 is the layout at f = 0.0 (an onset on a sample) */
+    mw_rect_lay lay0;
 } mw_template;
 
 /* Integral of the pulse from its onset to x samples after it, its piece
@@ -160,18 +221,22 @@ static inline void tpl_render_rect_any(const mw_template *t, double f, double a,
     }
 }
 
-/* tpl_render_rect's one pass with nf = t->nflat (a constant where it is
- * inlined, so that the loop over the pieces unrolls): 1 if it wrote the
- * pulse, 0 if the general loop must (having written some of dst[0..L),
- * and perhaps some of dst[L..room), which the general loop and the caller
- * write again). */
-static inline int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
-                              int64_t room, const int nf, int64_t he, double dhe)
+/* tpl_render_rect's one pass, its layout: for nf = t->nflat pieces (a
+ * constant where it is inlined, so that the loop over them unrolls), the
+ * samples of the pulse at fraction f (L of them: L - 1 < f + end <= L),
+ * found by the tests below (see tpl_render_rect for why they are
+ * tpl_render's); 1 if the one pass applies, 0 if the general loop must
+ * render the pulse (p then holds nothing useful).  he and dhe are
+ * (int64_t)(f + end) and (double)he, which the caller has. */
+static inline int tpl_rect_plan(const mw_template *t, double f, int64_t L, const int nf,
+                                int64_t he, double dhe, mw_rect_lay *p)
 {
-    int64_t lo, hi, e, k, prev = -1, hr = 0;
-    double bot, top, de, dh1 = 0.0, x0, y0 = 0.0, c0 = 0.0;
-    float v;
-    int r, q, c;
+    int64_t lo, hi, e, prev = -1, hr = 0;
+    double bot, top, de, dh1 = 0.0, y0 = 0.0;
+    int r, c;
+    if (nf > MW_RECT_FLAT || L > INT32_MAX)
+        return 0;
+    MW_UNROLL
     for (r = 0; r < nf; r++) {
         bot = t->flat_bot[r];
         top = t->flat_top[r];
@@ -209,14 +274,45 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
         y0 = dh1 - f;
         if (!(((dh1 - 1.0) - f) + 1.0 <= top) | (y0 + 1.0 <= top) | (hi < lo) | (lo - prev > 2) | (hi >= L))
             return 0;
-        if (lo - prev == 2) {
-            /* the one sample across the edge before the piece: c0 is the
+        p->lo[r] = (int32_t)lo;
+        p->hi[r] = (int32_t)hi;
+        p->edge[r] = lo - prev == 2;    /* the one sample across the edge before the piece */
+        prev = hi;
+    }
+    /* after the last piece: none or one sample */
+    if (L - prev > 2)
+        return 0;
+    p->tail = L - prev == 2;
+    p->tail_zero = y0 >= t->end;
+    p->L = (int32_t)L;
+    MW_UNROLL
+    for (r = 0; r < nf; r++)
+        p->xe[r] = (double)(p->lo[r] - 1);
+    p->xt = (double)(prev + 1);
+    return 1;
+}
+
+/* The pulse at fraction f, amplitude a, laid out by p (tpl_rect_plan's,
+ * for the same f), written into dst, which has room for room floats (a
+ * flat run is written 8 at a time while they fit: up to 7 samples past the
+ * piece, which the next piece, or the caller, writes again). */
+static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, double f, double a,
+                                  float *dst, int64_t room, const int nf)
+{
+    int64_t lo, hi = -1, k;
+    double x0, c0 = 0.0;
+    float v;
+    int r, q;
+    MW_UNROLL
+    for (r = 0; r < nf; r++) {
+        lo = p->lo[r];
+        hi = p->hi[r];
+        if (p->edge[r]) {
+            /* the sample across the edge before the piece: c0 is the
              * integral up to its start, in the piece before (0 before the onset) */
-            x0 = (c ? de : de - 1.0) - f;        /* (double)(lo - 1) - f */
-            dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - bot) * t->flat_vz[r]) - c0));
+            x0 = (double)(lo - 1) - f;
+            dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
         }
-        /* the run, 8 at a time while dst has room (a run spills up to 7
-         * samples past it, into samples written after it) */
         v = (float)(t->v[t->flat[r]] * a);
         for (k = lo; k <= hi && k + 8 <= room; k += 8)
             for (q = 0; q < 8; q++)
@@ -224,15 +320,89 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
         for (; k <= hi; k++)
             dst[k] = v;
         /* the integral up to the start of the sample after the piece, used
-         * if that sample lies across the next edge (y0 < top: in this piece) */
-        c0 = t->flat_cum[r] + (y0 - bot) * t->flat_vz[r];
-        prev = hi;
+         * if that sample lies across the next edge (in this piece) */
+        c0 = t->flat_cum[r] + (((double)(hi + 1) - f) - t->flat_bot[r]) * t->flat_vz[r];
     }
-    /* after the last piece: none or one sample */
-    if (L - prev > 2)
-        return 0;
-    if (L - prev == 2)
-        dst[prev + 1] = y0 >= t->end ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+    if (p->tail)
+        dst[hi + 1] = p->tail_zero ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+}
+
+/* tpl_rect_write for a layout of tpl_finish's table, where dst has room
+ * for p->L + 7 floats: each run is written 8 at a time, spilling up to 7
+ * samples past it (into samples written after it, in order, or past the
+ * pulse: the caller's), with no test of room; the sample across each edge
+ * is tpl_rect_write's arithmetic on the same doubles: y = (double)(lo[r] -
+ * 1) - f is its x0 for piece r and the y0 (hi + 1 of the piece before) of
+ * its c0, computed only where an edge sample uses them. */
+static inline void tpl_rect_put(const mw_template *t, const mw_rect_lay *p, double f, double a,
+                                float *dst, const int nf)
+{
+    int64_t k, hi;
+    double y, c0;
+    float v;
+    int r, q;
+    MW_UNROLL
+    for (r = 0; r < nf; r++) {
+        if (p->edge[r]) {
+            y = p->xe[r] - f;
+            c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
+            dst[p->lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
+        }
+        v = (float)(t->v[t->flat[r]] * a);
+        hi = p->hi[r];
+        k = p->lo[r];
+        do {                    /* lo <= hi: tpl_rect_plan's */
+            for (q = 0; q < 8; q++)
+                dst[k + q] = v;
+            k += 8;
+        } while (k <= hi);
+    }
+    if (p->tail) {
+        y = p->xt - f;
+        c0 = t->flat_cum[nf - 1] + (y - t->flat_bot[nf - 1]) * t->flat_vz[nf - 1];
+        dst[p->hi[nf - 1] + 1] = p->tail_zero ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+    }
+}
+
+/* The layout of tpl_finish's table for fraction f, or NULL (no table, or
+ * f within its eps of a cut but not 0.0, or outside [0, 1)).  f *
+ * MW_LAY_BUCKETS is exact (a power of 2), so its truncation is f's
+ * bucket; a bucket inside one interval names it, one near a cut names
+ * the interval before it (f is compared with that cut), and only one
+ * near two cuts or more has f compared with them all. */
+static inline const mw_rect_lay *tpl_rect_lay(const mw_template *t, double f)
+{
+    int k, j;
+    if (t->nlay == 0 || !(f >= 0.0 && f < 1.0))
+        return NULL;
+    j = t->lay_at[(int)(f * MW_LAY_BUCKETS)];
+    if (j < MW_LAY_NEAR)
+        return &t->lay[j];
+    if (j != MW_LAY_SCAN) {
+        j -= MW_LAY_NEAR;
+        j += f >= t->lay_cut[j];        /* 2.0 past the last cut */
+    } else {
+        for (j = k = 0; k < t->ncut; k++)
+            j += f >= t->lay_cut[k];
+    }
+    if (f > t->lay_f0[j] && f < t->lay_f1[j])
+        return &t->lay[j];
+    return f == 0.0 && t->lay0_ok ? &t->lay0 : NULL;
+}
+
+/* tpl_render_rect's one pass with nf = t->nflat: 1 if it wrote the pulse,
+ * 0 if the general loop must (dst untouched). */
+static inline int tpl_rect_n(const mw_template *t, double f, double a, float *dst, int64_t L,
+                             int64_t room, const int nf, int64_t he, double dhe)
+{
+    mw_rect_lay p;
+    const mw_rect_lay *lay = tpl_rect_lay(t, f);
+    if (lay == NULL || lay->L != L) {   /* (the table's are for the pulse's own L; a caller may ask for more) */
+        if (!tpl_rect_plan(t, f, L, nf, he, dhe, &p))
+            return 0;
+        lay = &p;
+    }
+    tpl_rect_write(t, lay, f, a, dst, room, nf);
     return 1;
 }
 

@@ -420,18 +420,24 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
 {
     const mw_template *t = &s->tpl;
     const double end = t->end;
-    int64_t n = s->n, L = s->cur_len;
+    int64_t n = s->n, L = s->cur_len, he;
     int64_t pw = s->prev_w, cw = s->cur_w, nw = s->next_w;
     double pf = s->prev_f, pa = s->prev_a, cf = s->cur_f, ca = s->cur_a, nf = s->next_f, na = s->next_a;
-    double amp, x = cf + end;
-    int64_t he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
-    double dhe = (double)he;
+    double amp, x;
     int has_prev = s->has_prev, has_next = s->has_next, cached = 1;
     int stream = s->stream && !s->recording;
     ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
+    const mw_rect_lay *lay = tpl_rect_lay(t, cf);   /* the pulse's layout, if the template's table has it */
+    const mw_rect_lay *next_lay = tpl_rect_lay(t, nf);  /* the next one's, looked up a pulse ahead */
     for (;;) {
-        if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat, he, dhe))
-            tpl_render_rect_any(t, cf, ca, out + pos, L);
+        if (lay != NULL && N - pos >= L + 8) {
+            tpl_rect_put(t, lay, cf, ca, out + pos, nflat);
+        } else {
+            x = cf + end;
+            he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
+            if (!tpl_rect_n(t, cf, ca, out + pos, L, N - pos, nflat, he, (double)he))
+                tpl_render_rect_any(t, cf, ca, out + pos, L);
+        }
         pos += L;
         n += L;
         if (N - pos >= 8) {
@@ -466,18 +472,24 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         pw = cw; pf = cf; pa = ca;
         has_prev = 1;
         cw = nw; cf = nf; ca = na;
+        lay = next_lay;
         has_next = sched_next(&s->sched, &nw, &nf, &amp);
-        if (has_next)
+        if (has_next) {
             na = s->sign * amp * pattern_sign(&s->pat, nw);
-        /* train_consider_cache, for a train with no slots to keep */
-        x = cf + end;
-        he = (int64_t)x;
-        dhe = (double)he;
-        L = he + (dhe < x);             /* ceil of x >= 0: (double)L < x, L += 1 */
-        cached = (L <= MW_CACHE && !s->no_slots
-                  && pw + pf + end <= (double)cw
-                  && (!has_next || nw >= cw + L));
-        if (!cached || L > N - pos)
+            next_lay = tpl_rect_lay(t, nf);
+        }
+        /* train_consider_cache, for a train with no slots to keep (and
+         * slots it may use: no_slots was 0 for the first pulse); the tests
+         * in one, branch-free */
+        if (lay != NULL) {
+            L = lay->L;                 /* the same ceil, found at the middle of cf's interval */
+        } else {
+            x = cf + end;
+            he = (int64_t)x;
+            L = he + ((double)he < x);  /* ceil of x >= 0: (double)L < x, L += 1 */
+        }
+        cached = (L <= MW_CACHE) & (pw + pf + end <= (double)cw) & (!has_next | (nw >= cw + L));
+        if (!cached | (L > N - pos))
             break;
     }
     s->n = n;
