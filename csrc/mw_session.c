@@ -87,6 +87,11 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
     int cur;
     const float *lev;
     uint64_t tight;
+    /* a DC stereo stage reads the programs' samples where they are (program_view) */
+    const int views = stage_dc_stereo(&s->stage);
+    int viewed, kind[2] = {MW_VIEW_OUT, MW_VIEW_OUT};
+    const float *src[2] = {NULL, NULL};
+    uint32_t bits[2] = {0, 0};
     if (s->unrouted)
         memset(out, 0, frames * C * sizeof(float));
     while (done < frames) {
@@ -138,8 +143,13 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             if (s->stop_req || s->pos >= s->total)
                 s->finished = 1;
             s->holding = 1;
-            memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
-            stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            if (views) {
+                /* (a DC stage stores nothing to bleed: its programs' zeros, as such) */
+                stage_dc_stereo_apply(&s->stage, NULL, NULL, 0, 0, out + done * C, m);
+            } else {
+                memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
+                stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            }
             rec_account(&s->rec, &s->stage, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
             done += m;
             continue;
@@ -167,6 +177,21 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         /* run the programs of the current step(s) into scratch */
         t0 = s->pos;
         k = 0;
+        viewed = views && s->step < s->n_steps && m <= s->total - s->pos && m <= s->step_end[s->step] - s->pos;
+        kind[0] = kind[1] = MW_VIEW_OUT;
+        if (viewed) {
+            /* one step's chunk through a DC stereo stage, which reads each
+             * channel's samples once: where they are in the train's tile,
+             * or are one value (a rest, a flat top), and every unit keeps
+             * its gain, the stage reads them there, not from scratch (the
+             * copy or the fill into scratch, then the stage reading it
+             * back, were most of the engine's own time) */
+            for (c = 0; c < 2; c++)
+                kind[c] = program_view(&s->slots[s->cur * s->n_ch + c], s->scratch + c * MW_BLOCK, m,
+                                       lev, &src[c], &bits[c]);
+            k = m;
+            s->pos += m;
+        }
         while (k < m) {
             f = m - k;
             if (s->total - s->pos < f)
@@ -191,7 +216,28 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         if (s->pos >= s->total)
             s->finished = 1;
         tight = s->stage.sup.tight;
-        stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        if (viewed && (kind[0] != MW_VIEW_OUT || kind[1] != MW_VIEW_OUT)) {
+            if (kind[0] == MW_VIEW_CONST && kind[1] == MW_VIEW_CONST) {
+                stage_dc_stereo_apply(&s->stage, NULL, NULL, bits[0], bits[1], out + done * C, m);
+            } else {
+                for (c = 0; c < 2; c++) {
+                    if (kind[c] == MW_VIEW_CONST)
+                        mw_fill_bits(s->scratch + c * MW_BLOCK, m, bits[c]);
+                    if (kind[c] != MW_VIEW_SRC)
+                        src[c] = s->scratch + c * MW_BLOCK;
+                }
+                stage_dc_stereo_apply(&s->stage, src[0], src[1], 0, 0, out + done * C, m);
+            }
+        } else {
+            stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        }
+        if (viewed && s->pos >= s->step_end[s->step]) {
+            /* the step ends with the chunk: the next one enters once the
+             * stage has read the tiles (a step that plays the same
+             * programs restarts them in the same slots) */
+            s->step += 1;
+            sess_enter_step(s, s->step);
+        }
         if (s->rec.on) {
             /* the chunk is step cur's; the session advanced over its first pos - t0 frames */
             rec_account(&s->rec, &s->stage, out + done * C, m, cur, t0, s->pos - t0, lev, lvl, s->underflows_all);
