@@ -386,58 +386,51 @@ static inline void gain_pass(mw_program *p, ptrdiff_t n)
     p->gpos = end;
 }
 
-int program_view(mw_program *p, float *out, ptrdiff_t n, const float *level, const float **src, uint32_t *bits)
+ptrdiff_t program_view(mw_program *p, float *out, ptrdiff_t n, const float *level, int *kind, const float **src,
+                       uint32_t *bits)
 {
     ptrdiff_t m;
     const float *s;
     uint32_t b = 0;
     float h = 1.0f, v;
     int shaped = program_shaped(p);
+    kind[0] = MW_VIEW_OUT;
+    src[0] = out;
     if (level != NULL || (shaped && !gain_steady(p, n, &h))) {
         program_fill(p, out, n, level);
-        return MW_VIEW_OUT;
+        return n;
     }
     p->train.stream = 0;
     m = train_span(&p->train, out, n, &s, &b);
-    if (m == n && (s == NULL || h == 1.0f)) {
-        if (shaped) {
-            gain_pass(p, n);
-        } else {
-            /* as program_fill's unshaped path: the gain walk catches up later */
-            p->held = 1.0f;
-            p->gpos += n;
-            p->gpos_env = p->gpos;
-        }
-        if (s != NULL) {
-            src[0] = s;
-            return MW_VIEW_SRC;
-        }
-        if (h != 1.0f) {
-            /* the in-place scale of mw_gain_hold, once for all the samples */
-            memcpy(&v, &b, sizeof v);
-            v = v * h;
-            memcpy(&b, &v, sizeof b);
-        }
-        bits[0] = b;
-        return MW_VIEW_CONST;
+    if (m == 0) {
+        program_fill(p, out, n, NULL);      /* rendered, not in the tile */
+        return n;
     }
-    /* part of them (or a gain other than 1 on a copy): as program_fill, from what train_span gave */
-    if (m > 0) {
-        if (s == NULL) {
-            mw_fill_bits(out, m, b);
-            s = out;
-        }
-        if (shaped) {
-            mw_gain_hold(p, out, s, m, NULL);
-        } else {
-            if (s != out)
-                memcpy(out, s, (size_t)m * sizeof(float));
-            p->held = 1.0f;
-            p->gpos += m;
-            p->gpos_env = p->gpos;
-        }
+    if (s != NULL && h != 1.0f) {
+        /* a copy with a gain other than 1: program_fill's way */
+        mw_gain_hold(p, out, s, m, NULL);
+        return m;
     }
-    if (n > m)
-        program_fill(p, out + m, n - m, NULL);
-    return MW_VIEW_OUT;
+    if (shaped) {
+        gain_pass(p, m);
+    } else {
+        /* as program_fill's unshaped path: the gain walk catches up later */
+        p->held = 1.0f;
+        p->gpos += m;
+        p->gpos_env = p->gpos;
+    }
+    if (s != NULL) {
+        kind[0] = MW_VIEW_SRC;
+        src[0] = s;
+        return m;
+    }
+    if (h != 1.0f) {
+        /* the in-place scale of mw_gain_hold, once for all the samples */
+        memcpy(&v, &b, sizeof v);
+        v = v * h;
+        memcpy(&b, &v, sizeof b);
+    }
+    kind[0] = MW_VIEW_CONST;
+    bits[0] = b;
+    return m;
 }
