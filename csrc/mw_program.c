@@ -336,7 +336,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
      * buffer larger than L1 they came back from L2).  Both give the same
      * samples whatever their blocks. */
     while (n > 0) {
-        m = train_span(&p->train, out, n, &src);
+        m = train_span(&p->train, out, n, &src, NULL);
         if (m == 0) {
             m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
             train_fill(&p->train, out, m);
@@ -348,4 +348,89 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
         if (level != NULL)
             level += m;
     }
+}
+
+/* The gain every unit starting in the next n samples takes is the one
+ * held now (*h): no live level, the envelope and the gate each on one
+ * level over them (a flat segment, or none, or ended) and their product
+ * the held gain, and no unit started before them waiting for its gain
+ * (mw_gain_hold's first loop).  mw_gain_hold then scales every sample by
+ * *h and changes no gain: out = src * h (in place: nothing for 1). */
+static inline int gain_steady(const mw_program *p, ptrdiff_t n, float *h)
+{
+    const int64_t n0 = p->gpos, upto = n0 + n - p->gpos_env;   /* samples from where the levels were taken */
+    const mw_envelope *e;
+    int i;
+    if (p->gpos_env != n0 || (p->g_has_next && p->g_next_w < n0))
+        return 0;
+    for (i = 0; i < 2; i++) {
+        e = i == 0 ? &p->env : &p->gate;
+        if (e->n > 0 && !e->done && !(e->flat[e->idx] && upto <= e->length[e->idx] - e->pos))
+            return 0;
+    }
+    h[0] = p->held;
+    return env_level(&p->env) * env_level(&p->gate) == p->held;
+}
+
+/* mw_gain_hold's walk over n samples of steady gain (gain_steady): the
+ * units that start in them fetched (their gain is the one held), the
+ * envelope and the gate moved on; nothing written. */
+static inline void gain_pass(mw_program *p, ptrdiff_t n)
+{
+    const int64_t end = p->gpos + n;
+    while (p->g_has_next && p->g_next_w < end)
+        gain_fetch(p);
+    env_skip(&p->env, end - p->gpos_env);
+    env_skip(&p->gate, end - p->gpos_env);
+    p->gpos_env = end;
+    p->gpos = end;
+}
+
+ptrdiff_t program_view(mw_program *p, float *out, ptrdiff_t n, const float *level, int *kind, const float **src,
+                       uint32_t *bits)
+{
+    ptrdiff_t m;
+    const float *s;
+    uint32_t b = 0;
+    float h = 1.0f, v;
+    int shaped = program_shaped(p);
+    kind[0] = MW_VIEW_OUT;
+    src[0] = out;
+    if (level != NULL || (shaped && !gain_steady(p, n, &h))) {
+        program_fill(p, out, n, level);
+        return n;
+    }
+    p->train.stream = 0;
+    m = train_span(&p->train, out, n, &s, &b);
+    if (m == 0) {
+        program_fill(p, out, n, NULL);      /* rendered, not in the tile */
+        return n;
+    }
+    if (s != NULL && h != 1.0f) {
+        /* a copy with a gain other than 1: program_fill's way */
+        mw_gain_hold(p, out, s, m, NULL);
+        return m;
+    }
+    if (shaped) {
+        gain_pass(p, m);
+    } else {
+        /* as program_fill's unshaped path: the gain walk catches up later */
+        p->held = 1.0f;
+        p->gpos += m;
+        p->gpos_env = p->gpos;
+    }
+    if (s != NULL) {
+        kind[0] = MW_VIEW_SRC;
+        src[0] = s;
+        return m;
+    }
+    if (h != 1.0f) {
+        /* the in-place scale of mw_gain_hold, once for all the samples */
+        memcpy(&v, &b, sizeof v);
+        v = v * h;
+        memcpy(&b, &v, sizeof b);
+    }
+    kind[0] = MW_VIEW_CONST;
+    bits[0] = b;
+    return m;
 }

@@ -58,6 +58,18 @@ void program_start(mw_program *p);
  * session's live level). */
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level);
 
+/* The next samples (at most n, at least 1) as program_fill writes them
+ * (level NULL: no live level), where possible without writing them: for a
+ * stage that reads them once and leaves them (a session's DC stereo
+ * stage, mw_session.c).  Returns how many, and *kind: MW_VIEW_SRC, they
+ * are the floats at *src (the train's tile: read only, valid until the
+ * train moves on or restarts); MW_VIEW_CONST, each is the float of bits
+ * *bits; MW_VIEW_OUT, they were written into out (*src = out).  The same
+ * samples, the program moved on alike, whichever it returns. */
+enum { MW_VIEW_OUT = 0, MW_VIEW_SRC = 1, MW_VIEW_CONST = 2 };
+ptrdiff_t program_view(mw_program *p, float *out, ptrdiff_t n, const float *level, int *kind, const float **src,
+                       uint32_t *bits);
+
 /* Free what program_start allocated (the train's tile). */
 void program_release(mw_program *p);
 

@@ -87,6 +87,12 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
     int cur;
     const float *lev;
     uint64_t tight;
+    /* a DC stereo stage reads the programs' samples where they are (program_view) */
+    const int views = stage_dc_stereo(&s->stage);
+    int viewed, kind[2] = {MW_VIEW_OUT, MW_VIEW_OUT};
+    const float *src[2] = {NULL, NULL}, *pc[2];
+    uint32_t bits[2] = {0, 0};
+    ptrdiff_t len[2];
     if (s->unrouted)
         memset(out, 0, frames * C * sizeof(float));
     while (done < frames) {
@@ -138,8 +144,13 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             if (s->stop_req || s->pos >= s->total)
                 s->finished = 1;
             s->holding = 1;
-            memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
-            stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            if (views) {
+                /* (a DC stage stores nothing to bleed: its programs' zeros, as such) */
+                stage_dc_stereo_apply(&s->stage, NULL, NULL, 0, 0, out + done * C, m);
+            } else {
+                memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
+                stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+            }
             rec_account(&s->rec, &s->stage, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
             done += m;
             continue;
@@ -164,9 +175,47 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
             s->quiet = 0;
         }
         s->level = lvl;
-        /* run the programs of the current step(s) into scratch */
+        /* run the programs of the current step(s) into scratch (viewed: and the stage) */
         t0 = s->pos;
         k = 0;
+        viewed = views && s->step < s->n_steps && m <= s->total - s->pos && m <= s->step_end[s->step] - s->pos;
+        if (viewed) {
+            /* one step's chunk through a DC stereo stage, which reads each
+             * channel's samples once: where they are in the train's tile,
+             * or are one value (a rest, a flat top), and every unit keeps
+             * its gain, the stage reads them there, not from scratch (the
+             * copy or the fill into scratch, then the stage reading it
+             * back, were most of the engine's own time); by pieces where
+             * both channels are one view each */
+            len[0] = len[1] = 0;
+            while (k < m) {
+                for (c = 0; c < 2; c++) {
+                    if (len[c] == 0)
+                        len[c] = program_view(&s->slots[s->cur * s->n_ch + c], s->scratch + c * MW_BLOCK + k,
+                                              m - k, lev != NULL ? lev + k : NULL, &kind[c], &src[c], &bits[c]);
+                }
+                f = len[0] < len[1] ? len[0] : len[1];
+                if (kind[0] == MW_VIEW_CONST && kind[1] == MW_VIEW_CONST) {
+                    stage_dc_stereo_apply(&s->stage, NULL, NULL, bits[0], bits[1], out + (done + k) * C, f);
+                } else {
+                    for (c = 0; c < 2; c++) {
+                        if (kind[c] == MW_VIEW_CONST) {
+                            /* (its partner is not: one value read from scratch) */
+                            mw_fill_bits(s->scratch + c * MW_BLOCK + k, f, bits[c]);
+                            pc[c] = s->scratch + c * MW_BLOCK + k;
+                        } else {
+                            pc[c] = src[c];
+                            src[c] += f;
+                        }
+                    }
+                    stage_dc_stereo_apply(&s->stage, pc[0], pc[1], 0, 0, out + (done + k) * C, f);
+                }
+                len[0] -= f;
+                len[1] -= f;
+                k += f;
+            }
+            s->pos += m;
+        }
         while (k < m) {
             f = m - k;
             if (s->total - s->pos < f)
@@ -191,7 +240,15 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
         if (s->pos >= s->total)
             s->finished = 1;
         tight = s->stage.sup.tight;
-        stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        if (!viewed)
+            stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
+        if (viewed && s->pos >= s->step_end[s->step]) {
+            /* the step ends with the chunk: the next one enters once the
+             * stage has read the tiles (a step that plays the same
+             * programs restarts them in the same slots) */
+            s->step += 1;
+            sess_enter_step(s, s->step);
+        }
         if (s->rec.on) {
             /* the chunk is step cur's; the session advanced over its first pos - t0 frames */
             rec_account(&s->rec, &s->stage, out + done * C, m, cur, t0, s->pos - t0, lev, lvl, s->underflows_all);

@@ -100,6 +100,38 @@ MW_CLONES int mw_dc_stereo(const float *a, const float *b, float *out, ptrdiff_t
     return over;
 }
 
+void stage_dc_stereo_apply(mw_stage *s, const float *a, const float *b, uint32_t ka, uint32_t kb, float *out,
+                           ptrdiff_t frames)
+{
+    ptrdiff_t f;
+    float x0, x1, v0, w0, v1, w1;
+    const float g0 = (float)s->gain[0], g1 = (float)s->gain[1];
+    uint32_t u0, u1;
+    if (a != NULL) {
+        s->clamped += mw_dc_stereo(a, b, out, frames, g0, g1, s->clamp);
+        return;
+    }
+    /* one value a channel (a rest, a flat top): mw_dc_stereo's operations
+     * once, every frame the same DAC pair and the same count */
+    memcpy(&x0, &ka, sizeof x0);
+    memcpy(&x1, &kb, sizeof x1);
+    v0 = g0 * x0;
+    w0 = clamp_sample(v0, s->clamp);
+    v1 = g1 * x1;
+    w1 = clamp_sample(v1, s->clamp);
+    s->clamped += (uint64_t)frames * (uint64_t)((w0 != v0) + (w1 != v1));
+    memcpy(&u0, &w0, sizeof u0);
+    memcpy(&u1, &w1, sizeof u1);
+    if (u0 == u1) {
+        mw_fill_bits(out, 2 * frames, u0);
+        return;
+    }
+    for (f = 0; f < frames; f++) {
+        out[2 * f] = w0;
+        out[2 * f + 1] = w1;
+    }
+}
+
 void stage_apply(mw_stage *s, float *ua, ptrdiff_t stride, float *out, ptrdiff_t frames, int64_t t0, int bleed)
 {
     int c;
@@ -108,7 +140,7 @@ void stage_apply(mw_stage *s, float *ua, ptrdiff_t stride, float *out, ptrdiff_t
     const float *b = ua + stride;
     int stereo = s->out_channels == 2 && s->n_prog == 2 && s->pos[0] == 0 && s->pos[1] == 1
                  && s->neg[0] < 0 && s->neg[1] < 0;
-    if (stereo && !s->ac) {
+    if (stage_dc_stereo(s)) {
         /* the program channels' scratch is not read after this (the DAC frames are) */
         s->clamped += mw_dc_stereo(a, b, out, frames, (float)s->gain[0], (float)s->gain[1], s->clamp);
         return;

@@ -35,6 +35,22 @@ typedef struct mw_stage {
 /* Nothing is stored in a coupling: the DAC may stop now. */
 int stage_settled(const mw_stage *s);
 
+/* Two program channels straight to a stereo card through a DC stage:
+ * stage_apply is then one pass (mw_dc_stereo) that reads the channels'
+ * currents and leaves them as they are. */
+static inline int stage_dc_stereo(const mw_stage *s)
+{
+    return !s->ac && s->out_channels == 2 && s->n_prog == 2 && s->pos[0] == 0 && s->pos[1] == 1
+           && s->neg[0] < 0 && s->neg[1] < 0;
+}
+
+/* stage_apply of a stage_dc_stereo stage, each channel's current read
+ * where it is: the frames at a and at b, or, where a and b are NULL, one
+ * value throughout, the float of bits ka and of bits kb (the same
+ * operations on every sample, the same bits, each sample counted). */
+void stage_dc_stereo_apply(mw_stage *s, const float *a, const float *b, uint32_t ka, uint32_t kb, float *out,
+                           ptrdiff_t frames);
+
 /* Map every program channel's current (uA; channel c at ua + c * stride,
  * overwritten) into the interleaved DAC frames of out, clamped
  * (frames <= the session's block).  t0 is the session sample of the first

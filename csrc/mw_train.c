@@ -839,19 +839,24 @@ static MW_NOINLINE ptrdiff_t tile_write_seg(mw_train *s, float *out, int64_t j, 
 
 /* Samples j.. (at most m, within one run) of a split tile: where in the
  * tile they are to be copied from (*src, returns how many), or written into
- * out when they are one value (*src = out). */
-static inline ptrdiff_t tile_span_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m, const float **src)
+ * out when they are one value (*src = out; with bits, not written: *src =
+ * NULL and *bits their value). */
+static inline ptrdiff_t tile_span_seg(mw_train *s, float *out, int64_t j, ptrdiff_t m, const float **src,
+                                      uint32_t *bits)
 {
     int k = tile_seg_at(s, j);
     const mw_tile_seg *g = s->tile_seg;
     int64_t q;
-    if (g[k].kind == MW_SEG_CONST) {
+    if (g[k].kind == MW_SEG_CONST && bits == NULL) {
         src[0] = out;
         return tile_write_seg(s, out, j, m);
     }
     if (g[k + 1].start - j < m)
         m = g[k + 1].start - j;
-    if (g[k].kind == MW_SEG_PERIODIC) {
+    if (g[k].kind == MW_SEG_CONST) {
+        src[0] = NULL;
+        bits[0] = g[k].bits;
+    } else if (g[k].kind == MW_SEG_PERIODIC) {
         q = (j - g[k].src) % g[k].K;
         if (g[k].K - q < m)
             m = g[k].K - q;
@@ -863,7 +868,7 @@ static inline ptrdiff_t tile_span_seg(mw_train *s, float *out, int64_t j, ptrdif
     return m;
 }
 
-ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src)
+ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src, uint32_t *bits)
 {
     int64_t n = s->n, j;
     ptrdiff_t m = N;
@@ -876,12 +881,12 @@ ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src)
         /* (the near part and tile_alt are not made yet) */
         j = n - s->tile_start;
         if (s->tile_nseg > 0) {
-            m = tile_span_seg(s, out, j, m, src);
+            m = tile_span_seg(s, out, j, m, src, bits);
         } else {
             src[0] = &s->tile[j];
         }
     } else if (s->tile_nseg > 0) {
-        m = tile_span_seg(s, out, (n - s->tile_start) % s->tile_len, m, src);
+        m = tile_span_seg(s, out, (n - s->tile_start) % s->tile_len, m, src, bits);
     } else {
         j = (n - s->tile_start) % s->tile_near;
         if (s->tile_near - j < m)

@@ -128,8 +128,10 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N);
  * tile, or at out where they were written there (a run of one value); 0
  * (nothing moved) where they are rendered: train_fill writes those.  Never
  * while streaming.  What a caller that scales the samples on their way
- * (mw_program.c) reads them from, instead of copying them first. */
-ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src);
+ * (mw_program.c) reads them from, instead of copying them first.  With
+ * bits (not NULL), a run of one value is not written: *src = NULL, *bits
+ * its value (a session's stage takes it as such, mw_program_view). */
+ptrdiff_t train_span(mw_train *s, float *out, ptrdiff_t N, const float **src, uint32_t *bits);
 
 /* Free the tile and the saved state (the struct stays usable: train_start
  * makes new ones); a pool's are the pool's to free. */
