@@ -312,6 +312,30 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
     p->gpos = n0 + n;
 }
 
+/* program_fill of a shaped program (or under a live level) into a buffer
+ * larger than the last-level cache: MW_GAIN_CHUNK samples at a time into a
+ * buffer that stays in L1, each chunk then streamed out (mw_stream_copy),
+ * so that the output is written once, without the read for ownership a
+ * plain store to a line out of the cache costs, while the next chunk is
+ * worked out (program_fill gives the same samples whatever its blocks).
+ * Out of line: its buffer is on the stack only for such a fill, which no
+ * audio callback asks for. */
+static MW_NOINLINE void program_fill_streamed(mw_program *p, float *out, ptrdiff_t n, const float *level)
+{
+    float buf[MW_GAIN_CHUNK];
+    ptrdiff_t m;
+    while (n > 0) {
+        m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
+        program_fill(p, buf, m, level);
+        mw_stream_copy(out, buf, m);
+        out += m;
+        n -= m;
+        if (level != NULL)
+            level += m;
+    }
+    mw_stream_done();
+}
+
 /* A unit's gain is envelope x gate x level at the sample where it starts,
  * each a float32 and their product taken in float32 (so that a reference in
  * numpy gives the same bits); it is worked out once a unit, so a held gain
@@ -320,6 +344,10 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
     const float *src;
+    if (MW_HAVE_STREAM && mw_beyond_llc(n) && (program_shaped(p) || level != NULL)) {
+        program_fill_streamed(p, out, n, level);
+        return;
+    }
     /* a fill larger than the last-level cache that no gain reads back again */
     p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
     if (!program_shaped(p) && level == NULL) {

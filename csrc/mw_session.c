@@ -4,6 +4,7 @@
 #include "mw_session.h"
 #include "mw_guard.h"
 #include "mw_port.h"
+#include "mw_stream.h"
 
 enum {
     PA_CONTINUE = 0,
@@ -77,7 +78,43 @@ void sess_enter_step(mw_session *s, int i)
     }
 }
 
+static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames);
+
+enum { MW_STREAM_FLOATS = 4096 };   /* a streamed fill's buffer: 16 KiB, in L1 */
+
+/* sess_fill into a buffer larger than the last-level cache (an offline
+ * render, never an audio callback's block): MW_STREAM_FLOATS at a time into
+ * a buffer that stays in L1, each piece then streamed out (mw_stream_copy),
+ * so that the output is written once, without the read for ownership a
+ * plain store to a line out of the cache costs (sess_fill gives the same
+ * frames whatever its blocks).  Out of line: its buffer is on the stack
+ * only for such a fill. */
+static MW_NOINLINE void sess_fill_streamed(mw_session *s, float *out, ptrdiff_t frames)
+{
+    float buf[MW_STREAM_FLOATS];
+    const int C = s->stage.out_channels;
+    const ptrdiff_t piece = MW_STREAM_FLOATS / C;
+    ptrdiff_t m;
+    while (frames > 0) {
+        m = frames < piece ? frames : piece;
+        sess_fill_chunks(s, buf, m);
+        mw_stream_copy(out, buf, m * C);
+        out += m * C;
+        frames -= m;
+    }
+    mw_stream_done();
+}
+
 void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
+{
+    if (MW_HAVE_STREAM && mw_beyond_llc(frames * s->stage.out_channels)) {
+        sess_fill_streamed(s, out, frames);
+        return;
+    }
+    sess_fill_chunks(s, out, frames);
+}
+
+static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
 {
     ptrdiff_t done = 0, m, k, f;
     int64_t t0;

@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 
 import microwave as mw
+from microwave.envelopes import Envelope, Ramp
+from microwave.sessions import builtin
+from microwave.stage import Stage
 from signals import fill_in_blocks
 
 RATE = 48_000
@@ -48,7 +51,9 @@ def test_the_kernels_read_the_last_level_cache_the_machine_has():
     mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250),          # copied from a tile
     mw.Biphasic(freq_hz=3, amp_ua=200, phase_us=250),             # mostly rest
     mw.Monophasic(freq_hz=433.3, amp_ua=200, phase_us=250),       # pulse by pulse
-], ids=["tiled", "sparse", "stepped"])
+    mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250,           # scaled by an envelope, in L1, then streamed
+                envelope=Envelope((Ramp(1.0, 1.0, "cosine"), Ramp(1.0, 0.0, "linear")), loop=True)),
+], ids=["tiled", "sparse", "stepped", "enveloped"])
 def test_fills_either_side_of_the_last_level_cache_equal_small_blocks(spec, side):
     llc = llc_bytes() // 4                        # samples
     n = llc // 2 + 12_345 if side == "below" else llc + 12_345
@@ -57,3 +62,22 @@ def test_fills_either_side_of_the_last_level_cache_equal_small_blocks(spec, side
     small = fill_in_blocks(spec.generator(RATE), [65536] * (n // 65536) + [n % 65536])
     np.testing.assert_array_equal(buf[1:-1], small)
     assert buf[0] == -1.0 and buf[-1] == -1.0
+
+
+@pytest.mark.parametrize("side", ["below", "above"])
+def test_a_session_fill_either_side_of_the_last_level_cache_equals_small_blocks(side):
+    """A session's DAC frames (programs, gates and the stage; above the
+    cache rendered piece by piece in L1, then streamed out) are those of
+    the blocks an audio callback asks for, and the stage's clamp count too."""
+    llc = llc_bytes() // 4                        # float32 samples
+    frames = (llc // 2 + 12_345 if side == "below" else llc + 12_345) // 2
+    session = builtin("full-face")
+    big = session.engine(RATE, Stage())
+    buf = np.full((frames + 2, 2), -1.0, dtype=np.float32)
+    big.fill(buf[1:-1])
+    small = session.engine(RATE, Stage())
+    parts = [small.render(m) for m in [1023, 4096, 480] * (frames // 5599)]
+    parts.append(small.render(frames - sum(len(p) for p in parts)))
+    np.testing.assert_array_equal(buf[1:-1], np.concatenate(parts))
+    assert (buf[0] == -1.0).all() and (buf[-1] == -1.0).all()
+    assert np.count_nonzero(buf[1:-1]) > frames // 10
