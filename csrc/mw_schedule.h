@@ -43,8 +43,8 @@ typedef struct mw_schedule {
     double sw_f0sq, sw_4a, sw_s_lr, sw_lr, sw_f0s;
     /* a sweep's or a custom train's onsets (samples) of pulses sw_k0 ..
      * sw_k0 + sw_n - 1, computed MW_SWEEP_BATCH at a time: independent of
-     * each other, their divides and square roots overlap instead of waiting
-     * one for the other, and the train looks ahead in them (sched_ahead) */
+     * each other, their divides and square roots (a sweep's) overlap
+     * instead of waiting one for the other */
     int64_t sw_k0;
     int sw_n;
     int sw_last;             /* the pulse after the batch is past the end (or past int64): none */
@@ -81,6 +81,25 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
     return w > s->end_whole || (w == s->end_whole && f >= s->end_frac);
 }
 
+/* Onset t (samples) into the batch at b, as sched_next gives it: its
+ * whole samples and fraction, and amplitude scale amp; 0 (nothing stored)
+ * if it is past int64 (or NaN) or past the train's end: the train is over. */
+static inline int sched_batch_put(mw_schedule *s, int b, double t, double amp)
+{
+    int64_t w;
+    double f;
+    if (!(t < 9.0e18))
+        return 0;
+    w = (int64_t)t;              /* t >= 0: truncation is floor (and no libm call) */
+    f = t - w;
+    if (s->has_end && sched_past_end(s, w, f))
+        return 0;
+    s->sw_w[b] = w;
+    s->sw_f[b] = f;
+    s->sw_a[b] = amp;
+    return 1;
+}
+
 /* The sweep's next MW_SWEEP_BATCH onsets from pulse k on (sw_t: their
  * times, samples), then each onset's whole samples and fraction with the
  * tests sched_next made pulse by pulse (past int64, past the end): the
@@ -90,8 +109,7 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
 static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
 {
     int idx, n = MW_SWEEP_BATCH;
-    double t, f;
-    int64_t w;
+    double t;
     if (!s->sweep_log && s->f0 != s->f1 && (double)(s->k + MW_SWEEP_BATCH - 1) <= s->phase_at_end) {
         /* the whole batch on the linear part: mw_sweep_time's branch for
          * it, taken out of the loop */
@@ -104,20 +122,10 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
             s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
     }
     for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
-        t = s->sw_t[idx];
-        if (!(t < 9.0e18)) {     /* past int64 (or NaN): nothing more to play */
+        if (!sched_batch_put(s, idx, s->sw_t[idx], 1.0)) {
             n = idx;
             break;
         }
-        w = (int64_t)t;          /* t >= 0: truncation is floor (and no libm call) */
-        f = t - w;
-        if (s->has_end && sched_past_end(s, w, f)) {
-            n = idx;
-            break;
-        }
-        s->sw_w[idx] = w;
-        s->sw_f[idx] = f;
-        s->sw_a[idx] = 1.0;
     }
     s->sw_k0 = s->k;
     s->sw_n = n;
@@ -132,8 +140,8 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
 static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
 {
     int b, n = MW_SWEEP_BATCH;
-    double t, f;
-    int64_t w, cyc, idx;
+    double t;
+    int64_t cyc, idx;
     if (s->k == s->c_at) {
         cyc = s->c_cyc;
         idx = s->c_idx;
@@ -143,19 +151,10 @@ static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
     }
     for (b = 0; b < MW_SWEEP_BATCH; b++) {
         t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
-        if ((cyc > 0 && s->c_loop <= 0.0) || !(t < 9.0e18)) {
-            n = b;               /* played once, or past int64 (or NaN): nothing more to play */
+        if ((cyc > 0 && s->c_loop <= 0.0) || !sched_batch_put(s, b, t, s->c_amps[idx])) {
+            n = b;               /* played once, or over */
             break;
         }
-        w = (int64_t)t;          /* t >= 0: truncation is floor (and no libm call) */
-        f = t - w;
-        if (s->has_end && sched_past_end(s, w, f)) {
-            n = b;
-            break;
-        }
-        s->sw_w[b] = w;
-        s->sw_f[b] = f;
-        s->sw_a[b] = s->c_amps[idx];
         /* the pulse after it: the next onset, or the first of the next loop */
         idx += 1;
         if (idx == s->c_n) {
@@ -195,19 +194,6 @@ static inline int sched_next_batched(mw_schedule *s, int64_t *whole, double *fra
     frac[0] = s->sw_f[i];
     s->k += 1;
     return 1;
-}
-
-/* How many onsets after the one sched_next gives next the batch already
- * holds, from sw_w[i[0]], sw_f[i[0]] and sw_a[i[0]] on, as sched_next will
- * give them: a look ahead that gives nothing out (0 for a regular train,
- * and after the batch, whose next one is not computed yet). */
-static inline int sched_ahead(const mw_schedule *s, int *i)
-{
-    int64_t d = s->k - s->sw_k0;
-    if (s->kind == MW_SCHED_REGULAR || s->done || d >= s->sw_n)
-        return 0;
-    i[0] = (int)d;
-    return (int)(s->sw_n - d);
 }
 
 /* The onset and amplitude scale of the next pulse; 0 when the train is over. */
