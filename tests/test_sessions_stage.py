@@ -1,4 +1,5 @@
 """Sessions, modes and the output stage (the sessions issue)."""
+import dataclasses
 import math
 import re
 
@@ -9,7 +10,7 @@ import microwave as mw
 import physics
 from microwave import modes
 from microwave._core import Generator
-from microwave._core import SessionEngine
+from microwave._core import RECORD_DTYPE, SessionEngine
 from microwave.sessions import Session, Step, builtin, load
 from microwave.stage import AC_MARGIN, Stage
 
@@ -265,3 +266,49 @@ def test_report_states_what_a_stimulator_must():
     # the figures are microwave.report's; Session.report is the same call
     from microwave.report import report
     assert report(builtin("tighten"), Stage(compliance_v=1.5), RATE, electrode_area_cm2=0.05) == r
+
+
+class _ClampingStage(Stage):
+    """A DC stage whose compiled clamp sits at 5 % of the DAC's swing (the
+    stage's checks would refuse a session that reaches it: here the clamp
+    itself is under test)."""
+
+    def plan(self, *args):
+        return dataclasses.replace(super().plan(*args), clamp_dac=0.05)
+
+
+@pytest.mark.parametrize("name", ["full-face", "tighten", "lift"])
+def test_the_dc_stereo_path_equals_the_general_stage(name):
+    """Two DAC channels of a DC stage read the programs' samples where they
+    are (the train's tile, a run of one value: program_view) and clamp a
+    run of one value once; the same routes on a 3-channel card take the
+    general path (every sample into scratch, then the stage).  Both: the
+    same frames, clamp count, supervision and delivered record, in odd
+    blocks, under a clamp that really clamps, with a level ramp, a pause
+    and a scheduled stop on the way."""
+    session = builtin(name)
+    total = min(session.frames(RATE), 150 * RATE)
+    out = []
+    for stage in (_ClampingStage(channel_map=(0, 1)), _ClampingStage(channel_map=(0, 1), out_channels=3)):
+        eng = session.engine(RATE, stage)
+        eng.enable_record(1 << 14)
+        # at these seconds: half the level, full again; a pause, the end; blocks of odd sizes between
+        actions = [(40, "set_level", 0.5), (50, "set_level", 1.0), (70, "pause", True), (72, "pause", False),
+                   (130, "stop_at", 140 * RATE)]
+        frames, blocks, at, k = [], [1023, 7, 4097, 480, 32768, 1], 0, 0
+        while at < total:
+            while actions and at >= actions[0][0] * RATE:
+                _, what, arg = actions.pop(0)
+                getattr(eng, what)(arg)
+            frames.append(eng.render(min(blocks[k % len(blocks)], total - at)))
+            at += len(frames[-1])
+            k += 1
+        eng.flush_record()
+        rec = np.zeros(1 << 14, dtype=RECORD_DTYPE)
+        n = eng.drain_record(rec)
+        out.append((np.concatenate(frames), eng.supervision, rec[:n].tobytes()))
+    (a, sup_a, rec_a), (b, sup_b, rec_b) = out
+    assert np.array_equal(a.view(np.uint32), np.ascontiguousarray(b[:, :2]).view(np.uint32))
+    assert not b[:, 2].any()
+    assert sup_a == sup_b and sup_a["clamped"] > 0
+    assert rec_a == rec_b and len(rec_a) > 0
