@@ -45,7 +45,8 @@ static inline int stage_dc_stereo(const mw_stage *s)
 }
 
 /* stage_apply of a stage_dc_stereo stage, each channel's current read
- * where it is: the frames at a and at b, or, where a and b are NULL, one
+ * where it is: the frames at a and at b, or, where a and b are NULL (both
+ * or neither: every caller passes them so), one
  * value throughout, the float of bits ka and of bits kb (the same
  * operations on every sample, the same bits, each sample counted). */
 void stage_dc_stereo_apply(mw_stage *s, const float *a, const float *b, uint32_t ka, uint32_t kb, float *out,
