@@ -77,11 +77,11 @@ typedef struct mw_template {
      * end + 2, with a whole number or a breakpoint; exactly, the margin is
      * f's distance from x's cut (or from 1 minus it), constant in sign
      * between two cuts; in doubles each test rounds at most three times,
-     * by at most (end + 2) * 2**-52 each, so beyond eps (16 times their
-     * sum) it comes out as the exact test does, as at the interval's
+     * by at most (end + 2) * 2**-52 each, so beyond eps (over 16 times
+     * their sum) it comes out as the exact test does, as at the interval's
      * middle, where tpl_finish ran it.  The layout is then a lookup
-     * (tpl_rect_lay), and tpl_rect_write's arithmetic is tpl_rect_n's,
-     * so the samples are its bits.  nlay = 0: no table. */
+     * (tpl_rect_lay), and tpl_rect_put's arithmetic is tpl_rect_write's,
+     * so the samples are tpl_rect_n's bits.  nlay = 0: no table. */
     int nlay;
     int ncut;
     double lay_cut[MW_RECT_LAYS];               /* the cuts in (0, 1), ascending, then 2.0:

@@ -410,8 +410,9 @@ enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses w
  * out for this case (the same state is left behind), and the rests not
  * written gap by gap: the block is zeroed MW_ZERO_AHEAD samples at a time
  * ahead of the pulses (one memset instead of one a pulse), and each pulse
- * over it (tpl_render_rect writes its L samples, and up to 7 past them
- * that are zeroed again right after).  A
+ * over it (tpl_rect_put from the template's table of layouts, else
+ * tpl_rect_n, writes its L samples, and up to 7 past them that are zeroed
+ * again right after).  A
  * long rest of a streaming fill is still written with streaming stores.
  * Returns the new pos; s->n and every field train_advance sets are
  * brought up to date.  nflat is t->nflat, a constant where the common counts
