@@ -313,7 +313,7 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
 }
 
 /* program_fill of a shaped program (or under a live level) into a buffer
- * larger than the last-level cache: MW_GAIN_CHUNK samples at a time into a
+ * larger than the last-level cache: MW_STREAM_PIECE samples at a time into a
  * buffer that stays in L1, each chunk then streamed out (mw_stream_copy),
  * so that the output is written once, without the read for ownership a
  * plain store to a line out of the cache costs, while the next chunk is
@@ -322,10 +322,10 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
  * audio callback asks for. */
 static MW_NOINLINE void program_fill_streamed(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
-    float buf[MW_GAIN_CHUNK];
+    float buf[MW_STREAM_PIECE];
     ptrdiff_t m;
     while (n > 0) {
-        m = n < MW_GAIN_CHUNK ? n : MW_GAIN_CHUNK;
+        m = n < MW_STREAM_PIECE ? n : MW_STREAM_PIECE;
         program_fill(p, buf, m, level);
         mw_stream_copy(out, buf, m);
         out += m;
@@ -344,13 +344,15 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
     const float *src;
-    if (MW_HAVE_STREAM && mw_beyond_llc(n) && (program_shaped(p) || level != NULL)) {
+    const int plain = !program_shaped(p) && level == NULL;     /* no gain to apply */
+    const int beyond = mw_beyond_llc(n);
+    if (MW_HAVE_STREAM && beyond && !plain) {
         program_fill_streamed(p, out, n, level);
         return;
     }
     /* a fill larger than the last-level cache that no gain reads back again */
-    p->train.stream = mw_beyond_llc(n) && !program_shaped(p) && level == NULL;
-    if (!program_shaped(p) && level == NULL) {
+    p->train.stream = beyond && plain;
+    if (plain) {
         train_fill(&p->train, out, n);
         p->held = 1.0f;
         p->gpos += n;

@@ -80,10 +80,8 @@ void sess_enter_step(mw_session *s, int i)
 
 static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames);
 
-enum { MW_STREAM_FLOATS = 4096 };   /* a streamed fill's buffer: 16 KiB, in L1 */
-
 /* sess_fill into a buffer larger than the last-level cache (an offline
- * render, never an audio callback's block): MW_STREAM_FLOATS at a time into
+ * render, never an audio callback's block): MW_STREAM_PIECE at a time into
  * a buffer that stays in L1, each piece then streamed out (mw_stream_copy),
  * so that the output is written once, without the read for ownership a
  * plain store to a line out of the cache costs (sess_fill gives the same
@@ -91,9 +89,9 @@ enum { MW_STREAM_FLOATS = 4096 };   /* a streamed fill's buffer: 16 KiB, in L1 *
  * only for such a fill. */
 static MW_NOINLINE void sess_fill_streamed(mw_session *s, float *out, ptrdiff_t frames)
 {
-    float buf[MW_STREAM_FLOATS];
+    float buf[MW_STREAM_PIECE];
     const int C = s->stage.out_channels;
-    const ptrdiff_t piece = MW_STREAM_FLOATS / C;
+    const ptrdiff_t piece = MW_STREAM_PIECE / C;
     ptrdiff_t m;
     while (frames > 0) {
         m = frames < piece ? frames : piece;

@@ -30,6 +30,11 @@
  * MW_LLC_DEFAULT.  Never reads anything after load: safe in the audio thread. */
 size_t mw_llc_bytes(void);
 
+/* A fill larger than the last-level cache that is worked out in passes
+ * (an envelope's gains, a session's stage) is worked out this many floats
+ * at a time into a buffer in L1 (16 KiB), then streamed out. */
+enum { MW_STREAM_PIECE = 4096 };
+
 /* Whether a fill of n float32 samples is larger than the last-level cache. */
 static inline int mw_beyond_llc(ptrdiff_t n) { return (size_t)n * sizeof(float) > mw_llc_bytes(); }
 

@@ -43,9 +43,9 @@ typedef struct mw_rect_lay {
     uint8_t edge[MW_RECT_FLAT];                     /* sample lo[r] - 1 lies across the edge before piece r */
     uint8_t tail;       /* sample hi[nflat - 1] + 1 lies across the end */
     uint8_t tail_zero;  /* ... and starts at or after it (0.0f) */
-    /* for tpl_rect_put (tpl_finish's table): the pulse's length L, and the
-     * sample indices the arithmetic converts, converted once (whole
-     * numbers far below 2**53: exact) */
+    /* the pulse's length L, and the sample indices tpl_rect_write's
+     * arithmetic converts, converted once (whole numbers far below 2**53:
+     * exact) */
     int32_t L;
     double xe[MW_RECT_FLAT];    /* (double)(lo[r] - 1): the sample across the edge before piece r */
     double xt;                  /* (double)(hi[nflat - 1] + 1): the sample across the end */
@@ -80,8 +80,8 @@ typedef struct mw_template {
      * by at most (end + 2) * 2**-52 each, so beyond eps (over 16 times
      * their sum) it comes out as the exact test does, as at the interval's
      * middle, where tpl_finish ran it.  The layout is then a lookup
-     * (tpl_rect_lay), and tpl_rect_put's arithmetic is tpl_rect_write's,
-     * so the samples are tpl_rect_n's bits.  nlay = 0: no table. */
+     * (tpl_rect_lay), and tpl_rect_write writes the pulse from it as
+     * tpl_rect_n does: the same bits.  nlay = 0: no table. */
     int nlay;
     int ncut;
     double lay_cut[MW_RECT_LAYS];               /* the cuts in (0, 1), ascending, then 2.0:
@@ -293,49 +293,16 @@ static inline int tpl_rect_plan(const mw_template *t, double f, int64_t L, const
 }
 
 /* The pulse at fraction f, amplitude a, laid out by p (tpl_rect_plan's,
- * for the same f), written into dst, which has room for room floats (a
- * flat run is written 8 at a time while they fit: up to 7 samples past the
- * piece, which the next piece, or the caller, writes again). */
+ * for the same f, or tpl_finish's table), written into dst, which has
+ * room for room floats: each flat run 8 at a time while they fit (up to 7
+ * samples past the piece, which the next piece, or the caller, writes
+ * again).  The sample across the edge before piece r is the integral over
+ * it: with y = xe[r] - f = (double)(lo[r] - 1) - f, the part in piece r
+ * less c0, the integral up to its start in the piece before (0 before the
+ * onset; y is also that piece's (double)(hi + 1) - f), and the sample
+ * across the end the whole integral less the last piece's c0 at xt. */
 static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, double f, double a,
                                   float *dst, int64_t room, const int nf)
-{
-    int64_t lo, hi = -1, k;
-    double x0, c0 = 0.0;
-    float v;
-    int r, q;
-    MW_UNROLL
-    for (r = 0; r < nf; r++) {
-        lo = p->lo[r];
-        hi = p->hi[r];
-        if (p->edge[r]) {
-            /* the sample across the edge before the piece: c0 is the
-             * integral up to its start, in the piece before (0 before the onset) */
-            x0 = (double)(lo - 1) - f;
-            dst[lo - 1] = (float)(a * ((t->flat_cum[r] + ((x0 + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
-        }
-        v = (float)(t->v[t->flat[r]] * a);
-        for (k = lo; k <= hi && k + 8 <= room; k += 8)
-            for (q = 0; q < 8; q++)
-                dst[k + q] = v;
-        for (; k <= hi; k++)
-            dst[k] = v;
-        /* the integral up to the start of the sample after the piece, used
-         * if that sample lies across the next edge (in this piece) */
-        c0 = t->flat_cum[r] + (((double)(hi + 1) - f) - t->flat_bot[r]) * t->flat_vz[r];
-    }
-    if (p->tail)
-        dst[hi + 1] = p->tail_zero ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
-}
-
-/* tpl_rect_write for a layout of tpl_finish's table, where dst has room
- * for p->L + 7 floats: each run is written 8 at a time, spilling up to 7
- * samples past it (into samples written after it, in order, or past the
- * pulse: the caller's), with no test of room; the sample across each edge
- * is tpl_rect_write's arithmetic on the same doubles: y = (double)(lo[r] -
- * 1) - f is its x0 for piece r and the y0 (hi + 1 of the piece before) of
- * its c0, computed only where an edge sample uses them. */
-static inline void tpl_rect_put(const mw_template *t, const mw_rect_lay *p, double f, double a,
-                                float *dst, const int nf)
 {
     int64_t k, hi;
     double y, c0;
@@ -350,12 +317,11 @@ static inline void tpl_rect_put(const mw_template *t, const mw_rect_lay *p, doub
         }
         v = (float)(t->v[t->flat[r]] * a);
         hi = p->hi[r];
-        k = p->lo[r];
-        do {                    /* lo <= hi: tpl_rect_plan's */
+        for (k = p->lo[r]; k <= hi && k + 8 <= room; k += 8)
             for (q = 0; q < 8; q++)
                 dst[k + q] = v;
-            k += 8;
-        } while (k <= hi);
+        for (; k <= hi; k++)
+            dst[k] = v;
     }
     if (p->tail) {
         y = p->xt - f;

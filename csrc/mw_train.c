@@ -410,7 +410,7 @@ enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses w
  * out for this case (the same state is left behind), and the rests not
  * written gap by gap: the block is zeroed MW_ZERO_AHEAD samples at a time
  * ahead of the pulses (one memset instead of one a pulse), and each pulse
- * over it (tpl_rect_put from the template's table of layouts, else
+ * over it (tpl_rect_write from the template's table of layouts, else
  * tpl_rect_n, writes its L samples, and up to 7 past them that are zeroed
  * again right after).  A
  * long rest of a streaming fill is still written with streaming stores.
@@ -431,8 +431,8 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
     const mw_rect_lay *lay = tpl_rect_lay(t, cf);   /* the pulse's layout, if the template's table has it */
     const mw_rect_lay *next_lay = tpl_rect_lay(t, nf);  /* the next one's, looked up a pulse ahead */
     for (;;) {
-        if (lay != NULL && N - pos >= L + 8) {
-            tpl_rect_put(t, lay, cf, ca, out + pos, nflat);
+        if (lay != NULL) {
+            tpl_rect_write(t, lay, cf, ca, out + pos, N - pos, nflat);
         } else {
             x = cf + end;
             he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
