@@ -312,7 +312,9 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
     p->gpos = n0 + n;
 }
 
-/* program_fill of a shaped program (or under a live level) into a buffer
+/* program_fill of a shaped program (or under a live level), or of a plain
+ * one whose train has no tile to copy (a sweep, a custom train: rendered
+ * pulse by pulse), into a buffer
  * larger than the last-level cache: MW_STREAM_PIECE samples at a time into a
  * buffer that stays in L1, each chunk then streamed out (mw_stream_copy),
  * so that the output is written once, without the read for ownership a
@@ -346,11 +348,12 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
     const float *src;
     const int plain = !program_shaped(p) && level == NULL;     /* no gain to apply */
     const int beyond = mw_beyond_llc(n);
-    if (MW_HAVE_STREAM && beyond && !plain) {
+    if (MW_HAVE_STREAM && beyond && (!plain || train_tile_need(&p->train) == 0)) {
         program_fill_streamed(p, out, n, level);
         return;
     }
-    /* a fill larger than the last-level cache that no gain reads back again */
+    /* a fill larger than the last-level cache that no gain reads back
+     * again, copied from the train's tile */
     p->train.stream = beyond && plain;
     if (plain) {
         train_fill(&p->train, out, n);
