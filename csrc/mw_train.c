@@ -392,28 +392,32 @@ static inline void fill_const(float *out, ptrdiff_t m, float value)
         out[j] = value;
 }
 
-/* zeros between pulses (long in sparse trains) */
-static inline void fill_rest(const mw_train *s, float *out, ptrdiff_t m)
+/* m zeros of a rest, a long one by streaming stores in a fill that streams */
+static inline void fill_rest_run(float *out, ptrdiff_t m, int stream)
 {
-    if (s->stream && m >= 1024 && !s->recording)
+    if (stream && m >= 1024)
         mw_stream_fill(out, m, 0.0f);
     else
         fill_const(out, m, 0.0f);
 }
 
-enum { MW_ZERO_AHEAD = 1024 };   /* samples zeroed at once ahead of the pulses written over them */
+/* zeros between pulses (long in sparse trains) */
+static inline void fill_rest(const mw_train *s, float *out, ptrdiff_t m)
+{
+    fill_rest_run(out, m, s->stream && !s->recording);
+}
+
+enum { MW_REST_SHORT = 64 };     /* train_run_rect: a rest up to this long is zeroed 8 samples a store */
 
 /* Pulses of their own of a rectangular template that fit whole in the
  * block, one after the other, from out[pos] (the current pulse's onset
  * sample) on: the loop of train_render's pulses of their own, with the
  * train's state in locals, train_advance and train_consider_cache written
- * out for this case (the same state is left behind), and the rests not
- * written gap by gap: the block is zeroed MW_ZERO_AHEAD samples at a time
- * ahead of the pulses (one memset instead of one a pulse), and each pulse
- * over it (tpl_rect_write from the template's table of layouts, else
- * tpl_rect_n, writes its L samples, and up to 7 past them that are zeroed
- * again right after).  A
- * long rest of a streaming fill is still written with streaming stores.
+ * out for this case (the same state is left behind).  Each pulse
+ * (tpl_rect_write from the template's table of layouts, else tpl_rect_n)
+ * writes its L samples and up to 7 past them; the rest after it (at least
+ * 8 samples, so those too) is zeroed 8 samples a store when short, with
+ * one call when long (streaming stores in a fill that streams).
  * Returns the new pos; s->n and every field train_advance sets are
  * brought up to date.  nflat is t->nflat, a constant where the common counts
  * are dispatched (train_render), so that each pulse's pieces unroll. */
@@ -427,7 +431,8 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
     double amp, x;
     int has_prev = s->has_prev, has_next = s->has_next, cached = 1;
     int stream = s->stream && !s->recording;
-    ptrdiff_t g, q, z = pos;            /* out[pos..z) not written by a pulse are zeros */
+    ptrdiff_t g, q;
+    int k;
     const mw_rect_lay *lay = tpl_rect_lay(t, cf);   /* the pulse's layout, if the template's table has it */
     const mw_rect_lay *next_lay = tpl_rect_lay(t, nf);  /* the next one's, looked up a pulse ahead */
     for (;;) {
@@ -441,29 +446,25 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         }
         pos += L;
         n += L;
-        if (N - pos >= 8) {
-            for (q = 0; q < 8; q++)
-                out[pos + q] = 0.0f;
-        } else {
-            for (q = 0; q < N - pos; q++)
-                out[pos + q] = 0.0f;
-        }
         g = N;
         if (has_next && nw - n < N - pos)
             g = pos + (ptrdiff_t)(nw - n);
-        if (g > z) {
-            if (z < pos)
-                z = pos;
-            if (stream && g - z >= 1024) {
-                mw_stream_fill(out + z, g - z, 0.0f);
-                z = g;
-            } else {
-                ptrdiff_t zend = g - z < MW_ZERO_AHEAD ? z + MW_ZERO_AHEAD : g;
-                if (zend > N)
-                    zend = N;
-                fill_const(out + z, zend - z, 0.0f);
-                z = zend;
-            }
+        /* the rest until the next onset (g), and at least the 8 samples
+         * after the pulse that its runs may have written: 8 at a time while
+         * they fit (up to 7 past g, which the next pulse writes again), a
+         * long rest by fill_rest's stores */
+        if (g - pos > MW_REST_SHORT) {
+            fill_rest_run(out + pos, g - pos, stream);
+        } else if (N - pos >= MW_REST_SHORT + 8) {
+            q = pos;
+            do {
+                for (k = 0; k < 8; k++)
+                    out[q + k] = 0.0f;
+                q += 8;
+            } while (q < g);
+        } else {
+            for (q = pos; q < N && (q < g || q < pos + 8); q++)
+                out[q] = 0.0f;
         }
         n += g - pos;
         pos = g;
