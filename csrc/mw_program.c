@@ -312,6 +312,16 @@ MW_CLONES void mw_gain_hold(mw_program *p, float *out, const float *src, ptrdiff
     p->gpos = n0 + n;
 }
 
+/* A unit under way holds a gain other than 1 (a live level's, taken at its
+ * start): a program with no envelope and no gate still applies it, with
+ * no live level, until the next unit starts (a level back at 1 leaves the
+ * level pointer NULL from the next chunk on, in the middle of a unit).  At
+ * the start (held 0, gpos 0) no unit is under way. */
+static inline int held_pending(const mw_program *p)
+{
+    return p->held != 1.0f && p->gpos > 0;
+}
+
 /* program_fill of a shaped program (or under a live level), or of a plain
  * one whose train has no tile to copy (a sweep, a custom train: rendered
  * pulse by pulse), into a buffer
@@ -346,7 +356,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
     const float *src;
-    const int plain = !program_shaped(p) && level == NULL;     /* no gain to apply */
+    const int plain = !program_shaped(p) && level == NULL && !held_pending(p);     /* no gain to apply */
     const int beyond = mw_beyond_llc(n);
     if (MW_HAVE_STREAM && beyond && (!plain || train_tile_need(&p->train) == 0)) {
         program_fill_streamed(p, out, n, level);
@@ -429,7 +439,7 @@ ptrdiff_t program_view(mw_program *p, float *out, ptrdiff_t n, const float *leve
     int shaped = program_shaped(p);
     kind[0] = MW_VIEW_OUT;
     src[0] = out;
-    if (level != NULL || (shaped && !gain_steady(p, n, &h))) {
+    if (level != NULL || (shaped ? !gain_steady(p, n, &h) : held_pending(p))) {
         program_fill(p, out, n, level);
         return n;
     }

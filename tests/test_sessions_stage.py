@@ -5,6 +5,7 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 import microwave as mw
 import physics
@@ -167,6 +168,42 @@ def test_session_render_is_block_size_invariant():
         parts.append(engine.render(k))
         n += k
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(freq=st.sampled_from([100, 200]), phase_us=st.integers(300, 1000), channels=st.sampled_from([1, 2]),
+       moves=st.lists(st.tuples(st.one_of(st.just(1.0), st.sampled_from([0.25, 0.5, 0.75])),
+                                st.one_of(st.integers(1, 48), st.integers(1, 700))),
+                      min_size=2, max_size=16))
+@example(freq=100, phase_us=1000, channels=1, moves=[(0.5, 500), (1.0, 10), (1.0, 490)])
+@example(freq=100, phase_us=1000, channels=2, moves=[(0.5, 500), (1.0, 10), (1.0, 490)])
+def test_an_ungated_engine_holds_each_units_gain_when_the_level_returns_to_one(freq, phase_us, channels, moves):
+    """A SessionEngine built without step gates runs unshaped programs; the
+    live level is a gain each unit takes where it starts, held to its end.
+    Once the level is back at exactly 1 the engine passes no level array
+    (from the next chunk on): a unit that started at a lower level must
+    keep that gain to its end, not jump to full gain in mid-pulse.  Oracle:
+    the plain train times the level at each unit's onset (units are pulses
+    every RATE / freq samples from sample 0; a ramp of one sample puts the
+    level at each fill's target from that fill's first sample)."""
+    plan = mw.Biphasic(freq_hz=freq, amp_ua=200, phase_us=phase_us).plan(RATE)
+    stage = Stage(channel_map=(0,)) if channels == 1 else Stage()    # 2: the DC stereo path (program_view)
+    engine = SessionEngine([Generator(plan)], [RATE], [[0] * channels], stage.plan(channels, RATE), RATE,
+                           float(RATE), ramp_s=1.0 / RATE)
+    parts, levels = [], []
+    for level, frames in moves:
+        engine.set_level(level)
+        parts.append(engine.render(frames))
+        levels.append(np.full(frames, level))
+    out = np.concatenate(parts)
+    level = np.concatenate(levels)
+    train = np.empty(len(out), dtype=np.float32)
+    Generator(plan).fill(train)
+    period = RATE // freq
+    onset = np.arange(len(out)) // period * period
+    want = train.astype(np.float64) * level[onset]
+    for c in range(channels):
+        np.testing.assert_allclose(out[:, c] / stage.dac_per_ua(c), want, rtol=1e-6, atol=1e-9)
 
 
 # ---- TOML ----------------------------------------------------------------------------------------
