@@ -195,3 +195,77 @@ def test_specs_and_sessions_show_as_pictures_in_a_notebook():
             "print(mw.Biphasic(freq_hz=30, amp_ua=200, phase_us=500)._repr_png_())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "None", r.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("play", "tighten", "--device", "999", "--duration", "1", "--acknowledge", "--no-history"),
+    ("calibrate", "--device", "999", "--tone", "1"),
+])
+def test_a_device_portaudio_cannot_open_is_one_line(tmp_path, args):
+    """A device PortAudio cannot open (an index it does not have; with no
+    sound card, any device) is one line and exit 2, not a traceback of
+    sounddevice.PortAudioError."""
+    r = cli(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert r.stderr.startswith(f"microwave {args[0]}: error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_current_that_cannot_write_raises_oserror_naming_the_file_and_leaves_nothing(tmp_path):
+    from microwave.files import write_current
+    target = tmp_path / "x.wav"
+    target.mkdir()                  # a directory where the file should go
+    with pytest.raises(OSError, match=f"cannot write {target}: "):
+        write_current(target, np.linspace(-50, 50, 1000))
+    assert [p.name for p in tmp_path.iterdir()] == ["x.wav"] and not any(target.iterdir())
+
+
+def test_write_current_onto_a_full_disk_leaves_no_partial_file(tmp_path):
+    from microwave.files import write_current
+    small = tmp_path / "small"
+    small.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(small)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    try:
+        with pytest.raises(OSError, match="no space left on device"):
+            write_current(small / "big.wav", np.full(200_000, 50.0))
+        assert list(small.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(small)])
+
+
+def test_an_error_with_its_own_cause_is_not_called_a_full_disk(tmp_path, monkeypatch):
+    """A filesystem that reports no free space (/proc, a read-only image)
+    but failed for another reason says that reason."""
+    import shutil
+    target = tmp_path / "x.wav"
+    target.mkdir()
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(0, 0, 0))
+    s = Session("t", builtin("tighten").steps[:1], auto_off_s=1)
+    with pytest.raises(OSError) as e:
+        render_to_file(s, target, RATE)
+    assert "no space" not in str(e.value) and "directory" in str(e.value), e.value
+
+
+@pytest.mark.parametrize("name", ["p.svg", "p.jpg", "p"])
+def test_plot_refuses_a_file_that_is_not_a_png(tmp_path, name):
+    from microwave.plot import plot_session
+    with pytest.raises(ValueError, match=rf"path=.*{name}.*\.png"):
+        plot_session(builtin("tighten"), tmp_path / name)
+    r = cli("plot", "tighten", "-o", str(tmp_path / name))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and ".png" in r.stderr, r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_that_cannot_write_names_the_file_not_its_temporary(tmp_path):
+    pytest.importorskip("matplotlib")
+    from microwave.plot import plot_session
+    target = tmp_path / "p.png"
+    target.mkdir()
+    with pytest.raises(OSError) as e:
+        plot_session(builtin("tighten"), target, rate=8000)
+    assert str(e.value).startswith(f"cannot write {target}: ") and ".part" not in str(e.value) \
+        and f".{target.name}." not in str(e.value), e.value
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]

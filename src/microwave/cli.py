@@ -292,8 +292,10 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, OSError, ImportError, RuntimeError) as e:
+    except (ValueError, TypeError, OSError, ImportError, RuntimeError, *_sound_card_errors()) as e:
         msg = str(e)
+        if isinstance(e, _sound_card_errors()):
+            msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the output devices)"
         src = getattr(args, "session", None)
         if src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
             msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
@@ -302,6 +304,14 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"microwave {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _sound_card_errors() -> tuple:
+    """sounddevice's PortAudioError once sounddevice is loaded (a device
+    PortAudio cannot open, no sound card at all): a user's error, told in
+    one line like the others."""
+    err = getattr(sys.modules.get("sounddevice"), "PortAudioError", None)
+    return (err,) if isinstance(err, type) and issubclass(err, BaseException) else ()
 
 
 if __name__ == "__main__":

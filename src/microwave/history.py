@@ -923,9 +923,9 @@ def _show(r: Record, timeline: list[Second]) -> str:
 def _plot_png(r: Record, timeline: list[Second], path: Path) -> Path:
     """The level and the cumulative charge of record ``r`` over time, to the PNG ``path`` (matplotlib)."""
     from ._extras import require
-    from .backends.file import staged
+    from .backends.file import png_target, save_png
     from .plot import _figure
-    path = _checks.path("path", path)
+    path = png_target("path", path)
     require("matplotlib", "plot", "plotting")
     Figure = _figure()
     t = np.array([s.second for s in timeline], float)
@@ -941,6 +941,4 @@ def _plot_png(r: Record, timeline: list[Second], path: Path) -> Path:
         ax2.plot(te, np.append(0.0, np.cumsum(q)) if len(t) else te, label=label)
     ax2.set(xlabel="time (s, pauses excluded)", ylabel="charge, all channels (uC)")
     ax2.legend(loc="upper left", fontsize=8)
-    with staged(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=100)
-    return path
+    return save_png(fig, path, 100)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _checks
 from ._extras import require
-from .backends.file import staged
+from .backends.file import png_target, save_png
 from .sessions import Session
 from .stage import UA_PER_UNIT, ua_stage
 
@@ -29,7 +29,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     session : Session
         What to plot.
     path : str or os.PathLike
-        The PNG file (written whole, or not at all).
+        The PNG file, ending ``.png`` (written whole, or not at all).
     rate : int
         Samples per second, Hz (1000 to 768000; default 48000).
     start_s : float or None
@@ -47,14 +47,15 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     Raises
     ------
     ValueError, TypeError
-        A parameter out of range or of the wrong type (named in the message).
+        A parameter out of range or of the wrong type, or a path not ending
+        ``.png`` (named in the message).
     ImportError
         matplotlib is not installed (``pip install microwave[plot]``).
     OSError
-        The file cannot be written.
+        The file cannot be written (naming it and the cause).
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
-    path = _checks.path("path", path)
+    path = png_target("path", path)
     rate = _checks.rate(rate)
     if start_s is not None:
         start_s = _checks.number("start_s", start_s, 0, session.seconds, unit="s")
@@ -83,9 +84,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     ax2.axhline(0, color="0.5", lw=0.5)
     ax2.set(title=f"waveform from {start_s:g} s", xlabel="time (s)", ylabel="current (uA)")
     ax2.legend(loc="lower right", fontsize=8)
-    with staged(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=110)
-    return path
+    return save_png(fig, path, 110)
 
 
 def _figure():

@@ -13,6 +13,7 @@ bit what goes to the DAC); FLAC as 24-bit integer (lossless for a 24-bit DAC).
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import shutil
@@ -85,7 +86,7 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
         A parameter out of range or of the wrong type, a suffix other than
         .wav or .flac, or ``full_scale_ua`` below the array's peak.
     OSError
-        The file cannot be written.
+        The file cannot be written, naming it and the cause; nothing is left behind.
     """
     path, subtype = _target("path", path)
     x = _current("current_ua", current_ua)
@@ -96,8 +97,12 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     if peak > full * (1 + 1e-6):   # float32 renders may sit a rounding above a spec's peak_ua
         raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
                          f"clip; give at least the peak (or None for the peak)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, (x / full if full > 0 else x).astype(np.float32), rate, subtype=subtype)
+    y = (x / full if full > 0 else x).astype(np.float32)
+    try:
+        with staged(path, ".part" + path.suffix) as tmp:
+            sf.write(tmp, y, rate, subtype=subtype, format=path.suffix[1:].upper())
+    except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
+        raise OSError(f"cannot write {path}: {_cause(e, path, y.nbytes)}") from None
     return path
 
 
@@ -199,10 +204,36 @@ def _current(name: str, value) -> np.ndarray:
 
 
 def _cause(e: BaseException, path: Path, need: int) -> str:
-    """What went wrong, in words: a full disk is told as one."""
+    """What went wrong, in words: a full disk is told as one.  An error
+    that carries its own cause (an errno other than a full disk's) says
+    that cause, whatever space the filesystem reports: /proc, or a
+    read-only image, reports none."""
+    own = getattr(e, "errno", None)
+    if isinstance(e, OSError) and own is not None and own not in (errno.ENOSPC, errno.EDQUOT):
+        return f"{e.strerror or e} (nothing was written)"
     try:
         if shutil.disk_usage(path.parent).free < need:
             return "no space left on device (nothing was written)"
     except OSError:
         pass
     return f"{getattr(e, 'strerror', None) or e} (nothing was written)"
+
+
+def png_target(name: str, value) -> Path:
+    """A path to write a PNG plot to: its extension must say so (a plot is
+    never written as PNG bytes under another format's name)."""
+    path = _checks.path(name, value)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"{name}={str(path)!r} has an unknown extension: use .png (plots are written as PNG)")
+    return path
+
+
+def save_png(fig, path: Path, dpi: int) -> Path:
+    """Write the matplotlib figure ``fig`` to the PNG ``path``, whole or not
+    at all; a failure is an OSError naming ``path`` and the cause."""
+    try:
+        with staged(path, ".png") as tmp:
+            fig.savefig(tmp, dpi=dpi, format="png")
+    except OSError as e:
+        raise OSError(f"cannot write {path}: {_cause(e, path, 1 << 20)}") from None
+    return path
