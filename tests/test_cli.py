@@ -30,6 +30,23 @@ def test_render_equals_the_api_bit_for_bit(tmp_path):
     np.testing.assert_array_equal(data, expected)
 
 
+def test_python_dash_m_microwave_is_the_command(tmp_path):
+    """``python -m microwave`` runs the same command as ``microwave``: a
+    render through it equals the one through microwave.cli, and its usage
+    names the command."""
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    args = ("render", "tighten", "--duration", "2", "--rate", "8000")
+    r = subprocess.run([sys.executable, "-m", "microwave", *args, "-o", str(a)], capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert cli(*args, "-o", str(b)).returncode == 0
+    (da, ra), (db, rb) = sf.read(a, dtype="float32"), sf.read(b, dtype="float32")   # (the headers hold a time)
+    assert ra == rb == 8000 and da.size > 0
+    np.testing.assert_array_equal(da, db)
+    h = subprocess.run([sys.executable, "-m", "microwave", "--help"], capture_output=True, text=True, timeout=60)
+    assert h.returncode == 0 and h.stdout.startswith("usage: microwave ")
+
+
 @pytest.mark.parametrize("block", [1, 777, 65536])
 def test_file_render_is_block_size_invariant(tmp_path, block):
     s = Session("t", builtin("tighten").steps[:1], auto_off_s=3)
