@@ -105,19 +105,41 @@ def test_a_full_disk_names_the_file_and_the_cause_and_leaves_nothing(tmp_path):
         subprocess.run(["umount", str(small)])
 
 
+BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
+
+
 @pytest.mark.parametrize("args, words", [
-    (("render", "lift", "-o", "x.wav", "--duration", "0"), "seconds=0"),
-    (("render", "lift", "-o", "x.wav", "--duration", "1e308"), "seconds=1e+308"),
-    (("render", "no-such-session", "-o", "x.wav"), "no-such-session"),
-    (("render", "lift", "-o", "x.mp3"), "x.mp3"),
-    (("render", "lift", "-o", "x.wav", "--rate", "12"), "rate=12"),
-    (("info", "lift", "--area", "0"), "electrode_area_cm2=0"),
+    # the option as typed, its value as typed, and what is allowed, in plain numbers
+    (("render", "lift", "-o", "x.wav", "--duration", "0"),
+     "--duration 0 is not allowed: it must be a finite number in (0, 180] s"),
+    (("render", "lift", "-o", "x.wav", "--duration", "1e308"),
+     "--duration 1e308 is not allowed: it must be a finite number in (0, 180] s"),
+    (("render", "full-face", "-o", "x.wav", "--duration=1e9"),
+     "--duration 1e9 is not allowed: it must be a finite number in (0, 270] s"),
+    (("render", "no-such-session", "-o", "x.wav"),
+     f"SESSION no-such-session is neither a built-in session ({BUILTIN_NAMES}) nor an existing file"),
+    (("info", "missing.toml"),
+     f"SESSION missing.toml is neither a built-in session ({BUILTIN_NAMES}) nor an existing file"),
+    (("render", "lift", "-o", "x.mp3"), "--output x.mp3 has an unknown extension: use .wav or .flac"),
+    (("render", "lift", "-o", "x.wav", "--rate", "12"),
+     "--rate 12 is out of range: it must be an integer in [1000, 768000]"),
+    (("info", "lift", "--area", "0"), "--area 0 is not allowed: it must be a finite number in (0, 1000] cm2"),
+    (("plot", "tighten", "-o", "x.png", "--start", "-1"),
+     "--start -1 is not allowed: it must be a finite number in [0, 180] s"),
+    (("history", "--last", "-3"), "--last -3 is out of range: it must be an integer >= 0"),
+    (("history", "show", "-3"), "ID -3 is out of range: it must be an integer >= 0"),
+    (("play", "tighten", "--latency", "5", "--acknowledge", "--no-history"),
+     "--latency 5 is not allowed: it must be a finite number in [0.001, 2] s"),
+    (("calibrate", "--device", "0", "--tone", "0"),
+     "--tone 0 is not allowed: it must be a finite number in [1, 600] s"),
 ])
 def test_errors_are_one_clear_line(tmp_path, args, words):
+    """A bad value names the option the user typed (not the API's parameter),
+    the value as typed, and what is allowed."""
     r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and words in lines[0], r.stderr
+    assert len(lines) == 1 and lines[0] == f"microwave {args[0]}: error: {words}", r.stderr
     assert not any(tmp_path.iterdir())
 
 
@@ -126,6 +148,71 @@ def test_bad_toml_error_names_the_line(tmp_path):
     p.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = -5\n')
     r = cli("info", str(p))
     assert r.returncode == 2 and f"{p}:4:" in r.stderr and "seconds=-5" in r.stderr
+
+
+def test_an_option_error_from_a_session_file_names_the_option_not_the_file(tmp_path):
+    """The session file loaded: the refusal is about the option, and says so
+    (the file is named only for a refusal of what the file asks)."""
+    session = tmp_path / "s.toml"
+    session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 5\n')
+    r = cli("render", str(session), "-o", str(tmp_path / "x.wav"), "--duration", "9")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr == "microwave render: error: --duration 9 is not allowed: it must be a finite number in (0, 5] s\n"
+
+
+def test_every_option_has_help_with_its_default():
+    """``microwave <command> --help`` documents every option: a help string,
+    and the default of an option that has one."""
+    import argparse
+
+    from microwave.cli import build_parser
+
+    def parsers(p, name):
+        yield name, p
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for sub, q in a.choices.items():
+                    yield from parsers(q, f"{name} {sub}")
+
+    for name, p in parsers(build_parser(), "microwave"):
+        text = " ".join(p.format_help().split())
+        for a in p._actions:
+            if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert a.help, f"{name} {a.option_strings or a.dest}: no help"
+            if a.default not in (None, False):
+                assert f"default {a.default}" in text, f"{name} {a.option_strings}: its default is not told"
+            elif a.option_strings and not a.required and a.const is None:
+                assert "(default" in a.help or "(required" in a.help, \
+                    f"{name} {a.option_strings}: what happens without it is not told"
+    r = cli("render", "--help")
+    assert r.returncode == 0 and "sample rate, Hz (1000 to 768000; default 48000)" in " ".join(r.stdout.split())
+
+
+@pytest.mark.parametrize("name", ["full-face", "lift", "tighten", "infuse", "fsm"])
+def test_info_prints_figures_a_person_reads(name):
+    """No float noise (a DC of 3.234e-16 uA is 0) and no exponents
+    (450000 us is 450 ms): every figure in plain digits."""
+    import re
+    r = cli("info", name)
+    assert r.returncode == 0, r.stderr
+    assert not re.search(r"\de[+-]?\d", r.stdout), [x for x in r.stdout.splitlines() if re.search(r"\de[+-]?\d", x)]
+    dc = next(x for x in r.stdout.splitlines() if x.startswith("DC component"))
+    if name == "infuse":
+        assert dc == "DC component over the session: ch0 15.8 uA, ch1 15.8 uA"
+    else:
+        assert dc == "DC component over the session: ch0 0 uA, ch1 0 uA"
+        assert all("DC 0 uA as rendered (0 uA by the spec)" in x for x in r.stdout.splitlines() if " DC " in x)
+    phases = {"full-face": "+240 uA x 450 ms", "lift": "+240 uA x 450 ms", "infuse": "+80 uA x 4 ms",
+              "tighten": "+140 uA x 500 us, -140 uA x 500 us", "fsm": "+150 uA x 2.174 ms, -150 uA x 2.174 ms"}
+    assert f"phases {phases[name]}" in r.stdout
+
+
+@pytest.mark.parametrize("us, text", [(0.5, "0.5 us"), (500, "500 us"), (999.96, "1 ms"), (2173.913, "2.174 ms"),
+                                      (450_000, "450 ms"), (1_500_000, "1.5 s"), (86_400e6, "86400 s")])
+def test_info_durations_in_the_unit_that_fits(us, text):
+    from microwave.cli import _us
+    assert _us(us) == text
 
 
 def test_info_reports_the_safety_figures_and_the_dc_that_renders(tmp_path):

@@ -78,6 +78,9 @@ def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> i
         value = f
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
+        if hi is not None and value > hi and not _told(hi):
+            raise ValueError(f"{name}={value!r} is out of range: too large; it must be an integer{allowed} "
+                             f"and at most {hi}")
         raise ValueError(f"{name}={value!r} is out of range: it must be an integer{allowed}")
     return value
 
@@ -168,8 +171,15 @@ def keyed(name: str, value, table: dict, allowed: str):
     return table[key]
 
 
+def _told(bound) -> bool:
+    """Whether a range's bound is worth telling a person: not a technical
+    ceiling such as an SQLite integer's (2**62 reads as 4.61169e+18)."""
+    return bound is None or abs(bound) < 2 ** 53
+
+
 def _range(lo, hi, lo_open, hi_open, unit) -> str:
     u = f" {unit}" if unit else ""
+    lo, hi = (lo if _told(lo) else None), (hi if _told(hi) else None)
     if lo is not None and hi is not None:
         return f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}{u}"
     if lo is not None:

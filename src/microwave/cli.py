@@ -6,6 +6,9 @@ path to a TOML file.  Errors print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import math
+import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -18,6 +21,14 @@ __all__ = ["main", "build_parser"]
 
 def _stage(path):
     return Stage.from_toml(path) if path else Stage()
+
+
+def _session(text: str):
+    """The session SESSION names: a built-in, or a session file that exists."""
+    if text not in BUILTINS and text and not Path(text).exists():
+        raise ValueError(f"SESSION {shlex.quote(text)} is neither a built-in session ({', '.join(BUILTINS)}) "
+                         f"nor an existing file")
+    return resolve(text)
 
 
 def _progress_bar(stream):
@@ -36,7 +47,7 @@ def _progress_bar(stream):
 
 def cmd_render(a) -> int:
     from .backends.file import render_to_file
-    session = resolve(a.session)
+    session = _session(a.session)
     path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
     print(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
     return 0
@@ -44,15 +55,46 @@ def cmd_render(a) -> int:
 
 def cmd_plot(a) -> int:
     from .plot import plot_session
-    session = resolve(a.session)
+    session = _session(a.session)
     path = plot_session(session, a.output, rate=a.rate, start_s=a.start, span_s=a.span)
     print(f"wrote {path}")
     return 0
 
 
+def _digits(x: float) -> str:
+    """``x`` to 4 significant digits, in plain digits (never an exponent: 86400, 0.00433)."""
+    import numpy as np
+    return np.format_float_positional(x, precision=4, unique=False, fractional=False, trim="-")
+
+
+def _fig(x: float, whole: float = 0.0) -> str:
+    """A figure as a person reads it: 4 significant digits, and 0 for one
+    that is zero to rounding -- below 1e-6 of ``whole``, the size of what it
+    is a part of.  The samples are float32 (a 24-bit mantissa: 6e-8 of full
+    scale), so a DC of 3e-16 uA, or of 1e-7 uA, in a 100 uA pulse train is
+    the rounding of the samples, not a current."""
+    if not math.isfinite(x):
+        return f"{x}"
+    if x == 0 or abs(x) < 1e-6 * abs(whole):
+        return "0"
+    return _digits(x)
+
+
+def _us(us: float) -> str:
+    """A duration given in us, in the unit that fits it: us below 1 ms, ms
+    below 1 s, s from 1 s (4 significant digits: 450000 -> '450 ms')."""
+    if not math.isfinite(us):
+        return f"{us} us"
+    us = float(_digits(us))          # rounded first, so that 999.96 us is '1 ms', not '1000 us'
+    for unit, scale in (("s", 1e6), ("ms", 1e3)):
+        if abs(us) >= scale:
+            return f"{_digits(us / scale)} {unit}"
+    return f"{_digits(us)} us"
+
+
 def cmd_info(a) -> int:
     from .report import report
-    session = resolve(a.session)
+    session = _session(a.session)
     stage = _stage(a.stage)
     r = report(session, stage, a.rate, a.area)
     p = print
@@ -60,24 +102,29 @@ def cmd_info(a) -> int:
     p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"
       + (f" (corner {stage.corner_hz:g} Hz +-{100 * stage.corner_tolerance:g} %)" if stage.coupling == "ac" else "")
       + (f", load {stage.load_ohm_min:g}-{stage.load_ohm_max:g} ohm" if stage.mode == "voltage" else "")
-      + f"; max {r['max_ua']:g} uA; session peak {r['peak_ua']:g} uA asked")
-    p(f"worst current predicted to flow (every corner and load, abrupt stops included): {r['worst_ua']:.4g} uA "
-      f"at the session's level, {r['worst_ua_at_max_level']:.4g} uA at its highest level ({r['max_level']:.3g}x)")
+      + f"; max {_fig(r['max_ua'])} uA; session peak {_fig(r['peak_ua'])} uA asked")
+    p(f"worst current predicted to flow (every corner and load, abrupt stops included): {_fig(r['worst_ua'])} uA "
+      f"at the session's level, {_fig(r['worst_ua_at_max_level'])} uA at its highest level ({r['max_level']:.3g}x)")
     p("steps:")
     for s in r["steps"]:
-        p(f"  {s['start_s']:7.1f} s  {s['zone']:<10} {s['label'] or 'custom':<9} {s['seconds']:6.1f} s")
+        p(f"  {s['start_s']:7.1f} s  {s['zone']:<10} {s['label'] or 'custom':<10} {s['seconds']:6.1f} s")
         for c, ch in enumerate(s["channels"]):
-            phases = ", ".join(f"{a:+.4g} uA x {w:.4g} us" for a, w in zip(ch["phase_amps_ua"], ch["phase_widths_us"]))
-            p(f"      ch{c}: {ch['pulse_rate_hz']:.4g} pulses/s; phases {phases}")
-            p(f"           peak {ch['peak_ua']:.4g} uA, rms {ch['rms_ua']:.4g} uA, DC {ch['dc_ua']:.4g} uA as rendered "
-              f"({ch['spec_dc_ua']:.4g} uA by the spec); net charge/pulse {ch['net_charge_per_pulse_uc']:.4g} uC, "
-              f"max phase charge {ch['max_phase_charge_uc']:.4g} uC; "
-              f"density peak {ch['peak_density_ma_cm2']:.3g} / rms {ch['rms_density_ma_cm2']:.3g} mA/cm2")
-    p("DC component over the session: " + ", ".join(f"ch{c} {v:.4g} uA" for c, v in enumerate(r["dc_ua"])))
-    p(f"net dose (INFUSE): {r['dose_ua_min']:.4g} uA*min on the most dosed channel (limit {r['max_dose_ua_min']:g})")
+            peak = ch["peak_ua"]
+            phases = ", ".join(f"{'+' if a > 0 else ''}{_fig(a)} uA x {_us(w)}"
+                               for a, w in zip(ch["phase_amps_ua"], ch["phase_widths_us"]))
+            p(f"      ch{c}: {_fig(ch['pulse_rate_hz'])} pulses/s; phases {phases}")
+            p(f"           peak {_fig(peak)} uA, rms {_fig(ch['rms_ua'])} uA, DC {_fig(ch['dc_ua'], peak)} uA as "
+              f"rendered ({_fig(ch['spec_dc_ua'], peak)} uA by the spec); net charge/pulse "
+              f"{_fig(ch['net_charge_per_pulse_uc'], ch['max_phase_charge_uc'])} uC, max phase charge "
+              f"{_fig(ch['max_phase_charge_uc'])} uC; density peak {_fig(ch['peak_density_ma_cm2'])} / rms "
+              f"{_fig(ch['rms_density_ma_cm2'])} mA/cm2")
+    p("DC component over the session: "
+      + ", ".join(f"ch{c} {_fig(v, r['peak_ua'])} uA" for c, v in enumerate(r["dc_ua"])))
+    p(f"net dose (INFUSE): {_fig(r['dose_ua_min'])} uA*min on the most dosed channel "
+      f"(limit {_fig(r['max_dose_ua_min'])})")
     p("maximum output by load (FDA): " + "; ".join(
-        f"{x['load_ohm']:g} ohm: {x['max_ua']:.4g} uA, {x['max_v']:.3g} V" for x in r["loads"]))
-    p(f"electrode area {r['electrode_area_cm2']:g} cm2: peak density {r['peak_density_ma_cm2']:.3g} mA/cm2"
+        f"{x['load_ohm']:g} ohm: {_fig(x['max_ua'])} uA, {_fig(x['max_v'])} V" for x in r["loads"]))
+    p(f"electrode area {r['electrode_area_cm2']:g} cm2: peak density {_fig(r['peak_density_ma_cm2'])} mA/cm2"
       + ("  ** above 2 mA/cm2 (IEC 60601-2-10): needs the operator's attention **" if r["density_warning"] else ""))
     p("timeline:")
     for t, what, zone in r["timeline"]:
@@ -101,7 +148,7 @@ def cmd_devices(a) -> int:
 
 def cmd_play(a) -> int:
     from ._terminal import play_cli
-    return play_cli(resolve(a.session), _stage(a.stage), device=a.device, latency=a.latency,
+    return play_cli(_session(a.session), _stage(a.stage), device=a.device, latency=a.latency,
                     duration=a.duration, rate=a.rate, history=not a.no_history, strict=a.strict,
                     acknowledge=a.acknowledge, recommendations=_recommendations(a))
 
@@ -176,67 +223,87 @@ def build_parser() -> argparse.ArgumentParser:
     """
     ap = argparse.ArgumentParser(prog="microwave",
                                  description="Microcurrent waveforms: render, plot, inspect and play sessions.")
+    typed: dict = {}
+    ap.set_defaults(typed=typed)      # each converted value's text as the user typed it, by dest: main() quotes it
+
+    def arg(parser, *flags, type=None, **kw):
+        action = parser.add_argument(*flags, **kw)
+        if type is not None:
+            def convert(text):
+                value = type(text)
+                typed[action.dest] = text
+                return value
+            convert.__name__ = type.__name__          # argparse's "invalid float value: 'x'"
+            action.type = convert
+        return action
+
     sub = ap.add_subparsers(dest="command", required=True)
-    sess_help = f"a built-in session ({', '.join(BUILTINS)}) or a .toml file"
+    sess_help = f"a built-in session ({', '.join(BUILTINS)}) or a session .toml file"
+    stage_help = ("a stage TOML file (default: none, the built-in stage: current mode, 1000 uA/V, DC-coupled, "
+                  "max 500 uA)")
+    rate_help = f"sample rate, Hz ({_checks.MIN_RATE} to {_checks.MAX_RATE}; default %(default)s)"
 
     r = sub.add_parser("render", help="write what goes to the DAC to a WAV or FLAC file")
-    r.add_argument("session", help=sess_help)
-    r.add_argument("-o", "--output", required=True, help="OUT.wav or OUT.flac")
-    r.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
-    r.add_argument("--stage", help="stage TOML file")
-    r.add_argument("--duration", type=float, help="seconds to render (default: the whole session)")
+    arg(r, "session", metavar="SESSION", help=sess_help)
+    arg(r, "-o", "--output", required=True, help="the file to write: OUT.wav or OUT.flac (required)")
+    arg(r, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
+    arg(r, "--stage", help=stage_help)
+    arg(r, "--duration", type=float, help="seconds to render, s (default: the whole session)")
     r.set_defaults(func=cmd_render)
 
     p = sub.add_parser("plot", help="plot the waveform and its envelope to a PNG")
-    p.add_argument("session", help=sess_help)
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
-    p.add_argument("--start", type=float, default=None, help="start of the zoomed view, s")
-    p.add_argument("--span", type=float, default=None, help="length of the zoomed view, s")
+    arg(p, "session", metavar="SESSION", help=sess_help)
+    arg(p, "-o", "--output", required=True, help="the PNG file to write: OUT.png (required)")
+    arg(p, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
+    arg(p, "--start", type=float, default=None,
+        help="start of the zoomed view, s (default: the middle of the first step)")
+    arg(p, "--span", type=float, default=None,
+        help="length of the zoomed view, s (default: three pulses of the first step, 5 ms to 5 s)")
     p.set_defaults(func=cmd_plot)
 
     i = sub.add_parser("info", help="steps, timeline and safety figures")
-    i.add_argument("session", help=sess_help)
-    i.add_argument("--stage", help="stage TOML file")
-    i.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
-    i.add_argument("--area", type=float, default=1.0, help="electrode area, cm2 (default 1)")
+    arg(i, "session", metavar="SESSION", help=sess_help)
+    arg(i, "--stage", help=stage_help)
+    arg(i, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
+    arg(i, "--area", type=float, default=1.0, help="electrode area, cm2 (default %(default)s)")
     i.set_defaults(func=cmd_info)
 
     d = sub.add_parser("devices", help="list sound-card output devices")
     d.set_defaults(func=cmd_devices)
 
     pl = sub.add_parser("play", help="play a session through a sound card")
-    pl.add_argument("session", help=sess_help)
-    pl.add_argument("--device", default=None)
-    pl.add_argument("--stage", help="stage TOML file")
-    pl.add_argument("--latency", type=float, default=0.02, help="output latency, s")
-    pl.add_argument("--duration", type=float, default=None)
-    pl.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
-    pl.add_argument("--no-history", action="store_true",
-                    help="keep no record of this session (default: recorded in the history database, "
-                         "$MICROWAVE_HISTORY or the user data directory)")
-    pl.add_argument("--strict", action="store_true",
-                    help="refuse to play (exit 2) when the history shows overuse, instead of warning")
-    pl.add_argument("--max-sessions-per-day", type=int, default=None, metavar="N",
-                    help="overuse: sessions a day before a warning (default 1; docs: history)")
-    pl.add_argument("--max-charge-uc-per-zone-week", type=float, default=None, metavar="UC",
-                    help="overuse: charge on a zone's most dosed electrode pair over 7 days before a warning, uC "
-                         "(default 120000; docs: history)")
-    pl.add_argument("--acknowledge", action="store_true",
-                    help="acknowledge the contraindications and the signs to stop without being asked "
-                         "(required the first time without a terminal)")
+    arg(pl, "session", metavar="SESSION", help=sess_help)
+    arg(pl, "--device", default=None,
+        help="output device, a name or an index from `microwave devices` (default: the system's default output)")
+    arg(pl, "--stage", help=stage_help)
+    arg(pl, "--latency", type=float, default=0.02, help="output latency, s (default %(default)s)")
+    arg(pl, "--duration", type=float, default=None, help="seconds to play, s (default: the whole session)")
+    arg(pl, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
+    arg(pl, "--no-history", action="store_true",
+        help="keep no record of this session (default: recorded in the history database, "
+             "$MICROWAVE_HISTORY or the user data directory)")
+    arg(pl, "--strict", action="store_true",
+        help="refuse to play (exit 2) when the history shows overuse, instead of warning")
+    arg(pl, "--max-sessions-per-day", type=int, default=None, metavar="N",
+        help="overuse: sessions a day before a warning (default 1; docs: history)")
+    arg(pl, "--max-charge-uc-per-zone-week", type=float, default=None, metavar="UC",
+        help="overuse: charge on a zone's most dosed electrode pair over 7 days before a warning, uC "
+             "(default 120000; docs: history)")
+    arg(pl, "--acknowledge", action="store_true",
+        help="acknowledge the contraindications and the signs to stop without being asked "
+             "(required the first time without a terminal)")
     pl.set_defaults(func=cmd_play)
 
     h = sub.add_parser("history", help="the sessions played: a table, or JSON",
                        description="The record of the sessions played, kept private on this machine "
                                    "($MICROWAVE_HISTORY, else the user data directory).")
-    h.add_argument("--json", action="store_true", help="print the records as a JSON list")
-    h.add_argument("--last", type=int, default=None, metavar="N", help="only the N most recent records")
+    arg(h, "--json", action="store_true", help="print the records as a JSON list")
+    arg(h, "--last", type=int, default=None, metavar="N", help="only the N most recent records (default: all)")
     hs = h.add_subparsers(dest="history_command")
     show = hs.add_parser("show", help="one record: its steps, channels, and its level and charge over time")
-    show.add_argument("id", type=int, help="the record's id (see microwave history)")
-    show.add_argument("--json", action="store_true", help="print the record as a JSON list of one")
-    show.add_argument("--plot", metavar="FILE.png", help="also plot its level and charge over time to a PNG")
+    arg(show, "id", type=int, metavar="ID", help="the record's id (see microwave history)")
+    arg(show, "--json", action="store_true", help="print the record as a JSON list of one")
+    arg(show, "--plot", metavar="FILE.png", help="also plot its level and charge over time to a PNG (default: no plot)")
     h.set_defaults(func=cmd_history)
 
     c = sub.add_parser("calibrate", help="measure the card's coupling, corner and loop through a loopback "
@@ -245,23 +312,69 @@ def build_parser() -> argparse.ArgumentParser:
                                    "them on --input, wired as a loopback (output to input) or across the stage's "
                                    "sense resistor into a dummy load -- never into a person.  Prints a table of "
                                    "figures with PASS/FAIL; exits 0 when all pass, 1 when one fails, 2 on bad input.")
-    c.add_argument("--device", required=True, help="output device (name or index)")
-    c.add_argument("--input", help="input device (name or index), wired to the output")
-    c.add_argument("--stage", help="base stage TOML file: its fields are kept")
-    c.add_argument("-o", "--output", help="write the measured stage TOML here")
-    c.add_argument("--rate", type=int, default=_checks.DEFAULT_RATE)
-    c.add_argument("--channels", type=_indices, help="DAC channels to measure, e.g. 0,1 (default: all)")
-    c.add_argument("--input-channels", type=_indices, help="the input channel wired to each (default: the same)")
-    c.add_argument("--input-corner", type=float, help="the input's own high-pass corner, Hz (default: DC-coupled)")
-    c.add_argument("--reference-ua", type=float, help="a meter's RMS reading (uA) of the calibration tone's current "
-                                                     "(see --tone): sets ua_per_v")
-    c.add_argument("--tone", type=float, metavar="SECONDS", help="only play the calibration tone (400 Hz, 0.25 of "
-                                                                  "full scale on program channel 0) into the dummy "
-                                                                  "load for a meter")
-    c.add_argument("--lowest-corner", type=float, default=1.0, help="the lowest corner to size the signals for, "
-                                                                     "Hz (default 1; about 12 s per channel)")
+    arg(c, "--device", required=True, help="output device, a name or an index from `microwave devices` (required)")
+    arg(c, "--input", help="input device (name or index), wired to the output (required, except with --tone)")
+    arg(c, "--stage", help="base stage TOML file: its fields are kept (default: the built-in stage)")
+    arg(c, "-o", "--output", help="write the measured stage TOML here (default: not written)")
+    arg(c, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
+    arg(c, "--channels", type=_indices, help="DAC channels to measure, e.g. 0,1 (default: all)")
+    arg(c, "--input-channels", type=_indices, help="the input channel wired to each (default: the same)")
+    arg(c, "--input-corner", type=float, help="the input's own high-pass corner, Hz (default: DC-coupled)")
+    arg(c, "--reference-ua", type=float, help="a meter's RMS reading (uA) of the calibration tone's current "
+                                              "(see --tone): sets ua_per_v (default: none, the base stage's "
+                                              "ua_per_v is kept)")
+    arg(c, "--tone", type=float, metavar="SECONDS", help="only play the calibration tone (400 Hz, 0.25 of full "
+                                                         "scale on program channel 0) into the dummy load for a "
+                                                         "meter, for SECONDS s (default: no tone, calibrate)")
+    arg(c, "--lowest-corner", type=float, default=1.0, help="the lowest corner to size the signals for, Hz "
+                                                            "(default %(default)s; about 12 s per channel)")
     c.set_defaults(func=cmd_calibrate)
     return ap
+
+
+#: The API's name of each value a command-line argument gives, by command:
+#: an error the API raises about it (``seconds=1000000000.0 is not allowed:
+#: ...``) is told with the argument as typed (``--duration 1e9 is not
+#: allowed: ...``).  Positionals go by their metavar.
+_ARGUMENTS = {
+    "render": {"name_or_path": "SESSION", "path": "--output", "rate": "--rate", "seconds": "--duration"},
+    "plot": {"name_or_path": "SESSION", "path": "--output", "rate": "--rate", "start_s": "--start",
+             "span_s": "--span"},
+    "info": {"name_or_path": "SESSION", "rate": "--rate", "electrode_area_cm2": "--area"},
+    "play": {"name_or_path": "SESSION", "rate": "--rate", "latency": "--latency", "duration_s": "--duration",
+             "max_sessions_per_day": "--max-sessions-per-day",
+             "max_charge_uc_per_zone_week": "--max-charge-uc-per-zone-week"},
+    "history": {"last": "--last", "record_id": "ID", "path": "--plot"},
+    "calibrate": {"rate": "--rate", "seconds": "--tone", "channels": "--channels", "input_channels": "--input-channels",
+                  "input_corner_hz": "--input-corner", "reference_ua": "--reference-ua",
+                  "lowest_corner_hz": "--lowest-corner", "path": "--output"},
+}
+#: sounddevice's words for a device it does not know, and the option that named it
+_NO_DEVICE = (("No output device matching", "--device", "output"), ("No input device matching", "--input", "input"))
+
+
+def _as_typed(msg: str, args) -> str | None:
+    """``msg`` told with the command-line argument it is about, as typed, or
+    None when it is about no argument the user gave (a TOML file's key, a
+    derived value, a default): those are left as they are."""
+    typed = getattr(args, "typed", {})
+    for name, option in _ARGUMENTS.get(args.command, {}).items():
+        dest = option.lstrip("-").replace("-", "_").lower()
+        value = getattr(args, dest, None)
+        text = typed.get(dest, value if isinstance(value, str) else None)
+        if value is None or text is None:
+            continue                            # not given: the API's default, or a default of the option's
+        shown = f"{option} {shlex.quote(text)}"
+        head = f"{name}={value!r}"
+        if msg.startswith(head + " ") or msg.startswith(head + ":"):
+            return shown + msg[len(head):]     # "--duration 1e9 is not allowed: it must be ..."
+        if re.match(rf"{re.escape(name)}\[\d+\]=", msg):
+            return f"{shown}: {msg}"             # an item of a list: "--channels 0,-1: channels[1]=-1 is ..."
+    for words, option, kind in _NO_DEVICE:
+        value = getattr(args, option[2:], None)
+        if isinstance(value, str) and msg.startswith(words):
+            return f"{option} {shlex.quote(value)}: no {kind} device matches it (`microwave devices` lists them)"
+    return None
 
 
 def main(argv=None) -> int:
@@ -296,8 +409,11 @@ def main(argv=None) -> int:
         msg = str(e)
         if isinstance(e, _sound_card_errors()):
             msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the output devices)"
+        told = _as_typed(msg, args)
         src = getattr(args, "session", None)
-        if src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
+        if told is not None:
+            msg = told
+        elif src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
             msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
         print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
         return 2
