@@ -9,7 +9,8 @@
 # continuing exactly.
 #
 from libc.string cimport memset
-from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
+from cpython.buffer cimport PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
+from cpython.exc cimport PyErr_Clear
 from cpython.pycapsule cimport PyCapsule_New
 import numpy as np
 
@@ -35,6 +36,57 @@ POLARITIES = {"rest": MW_POL_REST, "positive": MW_POL_POS, "negative": MW_POL_NE
 #: the last-level cache the kernels read when they loaded, bytes: a fill larger than this
 #: bypasses the cache (csrc/mw_stream.h)
 LLC_BYTES = mw_llc_bytes()
+
+
+# PyObject_GetBuffer as a plain C call (no exception check): a fill tests the
+# result itself, and only on failure builds the error that names the
+# parameter (_fill_error), so the success path costs nothing more
+cdef extern from "Python.h":
+    int _get_buffer "PyObject_GetBuffer" (object obj, Py_buffer* view, int flags) noexcept
+
+#: what a fill asks of the buffer it writes into
+cdef int FILL_FLAGS = PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT
+
+
+from sys import byteorder as _byteorder
+cdef bint LITTLE_ENDIAN = _byteorder == "little"
+
+
+cdef inline bint _is_float32(const char* fmt) noexcept nogil:
+    # the struct format of a native float32: "f" (numpy's, tested first), "@f",
+    # "=f", or "<f" on a little-endian machine (ctypes')
+    if fmt == NULL:
+        return False
+    if fmt[0] == b'f':
+        return fmt[1] == 0
+    return ((fmt[0] == b'@' or fmt[0] == b'=' or (fmt[0] == b'<' and LITTLE_ENDIAN))
+            and fmt[1] == b'f' and fmt[2] == 0)
+
+
+cdef object _fill_error(object out, str where, str param, str shape, str why=""):
+    """The error for a buffer ``where`` (e.g. "Generator.fill") cannot write
+    into: it names ``param``, says what was given (type; element type,
+    shape, writable, contiguous) and what is allowed (``why``: the reason
+    for the shape, if any).  A TypeError for an
+    object that is not a buffer at all, else a ValueError.  Called with no
+    Python error pending (a failed _get_buffer's is cleared first)."""
+    import reprlib
+    allowed = (f"{where}({param}) needs a writable, C-contiguous float32 array of shape {shape}{why} "
+               f"(numpy.zeros({shape}, dtype=numpy.float32))")
+    if isinstance(out, np.ndarray):
+        flags = ("writable" if out.flags.writeable else "read-only") + \
+                ("" if out.flags.c_contiguous else ", not C-contiguous")
+        return ValueError(f"{param} is a {out.dtype} array of shape {out.shape} ({flags}): {allowed}")
+    try:
+        m = memoryview(out)
+    except TypeError:
+        return TypeError(f"{param}={reprlib.repr(out)} ({type(out).__name__}) is not an array: {allowed}")
+    try:
+        kind = str(np.dtype(m.format))
+    except TypeError:
+        kind = f"format {m.format!r}"
+    flags = ("read-only" if m.readonly else "writable") + ("" if m.c_contiguous else ", not C-contiguous")
+    return ValueError(f"{param} is a {type(out).__name__} of {kind}, shape {m.shape} ({flags}): {allowed}")
 
 
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:
@@ -196,7 +248,11 @@ cdef class Generator:
 
     def fill(self, out):
         """Write the next ``len(out)`` samples (uA) into ``out``, a writable,
-        C-contiguous, 1-D float32 array (or any such buffer).
+        C-contiguous, 1-D float32 array (or any such buffer).  Anything else
+        is refused, naming ``out``, what it is and what is allowed: a
+        TypeError for an object that is not a buffer (a list), a ValueError
+        for a buffer of another element type, shape, read-only or not
+        C-contiguous.
 
         Continues exactly where the previous call stopped: any sequence of
         calls gives the same samples, bit for bit, as one call of the total
@@ -208,11 +264,12 @@ cdef class Generator:
         # a small block's worth of synthesis
         cdef Py_buffer view
         cdef Py_ssize_t n
-        PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT)
+        if _get_buffer(out, &view, FILL_FLAGS) == -1:
+            PyErr_Clear()       # a bare "a bytes-like object is required": said better below
+            raise _fill_error(out, "Generator.fill", "out", "(n,)")
         try:
-            if view.ndim != 1 or view.itemsize != 4 or view.format == NULL or view.format[0] != b'f' or view.format[1] != 0:
-                raise ValueError(f"out must be a 1-D float32 array, got ndim={view.ndim}, "
-                                 f"format={view.format.decode() if view.format != NULL else None!r}")
+            if view.ndim != 1 or view.itemsize != 4 or not _is_float32(view.format):
+                raise _fill_error(out, "Generator.fill", "out", "(n,)")
             n = view.shape[0]
             if n > 0:
                 self._enter("fill")

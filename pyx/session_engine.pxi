@@ -268,16 +268,35 @@ cdef class SessionEngine:
         self.s.stop_req = 0
         self.s.pause_req = 0
 
-    def fill(self, float[:, ::1] out not None):
-        """Write the next ``out.shape[0]`` frames of DAC samples."""
-        if out.shape[1] != self.s.stage.out_channels:
-            raise ValueError(f"out has {out.shape[1]} channels: the stage drives {self.s.stage.out_channels}")
-        if out.shape[0] == 0:
-            return
-        self._enter("fill")
-        with nogil:
-            sess_fill(&self.s, &out[0, 0], out.shape[0])
-        mw_leave(&self.s.busy)
+    def fill(self, out):
+        """Write the next ``out.shape[0]`` frames of DAC samples into ``out``,
+        a writable, C-contiguous float32 array of shape (frames,
+        out_channels) (or any such buffer).  Anything else is refused,
+        naming ``out``, what it is and what is allowed: a TypeError for an
+        object that is not a buffer (a list, None), a ValueError for a
+        buffer of another element type, shape or channel count, read-only
+        or not C-contiguous."""
+        # the buffer protocol directly, as Generator.fill: the error that names
+        # out is built only when the buffer is refused (_fill_error)
+        cdef Py_buffer view
+        cdef Py_ssize_t n
+        if _get_buffer(out, &view, FILL_FLAGS) == -1:
+            PyErr_Clear()
+            raise _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
+                              ": one column per channel its stage drives")
+        try:
+            if (view.ndim != 2 or view.itemsize != 4 or not _is_float32(view.format)
+                    or view.shape[1] != self.s.stage.out_channels):
+                raise _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
+                              ": one column per channel its stage drives")
+            n = view.shape[0]
+            if n > 0:
+                self._enter("fill")
+                with nogil:
+                    sess_fill(&self.s, <float*>view.buf, n)
+                mw_leave(&self.s.busy)
+        finally:
+            PyBuffer_Release(&view)
 
     def render(self, Py_ssize_t frames):
         out = np.empty((frames, self.s.stage.out_channels), dtype=np.float32)

@@ -13,7 +13,7 @@ from microwave import modes
 from microwave._core import Generator
 from microwave._core import RECORD_DTYPE, SessionEngine
 from microwave.sessions import Session, Step, builtin, load
-from microwave.stage import AC_MARGIN, Stage
+from microwave.stage import AC_MARGIN, UA_PER_UNIT, Stage, ua_stage
 
 RATE = 48_000
 
@@ -128,7 +128,8 @@ def test_auto_off_cuts_a_long_session_with_a_ramp():
     long = Session("long", (Step("z", mw.Biphasic(freq_hz=250, amp_ua=100, phase_us=1000), 30.0),),
                    channels=1, auto_off_s=3.0)
     assert long.seconds == 3.0
-    ua = np.abs(long.render_ua(RATE, seconds=4.0)[:, 0])
+    # a second past the end: the engine renders it (Session.render stops at the end)
+    ua = np.abs(long.engine(RATE, ua_stage(1)).render(4 * RATE)[:, 0]) * UA_PER_UNIT
     assert len(ua) == 4 * RATE
     assert ua[3 * RATE:].max() == 0.0                                  # silent after auto-off
     tail = ua[3 * RATE - RATE // 2: 3 * RATE].reshape(-1, 192).max(axis=1)   # 4 ms windows

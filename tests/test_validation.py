@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -505,9 +506,11 @@ def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
         mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500).render(value)
 
 
-def test_huge_durations_render_the_session_not_an_overflow():
+def test_huge_durations_are_a_named_error_or_the_session_not_an_overflow():
     s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 0.2),), channels=1)
-    assert len(s.render(seconds=1e308)) == round(1.2 * 48_000)
+    with pytest.raises(ValueError, match=r"seconds=1e\+308 is not allowed: it must be at most the session's "
+                                         r"length, 0.2 s"):
+        s.render(seconds=1e308)
     assert s.engine(duration_s=1e308).state["total"] == round(0.2 * 48_000)
 
 
@@ -544,3 +547,101 @@ def test_a_session_whose_only_step_is_silent_renders_and_reports():
 def test_a_value_of_the_wrong_kind_is_named(name, make):
     with pytest.raises(TypeError, match=f"{name}="):
         make()
+
+
+# --------------------------------------------------------------------------
+# API polish: errors that name the parameter, its value and what is allowed
+# --------------------------------------------------------------------------
+def _read_only(a):
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("out, kind, given", [
+    (np.zeros(8), ValueError, r"out is a float64 array of shape \(8,\) \(writable\)"),
+    (np.zeros((8, 2), dtype=np.float32), ValueError, r"out is a float32 array of shape \(8, 2\)"),
+    (_read_only(np.zeros(8, dtype=np.float32)), ValueError, r"out is a float32 array of shape \(8,\) \(read-only\)"),
+    (np.zeros(16, dtype=np.float32)[::2], ValueError, r"\(writable, not C-contiguous\)"),
+    (bytearray(32), ValueError, r"out is a bytearray of uint8, shape \(32,\)"),
+    ([0.0] * 8, TypeError, r"out=\[0.0, 0.0, .*\] \(list\) is not an array"),
+    (None, TypeError, r"out=None \(NoneType\) is not an array"),
+])
+def test_generator_fill_names_out_what_it_is_and_what_is_allowed(out, kind, given):
+    gen = mw.Biphasic(freq_hz=100, amp_ua=100, phase_us=500).generator(48_000)
+    with pytest.raises(kind, match=given + r".*: Generator.fill\(out\) needs a writable, C-contiguous float32 "
+                                           r"array of shape \(n,\)"):
+        gen.fill(out)
+    assert gen.position == 0
+    ok = np.zeros(8, dtype=np.float32)
+    gen.fill(ok)
+    assert gen.position == 8 and np.any(ok != 0)
+
+
+@pytest.mark.parametrize("out, kind, given", [
+    (np.zeros((8, 2)), ValueError, r"out is a float64 array of shape \(8, 2\)"),
+    (np.zeros(8, dtype=np.float32), ValueError, r"out is a float32 array of shape \(8,\)"),
+    (np.zeros((8, 3), dtype=np.float32), ValueError, r"out is a float32 array of shape \(8, 3\)"),
+    (_read_only(np.zeros((8, 2), dtype=np.float32)), ValueError, r"\(read-only\)"),
+    (np.zeros((8, 4), dtype=np.float32)[:, :2], ValueError, r"\(writable, not C-contiguous\)"),
+    ([[0.0, 0.0]], TypeError, r"out=\[\[0.0, 0.0\]\] \(list\) is not an array"),
+    (None, TypeError, r"out=None \(NoneType\) is not an array"),
+])
+def test_session_engine_fill_names_out_what_it_is_and_what_is_allowed(out, kind, given):
+    eng = builtin("tighten").engine(8_000, Stage())
+    with pytest.raises(kind, match=given + r".*: SessionEngine.fill\(out\) needs a writable, C-contiguous float32 "
+                                           r"array of shape \(frames, 2\): one column per channel its stage drives"):
+        eng.fill(out)
+    assert eng.state["position"] == 0
+    ok = np.zeros((8, 2), dtype=np.float32)
+    eng.fill(ok)
+    assert eng.state["position"] == 8
+
+
+def test_fill_takes_any_writable_native_float32_buffer():
+    import ctypes
+    gen = mw.Biphasic(freq_hz=100, amp_ua=100, phase_us=500).generator(48_000)
+    buf = (ctypes.c_float * 8)()                  # format "<f"
+    gen.fill(buf)
+    assert list(buf) == [100.0] * 8
+    gen.fill(memoryview(np.zeros(4, dtype=np.float32)))
+    assert gen.position == 12
+
+
+@pytest.mark.parametrize("render", ["render", "render_ua"])
+def test_render_refuses_seconds_beyond_the_session_as_render_to_file_does(render):
+    s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 2.0),), channels=1)
+    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be at most the session's length, 2 s"):
+        getattr(s, render)(8_000, seconds=100)
+    with pytest.raises(ValueError, match=r"seconds=2.001 is not allowed"):
+        getattr(s, render)(8_000, seconds=2.001)
+    assert len(getattr(s, render)(8_000, seconds=2.0)) == 16_000
+    assert len(getattr(s, render)(8_000, seconds=0)) == 0
+
+
+def test_render_to_file_names_the_sessions_length_too(tmp_path):
+    pytest.importorskip("soundfile")
+    from microwave.backends.file import render_to_file
+    s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 2.0),), channels=1)
+    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be at most the session's length, 2 s"):
+        render_to_file(s, tmp_path / "s.wav", 8_000, seconds=100)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["", " ", "\t\n"])
+def test_a_blank_session_name_is_refused_as_a_blank_zone_is(name):
+    step = Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 1.0)
+    with pytest.raises(ValueError, match=re.escape(f"name={name!r} is not allowed: it must be a non-empty name")):
+        Session(name, (step,), channels=1)
+    with pytest.raises(ValueError, match=re.escape(f"zone={name!r} is not allowed: it must be a non-empty name")):
+        Step(name, mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 1.0)
+
+
+def test_fsm_takes_the_pulse_specs_spelling_alternate_and_keeps_alternating():
+    from microwave import modes
+    a, b = modes.fsm(polarity="alternate")
+    assert (a, b) == modes.fsm() == modes.fsm(polarity="alternating")
+    assert isinstance(a, mw.Biphasic) and a.freq_hz == 230.0
+    assert all(isinstance(s, mw.Monophasic) for s in modes.fsm(polarity="positive"))
+    with pytest.raises(ValueError, match="polarity='negative' is not allowed: choose one of 'alternate', 'positive', "
+                                         "'alternating'"):
+        modes.fsm(polarity="negative")

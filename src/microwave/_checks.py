@@ -62,6 +62,17 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
     return v + 0.0        # -0.0 is 0.0: equal values compile to the same bits
 
 
+def span(name: str, value, session_s: float, *, lo_open: bool = False) -> float:
+    """``value``, seconds of a session: a finite number from 0 (excluded
+    when ``lo_open``) to the session's length ``session_s``; beyond it a
+    ValueError naming the parameter, its value and the session's length."""
+    v = number(name, value, 0, lo_open=lo_open, unit="s")
+    if v > session_s:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be at most the session's length, "
+                         f"{session_s:g} s (None: the whole session)")
+    return v
+
+
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
     """``value`` as an int within [lo, hi].  A whole float (``3.0``) counts
     as its integer; a fraction (``2.5``), NaN or an infinity is a ValueError."""

@@ -186,7 +186,7 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
 
 
 def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.0,
-        polarity: str = "alternating", slope_s: float | None = 1.0, every_s: float = 6.0):
+        polarity: str = "alternate", slope_s: float | None = 1.0, every_s: float = 6.0):
     """Frequency Specific Microcurrent: two channels, each its own frequency
     (docs/references.md: 230 Hz on one and 430 Hz on the other, 150 uA typical,
     100-300 uA, never over 500 uA), sample-locked because both run from the
@@ -198,10 +198,12 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
         Each channel's frequency, Hz (0.5 to 1500; default 230 and 430).
     amp_ua : float
         The current of both, uA (default 150).
-    polarity : {"alternating", "positive"}
-        "alternating" (default) gives a bipolar square wave (biphasic, each
-        phase half a period); "positive" gives positive square pulses at 50 %
-        duty ("polarized positive").
+    polarity : {"alternate", "positive"}
+        "alternate" (default; the spelling of the pulse specs' ``polarity``)
+        gives a bipolar square wave (biphasic, each phase half a period);
+        "positive" gives positive square pulses at 50 % duty ("polarized
+        positive").  "alternating", the spelling of earlier versions, is
+        accepted as an alias of "alternate".
     slope_s : float or None
         The "wave slope", s: every ``every_s`` seconds the current re-ramps
         from zero over ``slope_s`` (default 1 s; None or 0: no slope).
@@ -225,7 +227,9 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     >>> a.freq_hz, b.freq_hz, a.phase_us
     (230.0, 430.0, 2173.913043478261)
     """
-    _checks.choice("polarity", polarity, ("alternating", "positive"))
+    _checks.choice("polarity", polarity, ("alternate", "positive", "alternating"))
+    if polarity == "alternating":     # the earlier spelling, kept as an alias
+        polarity = "alternate"
     every_s = _checks.number("every_s", every_s, 0, 86400 * 7, lo_open=True, unit="s")
     if slope_s is not None:
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, unit="s")
@@ -234,7 +238,7 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     for name, f in (("freq_a_hz", freq_a_hz), ("freq_b_hz", freq_b_hz)):
         f = _checks.number(name, f, 0.5, 1500, unit="Hz")
         half_us = 5e5 / f
-        if polarity == "alternating":
+        if polarity == "alternate":
             specs.append(Biphasic(freq_hz=f, amp_ua=amp_ua, phase_us=half_us, envelope=env))
         else:
             specs.append(Monophasic(freq_hz=f, amp_ua=amp_ua, phase_us=half_us, envelope=env))

@@ -124,7 +124,8 @@ class Session:
     Parameters
     ----------
     name : str
-        What the session is called (reports, records, the player's display).
+        What the session is called (reports, records, the player's display);
+        not empty nor only blanks.
     steps : tuple of Step
         The steps, in order.
     channels : int
@@ -162,7 +163,7 @@ class Session:
     max_dose_ua_min: float = modes.MAX_INFUSE_DOSE_UA_MIN
 
     def __post_init__(self):
-        _checks.text("name", self.name)
+        _checks.text("name", self.name, empty=False)
         steps = _checks.sequence("steps", self.steps, "Step")
         for i, s in enumerate(steps):
             _checks.instance(f"steps[{i}]", s, Step, "a Step")
@@ -503,7 +504,10 @@ class Session:
         stage : Stage or None
             The output stage (default None: ``Stage()``, the default stereo stage).
         seconds : float or None
-            How much to render, s (>= 0; default None: the whole session).
+            How much to render, s (0 to the session's length, :attr:`seconds`;
+            default None: the whole session).  What follows the end (silence,
+            or an AC stage's bleed) is the engine's to render:
+            ``self.engine(rate, stage).render(frames)``.
 
         Returns
         -------
@@ -513,8 +517,9 @@ class Session:
         Raises
         ------
         ValueError, TypeError
-            A parameter out of range or of the wrong type, or the stage cannot
-            play the session within its limit.
+            A parameter out of range or of the wrong type (``seconds`` longer
+            than the session included), or the stage cannot play the session
+            within its limit.
         """
         from .backends.array import render
         return render(self, rate, stage, seconds)
@@ -528,7 +533,8 @@ class Session:
         rate : int
             Samples per second, Hz (1000 to 768000; default 48000).
         seconds : float or None
-            How much to render, s (>= 0; default None: the whole session).
+            How much to render, s (0 to the session's length, :attr:`seconds`;
+            default None: the whole session).
 
         Returns
         -------
@@ -538,7 +544,8 @@ class Session:
         Raises
         ------
         ValueError, TypeError
-            A parameter out of range or of the wrong type.
+            A parameter out of range or of the wrong type (``seconds`` longer
+            than the session included).
 
         Examples
         --------
@@ -635,7 +642,7 @@ BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")
 # a test keeps the two alike).  Ranges are the constructors' to check: an
 # error they raise is reported at the line of the key it names.
 SESSION_KEYS = (
-    _toml.Key("name", _toml.STRING, "the session's name; default: the file's name"),
+    _toml.Key("name", _toml.STRING, "the session's name, not blank; default: the file's name"),
     _toml.Key("channels", _toml.INTEGER, "program channels, 1-32; default 2"),
     _toml.Key("soft_start_s", _toml.NUMBER, "seconds, 0-600; default 2"),
     _toml.Key("soft_stop_s", _toml.NUMBER, "seconds, 0-600; default 2"),

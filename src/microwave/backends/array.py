@@ -37,7 +37,10 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
     stage : Stage or None
         The output stage (default None: ``Stage()``).
     seconds : float or None
-        How much to render, s (>= 0; default None: the whole session).
+        How much to render, s (0 to the session's length, ``session.seconds``;
+        default None: the whole session).  What follows the end (silence, or
+        an AC stage's bleed) is the engine's to render:
+        ``session.engine(rate, stage).render(frames)``.
 
     Returns
     -------
@@ -47,15 +50,16 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
     Raises
     ------
     ValueError, TypeError
-        A parameter out of range or of the wrong type, or a session the stage
-        cannot play within its limit (named in the message).
+        A parameter out of range or of the wrong type (``seconds`` longer than
+        the session included), or a session the stage cannot play within its
+        limit (named in the message).
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     rate = _checks.rate(rate)
     if seconds is None:
         return session.engine(rate, stage).render(session.frames(rate))
-    seconds = _checks.number("seconds", seconds, 0, unit="s")
-    n = round(min(seconds, session.seconds + 1.0) * rate)
+    seconds = _checks.span("seconds", seconds, session.seconds)
+    n = round(seconds * rate)
     return session.engine(rate, stage, duration_s=seconds if seconds > 0 else None).render(n)
 
 
@@ -71,7 +75,8 @@ def render_ua(session: Session, rate: int = _checks.DEFAULT_RATE, seconds: float
     rate : int
         Samples per second, Hz (1000 to 768000; default 48000).
     seconds : float or None
-        How much to render, s (>= 0; default None: the whole session).
+        How much to render, s (0 to the session's length, ``session.seconds``;
+        default None: the whole session).
 
     Returns
     -------
@@ -81,7 +86,8 @@ def render_ua(session: Session, rate: int = _checks.DEFAULT_RATE, seconds: float
     Raises
     ------
     ValueError, TypeError
-        A parameter out of range or of the wrong type (named in the message).
+        A parameter out of range or of the wrong type (``seconds`` longer than
+        the session included; named in the message).
 
     Examples
     --------

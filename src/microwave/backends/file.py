@@ -147,7 +147,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
         raise TypeError(f"progress={progress!r} must be a function progress(done_frames, total_frames) or None")
     block_frames = _checks.integer("block_frames", block_frames, 1, 1 << 24)
     if seconds is not None:
-        seconds = _checks.number("seconds", seconds, 0, session.seconds, lo_open=True, unit="s")
+        seconds = _checks.span("seconds", seconds, session.seconds, lo_open=True)
     stage = _given(stage)
     engine = session.engine(rate, stage, duration_s=seconds)
     total = engine.state["total"]
