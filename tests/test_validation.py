@@ -508,8 +508,8 @@ def test_numbers_too_large_for_a_float_are_a_named_value_error(value):
 
 def test_huge_durations_are_a_named_error_or_the_session_not_an_overflow():
     s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 0.2),), channels=1)
-    with pytest.raises(ValueError, match=r"seconds=1e\+308 is not allowed: it must be at most the session's "
-                                         r"length, 0.2 s"):
+    with pytest.raises(ValueError, match=r"seconds=1e\+308 is not allowed: it must be a finite number in "
+                                         r"\[0, 0.2\] s"):
         s.render(seconds=1e308)
     assert s.engine(duration_s=1e308).state["total"] == round(0.2 * 48_000)
 
@@ -610,7 +610,7 @@ def test_fill_takes_any_writable_native_float32_buffer():
 @pytest.mark.parametrize("render", ["render", "render_ua"])
 def test_render_refuses_seconds_beyond_the_session_as_render_to_file_does(render):
     s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 2.0),), channels=1)
-    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be at most the session's length, 2 s"):
+    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be a finite number in \[0, 2\] s"):
         getattr(s, render)(8_000, seconds=100)
     with pytest.raises(ValueError, match=r"seconds=2.001 is not allowed"):
         getattr(s, render)(8_000, seconds=2.001)
@@ -622,7 +622,7 @@ def test_render_to_file_names_the_sessions_length_too(tmp_path):
     pytest.importorskip("soundfile")
     from microwave.backends.file import render_to_file
     s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 2.0),), channels=1)
-    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be at most the session's length, 2 s"):
+    with pytest.raises(ValueError, match=r"seconds=100 is not allowed: it must be a finite number in \(0, 2\] s"):
         render_to_file(s, tmp_path / "s.wav", 8_000, seconds=100)
     assert not list(tmp_path.iterdir())
 

@@ -64,13 +64,9 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
 
 def span(name: str, value, session_s: float, *, lo_open: bool = False) -> float:
     """``value``, seconds of a session: a finite number from 0 (excluded
-    when ``lo_open``) to the session's length ``session_s``; beyond it a
-    ValueError naming the parameter, its value and the session's length."""
-    v = number(name, value, 0, lo_open=lo_open, unit="s")
-    if v > session_s:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be at most the session's length, "
-                         f"{session_s:g} s (None: the whole session)")
-    return v
+    when ``lo_open``) to the session's length ``session_s``, else a
+    ValueError naming the parameter, its value and that range."""
+    return number(name, value, 0, session_s, lo_open=lo_open, unit="s")
 
 
 def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> int:
