@@ -33,7 +33,8 @@ static size_t parse_size(const char *text)
 /* The last-level cache, once, when the library loads (MW_AT_LOAD; where
  * nothing runs it, MW_LLC_DEFAULT stays): the highest level sysfs lists
  * for cpu0 (plain C file reads, which find nothing off Linux), else the
- * system's figure. */
+ * system's figure; at least MW_LLC_MIN (a streamed fill works in pieces of
+ * MW_STREAM_PIECE samples, each of which must not count as beyond it). */
 MW_AT_LOAD
 static void read_llc(void)
 {
@@ -64,7 +65,7 @@ static void read_llc(void)
     if (best == 0)
         best = mw_sys_llc_bytes();
     if (best > 0)
-        llc_bytes = best;
+        llc_bytes = best < MW_LLC_MIN ? MW_LLC_MIN : best;
 }
 
 MW_INLINE void gain_fetch(mw_program *p)

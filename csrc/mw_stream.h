@@ -22,6 +22,9 @@
 /* the last-level cache assumed where the machine does not say (the
  * kernels' fixed threshold before it was read from the machine) */
 #define MW_LLC_DEFAULT ((size_t)8 << 20)
+/* ... and the least figure taken from the machine (a VM may report
+ * anything) */
+#define MW_LLC_MIN ((size_t)1 << 20)
 
 /* The last-level cache of the CPU the library loaded on, in bytes:
  * read once when the library loads (mw_program.c: on Linux the highest

@@ -449,10 +449,12 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         g = N;
         if (has_next && nw - n < N - pos)
             g = pos + (ptrdiff_t)(nw - n);
-        /* the rest until the next onset (g), and at least the 8 samples
-         * after the pulse that its runs may have written: 8 at a time while
-         * they fit (up to 7 past g, which the next pulse writes again), a
-         * long rest by fill_rest's stores */
+        /* the rest until the next onset (g): 8 zeros a store while they
+         * fit, a long rest by one call.  Samples are written in order, each
+         * store's overshoot written again by what follows (the pulse's runs
+         * reach up to 7 past it, the rest's stores up to 7 past g); the 8
+         * zeros after a pulse at g == pos are what the next pulse, or the
+         * caller, writes over */
         if (g - pos > MW_REST_SHORT) {
             fill_rest_run(out + pos, g - pos, stream);
         } else if (N - pos >= MW_REST_SHORT + 8) {

@@ -86,7 +86,7 @@ cdef object _fill_error(object out, str where, str param, str shape, str why="")
     except TypeError:
         kind = f"format {m.format!r}"
     flags = ("read-only" if m.readonly else "writable") + ("" if m.c_contiguous else ", not C-contiguous")
-    return ValueError(f"{param} is a {type(out).__name__} of {kind}, shape {m.shape} ({flags}): {allowed}")
+    return ValueError(f"{param} is a buffer ({type(out).__name__}) of {kind}, shape {m.shape} ({flags}): {allowed}")
 
 
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:

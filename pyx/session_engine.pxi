@@ -282,13 +282,11 @@ cdef class SessionEngine:
         cdef Py_ssize_t n
         if _get_buffer(out, &view, FILL_FLAGS) == -1:
             PyErr_Clear()
-            raise _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
-                              ": one column per channel its stage drives")
+            raise self._fill_error(out)
         try:
             if (view.ndim != 2 or view.itemsize != 4 or not _is_float32(view.format)
                     or view.shape[1] != self.s.stage.out_channels):
-                raise _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
-                              ": one column per channel its stage drives")
+                raise self._fill_error(out)
             n = view.shape[0]
             if n > 0:
                 self._enter("fill")
@@ -297,6 +295,10 @@ cdef class SessionEngine:
                 mw_leave(&self.s.busy)
         finally:
             PyBuffer_Release(&view)
+
+    def _fill_error(self, out):
+        return _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
+                           ": one column per channel its stage drives")
 
     def render(self, Py_ssize_t frames):
         out = np.empty((frames, self.s.stage.out_channels), dtype=np.float32)

@@ -121,6 +121,8 @@ BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
     (("info", "missing.toml"),
      f"SESSION missing.toml is neither a built-in session ({BUILTIN_NAMES}) nor an existing file"),
     (("render", "lift", "-o", "x.mp3"), "--output x.mp3 has an unknown extension: use .wav or .flac"),
+    (("render", "lift", "-o", "./x.mp3"), "--output ./x.mp3 has an unknown extension: use .wav or .flac"),
+    (("plot", "lift", "-o", "./p.svg"), "--output ./p.svg has an unknown extension: use .png (plots are written as PNG)"),
     (("render", "lift", "-o", "x.wav", "--rate", "12"),
      "--rate 12 is out of range: it must be an integer in [1000, 768000]"),
     (("info", "lift", "--area", "0"), "--area 0 is not allowed: it must be a finite number in (0, 1000] cm2"),

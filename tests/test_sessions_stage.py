@@ -175,10 +175,13 @@ def test_session_render_is_block_size_invariant():
 @given(freq=st.sampled_from([100, 200]), phase_us=st.integers(300, 1000), channels=st.sampled_from([1, 2]),
        moves=st.lists(st.tuples(st.one_of(st.just(1.0), st.sampled_from([0.25, 0.5, 0.75])),
                                 st.one_of(st.integers(1, 48), st.integers(1, 700))),
-                      min_size=2, max_size=16))
-@example(freq=100, phase_us=1000, channels=1, moves=[(0.5, 500), (1.0, 10), (1.0, 490)])
-@example(freq=100, phase_us=1000, channels=2, moves=[(0.5, 500), (1.0, 10), (1.0, 490)])
-def test_an_ungated_engine_holds_each_units_gain_when_the_level_returns_to_one(freq, phase_us, channels, moves):
+                      min_size=2, max_size=16),
+       lead=st.one_of(st.just(0), st.integers(0, 30_000)))
+@example(freq=100, phase_us=1000, channels=1, moves=[(0.5, 500), (1.0, 10), (1.0, 490)], lead=0)
+@example(freq=100, phase_us=1000, channels=2, moves=[(0.5, 500), (1.0, 10), (1.0, 490)], lead=0)
+@example(freq=100, phase_us=1000, channels=2, moves=[(0.5, 500), (1.0, 10), (1.0, 490)], lead=20_160)
+def test_an_ungated_engine_holds_each_units_gain_when_the_level_returns_to_one(freq, phase_us, channels, moves,
+                                                                              lead):
     """A SessionEngine built without step gates runs unshaped programs; the
     live level is a gain each unit takes where it starts, held to its end.
     Once the level is back at exactly 1 the engine passes no level array
@@ -186,13 +189,15 @@ def test_an_ungated_engine_holds_each_units_gain_when_the_level_returns_to_one(f
     keep that gain to its end, not jump to full gain in mid-pulse.  Oracle:
     the plain train times the level at each unit's onset (units are pulses
     every RATE / freq samples from sample 0; a ramp of one sample puts the
-    level at each fill's target from that fill's first sample)."""
+    level at each fill's target from that fill's first sample).  ``lead``
+    frames at level 1 come first: past the train's tile, the DC stereo
+    path reads the tile in place (program_view), a path of its own."""
     plan = mw.Biphasic(freq_hz=freq, amp_ua=200, phase_us=phase_us).plan(RATE)
     stage = Stage(channel_map=(0,)) if channels == 1 else Stage()    # 2: the DC stereo path (program_view)
     engine = SessionEngine([Generator(plan)], [RATE], [[0] * channels], stage.plan(channels, RATE), RATE,
                            float(RATE), ramp_s=1.0 / RATE)
     parts, levels = [], []
-    for level, frames in moves:
+    for level, frames in [(1.0, lead)] * (lead > 0) + list(moves):
         engine.set_level(level)
         parts.append(engine.render(frames))
         levels.append(np.full(frames, level))

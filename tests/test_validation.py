@@ -562,7 +562,7 @@ def _read_only(a):
     (np.zeros((8, 2), dtype=np.float32), ValueError, r"out is a float32 array of shape \(8, 2\)"),
     (_read_only(np.zeros(8, dtype=np.float32)), ValueError, r"out is a float32 array of shape \(8,\) \(read-only\)"),
     (np.zeros(16, dtype=np.float32)[::2], ValueError, r"\(writable, not C-contiguous\)"),
-    (bytearray(32), ValueError, r"out is a bytearray of uint8, shape \(32,\)"),
+    (bytearray(32), ValueError, r"out is a buffer \(bytearray\) of uint8, shape \(32,\)"),
     ([0.0] * 8, TypeError, r"out=\[0.0, 0.0, .*\] \(list\) is not an array"),
     (None, TypeError, r"out=None \(NoneType\) is not an array"),
 ])

@@ -365,9 +365,11 @@ def _as_typed(msg: str, args) -> str | None:
         if value is None or text is None:
             continue                            # not given: the API's default, or a default of the option's
         shown = f"{option} {shlex.quote(text)}"
-        head = f"{name}={value!r}"
-        if msg.startswith(head + " ") or msg.startswith(head + ":"):
-            return shown + msg[len(head):]     # "--duration 1e9 is not allowed: it must be ..."
+        # (a path is told as pathlib writes it: ./x.txt as 'x.txt')
+        for told in {repr(value), repr(str(Path(value)))} if isinstance(value, str) else {repr(value)}:
+            head = f"{name}={told}"
+            if msg.startswith(head + " ") or msg.startswith(head + ":"):
+                return shown + msg[len(head):]     # "--duration 1e9 is not allowed: it must be ..."
         if re.match(rf"{re.escape(name)}\[\d+\]=", msg):
             return f"{shown}: {msg}"             # an item of a list: "--channels 0,-1: channels[1]=-1 is ..."
     for words, option, kind in _NO_DEVICE:
