@@ -179,29 +179,41 @@ def test_a_two_second_gil_hold_causes_no_underflow(audio):
 
 
 def test_stopping_mid_pulse_finishes_the_pulse_then_ramps_pulse_by_pulse(audio):
-    # 800 ms pulses each second: a stop at 1.2 s lands inside the second one.
-    # That pulse keeps the gain it started with to its own end (cutting it
-    # would leave it unbalanced); the ramp then takes the next pulses, one
-    # gain each, over three pulses (longer than ramp_s: a ramp of slow pulses
-    # stays a ramp), and the session is silent after.
+    # 800 ms pulses each second: the stop is asked when the session has
+    # played 0.2-0.6 s into a pulse (its position, not the wall clock: an
+    # audio server may take the first second faster than real time), so it
+    # lands inside that pulse.  That pulse keeps the gain it started with to
+    # its own end (cutting it would leave it unbalanced); the ramp then takes
+    # the next pulses, one gain each, over three pulses (longer than ramp_s:
+    # a ramp of slow pulses stays a ramp), and the session is silent after.
     spec = mw.Monophasic(freq_hz=1, amp_ua=200, phase_us=800_000)
     session = Session("long", (Step("z", spec, 10.0),), channels=1, soft_start_s=0.0, soft_stop_s=0.0)
+    asked_at = []
 
-    def stop_soon(p):
-        time.sleep(1.2)
+    def stop_mid_pulse(p):
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            pos = p.position_s
+            if pos >= 1.0 and 0.2 <= pos % 1.0 <= 0.6:
+                break
+            time.sleep(0.005)
+        asked_at.append(pos)
         p.stop()
 
-    p, x = play_recorded(audio, session, stop_soon, ramp_s=0.2, latency=0.02)
+    p, x = play_recorded(audio, session, stop_mid_pulse, ramp_s=0.2, latency=0.02)
+    pos = asked_at[-1]
+    assert pos >= 1.0 and 0.2 <= pos % 1.0 <= 0.6, f"no stop mid-pulse: asked at {pos:.3f} s"
+    stopped = int(pos)                  # the pulse the stop landed in (0-based)
     on = np.abs(x) > 1.0
     rises = np.nonzero(on[1:] & ~on[:-1])[0] + 1
     peaks = [float(np.max(np.abs(x[r:r + round(0.7 * RATE)]))) for r in rises]
-    # a full first pulse, the stopped one at full gain to its end, then falling pulses
-    assert peaks[0] == pytest.approx(200, abs=2) and peaks[1] == pytest.approx(200, abs=2)
-    assert len(peaks) >= 4 and all(b < a for a, b in zip(peaks[1:], peaks[2:]))
+    # full pulses up to the stopped one, which is at full gain to its end; then falling pulses
+    assert peaks[:stopped + 1] == pytest.approx([200] * (stopped + 1), abs=2)
+    assert len(peaks) >= stopped + 3 and all(b < a for a, b in zip(peaks[stopped:], peaks[stopped + 1:]))
     assert peaks[-1] < 0.5 * 200
     # the stopped pulse lasted its whole 800 ms
-    second = on[rises[1]:rises[1] + round(0.9 * RATE)]
-    assert np.sum(second) == pytest.approx(0.8 * RATE, abs=0.01 * RATE)
+    held = on[rises[stopped]:rises[stopped] + round(0.9 * RATE)]
+    assert np.sum(held) == pytest.approx(0.8 * RATE, abs=0.01 * RATE)
 
 
 def test_auto_off_is_enforced_in_the_audio_thread(audio):
