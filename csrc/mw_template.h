@@ -43,6 +43,7 @@ typedef struct mw_rect_lay {
     uint8_t edge[MW_RECT_FLAT];                     /* sample lo[r] - 1 lies across the edge before piece r */
     uint8_t tail;       /* sample hi[nflat - 1] + 1 lies across the end */
     uint8_t tail_zero;  /* ... and starts at or after it (0.0f) */
+    uint8_t short8;     /* every piece's run is at most 8 samples: one store of 8 each */
     /* the pulse's length L, and the sample indices tpl_rect_write's
      * arithmetic converts, converted once (whole numbers far below 2**53:
      * exact) */
@@ -285,6 +286,10 @@ static inline int tpl_rect_plan(const mw_template *t, double f, int64_t L, const
     p->tail = L - prev == 2;
     p->tail_zero = y0 >= t->end;
     p->L = (int32_t)L;
+    p->short8 = 1;
+    MW_UNROLL
+    for (r = 0; r < nf; r++)
+        p->short8 &= p->hi[r] - p->lo[r] < 8;
     MW_UNROLL
     for (r = 0; r < nf; r++)
         p->xe[r] = (double)(p->lo[r] - 1);
@@ -308,6 +313,20 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
     double y, c0;
     float v;
     int r, q;
+    if (p->short8 && room >= (int64_t)p->L + 7) {
+        MW_UNROLL
+        for (r = 0; r < nf; r++) {
+            if (p->edge[r]) {
+                y = p->xe[r] - f;
+                c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
+                dst[p->lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
+            }
+            v = (float)(t->v[t->flat[r]] * a);
+            k = p->lo[r];
+            for (q = 0; q < 8; q++)
+                dst[k + q] = v;
+        }
+    } else
     MW_UNROLL
     for (r = 0; r < nf; r++) {
         if (p->edge[r]) {

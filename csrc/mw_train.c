@@ -458,12 +458,11 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         if (g - pos > MW_REST_SHORT) {
             fill_rest_run(out + pos, g - pos, stream);
         } else if (N - pos >= MW_REST_SHORT + 8) {
-            q = pos;
-            do {
+            for (k = 0; k < 16; k++)
+                out[pos + k] = 0.0f;
+            for (q = pos + 16; q < g; q += 8)
                 for (k = 0; k < 8; k++)
                     out[q + k] = 0.0f;
-                q += 8;
-            } while (q < g);
         } else {
             for (q = pos; q < N && (q < g || q < pos + 8); q++)
                 out[q] = 0.0f;
