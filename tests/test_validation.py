@@ -618,6 +618,23 @@ def test_render_refuses_seconds_beyond_the_session_as_render_to_file_does(render
     assert len(getattr(s, render)(8_000, seconds=0)) == 0
 
 
+def test_engine_refuses_a_duration_beyond_the_session_and_ends_at_one_within_it():
+    """``duration_s`` ends the session early; one past its end is refused by
+    name, with the session's length, as ``render``'s ``seconds`` is (it was
+    once cut silently to the session plus 1 s)."""
+    s = Session("t", (Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 2.0),), channels=1,
+                soft_start_s=0.0, soft_stop_s=0.0)
+    for bad in (100, 2.001):
+        with pytest.raises(ValueError, match=rf"^duration_s={bad} is not allowed: it must be a finite number "
+                                             r"in \(0, 2\] s$"):
+            s.engine(8_000, duration_s=bad)
+    # within it: silent from duration_s on, the fade's last sample just before
+    x = s.engine(8_000, duration_s=1.5, ramp_s=0.1).render(16_000)[:, 0]
+    assert np.all(x[12_000:] == 0.0) and np.any(x[11_000:12_000] != 0.0)
+    whole = s.engine(8_000, duration_s=2.0).render(16_000)[:, 0]
+    assert np.array_equal(whole, s.engine(8_000).render(16_000)[:, 0])
+
+
 def test_render_to_file_names_the_sessions_length_too(tmp_path):
     pytest.importorskip("soundfile")
     from microwave.backends.file import render_to_file

@@ -408,9 +408,9 @@ class Session:
             The length of every live level change, s (> 0, at most 60; default
             0.5), and of the fade when ``duration_s`` ends the session early.
         duration_s : float or None
-            End the session here, s (> 0): the fade reaches silence at
-            ``duration_s`` exactly, whatever the block sizes (default None: play
-            it all).
+            End the session here, s (> 0, at most its length): the fade
+            reaches silence at ``duration_s`` exactly, whatever the block
+            sizes (default None: play it all).
 
         Returns
         -------
@@ -427,11 +427,11 @@ class Session:
         stage = _stage(stage)
         ramp_s = _checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s")
         if duration_s is not None:
-            duration_s = _checks.number("duration_s", duration_s, 0, lo_open=True, unit="s")
+            duration_s = _checks.span("duration_s", duration_s, self.seconds, lo_open=True)
         top = self.check(stage, rate)
         engine = self._engine(rate, stage, ramp_s, max_level=top)
         if duration_s is not None:
-            engine.stop_at(round(min(duration_s, self.seconds + 1.0) * rate))
+            engine.stop_at(round(duration_s * rate))
         return engine
 
     def _engine(self, rate: int, stage: Stage, ramp_s: float = 0.5, max_level: float = 1.0,

@@ -255,7 +255,8 @@ class Player:
     ramp_s : float
         Every level change, pause, resume and stop is a ramp this long, s.
     duration_s : float, optional
-        End early, with a fade that reaches silence at this time, s.
+        End early, with a fade that reaches silence at this time, s (> 0, at
+        most the session's length).
     sense : Sense, optional
         Measure the current that flows on an input channel (duplex).
     input_channels : int, optional
