@@ -275,6 +275,10 @@ class Player:
         stage cannot play within its limit (named in the message).
     RuntimeError
         An unknown sounddevice release.
+    sounddevice.PortAudioError
+        PortAudio cannot open the stream: a device index or name it does
+        not have, a device in use, or a rate, latency or channel count the
+        device refuses (``microwave play`` prints it as one line).
     """
 
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
@@ -355,7 +359,22 @@ class Player:
         self._done.set()
 
     def start(self) -> Player:
-        """Start the stream (the session plays from its first sample) and return the player."""
+        """Start the stream (the session plays from its first sample) and return the player.
+
+        A start that fails (the device went between the Player's making and
+        its start) raises ``sounddevice.PortAudioError``, and the history
+        records the play as ``device-lost`` with nothing delivered.  Through
+        ALSA, PortAudio may instead never return from such a start (its
+        issue #535: the callback thread exits without telling the caller);
+        nothing plays meanwhile.  Start the Player soon after making it.
+
+        Raises
+        ------
+        RuntimeError
+            The Player was closed (a Player plays its session once).
+        sounddevice.PortAudioError
+            The stream could not start.
+        """
         if self._stream.closed:
             raise RuntimeError("this Player is closed: a Player plays its session once; make another")
         if self.history is not None and self._recorder is None:
