@@ -407,7 +407,7 @@ static inline void fill_rest(const mw_train *s, float *out, ptrdiff_t m)
     fill_rest_run(out, m, s->stream && !s->recording);
 }
 
-enum { MW_REST_SHORT = 64 };     /* train_run_rect: a rest up to this long is zeroed 8 samples a store */
+enum { MW_REST_SHORT = 64 };     /* train_run_rect: a rest up to this long is zeroed by stores of 8 */
 
 /* Pulses of their own of a rectangular template that fit whole in the
  * block, one after the other, from out[pos] (the current pulse's onset
@@ -416,8 +416,9 @@ enum { MW_REST_SHORT = 64 };     /* train_run_rect: a rest up to this long is ze
  * out for this case (the same state is left behind).  Each pulse
  * (tpl_rect_write from the template's table of layouts, else tpl_rect_n)
  * writes its L samples and up to 7 past them; the rest after it (at least
- * 8 samples, so those too) is zeroed 8 samples a store when short, with
- * one call when long (streaming stores in a fill that streams).
+ * 8 samples, so those too) is zeroed by stores of 8 when short (16 zeros
+ * first), with one call when long (streaming stores in a fill that
+ * streams).
  * Returns the new pos; s->n and every field train_advance sets are
  * brought up to date.  nflat is t->nflat, a constant where the common counts
  * are dispatched (train_render), so that each pulse's pieces unroll. */
@@ -449,12 +450,12 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         g = N;
         if (has_next && nw - n < N - pos)
             g = pos + (ptrdiff_t)(nw - n);
-        /* the rest until the next onset (g): 8 zeros a store while they
-         * fit, a long rest by one call.  Samples are written in order, each
-         * store's overshoot written again by what follows (the pulse's runs
-         * reach up to 7 past it, the rest's stores up to 7 past g); the 8
-         * zeros after a pulse at g == pos are what the next pulse, or the
-         * caller, writes over */
+        /* the rest until the next onset (g): 16 zeros, then 8 a store
+         * while they fit; a long rest by one call.  Samples are written in
+         * order, each store's overshoot written again by what follows (the
+         * pulse's runs reach up to 7 past it, the rest's stores up to 15
+         * past g, or 16 when g == pos): the next pulse and its rest, or the
+         * caller, write over them */
         if (g - pos > MW_REST_SHORT) {
             fill_rest_run(out + pos, g - pos, stream);
         } else if (N - pos >= MW_REST_SHORT + 8) {

@@ -131,7 +131,7 @@ BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
      "--start -1 is not allowed: it must be a finite number in [0, 180] s"),
     (("history", "--last", "-3"), "--last -3 is out of range: it must be an integer >= 0"),
     (("history", "show", "-3"), "ID -3 is out of range: it must be an integer >= 0"),
-    (("play", "tighten", "--duration", "1e9", "--acknowledge", "--no-history"),
+    (("play", "tighten", "--duration", "1e9", "--device", "999", "--acknowledge", "--no-history"),
      "--duration 1e9 is not allowed: it must be a finite number in (0, 180] s"),
     (("play", "tighten", "--latency", "5", "--acknowledge", "--no-history"),
      "--latency 5 is not allowed: it must be a finite number in [0.001, 2] s"),

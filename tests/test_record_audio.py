@@ -204,8 +204,9 @@ def test_a_lost_device_leaves_a_device_lost_record_of_what_it_played(tmp_path, a
     unplugged; the server lives on): the record ends ``device-lost``, and
     holds every frame the session played -- the Player's position, exactly,
     the last part-entry included; no less than the monitor heard (less
-    the stream's 20 ms buffer: the server, its sink going, has been seen
-    to hand the monitor 3 ms more than the Player ever wrote), and no more
+    4 ms: the server, its sink going, has been seen to hand the monitor
+    3 ms more than the Player ever wrote; a lost block of the callback's,
+    5 ms at this latency, is still caught), and no more
     than the device's buffer (one record entry) beyond it -- and the
     charge the session asks over those frames."""
     from _device_lost_child import session
@@ -218,7 +219,7 @@ def test_a_lost_device_leaves_a_device_lost_record_of_what_it_played(tmp_path, a
     assert 0.9 * RATE < n < 2 * RATE                     # it played about a second, then the device went
     assert r.seconds_delivered * RATE == pytest.approx(n, abs=0.5)
     heard = res["heard_frames"] / RATE
-    assert heard - 0.02 <= r.seconds_delivered <= heard + RECORD_FLUSH_S, (heard, r.seconds_delivered)
+    assert heard - 0.004 <= r.seconds_delivered <= heard + RECORD_FLUSH_S, (heard, r.seconds_delivered)
     pos, neg = _charges(session().render_ua(RATE)[:n, 0])
     (ch,) = r.channels
     assert ch.charge_pos_uc == pytest.approx(pos, rel=1e-6) and ch.charge_neg_uc == pytest.approx(neg, rel=1e-6)
