@@ -297,13 +297,24 @@ static inline int tpl_rect_plan(const mw_template *t, double f, int64_t L, const
     return 1;
 }
 
+/* The sample across the edge before piece r (lo[r] - 1) of the pulse at
+ * fraction f, amplitude a, laid out by p: see tpl_rect_write. */
+MW_INLINE float tpl_rect_edge(const mw_template *t, const mw_rect_lay *p, double f, double a, int r)
+{
+    double y = p->xe[r] - f;
+    double c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
+    return (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
+}
+
 /* The pulse at fraction f, amplitude a, laid out by p (tpl_rect_plan's,
  * for the same f, or tpl_finish's table), written into dst, which has
  * room for room floats: each flat run 8 at a time while they fit (up to 7
  * samples past the piece, which the next piece, or the caller, writes
- * again).  The sample across the edge before piece r is the integral over
- * it: with y = xe[r] - f = (double)(lo[r] - 1) - f, the part in piece r
- * less c0, the integral up to its start in the piece before (0 before the
+ * again); a layout whose runs are all at most 8 samples (short8), with
+ * room for the pulse and 7 more, by one store of 8 a run.  The sample
+ * across the edge before piece r (tpl_rect_edge) is the integral over it:
+ * with y = xe[r] - f = (double)(lo[r] - 1) - f, the part in piece r less
+ * c0, the integral up to its start in the piece before (0 before the
  * onset; y is also that piece's (double)(hi + 1) - f), and the sample
  * across the end the whole integral less the last piece's c0 at xt. */
 static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, double f, double a,
@@ -314,13 +325,11 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
     float v;
     int r, q;
     if (p->short8 && room >= (int64_t)p->L + 7) {
+        /* each run (at most 8 samples) by one store of 8: no loop */
         MW_UNROLL
         for (r = 0; r < nf; r++) {
-            if (p->edge[r]) {
-                y = p->xe[r] - f;
-                c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
-                dst[p->lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
-            }
+            if (p->edge[r])
+                dst[p->lo[r] - 1] = tpl_rect_edge(t, p, f, a, r);
             v = (float)(t->v[t->flat[r]] * a);
             k = p->lo[r];
             for (q = 0; q < 8; q++)
@@ -329,11 +338,8 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
     } else
     MW_UNROLL
     for (r = 0; r < nf; r++) {
-        if (p->edge[r]) {
-            y = p->xe[r] - f;
-            c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
-            dst[p->lo[r] - 1] = (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
-        }
+        if (p->edge[r])
+            dst[p->lo[r] - 1] = tpl_rect_edge(t, p, f, a, r);
         v = (float)(t->v[t->flat[r]] * a);
         hi = p->hi[r];
         for (k = p->lo[r]; k <= hi && k + 8 <= room; k += 8)
