@@ -381,6 +381,34 @@ def test_cli_play_on_a_terminal_takes_keys(audio):
     assert "played" in text and "played 20.0" not in text    # 'q' ended it early
 
 
+def test_closing_a_player_after_its_end_lets_the_coupling_bleed_first(audio):
+    """close() once the session has ended, while an AC coupling still holds
+    the charge its net DC stored, lets the bleed play out before it stops
+    the stream (its docstring: never a cut): a stream stopped at the end
+    would drop the drive that holds the stored charge in one sample, which
+    the coupling releases as a step of current.  (The audio server's
+    high-pass stops with the stream, so the check is the engine's: the
+    bleed was still to play when close() was called, and had played when
+    it returned.)"""
+    stage = Stage(coupling="ac", corner_hz=audio.ac_corner_hz, channel_map=(0,), out_channels=2, max_ua=400)
+    # an INFUSE-like pattern: a net DC that the coupling stores as it plays
+    spec = mw.Monophasic(freq_hz=100, amp_ua=60, phase_us=3000, pattern="300ms+ 100ms-")
+    session = Session("ac-end", (Step("z", spec, 1.0),), channels=1, soft_start_s=0.1, soft_stop_s=0.1)
+    seen = {}
+
+    def close_at_the_end(p):
+        while not p.engine.state["finished"]:
+            time.sleep(0.002)
+        seen["settled before"] = p.engine.settled
+        p.close()
+        seen["settled after"] = p.engine.settled
+
+    p, _ = play_recorded(audio, session, close_at_the_end, stage=stage, device=audio.ac_device)
+    assert seen["settled before"] is False       # the bleed was still to play when close() was called
+    assert seen["settled after"] is True
+    assert p.end == "completed"
+
+
 def test_through_an_ac_coupled_card_the_current_stays_within_the_limit_and_ends_bled(audio):
     """Through a real high-pass in the audio server (LADSPA hpf, the AC card's
     stand-in, its corner within the stage's declared tolerance): the current

@@ -432,10 +432,13 @@ class Player:
     def close(self) -> None:
         """Stop the stream once its last buffers have played, and close it
         (``with Player(...)`` does this; a session still playing is
-        ramped down and bled first)."""
+        ramped down and bled first, and one that has ended is bled first:
+        the stream ends on its own once what an AC coupling stores has
+        bled and the device has played it)."""
         try:
-            if self._started and not self._stream.closed and not self.engine.state["finished"]:
-                self._ask_stop()        # never a cut: the fade and the bleed play out first
+            if self._started and not self._stream.closed and not self._done.is_set():
+                if not self.engine.state["finished"]:
+                    self._ask_stop()    # never a cut: the fade and the bleed play out first
                 self._done.wait(self._end_s())
             # stopping the stream ourselves is not a lost device (PortAudio calls
             # the finished callback for it too)
