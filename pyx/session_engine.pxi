@@ -318,7 +318,10 @@ cdef class SessionEngine:
         """End the session at ``frame`` (session samples, pauses excluded):
         the level ramps down over ramp_s to reach silence there, decided at
         that exact sample whatever the block sizes (as ``duration_s`` and
-        the auto-off are)."""
+        the auto-off are).  An end closer than that ramp (or already
+        passed) comes no sooner than the unit in progress can end, and the
+        level falls as fast as it must to get there, at once if it must
+        (no unit is cut); for a ramp of ramp_s from now, use :meth:`stop`."""
         if frame < 0:
             raise ValueError(f"frame={frame} is not allowed: it must be >= 0")
         # no sooner than a unit in progress can end (before the first sample
