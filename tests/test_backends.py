@@ -119,3 +119,33 @@ def test_the_audio_extra_asks_for_the_known_sounddevice_releases():
     lo, hi = (".".join(map(str, v)) for v in portaudio.KNOWN_SOUNDDEVICE)
     for extra in ("audio", "all", "test", "docs"):
         assert f"sounddevice>={lo},<{hi}" in meta["optional-dependencies"][extra], extra
+
+
+@pytest.mark.parametrize("writer", ["render_to_file", "write_current"])
+def test_a_wav_whose_samples_pass_what_riff_can_tell_is_written_as_rf64(tmp_path, monkeypatch, writer):
+    """A RIFF WAV's 32-bit sizes tell at most 4 GiB of samples: past that its
+    header wraps and a reader stops early, mid-session (found by a review: a
+    3600 s render at 192 kHz read back as 2796 s).  Such a .wav is written
+    as RF64, which libsndfile reads back whole; a smaller one stays WAV.
+    The threshold is lowered here so that a small file crosses it (the
+    writing, by libsndfile, is real)."""
+    sf = pytest.importorskip("soundfile")
+    session = builtin("lift")
+    rate, seconds = 8000, 2.0
+
+    def write(path):
+        if writer == "render_to_file":
+            return file.render_to_file(session, path, rate=rate, seconds=seconds)
+        return file.write_current(path, np.sin(np.arange(int(rate * seconds)) / 7.0) * 100.0, rate=rate)
+
+    small = write(tmp_path / "small.wav")
+    assert sf.info(str(small)).format == "WAV"
+    monkeypatch.setattr(file, "_WAV_MAX_DATA_BYTES", 1000)
+    big = write(tmp_path / "big.wav")
+    assert sf.info(str(big)).format == "RF64" and big.read_bytes()[:4] == b"RF64"
+    a, _ = sf.read(str(small), dtype="float32")
+    b, _ = sf.read(str(big), dtype="float32")
+    np.testing.assert_array_equal(a, b)
+    flac = (tmp_path / "x.flac")
+    write(flac)
+    assert sf.info(str(flac)).format == "FLAC"

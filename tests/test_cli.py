@@ -1,5 +1,6 @@
 """The `microwave` command line, run as a user runs it (a subprocess)."""
 import os
+import shlex
 import subprocess
 import sys
 
@@ -378,3 +379,15 @@ def test_plot_that_cannot_write_names_the_file_not_its_temporary(tmp_path):
     assert str(e.value).startswith(f"cannot write {target}: ") and ".part" not in str(e.value) \
         and f".{target.name}." not in str(e.value), e.value
     assert [p.name for p in tmp_path.iterdir()] == ["p.png"]
+
+
+@pytest.mark.parametrize("command", [["info", "lift"], ["render", "lift", "-o", "x.wav"]])
+@pytest.mark.parametrize("stage", ["", " "])
+def test_an_empty_stage_option_is_refused_not_read_as_the_built_in_stage(tmp_path, command, stage):
+    """`--stage ''` (an unset $STAGE in a script, say) once ran silently
+    with the built-in stage; it is refused, naming --stage, and nothing is
+    written."""
+    r = cli(*command, "--stage", stage, cwd=tmp_path)
+    assert r.returncode == 2
+    assert f"--stage {shlex.quote(stage)} is not allowed" in r.stderr
+    assert list(tmp_path.iterdir()) == []

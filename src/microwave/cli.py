@@ -20,7 +20,13 @@ __all__ = ["main", "build_parser"]
 
 
 def _stage(path):
-    return Stage.from_toml(path) if path else Stage()
+    """The stage --stage names (a TOML file), or the built-in one when it is not given."""
+    if path is None:
+        return Stage()
+    if not path.strip():
+        raise ValueError(f"--stage {shlex.quote(path)} is not allowed: give a stage TOML file (or leave --stage out "
+                         f"for the built-in stage)")
+    return Stage.from_toml(path)
 
 
 def _session(text: str):

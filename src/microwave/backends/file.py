@@ -31,6 +31,17 @@ __all__ = ["render_to_file", "write_current", "BLOCK_FRAMES", "SUBTYPES"]
 
 BLOCK_FRAMES = 65536
 SUBTYPES = {".wav": "FLOAT", ".flac": "PCM_24"}
+#: The most sample data a RIFF WAV file's 32-bit sizes can tell (less room
+#: for its header): a .wav with more is written as RF64 (EBU Tech 3306, the
+#: 64-bit WAV, which libsndfile, sox and ffmpeg read); as WAV its sizes would
+#: wrap, and a reader would stop early, mid-session, at full level.
+_WAV_MAX_DATA_BYTES = (1 << 32) - 1 - 4096
+
+
+def _format(path: Path, data_bytes: int) -> str:
+    """The libsndfile format to write ``path`` in, for ``data_bytes`` of samples."""
+    fmt = path.suffix[1:].upper()
+    return "RF64" if fmt == "WAV" and data_bytes > _WAV_MAX_DATA_BYTES else fmt
 
 
 def publish(tmp, path) -> None:
@@ -100,7 +111,7 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     y = (x / full if full > 0 else x).astype(np.float32)
     try:
         with staged(path, ".part" + path.suffix) as tmp:
-            sf.write(tmp, y, rate, subtype=subtype, format=path.suffix[1:].upper())
+            sf.write(tmp, y, rate, subtype=subtype, format=_format(path, y.nbytes))
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
         raise OSError(f"cannot write {path}: {_cause(e, path, y.nbytes)}") from None
     return path
@@ -115,7 +126,8 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     session : Session
         What to render (checked against ``stage`` first).
     path : str or Path
-        The file: ``.wav`` (32-bit float) or ``.flac`` (24-bit).
+        The file: ``.wav`` (32-bit float; RF64, the 64-bit WAV, where the
+        samples may pass 4 GiB) or ``.flac`` (24-bit).
     rate : int
         Sample rate, Hz (default 48000).
     stage : Stage, optional
@@ -157,7 +169,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     try:
         with staged(path, ".part" + path.suffix) as tmp, \
                 sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
-                             format=path.suffix[1:].upper()) as f:
+                             format=_format(path, last * channels * 4)) as f:
             buf = np.empty((block_frames, channels), dtype=np.float32)
             done = 0
             while done < total or (not engine.settled and done < last):
