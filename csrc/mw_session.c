@@ -121,6 +121,7 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
     int hold;
     int cur;
     const float *lev;
+    uint64_t tight;
     /* a DC stereo stage reads the programs' samples where they are (program_view) */
     const int views = stage_dc_stereo(&s->stage);
     int viewed, kind[2] = {MW_VIEW_OUT, MW_VIEW_OUT};
@@ -133,12 +134,6 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         m = frames - done;
         if (m > MW_BLOCK)
             m = MW_BLOCK;
-        /* an AC stage's chunks end where the session's position is a
-         * multiple of MW_SUP_CHUNK (and where the caller's block ends):
-         * what the supervisor decides, it decides there, whatever the
-         * blocks */
-        if (s->stage.ac && m > MW_SUP_CHUNK - s->pos % MW_SUP_CHUNK)
-            m = MW_SUP_CHUNK - s->pos % MW_SUP_CHUNK;
         /* a scheduled end (its fade, its last sample) is decided at its exact
          * sample, whatever the blocks */
         if (s->pos < s->fade_from && s->pos + m > s->fade_from)
@@ -210,13 +205,6 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
                 lvl += d;
                 s->levels[f] = (float)lvl;
                 s->quiet = lvl == 0.0 ? s->quiet + 1 : 0;
-                if (want == 0.0 && s->quiet == s->unit_len[cur]) {
-                    /* silent, and the units that started before are over:
-                     * the chunk ends here, so that the programs are held
-                     * from the next sample on, whatever the blocks */
-                    m = f + 1;
-                    break;
-                }
             }
         } else {
             s->quiet = 0;
@@ -286,6 +274,7 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         }
         if (s->pos >= s->total)
             s->finished = 1;
+        tight = s->stage.sup.tight;
         if (!viewed)
             stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
         if (viewed && s->pos >= s->step_end[s->step]) {
@@ -301,19 +290,14 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
             if (s->finished)
                 rec_push(&s->rec);      /* the end reaches the writer at once */
         }
-        if (s->stage.ac && s->pos % MW_SUP_CHUNK == 0) {
-            if (s->stage.sup.tight > s->tight_mark && !s->stop_req) {
-                /* the drive came close to a bound in the MW_SUP_CHUNK frames
-                 * up to here: the live level moved with the waveform in a
-                 * way the check could not see (a steady level up to
-                 * max_level never gets here).  End the session as a stop
-                 * does: the units that start next take a falling gain,
-                 * then the coupling is bled; the reason is kept for the
-                 * player to tell */
-                s->stop_req = 1;
-                s->supervisor_stop = 1;
-            }
-            s->tight_mark = s->stage.sup.tight;
+        if (s->stage.ac && s->stage.sup.tight > tight && !s->stop_req) {
+            /* the drive came close to a bound: the live level moved with the
+             * waveform in a way the check could not see (a steady level up to
+             * max_level never gets here).  End the session as a stop does:
+             * the units that start next take a falling gain, then the
+             * coupling is bled; the reason is kept for the player to tell */
+            s->stop_req = 1;
+            s->supervisor_stop = 1;
         }
         done += m;
     }

@@ -19,8 +19,6 @@
 
 enum {
     MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
-    MW_SUP_CHUNK = 256,     /* an AC stage's supervisor ends the session, if it must, where the
-                             * session's position is a multiple of this (whatever the blocks) */
     MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
 };
 
@@ -69,7 +67,6 @@ typedef struct mw_session {
     int busy;                  /* a thread (or the callback) is filling it (mw_guard.h) */
     uint64_t busy_blocks;      /* callbacks that found it busy and played silence */
     int supervisor_stop;       /* the supervisor ended the session (a drive too close to a bound) */
-    uint64_t tight_mark;       /* stage.sup.tight when pos last reached a multiple of MW_SUP_CHUNK */
     int holding;               /* the programs are held (paused, stopped, ended): the coupling bleeds */
     /* real-time statistics and the sense input (written by the audio thread) */
     uint64_t callbacks, underflows, overflows, input_overflows, frames_out;
