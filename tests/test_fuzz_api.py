@@ -167,6 +167,7 @@ CASES = [
     method(Biphasic, "generator", dict(rate=RATE), bi),
     method(Biphasic, "plan", dict(rate=RATE), bi),
     method(Biphasic, "shaped", dict(envelope=ENV), bi),
+    method(Monophasic, "net_charge_uc", dict(seconds=SHORT_S), lambda: Monophasic(**MONO), cap={"seconds": 10.0}),
     method(Monophasic, "patterned", dict(pattern="10+ 10-"), lambda: Monophasic(freq_hz=100, amp_ua=100, phase_us=500)),
     # envelopes
     Case(Ramp, dict(seconds=0.01, to_level=0.7, shape="cosine")),

@@ -355,3 +355,42 @@ def test_the_dc_stereo_path_equals_the_general_stage(name):
     assert not b[:, 2].any()
     assert sup_a == sup_b and sup_a["clamped"] > 0
     assert rec_a == rec_b and len(rec_a) > 0
+
+
+_PATTERNS = st.sampled_from(["1s+ 1s-", "300ms+ 100ms-", "2s+ 1s- 1s0", "3+ 2-", "500ms~ 500ms+", None])
+
+
+@settings(max_examples=25, deadline=None)
+@given(freq=st.sampled_from([0.5, 0.7, 1.0, 3.0, 37.0, 100.0]), pattern=_PATTERNS,
+       burst=st.sampled_from([None, (1.0, 1.0), (0.25, 0.75)]), sweep=st.booleans(),
+       polarity=st.sampled_from([1, -1]), seconds=st.floats(1.0, 30.0))
+@example(freq=0.5, pattern="1s+ 1s-", burst=None, sweep=False, polarity=1, seconds=30.0)
+def test_the_dose_counts_the_charge_the_pulses_carry(freq, pattern, burst, sweep, polarity, seconds):
+    """A step's dose is its net charge as rendered (found by a review: the
+    dose came from the average pulse rate and the pattern's average sign,
+    so a 0.5 Hz train under "1s+ 1s-", every pulse positive, dosed 0, and a
+    sweep was averaged over the sweep, not over the step that holds its
+    stop rate).  The oracle: the mean of the step's samples, rendered
+    through the session, times its length, against the session's dose."""
+    kw = dict(amp_ua=100, phase_us=5000, polarity=polarity, pattern=pattern)
+    if sweep:
+        kw["sweep"] = mw.Sweep(0.5, 20.0, 1.0)
+    else:
+        kw["freq_hz"] = freq
+        if burst is not None:
+            kw["burst"] = mw.Burst(on_s=burst[0], off_s=burst[1])
+    try:
+        spec = mw.Monophasic(**kw)
+    except ValueError:
+        return                   # a burst too short for the pulse, say
+    session = Session("d", (Step("z", spec, seconds),), channels=1, soft_start_s=0, soft_stop_s=0,
+                      max_dose_ua_min=1e9)
+    ua = session.render_ua(RATE)[:, 0].astype(np.float64)
+    rendered = abs(ua.sum()) / RATE / 60                     # uA x s / 60 = uA x min
+    assert session.dose_ua_min() == pytest.approx(rendered, rel=1e-6, abs=1e-9)
+    if (pattern, freq, sweep, burst) == ("1s+ 1s-", 0.5, False, None):
+        assert rendered > 0.99 * 100 * 5e-3 * 0.5 * seconds / 60   # every pulse positive: the full DC
+        # the review's case: 50 uC pulses every 2 s for an hour, 1500 uA x min; refused
+        big = mw.Monophasic(amp_ua=500, phase_us=100_000, freq_hz=0.5, pattern="1s+ 1s-")
+        with pytest.raises(ValueError, match="net dose is 1500.0 uA.min.*max_dose_ua_min=600"):
+            Session("d", (Step("z", big, 3600),), channels=1, auto_off_s=3600)

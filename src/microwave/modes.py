@@ -155,7 +155,8 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
     Parameters
     ----------
     spec : Biphasic, Monophasic or CustomTrain
-        The train (its net DC at full level, :attr:`net_dc_ua`, is what doses).
+        The train (its net charge at full level over ``minutes``, counted on
+        its rendered pulses, ``spec.net_charge_uc``, is what doses).
     minutes : float
         How long it plays, min (0 to a week).
     max_dose_ua_min : float
@@ -164,7 +165,7 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
     Returns
     -------
     float
-        The dose, uA min: abs(net DC) x ``minutes``.
+        The dose, uA min: abs(net charge over ``minutes``, uC) / 60.
 
     Raises
     ------
@@ -177,9 +178,10 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
     _checks.instance("spec", spec, _Train, "a pulse-train spec (Biphasic, Monophasic, CustomTrain)")
     max_dose_ua_min = _checks.number("max_dose_ua_min", max_dose_ua_min, 0, unit="uA*min")
     minutes = _checks.number("minutes", minutes, 0, 7 * 24 * 60, unit="min")
-    dose = abs(spec.net_dc_ua) * minutes
+    dose = abs(spec.net_charge_uc(minutes * 60)) / 60
     if dose > max_dose_ua_min:
-        raise ValueError(f"dose {dose:.1f} uA*min ({abs(spec.net_dc_ua):.2f} uA net DC at amp_ua={spec.amp_ua:g} "
+        dc = dose / minutes
+        raise ValueError(f"dose {dose:.1f} uA*min ({dc:.2f} uA net DC at amp_ua={spec.amp_ua:g} "
                          f"for minutes={minutes:g}) exceeds max_dose_ua_min={max_dose_ua_min:g}: "
                          f"lower the level (or amp_ua) or the time")
     return dose

@@ -191,8 +191,11 @@ class Session:
         return notebook_png(self)
 
     def dose_ua_min(self) -> float:
-        """The largest net dose (the net DC, unsigned, x minutes, summed over steps) on any channel."""
-        return max(sum(abs(p.net_dc_ua) * d / 60 for p, d in
+        """The largest net dose on any channel, uA x min: each step's net
+        charge (unsigned, at full level; :meth:`net_charge_uc
+        <microwave.pulses.Monophasic.net_charge_uc>`, counted on the rendered
+        pulses) / 60, summed over the steps."""
+        return max(sum(abs(p.net_charge_uc(d)) / 60 for p, d in
                        ((s.programs(self.channels)[c], d) for s, d in zip(self.steps, self.step_seconds())))
                    for c in range(self.channels))
 
