@@ -26,7 +26,7 @@ import numpy as np
 from . import _checks
 from .plans import BurstSchedule, ProgramPlan, Rational, RegularSchedule
 from .sessions import Session
-from .stage import FDA_LOADS_OHM, UA_PER_UNIT, Stage, ua_stage
+from .stage import FDA_LOADS_OHM, Stage
 from .stage import _given as _stage
 
 __all__ = ["report", "IEC_DENSITY_MA_CM2"]
@@ -72,12 +72,7 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
     max_level, worst = stage.assess(session, rate)
     # DC per step and channel, as rendered: one streamed pass, split at the step edges
     edges = session.step_edges(rate)
-    engine = session._engine(rate, ua_stage(session.channels))
-    sums = np.zeros((len(edges), session.channels))
-    for i, (lo, hi) in enumerate(edges):
-        for start in range(lo, hi, 1 << 18):
-            block = engine.render(min(1 << 18, hi - start))
-            sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
+    sums = session._step_sums_ua(rate)
     steps, t = [], 0.0
     for i, (s, d) in enumerate(zip(session.steps, session.step_seconds())):
         chans = []

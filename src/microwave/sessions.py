@@ -18,6 +18,7 @@ default, as the NuFACE Mini+ does), ramping down before it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, fields
 
@@ -28,7 +29,7 @@ from ._core import Generator
 from ._core import SessionEngine
 from .envelopes import Envelope, Ramp
 from .plans import ProgramPlan
-from .pulses import Biphasic, Burst, Monophasic, Sweep, _Train
+from .pulses import _CHARGE_RATES, Biphasic, Burst, Monophasic, Sweep, _Train
 from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
 
@@ -192,12 +193,29 @@ class Session:
 
     def dose_ua_min(self) -> float:
         """The largest net dose on any channel, uA x min: each step's net
-        charge (unsigned, at full level; :meth:`net_charge_uc
-        <microwave.pulses.Monophasic.net_charge_uc>`, counted on the rendered
-        pulses) / 60, summed over the steps."""
-        return max(sum(abs(p.net_charge_uc(d)) / 60 for p, d in
-                       ((s.programs(self.channels)[c], d) for s, d in zip(self.steps, self.step_seconds())))
-                   for c in range(self.channels))
+        charge (unsigned, at level 1) / 60, summed over the steps.  The
+        charge is counted on the session as it renders (at 48 kHz, or the
+        rate its programs need), soft starts and stops and each step's
+        silent last unit included, so every pulse counts with the sign it
+        plays with -- never estimated from a train's average rate, which a
+        timed pattern, bursts or a sweep can make wrong."""
+        if all(abs(p.pulse_charge_uc) <= 1e-12 * p.max_phase_charge_uc
+               for s in self.steps for p in s.programs(self.channels)):
+            return 0.0                  # every pulse balances its own charge
+        for rate in _CHARGE_RATES:
+            try:
+                sums = self._step_sums_ua(rate)
+            except ValueError:          # a program that needs a higher rate
+                continue
+            return float(np.abs(sums).sum(axis=0).max()) / rate / 60     # uA x samples -> uA x min
+        raise ValueError(f"session {self.name!r} cannot be rendered at any rate up to {_CHARGE_RATES[-1]}")
+
+    def _step_sums_ua(self, rate: int) -> np.ndarray:
+        """Each step's samples summed on each channel (steps x channels),
+        uA x samples, at level 1: the session rendered at ``rate`` through a
+        stage that passes the current (what :meth:`dose_ua_min` and the
+        report's DC count; read-only, kept for the sessions made last)."""
+        return _step_sums_ua(self, rate)
 
     # ---- time line -----------------------------------------------------------
     def step_seconds(self) -> list[float]:
@@ -837,3 +855,18 @@ def resolve(name_or_path: str) -> Session:
     if p.suffix == ".toml" or p.exists():
         return load(p)
     raise ValueError(f"name_or_path={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")
+
+
+@functools.lru_cache(maxsize=64)
+def _step_sums_ua(session: Session, rate: int) -> np.ndarray:
+    """Session._step_sums_ua (a session is immutable, and equal sessions
+    render the same samples: a session made again is not rendered again)."""
+    edges = session.step_edges(rate)
+    engine = session._engine(rate, ua_stage(session.channels))
+    sums = np.zeros((len(edges), session.channels))
+    for i, (lo, hi) in enumerate(edges):
+        for start in range(lo, hi, 1 << 18):
+            block = engine.render(min(1 << 18, hi - start))
+            sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
+    sums.flags.writeable = False
+    return sums

@@ -303,8 +303,14 @@ class Stage:
         if len(set(used)) != len(used):
             raise ValueError(f"channel_map={cmap!r} uses a DAC channel twice")
         s("channel_map", cmap)
-        n_out = self.out_channels if self.out_channels is not None else max(used) + 1
-        s("out_channels", _checks.integer("out_channels", n_out, max(used) + 1, MAX_CHANNELS))
+        if self.out_channels is None:
+            s("out_channels", max(used) + 1)
+        else:
+            s("out_channels", _checks.integer("out_channels", self.out_channels, 1, MAX_CHANNELS))
+            if max(used) >= self.out_channels:
+                raise ValueError(f"channel_map={cmap!r} uses DAC channel {max(used)}, but out_channels="
+                                 f"{self.out_channels} has channels 0 to {self.out_channels - 1}: map within them, "
+                                 f"or give more out_channels")
         if self.calibration is not None:
             _checks.instance("calibration", self.calibration, Calibration, "a microwave.stage.Calibration or None")
             for _, _, why in _calibration_conflicts(self, self.calibration):
