@@ -80,6 +80,23 @@ void sess_enter_step(mw_session *s, int i)
 
 static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames);
 
+/* The AC supervisor's decision on the samples since it last decided
+ * (tight_mark): one within MW_SUP_SOFT of a bound means that the live level
+ * moved with the waveform in a way the check could not see (a steady level
+ * up to max_level never gets here).  The session ends as a stop does: the
+ * units that start next take a falling gain, then the coupling is bled; the
+ * reason is kept for the player to tell.  Taken where the session's
+ * position is a multiple of MW_SUP_CHUNK and where a hold starts: samples
+ * the blocks do not move. */
+static void sess_supervise(mw_session *s)
+{
+    if (s->stage.sup.tight > s->tight_mark && !s->stop_req) {
+        s->stop_req = 1;
+        s->supervisor_stop = 1;
+    }
+    s->tight_mark = s->stage.sup.tight;
+}
+
 /* sess_fill into a buffer larger than the last-level cache (an offline
  * render, never an audio callback's block): MW_STREAM_PIECE at a time into
  * a buffer that stays in L1, each piece then streamed out (mw_stream_copy),
@@ -121,7 +138,6 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
     int hold;
     int cur;
     const float *lev;
-    uint64_t tight;
     /* a DC stereo stage reads the programs' samples where they are (program_view) */
     const int views = stage_dc_stereo(&s->stage);
     int viewed, kind[2] = {MW_VIEW_OUT, MW_VIEW_OUT};
@@ -172,25 +188,45 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         /* silent, and the units that started before it are over: the programs
          * may stop (but not during a scheduled end: that runs to its sample) */
         hold = s->level == 0.0 && want == 0.0 && s->quiet >= s->unit_len[cur] && s->pos < s->fade_from;
+        if (s->holding && s->stage.ac && s->held % MW_SUP_CHUNK != 0)
+            hold = 1;       /* (a hold chunk a block cut short: the hold goes on to the chunk's end) */
         if (hold || s->finished || s->pos >= s->total) {
             /* paused (or stopped, or ended) at silence: the programs do not
              * advance; the stage runs on zeros and bleeds what an AC coupling
-             * stores, by a ramp of the drive (a resume waits for the bleed) */
+             * stores, by a ramp of the drive (a resume waits for the bleed).
+             * A hold starts at an exact sample (see the levels below), where
+             * the supervisor decides what it saw since it last did */
+            if (s->stage.ac && !s->holding) {
+                sess_supervise(s);
+                s->held = 0;
+            }
             if (s->stop_req || s->pos >= s->total)
                 s->finished = 1;
             s->holding = 1;
+            /* an AC stage's hold chunks end where the frames held are a
+             * multiple of MW_SUP_CHUNK: the hold ends (the bleed done, a
+             * resume) at a chunk's start, so there, whatever the blocks */
+            if (s->stage.ac && m > MW_SUP_CHUNK - s->held % MW_SUP_CHUNK)
+                m = MW_SUP_CHUNK - s->held % MW_SUP_CHUNK;
+            s->held += m;
             if (views) {
                 /* (a DC stage stores nothing to bleed: its programs' zeros, as such) */
                 stage_dc_stereo_apply(&s->stage, NULL, NULL, 0, 0, out + done * C, m);
             } else {
                 memset(s->scratch, 0, s->n_ch * MW_BLOCK * sizeof(float));
                 stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, s->pos, 1);
+                s->tight_mark = s->stage.sup.tight;     /* (the bleed's own samples near a bound are not a stop) */
             }
             rec_account(&s->rec, &s->stage, out + done * C, m, cur, s->pos, 0, NULL, 0.0, s->underflows_all);
             done += m;
             continue;
         }
         s->holding = 0;
+        /* an AC stage's chunks end where the session's position is a
+         * multiple of MW_SUP_CHUNK (and where the caller's block ends):
+         * the supervisor decides there, whatever the blocks */
+        if (s->stage.ac && m > MW_SUP_CHUNK - s->pos % MW_SUP_CHUNK)
+            m = MW_SUP_CHUNK - s->pos % MW_SUP_CHUNK;
         /* the live level over this chunk: a gain each unit takes where it starts */
         lvl = s->level;
         lev = NULL;
@@ -204,7 +240,15 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
                     d = -s->slew;
                 lvl += d;
                 s->levels[f] = (float)lvl;
-                s->quiet = lvl == 0.0 ? s->quiet + 1 : 0;
+                if (lvl != 0.0) {
+                    s->quiet = 0;
+                } else if (++s->quiet == s->unit_len[cur] && want == 0.0) {
+                    /* silent, and the units that started before are over:
+                     * the chunk ends here, so that the programs are held
+                     * from the next sample on, whatever the blocks */
+                    m = f + 1;
+                    break;
+                }
             }
         } else {
             s->quiet = 0;
@@ -274,7 +318,6 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         }
         if (s->pos >= s->total)
             s->finished = 1;
-        tight = s->stage.sup.tight;
         if (!viewed)
             stage_apply(&s->stage, s->scratch, MW_BLOCK, out + done * C, m, t0, 0);
         if (viewed && s->pos >= s->step_end[s->step]) {
@@ -290,15 +333,8 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
             if (s->finished)
                 rec_push(&s->rec);      /* the end reaches the writer at once */
         }
-        if (s->stage.ac && s->stage.sup.tight > tight && !s->stop_req) {
-            /* the drive came close to a bound: the live level moved with the
-             * waveform in a way the check could not see (a steady level up to
-             * max_level never gets here).  End the session as a stop does:
-             * the units that start next take a falling gain, then the
-             * coupling is bled; the reason is kept for the player to tell */
-            s->stop_req = 1;
-            s->supervisor_stop = 1;
-        }
+        if (s->stage.ac && s->pos % MW_SUP_CHUNK == 0)
+            sess_supervise(s);
         done += m;
     }
 }

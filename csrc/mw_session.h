@@ -19,6 +19,8 @@
 
 enum {
     MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
+    MW_SUP_CHUNK = 256,     /* an AC stage's supervisor ends a session, if it must, where the
+                             * session's position is a multiple of this (whatever the blocks) */
     MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
 };
 
@@ -89,6 +91,11 @@ typedef struct mw_session {
     int64_t tail_frames;       /* silence kept streaming after the end (the sense input lags) */
     double first_dac_time;     /* PortAudio's outputBufferDacTime of the first callback (0: none given) */
     mw_record rec;             /* what was delivered, for a writer thread (mw_record.h) */
+    /* an AC stage's supervisor and holds, decided at samples the blocks do not move */
+    uint64_t tight_mark;       /* stage.sup.tight where the supervisor last decided (or a hold
+                                * or a rewind left it): the samples near a bound since then */
+    int64_t held;              /* frames since the hold began (an AC stage's hold ends where it is a
+                                * multiple of MW_SUP_CHUNK, whatever the blocks) */
 } mw_session;
 
 /* Write the next `frames` interleaved DAC frames. */

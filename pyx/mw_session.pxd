@@ -46,7 +46,9 @@ cdef extern from "mw_session.h" nogil:
         int busy
         uint64_t busy_blocks
         int supervisor_stop
+        uint64_t tight_mark
         int holding
+        int64_t held
         uint64_t callbacks, underflows, overflows, input_overflows, frames_out
         uint64_t last_underflow_frame
         uint64_t underflows_all

@@ -263,8 +263,10 @@ cdef class SessionEngine:
             # session starts again from silence once it has been bled
             self.s.level = 0.0
             self.s.holding = 1
+            self.s.held = 0
             self.s.quiet = INT64_MAX
         self.s.supervisor_stop = 0
+        self.s.tight_mark = self.s.stage.sup.tight      # (what the last run counted is not this one's)
         self.s.stop_req = 0
         self.s.pause_req = 0
 
