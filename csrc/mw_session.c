@@ -203,6 +203,11 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
             if (s->stop_req || s->pos >= s->total)
                 s->finished = 1;
             s->holding = 1;
+            /* (the session's position does not move in a hold: the cuts made
+             * at its step ends and its fade above do not apply) */
+            m = frames - done;
+            if (m > MW_BLOCK)
+                m = MW_BLOCK;
             /* an AC stage's hold chunks end where the frames held are a
              * multiple of MW_SUP_CHUNK: the hold ends (the bleed done, a
              * resume) at a chunk's start, so there, whatever the blocks */
@@ -242,7 +247,7 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
                 s->levels[f] = (float)lvl;
                 if (lvl != 0.0) {
                     s->quiet = 0;
-                } else if (++s->quiet == s->unit_len[cur] && want == 0.0) {
+                } else if (++s->quiet == (s->unit_len[cur] > 0 ? s->unit_len[cur] : 1) && want == 0.0) {
                     /* silent, and the units that started before are over:
                      * the chunk ends here, so that the programs are held
                      * from the next sample on, whatever the blocks */

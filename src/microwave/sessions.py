@@ -192,30 +192,35 @@ class Session:
         return notebook_png(self)
 
     def dose_ua_min(self) -> float:
-        """The largest net dose on any channel, uA x min: each step's net
-        charge (unsigned, at level 1) / 60, summed over the steps.  The
-        charge is counted on the session as it renders (at 48 kHz, or the
-        rate its programs need), soft starts and stops and each step's
-        silent last unit included, so every pulse counts with the sign it
-        plays with -- never estimated from a train's average rate, which a
-        timed pattern, bursts or a sweep can make wrong."""
+        """The largest net dose on any channel, uA x min: in each step, the
+        most net charge (unsigned, at level 1) the step has carried at any
+        moment of it -- what has flowed if the session stops there -- /
+        60, summed over the steps.  Counted on the session as it renders
+        (at 48 kHz, or the rate its programs need), soft starts and stops
+        and each step's silent last unit included, so every pulse counts
+        with the sign it plays with: never estimated from a train's average
+        rate, which a timed pattern, bursts or a sweep can make wrong, and
+        never a step's final net alone, which a pattern like ``"5min+
+        5min-"`` brings back to 0 after carrying 5 minutes one way."""
         if all(abs(p.pulse_charge_uc) <= 1e-12 * p.max_phase_charge_uc
                for s in self.steps for p in s.programs(self.channels)):
             return 0.0                  # every pulse balances its own charge
+        first = None
         for rate in _CHARGE_RATES:
             try:
-                sums = self._step_sums_ua(rate)
-            except ValueError:          # a program that needs a higher rate
+                _, peaks = _step_charges(self, rate)
+            except ValueError as e:     # a program that needs a higher rate
+                first = first or e
                 continue
-            return float(np.abs(sums).sum(axis=0).max()) / rate / 60     # uA x samples -> uA x min
-        raise ValueError(f"session {self.name!r} cannot be rendered at any rate up to {_CHARGE_RATES[-1]}")
+            return float(peaks.sum(axis=0).max()) / rate / 60     # uA x samples -> uA x min
+        assert first is not None
+        raise first
 
     def _step_sums_ua(self, rate: int) -> np.ndarray:
         """Each step's samples summed on each channel (steps x channels),
         uA x samples, at level 1: the session rendered at ``rate`` through a
-        stage that passes the current (what :meth:`dose_ua_min` and the
-        report's DC count; read-only, kept for the sessions made last)."""
-        return _step_sums_ua(self, rate)
+        stage that passes the current (the report's DC)."""
+        return _step_charges(self, rate)[0].copy()
 
     # ---- time line -----------------------------------------------------------
     def step_seconds(self) -> list[float]:
@@ -858,15 +863,21 @@ def resolve(name_or_path: str) -> Session:
 
 
 @functools.lru_cache(maxsize=64)
-def _step_sums_ua(session: Session, rate: int) -> np.ndarray:
-    """Session._step_sums_ua (a session is immutable, and equal sessions
-    render the same samples: a session made again is not rendered again)."""
+def _step_charges(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each step's samples summed on each channel, and the largest magnitude
+    their running sum reaches within the step (steps x channels each, uA x
+    samples), at level 1: the session rendered at ``rate`` through a stage
+    that passes the current.  Kept for the sessions made last (a session is
+    immutable, and equal sessions render the same samples); not to be
+    written to (Session._step_sums_ua hands out a copy)."""
     edges = session.step_edges(rate)
     engine = session._engine(rate, ua_stage(session.channels))
     sums = np.zeros((len(edges), session.channels))
+    peaks = np.zeros((len(edges), session.channels))
     for i, (lo, hi) in enumerate(edges):
         for start in range(lo, hi, 1 << 18):
-            block = engine.render(min(1 << 18, hi - start))
-            sums[i] += block.astype(np.float64).sum(axis=0) * UA_PER_UNIT
-    sums.flags.writeable = False
-    return sums
+            block = engine.render(min(1 << 18, hi - start)).astype(np.float64) * UA_PER_UNIT
+            running = sums[i] + np.cumsum(block, axis=0)
+            peaks[i] = np.maximum(peaks[i], np.abs(running).max(axis=0))
+            sums[i] = running[-1]
+    return sums, peaks
