@@ -548,9 +548,12 @@ class _Train:
             ``seconds`` is out of range or not a number.
         """
         seconds = _checks.number("seconds", seconds, 0, 86400 * 7, unit="s")
-        if abs(self.pulse_charge_uc) <= 1e-12 * self.max_phase_charge_uc:
-            return 0.0
-        return _net_charge_uc(self, seconds)
+        return 0.0 if self._balanced else _net_charge_uc(self, seconds)
+
+    @property
+    def _balanced(self) -> bool:
+        """Every pulse carries no net charge (to rounding): a biphasic train."""
+        return abs(self.pulse_charge_uc) <= 1e-12 * self.max_phase_charge_uc
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter shows a spec as a plot of its first pulses (matplotlib,
@@ -594,23 +597,33 @@ _CHARGE_RATES = (_checks.DEFAULT_RATE, 192_000, 768_000)   # net_charge_uc rende
 _CHARGE_BLOCK = 1 << 18                                     # samples summed at a time
 
 
-@functools.lru_cache(maxsize=256)
-def _net_charge_uc(spec: _Train, seconds: float) -> float:
-    """spec.net_charge_uc(seconds), rendered (a session asks for each step's
-    more than once: its check, the stage's, the report)."""
+def _at_a_rate(count):
+    """``(count(rate), rate)`` at the first of _CHARGE_RATES where ``count``
+    does not refuse the rate (a train with pulses closer than two samples
+    needs a higher one); the first refusal if every rate is refused."""
+    first = None
     for rate in _CHARGE_RATES:
         try:
-            gen = spec.generator(rate)
-        except ValueError:      # a train that needs a higher rate (pulses closer than two samples)
-            continue
-        n, total = round(seconds * rate), 0.0
+            return count(rate), rate
+        except ValueError as e:
+            first = first or e
+    assert first is not None
+    raise first
+
+
+@functools.lru_cache(maxsize=256)
+def _net_charge_uc(spec: _Train, seconds: float) -> float:
+    """spec.net_charge_uc(seconds), rendered (kept: a spec is immutable)."""
+    def count(rate):
+        gen, n, total = spec.generator(rate), round(seconds * rate), 0.0
         block = np.empty(min(n, _CHARGE_BLOCK), dtype=np.float32)
         for start in range(0, n, _CHARGE_BLOCK):
             part = block[:min(_CHARGE_BLOCK, n - start)]
             gen.fill(part)
             total += float(part.sum(dtype=np.float64))
-        return total / rate        # uA x s = uC
-    raise ValueError(f"{spec!r} cannot be rendered at any rate up to {_CHARGE_RATES[-1]}")
+        return total
+    total, rate = _at_a_rate(count)
+    return total / rate        # uA x s = uC
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -29,7 +29,7 @@ from ._core import Generator
 from ._core import SessionEngine
 from .envelopes import Envelope, Ramp
 from .plans import ProgramPlan
-from .pulses import _CHARGE_RATES, Biphasic, Burst, Monophasic, Sweep, _Train
+from .pulses import Biphasic, Burst, Monophasic, Sweep, _at_a_rate, _Train
 from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
 
@@ -202,19 +202,10 @@ class Session:
         rate, which a timed pattern, bursts or a sweep can make wrong, and
         never a step's final net alone, which a pattern like ``"5min+
         5min-"`` brings back to 0 after carrying 5 minutes one way."""
-        if all(abs(p.pulse_charge_uc) <= 1e-12 * p.max_phase_charge_uc
-               for s in self.steps for p in s.programs(self.channels)):
+        if all(p._balanced for s in self.steps for p in s.programs(self.channels)):
             return 0.0                  # every pulse balances its own charge
-        first = None
-        for rate in _CHARGE_RATES:
-            try:
-                _, peaks = _step_charges(self, rate)
-            except ValueError as e:     # a program that needs a higher rate
-                first = first or e
-                continue
-            return float(peaks.sum(axis=0).max()) / rate / 60     # uA x samples -> uA x min
-        assert first is not None
-        raise first
+        (_, peaks), rate = _at_a_rate(lambda rate: _step_charges(self, rate))
+        return float(peaks.sum(axis=0).max()) / rate / 60     # uA x samples -> uA x min
 
     def _step_sums_ua(self, rate: int) -> np.ndarray:
         """Each step's samples summed on each channel (steps x channels),
