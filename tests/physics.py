@@ -57,11 +57,12 @@ def corners(stage, n: int = 25) -> list[float]:
 
 
 def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,
-                     n_corners: int = 25) -> float:
+                     n_corners: int = 25, between: bool = False) -> float:
     """The largest |current| over every program channel and every corner
     across the tolerance (at the lowest load of a voltage-mode stage),
     with the DAC held at zero afterwards for ``tail_tau`` time constants of
-    the slowest corner: what flows during the samples and after they stop."""
+    the slowest corner: what flows during the samples and after they stop
+    (and between them, through a sound card's DAC, when ``between``)."""
     tail = 0
     if stage.coupling == "ac":
         slowest = stage.corner_hz * (1 - stage.corner_tolerance)
@@ -70,5 +71,20 @@ def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None =
     worst = 0.0
     for c in range(channels if channels is not None else len(stage.channel_map)):
         for f in corners(stage, n_corners):
-            worst = max(worst, float(np.max(np.abs(current_ua(x, stage, c, f, rate)), initial=0.0)))
+            i = current_ua(x, stage, c, f, rate)
+            worst = max(worst, float(np.max(np.abs(reconstructed(i, half=32) if between else i), initial=0.0)))
     return worst
+
+
+def reconstructed(x: np.ndarray, up: int = 32, half: int = 96, beta: float = 0.1) -> np.ndarray:
+    """What a sound card's DAC makes of samples ``x`` (1-D, silence before
+    and after them), at ``up`` points per sample: the raised-cosine interpolation of roll-off ``beta`` (the
+    filter passes everything below (1 - beta) / 2 of the rate and nothing
+    above (1 + beta) / 2, like the "sharp roll-off" interpolation filters of
+    audio DACs), as a polyphase FIR of ``half`` samples either side, in the
+    time domain: h(t) = sinc(t) cos(pi beta t) / (1 - (2 beta t)^2)."""
+    t = np.arange(-half * up, half * up + 1) / up
+    den = 1.0 - (2.0 * beta * t) ** 2
+    near = np.abs(den) < 1e-9               # t = +-1 / (2 beta): the limit is pi / 4 sinc(t)
+    h = np.where(near, np.pi / 4 * np.sinc(t), np.sinc(t) * np.cos(np.pi * beta * t) / np.where(near, 1.0, den))
+    return signal.upfirdn(h, np.asarray(x, dtype=np.float64), up=up)   # from half a filter before x to after it

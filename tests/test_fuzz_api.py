@@ -198,10 +198,10 @@ CASES = [
     # stage
     Case(Stage, dict(full_scale_v=1.0, ua_per_v=None, load_ohm=None, compliance_v=15.0, coupling="dc", corner_hz=5.0,
                      channel_map=(0, (1, 2)), out_channels=None, max_ua=500.0, headroom=1.0, corner_tolerance=0.3,
-                     load_ohm_min=None, load_ohm_max=None, calibration=None)),
+                     load_ohm_min=None, load_ohm_max=None, reconstruction="band-limited", calibration=None)),
     Case(Stage, dict(full_scale_v=2.0, ua_per_v=None, load_ohm=2000.0, compliance_v=15.0, coupling="ac", corner_hz=5.0,
                      channel_map=[1, 0], out_channels=4, max_ua=400.0, headroom=0.8, corner_tolerance=0.3,
-                     load_ohm_min=500.0, load_ohm_max=10_000.0,
+                     load_ohm_min=500.0, load_ohm_max=10_000.0, reconstruction="held",
                      calibration=Calibration(corner_hz=5.0, corner_uncertainty=0.05, loop_gain=(0.9, 0.9, 1, 1))),
          id="Stage-voltage-ac"),
     Case(Calibration, dict(date="2026-12-01", output_device="card", input_device="card", rate=48_000, latency_ms=12.5,
@@ -211,6 +211,7 @@ CASES = [
     method(Stage, "dac_per_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)))),
     method(Stage, "full_scale_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)))),
     method(Stage, "check_peak", dict(peak_ua=100.0, what="the session"), Stage),
+    method(Stage, "peak_ua", dict(session=session(), rate=RATE), Stage),
     method(Stage, "plan", dict(n_program_channels=2, rate=RATE), Stage),
     method(Stage, "assess", dict(session=session(), rate=RATE), lambda: Stage(coupling="ac", corner_hz=4.0)),
     # sessions

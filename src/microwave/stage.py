@@ -17,7 +17,10 @@ A :class:`Stage` says how DAC samples become current, and how sure that is:
   ``(a, b)`` driven in antiphase (bridged: twice the swing for one
   electrode pair);
 * ``max_ua``: the hard maximum of the current that flows (default 500 uA,
-  the FSM ceiling; never above 1000 uA).
+  the FSM ceiling; never above 1000 uA);
+* ``reconstruction``: what the DAC makes of its samples: ``"band-limited"``
+  (a sound card, the default: between samples the current goes past them
+  at hard edges, and the limit holds on that) or ``"held"``.
 
 The limit holds on the current that flows, not on the samples.  A session
 asking for more is refused before anything renders.  While it plays, the
@@ -84,6 +87,8 @@ AC_MARGIN = 0.01
 MIN_LOAD_OHM = 1.0
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
+#: what a DAC makes of its samples (``Stage.reconstruction``)
+RECONSTRUCTIONS = ("band-limited", "held")
 #: uA per DAC unit of the ideal stage that renders current itself (:func:`ua_stage`): a
 #: power of two, so that scaling back to uA is exact in binary floating point
 UA_PER_UNIT = 1024.0
@@ -217,6 +222,11 @@ class Stage:
     load_ohm_min, load_ohm_max : float or None
         A voltage-mode stage's load range, ohm (default 500 .. 10 000, widened
         to hold ``load_ohm``).
+    reconstruction : {"band-limited", "held"}
+        What the DAC makes of its samples: a sound card's band-limited
+        reconstruction, which carries hard edges past the samples (the
+        default), or an output that holds each sample (a DAC without a
+        reconstruction filter, or one measured not to overshoot).
     calibration : Calibration or None
         What a loopback calibration measured of the card.
 
@@ -250,6 +260,8 @@ class Stage:
     #: voltage mode: the load lies within [load_ohm_min, load_ohm_max]
     load_ohm_min: float | None = None
     load_ohm_max: float | None = None
+    #: "band-limited" (a sound card: the current between samples goes past them at hard edges) or "held"
+    reconstruction: str = "band-limited"
     #: what a loopback calibration measured (it changes nothing the stage does yet)
     calibration: Calibration | None = None
 
@@ -281,6 +293,7 @@ class Stage:
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
+        s("reconstruction", _checks.choice("reconstruction", self.reconstruction, RECONSTRUCTIONS))
         routes = _checks.sequence("channel_map", self.channel_map,
                                   "routes, for each program channel a DAC channel index or a bridged pair [a, b]",
                                   max_len=MAX_CHANNELS)
@@ -487,6 +500,51 @@ class Stage:
             return min(self.limit_ua, self.compliance_v / load_ohm * 1e6)
         return min(self.limit_ua * 1e-6 * self.load_ohm, self.compliance_v) / load_ohm * 1e6
 
+    def peak_ua(self, session: Session, rate: int = _checks.DEFAULT_RATE) -> float:
+        """The highest current ``session`` asks at level 1, uA, as this
+        stage's DAC delivers it: between samples too, through a band-limited
+        reconstruction (see ``microwave/_reconstruct.py``).
+
+        Parameters
+        ----------
+        session : Session
+            What to play.
+        rate : int
+            Samples per second, Hz (1000 to 768000; default 48000).
+
+        Returns
+        -------
+        float
+            ``session.peak_ua`` through a ``"held"`` DAC; through a
+            ``"band-limited"`` one, the largest of each spec's peak times the
+            most its current can go past that between samples, whatever gain
+            and sign each of its pulses is given (soft starts and stops,
+            level changes, ends: see ``microwave/_reconstruct.py``).
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``session`` is not a Session, ``rate`` is out of range, or a
+            spec cannot be sampled at ``rate``.
+
+        Examples
+        --------
+        >>> from microwave import Biphasic
+        >>> from microwave.sessions import Session, Step
+        >>> s = Session("s", (Step("jaw", Biphasic(freq_hz=12_000, amp_ua=100, phase_us=2e6 / 48_000), 1),))
+        >>> Stage(reconstruction="held").peak_ua(s)     # [100, 100, -100, -100] repeated
+        100.0
+        >>> round(Stage().peak_ua(s) / 100, 2)          # a sine of sqrt(2) x 100 through them, and a bit
+        1.45
+        """
+        from .sessions import Session
+        _checks.instance("session", session, Session, "a microwave.sessions.Session")
+        rate = _checks.rate(rate)
+        if self.reconstruction == "held":
+            return session.peak_ua
+        from ._reconstruct import spec_ratio
+        return max(p.peak_ua * spec_ratio(p, rate) for step in session.steps for p in step.programs(session.channels))
+
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when a peak is more than this stage allows.
 
@@ -523,7 +581,8 @@ class Stage:
         """Whether this stage can play ``session`` within its limit, and how loud.
 
         Through a DC-coupled stage the current is the drive, so the peak the
-        specs ask for decides.  Through an AC-coupled one the whole session
+        specs ask for decides: between samples too (:meth:`peak_ua`), where
+        a band-limited DAC carries hard edges past the samples.  Through an AC-coupled one the whole session
         is simulated, in compiled code and bounded memory, at level 1 with
         its soft starts and stops, the coupling's state carried from step to
         step, for corners across the tolerance (at most 15 % apart): the
@@ -561,14 +620,19 @@ class Stage:
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rate = _checks.rate(rate)
-        self.check_peak(session.peak_ua, f"session {session.name!r}")
-        top = self.limit_ua / session.peak_ua if session.peak_ua > 0 else 1.0
+        peak = self.peak_ua(session, rate)
+        what = f"session {session.name!r}"
+        if peak > session.peak_ua:
+            what += (f" (its samples peak at {session.peak_ua:g} uA; the card's band-limited reconstruction "
+                     f"carries its hard edges {100 * (peak / session.peak_ua - 1):.3g} % past them)")
+        self.check_peak(peak, what)
+        top = self.limit_ua / peak if peak > 0 else 1.0
         dose = session.dose_ua_min()
         if dose > 0:   # the net dose scales with the level too
             top = min(top, session.max_dose_ua_min / dose)
         if self.coupling == "dc":
             self.plan(session.channels_on(self), rate)
-            return top, session.peak_ua * self.load_spread
+            return top, peak * self.load_spread
         # the whole session at level 1 through the supervisor, measuring
         engine = session._engine(rate, self, measure=True)
         assert self.out_channels is not None   # __post_init__ sets it
@@ -578,10 +642,12 @@ class Stage:
         sup = engine.supervision
         if sup["worst"] > 1.0:
             raise ValueError(_refusal(self, session, rate, sup))
-        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * self.load_spread
+        # between samples the current goes past them as the drive does (its edges pass the coupling)
+        ratio = peak / session.peak_ua if session.peak_ua > 0 else 1.0
+        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * self.load_spread * ratio
         # the supervisor's soft bound stays free at a steady level (it is for
         # what the check cannot see), less a hair: the samples are float32
-        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / sup["worst"] if sup["worst"] > 0 else top
+        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / (sup["worst"] * ratio) if sup["worst"] > 0 else top
         return min(top, top_ac), worst
 
     def plan(self, n_program_channels: int, rate: int) -> StagePlan:
@@ -692,7 +758,8 @@ def ua_stage(channels: int) -> Stage:
         ``channels`` is not a whole number in range.
     """
     channels = _checks.integer("channels", channels, 1, MAX_CHANNELS)
-    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)))
+    return Stage(ua_per_v=UA_PER_UNIT, full_scale_v=1.0, max_ua=1000.0, channel_map=tuple(range(channels)),
+                 reconstruction="held")
 
 
 # ---- the schema of a stage file (docs/toml.md describes it; a test keeps the two alike) ----
@@ -713,6 +780,8 @@ STAGE_KEYS = (
     _toml.Key("channel_map", _toml.ARRAY, "per program channel a DAC channel index or a bridged pair [a, b]; "
                                           "default [0, 1]"),
     _toml.Key("out_channels", _toml.INTEGER, "DAC channels, up to 32; default: the highest mapped + 1"),
+    _toml.Key("reconstruction", _toml.STRING, "'band-limited' (a sound card's DAC) or 'held' (a DAC measured "
+                                              "not to overshoot); default 'band-limited'"),
     _toml.Key("max_ua", _toml.NUMBER, f"uA, the most current that may flow, > 0 and <= {ABSOLUTE_MAX_UA:g}; "
                                       f"default 500"),
     _toml.Key("calibration", _toml.TABLE, "what a loopback calibration measured: a [calibration] table"),

@@ -1,0 +1,192 @@
+"""The current between samples: what a sound card's DAC makes of them.
+
+A sound card's DAC does not hold its samples: it interpolates them (an
+oversampling FIR, then an analogue low-pass) into a waveform with no
+content above about half the sample rate.  Between samples that waveform
+goes past them wherever the samples have hard edges: by about 14 % of the
+jump after a step of held samples (the sampled step's form of the Gibbs
+phenomenon; 9 % is the figure for a continuous step), so a biphasic
+pulse's jump from +I to -I reaches about 1.28 I; and a train of 2-sample
+phases, ``[I, I, -I, -I]`` repeated, comes out as a sine of amplitude
+sqrt(2) I.
+
+The model here is the "sharp roll-off" interpolation filter of audio DACs:
+it passes everything below :data:`PASS` of the rate and nothing above
+:data:`STOP`, with a raised-cosine transition between (H(f) + H(rate - f)
+= 1: the waveform goes through the samples).  Its impulse response falls
+as 1/t^3 beyond 1 / (STOP - PASS) samples, so a pulse's ringing is local.
+
+:func:`spec_ratio` bounds, for one spec, the current between samples over
+its peak, whatever gain each pulse is given between 0 and the peak and
+whatever sign: so the bound holds through soft starts and stops, level
+changes, patterns, pauses and ends at any pulse -- everything the engine
+does, which gives each unit of pulses one gain.  For a pulse with its
+onset at every 1/:data:`OVERSAMPLE` of a sample, its samples are made
+area-exact from the spec's template (as the kernels make them) and
+interpolated at OVERSAMPLE points per sample; the onsets between those
+can ring up to about 1 % more (measured), so the peaks' best onsets are
+tried again at eight times the resolution, and the bound raised by what
+that finds.  The bound at a time ``u``
+after a pulse's onset is that pulse's largest magnitude there, plus, for
+each neighbour at the trains' shortest onset spacing and beyond, the most
+its ringing can be at any time it could be from that neighbour.  The sum's
+largest value, times :data:`GRID` (Bernstein's inequality: a signal
+band-limited to STOP of the rate with peak M is at least M (1 - (pi STOP /
+OVERSAMPLE)^2 / 2) at the grid point nearest its peak), over the template's
+peak, is the ratio.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+#: the reconstruction filter passes all below this fraction of the rate ...
+PASS = 0.45
+#: ... and nothing above this one, with a raised-cosine transition between
+STOP = 0.55
+#: interpolated points per sample, and pulse onsets tried per sample
+OVERSAMPLE = 32
+#: the true peak is at most the grid's largest point times this (Bernstein's inequality)
+GRID = 1.0 / (1.0 - (math.pi * STOP / OVERSAMPLE) ** 2 / 2)
+#: samples of silence around a pulse: the filter's response falls as 1/t^3 beyond
+#: 1/(STOP - PASS) samples, to under 1e-6 of a jump here; the tails beyond are dropped
+CONTEXT = 256
+#: a stretch of a pulse longer than twice this (samples) is measured shortened to about that
+SHORTEN = 64
+
+
+def _interpolated(block: np.ndarray) -> np.ndarray:
+    """The reconstruction of ``block`` (taken as periodic along its last
+    axis) at OVERSAMPLE points per sample: its spectrum and the first
+    image, through the filter's raised-cosine transition from PASS to STOP
+    of the rate."""
+    n = block.shape[-1]
+    x = np.fft.rfft(block)
+    j = np.arange(min(int(STOP * n) + 1, n * OVERSAMPLE // 2 + 1))
+    f = j / n
+    mirrored = j > n // 2                      # beyond half the rate: the image of bin n - j
+    spec = np.where(mirrored, np.conj(x[..., np.where(mirrored, n - j, j)]), x[..., np.minimum(j, n // 2)])
+    gain = np.clip((STOP - f) / (STOP - PASS), 0.0, 1.0)
+    gain = 0.5 - 0.5 * np.cos(np.pi * gain)    # 1 to PASS, 0 from STOP; H(f) + H(1 - f) = 1
+    up = np.zeros(block.shape[:-1] + (n * OVERSAMPLE // 2 + 1,), dtype=complex)
+    up[..., :len(j)] = spec * gain * OVERSAMPLE
+    return np.fft.irfft(up, n * OVERSAMPLE)
+
+
+def _shortened(taus: np.ndarray) -> np.ndarray:
+    """``taus`` with every stretch between breakpoints longer than 2 x
+    SHORTEN samples shortened by whole samples to about that.  In a flat
+    stretch's middle the current is its own level, and its ends ring as
+    before; a slope made steeper rings more at its ends, not less."""
+    out, cut = [taus[0]], 0.0
+    for i in range(1, len(taus)):
+        span = taus[i] - taus[i - 1]
+        if span > 2 * SHORTEN + 1:
+            cut += math.floor(span - 2 * SHORTEN)
+        out.append(taus[i] - cut)
+    return np.array(out)
+
+
+def _area_samples(taus: np.ndarray, vals: np.ndarray, phase: float, n: int, first: int) -> np.ndarray:
+    """Samples ``first`` .. ``first + n - 1`` of a pulse of the piecewise-linear
+    shape (taus, vals) with its onset at ``phase``: each the shape's mean over
+    the sample, as the kernels make them."""
+    # the shape's integral at each breakpoint (a hard edge: two at one time, no area between)
+    area = np.concatenate([[0.0], np.cumsum(np.diff(taus) * (vals[1:] + vals[:-1]) / 2)])
+
+    def integral(t):
+        t = np.clip(t, taus[0], taus[-1])
+        i = np.clip(np.searchsorted(taus, t, side="right") - 1, 0, len(taus) - 2)
+        w = taus[i + 1] - taus[i]
+        slope = np.where(w > 0, (vals[i + 1] - vals[i]) / np.where(w > 0, w, 1.0), 0.0)
+        d = t - taus[i]
+        return area[i] + vals[i] * d + slope * d * d / 2
+    edges = np.arange(first, first + n + 1, dtype=np.float64) - phase
+    return np.diff(integral(edges))
+
+
+def _pulses(taus: np.ndarray, vals: np.ndarray, phases) -> np.ndarray:
+    """|reconstruction| of the pulse with its onset at each of ``phases``
+    (fractions of a sample), one row each, from sample -CONTEXT, at
+    OVERSAMPLE points per sample."""
+    n = int(math.ceil(taus[-1])) + 2 + 2 * CONTEXT
+    return np.abs(_interpolated(np.array([_area_samples(taus, vals, p, n, -CONTEXT) for p in phases])))
+
+
+def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, float]:
+    """E(tau): the largest magnitude of the reconstructed pulse at each time
+    tau since its onset (from -CONTEXT, 1/OVERSAMPLE apart), over onsets at
+    every 1/OVERSAMPLE of a sample; and how much more a pulse's peak is at
+    the onsets between those (a factor >= 1: the peaks' best four onsets,
+    each tried at eight points either side, 1/(8 OVERSAMPLE) apart)."""
+    up = OVERSAMPLE
+    rec = _pulses(taus, vals, [k / up for k in range(up)])
+    # the pulse with its onset at k / up is at tau = t - k / up: row k from column k
+    size = rec.shape[1] - up
+    e = np.max([rec[k, k:k + size] for k in range(up)], axis=0)
+    peaks = rec.max(axis=1)
+    best = np.argsort(peaks)[-4:]
+    finer = _pulses(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])
+    return e, max(1.0, float(finer.max() / peaks.max()))
+
+
+def _spacing_samples(plan) -> float:
+    """The shortest time between two onsets of ``plan``'s schedule, samples."""
+    from .plans import BurstSchedule, CustomSchedule, RegularSchedule, SweepSchedule
+    sc = plan.schedule
+
+    def rat(r) -> float:
+        return r.whole + r.rem / r.den
+    if isinstance(sc, RegularSchedule):
+        return rat(sc.period)
+    if isinstance(sc, BurstSchedule):
+        period = rat(sc.period)
+        return min(period, rat(sc.burst_cycle) - (sc.pulses_per_burst - 1) * period)
+    if isinstance(sc, SweepSchedule):   # never faster than the faster end; a sample for rounding
+        return max(plan.rate / max(sc.start_hz, sc.stop_hz) - 1.0, 0.0)
+    assert isinstance(sc, CustomSchedule)
+    on = list(sc.onsets_samples)
+    gaps = np.diff(on).tolist() + ([sc.loop_samples - on[-1] + on[0]] if sc.loop_samples else [])
+    return min(gaps) if gaps else math.inf
+
+
+def bound(taus, vals, spacing_samples: float) -> float:
+    """The most the reconstructed current of pulses of shape (taus, vals),
+    their onsets at least ``spacing_samples`` apart, each at any gain from 0
+    to 1 and either sign, can reach, over the shape's peak (>= 1)."""
+    taus, vals = np.asarray(taus, dtype=np.float64), np.asarray(vals, dtype=np.float64)
+    peak = float(np.abs(vals).max())
+    if peak == 0.0:
+        return 1.0
+    taus = _shortened(taus)
+    e, finer = _ringing(taus, vals / peak)
+    zero = CONTEXT * OVERSAMPLE                  # the index of tau = 0
+    before = np.maximum.accumulate(e)           # the most at any tau up to here
+    after = np.maximum.accumulate(e[::-1])[::-1]  # ... from here on
+    total = e.copy()
+    # rounded down: neighbours no further; a lone pulse has none within its reach
+    step = max(int(min(spacing_samples, len(e)) * OVERSAMPLE), 1)
+    idx = np.arange(len(e))
+    for j in range(1, len(e) // step + 2):
+        # a later neighbour j: tau <= u - j d, and before its own onset by (j - 1) d at least
+        i = np.minimum(idx - j * step, zero - (j - 1) * step)
+        total += np.where(i >= 0, before[np.clip(i, 0, None)], 0.0)
+        # an earlier neighbour j: tau >= u + j d (u >= 0: this pulse is the last to start by then;
+        # before the first pulse, u < 0, there is none)
+        i = idx + j * step
+        total += np.where((i < len(e)) & (idx >= zero), after[np.clip(i, None, len(e) - 1)], 0.0)
+    # long after the pulse only later neighbours count (their sum rises towards this)
+    tail = sum(before[zero - (j - 1) * step] for j in range(1, zero // step + 2) if zero - (j - 1) * step >= 0)
+    return max(1.0, float(max(total.max(), tail)) * GRID * finer)
+
+
+@functools.lru_cache(maxsize=512)
+def spec_ratio(spec, rate: int) -> float:
+    """How far past its peak a spec's current can go between samples at
+    ``rate``, whatever gains its pulses are given (a ratio >= 1; kept: a
+    spec is immutable)."""
+    plan = spec.plan(rate)
+    t = plan.template
+    return bound(t.taus_samples, t.values_ua, _spacing_samples(plan))
