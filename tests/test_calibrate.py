@@ -311,3 +311,23 @@ def test_a_tolerance_covers_both_sides_of_a_log_uncertainty():
     for q in (0.02, 0.1, 0.3, 0.6):
         t = cal._fraction(q)
         assert t >= math.expm1(q) and 1 - t <= math.exp(-q)
+
+
+@pytest.mark.parametrize("stage", [Stage(full_scale_v=4.0), Stage(load_ohm=2000, full_scale_v=1.0, max_ua=400),
+                                   Stage(ua_per_v=5000, channel_map=((0, 1),), max_ua=1000)])
+def test_calibration_signals_never_ask_a_stage_for_more_than_its_limit(stage):
+    """The signals peak at LEVEL of full scale: through a stage whose full
+    scale asks more than 1 / LEVEL of its limit, calibrate and the tone are
+    refused before anything plays (no device is opened: the names given do
+    not exist), naming the figures."""
+    with pytest.raises(ValueError, match=r"peaks at 0\.25 of full scale: \d+ uA .* allows"):
+        cal.calibrate("no such output", "no such input", stage=stage)
+    if _tone_ua(stage) > stage.limit_ua:
+        with pytest.raises(ValueError, match="the calibration tone peaks"):
+            cal.play_reference_tone("no such output", stage=stage)
+    assert cal.reference_tone(Stage(), 1, 48_000).max() == pytest.approx(cal.LEVEL, rel=1e-3)   # 250 uA of 500
+
+
+def _tone_ua(stage):
+    """The tone's peak current through ``stage`` (program channel 0)."""
+    return cal.LEVEL / stage.dac_per_ua(0)

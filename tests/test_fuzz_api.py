@@ -212,6 +212,8 @@ CASES = [
     method(Stage, "full_scale_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)))),
     method(Stage, "check_peak", dict(peak_ua=100.0, what="the session"), Stage),
     method(Stage, "peak_ua", dict(session=session(), rate=RATE), Stage),
+    method(Stage, "offset_ua", dict(channel=1), lambda: Stage(channel_map=(0, (1, 2)),
+                                                             calibration=Calibration(dc_offset=(0.01, 0.0, -0.01)))),
     method(Stage, "plan", dict(n_program_channels=2, rate=RATE), Stage),
     method(Stage, "assess", dict(session=session(), rate=RATE), lambda: Stage(coupling="ac", corner_hz=4.0)),
     # sessions

@@ -129,3 +129,21 @@ def test_the_engine_keeps_its_own_programs_and_refuses_what_it_cannot_hold():
     import pytest
     with pytest.raises(ValueError, match="step_samples"):
         SessionEngine([Generator(spec.plan(RATE))], [-5], [[0]], stage.plan(1, RATE), RATE, float(RATE))
+
+
+def test_a_plots_envelope_takes_a_block_of_memory_not_the_session(tmp_path):
+    """`microwave plot`'s envelope streams the session in blocks of a bounded
+    size: 25 s of 8 channels at 768 kHz (615 MB of frames, which it used to
+    render in one piece, 200 windows at a time) peaks near the process's
+    own size."""
+    code = (
+        "import microwave as mw\n"
+        "from microwave import plot\n"
+        "from microwave.sessions import Session, Step\n"
+        "s = Session('e', (Step('z', mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 25.0),), channels=8)\n"
+        "t, env, w = plot._envelope(s, 768_000)\n"
+        "assert env.shape == (25, 8), env.shape\n"
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split()[-1]) < 300 * 1024, f"peaked at {out.stdout.split()[-1]} KiB"

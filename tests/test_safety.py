@@ -419,6 +419,29 @@ def test_every_end_bleeds_the_coupling_within_a_fraction_of_the_limit():
     assert np.max(np.abs(flows)) <= BLEED_LIMIT * stage.limit_ua
 
 
+@pytest.mark.parametrize("seconds", [None, 0.15])
+def test_a_rendered_array_ends_bled_as_a_file_does(tmp_path, seconds):
+    """Session.render through an AC stage goes on past the session while the
+    coupling bleeds, to silence: the frames are the file's, bit for bit, and
+    what flows after the session, the DAC at zero after the frames, is a
+    fraction of the limit (the frames used to end with the drive holding
+    the stored charge, which a player of them would release at once)."""
+    pytest.importorskip("soundfile")
+    import soundfile as sf
+    from microwave.files import render_to_file
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,), max_ua=500)
+    session = Session("i", (Step("z", modes.infuse(level=1), 0.2),), channels=1, soft_start_s=0.01, soft_stop_s=0.01)
+    frames = session.render(RATE, stage, seconds)
+    n = round((seconds or session.seconds) * RATE)
+    assert len(frames) > n and frames[-1, 0] != 0 and abs(float(frames[n - 1, 0])) / stage.dac_per_ua(0) > 20
+    flows = physics.current_ua(np.concatenate([frames, np.zeros((RATE, 1), np.float32)]), stage, 0,
+                               stage.corner_hz, RATE)[n:]
+    assert np.max(np.abs(flows)) <= BLEED_LIMIT * stage.limit_ua   # the bleed, then the DAC at zero
+    wav = render_to_file(session, tmp_path / "i.wav", RATE, stage, seconds=seconds, block_frames=777)
+    np.testing.assert_array_equal(sf.read(wav, dtype="float32", always_2d=True)[0], frames)
+    assert len(session.render(RATE, Stage(channel_map=(0,)), seconds)) == n     # a DC stage: the session's frames
+
+
 @pytest.mark.parametrize("coupling", ["dc", "ac"])
 def test_a_nan_never_reaches_the_dac(coupling):
     """Whatever a program computes (here a plan with a NaN amplitude, which no
@@ -811,12 +834,17 @@ def _short_phases(rate):
     sample_us = 1e6 / rate
     width = st.one_of(st.integers(1, 12).map(float), st.floats(1.0, 12.0)).map(lambda k: k * sample_us)
     gap = st.one_of(st.just(0.0), width, st.floats(0.0, 3.0).map(lambda k: k * sample_us))
+    # regular trains also have long phases, with hard edges or sloped ones (a cut mid-plateau rings)
+    long_width = st.one_of(width, st.floats(20.0, 400.0).map(lambda k: k * sample_us))
 
-    def regular(kind, phase, ipi, spare, pattern):
+    def regular(kind, phase, ipi, spare, pattern, slope):
         period = (2 * phase + ipi if kind == "biphasic" else phase) + spare
+        edges = dict(rise_us=slope * phase, fall_us=slope * phase)
         if kind == "biphasic":
-            return mw.Biphasic(period_us=period, amp_ua=40, phase_us=phase, interphase_us=ipi, pattern=pattern)
-        return mw.Monophasic(period_us=period, amp_ua=40, phase_us=phase, pattern=pattern or "1+ 1-")
+            return mw.Biphasic(period_us=period + 2 * slope * phase, amp_ua=40, phase_us=phase, interphase_us=ipi,
+                               pattern=pattern, **edges)
+        return mw.Monophasic(period_us=period + slope * phase, amp_ua=40, phase_us=phase,
+                             pattern=pattern or "1+ 1-", **edges)
 
     def custom(phase, gaps, signs, biphasic):
         onsets, t = [], 0.0
@@ -830,8 +858,8 @@ def _short_phases(rate):
         return mw.Biphasic(amp_ua=40, phase_us=phase, sweep=mw.Sweep(hz[0], hz[1], 0.05, scale))
     fastest = 1e6 / (2 * 12 * sample_us + 3 * sample_us)
     return st.one_of(
-        st.builds(regular, st.sampled_from(["biphasic", "monophasic"]), width, gap, gap,
-                  st.sampled_from([None, "1+ 1-", "2+ 1-", "3+ 3-"])),
+        st.builds(regular, st.sampled_from(["biphasic", "monophasic"]), long_width, gap, gap,
+                  st.sampled_from([None, "1+ 1-", "2+ 1-", "3+ 3-"]), st.sampled_from([0.0, 0.0, 0.0, 0.3, 1.0])),
         st.builds(custom, width, st.lists(gap, min_size=1, max_size=12),
                   st.lists(st.sampled_from([1.0, -1.0]), min_size=12, max_size=12), st.booleans()),
         st.builds(sweep, width, st.tuples(st.floats(50, fastest), st.floats(50, fastest)),
@@ -840,23 +868,25 @@ def _short_phases(rate):
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), rate=st.sampled_from([8_000, 48_000]), max_ua=st.floats(250, 1000),
-       seconds=st.floats(0.02, 0.12), soft_s=st.sampled_from([0.0, 0.0, 0.01, 0.05]),
+       seconds=st.lists(st.floats(0.01, 0.08), min_size=1, max_size=3), soft_s=st.sampled_from([0.0, 0.0, 0.01, 0.05]),
        levels=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 4)), max_size=3),
        end=st.sampled_from(ENDS), end_at=st.floats(0, 1.2))
 def test_between_samples_the_current_stays_within_the_maximum(data, rate, max_ua, seconds, soft_s, levels, end,
                                                                end_at):
     """At any level up to the highest allowed, moved while it plays, with
-    soft starts and stops and any end, the current a sound card's DAC
-    delivers between the samples -- an independent raised-cosine
-    reconstruction in the time domain -- stays within max_ua; through a DAC
-    declared to hold its samples, the same trains go past it (so the
-    property has teeth)."""
+    soft starts and stops, across steps, and any end (an abrupt one cuts a
+    pulse where it is), the current a sound card's DAC delivers between the
+    samples -- an independent raised-cosine reconstruction in the time
+    domain -- stays within max_ua; through a DAC declared to hold its
+    samples, the same trains go past it (so the property has teeth)."""
     try:
-        spec = data.draw(_short_phases(rate))
-        spec.plan(rate)
+        specs = [data.draw(_short_phases(rate)) for _ in seconds]
+        for spec in specs:
+            spec.plan(rate)
     except ValueError:          # a pulse wider than its period, or closer than a sample to the next
         assume(False)
-    session = Session("s", (Step("jaw", spec, seconds),), channels=1, soft_start_s=soft_s, soft_stop_s=soft_s)
+    session = Session("s", tuple(Step(f"z{i}", p, d) for i, (p, d) in enumerate(zip(specs, seconds))), channels=1,
+                      soft_start_s=soft_s, soft_stop_s=soft_s)
     kind = data.draw(st.sampled_from(["dc", "dc", "ac", "voltage"]))
     stage = Stage(max_ua=max_ua, channel_map=(0,), **{"dc": {}, "ac": dict(coupling="ac", corner_hz=5.0),
                                                       "voltage": dict(load_ohm=2000, load_ohm_min=1000)}[kind])
@@ -870,33 +900,73 @@ def test_between_samples_the_current_stays_within_the_maximum(data, rate, max_ua
         current = physics.current_ua(dac, stage, corner_hz=corner, rate=rate)
         peak = max(peak, float(np.abs(physics.reconstructed(current)).max()))
         held = max(held, float(np.abs(current).max()))
-    assert peak <= max_ua * (1 + 2e-3), (spec, stage, peak)
+    assert peak <= max_ua * (1 + 2e-3), (specs, stage, peak)
     event(f"between samples / held: {peak / held if held else 1:.2f}")
+
+
+_US48 = 1e6 / 48_000
+REVIEWS_CASES = {   # each went 4-14 % past max_ua between samples in the review of the first bound
+    "long phases 2 samples apart": ((mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=10_000 - 2 * _US48,
+                                                   polarity="alternate"), 0.5),),
+    "a pulse across a step's end": ((mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=2000, pattern="1+ 1-"),
+                                     2498 / 48_000),
+                                    (mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=2000, pattern="1+ 1-"), 0.05)),
+    "opposite steps back to back": ((mw.Monophasic(period_us=480.7 * _US48, amp_ua=100, phase_us=96.4 * _US48),
+                                     2019 / 48_000),
+                                    (mw.Monophasic(period_us=480.7 * _US48, amp_ua=100, phase_us=96.4 * _US48,
+                                                   polarity=-1), 0.02)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REVIEWS_CASES))
+def test_the_reviews_cases_stay_within_the_maximum_between_samples(case):
+    rate, stage = 48_000, Stage(max_ua=500, channel_map=(0,))
+    session = Session("r", tuple(Step(f"z{i}", p, d) for i, (p, d) in enumerate(REVIEWS_CASES[case])), channels=1,
+                      soft_start_s=0, soft_stop_s=0)
+    engine = session.engine(rate, stage, ramp_s=1e-6)
+    engine.set_level(engine.max_level)
+    dac = np.concatenate([engine.render(engine.state["total"]), np.zeros((400, 1), np.float32)])
+    assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
+
+
+def test_a_stream_cut_mid_plateau_stays_within_the_maximum_between_samples():
+    """LIFT's 50 ms edges barely ring, but a stream that dies mid-pulse (an
+    underrun, a crash) steps the DAC to zero from the plateau: its ringing
+    is within the limit too (the review measured 569 uA of 500)."""
+    rate, stage = 48_000, Stage(channel_map=(0, 1))
+    engine = builtin("lift").engine(rate, stage, ramp_s=1e-6)
+    engine.set_level(engine.max_level)
+    dac = np.concatenate([engine.render(int(11.25 * rate)), np.zeros((400, 2), np.float32)])
+    assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
 
 
 def test_a_train_of_two_sample_phases_delivers_sqrt2_of_its_samples_and_is_held_to_the_maximum():
     """[a, a, -a, -a] repeated is a sine of amplitude sqrt(2) a through those
-    samples (exact arithmetic; the train's start and end from silence ring
-    a little more): a band-limited DAC delivers that, and the highest level
-    allowed keeps it within max_ua, and not 3 % below it; a DAC declared to hold its samples is
-    allowed sqrt(2) more and goes past max_ua between them."""
+    samples (exact arithmetic): a band-limited DAC delivers that, so the
+    highest level allowed is below max_ua / (sqrt(2) a), and what flows at
+    it, cut off anywhere, stays within max_ua and comes within 15 % of it;
+    a DAC declared to hold its samples is allowed max_ua / a and goes past
+    max_ua between them."""
     rate = 48_000
     spec = mw.Biphasic(freq_hz=rate / 4, amp_ua=100, phase_us=2e6 / rate - 1e-6)
     session = Session("s", (Step("jaw", spec, 0.2),), channels=1, soft_start_s=0, soft_stop_s=0)
     stage = Stage(max_ua=500, channel_map=(0,))
-    top = session.check(stage, rate)
-    assert 500 / (100 * math.sqrt(2) * 1.03) <= top <= 500 / (100 * math.sqrt(2))
-    flows = physics.reconstructed(physics.current_ua(_at_max_level(session, stage, rate), stage, rate=rate))
-    assert 500 * 0.97 <= np.abs(flows).max() <= 500 * (1 + 2e-3)
+    assert session.check(stage, rate) <= 500 / (100 * math.sqrt(2))
+    for cut in (None, 4803, 4806):
+        dac = _at_max_level(session, stage, rate)[:cut]
+        flows = physics.reconstructed(physics.current_ua(dac, stage, rate=rate))
+        assert np.abs(flows).max() <= 500 * (1 + 2e-3)
+    assert np.abs(flows).max() >= 500 * 0.85
     held = Stage(max_ua=500, channel_map=(0,), reconstruction="held")
     assert session.check(held, rate) == pytest.approx(5.0)
     flows = physics.reconstructed(physics.current_ua(_at_max_level(session, held, rate), held, rate=rate))
     assert np.abs(flows).max() > 500 * 1.4
 
 
-def test_smooth_edges_lose_nothing_to_the_reconstruction():
-    """LIFT's 50 ms edges do not ring: its highest level is the samples'
-    own, less only the measurement's grid allowance (under 1 %)."""
+def test_smooth_edges_lose_to_the_reconstruction_only_what_a_cut_rings():
+    """LIFT's 50 ms edges do not ring; what lowers its highest level is a
+    stream that dies mid-pulse, a step from the plateau to zero, which
+    rings 14 % of the step (the raised-cosine's sampled step response)."""
     session = builtin("lift")
     band, held = Stage().assess(session)[0], Stage(reconstruction="held").assess(session)[0]
-    assert held * 0.99 <= band <= held
+    assert held / 1.15 <= band <= held / 1.13

@@ -13,7 +13,7 @@ from microwave import modes
 from microwave._core import Generator
 from microwave._core import RECORD_DTYPE, SessionEngine
 from microwave.sessions import Session, Step, builtin, load
-from microwave.stage import AC_MARGIN, UA_PER_UNIT, Stage, ua_stage
+from microwave.stage import AC_MARGIN, UA_PER_UNIT, Calibration, Stage, ua_stage
 
 RATE = 48_000
 
@@ -39,6 +39,38 @@ def test_asking_for_more_than_the_maximum_raises_before_rendering():
         session.engine(RATE, Stage(max_ua=500))
     with pytest.raises(ValueError, match="max_ua=1500"):
         Stage(max_ua=1500)
+
+
+@settings(max_examples=30, deadline=None)
+@given(offsets=st.tuples(st.floats(-0.05, 0.05), st.floats(-0.05, 0.05)), bridged=st.booleans(),
+       voltage=st.booleans(), level=st.floats(0, 100))
+def test_a_measured_dc_offset_is_counted_in_the_current_that_flows(offsets, bridged, voltage, level):
+    """A DC-coupled card's DAC adds its offset to every sample: with the
+    offset the calibration measured added to the DAC frames (the physics
+    model does not know the stage), the current at the lowest load stays
+    within max_ua at any level; through an AC coupling the offset is
+    blocked and costs nothing."""
+    kind = dict(load_ohm=2000, load_ohm_min=1000) if voltage else {}
+    cal = Calibration(dc_offset=offsets)
+    stage = Stage(max_ua=300, channel_map=((0, 1),) if bridged else (0,), out_channels=2, calibration=cal,
+                  reconstruction="held", **kind)
+    spec = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=2000)
+    session = Session("s", (Step("z", spec, 0.3),), channels=1, soft_start_s=0, soft_stop_s=0)
+    engine = session.engine(RATE, stage)
+    engine.set_level(level)
+    engine.rewind()
+    dac = engine.render(engine.state["total"]) + np.asarray(offsets, dtype=np.float32)
+    flows = np.abs(physics.current_ua(dac, stage, 0, rate=RATE)).max()
+    assert flows <= stage.max_ua * (1 + 1e-6)
+    if level >= engine.max_level:      # at the top the offset's share is all that is missing
+        assert flows == pytest.approx(stage.max_ua, rel=1e-4)
+    assert Stage(max_ua=300, channel_map=(0,), out_channels=2, calibration=cal, coupling="ac").limit_ua == \
+        pytest.approx(300 * (1 - AC_MARGIN))
+
+
+def test_an_offset_that_leaves_no_current_is_refused_naming_it():
+    with pytest.raises(ValueError, match=r"dc_offset=\(0\.6, 0\.0\) drives 600 uA .*max_ua=500"):
+        Stage(calibration=Calibration(dc_offset=(0.6, 0.0)))
 
 
 def test_bridged_pair_drives_antiphase_with_half_the_swing():

@@ -18,22 +18,32 @@ as 1/t^3 beyond 1 / (STOP - PASS) samples, so a pulse's ringing is local.
 
 :func:`spec_ratio` bounds, for one spec, the current between samples over
 its peak, whatever gain each pulse is given between 0 and the peak and
-whatever sign: so the bound holds through soft starts and stops, level
-changes, patterns, pauses and ends at any pulse -- everything the engine
-does, which gives each unit of pulses one gain.  For a pulse with its
-onset at every 1/:data:`OVERSAMPLE` of a sample, its samples are made
-area-exact from the spec's template (as the kernels make them) and
-interpolated at OVERSAMPLE points per sample; the onsets between those
-can ring up to about 1 % more (measured), so the peaks' best onsets are
-tried again at eight times the resolution, and the bound raised by what
-that finds.  The bound at a time ``u``
-after a pulse's onset is that pulse's largest magnitude there, plus, for
-each neighbour at the trains' shortest onset spacing and beyond, the most
-its ringing can be at any time it could be from that neighbour.  The sum's
-largest value, times :data:`GRID` (Bernstein's inequality: a signal
+whatever sign, and with any pulse cut off after any of its samples: so
+the bound holds through soft starts and stops, level changes, patterns,
+pauses and ends at any pulse -- everything the engine does, which gives
+each unit of pulses one gain -- and through a stream that dies mid-pulse
+(an underrun, a crash, an unplugged card), which steps the DAC to zero
+from wherever the pulse was.  A cut is what costs smooth pulses their
+14 %: LIFT's 50 ms edges barely ring, its plateau stepped to zero does.
+
+How it is computed.  For a pulse with its onset at every 1/:data:`OVERSAMPLE`
+of a sample, its samples are made area-exact from the spec's template (as
+the kernels make them) and interpolated at OVERSAMPLE points per sample;
+the onsets between those can ring up to about 1 % more (measured), so the
+peaks' best onsets are tried again at eight times the resolution, and the
+bound raised by what that finds.  A cut's ringing is the largest partial
+sum of the filter's taps over the samples near each time
+(:func:`_cut_ringing`).  The bound at a time ``u`` after a pulse's onset
+is the larger of that pulse's magnitude there, whole or cut, plus, for
+each neighbour at the train's shortest onset spacing and beyond, the most
+its ringing can be at any time it could be from that neighbour.  The
+sum's largest value, times :data:`GRID` (Bernstein's inequality: a signal
 band-limited to STOP of the rate with peak M is at least M (1 - (pi STOP /
-OVERSAMPLE)^2 / 2) at the grid point nearest its peak), over the template's
-peak, is the ratio.
+OVERSAMPLE)^2 / 2) at the grid point nearest its peak), over the
+template's peak, is the ratio.  Steps: each ends with :data:`GAP` silent
+samples past its last unit (``Session._step_gate``), and a session's bound
+adds twice the most any of its specs' pulses can ring that far away
+(``Stage.peak_ua``).
 """
 from __future__ import annotations
 
@@ -51,10 +61,13 @@ OVERSAMPLE = 32
 #: the true peak is at most the grid's largest point times this (Bernstein's inequality)
 GRID = 1.0 / (1.0 - (math.pi * STOP / OVERSAMPLE) ** 2 / 2)
 #: samples of silence around a pulse: the filter's response falls as 1/t^3 beyond
-#: 1/(STOP - PASS) samples, to under 1e-6 of a jump here; the tails beyond are dropped
-CONTEXT = 256
+#: 1/(STOP - PASS) samples, to about 4e-6 of a jump here; the tails beyond are dropped
+CONTEXT = 128
 #: a stretch of a pulse longer than twice this (samples) is measured shortened to about that
-SHORTEN = 64
+SHORTEN = 32
+#: silent samples, at least, between one step's last pulse and the next step's first
+#: (``Session._gate``): the filter's ringing has fallen to about 3e-4 of a jump there
+GAP = 32
 
 
 def _interpolated(block: np.ndarray) -> np.ndarray:
@@ -75,18 +88,20 @@ def _interpolated(block: np.ndarray) -> np.ndarray:
     return np.fft.irfft(up, n * OVERSAMPLE)
 
 
-def _shortened(taus: np.ndarray) -> np.ndarray:
+def _shortened(taus: np.ndarray) -> tuple[np.ndarray, float]:
     """``taus`` with every stretch between breakpoints longer than 2 x
     SHORTEN samples shortened by whole samples to about that.  In a flat
     stretch's middle the current is its own level, and its ends ring as
-    before; a slope made steeper rings more at its ends, not less."""
+    before; a slope made steeper rings more at its ends, not less.  Also
+    the samples cut, by which the onsets' spacing shrinks with the pulse
+    (a neighbour stays as close to its end)."""
     out, cut = [taus[0]], 0.0
     for i in range(1, len(taus)):
         span = taus[i] - taus[i - 1]
         if span > 2 * SHORTEN + 1:
             cut += math.floor(span - 2 * SHORTEN)
         out.append(taus[i] - cut)
-    return np.array(out)
+    return np.array(out), cut
 
 
 def _area_samples(taus: np.ndarray, vals: np.ndarray, phase: float, n: int, first: int) -> np.ndarray:
@@ -107,29 +122,70 @@ def _area_samples(taus: np.ndarray, vals: np.ndarray, phase: float, n: int, firs
     return np.diff(integral(edges))
 
 
-def _pulses(taus: np.ndarray, vals: np.ndarray, phases) -> np.ndarray:
-    """|reconstruction| of the pulse with its onset at each of ``phases``
-    (fractions of a sample), one row each, from sample -CONTEXT, at
-    OVERSAMPLE points per sample."""
+def _rows(taus: np.ndarray, vals: np.ndarray, phases) -> np.ndarray:
+    """The samples of the pulse with its onset at each of ``phases``
+    (fractions of a sample), one row each, from sample -CONTEXT to CONTEXT
+    after its end."""
     n = int(math.ceil(taus[-1])) + 2 + 2 * CONTEXT
-    return np.abs(_interpolated(np.array([_area_samples(taus, vals, p, n, -CONTEXT) for p in phases])))
+    return np.array([_area_samples(taus, vals, p, n, -CONTEXT) for p in phases])
 
 
-def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, float]:
+def _raised_cosine(t: np.ndarray) -> np.ndarray:
+    """The filter's impulse response (the raised-cosine pulse of roll-off STOP - PASS)."""
+    beta = STOP - PASS
+    den = 1.0 - (2.0 * beta * t) ** 2
+    near = np.abs(den) < 1e-9                  # t = +-1 / (2 beta): the limit, pi / 4 sinc(t)
+    return np.where(near, np.pi / 4 * np.sinc(t), np.sinc(t) * np.cos(np.pi * beta * t) / np.where(near, 1.0, den))
+
+
+#: the reach, samples either side, of the partial sums that find a cut's ringing ...
+CUT_REACH = 32
+#: ... and the most the filter's taps beyond it can add, a fraction of the peak
+CUT_TAIL = float(max(np.abs(_raised_cosine(f + np.arange(CUT_REACH - 1, 4096))).sum()
+                     for f in np.arange(OVERSAMPLE) / OVERSAMPLE))
+
+
+def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
+    """The largest magnitude, at each time since the onset (E's grid), of the
+    reconstruction of a pulse of ``rows`` (one per onset phase k / OVERSAMPLE,
+    from sample -CONTEXT) cut off after any of its samples: a stream that
+    dies mid-pulse (an underrun, a crash, an unplugged card) leaves the DAC
+    to step to zero from wherever the pulse was.  At each time, the partial
+    sums of the filter's taps over the samples within CUT_REACH, the
+    largest, plus CUT_TAIL for the taps beyond."""
+    up, k_reach = OVERSAMPLE, CUT_REACH
+    n = rows.shape[1]
+    lo, hi = CONTEXT - k_reach, n - CONTEXT + k_reach    # the samples near the pulse
+    frac = np.arange(up) / up
+    # the tap of sample b - K + 1 + j at time b + f: h(f + K - 1 - j)
+    taps = _raised_cosine(frac[:, None] + (k_reach - 1 - np.arange(2 * k_reach))[None, :])
+    out = np.zeros((rows.shape[0], n * up))
+    for k, row in enumerate(rows):
+        padded = np.concatenate([np.zeros(k_reach), row, np.zeros(k_reach)])
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k_reach)[1:n + 1]   # base b: b-K+1 .. b+K
+        partial = np.cumsum(windows[lo:hi, None, :] * taps[None, :, :], axis=2)   # base, f, cut
+        out[k, lo * up:hi * up] = np.abs(partial).max(axis=2).ravel()
+    out[:, lo * up:hi * up] += CUT_TAIL * np.abs(rows).max()
+    return np.max([out[k, k:k + size] for k in range(up)], axis=0)
+
+
+def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """E(tau): the largest magnitude of the reconstructed pulse at each time
     tau since its onset (from -CONTEXT, 1/OVERSAMPLE apart), over onsets at
     every 1/OVERSAMPLE of a sample; and how much more a pulse's peak is at
     the onsets between those (a factor >= 1: the peaks' best four onsets,
-    each tried at eight points either side, 1/(8 OVERSAMPLE) apart)."""
+    each tried at eight points either side, 1/(8 OVERSAMPLE) apart); and
+    the same E for the pulse cut off after any sample (:func:`_cut_ringing`)."""
     up = OVERSAMPLE
-    rec = _pulses(taus, vals, [k / up for k in range(up)])
+    rows = _rows(taus, vals, [k / up for k in range(up)])
+    rec = np.abs(_interpolated(rows))
     # the pulse with its onset at k / up is at tau = t - k / up: row k from column k
     size = rec.shape[1] - up
     e = np.max([rec[k, k:k + size] for k in range(up)], axis=0)
     peaks = rec.max(axis=1)
     best = np.argsort(peaks)[-4:]
-    finer = _pulses(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])
-    return e, max(1.0, float(finer.max() / peaks.max()))
+    finer = np.abs(_interpolated(_rows(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])))
+    return e, _cut_ringing(rows, size), max(1.0, float(finer.max() / peaks.max()))
 
 
 def _spacing_samples(plan) -> float:
@@ -152,22 +208,26 @@ def _spacing_samples(plan) -> float:
     return min(gaps) if gaps else math.inf
 
 
-def bound(taus, vals, spacing_samples: float) -> float:
+def bound(taus, vals, spacing_samples: float) -> tuple[float, float]:
     """The most the reconstructed current of pulses of shape (taus, vals),
     their onsets at least ``spacing_samples`` apart, each at any gain from 0
-    to 1 and either sign, can reach, over the shape's peak (>= 1)."""
+    to 1 and either sign, any of them cut off after any sample, can reach,
+    over the shape's peak (>= 1); and the most such pulses can add where
+    they are at least :data:`GAP` samples away (another step's, across its
+    silent end), over the same peak."""
     taus, vals = np.asarray(taus, dtype=np.float64), np.asarray(vals, dtype=np.float64)
     peak = float(np.abs(vals).max())
     if peak == 0.0:
-        return 1.0
-    taus = _shortened(taus)
-    e, finer = _ringing(taus, vals / peak)
+        return 1.0, 0.0
+    taus, cut = _shortened(taus)
+    e, e_cut, finer = _ringing(taus, vals / peak)
     zero = CONTEXT * OVERSAMPLE                  # the index of tau = 0
+    end = zero + int(math.ceil(taus[-1] * OVERSAMPLE))   # ... and of the pulse's end
     before = np.maximum.accumulate(e)           # the most at any tau up to here
     after = np.maximum.accumulate(e[::-1])[::-1]  # ... from here on
-    total = e.copy()
+    total = np.maximum(e, e_cut)
     # rounded down: neighbours no further; a lone pulse has none within its reach
-    step = max(int(min(spacing_samples, len(e)) * OVERSAMPLE), 1)
+    step = max(int(min(spacing_samples - cut, len(e)) * OVERSAMPLE), 1)
     idx = np.arange(len(e))
     for j in range(1, len(e) // step + 2):
         # a later neighbour j: tau <= u - j d, and before its own onset by (j - 1) d at least
@@ -179,14 +239,19 @@ def bound(taus, vals, spacing_samples: float) -> float:
         total += np.where((i < len(e)) & (idx >= zero), after[np.clip(i, None, len(e) - 1)], 0.0)
     # long after the pulse only later neighbours count (their sum rises towards this)
     tail = sum(before[zero - (j - 1) * step] for j in range(1, zero // step + 2) if zero - (j - 1) * step >= 0)
-    return max(1.0, float(max(total.max(), tail)) * GRID * finer)
+    # another step's pulses, GAP or more away: an earlier step's after their end, a later one's before their onset
+    gap = GAP * OVERSAMPLE
+    reach = sum(after[i] for i in range(end + gap, len(e), step)) + sum(before[i] for i in range(zero - gap, -1, -step))
+    return max(1.0, float(max(total.max(), tail)) * GRID * finer), float(reach) * GRID * finer
 
 
 @functools.lru_cache(maxsize=512)
-def spec_ratio(spec, rate: int) -> float:
+def spec_ratio(spec, rate: int) -> tuple[float, float]:
     """How far past its peak a spec's current can go between samples at
-    ``rate``, whatever gains its pulses are given (a ratio >= 1; kept: a
-    spec is immutable)."""
+    ``rate``, whatever gains its pulses are given and wherever one is cut
+    off (a ratio >= 1), and how much its pulses can add to another step's
+    across the GAP between them (a fraction of its peak): :func:`bound`
+    (kept: a spec is immutable)."""
     plan = spec.plan(rate)
     t = plan.template
     return bound(t.taus_samples, t.values_ua, _spacing_samples(plan))

@@ -1010,6 +1010,17 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
 
 
+def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
+    """Refuse, before anything plays, signals that would ask ``stage`` for
+    more than its limit: even into a dummy load, and whoever is wired to it."""
+    if peak_ua > stage.limit_ua * (1 + 1e-9):
+        conversion = f"ua_per_v={stage.ua_per_v:g}" if stage.load_ohm is None else f"load_ohm={stage.load_ohm:g}"
+        raise ValueError(f"{what} peaks at {LEVEL:g} of full scale: {peak_ua:g} uA through this stage "
+                         f"(full_scale_v={stage.full_scale_v:g}, {conversion}), more than the {stage.limit_ua:g} uA "
+                         f"it allows (max_ua={stage.max_ua:g}): give the stage's real full_scale_v and conversion, "
+                         f"or a max_ua the dummy load takes")
+
+
 # ---- the meter's reference --------------------------------------------------------------------
 def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     """The calibration tone: :data:`REFERENCE_TONE_HZ` at :data:`LEVEL` of
@@ -1018,6 +1029,7 @@ def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     rate = _checks.rate(rate)
     seconds = _checks.number("seconds", seconds, 1, 600, unit="s")
+    _within_limit(stage, LEVEL / stage.dac_per_ua(0), "the calibration tone")
     n = int(round(seconds * rate))
     s = LEVEL * np.sin(2 * np.pi * REFERENCE_TONE_HZ * np.arange(n) / rate)
     r = int(0.2 * rate)
@@ -1170,7 +1182,8 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     ------
     ValueError, TypeError
         A parameter out of range or of the wrong type, checked before
-        anything plays, or a recording :func:`analyse` cannot read.
+        anything plays, signals that would ask the stage for more than its
+        limit, or a recording :func:`analyse` cannot read.
     ImportError
         sounddevice is not installed (``pip install microwave[audio]``).
     """
@@ -1181,6 +1194,8 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     chans = tuple(range(stage.out_channels)) if channels is None else _channel_list("channels", channels,
                                                                                      stage.out_channels)
+    # one DAC channel at a time: at most a single channel's full-scale current
+    _within_limit(stage, LEVEL * stage.full_scale_v / stage.volts_per_ua(), "the calibration signals")
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
         _checks.integer(f"input_channels[{i}]", v, 0, 31)
@@ -1223,7 +1238,8 @@ def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: f
     Raises
     ------
     ValueError, TypeError
-        A parameter out of range or of the wrong type (named in the message).
+        A parameter out of range or of the wrong type (named in the message),
+        or a tone that would ask the stage for more than its limit.
     ImportError
         sounddevice is not installed (``pip install microwave[audio]``).
     """

@@ -92,6 +92,10 @@ def _figure():
     return Figure
 
 
+#: frames rendered at a time for the envelope (the memory it takes: this x channels x 4 bytes)
+_ENVELOPE_BLOCK = 1 << 16
+
+
 def _envelope(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray, float]:
     """(time s, peak |current| uA per window per channel, the window in s):
     the whole session streamed, in windows of 20 ms (1 s for sessions of
@@ -100,15 +104,26 @@ def _envelope(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray, floa
     total = session.frames(rate)
     win_s = 0.02 if session.seconds < 20 else 1.0
     win = max(1, round(rate * win_s))
-    peaks = []
-    block = win * 200
-    done = 0
+    # blocks of a bounded size (whatever the rate, the channels and the window), whole windows where they fit
+    buf = np.empty((max(1, _ENVELOPE_BLOCK // win) * win if win <= _ENVELOPE_BLOCK else _ENVELOPE_BLOCK,
+                    session.channels), dtype=np.float32)
+    peaks, now, held, done = [], np.zeros(session.channels), 0, 0     # the window in progress: its peak, frames
     while done < total:
-        x = engine.render(min(block, total - done))
-        m = len(x) // win * win
-        if m:
-            peaks.append(np.abs(x[:m]).reshape(-1, win, x.shape[1]).max(axis=1) * UA_PER_UNIT)
+        x = buf[:min(len(buf), total - done)]
+        engine.fill(x)
         done += len(x)
+        i = 0
+        if held == 0 and len(x) >= win:        # whole windows at once
+            m = len(x) // win * win
+            peaks.append(np.abs(x[:m]).reshape(-1, win, x.shape[1]).max(axis=1) * UA_PER_UNIT)
+            i = m
+        while i < len(x):                      # a window across blocks
+            take = min(win - held, len(x) - i)
+            now = np.maximum(now, np.abs(x[i:i + take]).max(axis=0) * UA_PER_UNIT)
+            held, i = held + take, i + take
+            if held == win:
+                peaks.append(now[None, :])
+                now, held = np.zeros(session.channels), 0
     env = np.concatenate(peaks) if peaks else np.zeros((0, session.channels))
     return np.arange(len(env)) * win / rate, env, win_s
 

@@ -29,6 +29,7 @@ from ._core import Generator
 from ._core import SessionEngine
 from .envelopes import Envelope, Ramp
 from .plans import ProgramPlan
+from ._reconstruct import GAP
 from .pulses import Biphasic, Burst, Monophasic, Sweep, _at_a_rate, _Train
 from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
@@ -404,7 +405,9 @@ class Session:
         their longest unit period and unit length (samples): what the
         engine and the oracle's plans both take."""
         period, length = _units(plans)
-        gate = self._gate(seconds, period / rate, length / rate)
+        # the silent end: the longest unit, whole samples and one for the gate's rounding, then GAP,
+        # where a band-limited DAC's ringing of this step's last pulse has died out before the next's
+        gate = self._gate(seconds, period / rate, (math.ceil(length) + 2 + GAP) / rate)
         assert gate is not None   # step_seconds() gives no step of 0 s, the one _gate leaves ungated
         return gate, period, length
 
@@ -522,14 +525,14 @@ class Session:
             The output stage (default None: ``Stage()``, the default stereo stage).
         seconds : float or None
             How much to render, s (0 to the session's length, :attr:`seconds`;
-            default None: the whole session).  What follows the end (silence,
-            or an AC stage's bleed) is the engine's to render:
-            ``self.engine(rate, stage).render(frames)``.
+            default None: the whole session).
 
         Returns
         -------
         numpy.ndarray
-            float32, shape (frames, ``stage.out_channels``), within -1 to 1.
+            float32, shape (frames, ``stage.out_channels``), within -1 to 1:
+            the session's frames, then, through an AC stage, the bleed of
+            the charge its coupling stores, to silence.
 
         Raises
         ------

@@ -100,10 +100,11 @@ class Calibration:
     ``[calibration]`` table, held by :attr:`Stage.calibration`.
 
     Every field is optional (None: not measured).  Per-channel lists have
-    one entry per DAC channel (the stage's ``out_channels``).  Holding a
-    calibration changes nothing a stage does yet; a stage file whose
-    declared corner disagrees with the measured one is refused
-    (:meth:`Stage.from_toml`).
+    one entry per DAC channel (the stage's ``out_channels``).  A measured
+    ``dc_offset`` lowers a DC-coupled stage's limit by the current it adds
+    (:meth:`Stage.offset_ua`); the rest changes nothing a stage does yet,
+    but a stage file whose declared corner disagrees with the measured one
+    is refused (:meth:`Stage.from_toml`).
 
     Parameters
     ----------
@@ -228,7 +229,9 @@ class Stage:
         default), or an output that holds each sample (a DAC without a
         reconstruction filter, or one measured not to overshoot).
     calibration : Calibration or None
-        What a loopback calibration measured of the card.
+        What a loopback calibration measured of the card (a DC-coupled
+        card's measured ``dc_offset`` lowers :attr:`limit_ua` by the current
+        it adds).
 
     Raises
     ------
@@ -262,7 +265,7 @@ class Stage:
     load_ohm_max: float | None = None
     #: "band-limited" (a sound card: the current between samples goes past them at hard edges) or "held"
     reconstruction: str = "band-limited"
-    #: what a loopback calibration measured (it changes nothing the stage does yet)
+    #: what a loopback calibration measured (its dc_offset lowers a DC-coupled stage's limit)
     calibration: Calibration | None = None
 
     def __post_init__(self):
@@ -458,12 +461,50 @@ class Stage:
     @property
     def limit_ua(self) -> float:
         """The largest current (uA, as asked at the nominal conversion) this
-        stage will produce: ``max_ua``, less the AC margin, divided by the
-        load spread of a voltage-mode stage, or less where the DAC's full
-        scale cannot reach it."""
+        stage will produce: ``max_ua``, less the AC margin, less what a
+        DC-coupled card's measured offset adds (:meth:`offset_ua`), divided
+        by the load spread of a voltage-mode stage, or less where the DAC's
+        full scale cannot reach it."""
         margin = 1.0 - AC_MARGIN if self.coupling == "ac" else 1.0
-        return min([self.max_ua * margin / self.load_spread]
+        return min([(self.max_ua * margin - self.offset_ua(c)) / self.load_spread
+                    for c in range(len(self.channel_map))]
                    + [self.full_scale_ua(c) for c in range(len(self.channel_map))])
+
+    def offset_ua(self, channel: int = 0) -> float:
+        """The current a DC-coupled card's DC offset, as the calibration
+        measured it (``[calibration] dc_offset``), drives through a program
+        channel's electrodes at the lowest load, uA (>= 0): it adds to every
+        sample's.  0 without a measured offset, and through an AC coupling,
+        whose capacitor blocks it.
+
+        Parameters
+        ----------
+        channel : int
+            The program channel, an index into ``channel_map`` (default 0).
+
+        Returns
+        -------
+        float
+            uA.
+
+        Raises
+        ------
+        ValueError, TypeError
+            ``channel`` is not an index of ``channel_map``.
+
+        Examples
+        --------
+        >>> cal = Calibration(dc_offset=(0.01, -0.002))
+        >>> Stage(calibration=cal).offset_ua(0), Stage(calibration=cal, channel_map=((0, 1),)).offset_ua(0)
+        (10.0, 12.0)
+        """
+        route = self.channel_map[self._channel(channel)]
+        off = self.calibration.dc_offset if self.calibration is not None else None
+        if off is None or self.coupling == "ac":
+            return 0.0
+        a, b = route if isinstance(route, tuple) else (route, None)
+        volts = abs(off[a] - (off[b] if b is not None else 0.0)) * self.full_scale_v
+        return volts / self.volts_per_ua() * self.load_spread
 
     @property
     def max_bleed_s(self) -> float:
@@ -543,7 +584,11 @@ class Stage:
         if self.reconstruction == "held":
             return session.peak_ua
         from ._reconstruct import spec_ratio
-        return max(p.peak_ua * spec_ratio(p, rate) for step in session.steps for p in step.programs(session.channels))
+        specs = {p for step in session.steps for p in step.programs(session.channels)}
+        ratios = {p: spec_ratio(p, rate) for p in specs}
+        # a step's own pulses, and the ringing of the steps before and after it, across their silent ends
+        reach = max(p.peak_ua * ratios[p][1] for p in specs) if len(session.steps) > 1 else 0.0
+        return max(p.peak_ua * ratios[p][0] for p in specs) + 2 * reach
 
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when a peak is more than this stage allows.
@@ -569,6 +614,9 @@ class Stage:
             why = [f"max_ua={self.max_ua:g}"]
             if self.coupling == "ac":
                 why.append(f"less the {100 * AC_MARGIN:g} % margin of an AC coupling")
+            offset = max(self.offset_ua(c) for c in range(len(self.channel_map)))
+            if offset > 0:
+                why.append(f"less the {offset:g} uA the card's measured DC offset adds ([calibration] dc_offset)")
             if self.load_ohm is not None:
                 why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
                            f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
@@ -830,3 +878,10 @@ def _calibration_conflicts(stage: Stage, cal: Calibration):
             yield ("calibration", key), key, (
                 f"[calibration]: {key} has {len(v)} entries for a stage of out_channels={stage.out_channels}: "
                 f"give one per DAC channel")
+            return
+    for c in range(len(stage.channel_map)):
+        if stage.offset_ua(c) >= stage.max_ua:
+            yield ("calibration", "dc_offset"), "dc_offset", (
+                f"[calibration] dc_offset={cal.dc_offset!r} drives {stage.offset_ua(c):g} uA through program "
+                f"channel {c} (channel_map[{c}]={stage.channel_map[c]!r}) with the DAC at zero, at least "
+                f"max_ua={stage.max_ua:g}: trim the card's offset, or use its AC-coupled output")

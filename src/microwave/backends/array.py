@@ -11,13 +11,40 @@ bit for bit, as the file and sound-card back ends deliver block by block).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import _checks
 from ..sessions import Session
-from ..stage import UA_PER_UNIT, Stage, ua_stage
+from ..stage import UA_PER_UNIT, Stage, _given, ua_stage
 
 __all__ = ["render", "render_ua"]
+
+
+def _most_frames(engine, stage: Stage, rate: int) -> int:
+    """The most frames :func:`_to_silence` gives: the session's, and past
+    the longest bleed a second more."""
+    return engine.state["total"] + math.ceil((stage.max_bleed_s + 1.0) * rate)
+
+
+def _to_silence(engine, stage: Stage, rate: int, block_frames: int):
+    """Fill blocks from ``engine`` to the end of its session, then, through
+    an AC stage, on while it bleeds the coupling's stored charge, and stop
+    at the bleed's last moving frame (so that the frames are the same
+    whatever ``block_frames``).  Yields each block, a view into one buffer
+    that the next block overwrites."""
+    total, last = engine.state["total"], _most_frames(engine, stage, rate)   # past the longest bleed, stop
+    buf = np.empty((block_frames, engine.render(0).shape[1]), dtype=np.float32)
+    done = 0
+    while done < total or (not engine.settled and done < last):
+        n = min(block_frames, total - done) if done < total else block_frames
+        engine.fill(buf[:n])
+        if done >= total and engine.settled:     # the bleed ended in this block
+            moving = np.flatnonzero(np.any(buf[:n] != 0, axis=1))
+            n = int(moving[-1]) + 1 if len(moving) else 0
+        done += n
+        yield buf[:n]
 
 
 def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | None = None,
@@ -38,14 +65,16 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
         The output stage (default None: ``Stage()``).
     seconds : float or None
         How much to render, s (0 to the session's length, ``session.seconds``;
-        default None: the whole session).  What follows the end (silence, or
-        an AC stage's bleed) is the engine's to render:
-        ``session.engine(rate, stage).render(frames)``.
+        default None: the whole session).
 
     Returns
     -------
     numpy.ndarray
-        float32, shape (frames, ``stage.out_channels``), within -1 to 1.
+        float32, shape (frames, ``stage.out_channels``), within -1 to 1: the
+        session's ``round(seconds * rate)`` frames, then, through an AC
+        stage, the bleed of the charge its coupling stores, to silence (as
+        a file or a stream ends: whatever plays the frames stops with
+        nothing stored).
 
     Raises
     ------
@@ -56,11 +85,13 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     rate = _checks.rate(rate)
-    if seconds is None:
-        return session.engine(rate, stage).render(session.frames(rate))
-    seconds = _checks.span("seconds", seconds, session.seconds)
-    n = round(seconds * rate)
-    return session.engine(rate, stage, duration_s=seconds if seconds > 0 else None).render(n)
+    stage = _given(stage)
+    if seconds is not None:
+        seconds = _checks.span("seconds", seconds, session.seconds)
+        if seconds == 0:
+            return session.engine(rate, stage).render(0)
+    engine = session.engine(rate, stage, duration_s=seconds)
+    return np.concatenate([b.copy() for b in _to_silence(engine, stage, rate, 1 << 16)] or [engine.render(0)])
 
 
 def render_ua(session: Session, rate: int = _checks.DEFAULT_RATE, seconds: float | None = None) -> np.ndarray:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import math
 import os
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ from .. import _checks
 from .._extras import require
 from ..sessions import Session
 from ..stage import Stage, _given
+from .array import _most_frames, _to_silence
 
 __all__ = ["render_to_file", "write_current", "BLOCK_FRAMES", "SUBTYPES"]
 
@@ -163,25 +163,16 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     stage = _given(stage)
     engine = session.engine(rate, stage, duration_s=seconds)
     total = engine.state["total"]
-    # the bleed's end is the engine's to say; past its longest, stop regardless
-    last = total + math.ceil((stage.max_bleed_s + 1.0) * rate)
+    last = _most_frames(engine, stage, rate)
     channels = engine.render(0).shape[1]
     try:
         with staged(path, ".part" + path.suffix) as tmp, \
                 sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
                              format=_format(path, last * channels * 4)) as f:
-            buf = np.empty((block_frames, channels), dtype=np.float32)
             done = 0
-            while done < total or (not engine.settled and done < last):
-                n = min(block_frames, total - done) if done < total else block_frames
-                engine.fill(buf[:n])
-                if done >= total and engine.settled:
-                    # the bleed ended in this block: stop at its last step, so
-                    # that the file is the same whatever the block size
-                    moving = np.flatnonzero(np.any(buf[:n] != 0, axis=1))
-                    n = int(moving[-1]) + 1 if len(moving) else 0
-                f.write(buf[:n])
-                done += n
+            for block in _to_silence(engine, stage, rate, block_frames):
+                f.write(block)
+                done += len(block)
                 if progress is not None:
                     progress(min(done, total), total)
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
