@@ -9,6 +9,7 @@
 # continuing exactly.
 #
 from libc.string cimport memset
+from libc.stdint cimport int64_t
 from cpython.buffer cimport PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
 from cpython.exc cimport PyErr_Clear
 from cpython.pycapsule cimport PyCapsule_New
@@ -87,6 +88,21 @@ cdef object _fill_error(object out, str where, str param, str shape, str why="")
         kind = f"format {m.format!r}"
     flags = ("read-only" if m.readonly else "writable") + ("" if m.c_contiguous else ", not C-contiguous")
     return ValueError(f"{param} is a buffer ({type(out).__name__}) of {kind}, shape {m.shape} ({flags}): {allowed}")
+
+
+#: the most samples (or frames) one render allocates
+MAX_RENDER = 1 << 40
+
+
+cdef int64_t _count(str name, object value, int64_t lo, int64_t hi, str what) except? -1:
+    """``value`` as a whole number from ``lo`` to ``hi``, or an error naming
+    ``name``, its value and what is allowed (``what``: what it counts)."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name}={value!r} must be a whole number of {what}, {lo} to {hi}")
+    v = value.__index__()
+    if not lo <= v <= hi:
+        raise ValueError(f"{name}={v} is not allowed: a whole number of {what}, {lo} to {hi}")
+    return v
 
 
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:
@@ -311,8 +327,8 @@ cdef class Generator:
         takes its guard (``busy``) while it reads the state."""
         return PyCapsule_New(<void*>&self.prog, PROGRAM_CAPSULE, NULL)
 
-    def render(self, Py_ssize_t n):
+    def render(self, n):
         """The next ``n`` samples as a new float32 array."""
-        out = np.empty(n, dtype=np.float32)
+        out = np.empty(_count("n", n, 0, MAX_RENDER, "samples"), dtype=np.float32)
         self.fill(out)
         return out

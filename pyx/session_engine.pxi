@@ -302,8 +302,10 @@ cdef class SessionEngine:
         return _fill_error(out, "SessionEngine.fill", "out", f"(frames, {self.s.stage.out_channels})",
                            ": one column per channel its stage drives")
 
-    def render(self, Py_ssize_t frames):
-        out = np.empty((frames, self.s.stage.out_channels), dtype=np.float32)
+    def render(self, frames):
+        """The next ``frames`` frames as a new float32 array, shape (frames, out_channels)."""
+        out = np.empty((_count("frames", frames, 0, MAX_RENDER, "frames"), self.s.stage.out_channels),
+                       dtype=np.float32)
         self.fill(out)
         return out
 
@@ -316,7 +318,7 @@ cdef class SessionEngine:
                              f"(at most {self.s.max_level:g} takes effect)")
         self.s.target = level
 
-    def stop_at(self, int64_t frame):
+    def stop_at(self, frame_):
         """End the session at ``frame`` (session samples, pauses excluded):
         the level ramps down over ramp_s to reach silence there, decided at
         that exact sample whatever the block sizes (as ``duration_s`` and
@@ -324,8 +326,7 @@ cdef class SessionEngine:
         passed) comes no sooner than the unit in progress can end, and the
         level falls as fast as it must to get there, at once if it must
         (no unit is cut); for a ramp of ramp_s from now, use :meth:`stop`."""
-        if frame < 0:
-            raise ValueError(f"frame={frame} is not allowed: it must be >= 0")
+        cdef int64_t frame = _count("frame", frame_, 0, INT64_MAX, "session frames")
         # no sooner than a unit in progress can end (before the first sample
         # none is: then the end may come at once, the level zero from the start)
         if self.s.pos > 0:
@@ -483,9 +484,9 @@ cdef class SessionEngine:
         mw_leave(&self.s.busy)
         return bool(ok)
 
-    def set_tail(self, int64_t frames):
+    def set_tail(self, frames):
         """Frames of silence streamed after the end before the stream completes."""
-        self.s.tail_frames = frames
+        self.s.tail_frames = _count("frames", frames, 0, INT64_MAX, "frames")
     def recorded(self):
         """The sense current recorded so far (uA), up to the ring's length."""
         n = min(self.s.ring_write, self.s.ring_len)

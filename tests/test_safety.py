@@ -382,7 +382,8 @@ def test_info_reports_the_worst_current_predicted_to_flow():
     r = session.report(stage, RATE)
     dac = session.engine(RATE, stage).render(round(5 * RATE))
     flows = physics.worst_current_ua(dac, stage, RATE, n_corners=7, between=True)
-    assert flows <= r["worst_ua"] <= flows * 1.02     # a bound (any gain a pulse), and a close one
+    # a bound (any gain a pulse, and a stream cut mid-pulse, which this one is not), and a close one
+    assert flows <= r["worst_ua"] <= flows * 1.15
 
 
 # ---- the supervisor itself -------------------------------------------------------------------------

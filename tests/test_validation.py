@@ -665,3 +665,26 @@ def test_fsm_takes_the_pulse_specs_spelling_alternate_and_keeps_alternating():
     with pytest.raises(ValueError, match="polarity='negative' is not allowed: choose one of 'alternate', 'positive', "
                                          "'alternating'"):
         modes.fsm(polarity="negative")
+
+
+@pytest.mark.parametrize("call, name, error", [
+    (lambda e, g: e.render(-1), "frames=-1", ValueError),
+    (lambda e, g: e.render(2 ** 70), "frames=1180591620717411303424", ValueError),
+    (lambda e, g: e.render(1.5), "frames=1.5", TypeError),
+    (lambda e, g: e.stop_at(2 ** 70), "frame=1180591620717411303424", ValueError),
+    (lambda e, g: e.stop_at(-5), "frame=-5", ValueError),
+    (lambda e, g: e.stop_at(True), "frame=True", TypeError),
+    (lambda e, g: e.set_tail(-1), "frames=-1", ValueError),
+    (lambda e, g: e.set_tail("10"), "frames='10'", TypeError),
+    (lambda e, g: g.render(-3), "n=-3", ValueError),
+])
+def test_the_compiled_engines_counts_name_their_parameter(call, name, error):
+    """SessionEngine.render, stop_at, set_tail and Generator.render take a
+    whole number in range, and say which parameter, its value and the range
+    when not (they used to say "negative dimensions are not allowed" or
+    "Python int too large to convert to C long", or take -1 silently)."""
+    from microwave.sessions import builtin
+    engine = builtin("lift").engine()
+    gen = mw.Biphasic(freq_hz=10, amp_ua=10, phase_us=100).generator(48_000)
+    with pytest.raises(error, match=re.escape(name) + r".* whole number of [a-z ]+, 0 to \d+"):
+        call(engine, gen)

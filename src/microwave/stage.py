@@ -690,12 +690,15 @@ class Stage:
         sup = engine.supervision
         if sup["worst"] > 1.0:
             raise ValueError(_refusal(self, session, rate, sup))
-        # between samples the current goes past them as the drive does (its edges pass the coupling)
-        ratio = peak / session.peak_ua if session.peak_ua > 0 else 1.0
-        worst = max(sup["peak_current_ua"], sup["peak_stored_ua"]) * self.load_spread * ratio
+        # between samples the current goes past them by what the drive's edges ring (they pass the
+        # coupling as they are): at most what the specs' own bound adds to their peak
+        between = peak - session.peak_ua
+        sampled = max(sup["peak_current_ua"], sup["peak_stored_ua"])
+        worst = (sampled + between) * self.load_spread
         # the supervisor's soft bound stays free at a steady level (it is for
         # what the check cannot see), less a hair: the samples are float32
-        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / (sup["worst"] * ratio) if sup["worst"] > 0 else top
+        ratio = max(sup["worst"], (sampled + between) / self.limit_ua)
+        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / ratio if ratio > 0 else top
         return min(top, top_ac), worst
 
     def plan(self, n_program_channels: int, rate: int) -> StagePlan:
