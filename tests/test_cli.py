@@ -391,3 +391,19 @@ def test_an_empty_stage_option_is_refused_not_read_as_the_built_in_stage(tmp_pat
     assert r.returncode == 2
     assert f"--stage {shlex.quote(stage)} is not allowed" in r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    """``microwave info long.toml | head -1``: once the reader has gone the
+    command ends with status 141 and says nothing (it used to say
+    "error: long.toml: [Errno 32] Broken pipe", blaming the session file)."""
+    f = tmp_path / "long.toml"
+    f.write_text('name = "long"\n' + "".join(f'[[step]]\nzone = "z{i}"\nmode = "lift"\nseconds = 5\n'
+                                              for i in range(300)))
+    p = subprocess.Popen([sys.executable, "-m", "microwave.cli", "info", str(f)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert p.stdout is not None and p.stderr is not None
+    assert p.stdout.readline().startswith(b"session long:")
+    p.stdout.close()                     # the reader goes
+    assert p.wait(timeout=300) == 141
+    assert p.stderr.read() == b""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import shlex
 import sys
@@ -397,7 +398,9 @@ def main(argv=None) -> int:
     -------
     int
         The exit status: 0, 1 for a figure that failed (no device found), 2
-        for an error (one line on stderr), 130 when interrupted.
+        for an error (one line on stderr), 130 when interrupted, 141 (quietly,
+        as a shell's own commands do) when the reader of its output has gone
+        (``microwave info ... | head``).
 
     Raises
     ------
@@ -413,21 +416,33 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError as e:
+        if e.filename is not None:      # a file's, not standard output's: an error like any other
+            return _error(args, e)
+        # the reader went away: nothing to tell it, and nothing for Python to flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, TypeError, OSError, ImportError, RuntimeError, *_sound_card_errors()) as e:
-        msg = str(e)
-        if isinstance(e, _sound_card_errors()):
-            msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the output devices)"
-        told = _as_typed(msg, args)
-        src = getattr(args, "session", None)
-        if told is not None:
-            msg = told
-        elif src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
-            msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
-        print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
-        return 2
+        return _error(args, e)
     except KeyboardInterrupt:
         print(f"microwave {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _error(args, e: BaseException) -> int:
+    """Print ``e`` as the command's one-line error (naming the option, or
+    the session file, it concerns) and return the status 2."""
+    msg = str(e)
+    if isinstance(e, _sound_card_errors()):
+        msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the output devices)"
+    told = _as_typed(msg, args)
+    src = getattr(args, "session", None)
+    if told is not None:
+        msg = told
+    elif src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
+        msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
+    print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
+    return 2
 
 
 def _sound_card_errors() -> tuple:
