@@ -149,3 +149,44 @@ def test_a_wav_whose_samples_pass_what_riff_can_tell_is_written_as_rf64(tmp_path
     flac = (tmp_path / "x.flac")
     write(flac)
     assert sf.info(str(flac)).format == "FLAC"
+
+
+@pytest.mark.parametrize("what, call, match", [
+    ("rate", lambda p: file.render_to_file(builtin("lift"), p / "new" / "x.flac", 768_000, seconds=0.5),
+     r"rate=768000 is more than FLAC holds \(at most 655350 Hz\): write x\.wav"),
+    ("channels", lambda p: file.render_to_file(Session("t", (Step("z", builtin("lift").steps[0].program, 0.5),),
+                                                       channels=1), p / "new" / "x.flac", RATE,
+                                               Stage(channel_map=(0,), out_channels=9)),
+     r"stage\.out_channels=9: more than FLAC holds \(at most 8 channels\)"),
+    ("current", lambda p: file.write_current(p / "new" / "x.flac", np.zeros((10, 9))),
+     r"current_ua has 9 channels: more than FLAC holds"),
+])
+def test_a_flac_its_format_cannot_hold_is_refused_naming_why_and_nothing_is_left(tmp_path, what, call, match):
+    """FLAC holds at most 655350 Hz and 8 channels: asked for more, the
+    writers refuse before writing, naming the figure and WAV as the way
+    out (libsndfile's message named the temporary file), and leave no
+    folder behind."""
+    pytest.importorskip("soundfile")
+    with pytest.raises(ValueError, match=match):
+        call(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_no_folder_it_made_and_a_file_on_the_way_is_named(tmp_path):
+    """A write that fails removes the folders it made for its file (only
+    those, and only if empty); a file where a folder should be is named as
+    such (mkdir said "File exists")."""
+    pytest.importorskip("soundfile")
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(OSError, match="cannot write"):          # an I/O error midway
+        file.render_to_file(builtin("lift"), tmp_path / "kept" / "a" / "b" / "x.wav", RATE, seconds=0.5,
+                            progress=_fail_midway)
+    assert [p.name for p in tmp_path.rglob("*")] == ["kept"]
+    (tmp_path / "f").write_text("a file")
+    with pytest.raises(OSError, match=r"cannot write .*: .*/f is not a folder \(nothing was written\)"):
+        file.render_to_file(builtin("lift"), tmp_path / "f" / "x.wav", RATE, seconds=0.5)
+
+
+def _fail_midway(done, total):
+    if done > 0:
+        raise OSError(5, "Input/output error")

@@ -58,15 +58,37 @@ def staged(path: Path, suffix: str):
     """A temporary file beside ``path`` to write: when the block ends
     without an exception it is published as ``path`` (:func:`publish`),
     and in every case nothing else is left behind -- never a file that
-    looks finished and is not."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
+    looks finished and is not, nor the folders made for it."""
+    made = _folders_for(path)
     try:
-        yield Path(tmp)
-        publish(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            yield Path(tmp)
+            publish(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except BaseException:
+        for folder in reversed(made):       # the deepest first; one that is no longer empty stays
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _folders_for(path: Path) -> list[Path]:
+    """Make the folders ``path`` needs; the ones made, the outermost first.
+    An ancestor that is a file is named (mkdir would say "File exists")."""
+    missing, folder = [], path.parent
+    while not folder.exists() and not folder.is_symlink():
+        missing.append(folder)
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
+    made = []
+    for m in reversed(missing):
+        m.mkdir()
+        made.append(m)
+    return made
 
 
 def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale_ua: float | None = None) -> Path:
@@ -109,6 +131,8 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
         raise ValueError(f"full_scale_ua={full_scale_ua!r} is below the array's peak of {peak:g} uA: the file would "
                          f"clip; give at least the peak (or None for the peak)")
     y = (x / full if full > 0 else x).astype(np.float32)
+    n = 1 if y.ndim == 1 else y.shape[1]
+    _fits(path, rate, n, f"current_ua has {n} channels")
     try:
         with staged(path, ".part" + path.suffix) as tmp:
             sf.write(tmp, y, rate, subtype=subtype, format=_format(path, y.nbytes))
@@ -165,6 +189,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     total = engine.state["total"]
     last = _most_frames(engine, stage, rate)
     channels = engine.render(0).shape[1]
+    _fits(path, rate, channels, f"stage.out_channels={channels}")
     try:
         with staged(path, ".part" + path.suffix) as tmp, \
                 sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
@@ -178,6 +203,23 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
         raise OSError(f"cannot write {path}: {_cause(e, path, block_frames * channels * 4)}") from None
     return path
+
+
+#: what FLAC holds (its format's limits, which libsndfile enforces)
+FLAC_MAX_RATE = 655_350
+FLAC_MAX_CHANNELS = 8
+
+
+def _fits(path: Path, rate: int, channels: int, what: str) -> None:
+    """Refuse, before anything is written, a FLAC file its format cannot hold."""
+    if path.suffix.lower() != ".flac":
+        return
+    if rate > FLAC_MAX_RATE:
+        raise ValueError(f"rate={rate} is more than FLAC holds (at most {FLAC_MAX_RATE} Hz): "
+                         f"write {path.with_suffix('.wav').name} (WAV holds any rate) or lower the rate")
+    if channels > FLAC_MAX_CHANNELS:
+        raise ValueError(f"{what}: more than FLAC holds (at most {FLAC_MAX_CHANNELS} channels): "
+                         f"write {path.with_suffix('.wav').name} (WAV holds up to 1024)")
 
 
 def _target(name: str, value) -> tuple[Path, str]:
