@@ -407,3 +407,23 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     p.stdout.close()                     # the reader goes
     assert p.wait(timeout=300) == 141
     assert p.stderr.read() == b""
+
+
+def test_sigterm_during_a_render_leaves_nothing_and_says_so(tmp_path):
+    """SIGTERM is taken as Ctrl-C is: a render being written removes its
+    part-written file and ends with status 143, one line on stderr (it used
+    to die at once, leaving the hidden .part file behind)."""
+    import signal
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "microwave.cli", "render", "fsm", "--rate", "96000",
+                          "-o", str(tmp_path / "fsm.wav")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not any(f.name.endswith(".part.wav") for f in tmp_path.iterdir()):
+        assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+        time.sleep(0.01)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143, err
+    assert err.decode().strip() == "microwave render: terminated"
+    assert list(tmp_path.iterdir()) == []

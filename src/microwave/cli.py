@@ -10,7 +10,9 @@ import math
 import os
 import re
 import shlex
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import _checks
@@ -398,7 +400,8 @@ def main(argv=None) -> int:
     -------
     int
         The exit status: 0, 1 for a figure that failed (no device found), 2
-        for an error (one line on stderr), 130 when interrupted, 141 (quietly,
+        for an error (one line on stderr), 130 when interrupted (143 when
+        terminated: SIGTERM is taken as Ctrl-C is), 141 (quietly,
         as a shell's own commands do) when the reader of its output has gone
         (``microwave info ... | head``).
 
@@ -414,8 +417,15 @@ def main(argv=None) -> int:
     True
     """
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a service manager) ends a command as Ctrl-C does: a play
+    # ramps down, a render removes its part-written file, then status 143
+    main_thread = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
+    except _Terminated:
+        print(f"microwave {args.command}: terminated", file=sys.stderr)
+        return 143
     except BrokenPipeError as e:
         if e.filename is not None:      # a file's, not standard output's: an error like any other
             return _error(args, e)
@@ -427,6 +437,18 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"microwave {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, before)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the command is, so that what it does on Ctrl-C
+    (a ramp to silence, a part-written file removed) happens."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
 
 
 def _error(args, e: BaseException) -> int:
