@@ -227,6 +227,20 @@ def test_a_file_that_is_not_toml_is_one_line_naming_it(tmp_path, make, words):
         assert msg.startswith(f"{p}:") and words in msg, msg
 
 
+def test_a_byte_order_mark_is_not_the_files_text_and_a_long_number_and_spaces_are_told_as_they_are(tmp_path):
+    """A UTF-8 byte-order mark (Notepad writes one) is read past, not a
+    syntax error at 1:1; a number of thousands of digits is named with its
+    line; a quoted value keeps its spaces in a message (they were
+    collapsed, so 'lift   x' read 'lift x')."""
+    p = tmp_path / "s.toml"
+    p.write_bytes(b"\xef\xbb\xbf" + b'name = "bom"\n[[step]]\nzone = "a"\nmode = "lift"\nseconds = 5\n')
+    assert load(p).name == "bom"
+    p.write_text('name = "x"\n[[step]]\nzone = "a"\nmode = "lift"\nseconds = ' + "9" * 5000 + "\n")
+    assert error_of(load, p).startswith(f"{p}:5: a number of 5000 digits")
+    p.write_text('name = "x"\n[[step]]\nzone = "a"\nmode = "lift   x"\nseconds = 5\n')
+    assert "mode='lift   x'" in error_of(load, p)
+
+
 def test_a_syntax_error_names_its_line(tmp_path):
     p = tmp_path / "s.toml"
     p.write_text('name = "x"\n\n[[step]]\nzone = "a" "b"\n')

@@ -50,7 +50,7 @@ def read_toml(path, what: str = "session or stage") -> tuple[dict, str]:
     if len(raw) > MAX_BYTES:
         raise ValueError(f"{path}: larger than {MAX_BYTES >> 20} MiB: not a {what} file")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")     # a byte-order mark, which some editors write, is not the text's
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: not a UTF-8 text file (TOML is UTF-8; byte {e.start} is not): "
                          f"save it as UTF-8 text") from None
@@ -65,7 +65,12 @@ def read_toml(path, what: str = "session or stage") -> tuple[dict, str]:
     except RecursionError:
         raise ValueError(f"{path}: nested too deeply to be a {what} file") from None
     except ValueError as e:   # an integer of more digits than Python converts
-        raise ValueError(f"{path}: {_one_line(str(e))}") from None
+        long = re.search(r"[0-9_]{4000,}", text)
+        if long is None:
+            raise ValueError(f"{path}: {_one_line(str(e))}") from None
+        line = text.count("\n", 0, long.start()) + 1
+        raise ValueError(f"{path}:{line}: a number of {len(long.group())} digits: no figure needs more than a "
+                         f"few") from None
 
 
 def _syntax_error(message: str, text: str) -> str:
@@ -80,7 +85,9 @@ def _syntax_error(message: str, text: str) -> str:
 
 
 def _one_line(message: str) -> str:
-    return " ".join(message.split())
+    """``message``'s lines joined into one (the spaces within a line kept:
+    a quoted value is shown as it is)."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def show(value, limit: int = 60) -> str:
