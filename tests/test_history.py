@@ -580,3 +580,19 @@ def test_the_first_play_asks_on_a_terminal_and_yes_plays_and_records(tmux, audio
     assert h.acknowledged(ACK_VERSION)
     (rec,) = h.records()
     assert rec.end == "completed" and rec.seconds_delivered == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_file_that_is_not_a_database_is_refused_with_its_mode_untouched(tmp_path):
+    """A path given by mistake (a document) is refused naming it, and its
+    permissions stay as they were (it used to be made 0600 first); an
+    empty file or a new one becomes a private database."""
+    doc = tmp_path / "notes.txt"
+    doc.write_text("my notes\n")
+    doc.chmod(0o644)
+    with pytest.raises(ValueError, match=r"path='.*notes\.txt' is not a history database"):
+        History(doc)
+    assert doc.stat().st_mode & 0o777 == 0o644 and doc.read_text() == "my notes\n"
+    empty = tmp_path / "empty.db"
+    empty.touch(mode=0o644)
+    History(empty)
+    assert empty.stat().st_mode & 0o777 == 0o600

@@ -148,6 +148,10 @@ def default_path() -> Path:
     return Path(platformdirs.user_data_dir("microwave", appauthor=False)) / "history.sqlite3"
 
 
+#: the first bytes of every SQLite 3 database file
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _private_file(path: Path) -> None:
     """Create ``path`` (and its missing folders) private to the user: folders 0700, the file 0600."""
     missing = []
@@ -161,7 +165,16 @@ def _private_file(path: Path) -> None:
         except FileExistsError:
             pass
         os.chmod(d, 0o700)           # the umask may have taken bits away; never adds any
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # an existing file is made private only once it is known to be a database (or empty):
+        # a path given by mistake (a document, say) is refused as it was, its mode untouched
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+        if head and head != SQLITE_HEADER:
+            raise sqlite3.DatabaseError("file is not a database (it does not start as an SQLite file does)") from None
+        fd = os.open(path, os.O_RDWR)
     try:
         os.fchmod(fd, 0o600)
     finally:
