@@ -7,6 +7,7 @@ error must name: the expected line is found in the text, not computed by
 the code under test.
 """
 import datetime
+import os
 import re
 from pathlib import Path
 
@@ -218,6 +219,7 @@ def test_calibration_refuses_what_it_cannot_hold_naming_the_field(field, value):
     (lambda p: p.write_bytes(b"name = 'x'\x00\n"), "binary"),
     (lambda p: p.write_text("channels = " + "9" * 5000 + "\n"), "digits"),
     (lambda p: p.write_text("a = 1\n[a]\n"), "not valid TOML"),
+    (lambda p: os.mkfifo(p), "not a regular file"),          # reading a pipe waited for ever
 ])
 def test_a_file_that_is_not_toml_is_one_line_naming_it(tmp_path, make, words):
     p = tmp_path / "odd.toml"

@@ -43,6 +43,10 @@ def read_toml(path, what: str = "session or stage") -> tuple[dict, str]:
     line, for a syntax error).  ``what`` names the kind of file expected."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():
+            # a FIFO, a device or a socket: reading it could wait for ever
+            raise ValueError(f"{path}: not a regular file (a pipe, a device or a socket): a {what} file is a "
+                             f"TOML text file")
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
