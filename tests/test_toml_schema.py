@@ -17,6 +17,7 @@ from microwave import _toml
 from microwave.sessions import (BIPHASIC_KEYS, BURST_KEYS, SESSION_KEYS, SPEC_KEYS, STEP_KEYS, SWEEP_KEYS,
                                 WAVE_SLOPE_KEYS, load)
 from microwave.stage import CALIBRATION_KEYS, STAGE_KEYS, Calibration, Stage
+from microwave.calibrate import write_stage_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 MARK = "# <-"
@@ -305,3 +306,19 @@ def test_an_empty_specs_list_is_refused_by_its_key(tmp_path):
     p.write_text('channels = 0\n[[step]]\nzone = "a"\nseconds = 1\nspecs = []\n')
     with pytest.raises(ValueError, match=rf"^{re.escape(str(p))}:5: .*specs=\[\] is empty"):
         load(p)
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("output_device", "card\udc80", "lone surrogate"),
+    ("input_device", "\ud800", "lone surrogate"),
+    ("date", datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone(datetime.timedelta(hours=5, seconds=30))),
+     r"UTC offset \(5:00:30\) is not a whole number of minutes"),
+])
+def test_a_calibration_a_stage_file_cannot_hold_is_refused_when_made(tmp_path, field, value, match):
+    """A lone surrogate in a device's name, or a UTC offset of seconds, used
+    to be accepted and to fail only when the stage file was written."""
+    with pytest.raises(ValueError, match=f"{field}=.*{match}"):
+        Calibration(**{field: value})
+    ok = Calibration(output_device="Card \u00e9 (hw:0,0)", date="2026-12-01T14:30:00+05:30")
+    write_stage_toml(Stage(calibration=ok), tmp_path / "s.toml")
+    assert Stage.from_toml(tmp_path / "s.toml").calibration == ok

@@ -158,6 +158,9 @@ class Calibration:
             v = getattr(self, k)
             if v is not None and (not isinstance(v, str) or not v.strip()):
                 raise ValueError(f"{k}={v!r} must be a device's name (a non-empty string)")
+            if v is not None and not _utf8(v):
+                raise ValueError(f"{k}={v!r} is not allowed: a lone surrogate is not text a stage file (UTF-8) "
+                                 f"can hold")
         if self.rate is not None:
             s("rate", _checks.rate(self.rate))
         numbers = {"latency_ms": (0, 10_000, False, "ms"), "corner_hz": (0, 1000, True, "Hz"),
@@ -177,18 +180,36 @@ class Calibration:
             s("passed", _checks.flag("passed", self.passed))
 
 
+def _utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (a lone surrogate cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _iso_date(value) -> datetime.date:
-    """A date or date-time, given as one or as an ISO 8601 string."""
+    """A date or date-time, given as one or as an ISO 8601 string, that a
+    stage file can hold (TOML's offsets are whole minutes)."""
+    date = None
     if isinstance(value, datetime.date):      # a datetime is a date too
-        return value
-    if isinstance(value, str):
+        date = value
+    elif isinstance(value, str):
         for parse in (datetime.date.fromisoformat, datetime.datetime.fromisoformat):
             try:
-                return parse(value)
+                date = parse(value)
+                break
             except ValueError:
                 pass
-    raise ValueError(f"date={value!r} is not allowed: a date or date-time such as 2026-12-01 or "
-                     f"'2026-12-01T14:30:00'")
+    if date is None:
+        raise ValueError(f"date={value!r} is not allowed: a date or date-time such as 2026-12-01 or "
+                         f"'2026-12-01T14:30:00'")
+    offset = date.utcoffset() if isinstance(date, datetime.datetime) else None
+    if offset is not None and offset % datetime.timedelta(minutes=1):
+        raise ValueError(f"date={value!r} is not allowed: its UTC offset ({offset}) is not a whole number of "
+                         f"minutes, which a stage file (TOML) cannot hold")
+    return date
 
 
 @dataclass(frozen=True)
