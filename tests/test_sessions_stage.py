@@ -13,6 +13,7 @@ from microwave import modes
 from microwave._core import Generator
 from microwave._core import RECORD_DTYPE, SessionEngine
 from microwave.sessions import Session, Step, builtin, load
+from microwave._reconstruct import GAP
 from microwave.stage import AC_MARGIN, UA_PER_UNIT, Calibration, Stage, ua_stage
 
 RATE = 48_000
@@ -183,8 +184,9 @@ def test_fsm_channels_are_sample_locked_programs():
     a, b = modes.fsm(230, 430, amp_ua=150, slope_s=None)
     s = Session("fsm", (Step("neck", (a, b), 2.0),), channels=2, soft_start_s=0, soft_stop_s=0)
     ua = s.render_ua(RATE)
-    # the step's last unit (the longer pulse of the two, 230 Hz) is silent, so that no pulse is cut at its end
-    cut = 2 * RATE - math.ceil(RATE / 230) - 1
+    # the step's last unit (the longer pulse of the two, 230 Hz) is silent, so that no pulse is cut at its end,
+    # then GAP samples more, so that a DAC's ringing of it has died before the next step
+    cut = 2 * RATE - math.ceil(RATE / 230) - 2 - GAP
     np.testing.assert_array_equal(ua[:cut, 0], a.render(2.0, RATE)[:cut])
     np.testing.assert_array_equal(ua[:cut, 1], b.render(2.0, RATE)[:cut])
     assert np.all(ua[2 * RATE - 100:] == 0)

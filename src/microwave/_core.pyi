@@ -11,6 +11,7 @@ from .plans import ProgramPlan, StagePlan
 MAX_BREAKPOINTS: int
 #: the most states a polarity pattern may have
 MAX_STATES: int
+MAX_RENDER: int
 #: the most segments an envelope may have
 MAX_SEGMENTS: int
 #: the most program or DAC channels an engine drives

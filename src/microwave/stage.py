@@ -596,8 +596,8 @@ class Stage:
         >>> s = Session("s", (Step("jaw", Biphasic(freq_hz=12_000, amp_ua=100, phase_us=2e6 / 48_000), 1),))
         >>> Stage(reconstruction="held").peak_ua(s)     # [100, 100, -100, -100] repeated
         100.0
-        >>> round(Stage().peak_ua(s) / 100, 2)          # a sine of sqrt(2) x 100 through them, and a bit
-        1.45
+        >>> round(Stage().peak_ua(s) / 100, 2)          # a sine of sqrt(2) x 100 through them; more, cut
+        1.57
         """
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
