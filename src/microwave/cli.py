@@ -112,8 +112,9 @@ def cmd_info(a) -> int:
       + (f" (corner {stage.corner_hz:g} Hz +-{100 * stage.corner_tolerance:g} %)" if stage.coupling == "ac" else "")
       + (f", load {stage.load_ohm_min:g}-{stage.load_ohm_max:g} ohm" if stage.mode == "voltage" else "")
       + f"; max {_fig(r['max_ua'])} uA; session peak {_fig(r['peak_ua'])} uA asked")
-    p(f"worst current predicted to flow (every corner and load, abrupt stops included): {_fig(r['worst_ua'])} uA "
-      f"at the session's level, {_fig(r['worst_ua_at_max_level'])} uA at its highest level ({r['max_level']:.3g}x)")
+    p(f"worst current predicted to flow (between samples, every corner and load, abrupt stops included): "
+      f"{_fig(r['worst_ua'])} uA at the session's level, {_fig(r['worst_ua_at_max_level'])} uA at its highest "
+      f"level ({r['max_level']:.3g}x)")
     p("steps:")
     for s in r["steps"]:
         p(f"  {s['start_s']:7.1f} s  {s['zone']:<10} {s['label'] or 'custom':<10} {s['seconds']:6.1f} s")

@@ -676,7 +676,7 @@ class Stage:
             flows stays within the limit.
         worst_ua : float
             The worst current predicted to flow at level 1, uA (every corner and
-            load, abrupt stops included).
+            load, abrupt stops included, between samples too).
 
         Raises
         ------
