@@ -318,7 +318,7 @@ cdef class SessionEngine:
                              f"(at most {self.s.max_level:g} takes effect)")
         self.s.target = level
 
-    def stop_at(self, frame_):
+    def stop_at(self, frame):
         """End the session at ``frame`` (session samples, pauses excluded):
         the level ramps down over ramp_s to reach silence there, decided at
         that exact sample whatever the block sizes (as ``duration_s`` and
@@ -326,13 +326,13 @@ cdef class SessionEngine:
         passed) comes no sooner than the unit in progress can end, and the
         level falls as fast as it must to get there, at once if it must
         (no unit is cut); for a ramp of ramp_s from now, use :meth:`stop`."""
-        cdef int64_t frame = _count("frame", frame_, 0, INT64_MAX, "session frames")
+        cdef int64_t end = _count("frame", frame, 0, INT64_MAX, "session frames")
         # no sooner than a unit in progress can end (before the first sample
         # none is: then the end may come at once, the level zero from the start)
         if self.s.pos > 0:
-            frame = max(frame, self.s.pos + self.unit_max)
-        if frame < self.s.total:
-            self._set_end(frame)
+            end = max(end, self.s.pos + self.unit_max)
+        if end < self.s.total:
+            self._set_end(end)
 
     cdef void _set_end(self, int64_t end):
         """End at ``end``: the fade starts a ramp of ramp_s (and of at least

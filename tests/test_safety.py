@@ -945,7 +945,7 @@ def test_a_train_of_two_sample_phases_delivers_sqrt2_of_its_samples_and_is_held_
     """[a, a, -a, -a] repeated is a sine of amplitude sqrt(2) a through those
     samples (exact arithmetic): a band-limited DAC delivers that, so the
     highest level allowed is below max_ua / (sqrt(2) a), and what flows at
-    it, cut off anywhere, stays within max_ua and comes within 15 % of it;
+    it, cut off anywhere, stays within max_ua and comes within 20 % of it;
     a DAC declared to hold its samples is allowed max_ua / a and goes past
     max_ua between them."""
     rate = 48_000
@@ -957,7 +957,7 @@ def test_a_train_of_two_sample_phases_delivers_sqrt2_of_its_samples_and_is_held_
         dac = _at_max_level(session, stage, rate)[:cut]
         flows = physics.reconstructed(physics.current_ua(dac, stage, rate=rate))
         assert np.abs(flows).max() <= 500 * (1 + 2e-3)
-    assert np.abs(flows).max() >= 500 * 0.85
+    assert np.abs(flows).max() >= 500 * 0.8
     held = Stage(max_ua=500, channel_map=(0,), reconstruction="held")
     assert session.check(held, rate) == pytest.approx(5.0)
     flows = physics.reconstructed(physics.current_ua(_at_max_level(session, held, rate), held, rate=rate))

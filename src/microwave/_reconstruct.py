@@ -66,7 +66,7 @@ CONTEXT = 128
 #: a stretch of a pulse longer than twice this (samples) is measured shortened to about that
 SHORTEN = 32
 #: silent samples, at least, between one step's last pulse and the next step's first
-#: (``Session._gate``): the filter's ringing has fallen to about 3e-4 of a jump there
+#: (``Session._step_gate``): the filter's ringing has fallen to about 3e-4 of a jump there
 GAP = 32
 
 
@@ -192,14 +192,11 @@ def _spacing_samples(plan) -> float:
     """The shortest time between two onsets of ``plan``'s schedule, samples."""
     from .plans import BurstSchedule, CustomSchedule, RegularSchedule, SweepSchedule
     sc = plan.schedule
-
-    def rat(r) -> float:
-        return r.whole + r.rem / r.den
     if isinstance(sc, RegularSchedule):
-        return rat(sc.period)
+        return sc.period.samples
     if isinstance(sc, BurstSchedule):
-        period = rat(sc.period)
-        return min(period, rat(sc.burst_cycle) - (sc.pulses_per_burst - 1) * period)
+        period = sc.period.samples
+        return min(period, sc.burst_cycle.samples - (sc.pulses_per_burst - 1) * period)
     if isinstance(sc, SweepSchedule):   # never faster than the faster end; a sample for rounding
         return max(plan.rate / max(sc.start_hz, sc.stop_hz) - 1.0, 0.0)
     assert isinstance(sc, CustomSchedule)
@@ -208,22 +205,25 @@ def _spacing_samples(plan) -> float:
     return min(gaps) if gaps else math.inf
 
 
-def bound(taus, vals, spacing_samples: float) -> tuple[float, float]:
+@functools.lru_cache(maxsize=1024)
+def bound(taus: tuple, vals: tuple, spacing_samples: float) -> tuple[float, float]:
     """The most the reconstructed current of pulses of shape (taus, vals),
     their onsets at least ``spacing_samples`` apart, each at any gain from 0
     to 1 and either sign, any of them cut off after any sample, can reach,
     over the shape's peak (>= 1); and the most such pulses can add where
     they are at least :data:`GAP` samples away (another step's, across its
     silent end), over the same peak."""
-    taus, vals = np.asarray(taus, dtype=np.float64), np.asarray(vals, dtype=np.float64)
-    peak = float(np.abs(vals).max())
+    shape = np.asarray(vals, dtype=np.float64)
+    peak = float(np.abs(shape).max())
     if peak == 0.0:
         return 1.0, 0.0
-    taus, cut = _shortened(taus)
-    e, e_cut, finer = _ringing(taus, vals / peak)
+    times, cut = _shortened(np.asarray(taus, dtype=np.float64))
+    e, e_cut, finer = _ringing(times, shape / peak)
     zero = CONTEXT * OVERSAMPLE                  # the index of tau = 0
-    end = zero + int(math.ceil(taus[-1] * OVERSAMPLE))   # ... and of the pulse's end
-    before = np.maximum.accumulate(e)           # the most at any tau up to here
+    end = zero + int(math.ceil(times[-1] * OVERSAMPLE))   # ... and of the pulse's end
+    # the most at any tau up to here: a later neighbour may be a pulse cut off (a dying stream), which
+    # rings before its onset more than a whole one does
+    before = np.maximum.accumulate(np.maximum(e, e_cut))
     after = np.maximum.accumulate(e[::-1])[::-1]  # ... from here on
     total = np.maximum(e, e_cut)
     # rounded down: neighbours no further; a lone pulse has none within its reach
@@ -254,4 +254,7 @@ def spec_ratio(spec, rate: int) -> tuple[float, float]:
     (kept: a spec is immutable)."""
     plan = spec.plan(rate)
     t = plan.template
-    return bound(t.taus_samples, t.values_ua, _spacing_samples(plan))
+    peak = max(abs(v) for v in t.values_ua) or 1.0
+    # the shape at a peak of 1 (the ratio does not depend on the amplitude): specs that differ
+    # only in amp_ua share one computation
+    return bound(tuple(t.taus_samples), tuple(v / peak for v in t.values_ua), _spacing_samples(plan))

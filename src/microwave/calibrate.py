@@ -3,7 +3,10 @@
 **Into a loopback or a dummy load, never into a person.**  Calibration
 plays test signals (chirps, a 1 kHz sine, a slow square, a multisine, each
 at most :data:`LEVEL` of full scale and ramped in and out) on the output
-and records them on an input, either
+and records them on an input.  A stage whose limit that much of full scale
+would pass is refused before anything plays; but through an AC-coupled
+output the slow square's jump from -LEVEL to +LEVEL passes whole, twice
+that for a moment, and the signals are not stimulation.  Either
 
 * a *loopback*: the card's output wired to its input (line out to line in,
   each DAC channel to the input channel of the same index unless told
@@ -1015,7 +1018,7 @@ def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
     more than its limit: even into a dummy load, and whoever is wired to it."""
     if peak_ua > stage.limit_ua * (1 + 1e-9):
         conversion = f"ua_per_v={stage.ua_per_v:g}" if stage.load_ohm is None else f"load_ohm={stage.load_ohm:g}"
-        raise ValueError(f"{what} peaks at {LEVEL:g} of full scale: {peak_ua:g} uA through this stage "
+        raise ValueError(f"{what} would reach {peak_ua:g} uA through this stage "
                          f"(full_scale_v={stage.full_scale_v:g}, {conversion}), more than the {stage.limit_ua:g} uA "
                          f"it allows (max_ua={stage.max_ua:g}): give the stage's real full_scale_v and conversion, "
                          f"or a max_ua the dummy load takes")
@@ -1194,7 +1197,9 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     chans = tuple(range(stage.out_channels)) if channels is None else _channel_list("channels", channels,
                                                                                      stage.out_channels)
-    # one DAC channel at a time: at most a single channel's full-scale current
+    # one DAC channel at a time, at most a single channel's full-scale current (through an AC
+    # coupling the slow square's jump from -LEVEL to +LEVEL passes whole: twice that, for a moment,
+    # which is one reason calibration is into a dummy load)
     _within_limit(stage, LEVEL * stage.full_scale_v / stage.volts_per_ua(), "the calibration signals")
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(

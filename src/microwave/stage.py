@@ -581,7 +581,10 @@ class Stage:
             ``"band-limited"`` one, the largest of each spec's peak times the
             most its current can go past that between samples, whatever gain
             and sign each of its pulses is given (soft starts and stops,
-            level changes, ends: see ``microwave/_reconstruct.py``).
+            level changes, ends, a stream cut mid-pulse: see
+            ``microwave/_reconstruct.py``), plus, for a session of several
+            steps, twice the most any spec's pulses ring across a step's
+            silent end.
 
         Raises
         ------
@@ -601,15 +604,20 @@ class Stage:
         """
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
-        rate = _checks.rate(rate)
+        return self._between(session, _checks.rate(rate))[0]
+
+    def _between(self, session: Session, rate: int) -> tuple[float, float]:
+        """(:meth:`peak_ua`, the most the current between samples adds to
+        any sample's, uA at level 1): each spec's own overshoot, and the
+        ringing of the steps before and after across their silent ends."""
         if self.reconstruction == "held":
-            return session.peak_ua
+            return session.peak_ua, 0.0
         from ._reconstruct import spec_ratio
         specs = {p for step in session.steps for p in step.programs(session.channels)}
         ratios = {p: spec_ratio(p, rate) for p in specs}
-        # a step's own pulses, and the ringing of the steps before and after it, across their silent ends
-        reach = max(p.peak_ua * ratios[p][1] for p in specs) if len(session.steps) > 1 else 0.0
-        return max(p.peak_ua * ratios[p][0] for p in specs) + 2 * reach
+        reach = 2 * max(p.peak_ua * ratios[p][1] for p in specs) if len(session.steps) > 1 else 0.0
+        return (max(p.peak_ua * ratios[p][0] for p in specs) + reach,
+                max(p.peak_ua * (ratios[p][0] - 1.0) for p in specs) + reach)
 
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when a peak is more than this stage allows.
@@ -689,7 +697,7 @@ class Stage:
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rate = _checks.rate(rate)
-        peak = self.peak_ua(session, rate)
+        peak, between = self._between(session, rate)
         what = f"session {session.name!r}"
         if peak > session.peak_ua:
             what += (f" (its samples peak at {session.peak_ua:g} uA; the card's band-limited reconstruction "
@@ -712,8 +720,7 @@ class Stage:
         if sup["worst"] > 1.0:
             raise ValueError(_refusal(self, session, rate, sup))
         # between samples the current goes past them by what the drive's edges ring (they pass the
-        # coupling as they are): at most what the specs' own bound adds to their peak
-        between = peak - session.peak_ua
+        # coupling as they are): at most what the specs' own bound adds to their peaks
         sampled = max(sup["peak_current_ua"], sup["peak_stored_ua"])
         worst = (sampled + between) * self.load_spread
         # the supervisor's soft bound stays free at a steady level (it is for
@@ -902,7 +909,8 @@ def _calibration_conflicts(stage: Stage, cal: Calibration):
             yield ("calibration", key), key, (
                 f"[calibration]: {key} has {len(v)} entries for a stage of out_channels={stage.out_channels}: "
                 f"give one per DAC channel")
-            return
+    if cal.dc_offset is None or len(cal.dc_offset) != stage.out_channels:
+        return
     for c in range(len(stage.channel_map)):
         if stage.offset_ua(c) >= stage.max_ua:
             yield ("calibration", "dc_offset"), "dc_offset", (
