@@ -93,7 +93,7 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
     engine = session.engine(rate, stage, duration_s=seconds)
     if stage.coupling == "dc":           # nothing stored, nothing to bleed: the session's frames
         return engine.render(engine.state["total"])
-    out = np.empty((_most_frames(engine, stage, rate), stage.out_channels), dtype=np.float32)
+    out = np.empty((_most_frames(engine, stage, rate), engine.render(0).shape[1]), dtype=np.float32)
     done = 0
     for block in _to_silence(engine, stage, rate, 1 << 16):
         out[done:done + len(block)] = block
