@@ -600,7 +600,7 @@ class Stage:
         >>> Stage(reconstruction="held").peak_ua(s)     # [100, 100, -100, -100] repeated
         100.0
         >>> round(Stage().peak_ua(s) / 100, 2)          # a sine of sqrt(2) x 100 through them; more, cut
-        1.57
+        1.69
         """
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
