@@ -145,6 +145,14 @@ CUT_TAIL = float(max(np.abs(_raised_cosine(f + np.arange(CUT_REACH - 1, 4096))).
                      for f in np.arange(OVERSAMPLE) / OVERSAMPLE))
 
 
+def _by_tau(grid: np.ndarray, size: int) -> np.ndarray:
+    """The largest of ``grid``'s rows (one per onset phase k / OVERSAMPLE, on
+    the time grid from sample -CONTEXT) at each time since the onset: the
+    pulse with its onset at k / OVERSAMPLE is at tau = t - k / OVERSAMPLE,
+    so row k from column k, ``size`` columns."""
+    return np.max([grid[k, k:k + size] for k in range(OVERSAMPLE)], axis=0)
+
+
 def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
     """The largest magnitude, at each time since the onset (E's grid), of the
     reconstruction of a pulse of ``rows`` (one per onset phase k / OVERSAMPLE,
@@ -166,7 +174,7 @@ def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
         partial = np.cumsum(windows[lo:hi, None, :] * taps[None, :, :], axis=2)   # base, f, cut
         out[k, lo * up:hi * up] = np.abs(partial).max(axis=2).ravel()
     out[:, lo * up:hi * up] += CUT_TAIL * np.abs(rows).max()
-    return np.max([out[k, k:k + size] for k in range(up)], axis=0)
+    return _by_tau(out, size)
 
 
 def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -179,9 +187,8 @@ def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray
     up = OVERSAMPLE
     rows = _rows(taus, vals, [k / up for k in range(up)])
     rec = np.abs(_interpolated(rows))
-    # the pulse with its onset at k / up is at tau = t - k / up: row k from column k
     size = rec.shape[1] - up
-    e = np.max([rec[k, k:k + size] for k in range(up)], axis=0)
+    e = _by_tau(rec, size)
     peaks = rec.max(axis=1)
     best = np.argsort(peaks)[-4:]
     finer = np.abs(_interpolated(_rows(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])))
@@ -223,9 +230,10 @@ def bound(taus: tuple, vals: tuple, spacing_samples: float) -> tuple[float, floa
     end = zero + int(math.ceil(times[-1] * OVERSAMPLE))   # ... and of the pulse's end
     # the most at any tau up to here: a later neighbour may be a pulse cut off (a dying stream), which
     # rings before its onset more than a whole one does
-    before = np.maximum.accumulate(np.maximum(e, e_cut))
+    whole_or_cut = np.maximum(e, e_cut)
+    before = np.maximum.accumulate(whole_or_cut)
     after = np.maximum.accumulate(e[::-1])[::-1]  # ... from here on
-    total = np.maximum(e, e_cut)
+    total = whole_or_cut.copy()
     # rounded down: neighbours no further; a lone pulse has none within its reach
     step = max(int(min(spacing_samples - cut, len(e)) * OVERSAMPLE), 1)
     idx = np.arange(len(e))
