@@ -190,6 +190,8 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         hold = s->level == 0.0 && want == 0.0 && s->quiet >= s->unit_len[cur] && s->pos < s->fade_from;
         if (s->holding && s->stage.ac && s->held % MW_SUP_CHUNK != 0)
             hold = 1;       /* (a hold chunk a block cut short: the hold goes on to the chunk's end) */
+        if (s->owed > 0)
+            hold = 1;       /* (a rewind's silence: a hold of its length, then the session's start) */
         if (hold || s->finished || s->pos >= s->total) {
             /* paused (or stopped, or ended) at silence: the programs do not
              * advance; the stage runs on zeros and bleeds what an AC coupling
@@ -213,6 +215,9 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
              * resume) at a chunk's start, so there, whatever the blocks */
             if (s->stage.ac && m > MW_SUP_CHUNK - s->held % MW_SUP_CHUNK)
                 m = MW_SUP_CHUNK - s->held % MW_SUP_CHUNK;
+            if (s->owed > 0 && m > s->owed)
+                m = s->owed;
+            s->owed -= s->owed > 0 ? m : 0;
             s->held += m;
             if (views) {
                 /* (a DC stage stores nothing to bleed: its programs' zeros, as such) */

@@ -21,7 +21,12 @@ enum {
     MW_BLOCK = 1024,        /* frames the programs run at a time (scratch, levels) */
     MW_SUP_CHUNK = 256,     /* an AC stage's supervisor ends a session, if it must, where the
                              * session's position is a multiple of this (whatever the blocks) */
-    MW_GATE_SEGS = 4        /* a step's gate: soft start, hold, soft stop, silent last unit */
+    MW_GATE_SEGS = 4,       /* a step's gate: soft start, hold, soft stop, silent last unit */
+    MW_REWIND_SILENCE = 128 /* frames of silence a rewind from mid-play starts with: the pulse it
+                             * left is cut where it was, and a DAC's reconstruction filter rings
+                             * after the cut; this far on its ringing is below what the model of
+                             * it keeps (microwave._reconstruct.CONTEXT), so the session starts
+                             * again as from silence */
 };
 
 typedef struct mw_session {
@@ -96,6 +101,7 @@ typedef struct mw_session {
                                 * or a rewind left it): the samples near a bound since then */
     int64_t held;              /* frames since the hold began (an AC stage's hold ends where it is a
                                 * multiple of MW_SUP_CHUNK, whatever the blocks) */
+    int64_t owed;              /* frames of silence to play before anything else (a rewind's) */
 } mw_session;
 
 /* Write the next `frames` interleaved DAC frames. */

@@ -9,6 +9,7 @@ cdef extern from "mw_session.h" nogil:
     enum:
         MW_BLOCK
         MW_GATE_SEGS
+        MW_REWIND_SILENCE
 
     ctypedef struct mw_session:
         int n_ch
@@ -49,6 +50,7 @@ cdef extern from "mw_session.h" nogil:
         uint64_t tight_mark
         int holding
         int64_t held
+        int64_t owed
         uint64_t callbacks, underflows, overflows, input_overflows, frames_out
         uint64_t last_underflow_frame
         uint64_t underflows_all

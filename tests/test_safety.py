@@ -18,7 +18,8 @@ import physics
 from forced import forced
 from microwave import modes
 from microwave._core import Generator
-from microwave._core import SessionEngine
+from microwave._core import REWIND_SILENCE, SessionEngine
+from microwave import _reconstruct
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
 from microwave.stage import BLEED_FRACTION, Stage
 
@@ -66,7 +67,7 @@ sessions = st.builds(
     st.floats(0, 2), st.one_of(st.just(0.0), st.floats(0, 2)), st.sampled_from([3600.0, 3600.0, 2.0, 150.0]),
 )
 
-ENDS = ["complete", "stop", "pause", "duration", "abrupt"]
+ENDS = ["complete", "stop", "pause", "duration", "abrupt", "rewind"]   # rewind: back to the start mid-play
 _seen = {"tried": 0, "accepted": 0}
 
 
@@ -89,8 +90,19 @@ def _play(engine, session_frames, levels, end, end_at, rate):
         run(min(frame, session_frames) - pos)
         if lv is not None:
             engine.set_level(min(lv, 10 * engine.max_level))
+    if end in ("abrupt", "rewind"):
+        # cut mid-pulse, where it rings most: on to the next sample that is not silent,
+        # then 0-2 more (a cut at a uniform frame of a sparse train lands in silence)
+        for _ in range(rate // 20):
+            if out and out[-1].shape[0] and out[-1][-1].any():
+                break
+            run(1)
+        run(int(end_at * 1e6) % 3)
     if end == "abrupt":
         return np.concatenate(out + [engine.render(0)])
+    if end == "rewind":            # back to the start from wherever it is (mid-pulse), then the session again
+        engine.rewind()
+        run(session_frames)
     if end == "stop":
         engine.stop()
     elif end == "pause":
@@ -837,6 +849,9 @@ def _short_phases(rate):
     gap = st.one_of(st.just(0.0), width, st.floats(0.0, 3.0).map(lambda k: k * sample_us))
     # regular trains also have long phases, with hard edges or sloped ones (a cut mid-plateau rings)
     long_width = st.one_of(width, st.floats(20.0, 400.0).map(lambda k: k * sample_us))
+    # ... and sparse ones: short pulses far apart have a low bound of their own, so what a
+    # rewind or a step puts next to them is what rings (a rewind mid-pulse was found so)
+    spare = st.one_of(gap, st.floats(20.0, 100.0).map(lambda k: k * sample_us))
 
     def regular(kind, phase, ipi, spare, pattern, slope):
         period = (2 * phase + ipi if kind == "biphasic" else phase) + spare
@@ -859,7 +874,7 @@ def _short_phases(rate):
         return mw.Biphasic(amp_ua=40, phase_us=phase, sweep=mw.Sweep(hz[0], hz[1], 0.05, scale))
     fastest = 1e6 / (2 * 12 * sample_us + 3 * sample_us)
     return st.one_of(
-        st.builds(regular, st.sampled_from(["biphasic", "monophasic"]), long_width, gap, gap,
+        st.builds(regular, st.sampled_from(["biphasic", "monophasic"]), long_width, gap, spare,
                   st.sampled_from([None, "1+ 1-", "2+ 1-", "3+ 3-"]), st.sampled_from([0.0, 0.0, 0.0, 0.3, 1.0])),
         st.builds(custom, width, st.lists(gap, min_size=1, max_size=12),
                   st.lists(st.sampled_from([1.0, -1.0]), min_size=12, max_size=12), st.booleans()),
@@ -938,6 +953,51 @@ def test_a_stream_cut_mid_plateau_stays_within_the_maximum_between_samples():
     engine = builtin("lift").engine(rate, stage, ramp_s=1e-6)
     engine.set_level(engine.max_level)
     dac = np.concatenate([engine.render(int(11.25 * rate)), np.zeros((400, 2), np.float32)])
+    assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
+
+
+@settings(max_examples=40, deadline=None)
+@given(width=st.one_of(st.integers(1, 3).map(float), st.floats(1.0, 3.0)), spare=st.floats(10.0, 100.0),
+       pattern=st.sampled_from([None, "1+ 1-"]), kind=st.sampled_from(["biphasic", "monophasic"]),
+       at=st.integers(1, 4000), into=st.integers(0, 2))
+@example(width=1.0 + 1e-3, spare=46.0, pattern="1+ 1-", kind="biphasic", at=4800, into=1)
+def test_a_rewind_mid_pulse_starts_again_after_silence(width, spare, pattern, kind, at, into):
+    """A rewind from mid-play jumps from wherever the pulse is to the
+    session's first sample: with 1-sample phases far apart at the highest
+    level, the jump from the last sample played straight into the first
+    pulse rang to 625 uA of 500 between samples (found by a review; 770 uA
+    in the example).  The engine plays REWIND_SILENCE frames of silence
+    first (a cut, then silence: what the bound covers), then the session
+    from its start: the same frames as an engine rewound before it played."""
+    rate, sample_us = 48_000, 1e6 / 48_000
+    if kind == "biphasic":
+        spec = mw.Biphasic(period_us=(2 * width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
+                           pattern=pattern)
+    else:
+        spec = mw.Monophasic(period_us=(width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
+                             pattern=pattern or "1+ 1-")
+    session = Session("s", (Step("jaw", spec, 0.2),), channels=1, soft_start_s=0, soft_stop_s=0)
+    stage = Stage(max_ua=500, channel_map=(0,))
+    engine = session.engine(rate, stage, ramp_s=1e-6)
+    engine.set_level(engine.max_level)
+    before = [engine.render(at)]
+    for _ in range(200):                       # on into the next pulse, then `into` samples more
+        if before[-1][-1].any():
+            break
+        before.append(engine.render(1))
+    assert before[-1][-1].any()
+    before.append(engine.render(into))
+    engine.rewind()
+    after = engine.render(engine.state["total"] + REWIND_SILENCE)
+    fresh = session.engine(rate, stage, ramp_s=1e-6)      # a rewind before anything played costs nothing:
+    fresh.set_level(fresh.max_level)
+    fresh.rewind()                                        # (at the level set, with no ramp, as a rewind does)
+    start = fresh.render(engine.state["total"])
+    assert start[0, 0] != 0
+    assert REWIND_SILENCE >= _reconstruct.CONTEXT       # the model's ringing is dropped beyond that
+    assert not after[:REWIND_SILENCE].any()
+    np.testing.assert_array_equal(after[REWIND_SILENCE:], start)
+    dac = np.concatenate(before + [after, np.zeros((400, 1), np.float32)])
     assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
 
 

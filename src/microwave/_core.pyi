@@ -11,6 +11,7 @@ from .plans import ProgramPlan, StagePlan
 MAX_BREAKPOINTS: int
 #: the most states a polarity pattern may have
 MAX_STATES: int
+#: the most samples (or frames) one render allocates
 MAX_RENDER: int
 #: the most segments an envelope may have
 MAX_SEGMENTS: int
@@ -22,6 +23,9 @@ SHAPES: dict[str, int]
 POLARITIES: dict[str, int]
 #: the last-level cache the kernels read when they loaded, bytes (a larger fill bypasses it)
 LLC_BYTES: int
+
+#: frames of silence a rewind from mid-play starts with (a pulse cut, then the DAC's ringing dies down)
+REWIND_SILENCE: int
 
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT: float
@@ -62,7 +66,8 @@ class SessionEngine:
                  ramp_min: Sequence[int] | npt.ArrayLike | None = ...,
                  unit_len: Sequence[int] | npt.ArrayLike | None = ...,
                  step_gates: Sequence[Sequence[int]] | npt.ArrayLike | None = ...) -> None: ...
-    def rewind(self) -> None: ...
+    def rewind(self) -> None:
+        """Back to the session's start; from mid-play after REWIND_SILENCE frames of silence."""
     def fill(self, out: npt.NDArray[np.float32]) -> None:
         """Write the next ``out.shape[0]`` frames of DAC samples.  ``out``: a writable,
         C-contiguous float32 array of shape (frames, out_channels); else TypeError (not a buffer)
