@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import microwave as mw
+import physics
 from audio_server import MonitorRecorder, align, hpf, hpf_coefficient, hpf_corner_hz
 from microwave import calibrate as cal
 from microwave.sessions import Session, Step
@@ -320,12 +321,35 @@ def test_calibration_signals_never_ask_a_stage_for_more_than_its_limit(stage):
     scale asks more than 1 / LEVEL of its limit, calibrate and the tone are
     refused before anything plays (no device is opened: the names given do
     not exist), naming the figures."""
-    with pytest.raises(ValueError, match=r"the calibration signals would reach \d+ uA .* allows"):
+    with pytest.raises(ValueError, match=r"the calibration signals would reach [\d.]+ uA .* allows"):
         cal.calibrate("no such output", "no such input", stage=stage)
     if _tone_ua(stage) > stage.limit_ua:
         with pytest.raises(ValueError, match="the calibration tone would reach"):
             cal.play_reference_tone("no such output", stage=stage)
     assert cal.reference_tone(Stage(), 1, 48_000).max() == pytest.approx(cal.LEVEL, rel=1e-3)   # 250 uA of 500
+
+
+@pytest.mark.parametrize("full_scale_v", [1.0, 1.9, 1.94, 1.95, 2.0])
+def test_calibration_signals_stay_within_the_limit_through_any_coupling(full_scale_v):
+    """The calibration measures the coupling, so it cannot trust the one a
+    stage declares: whatever it accepts, its signals' current through no
+    coupling or a one-pole one of any corner (an independent ZOH high-pass)
+    stays within the limit; a stage at 2 V full scale (LEVEL of it is the
+    limit: accepted before, when an AC coupling passed the square's jump of
+    2 x LEVEL whole, 1000 uA of 500) is refused."""
+    stage = Stage(full_scale_v=full_scale_v)
+    plan = cal.Plan.build(RATE, stage.out_channels, (0, 1), 1.0)
+    ua = plan.signal.astype(np.float64) * stage.full_scale_v / stage.volts_per_ua()
+    worst = max(float(np.abs(physics.highpass_zoh(ua[:, c], f, RATE) if f else ua[:, c]).max())
+                for c in (0, 1) for f in [0.0, *np.geomspace(0.1, 1000, 61)])
+    with pytest.raises(Exception) as e:     # refused, or on to open the devices (which do not exist)
+        cal.calibrate("no such output", "no such input", stage=stage)
+    refused = "the calibration signals would reach" in str(e.value)
+    if refused:
+        assert worst > stage.limit_ua * 0.99           # refused only near the limit
+    else:
+        assert worst <= stage.limit_ua * (1 + 1e-9)
+    assert refused == (full_scale_v >= 1.95)
 
 
 def _tone_ua(stage):

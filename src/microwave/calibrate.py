@@ -3,10 +3,12 @@
 **Into a loopback or a dummy load, never into a person.**  Calibration
 plays test signals (chirps, a 1 kHz sine, a slow square, a multisine, each
 at most :data:`LEVEL` of full scale and ramped in and out) on the output
-and records them on an input.  A stage whose limit that much of full scale
-would pass is refused before anything plays; but through an AC-coupled
-output the slow square's jump from -LEVEL to +LEVEL passes whole, twice
-that for a moment, and the signals are not stimulation.  Either
+and records them on an input.  A stage whose limit they would pass is
+refused before anything plays: their current is checked through no
+coupling and through a one-pole coupling of any corner up to
+:data:`MAX_CORNER_HZ` (the coupling is what is measured), which passes the
+slow square's jumps whole (so its levels are +-LEVEL / 2, a jump of
+LEVEL).  The signals are not stimulation.  Either
 
 * a *loopback*: the card's output wired to its input (line out to line in,
   each DAC channel to the input channel of the same index unless told
@@ -31,7 +33,7 @@ modelled; the output's is fitted as a one-pole high-pass, the model of
 :class:`~microwave.stage.Stage` (an RC high-pass after the DAC's
 sample-and-hold, discretised exactly):
 
-1. *step fit*: a slow square (two cycles of +-:data:`LEVEL`, then a rest,
+1. *step fit*: a slow square (two cycles of +-:data:`LEVEL` / 2, then a rest,
    each half-period ``1 / lowest_corner_hz`` long, edges ramped over
    2 ms) is played; the recording is fitted by least squares with
    ``gain x highpass(played; corner) + offset``, searching the corner on a
@@ -72,6 +74,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
+from ._extras import require
 from .backends.file import staged
 from .stage import Calibration, Stage, _given, _iso_date
 
@@ -252,8 +255,9 @@ class Plan:
             a = put(s)
             sine = Segment(a + ramp, a + ramp + body)
             put(np.zeros(sec(0.1)))
-            # slow square: +L -L +L -L, then rest; edges raised-cosine over 2 ms
-            levels = [1, -1, 1, -1, 0]
+            # slow square: +L/2 -L/2 +L/2 -L/2, then rest; edges raised-cosine over 2 ms (a jump of L:
+            # through an AC coupling, which passes a jump whole, the square stays within L too)
+            levels = [0.5, -0.5, 0.5, -0.5, 0]
             sq = np.repeat(np.array(levels, float), half) * LEVEL
             edge = sec(0.002)
             prev = 0.0
@@ -1013,6 +1017,24 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
 
 
+#: the corners (Hz) a calibration signal's current is checked through: DC, and one-pole couplings up to
+#: MAX_CORNER_HZ (what is being measured is not known yet, whatever the stage declares)
+_CHECK_CORNERS_HZ = (None, *np.geomspace(0.1, MAX_CORNER_HZ, 41).tolist())
+
+
+def _signal_peak_ua(stage: Stage, signal: np.ndarray, rate: int) -> float:
+    """The largest current (uA) any DAC channel's column of ``signal`` asks
+    of ``stage`` (a channel's full scale, its conversion), through no
+    coupling or a one-pole one of any corner (:func:`highpass`): a coupling
+    passes a jump whole, and a high-pass lifts content near half the rate."""
+    scale = stage.full_scale_v / stage.volts_per_ua()
+    peak = 0.0
+    for column in np.asarray(signal, np.float64).T:
+        if column.any():
+            peak = max(peak, max(float(np.abs(highpass(column, f, rate)).max()) for f in _CHECK_CORNERS_HZ))
+    return peak * scale
+
+
 def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
     """Refuse, before anything plays, signals that would ask ``stage`` for
     more than its limit: even into a dummy load, and whoever is wired to it."""
@@ -1197,10 +1219,6 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     chans = tuple(range(stage.out_channels)) if channels is None else _channel_list("channels", channels,
                                                                                      stage.out_channels)
-    # one DAC channel at a time, at most a single channel's full-scale current (through an AC
-    # coupling the slow square's jump from -LEVEL to +LEVEL passes whole: twice that, for a moment,
-    # which is one reason calibration is into a dummy load)
-    _within_limit(stage, LEVEL * stage.full_scale_v / stage.volts_per_ua(), "the calibration signals")
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
     ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
         _checks.integer(f"input_channels[{i}]", v, 0, 31)
@@ -1209,6 +1227,11 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
         _checks.number("input_corner_hz", input_corner_hz, 0, MAX_CORNER_HZ, lo_open=True, unit="Hz")
     if reference_ua is not None:
         _reference_ua_per_v(stage, reference_ua, "dc", None, rate)      # checked before anything plays
+    require("scipy", "calibrate", "calibrating")      # (the analysis's; before anything plays)
+    # one DAC channel at a time, at most LEVEL of a single channel's full-scale current, through
+    # any coupling (the slow square's jumps are LEVEL: a coupling passes them whole; a high-pass
+    # lifts the chirp's top a little)
+    _within_limit(stage, _signal_peak_ua(stage, plan.signal, rate), "the calibration signals")
     sd = _open_sd()
     rec, offset = play_and_record(plan.signal, output_device, input_device, rate, max(ins) + 1)
     return analyse(plan, rec, input_channels=ins, input_corner_hz=input_corner_hz,
