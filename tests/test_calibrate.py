@@ -347,6 +347,7 @@ def test_calibration_signals_stay_within_the_limit_through_any_coupling(full_sca
     refused = "the calibration signals would reach" in str(e.value)
     if refused:
         assert worst > stage.limit_ua * 0.99           # refused only near the limit
+        assert "(max_ua=500; full scale" in str(e.value)     # and why the limit is what it is
     else:
         assert worst <= stage.limit_ua * (1 + 1e-9)
     assert refused == (full_scale_v >= 1.95)

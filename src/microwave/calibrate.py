@@ -1042,7 +1042,7 @@ def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
         conversion = f"ua_per_v={stage.ua_per_v:g}" if stage.load_ohm is None else f"load_ohm={stage.load_ohm:g}"
         raise ValueError(f"{what} would reach {peak_ua:g} uA through this stage "
                          f"(full_scale_v={stage.full_scale_v:g}, {conversion}), more than the {stage.limit_ua:g} uA "
-                         f"it allows (max_ua={stage.max_ua:g}): give the stage's real full_scale_v and conversion, "
+                         f"it allows ({stage._limit_why()}): give the stage's real full_scale_v and conversion, "
                          f"or a max_ua the dummy load takes")
 
 

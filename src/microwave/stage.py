@@ -640,18 +640,22 @@ class Stage:
         peak_ua = _checks.number("peak_ua", peak_ua, 0, unit="uA")   # NaN must not slip past the comparison
         _checks.text("what", what)
         if peak_ua > self.limit_ua * (1 + 1e-9):
-            why = [f"max_ua={self.max_ua:g}"]
-            if self.coupling == "ac":
-                why.append(f"less the {100 * AC_MARGIN:g} % margin of an AC coupling")
-            offset = max(self.offset_ua(c) for c in range(len(self.channel_map)))
-            if offset > 0:
-                why.append(f"less the {offset:g} uA the card's measured DC offset adds ([calibration] dc_offset)")
-            if self.load_ohm is not None:
-                why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
-                           f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
-            why.append(f"full scale {self.full_scale_ua():g} uA")
             raise ValueError(f"{what} asks for a peak (peak_ua) of {peak_ua:g} uA: this stage allows at most "
-                             f"{self.limit_ua:g} uA ({'; '.join(why)}); lower the intensity or amp_ua")
+                             f"{self.limit_ua:g} uA ({self._limit_why()}); lower the intensity or amp_ua")
+
+    def _limit_why(self) -> str:
+        """Why :attr:`limit_ua` is what it is, for a message."""
+        why = [f"max_ua={self.max_ua:g}"]
+        if self.coupling == "ac":
+            why.append(f"less the {100 * AC_MARGIN:g} % margin of an AC coupling")
+        offset = max(self.offset_ua(c) for c in range(len(self.channel_map)))
+        if offset > 0:
+            why.append(f"less the {offset:g} uA the card's measured DC offset adds ([calibration] dc_offset)")
+        if self.load_ohm is not None:
+            why.append(f"at the lowest load of {self.load_ohm_min:g} ohm, which is {self.load_spread:g} x the "
+                       f"current at the nominal {self.load_ohm:g} ohm (a voltage-mode stage)")
+        why.append(f"full scale {self.full_scale_ua():g} uA")
+        return "; ".join(why)
 
     # ---- can it play a session? ---------------------------------------------------
     def assess(self, session: Session, rate: int = _checks.DEFAULT_RATE) -> tuple[float, float]:
