@@ -15,6 +15,15 @@ int stage_settled(const mw_stage *s)
     return 1;
 }
 
+void stage_cut(mw_stage *s)
+{
+    int c;
+    if (!s->ac)
+        return;
+    for (c = 0; c < s->n_prog; c++)
+        s->ch[c].x = 0.0;
+}
+
 /* selects, not branches, so the loops vectorise; NaN never leaves (-> 0) */
 static inline float clamp_sample(float x, float lim)
 {

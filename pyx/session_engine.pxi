@@ -20,7 +20,7 @@ import numpy as np
 from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
-from mw_stage cimport mw_stage, stage_settled
+from mw_stage cimport mw_stage, stage_settled, stage_cut
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_session cimport MW_REWIND_SILENCE
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
@@ -251,13 +251,15 @@ cdef class SessionEngine:
     def rewind(self):
         """Back to the start of the session (level at the target, no ramp).
 
-        From mid-play, the engine first plays :data:`REWIND_SILENCE` frames
-        of silence: the pulse it was in is cut where it was, and a sound
-        card's DAC rings after such a cut; a pulse that started at once
-        would add to that ringing (a review measured 625 uA between the
-        samples of a 500 uA stage).  Before anything has played, a rewind
-        costs nothing.  Through an AC coupling the engine also bleeds what
-        the coupling stores before the session starts again."""
+        From mid-play, the pulse it was in is cut where it was (the drive
+        steps to zero, as when a stream dies) and the engine plays
+        :data:`REWIND_SILENCE` frames of silence first: a sound card's DAC
+        rings after such a cut, and a pulse that started at once would add
+        to that ringing (770 uA between the samples of a 500 uA stage,
+        with 1-sample phases).  Through an AC coupling the stored charge
+        then flows as after an abrupt end, and the engine bleeds it before
+        the session starts again (a hold that lasts at least as long).
+        Before anything has played, a rewind costs nothing."""
         self._enter("rewind")
         self._rewind()
         mw_leave(&self.s.busy)
@@ -265,6 +267,8 @@ cdef class SessionEngine:
     cdef void _rewind(self):
         if self.s.pos > 0:
             self.s.owed = MW_REWIND_SILENCE      # (kept by a rewind before it is played)
+            if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)
+                stage_cut(&self.s.stage)         # (holding the drive where the pulse was would ring)
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         sess_enter_step(&self.s, 0)
         self.s.step = 0

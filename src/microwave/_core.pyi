@@ -24,7 +24,7 @@ POLARITIES: dict[str, int]
 #: the last-level cache the kernels read when they loaded, bytes (a larger fill bypasses it)
 LLC_BYTES: int
 
-#: frames of silence a rewind from mid-play starts with (a pulse cut, then the DAC's ringing dies down)
+#: frames of silence a rewind from mid-play starts with (the pulse cut, then the DAC's ringing dies down)
 REWIND_SILENCE: int
 
 #: an AC supervisor ends the session when the drive comes this close to a bound
@@ -67,7 +67,8 @@ class SessionEngine:
                  unit_len: Sequence[int] | npt.ArrayLike | None = ...,
                  step_gates: Sequence[Sequence[int]] | npt.ArrayLike | None = ...) -> None: ...
     def rewind(self) -> None:
-        """Back to the session's start; from mid-play after REWIND_SILENCE frames of silence."""
+        """Back to the session's start; from mid-play the pulse is cut, then REWIND_SILENCE frames of silence
+        (through an AC coupling: until it is bled, at least as long)."""
     def fill(self, out: npt.NDArray[np.float32]) -> None:
         """Write the next ``out.shape[0]`` frames of DAC samples.  ``out``: a writable,
         C-contiguous float32 array of shape (frames, out_channels); else TypeError (not a buffer)

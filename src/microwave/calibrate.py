@@ -1017,22 +1017,20 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
 
 
-#: the corners (Hz) a calibration signal's current is checked through: DC, and one-pole couplings up to
-#: MAX_CORNER_HZ (what is being measured is not known yet, whatever the stage declares)
-_CHECK_CORNERS_HZ = (None, *np.geomspace(0.1, MAX_CORNER_HZ, 41).tolist())
-
-
-def _signal_peak_ua(stage: Stage, signal: np.ndarray, rate: int) -> float:
-    """The largest current (uA) any DAC channel's column of ``signal`` asks
-    of ``stage`` (a channel's full scale, its conversion), through no
-    coupling or a one-pole one of any corner (:func:`highpass`): a coupling
-    passes a jump whole, and a high-pass lifts content near half the rate."""
-    scale = stage.full_scale_v / stage.volts_per_ua()
+def _peak_through_any_coupling(columns: np.ndarray, rate: int, lowest_corner_hz: float = 1.0) -> float:
+    """The largest magnitude any of ``columns`` (frames x n) reaches through
+    no coupling or a one-pole one (:func:`highpass`) of any corner from well
+    below ``lowest_corner_hz`` (the slow square rings most through about 0.08
+    of it) to :data:`MAX_CORNER_HZ`: what is being measured is not known yet,
+    whatever the stage declares.  A coupling passes a jump whole, a low one
+    still holds the square's charge under what follows, and a high one lifts
+    content near half the rate."""
+    corners = [None, *np.geomspace(min(0.1, 0.005 * lowest_corner_hz), MAX_CORNER_HZ, 61).tolist()]
     peak = 0.0
-    for column in np.asarray(signal, np.float64).T:
+    for column in np.asarray(columns, np.float64).reshape(len(columns), -1).T:
         if column.any():
-            peak = max(peak, max(float(np.abs(highpass(column, f, rate)).max()) for f in _CHECK_CORNERS_HZ))
-    return peak * scale
+            peak = max(peak, max(float(np.abs(highpass(column, f, rate)).max()) for f in corners))
+    return peak
 
 
 def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
@@ -1054,12 +1052,14 @@ def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     rate = _checks.rate(rate)
     seconds = _checks.number("seconds", seconds, 1, 600, unit="s")
-    _within_limit(stage, LEVEL / stage.dac_per_ua(0), "the calibration tone")
     n = int(round(seconds * rate))
     s = LEVEL * np.sin(2 * np.pi * REFERENCE_TONE_HZ * np.arange(n) / rate)
     r = int(0.2 * rate)
     s[:r] *= _rise(r)
     s[-r:] *= _rise(r)[::-1]
+    # through any coupling (a high-pass lifts a 400 Hz sine a little at 8 kHz): its first second
+    # holds the ramp's transient and the steady tone, and the end ramps down as the start ramps up
+    _within_limit(stage, _peak_through_any_coupling(s[:rate], rate) / stage.dac_per_ua(0), "the calibration tone")
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     out = np.zeros((n, stage.out_channels), np.float32)
     route = stage.channel_map[0]
@@ -1231,7 +1231,8 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     # one DAC channel at a time, at most LEVEL of a single channel's full-scale current, through
     # any coupling (the slow square's jumps are LEVEL: a coupling passes them whole; a high-pass
     # lifts the chirp's top a little)
-    _within_limit(stage, _signal_peak_ua(stage, plan.signal, rate), "the calibration signals")
+    _within_limit(stage, _peak_through_any_coupling(plan.signal, rate, lowest_corner_hz) * stage.full_scale_v
+                  / stage.volts_per_ua(), "the calibration signals")
     sd = _open_sd()
     rec, offset = play_and_record(plan.signal, output_device, input_device, rate, max(ins) + 1)
     return analyse(plan, rec, input_channels=ins, input_corner_hz=input_corner_hz,
