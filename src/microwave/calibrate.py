@@ -1059,6 +1059,7 @@ def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     s[-r:] *= _rise(r)[::-1]
     # through any coupling (a high-pass lifts a 400 Hz sine a little at 8 kHz): its first second
     # holds the ramp's transient and the steady tone, and the end ramps down as the start ramps up
+    require("scipy", "calibrate", "the calibration tone")
     _within_limit(stage, _peak_through_any_coupling(s[:rate], rate) / stage.dac_per_ua(0), "the calibration tone")
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     out = np.zeros((n, stage.out_channels), np.float32)
