@@ -215,9 +215,11 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
              * resume) at a chunk's start, so there, whatever the blocks */
             if (s->stage.ac && m > MW_SUP_CHUNK - s->held % MW_SUP_CHUNK)
                 m = MW_SUP_CHUNK - s->held % MW_SUP_CHUNK;
-            if (s->owed > 0 && m > s->owed)
-                m = s->owed;
-            s->owed -= s->owed > 0 ? m : 0;
+            if (s->owed > 0) {
+                if (m > s->owed)
+                    m = s->owed;
+                s->owed -= m;
+            }
             s->held += m;
             if (views) {
                 /* (a DC stage stores nothing to bleed: its programs' zeros, as such) */

@@ -956,6 +956,33 @@ def test_a_stream_cut_mid_plateau_stays_within_the_maximum_between_samples():
     assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
 
 
+def _sparse_train(kind, width, spare, pattern, rate=48_000):
+    """Pulses of phases ``width`` samples long, ``spare`` samples of silence
+    between them, at 40 uA: the shape a rewind's or a cut's jump rings most
+    beside (their own bound is low)."""
+    sample_us = 1e6 / rate
+    if kind == "biphasic":
+        return mw.Biphasic(period_us=(2 * width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
+                           pattern=pattern)
+    return mw.Monophasic(period_us=(width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
+                         pattern=pattern or "1+ 1-")
+
+
+def _into_a_pulse(engine, frames, into, above):
+    """``frames`` frames of ``engine``, then on sample by sample until the
+    last one's magnitude is more than ``above`` x the largest of the first
+    ``frames`` (into a pulse), then ``into`` samples more: the blocks."""
+    out = [engine.render(frames)]
+    level = above * float(np.abs(out[0]).max())
+    for _ in range(200):
+        if np.abs(out[-1][-1]).max() > level:
+            break
+        out.append(engine.render(1))
+    assert np.abs(out[-1][-1]).max() > level
+    out.append(engine.render(into))
+    return out
+
+
 @settings(max_examples=40, deadline=None)
 @given(width=st.one_of(st.integers(1, 3).map(float), st.floats(1.0, 3.0)), spare=st.floats(10.0, 100.0),
        pattern=st.sampled_from([None, "1+ 1-"]), kind=st.sampled_from(["biphasic", "monophasic"]),
@@ -969,24 +996,13 @@ def test_a_rewind_mid_pulse_starts_again_after_silence(width, spare, pattern, ki
     in the example).  The engine plays REWIND_SILENCE frames of silence
     first (a cut, then silence: what the bound covers), then the session
     from its start: the same frames as an engine rewound before it played."""
-    rate, sample_us = 48_000, 1e6 / 48_000
-    if kind == "biphasic":
-        spec = mw.Biphasic(period_us=(2 * width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
-                           pattern=pattern)
-    else:
-        spec = mw.Monophasic(period_us=(width + spare) * sample_us, amp_ua=40, phase_us=width * sample_us,
-                             pattern=pattern or "1+ 1-")
-    session = Session("s", (Step("jaw", spec, 0.2),), channels=1, soft_start_s=0, soft_stop_s=0)
+    rate = 48_000
+    session = Session("s", (Step("jaw", _sparse_train(kind, width, spare, pattern), 0.2),), channels=1,
+                      soft_start_s=0, soft_stop_s=0)
     stage = Stage(max_ua=500, channel_map=(0,))
     engine = session.engine(rate, stage, ramp_s=1e-6)
     engine.set_level(engine.max_level)
-    before = [engine.render(at)]
-    for _ in range(200):                       # on into the next pulse, then `into` samples more
-        if before[-1][-1].any():
-            break
-        before.append(engine.render(1))
-    assert before[-1][-1].any()
-    before.append(engine.render(into))
+    before = _into_a_pulse(engine, at, into, above=0.0)
     engine.rewind()
     after = engine.render(engine.state["total"] + REWIND_SILENCE)
     fresh = session.engine(rate, stage, ramp_s=1e-6)      # a rewind before anything played costs nothing:
@@ -1010,21 +1026,14 @@ def test_a_rewind_mid_pulse_through_an_ac_coupling_cuts_the_drive(corner_hz, kin
     of 500 between samples (found by a review).  The rewind cuts the drive
     to zero (the stored charge then flows as after an abrupt end) and bleeds
     from there."""
-    rate, sample_us = 48_000, 1e6 / 48_000
+    rate = 48_000
     stage = Stage(max_ua=500, channel_map=(0,), coupling="ac", corner_hz=corner_hz)
-    if kind == "biphasic":
-        spec = mw.Biphasic(period_us=92 * sample_us, amp_ua=40, phase_us=sample_us, pattern="1+ 1-")
-    else:
-        spec = mw.Monophasic(period_us=92 * sample_us, amp_ua=40, phase_us=2 * sample_us, pattern="1+ 1-")
+    spec = _sparse_train(kind, 1.0, 90.0, "1+ 1-") if kind == "biphasic" else _sparse_train(kind, 2.0, 90.0, None)
     session = Session("s", (Step("z", spec, 0.2),), channels=1, soft_start_s=0, soft_stop_s=0)
     engine = session.engine(rate, stage, ramp_s=1e-6)
     engine.set_level(engine.max_level)
-    out = [engine.render(4000)]
-    for _ in range(200):                  # on into a pulse (the drive at rest is the pre-emphasis, not 0)
-        if abs(out[-1][-1, 0]) >= 0.5 * np.abs(out[0]).max():
-            break
-        out.append(engine.render(1))
-    out.append(engine.render(into))
+    # (the drive at rest is the pre-emphasis, not 0: into a pulse is past half the peak so far)
+    out = _into_a_pulse(engine, 4000, into, above=0.5)
     engine.rewind()
     out.append(engine.render(3000))
     dac = np.concatenate(out + [np.zeros((400, 1), np.float32)])
