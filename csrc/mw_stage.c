@@ -15,6 +15,18 @@ int stage_settled(const mw_stage *s)
     return 1;
 }
 
+int stage_drained(const mw_stage *s)
+{
+    int c;
+    if (!s->ac)
+        return 1;
+    for (c = 0; c < s->n_prog; c++) {
+        if (!mw_sup_drained(&s->sup, &s->ch[c]))
+            return 0;
+    }
+    return 1;
+}
+
 void stage_cut(mw_stage *s)
 {
     int c;

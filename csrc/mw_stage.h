@@ -35,10 +35,15 @@ typedef struct mw_stage {
 /* Nothing is stored in a coupling: the DAC may stop now. */
 int stage_settled(const mw_stage *s);
 
+/* Settled, and each coupling stores no more than a bleed leaves
+ * (mw_sup_drained): what a cut stores has flowed. */
+int stage_drained(const mw_stage *s);
+
 /* The drive steps to zero, as when the stream dies (a rewind from mid-play
  * cuts the pulse where it is): an AC channel's stored charge then flows as
  * after an abrupt end, which the supervisor keeps within the limit at every
- * sample; the bleed goes on from there.  Nothing to do for a DC stage. */
+ * sample; a session starts again once it is drained (stage_drained).
+ * Nothing to do for a DC stage. */
 void stage_cut(mw_stage *s);
 
 /* Two program channels straight to a stereo card through a DC stage:

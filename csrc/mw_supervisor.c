@@ -61,6 +61,23 @@ int mw_sup_settled(const mw_sup_ch* ch)
     return ch->x == 0.0;
 }
 
+int mw_sup_drained(const mw_sup* s, const mw_sup_ch* ch)
+{
+    /* what a bleed leaves when the drive reaches zero: bleed_fraction * L
+     * (s->bleed / cmin) at most, at every corner */
+    double cmin = 1.0;
+    int k;
+    if (ch->x != 0.0)
+        return 0;
+    for (k = 0; k < s->k; k++)
+        cmin = s->c[k] < cmin ? s->c[k] : cmin;
+    for (k = 0; k < s->k; k++) {
+        if (fabs(ch->q[k]) * cmin > s->bleed)
+            return 0;
+    }
+    return 1;
+}
+
 /* One measured quantity a (uA-eq) of kind `what`, for corner k, against its bound. */
 static void note(mw_sup* s, double a, double bound, int what, int k, double* worst, int* w_what, int* w_corner)
 {

@@ -105,5 +105,10 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
 /* The drive is zero: closing the stream now changes nothing. */
 int mw_sup_settled(const mw_sup_ch* ch);
 
+/* Settled, and what the coupling stores is no more than a bleed leaves
+ * (bleed_fraction of the limit at every corner): a session may start again
+ * as it would after a bleed (after a cut of the drive, which stores it). */
+int mw_sup_drained(const mw_sup* s, const mw_sup_ch* ch);
+
 
 #endif

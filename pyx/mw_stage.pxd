@@ -17,5 +17,6 @@ cdef extern from "mw_stage.h" nogil:
         mw_sup_ch ch[MW_MAX_CH]
 
     bint stage_settled(const mw_stage* s)
+    bint stage_drained(const mw_stage* s)
     void stage_cut(mw_stage* s)
     void stage_apply(mw_stage* s, float* ua, Py_ssize_t stride, float* out, Py_ssize_t frames, int64_t t0, bint bleed)

@@ -20,7 +20,7 @@ import numpy as np
 from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
-from mw_stage cimport mw_stage, stage_settled, stage_cut
+from mw_stage cimport mw_stage, stage_settled, stage_drained, stage_cut
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_session cimport MW_REWIND_SILENCE
 from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
@@ -269,6 +269,7 @@ cdef class SessionEngine:
             self.s.owed = MW_REWIND_SILENCE      # (kept by a rewind before it is played)
             if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)
                 stage_cut(&self.s.stage)         # (holding the drive where the pulse was would ring)
+                self.s.draining = 1              # (and the charge it stores flows before a restart)
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         sess_enter_step(&self.s, 0)
         self.s.step = 0
@@ -276,9 +277,10 @@ cdef class SessionEngine:
         self.s.quiet = 0
         self.s.finished = 0
         self.s.holding = 0
-        if not stage_settled(&self.s.stage):
+        if not (stage_drained(&self.s.stage) if self.s.draining else stage_settled(&self.s.stage)):
             # the coupling is physical: what it stores outlives a rewind.  The
-            # session starts again from silence once it has been bled
+            # session starts again from silence once it has been bled (after a
+            # cut: once what the cut stored has flowed)
             self.s.level = 0.0
             self.s.holding = 1
             self.s.held = 0

@@ -1042,6 +1042,31 @@ def test_a_rewind_mid_pulse_through_an_ac_coupling_cuts_the_drive(corner_hz, kin
         assert np.abs(flows).max() <= 500 * (1 + 2e-3), corner
 
 
+@pytest.mark.parametrize("first_ms", [3000, 475])
+def test_a_second_rewind_finds_the_coupling_drained(first_ms):
+    """A rewind's cut stores charge in an AC coupling (the drive steps to
+    zero); a session started again at once, with that charge, drove to the
+    supervisor's bound, and a second rewind's cut of that drive rang to
+    550 uA of 500 between samples (found by a review).  The restart waits
+    until the coupling stores no more than a bleed leaves."""
+    rate = 48_000
+    stage = Stage(max_ua=500, channel_map=(0,), coupling="ac", corner_hz=1.0)
+    spec = mw.Monophasic(freq_hz=1, amp_ua=89, phase_us=450_000, rise_us=50_000, fall_us=50_000,
+                         polarity="alternate")
+    session = Session("s", (Step("z", spec, 4.0),), channels=1, soft_start_s=0, soft_stop_s=0)
+    engine = session.engine(rate, stage, ramp_s=1e-4)
+    engine.set_level(engine.max_level)
+    parts = [engine.render(rate * first_ms // 1000)]
+    engine.rewind()
+    parts.append(engine.render(REWIND_SILENCE + rate * 975 // 1000))
+    engine.rewind()
+    parts.append(engine.render(rate))
+    dac = np.concatenate(parts + [np.zeros((400, 1), np.float32)])
+    for corner in physics.corners(stage, 9):
+        flows = physics.reconstructed(physics.current_ua(dac, stage, 0, corner, rate=rate))
+        assert np.abs(flows).max() <= 500 * (1 + 2e-3), corner
+
+
 def test_a_train_of_two_sample_phases_delivers_sqrt2_of_its_samples_and_is_held_to_the_maximum():
     """[a, a, -a, -a] repeated is a sine of amplitude sqrt(2) a through those
     samples (exact arithmetic): a band-limited DAC delivers that, so the
