@@ -13,6 +13,7 @@ microwave_ac, microwave_ac_hi (hpf set to 3, 5, 15 Hz), microwave_ac_series
 monitor is the DC-coupled input.
 """
 import dataclasses
+import functools
 
 import numpy as np
 import pytest
@@ -329,29 +330,50 @@ def test_calibration_signals_never_ask_a_stage_for_more_than_its_limit(stage):
     assert cal.reference_tone(Stage(), 1, 48_000).max() == pytest.approx(cal.LEVEL, rel=1e-3)   # 250 uA of 500
 
 
-@pytest.mark.parametrize("full_scale_v", [1.0, 1.9, 1.94, 1.95, 2.0])
-def test_calibration_signals_stay_within_the_limit_through_any_coupling(full_scale_v):
+@functools.cache
+def _calibration_worst_ua_per_v(rate):
+    """The largest current the calibration signals ask of Stage(full_scale_v=1)
+    (the current scales with full_scale_v) through no coupling or any of a
+    range of one-pole ones, at the samples and between them: each DAC
+    channel plays the same signals, in turn, so channel 0 is all of them."""
+    stage = Stage(full_scale_v=1.0)
+    plan = cal.Plan.build(rate, stage.out_channels, (0, 1), 1.0)
+    ua = plan.signal[:, 0].astype(np.float64) * stage.full_scale_v / stage.volts_per_ua()
+    ua = ua[:ua.nonzero()[0][-1] + 1]
+    worst = max(float(np.abs(physics.highpass_zoh(ua, f, rate) if f else ua).max())
+                for f in [0.0, *np.geomspace(0.002, 1000, 81)])
+    for f in [0.0, *np.geomspace(0.002, 1000, 9)]:     # between samples: fewer corners (the reconstruction is slow)
+        flows = physics.highpass_zoh(ua, f, rate) if f else ua
+        worst = max(worst, float(np.abs(physics.reconstructed(flows, half=32)).max()))
+    return worst
+
+
+@pytest.mark.parametrize("rate, full_scale_v, refused", [
+    (48_000, 1.0, False), (48_000, 1.9, False), (48_000, 1.92, False), (48_000, 1.94, True), (48_000, 2.0, True),
+    # at 8 kHz the chirp's top (0.4 of the rate) rings past its samples: 1.87 V was accepted on the samples
+    # alone (their worst is 0.989 of the limit), and its current between them reached 1.005 of it
+    (8_000, 1.8, False), (8_000, 1.83, False), (8_000, 1.87, True)])
+def test_calibration_signals_stay_within_the_limit_through_any_coupling(rate, full_scale_v, refused):
     """The calibration measures the coupling, so it cannot trust the one a
     stage declares: whatever it accepts, its signals' current through no
-    coupling or a one-pole one of any corner (an independent ZOH high-pass)
-    stays within the limit; a stage at 2 V full scale (LEVEL of it is the
-    limit: accepted before, when an AC coupling passed the square's jump of
-    2 x LEVEL whole, 1000 uA of 500) is refused."""
+    coupling or a one-pole one of any corner (an independent ZOH high-pass),
+    at the samples and between them (an independent reconstruction), stays
+    within the limit; a stage at 2 V full scale (LEVEL of it is the limit:
+    accepted before, when an AC coupling passed the square's jump of 2 x
+    LEVEL whole, 1000 uA of 500) is refused, and so is one whose signals go
+    past the limit only between samples."""
     stage = Stage(full_scale_v=full_scale_v)
-    plan = cal.Plan.build(RATE, stage.out_channels, (0, 1), 1.0)
-    ua = plan.signal.astype(np.float64) * stage.full_scale_v / stage.volts_per_ua()
-    worst = max(float(np.abs(physics.highpass_zoh(ua[:, c], f, RATE) if f else ua[:, c]).max())
-                for c in (0, 1) for f in [0.0, *np.geomspace(0.002, 1000, 81)])
+    worst = _calibration_worst_ua_per_v(rate) * full_scale_v
     with pytest.raises(ValueError) as e:     # refused, or on to open the devices (which do not exist)
-        cal.calibrate("no such output", "no such input", stage=stage)
-    refused = "the calibration signals would reach" in str(e.value)
-    if refused:
-        assert worst > stage.limit_ua * 0.99           # refused only near the limit
+        cal.calibrate("no such output", "no such input", stage=stage, rate=rate)
+    if "the calibration signals would reach" in str(e.value):
+        assert worst > stage.limit_ua * 0.98           # refused only near the limit
         assert "(max_ua=500; full scale" in str(e.value)     # and why the limit is what it is
+        assert refused
     else:
         assert "no such" in str(e.value)             # accepted: it went on to the devices
         assert worst <= stage.limit_ua * (1 + 1e-9)
-    assert refused == (full_scale_v >= 1.95)
+        assert not refused
 
 
 def _tone_ua(stage):

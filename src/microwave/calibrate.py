@@ -362,11 +362,12 @@ def highpass_response(freq_hz: np.ndarray, corner_hz: float | None, rate: float)
     return (1 - z1) / (1 - p * z1)
 
 
-def _fit_corner(cost, lo_hz: float, hi_hz: float):
-    """Minimise ``cost(corner_hz)`` over [lo_hz, hi_hz]: a logarithmic grid,
-    then a bounded refinement around the best point.  Returns (corner, cost)."""
+def _fit_corner(cost, lo_hz: float, hi_hz: float, points: int = 48):
+    """Minimise ``cost(corner_hz)`` over [lo_hz, hi_hz]: a logarithmic grid
+    of ``points``, then a bounded refinement around the best point.  Returns
+    (corner, cost)."""
     from scipy.optimize import minimize_scalar
-    grid = np.geomspace(lo_hz, hi_hz, 48)
+    grid = np.geomspace(lo_hz, hi_hz, points)
     costs = [cost(f) for f in grid]
     i = int(np.argmin(costs))
     a, b = math.log(grid[max(i - 1, 0)]), math.log(grid[min(i + 1, len(grid) - 1)])
@@ -1017,20 +1018,64 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
         ua_per_v=ua_per_v, reference_ua=reference_ua, failures=tuple(fails), responses=tuple(responses))
 
 
-def _peak_through_any_coupling(columns: np.ndarray, rate: int, lowest_corner_hz: float = 1.0) -> float:
+def _peak_through_any_coupling(columns: np.ndarray, rate: int, lowest_corner_hz: float = 1.0,
+                               band_limited: bool = True) -> float:
     """The largest magnitude any of ``columns`` (frames x n) reaches through
     no coupling or a one-pole one (:func:`highpass`) of any corner from well
     below ``lowest_corner_hz`` (the slow square rings most through about 0.08
     of it) to :data:`MAX_CORNER_HZ`: what is being measured is not known yet,
     whatever the stage declares.  A coupling passes a jump whole, a low one
     still holds the square's charge under what follows, and a high one lifts
-    content near half the rate."""
-    corners = [None, *np.geomspace(min(0.1, 0.005 * lowest_corner_hz), MAX_CORNER_HZ, 61).tolist()]
+    content near half the rate.
+
+    At the samples: through DC and a grid of 61 corners, refined around the
+    grid's worst (:func:`_fit_corner`).  Between them, through a
+    ``band_limited`` DAC (the stage's ``reconstruction``): the chirp's top
+    (0.4 of the rate) goes past its samples; the DAC's reconstruction
+    (``_reconstruct``'s filter) at :data:`_PHASES` points a sample, through
+    DC and every fourth corner of the grid (the high content that rings
+    hardly depends on the corner), raised by Bernstein's bound for the
+    points' spacing and by what the filter's taps beyond the reach can add."""
+    lo = min(0.1, 0.005 * lowest_corner_hz)
+    grid = np.geomspace(lo, MAX_CORNER_HZ, 61)
     peak = 0.0
     for column in np.asarray(columns, np.float64).reshape(len(columns), -1).T:
-        if column.any():
-            peak = max(peak, max(float(np.abs(highpass(column, f, rate)).max()) for f in corners))
+        if not column.any():
+            continue
+        nz = np.flatnonzero(column)
+        column = column[:nz[-1] + 1]     # the silence after it adds nothing but a decay
+
+        def sampled(f):
+            return float(np.abs(highpass(column, f, rate)).max())
+        peak = max(peak, sampled(None), -_fit_corner(lambda f: -sampled(f), lo, MAX_CORNER_HZ, points=61)[1])
+        if band_limited:
+            peak = max(peak, _between_samples(column, rate, [None, *grid[::4].tolist(), MAX_CORNER_HZ]))
     return peak
+
+
+#: points a sample at which _between_samples evaluates the DAC's reconstruction, and the taps either side
+_PHASES, _REACH = 16, 64
+
+
+def _between_samples(column: np.ndarray, rate: int, corners) -> float:
+    """The largest magnitude of the band-limited reconstruction of
+    ``column`` (silence before it, the DAC at zero after it) through each
+    of ``corners`` (None: DC), at most.  The reconstruction at n + ph is
+    sum over m of column[n - m] h(ph + m) (h: the interpolation filter), a
+    filter of the samples, which commutes with the coupling's: each phase's
+    values go through :func:`highpass` as the samples do."""
+    from ._reconstruct import STOP, _raised_cosine
+    m = np.arange(-_REACH, _REACH)
+    far = np.concatenate([np.arange(_REACH, 8192), -np.arange(_REACH + 1, 8192)])
+    worst = tail = 0.0
+    for ph in np.arange(_PHASES) / _PHASES:
+        z = np.convolve(column, _raised_cosine(ph + m))     # n from -_REACH on: every value that can be non-zero
+        tail = max(tail, float(np.abs(_raised_cosine(ph + far)).sum()))
+        for f in corners:
+            worst = max(worst, float(np.abs(highpass(z, f, rate)).max()))
+    bernstein = 1.0 / (1.0 - (math.pi * STOP / _PHASES) ** 2 / 2)
+    # the taps beyond the reach, on samples that reach at most twice the column's peak through a coupling
+    return worst * bernstein + 2 * tail * float(np.abs(column).max())
 
 
 def _within_limit(stage: Stage, peak_ua: float, what: str) -> None:
@@ -1060,7 +1105,8 @@ def reference_tone(stage: Stage, seconds: float, rate: int) -> np.ndarray:
     # through any coupling (a high-pass lifts a 400 Hz sine a little at 8 kHz): its first second
     # holds the ramp's transient and the steady tone, and the end ramps down as the start ramps up
     require("scipy", "calibrate", "the calibration tone")
-    _within_limit(stage, _peak_through_any_coupling(s[:rate], rate) / stage.dac_per_ua(0), "the calibration tone")
+    _within_limit(stage, _peak_through_any_coupling(s[:rate], rate, band_limited=stage.reconstruction != "held")
+                  / stage.dac_per_ua(0), "the calibration tone")
     assert stage.out_channels is not None       # Stage.__post_init__ sets it
     out = np.zeros((n, stage.out_channels), np.float32)
     route = stage.channel_map[0]
@@ -1231,8 +1277,9 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     require("scipy", "calibrate", "calibrating")      # (the analysis's; before anything plays)
     # one DAC channel at a time, at most LEVEL of a single channel's full-scale current, through
     # any coupling (the slow square's jumps are LEVEL: a coupling passes them whole; a high-pass
-    # lifts the chirp's top a little)
-    _within_limit(stage, _peak_through_any_coupling(plan.signal, rate, lowest_corner_hz) * stage.full_scale_v
+    # lifts the chirp's top a little), between samples too (the chirp's top rings past them)
+    _within_limit(stage, _peak_through_any_coupling(plan.signal, rate, lowest_corner_hz,
+                                                 band_limited=stage.reconstruction != "held") * stage.full_scale_v
                   / stage.volts_per_ua(), "the calibration signals")
     sd = _open_sd()
     rec, offset = play_and_record(plan.signal, output_device, input_device, rate, max(ins) + 1)
