@@ -1045,7 +1045,7 @@ def _peak_through_any_coupling(columns: np.ndarray, rate: int, lowest_corner_hz:
         nz = np.flatnonzero(column)
         column = column[:nz[-1] + 1]     # the silence after it adds nothing but a decay
 
-        def sampled(f):
+        def sampled(f, column=column):
             return float(np.abs(highpass(column, f, rate)).max())
         peak = max(peak, sampled(None), -_fit_corner(lambda f: -sampled(f), lo, MAX_CORNER_HZ, points=61)[1])
         if band_limited:
