@@ -88,8 +88,19 @@ def _onset(k, si, sf, c_on, c_amp):
             idx = k - cyc * n
             if cyc > 0 and sf[14] <= 0.0:
                 return False, 0, 0.0, 0.0
-            t = sf[15] + cyc * sf[14] + c_on[idx]
             amp = c_amp[idx]
+            if sf[14] >= 1.0 and sf[14] == math.floor(sf[14]):
+                # a loop of whole samples: the first loop's onset moved by whole loops (exact)
+                t = sf[15] + c_on[idx]
+                if not t < 9.0e18:
+                    return False, 0, 0.0, 0.0
+                w = np.int64(t)
+                f = t - w
+                w += cyc * np.int64(sf[14])
+                if si[11] != 0 and (w > si[12] or (w == si[12] and f >= sf[13])):
+                    return False, 0, 0.0, 0.0
+                return True, w, f, amp
+            t = sf[15] + cyc * sf[14] + c_on[idx]
         if not t < 9.0e18:
             return False, 0, 0.0, 0.0
         w = np.int64(t)

@@ -58,6 +58,12 @@ typedef struct mw_schedule {
     int64_t c_n;
     double c_loop;           /* loop period, samples; <= 0 plays once */
     double c_delay;
+    /* derived by sched_reset: c_loop when it is a whole number of samples
+     * (else 0).  Then pulse idx of loop cyc starts at the whole samples of
+     * c_delay + c_onsets[idx] plus cyc * c_loop_whole, at that sum's
+     * fraction: every loop's onsets are the first loop's moved by whole
+     * samples, exactly (the train repeats, and a tile can copy it) */
+    int64_t c_loop_whole;
     /* k / c_n and k % c_n for k = c_at, kept from batch to batch so that
      * sched_next divides only when k was moved by someone else */
     int64_t c_at, c_cyc, c_idx;
@@ -81,17 +87,19 @@ static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
     return w > s->end_whole || (w == s->end_whole && f >= s->end_frac);
 }
 
-/* Onset t (samples) into the batch at b, as sched_next gives it: its
- * whole samples and fraction, and amplitude scale amp; 0 (nothing stored)
- * if it is past int64 (or NaN) or past the train's end: the train is over. */
-static inline int sched_batch_put(mw_schedule *s, int b, double t, double amp)
+/* Onset t + add (samples; add whole) into the batch at b, as sched_next
+ * gives it: its whole samples and fraction (t's), and amplitude scale amp;
+ * 0 (nothing stored) if it is past int64 (or NaN) or past the train's end:
+ * the train is over. */
+static inline int sched_batch_put(mw_schedule *s, int b, double t, int64_t add, double amp)
 {
     int64_t w;
     double f;
-    if (!(t < 9.0e18))
+    if (!(t < 9.0e18) || add > (int64_t)4.0e18)
         return 0;
     w = (int64_t)t;              /* t >= 0: truncation is floor (and no libm call) */
     f = t - w;
+    w += add;
     if (s->has_end && sched_past_end(s, w, f))
         return 0;
     s->sw_w[b] = w;
@@ -122,7 +130,7 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
             s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
     }
     for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
-        if (!sched_batch_put(s, idx, s->sw_t[idx], 1.0)) {
+        if (!sched_batch_put(s, idx, s->sw_t[idx], 0, 1.0)) {
             n = idx;
             break;
         }
@@ -141,7 +149,7 @@ static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
 {
     int b, n = MW_SWEEP_BATCH;
     double t;
-    int64_t cyc, idx;
+    int64_t cyc, idx, add;
     if (s->k == s->c_at) {
         cyc = s->c_cyc;
         idx = s->c_idx;
@@ -150,8 +158,14 @@ static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
         idx = s->k - cyc * s->c_n;
     }
     for (b = 0; b < MW_SWEEP_BATCH; b++) {
-        t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
-        if ((cyc > 0 && s->c_loop <= 0.0) || !sched_batch_put(s, b, t, s->c_amps[idx])) {
+        if (s->c_loop_whole > 0) {
+            t = s->c_delay + s->c_onsets[idx];
+            add = cyc <= (int64_t)4.0e18 / s->c_loop_whole ? cyc * s->c_loop_whole : INT64_MAX;
+        } else {
+            t = s->c_delay + cyc * s->c_loop + s->c_onsets[idx];
+            add = 0;
+        }
+        if ((cyc > 0 && s->c_loop <= 0.0) || !sched_batch_put(s, b, t, add, s->c_amps[idx])) {
             n = b;               /* played once, or over */
             break;
         }
@@ -168,6 +182,28 @@ static MW_NOINLINE void sched_custom_batch(mw_schedule *s)
     s->c_at = s->k + n;
     s->c_cyc = cyc;
     s->c_idx = idx;
+}
+
+/* A custom train with a whole loop (c_loop_whole) moved on by D samples,
+ * a whole number of loops: the same pulses D later (its batch's onsets
+ * D later, bit for bit what a batch computed there holds), the batch cut
+ * before the first onset at or past the end. */
+static inline void sched_custom_shift(mw_schedule *s, int64_t D)
+{
+    int64_t loops = D / s->c_loop_whole, dk = loops * s->c_n;
+    int b;
+    s->k += dk;
+    s->sw_k0 += dk;
+    s->c_at += dk;
+    s->c_cyc += loops;
+    for (b = 0; b < s->sw_n; b++) {
+        s->sw_w[b] += D;
+        if (s->has_end && sched_past_end(s, s->sw_w[b], s->sw_f[b])) {
+            s->sw_n = b;
+            s->sw_last = 1;
+            break;
+        }
+    }
 }
 
 /* sched_next for a sweep or a custom train: the next onset of the batch. */
@@ -246,6 +282,9 @@ static inline void sched_reset(mw_schedule *s)
     s->c_at = 0;
     s->c_cyc = 0;
     s->c_idx = 0;
+    s->c_loop_whole = 0;
+    if (s->kind == MW_SCHED_CUSTOM && s->c_loop >= 1.0 && s->c_loop <= 1.0e15 && s->c_loop == floor(s->c_loop))
+        s->c_loop_whole = (int64_t)s->c_loop;
     if (s->kind == MW_SCHED_SWEEP) {
         /* each as mw_sweep_time once wrote it inline (left to right) */
         s->sw_f0sq = s->f0 * s->f0;

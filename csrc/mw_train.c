@@ -14,44 +14,12 @@ static inline void train_fetch(mw_train *s)
         s->next_a = s->sign * amp * pattern_sign(&s->pat, s->next_w);
 }
 
-/* Samples after which the train (without its end) repeats exactly (at
- * most MW_TILE_MAX), or 0 if it may not (a train with no pulse at all
- * is not tiled by its caller).
- *
- * Onsets are delay + (burst) + k * period with rational period num/den:
- * den/gcd(num, den) pulses (or bursts) span a whole number of samples,
- * and a counted polarity pattern of C pulses repeats after a multiple of
- * C pulses; the repeat is the least common multiple of both.  A timed
- * pattern (its states start on fixed samples) repeats after its cycle,
- * so the repeat is also a multiple of that. */
-static inline int64_t train_repeat(const mw_train *s)
+/* train_repeat of a regular train (with bursts), before a timed pattern's
+ * cycle: C pulses in a counted pattern's cycle; 0 if over MW_TILE_MAX. */
+static inline int64_t train_repeat_regular(const mw_schedule *sc, int64_t C)
 {
-    int64_t C = 1, num, den, R, nb, bnum, bden, g, T, cycle = 0;
+    int64_t num, den, R, nb, bnum, bden, g;
     mw_rat clock;
-    int i;
-    const mw_schedule *sc = &s->sched;
-    if (sc->kind != MW_SCHED_REGULAR || s->no_tile)
-        return 0;
-    if (s->pat.n > 0) {
-        if (s->pat.n == 1) {
-            /* one state: alternating flips every pulse (a timed one never
-             * restarts), any other sign is constant */
-            C = s->pat.kind[0] == MW_POL_ALT ? 2 : 1;
-        } else if (s->pat.by_time) {
-            for (i = 0; i < s->pat.n; i++) {
-                cycle += s->pat.length[i];
-                if (cycle > MW_TILE_MAX)
-                    return 0;
-            }
-        } else {
-            C = 0;
-            for (i = 0; i < s->pat.n; i++) {
-                C += s->pat.length[i];
-                if (C > MW_TILE_MAX)
-                    return 0;
-            }
-        }
-    }
     /* (dens may be shared with the delay or the burst, so not reduced) */
     den = sc->period.den;
     if (sc->period.whole > MW_TILE_MAX)
@@ -64,7 +32,7 @@ static inline int64_t train_repeat(const mw_train *s)
         R = den / mw_gcd(den, C) * C;
         if (R > MW_TILE_MAX || R * sc->period.whole > MW_TILE_MAX)
             return 0;
-        T = R / den * num;
+        return R / den * num;
     } else {
         /* bursts of nb pulses */
         bden = sc->burst_cycle.den;
@@ -88,7 +56,60 @@ static inline int64_t train_repeat(const mw_train *s)
         R = bden / mw_gcd(bden, C) * C;
         if (R > MW_TILE_MAX || R * sc->burst_cycle.whole > MW_TILE_MAX)
             return 0;
-        T = R / bden * bnum;
+        return R / bden * bnum;
+    }
+}
+
+/* Samples after which the train (without its end) repeats exactly (at
+ * most MW_TILE_MAX), or 0 if it may not (a train with no pulse at all
+ * is not tiled by its caller).
+ *
+ * Onsets are delay + (burst) + k * period with rational period num/den:
+ * den/gcd(num, den) pulses (or bursts) span a whole number of samples,
+ * and a counted polarity pattern of C pulses repeats after a multiple of
+ * C pulses; the repeat is the least common multiple of both.  A timed
+ * pattern (its states start on fixed samples) repeats after its cycle,
+ * so the repeat is also a multiple of that.  A custom train whose loop is
+ * a whole number of samples (c_loop_whole) repeats after the loops that
+ * hold a whole number of pattern cycles. */
+static inline int64_t train_repeat(const mw_train *s)
+{
+    int64_t C = 1, R, T, cycle = 0;
+    int i;
+    const mw_schedule *sc = &s->sched;
+    if (s->no_tile || !(sc->kind == MW_SCHED_REGULAR || (sc->kind == MW_SCHED_CUSTOM && sc->c_loop_whole > 0)))
+        return 0;
+    if (s->pat.n > 0) {
+        if (s->pat.n == 1) {
+            /* one state: alternating flips every pulse (a timed one never
+             * restarts), any other sign is constant */
+            C = s->pat.kind[0] == MW_POL_ALT ? 2 : 1;
+        } else if (s->pat.by_time) {
+            for (i = 0; i < s->pat.n; i++) {
+                cycle += s->pat.length[i];
+                if (cycle > MW_TILE_MAX)
+                    return 0;
+            }
+        } else {
+            C = 0;
+            for (i = 0; i < s->pat.n; i++) {
+                C += s->pat.length[i];
+                if (C > MW_TILE_MAX)
+                    return 0;
+            }
+        }
+    }
+    if (sc->kind == MW_SCHED_CUSTOM) {
+        if (sc->c_loop_whole > MW_TILE_MAX)
+            return 0;
+        R = C / mw_gcd(sc->c_n, C);                         /* loops in a whole pattern cycle */
+        if (R > MW_TILE_MAX / sc->c_loop_whole)
+            return 0;
+        T = R * sc->c_loop_whole;
+    } else {
+        T = train_repeat_regular(sc, C);
+        if (T <= 0)
+            return 0;
     }
     if (cycle > 0)
         T = T / mw_gcd(T, cycle) * cycle;
@@ -186,7 +207,7 @@ static inline void train_plan_tile(mw_train *s)
         start = s->pat.state_end;
     }
     gap = 0;
-    if (start == s->next_w && !s->sched.has_burst) {
+    if (start == s->next_w && s->sched.kind == MW_SCHED_REGULAR && !s->sched.has_burst) {
         /* The pulse before the one at w + T starts a period earlier or more,
          * so it ends before w + T + 1 - period + end: from w + end + 2 -
          * period on, what sample m + T holds beyond m's pulses is nothing.
@@ -309,7 +330,9 @@ static inline void train_leave_tile(mw_train *s)
     s->cur_w += D;
     s->prev_w += D;
     s->next_w += D;
-    if (s->sched.has_burst)
+    if (s->sched.kind == MW_SCHED_CUSTOM)
+        sched_custom_shift(&s->sched, D);
+    else if (s->sched.has_burst)
         s->sched.burst_clock.whole += D;
     else
         s->sched.pulse_clock.whole += D;

@@ -13,13 +13,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
 import microwave as mw
 from microwave._core import Generator
-from microwave.plans import BurstSchedule
+from microwave.plans import BurstSchedule, CustomSchedule
 from signals import fill_in_blocks, starts
 
 RATE = 48_000
@@ -638,7 +638,9 @@ def test_custom_train_biphasic_pulses_are_balanced():
 def repeating_trains(draw):
     """Regular trains that repeat after a whole number of samples: a period
     of p + a/b samples with a small b (1001 Hz at 48 kHz is 47 + 953/1001;
-    here b <= 40), optionally in bursts and under a counted pattern."""
+    here b <= 40), optionally in bursts and under a counted pattern; or
+    (one in four) a custom train of such pulses looped every whole number
+    of samples."""
     rate = draw(RATES)
     b = draw(st.integers(1, 40))
     period = Fraction(draw(st.integers(8, 3000)) * b + draw(st.integers(0, b - 1)), b)
@@ -662,7 +664,32 @@ def repeating_trains(draw):
         kw["burst"] = mw.Burst(on, draw(st.sampled_from([0.5, 1.0, 2.5])) * on + float(period) / rate)
     if draw(st.booleans()):
         kw["delay_s"] = draw(st.floats(0.0, 0.01))
+    if draw(st.integers(0, 3)) == 0:     # a custom train looped every whole number of samples
+        event("a looped custom train")
+        return draw(looped_custom_trains(rate, kw)), rate
     return cls(**kw), rate
+
+
+@st.composite
+def looped_custom_trains(draw, rate, kw):
+    """A custom train of the pulse shape in ``kw`` at uneven onsets (fractions
+    of a sample included) with uneven amplitudes, looped every whole number
+    of samples."""
+    shape = {k: v for k, v in kw.items() if k in ("phase_us", "rise_us", "fall_us", "interphase_us", "delay_s")}
+    biphasic = draw(st.booleans())
+    if not biphasic:
+        shape.pop("interphase_us", None)
+    width = mw.CustomTrain(onsets_s=[0.0], amps_ua=[1.0], biphasic=biphasic, **shape).footprint_us * rate / 1e6
+    gaps = draw(st.lists(st.floats(1.0, 400.0), min_size=1, max_size=8))
+    onsets, t = [], draw(st.floats(0.0, 20.0))
+    for g in gaps:
+        onsets.append(t)
+        t += math.ceil(width) + 1 + g
+    loop = math.ceil(t) + draw(st.integers(0, 50))
+    amps = [a * sign for a, sign in draw(st.lists(st.tuples(st.floats(1, 200), st.sampled_from([1, -1])),
+                                                 min_size=len(onsets), max_size=len(onsets)))]
+    return mw.CustomTrain(onsets_s=[x / rate for x in onsets], amps_ua=amps, biphasic=biphasic,
+                          loop_s=loop / rate, **shape)
 
 
 def repeat_samples(spec, rate):
@@ -672,6 +699,8 @@ def repeat_samples(spec, rate):
     C pulses."""
     plan = spec.plan(rate)
     sc, pat = plan.schedule, plan.pattern
+    if isinstance(sc, CustomSchedule):     # (no pattern) every loop, if it spans whole samples
+        return int(sc.loop_samples) if sc.loop_samples >= 1 and float(sc.loop_samples).is_integer() else 2**62
     C, timed_cycle = 1, 1
     if pat is not None:
         if len(pat.kinds) == 1:
@@ -728,6 +757,26 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     T = repeat_samples(spec, rate)
     if spec.duration_s is None:
         assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**18 else 0)
+
+
+@settings(FAST, max_examples=60)
+@given(RATES, st.sampled_from(["biphasic", "monophasic", "sloped", "interphase"]), st.data())
+def test_looped_custom_trains_are_copied_and_equal_the_pulse_by_pulse_path(rate, kind, data):
+    # a custom train looped every whole number of samples repeats exactly
+    # (each loop's onsets are the first's moved by whole samples): it is
+    # copied from a tile, and leaving the tile before its end moves the
+    # schedule's batch of onsets on; bit for bit the pulse-by-pulse samples
+    spec = data.draw(looped_custom_trains(rate, data.draw(pulse_shape(rate, kind))))
+    n = 2**19 + 4321
+    if data.draw(st.booleans()):
+        spec = dataclasses.replace(spec, duration_s=data.draw(st.floats(0.0, 1.5 * n / rate)) or None)
+    gen = spec.generator(rate)
+    stepped = pulse_by_pulse(spec, rate, n)
+    np.testing.assert_array_equal(gen.render(n), stepped)
+    np.testing.assert_array_equal(fill_in_blocks(spec.generator(rate), data.draw(block_sizes(n))), stepped)
+    T = repeat_samples(spec, rate)
+    if spec.duration_s is None:
+        assert gen.tile_samples == T * max(1, 16384 // T)
 
 
 @settings(FAST, max_examples=60)

@@ -824,9 +824,11 @@ class CustomTrain(_Train):
         if spacing_us * rate / 1e6 < 2 and len(self.onsets_s) > 1:
             raise ValueError(f"onsets_s has pulses {spacing_us:g} us apart: "
                              f"at rate={rate} they need >= {2e6 / rate:g} us")
-        return CustomSchedule(onsets_samples=tuple(x * rate for x in self.onsets_s), amps_ua=self.amps_ua,
-                              loop_samples=self.loop_s * rate if self.loop_s else 0.0,
-                              delay_samples=self.delay_s * rate, end=_end(self.delay_s, self.duration_s, rate))
+        # the decimal seconds the user meant, in samples (a loop of 0.025 s at 48 kHz is 1200 samples
+        # exactly, and the train repeats after it: a tile copies it)
+        return CustomSchedule(onsets_samples=tuple(float(_sec(x) * rate) for x in self.onsets_s),
+                              amps_ua=self.amps_ua, loop_samples=float(_sec(self.loop_s) * rate) if self.loop_s else 0.0,
+                              delay_samples=float(_sec(self.delay_s) * rate), end=_end(self.delay_s, self.duration_s, rate))
 
 
 # one text for the parameters the trains share (numpydoc reads the class docstrings)

@@ -253,11 +253,18 @@ class Schedule:
             f = np.where(over, f - 1.0, f)
             w = w + over
         elif self.kind == "custom":
-            # the core's order: delay + cycle * loop + onset, truncated
             cyc, idx = np.divmod(k, len(self.c_on))
-            t = self.c_delay + cyc.astype(np.float64) * self.c_loop + self.c_on[idx]
-            w = np.floor(t).astype(np.int64)
-            f = t - w
+            if self.c_loop >= 1.0 and float(self.c_loop).is_integer():
+                # a loop of whole samples: the first loop's onsets (delay + onset) moved by whole loops
+                t = self.c_delay + self.c_on[idx]
+                w = np.floor(t).astype(np.int64)
+                f = t - w
+                w = w + cyc * int(self.c_loop)
+            else:
+                # the core's order: delay + cycle * loop + onset, truncated
+                t = self.c_delay + cyc.astype(np.float64) * self.c_loop + self.c_on[idx]
+                w = np.floor(t).astype(np.int64)
+                f = t - w
         else:
             sc = self.sc
             f0, f1, T = sc.start_hz, sc.stop_hz, sc.seconds
