@@ -50,7 +50,8 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
     s->bleed = bleed_fraction * limit_ua * cmin;
     s->clamped = 0;
     s->tight = 0;
-    s->peak[0] = s->peak[1] = s->peak[2] = 0.0;
+    s->peak[0] = s->peak[1] = s->peak[2] = s->peak[3] = 0.0;
+    s->peak_pre = 0.0;
     s->worst = 0.0;
     s->worst_at = -1;
     s->worst_what = s->worst_corner = s->worst_channel = -1;
@@ -135,6 +136,8 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         }
         if (s->measure) {
             measure(s, q, rail, channel, aim, t0 + i);
+            b = bleed ? fabs(aim) : fabs(q[s->nominal]);
+            s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
             x = aim;
         } else {
             lo = -swing;

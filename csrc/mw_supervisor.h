@@ -78,6 +78,8 @@ typedef struct {
     uint64_t clamped;               /* samples whose drive was clamped */
     uint64_t tight;                 /* samples within MW_SUP_SOFT of a bound */
     double peak[4];                 /* measure: the largest current, stored charge and drive (MW_SUP_*), uA-eq */
+    double peak_pre;                /* measure: the largest pre-emphasis (the drive less the current asked, or
+                                     * the whole drive while bleeding), uA-eq: a cut steps it to zero too */
     double worst;                   /* measure: the largest ratio to a bound */
     int64_t worst_at;               /* ... at this sample */
     int worst_what;                 /* ... of this kind (MW_SUP_*) */

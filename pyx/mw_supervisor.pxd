@@ -23,6 +23,7 @@ cdef extern from "mw_supervisor.h" nogil:
         uint64_t clamped
         uint64_t tight
         double peak[4]
+        double peak_pre
         double worst
         int64_t worst_at
         int worst_what

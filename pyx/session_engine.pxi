@@ -388,7 +388,8 @@ cdef class SessionEngine:
         if st.ac:
             kinds = {MW_SUP_CURRENT: "current", MW_SUP_STORED: "stored", MW_SUP_RAIL: "rail", MW_SUP_DRIVE: "drive"}
             out.update(worst=st.sup.worst, at=st.sup.worst_at, peak_current_ua=st.sup.peak[MW_SUP_CURRENT],
-                       peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL], what=kinds.get(st.sup.worst_what),
+                       peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL],
+                       peak_pre_emphasis_ua=st.sup.peak_pre, what=kinds.get(st.sup.worst_what),
                        channel=st.sup.worst_channel, limit_ua=st.sup.limit,
                        corner_hz=st.sup.f[st.sup.worst_corner] if st.sup.worst_corner >= 0 else None,
                        corners_hz=[st.sup.f[k] for k in range(st.sup.k)],

@@ -826,9 +826,11 @@ class CustomTrain(_Train):
                              f"at rate={rate} they need >= {2e6 / rate:g} us")
         # the decimal seconds the user meant, in samples (a loop of 0.025 s at 48 kHz is 1200 samples
         # exactly, and the train repeats after it: a tile copies it)
-        return CustomSchedule(onsets_samples=tuple(float(_sec(x) * rate) for x in self.onsets_s),
-                              amps_ua=self.amps_ua, loop_samples=float(_sec(self.loop_s) * rate) if self.loop_s else 0.0,
-                              delay_samples=float(_sec(self.delay_s) * rate), end=_end(self.delay_s, self.duration_s, rate))
+        def samples(seconds: float) -> float:
+            return float(_sec(seconds) * rate)
+        return CustomSchedule(onsets_samples=tuple(samples(x) for x in self.onsets_s), amps_ua=self.amps_ua,
+                              loop_samples=samples(self.loop_s) if self.loop_s else 0.0,
+                              delay_samples=samples(self.delay_s), end=_end(self.delay_s, self.duration_s, rate))
 
 
 # one text for the parameters the trains share (numpydoc reads the class docstrings)
