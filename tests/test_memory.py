@@ -38,6 +38,21 @@ def test_peak_memory_of_a_thousand_steps_is_that_of_one(tmp_path):
     assert many <= 1.5 * one, f"1000 steps peaked at {many} KiB, one step at {one} KiB"
 
 
+def test_a_sessions_checks_cost_a_few_mib_at_most():
+    """The checks before a render (the current between samples, the dose
+    counted at level 1) work a few rows or frames at a time: they raise the
+    peak resident memory by a few MiB at most, whatever the session (they
+    had raised it by 14 to 25 MiB, more than the render itself: 1000 steps
+    peaked 1.16x one step in the benchmark)."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from _rss_child import stepped, peak_rss_kib; "
+            "from microwave.stage import Stage; s = stepped(1000, 240.0); before = peak_rss_kib(); "
+            "Stage().peak_ua(s, 48_000); s.dose_ua_min(); print(before, peak_rss_kib())")
+    out = subprocess.run([sys.executable, "-c", code, str(CHILD.parent)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    before, after = map(int, out.stdout.split())
+    assert after - before <= 8 * 1024, f"the checks raised the peak from {before} to {after} KiB"
+
+
 # every kind of program a step may hold: tiled and not, with an end (the
 # tile's saved state), a pattern, bursts, a sweep, custom onsets, envelopes
 POOL = (

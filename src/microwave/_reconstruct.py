@@ -145,12 +145,24 @@ CUT_TAIL = float(max(np.abs(_raised_cosine(f + np.arange(CUT_REACH - 1, 4096))).
                      for f in np.arange(OVERSAMPLE) / OVERSAMPLE))
 
 
-def _by_tau(grid: np.ndarray, size: int) -> np.ndarray:
+def _by_tau(grid: np.ndarray, size: int, first: int = 0) -> np.ndarray:
     """The largest of ``grid``'s rows (one per onset phase k / OVERSAMPLE, on
-    the time grid from sample -CONTEXT) at each time since the onset: the
-    pulse with its onset at k / OVERSAMPLE is at tau = t - k / OVERSAMPLE,
-    so row k from column k, ``size`` columns."""
-    return np.max([grid[k, k:k + size] for k in range(OVERSAMPLE)], axis=0)
+    the time grid from sample -CONTEXT; the first row's k is ``first``) at
+    each time since the onset: the pulse with its onset at k / OVERSAMPLE is
+    at tau = t - k / OVERSAMPLE, so row k from column k, ``size`` columns."""
+    return np.max([grid[j, first + j:first + j + size] for j in range(len(grid))], axis=0)
+
+
+#: rows interpolated at once (each is OVERSAMPLE times a pulse's samples, in complex and float64
+#: copies): the bound's memory stays a few MiB for any spec
+CHUNK = 4
+
+
+def _abs_interpolated(rows: np.ndarray):
+    """|:func:`_interpolated`| of ``rows``, CHUNK rows at a time: (index of
+    the chunk's first row, its rows' magnitudes) for each chunk."""
+    for k in range(0, len(rows), CHUNK):
+        yield k, np.abs(_interpolated(rows[k:k + CHUNK]))
 
 
 def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
@@ -167,14 +179,18 @@ def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
     frac = np.arange(up) / up
     # the tap of sample b - K + 1 + j at time b + f: h(f + K - 1 - j)
     taps = _raised_cosine(frac[:, None] + (k_reach - 1 - np.arange(2 * k_reach))[None, :])
-    out = np.zeros((rows.shape[0], n * up))
-    for k, row in enumerate(rows):
+    tail = CUT_TAIL * np.abs(rows).max()
+    ringing = np.zeros(size)
+    out = np.zeros((1, n * up))
+    for k, row in enumerate(rows):            # one row at a time, 64 bases at a time (a few MiB)
         padded = np.concatenate([np.zeros(k_reach), row, np.zeros(k_reach)])
         windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k_reach)[1:n + 1]   # base b: b-K+1 .. b+K
-        partial = np.cumsum(windows[lo:hi, None, :] * taps[None, :, :], axis=2)   # base, f, cut
-        out[k, lo * up:hi * up] = np.abs(partial).max(axis=2).ravel()
-    out[:, lo * up:hi * up] += CUT_TAIL * np.abs(rows).max()
-    return _by_tau(out, size)
+        for b in range(lo, hi, 64):
+            e = min(b + 64, hi)
+            partial = np.cumsum(windows[b:e, None, :] * taps[None, :, :], axis=2)   # base, f, cut
+            out[0, b * up:e * up] = np.abs(partial).max(axis=2).ravel() + tail
+        ringing = np.maximum(ringing, _by_tau(out, size, k))
+    return ringing
 
 
 def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -186,13 +202,16 @@ def _ringing(taus: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray
     the same E for the pulse cut off after any sample (:func:`_cut_ringing`)."""
     up = OVERSAMPLE
     rows = _rows(taus, vals, [k / up for k in range(up)])
-    rec = np.abs(_interpolated(rows))
-    size = rec.shape[1] - up
-    e = _by_tau(rec, size)
-    peaks = rec.max(axis=1)
+    size = rows.shape[1] * up - up
+    e = np.zeros(size)
+    peaks = np.zeros(len(rows))
+    for k, rec in _abs_interpolated(rows):
+        e = np.maximum(e, _by_tau(rec, size, k))
+        peaks[k:k + len(rec)] = rec.max(axis=1)
     best = np.argsort(peaks)[-4:]
-    finer = np.abs(_interpolated(_rows(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])))
-    return e, _cut_ringing(rows, size), max(1.0, float(finer.max() / peaks.max()))
+    finer = _rows(taus, vals, [(k + m / 8) / up for k in best for m in range(-8, 9)])
+    top = max(float(rec.max()) for _, rec in _abs_interpolated(finer))
+    return e, _cut_ringing(rows, size), max(1.0, top / float(peaks.max()))
 
 
 def _spacing_samples(plan) -> float:

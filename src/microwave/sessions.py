@@ -869,9 +869,16 @@ def _step_charges(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray]:
     sums = np.zeros((len(edges), session.channels))
     peaks = np.zeros((len(edges), session.channels))
     for i, (lo, hi) in enumerate(edges):
-        for start in range(lo, hi, 1 << 18):
-            block = engine.render(min(1 << 18, hi - start)).astype(np.float64) * UA_PER_UNIT
-            running = sums[i] + np.cumsum(block, axis=0)
+        for start in range(lo, hi, _CHARGE_BLOCK):
+            running = engine.render(min(_CHARGE_BLOCK, hi - start)).astype(np.float64)
+            running *= UA_PER_UNIT
+            np.cumsum(running, axis=0, out=running)
+            running += sums[i]
             peaks[i] = np.maximum(peaks[i], np.abs(running).max(axis=0))
             sums[i] = running[-1]
     return sums, peaks
+
+
+#: frames a block while _step_charges counts: small enough that its float64 copies stay a few MiB
+#: (a session's check must not cost more memory than its render)
+_CHARGE_BLOCK = 1 << 15
