@@ -908,7 +908,10 @@ def test_between_samples_the_current_stays_within_the_maximum(data, rate, max_ua
               corner_tolerance=data.draw(st.sampled_from([0.1, 0.6])))
     stage = Stage(max_ua=max_ua, channel_map=(0,), **{"dc": {}, "ac": ac,
                                                       "voltage": dict(load_ohm=2000, load_ohm_min=1000)}[kind])
-    engine = session.engine(rate, stage, ramp_s=data.draw(st.sampled_from([1e-6, 0.01])))
+    try:
+        engine = session.engine(rate, stage, ramp_s=data.draw(st.sampled_from([1e-6, 0.01])))
+    except ValueError:           # an AC stage refuses what its coupling cannot pass (long phases, high corners)
+        assume(False)
     engine.set_level(engine.max_level)
     dac = _play(engine, engine.state["total"], levels, end, end_at, rate)
     assume(len(dac) > 0)         # ended before its first frame
