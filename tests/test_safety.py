@@ -6,6 +6,7 @@ high-pass discretised by scipy), the bridge, and the stage's conversion or
 load -- across the stage's whole declared tolerance, and after the last
 sample with the DAC at zero.
 """
+import dataclasses
 import math
 import threading
 
@@ -910,7 +911,9 @@ def test_between_samples_the_current_stays_within_the_maximum(data, rate, max_ua
                                                       "voltage": dict(load_ohm=2000, load_ohm_min=1000)}[kind])
     try:
         engine = session.engine(rate, stage, ramp_s=data.draw(st.sampled_from([1e-6, 0.01])))
-    except ValueError:           # an AC stage refuses what its coupling cannot pass (long phases, high corners)
+    except ValueError as e:      # an AC stage refuses what its coupling cannot pass (long phases, high corners)
+        if kind != "ac" or "cannot be played through this AC-coupled output" not in str(e):
+            raise
         assume(False)
     engine.set_level(engine.max_level)
     dac = _play(engine, engine.state["total"], levels, end, end_at, rate)
@@ -985,6 +988,10 @@ def test_the_predicted_worst_holds_when_a_stream_dies_with_the_pre_emphasis_high
                 for f in physics.corners(stage, 25))
     assert flows <= worst_ua * engine.max_level * (1 + 1e-3), (flows, worst_ua * engine.max_level)
     assert flows <= stage.max_ua
+    # and through a card declared AC but in fact DC-coupled, where the drive itself flows (a second
+    # review: 808 uA of 737.86 when the drive's peak was left out of the bound)
+    dc = physics.current_ua(dac, dataclasses.replace(stage, coupling="dc"), 0, None, rate)[cut - 300:]
+    assert float(np.abs(physics.reconstructed(dc)).max()) <= stage.max_ua
 
 
 def _sparse_train(kind, width, spare, pattern, rate=48_000):
