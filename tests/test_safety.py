@@ -964,6 +964,21 @@ def test_a_stream_cut_mid_plateau_stays_within_the_maximum_between_samples():
     assert np.abs(physics.reconstructed(physics.current_ua(dac, stage, rate=rate))).max() <= 500 * (1 + 2e-3)
 
 
+def test_a_held_step_rings_past_itself_by_at_most_the_step_overshoot():
+    """What Stage.assess adds for a drive (the pre-emphasis) stepped to
+    zero: the step's ringing either side of it, reconstructed independently
+    (scipy's polyphase FIR, 256 points a sample), is within
+    _reconstruct.step_overshoot() and no more than 0.1 % of the step
+    below it (a bound that was loose would lower the highest level for
+    nothing; one too small would let the current past the limit)."""
+    up, half = 256, 256
+    x = np.r_[np.ones(600), np.zeros(600)]
+    y = physics.reconstructed(x, up=up, half=half)[half * up:][200 * up:1000 * up]   # the step at 600
+    ringing = max(float(y.max()) - 1.0, -float(y.min()))
+    bound = _reconstruct.step_overshoot()
+    assert bound - 1e-3 <= ringing <= bound, (ringing, bound)
+
+
 @pytest.mark.parametrize("corner_hz, tolerance", [(0.106, 0.6), (0.2, 0.3), (0.05, 0.6)])
 def test_the_predicted_worst_holds_when_a_stream_dies_with_the_pre_emphasis_high(corner_hz, tolerance):
     """An AC stage's drive carries the coupling's charge (the pre-emphasis)

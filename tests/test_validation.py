@@ -406,6 +406,20 @@ def test_custom_train_errors():
     assert "alternate" in _msg(lambda: mw.CustomTrain(onsets_s=(0,), amps_ua=(1,), polarity="alternate", **kw))
 
 
+@pytest.mark.parametrize("onsets_s, loop_s, names", [
+    ((0.0, 0.025 - 1e-13), 0.025, ("onsets_s[-1]=0.0249999999999", "loop_s=0.025")),
+    ((0.0, 0.01, 0.01 + 1e-12), None, ("onsets_s[2]=0.010000000001", "onsets_s[1]=0.01")),
+])
+def test_custom_onsets_that_meet_as_decimals_are_refused_naming_them(onsets_s, loop_s, names):
+    """Seconds are read as the decimals they stand for (0.025 s is 1200
+    samples at 48 kHz exactly), so two onsets 1e-12 s apart, or one that
+    close to the loop's end, meet: refused when the train is made, naming
+    both values, not later by the plan's CustomSchedule."""
+    msg = _msg(lambda: mw.CustomTrain(onsets_s=onsets_s, amps_ua=(1,) * len(onsets_s), loop_s=loop_s, phase_us=100))
+    assert all(n in msg for n in names) and "1e-9 s" in msg, msg
+    assert "CustomSchedule" not in msg
+
+
 def test_envelope_and_pattern_errors():
     assert "to_level=1.5" in _msg(lambda: Ramp(1.0, 1.5))
     assert "shape='square'" in _msg(lambda: Ramp(1.0, 0.5, "square"))

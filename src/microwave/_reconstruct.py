@@ -156,6 +156,9 @@ def _by_tau(grid: np.ndarray, size: int, first: int = 0) -> np.ndarray:
 #: rows interpolated at once (each is OVERSAMPLE times a pulse's samples, in complex and float64
 #: copies): the bound's memory stays a few MiB for any spec
 CHUNK = 4
+#: bases (samples) whose partial sums :func:`_cut_ringing` takes at once (OVERSAMPLE x 2 CUT_REACH
+#: float64 each: a few MiB)
+CUT_BASES = 64
 
 
 def _abs_interpolated(rows: np.ndarray):
@@ -182,11 +185,11 @@ def _cut_ringing(rows: np.ndarray, size: int) -> np.ndarray:
     tail = CUT_TAIL * np.abs(rows).max()
     ringing = np.zeros(size)
     out = np.zeros((1, n * up))
-    for k, row in enumerate(rows):            # one row at a time, 64 bases at a time (a few MiB)
+    for k, row in enumerate(rows):            # one row at a time, CUT_BASES bases at a time
         padded = np.concatenate([np.zeros(k_reach), row, np.zeros(k_reach)])
         windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * k_reach)[1:n + 1]   # base b: b-K+1 .. b+K
-        for b in range(lo, hi, 64):
-            e = min(b + 64, hi)
+        for b in range(lo, hi, CUT_BASES):
+            e = min(b + CUT_BASES, hi)
             partial = np.cumsum(windows[b:e, None, :] * taps[None, :, :], axis=2)   # base, f, cut
             out[0, b * up:e * up] = np.abs(partial).max(axis=2).ravel() + tail
         ringing = np.maximum(ringing, _by_tau(out, size, k))
@@ -283,10 +286,17 @@ def step_overshoot() -> float:
     of 1/64 of a sample within 16 samples of the step (4096 taps before
     it; the taps beyond add under 1e-9), its peak raised by Bernstein's
     bound for that grid (as :data:`GRID`)."""
-    up = 64
-    t = np.arange(-16 * up, 16 * up + 1) / up
-    j = np.arange(-4096, 1)
-    step = np.array([_raised_cosine(u - j).sum() for u in t])   # samples at j <= 0 are 1, later ones 0
+    up, half, reach = 64, 16, 4096
+    # at t = q + f / up: the samples j = -reach .. 0 weigh h(t - j) = h(f / up + n) for
+    # n = q .. q + reach; the taps h(f / up + n) are computed once per f (n descending, the
+    # order of j ascending), and each q sums its window of them
+    n = np.arange(half + reach, -half - 1, -1)
+    step = np.empty(2 * half * up + 1)          # t = -half .. half, 1/up apart
+    for f in range(up):
+        sums = np.lib.stride_tricks.sliding_window_view(_raised_cosine(f / up + n), reach + 1).sum(axis=1)
+        at = (2 * half - np.arange(len(sums))) * up + f     # window s: q = half - s
+        keep = at < len(step)
+        step[at[keep]] = sums[keep]
     peak = max(float(step.max()), 1.0 + float(-step.min()))
     return peak / (1.0 - (math.pi * STOP / up) ** 2 / 2) - 1.0
 

@@ -59,6 +59,9 @@ def _sec(x: float) -> Fraction:
     return Fraction(x).limit_denominator(10**9)
 
 
+_RESOLVED = " (seconds are read as the decimals they stand for, to about 1e-9 s: these two meet)"
+
+
 def _end(delay_s: float, duration_s: float | None, rate: int) -> SampleTime | None:
     """Where a train ends, in samples (whole and fraction); pulses start before it."""
     if duration_s is None:
@@ -765,12 +768,15 @@ class CustomTrain(_Train):
         if unused:
             raise ValueError(f"{unused[0]}={getattr(self, unused[0])!r}: a CustomTrain takes its timing and signs from "
                              f"onsets_s and amps_ua: freq_hz, period_us, sweep, burst and pattern are not used")
-        starts = self._starts_s
-        if self.loop_s is not None and on[-1] >= self.loop_s:
-            raise ValueError(f"onsets_s[-1]={on[-1]!r} must be before loop_s={self.loop_s!r}")
-        for i in range(len(starts) - 1):
-            if starts[i + 1] <= starts[i]:
-                raise ValueError(f"onsets_s must ascend: onsets_s[{i + 1}]={starts[i + 1]!r} <= {starts[i]!r}")
+        # compared as the schedule reads them: the decimals meant, to 1e-9 s (_sec)
+        exact = [_sec(x) for x in on]
+        if self.loop_s is not None and exact[-1] >= _sec(self.loop_s):
+            raise ValueError(f"onsets_s[-1]={on[-1]!r} must be before loop_s={self.loop_s!r}"
+                             f"{_RESOLVED if on[-1] < self.loop_s else ''}")
+        for i in range(len(on) - 1):
+            if exact[i + 1] <= exact[i]:
+                raise ValueError(f"onsets_s must ascend: onsets_s[{i + 1}]={on[i + 1]!r} <= onsets_s[{i}]={on[i]!r}"
+                                 f"{_RESOLVED if on[i + 1] > on[i] else ''}")
         super().__post_init__()
 
     @property

@@ -856,6 +856,11 @@ def resolve(name_or_path: str) -> Session:
     raise ValueError(f"name_or_path={name_or_path!r} is neither a built-in ({', '.join(BUILTINS)}) nor a .toml file")
 
 
+#: frames a block while _step_charges counts: small enough that its float64 copies stay a few MiB
+#: (a session's check must not cost more memory than its render)
+_CHARGE_BLOCK = 1 << 15
+
+
 @functools.lru_cache(maxsize=64)
 def _step_charges(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray]:
     """Each step's samples summed on each channel, and the largest magnitude
@@ -878,7 +883,3 @@ def _step_charges(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray]:
             sums[i] = running[-1]
     return sums, peaks
 
-
-#: frames a block while _step_charges counts: small enough that its float64 copies stay a few MiB
-#: (a session's check must not cost more memory than its render)
-_CHARGE_BLOCK = 1 << 15
