@@ -30,7 +30,7 @@ LLC_SIZES = {
                             f"last-level cache, one fill"),
     "above-llc": (LLC // 2, f"{LLC // 2} float32 = {2 * LLC // 2**20} MiB, twice the last-level cache, one fill"),
 }
-LLC_FAMILIES = ("rect_bi_1k", "rect_bi_tighten", "ramp_sweep")
+LLC_FAMILIES = ("rect_bi_1k", "rect_bi_tighten", "ramp_sweep", "ramp_sweep_long")
 SESSION_SPAN_S = 20.0 if QUICK else None      # None: the whole full-face session (270 s)
 BLOCKS = (0, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 WAV_SECONDS = 60.0 if QUICK else 20 * 60.0

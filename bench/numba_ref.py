@@ -50,7 +50,8 @@ def _onset(k, si, sf, c_on, c_amp):
     """(ok, whole, frac, amplitude scale) of pulse k."""
     kind = si[0]
     amp = 1.0
-    if kind == REGULAR or kind == BURST:
+    if kind == REGULAR or kind == BURST or (kind == SWEEP and k >= si[15]):
+        # (a sweep's held tail: a regular train from pulse si[15] on)
         pw, pr, pd, dw, dr, dd = si[1], si[2], si[3], si[4], si[5], si[6]
         if kind == BURST:
             per = si[7]
@@ -60,7 +61,7 @@ def _onset(k, si, sf, c_on, c_amp):
             bw = dw + b * si[8] + bt // dd
             brem = bt % dd
         else:
-            j = k
+            j = k if kind != SWEEP else k - si[15]
             bw = dw
             brem = dr
         jr = j * pr
@@ -71,11 +72,9 @@ def _onset(k, si, sf, c_on, c_amp):
             w += 1
     else:
         if kind == SWEEP:
-            f0, f1, T, ph_end = sf[2], sf[3], sf[4], sf[7]
+            f0, f1 = sf[2], sf[3]
             kd = float(k)
-            if kd > ph_end:
-                ts = T + (kd - ph_end) / f1
-            elif f0 == f1:
+            if f0 == f1:
                 ts = kd / f0
             elif si[10] != 0:        # log
                 ts = sf[10] * math.log(1.0 + kd * sf[11] / sf[12])
@@ -357,6 +356,11 @@ class Program:
             lr = math.log(f1 / f0)
             sf[8], sf[9] = f0 * f0, 4.0 * ((f1 - f0) / (2.0 * T))
             sf[10], sf[11], sf[12] = T / lr if lr else 0.0, lr, f0 * T
+            held = sc.held(rate)
+            p, d = held.period, held.onset
+            si[1:7] = (p.whole, p.rem, p.den, d.whole, d.rem, d.den)
+            sf[0], sf[1] = 1.0 / p.den, 1.0 / d.den
+            si[15] = held.first_pulse
         elif isinstance(sc, CustomSchedule):
             si[0] = CUSTOM
             c_on = np.asarray(sc.onsets_samples, dtype=np.float64)

@@ -1,9 +1,9 @@
 /* mw_schedule.h -- the schedule of a train's pulse onsets.
  *
  * Onsets come from exact rational arithmetic (whole + rem/den samples) for
- * regular trains (with optional bursts), and from closed-form expressions
- * of the integer pulse index for sweeps and custom trains -- never from a
- * float that accumulates.
+ * regular trains (with optional bursts) and a sweep's held tail, and from
+ * closed-form expressions of the integer pulse index for sweeps and custom
+ * trains -- never from a float that accumulates.
  *
  * The struct is plain data filled by microwave._core.Generator; a custom
  * schedule's onsets and amplitudes are borrowed (the Generator keeps the
@@ -19,7 +19,8 @@
 #include "mw_port.h"
 
 typedef struct mw_schedule {
-    int kind;                /* MW_SCHED_* */
+    int kind;                /* MW_SCHED_*; a sweep turns MW_SCHED_REGULAR at its held tail
+                              * (pulse tail_k on) and sched_reset turns it back */
     int has_end;             /* pulses start only before end_whole + end_frac samples */
     int64_t end_whole;
     double end_frac;
@@ -35,6 +36,9 @@ typedef struct mw_schedule {
     mw_rat delay;            /* train delay (same den as burst_cycle) */
     double inv_period_den, inv_burst_den;
     /* sweep: phase-continuous, onset k where the instantaneous phase reaches k cycles */
+    int64_t tail_k;          /* > 0: the first pulse past the sweep's end (past phase_at_end), from
+                              * which it holds f1: a regular train whose first onset is delay and
+                              * whose period is period (exact: it repeats, and a tile copies it) */
     int sweep_log;
     double f0, f1, sweep_s, rate, delay_s, phase_at_end;
     /* derived by sched_reset from the above (the same values mw_sweep_time
@@ -69,11 +73,10 @@ typedef struct mw_schedule {
     int64_t c_at, c_cyc, c_idx;
 } mw_schedule;
 
-/* seconds (after the delay) at which the sweep's phase reaches k cycles */
+/* seconds (after the delay) at which the sweep's phase reaches k cycles,
+ * for k <= phase_at_end (the pulses after it are the held tail's) */
 static inline double mw_sweep_time(const mw_schedule *s, double k)
 {
-    if (k > s->phase_at_end)
-        return s->sweep_s + (k - s->phase_at_end) / s->f1;
     if (s->f0 == s->f1)
         return k / s->f0;
     if (s->sweep_log)
@@ -109,27 +112,30 @@ static inline int sched_batch_put(mw_schedule *s, int b, double t, int64_t add, 
 }
 
 /* The sweep's next MW_SWEEP_BATCH onsets from pulse k on (sw_t: their
- * times, samples), then each onset's whole samples and fraction with the
- * tests sched_next made pulse by pulse (past int64, past the end): the
- * batch stops before the first onset that fails one (sw_last), the pulse
- * where the train is over.  Once every MW_SWEEP_BATCH pulses: out of line,
- * so that sched_next stays inline in the train's loop. */
+ * times, samples), fewer before the held tail (tail_k), then each onset's
+ * whole samples and fraction with the tests sched_next made pulse by
+ * pulse (past int64, past the end): the batch stops before the first
+ * onset that fails one (sw_last), the pulse where the train is over.
+ * Once every MW_SWEEP_BATCH pulses: out of line, so that sched_next stays
+ * inline in the train's loop. */
 static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
 {
-    int idx, n = MW_SWEEP_BATCH;
+    int idx, n, m = MW_SWEEP_BATCH;
     double t;
-    if (!s->sweep_log && s->f0 != s->f1 && (double)(s->k + MW_SWEEP_BATCH - 1) <= s->phase_at_end) {
-        /* the whole batch on the linear part: mw_sweep_time's branch for
-         * it, taken out of the loop */
-        for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
+    if (s->tail_k - s->k < m)
+        m = (int)(s->tail_k - s->k);     /* (>= 1: sched_next_batched turns to the tail at tail_k) */
+    if (!s->sweep_log && s->f0 != s->f1) {
+        /* linear: mw_sweep_time's branch for it, taken out of the loop */
+        for (idx = 0; idx < m; idx++) {
             t = (double)(s->k + idx);
             s->sw_t[idx] = (s->delay_s + 2.0 * t / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * t))) * s->rate;
         }
     } else {
-        for (idx = 0; idx < MW_SWEEP_BATCH; idx++)
+        for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
     }
-    for (idx = 0; idx < MW_SWEEP_BATCH; idx++) {
+    n = m;
+    for (idx = 0; idx < m; idx++) {
         if (!sched_batch_put(s, idx, s->sw_t[idx], 0, 1.0)) {
             n = idx;
             break;
@@ -137,7 +143,7 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
     }
     s->sw_k0 = s->k;
     s->sw_n = n;
-    s->sw_last = n < MW_SWEEP_BATCH;
+    s->sw_last = n < m;
 }
 
 /* A custom train's next MW_SWEEP_BATCH onsets from pulse k on, each as
@@ -206,43 +212,15 @@ static inline void sched_custom_shift(mw_schedule *s, int64_t D)
     }
 }
 
-/* sched_next for a sweep or a custom train: the next onset of the batch. */
-static inline int sched_next_batched(mw_schedule *s, int64_t *whole, double *frac, double *amp)
-{
-    int64_t i = s->k - s->sw_k0;
-    if (s->done)
-        return 0;
-    if (i >= s->sw_n) {
-        if (!s->sw_last) {
-            if (s->kind == MW_SCHED_SWEEP)
-                sched_sweep_batch(s);
-            else
-                sched_custom_batch(s);
-            i = 0;
-        }
-        if (i >= s->sw_n) {
-            s->done = 1;
-            return 0;
-        }
-    }
-    amp[0] = s->sw_a[i];
-    whole[0] = s->sw_w[i];
-    frac[0] = s->sw_f[i];
-    s->k += 1;
-    return 1;
-}
-
-/* The onset and amplitude scale of the next pulse; 0 when the train is over. */
-static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+/* sched_next for a regular train (with optional bursts, or a sweep's
+ * held tail): the next onset from the clocks. */
+static inline int sched_next_regular(mw_schedule *s, int64_t *whole, double *frac, double *amp)
 {
     double f;
     int64_t w;
-    if (s->kind != MW_SCHED_REGULAR)
-        return sched_next_batched(s, whole, frac, amp);
     if (s->done)
         return 0;
     amp[0] = 1.0;
-    /* a regular train, with optional bursts */
     if (s->has_burst && rat_ge(&s->pulse_clock, &s->burst_on)) {
         s->pulse_clock.whole = 0;
         s->pulse_clock.rem = 0;
@@ -265,9 +243,50 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
     return 1;
 }
 
+/* sched_next for a sweep or a custom train: the next onset of the batch;
+ * at a sweep's held tail, the regular train's from then on. */
+static inline int sched_next_batched(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    int64_t i = s->k - s->sw_k0;
+    if (s->done)
+        return 0;
+    if (i >= s->sw_n) {
+        if (!s->sw_last) {
+            if (s->kind == MW_SCHED_SWEEP && s->k == s->tail_k) {
+                s->kind = MW_SCHED_REGULAR;     /* (the clocks are at the tail's first onset) */
+                return sched_next_regular(s, whole, frac, amp);
+            }
+            if (s->kind == MW_SCHED_SWEEP)
+                sched_sweep_batch(s);
+            else
+                sched_custom_batch(s);
+            i = 0;
+        }
+        if (i >= s->sw_n) {
+            s->done = 1;
+            return 0;
+        }
+    }
+    amp[0] = s->sw_a[i];
+    whole[0] = s->sw_w[i];
+    frac[0] = s->sw_f[i];
+    s->k += 1;
+    return 1;
+}
+
+/* The onset and amplitude scale of the next pulse; 0 when the train is over. */
+static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, double *amp)
+{
+    if (s->kind != MW_SCHED_REGULAR)
+        return sched_next_batched(s, whole, frac, amp);
+    return sched_next_regular(s, whole, frac, amp);
+}
+
 /* Back to the first pulse (the running fields only). */
 static inline void sched_reset(mw_schedule *s)
 {
+    if (s->tail_k > 0)
+        s->kind = MW_SCHED_SWEEP;   /* (a sweep in its held tail: back to the sweep) */
     s->k = 0;
     s->done = 0;
     s->pulse_clock.whole = 0;

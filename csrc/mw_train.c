@@ -14,6 +14,17 @@ static inline void train_fetch(mw_train *s)
         s->next_a = s->sign * amp * pattern_sign(&s->pat, s->next_w);
 }
 
+/* whether a timed pattern has an alternating state (plain + / - / rest
+ * states give each pulse the sign of where its onset falls in the cycle) */
+static inline int tile_timed_alt(const mw_pattern *p)
+{
+    int i;
+    for (i = 0; i < p->n; i++)
+        if (p->kind[i] == MW_POL_ALT)
+            return 1;
+    return 0;
+}
+
 /* train_repeat of a regular train (with bursts), before a timed pattern's
  * cycle: C pulses in a counted pattern's cycle; 0 if over MW_TILE_MAX. */
 static inline int64_t train_repeat_regular(const mw_schedule *sc, int64_t C)
@@ -71,13 +82,19 @@ static inline int64_t train_repeat_regular(const mw_schedule *sc, int64_t C)
  * pattern (its states start on fixed samples) repeats after its cycle,
  * so the repeat is also a multiple of that.  A custom train whose loop is
  * a whole number of samples (c_loop_whole) repeats after the loops that
- * hold a whole number of pattern cycles. */
+ * hold a whole number of pattern cycles.  A sweep's held tail (tail_k) is
+ * a regular train: it repeats as one from its first pulse on (not under a
+ * timed pattern with an alternating state, whose count the sweep's pulses
+ * would start). */
 static inline int64_t train_repeat(const mw_train *s)
 {
     int64_t C = 1, R, T, cycle = 0;
     int i;
     const mw_schedule *sc = &s->sched;
-    if (s->no_tile || !(sc->kind == MW_SCHED_REGULAR || (sc->kind == MW_SCHED_CUSTOM && sc->c_loop_whole > 0)))
+    if (s->no_tile || !(sc->kind == MW_SCHED_REGULAR || sc->tail_k > 0
+                        || (sc->kind == MW_SCHED_CUSTOM && sc->c_loop_whole > 0)))
+        return 0;
+    if (sc->tail_k > 0 && s->pat.by_time && s->pat.n > 1 && tile_timed_alt(&s->pat))
         return 0;
     if (s->pat.n > 0) {
         if (s->pat.n == 1) {
@@ -164,21 +181,12 @@ void train_release(mw_train *s)
     train_disown(s);
 }
 
-/* whether a timed pattern has an alternating state (plain + / - / rest
- * states give each pulse the sign of where its onset falls in the cycle) */
-static inline int tile_timed_alt(const mw_pattern *p)
-{
-    int i;
-    for (i = 0; i < p->n; i++)
-        if (p->kind[i] == MW_POL_ALT)
-            return 1;
-    return 0;
-}
-
 static inline void train_plan_tile(mw_train *s)
 {
     /* With T the repeat and the first onset in sample w (or, for a timed
-     * pattern, the end of the state it falls in), every sample
+     * pattern, the end of the state it falls in; for a sweep, the first
+     * onset of its held tail, after which no pulse of the sweep sounds
+     * either), every sample
      * m >= tile_start = w + ceil(end) + 2 equals sample m + T: a pulse that
      * reaches m + T starts after m + T - end - 1 >= w + T + 1, so its
      * counterpart T earlier starts after the first onset and is a pulse of
@@ -197,6 +205,8 @@ static inline void train_plan_tile(mw_train *s)
         return;
     need = tile_size(T, &L, &near);
     start = s->next_w;
+    if (s->sched.tail_k > 0)
+        start = s->sched.delay.whole;   /* a sweep: from its held tail's first onset */
     if (s->pat.by_time && s->pat.n > 1 && s->pat.state_end > start && tile_timed_alt(&s->pat)) {
         /* a timed state that began before the first pulse holds fewer pulses
          * than it will in later cycles, and an alternating state's signs

@@ -220,6 +220,10 @@ cdef class Generator:
             s.rate = self.rate
             s.delay_s = sc.delay_s
             s.phase_at_end = sc.phase_at_end_cycles
+            held = sc.held(self.rate)     # the tail at stop_hz: a regular train
+            s.tail_k = held.first_pulse
+            _set_rat(&s.delay, held.onset)
+            _set_rat(&s.period, held.period)
         elif isinstance(sc, plans.CustomSchedule):
             s.kind = MW_SCHED_CUSTOM
             self._onsets = np.ascontiguousarray(sc.onsets_samples, dtype=np.float64)

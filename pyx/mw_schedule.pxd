@@ -26,6 +26,7 @@ cdef extern from "mw_schedule.h" nogil:
         mw_rat burst_clock
         mw_rat delay
         double inv_period_den, inv_burst_den
+        int64_t tail_k
         bint sweep_log
         double f0, f1, sweep_s, rate, delay_s, phase_at_end
         const double* c_onsets

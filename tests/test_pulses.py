@@ -19,7 +19,7 @@ from scipy import signal
 
 import microwave as mw
 from microwave._core import Generator
-from microwave.plans import BurstSchedule, CustomSchedule
+from microwave.plans import BurstSchedule, CustomSchedule, SweepSchedule
 from signals import fill_in_blocks, starts
 
 RATE = 48_000
@@ -507,6 +507,26 @@ def test_sweep_holds_stop_frequency_after_the_sweep():
     assert after[0] == pytest.approx(0.5 + (k0 - sw.cycles) / 40, abs=0.1 / RATE)
 
 
+@pytest.mark.parametrize("scale", ["linear", "log"])
+def test_a_sweeps_held_tail_keeps_the_phase_law_an_hour_on(scale):
+    """After the sweep, pulse k starts at seconds + (k - cycles) / stop_hz
+    exactly (to float32's reading of the edge sample), however long the
+    train holds: the tail is a regular train in exact samples, copied
+    from a tile, and its onsets never drift."""
+    amp, sw, delay = 100.0, mw.Sweep(10, 41, 0.5, scale), 0.0123
+    gen = mw.Monophasic(amp_ua=amp, phase_us=1000, sweep=sw, delay_s=delay).generator(RATE)
+    skip, junk = 3600 * RATE, np.empty(1 << 20, np.float32)
+    for at in range(0, skip, len(junk)):
+        gen.fill(junk[:min(len(junk), skip - at)])
+    assert gen.tile_samples > 0
+    on = subsample_onsets(gen.render(RATE), amp, prev=float(junk[(skip - 1) % len(junk)]), offset=skip)
+    cycles = Fraction(sw.cycles)
+    law = lambda k: (Fraction(delay) + Fraction(sw.seconds) + (k - cycles) / 41) * RATE
+    k0 = math.floor(cycles) + 1 + round((on[0] - law(math.floor(cycles) + 1)) * 41 / RATE)
+    want = np.array([float(law(k0 + j)) for j in range(len(on))])
+    assert len(on) >= 40 and np.abs(on - want).max() < 1e-4, np.abs(on - want).max()
+
+
 # --------------------------------------------------------------------------
 # 9. bursts, delay, duration, custom trains, polarity
 # --------------------------------------------------------------------------
@@ -635,12 +655,14 @@ def test_custom_train_biphasic_pulses_are_balanced():
 
 
 @st.composite
-def repeating_trains(draw):
+def repeating_trains(draw, sweep: bool | None = None):
     """Regular trains that repeat after a whole number of samples: a period
     of p + a/b samples with a small b (1001 Hz at 48 kHz is 47 + 953/1001;
     here b <= 40), optionally in bursts and under a counted pattern; or
     (one in four) a custom train of such pulses looped every whole number
-    of samples."""
+    of samples; or (one in four of the rest, without bursts) a sweep,
+    linear or log, up or down, that ends at that period and holds it
+    (``sweep``: always, or never)."""
     rate = draw(RATES)
     b = draw(st.integers(1, 40))
     period = Fraction(draw(st.integers(8, 3000)) * b + draw(st.integers(0, b - 1)), b)
@@ -659,14 +681,21 @@ def repeating_trains(draw):
         kw["pattern"] = draw(st.one_of(st.sampled_from(["3+ 2- 1~ 1rest", "10+ 10-", "5~", "1+ 1rest",
                                                         "0.25s+ 0.1s-", "30ms~ 20ms0", "1s~"]), timed))
         kw.pop("polarity")
-    if draw(st.booleans()):
+    if not sweep and draw(st.booleans()):
         on = draw(st.sampled_from([1, 2, 6, 0.5, 1.5, 2.5, 3.3])) * float(period) / rate
         kw["burst"] = mw.Burst(on, draw(st.sampled_from([0.5, 1.0, 2.5])) * on + float(period) / rate)
     if draw(st.booleans()):
         kw["delay_s"] = draw(st.floats(0.0, 0.01))
-    if draw(st.integers(0, 3)) == 0:     # a custom train looped every whole number of samples
+    if not sweep and draw(st.integers(0, 3)) == 0:     # a custom train looped every whole number of samples
         event("a looped custom train")
         return draw(looped_custom_trains(rate, kw)), rate
+    if sweep or (sweep is None and "burst" not in kw and draw(st.integers(0, 3)) == 0):
+        # a sweep whose held tail (a regular train at the drawn period) is copied from a tile
+        start_hz = kw["freq_hz"] * draw(st.sampled_from([0.25, 0.5, 0.9, 1.5, 3.0]))
+        assume(start_hz <= rate / 2 and probe.footprint_us * start_hz < 1e6)
+        event("a sweep, then its held tail")
+        kw["sweep"] = mw.Sweep(start_hz, kw.pop("freq_hz"), draw(st.floats(0.002, 0.3)),
+                               draw(st.sampled_from(["linear", "log"])))
     return cls(**kw), rate
 
 
@@ -701,6 +730,14 @@ def repeat_samples(spec, rate):
     sc, pat = plan.schedule, plan.pattern
     if isinstance(sc, CustomSchedule):     # (no pattern) every loop, if it spans whole samples
         return int(sc.loop_samples) if sc.loop_samples >= 1 and float(sc.loop_samples).is_integer() else 2**62
+    if isinstance(sc, SweepSchedule):
+        # its held tail, a train at stop_hz (read as the decimal it stands for); not under a timed
+        # pattern with an alternating state (whose count the sweep's pulses start)
+        if pat is not None and pat.by_time and len(pat.kinds) > 1 and 2 in pat.kinds:
+            return 2**62
+        period = Fraction(rate) / Fraction(spec.sweep.stop_hz).limit_denominator(10**6)
+    else:
+        period = Fraction(sc.period.whole * sc.period.den + sc.period.rem, sc.period.den)
     C, timed_cycle = 1, 1
     if pat is not None:
         if len(pat.kinds) == 1:
@@ -710,7 +747,6 @@ def repeat_samples(spec, rate):
         else:
             C = sum(pat.lengths)
     frac = lambda r: Fraction(r.whole * r.den + r.rem, r.den)
-    period = frac(sc.period)
     if not isinstance(sc, BurstSchedule):
         T = math.lcm(period.denominator, C) * period
     else:
@@ -743,7 +779,15 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     # end, if it has one): the samples must be those of the pulse-by-pulse
     # path, bit for bit, over repeats (the longest tiled repeat is 2**18
     # samples), across the end, and in any blocks
-    spec, rate = spec_rate
+    _copied_as_rendered(*spec_rate, data)
+
+
+def _copied_as_rendered(spec, rate, data):
+    """The train copied from its tile (until a whole number of repeats
+    before its end, if it has one) gives the pulse-by-pulse samples, bit for
+    bit, over repeats (the longest tiled repeat is 2**18 samples), across
+    the end, and in any blocks; and the tile was taken wherever it applies
+    (no end: an end too close to the start leaves no room for a tile)."""
     n = 2**19 + 4321
     if data.draw(st.booleans()):
         spec = dataclasses.replace(spec, duration_s=data.draw(st.floats(0.0, 1.5 * n / rate)) or None)
@@ -752,11 +796,18 @@ def test_repeating_trains_equal_the_pulse_by_pulse_path(spec_rate, data):
     np.testing.assert_array_equal(gen.render(n), stepped)
     blocks = data.draw(block_sizes(n))
     np.testing.assert_array_equal(fill_in_blocks(spec.generator(rate), blocks), stepped)
-    # and the shortcut was taken wherever it applies (no end: an end too
-    # close to the start leaves no room for a tile)
     T = repeat_samples(spec, rate)
     if spec.duration_s is None:
         assert gen.tile_samples == (T * max(1, 16384 // T) if T <= 2**18 else 0)
+
+
+@settings(FAST, max_examples=40)
+@given(repeating_trains(sweep=True), st.data())
+def test_a_sweeps_held_tail_is_copied_and_equals_the_pulse_by_pulse_path(spec_rate, data):
+    # after its sweep a train holds stop_hz: a regular train in exact
+    # samples from the first pulse past the sweep's phase, which repeats
+    # and is copied from a tile like one
+    _copied_as_rendered(*spec_rate, data)
 
 
 @settings(FAST, max_examples=60)

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from numbers import Integral, Real
 
 from . import _checks
 from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
 
 __all__ = ["Rational", "SampleTime", "TemplatePlan", "RegularSchedule", "BurstSchedule", "SweepSchedule",
-           "CustomSchedule", "Schedule", "SCHEDULES", "PatternPlan", "EnvelopePlan", "ProgramPlan", "StagePlan"]
+           "HeldTail", "CustomSchedule", "Schedule", "SCHEDULES", "PatternPlan", "EnvelopePlan", "ProgramPlan", "StagePlan"]
 
 #: a rational's denominator stays below this (csrc/mw_rational.h: products fit in int64)
 MAX_DEN = 2**31 - 1
@@ -153,6 +154,35 @@ class Rational:
     def samples(self) -> float:
         """The value as a float (for estimates, not for onsets)."""
         return self.whole + self.rem / self.den
+
+    @classmethod
+    def nearest(cls, x: Fraction, max_den: int = MAX_DEN) -> Rational:
+        """The rational nearest ``x`` whose denominator is at most ``max_den``.
+
+        Parameters
+        ----------
+        x : fractions.Fraction or number
+            A number of samples (>= 0, finite; a float is taken at its exact binary value).
+        max_den : int
+            The largest denominator allowed (default :data:`MAX_DEN`).
+
+        Returns
+        -------
+        Rational
+
+        Raises
+        ------
+        TypeError
+            ``x`` not a number, or ``max_den`` not an int (a bool is refused for either).
+        ValueError
+            ``x`` below 0 or not finite, or ``max_den`` outside 1 to :data:`MAX_DEN` (named in the message).
+        """
+        _real("Rational.nearest", "x", x, 0.0)
+        _int("Rational.nearest", "max_den", max_den, 1, MAX_DEN)
+        x = Fraction(x)
+        if x.denominator > max_den:
+            x = x.limit_denominator(max_den)
+        return cls(x.numerator // x.denominator, x.numerator % x.denominator, x.denominator)
 
     @property
     def positive(self) -> bool:
@@ -472,6 +502,77 @@ class SweepSchedule:
         """
         rate = _checks.rate(rate)
         return rate / min(self.start_hz, self.stop_hz)
+
+    def held(self, rate: int) -> HeldTail:
+        """The pulses after the sweep, at ``stop_hz``: a regular train from
+        the first pulse past ``phase_at_end_cycles`` on, in exact samples
+        (the core's ``tail_k``, ``delay`` and ``period`` of a sweep).
+
+        ``stop_hz`` is read as the decimal it stands for (to 1e-6 Hz, as a
+        train's ``freq_hz`` is).  That pulse's onset is the phase law's,
+        ``delay_s + seconds + (k - phase_at_end_cycles) / stop_hz`` worked
+        out exactly, to 2**-30 of a sample; each one after it comes a
+        period later, ``rate / stop_hz`` samples.  So
+        the tail repeats exactly, like a regular train, and its onsets
+        never drift, however long it holds.
+
+        Parameters
+        ----------
+        rate : int
+            The sample rate, Hz.
+
+        Returns
+        -------
+        HeldTail
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``rate`` not a whole number of Hz from 1000 to 768000 (named in
+            the message).
+        """
+        rate = _checks.rate(rate)
+        first = math.floor(self.phase_at_end_cycles) + 1
+        hz = Fraction(self.stop_hz).limit_denominator(10**6)
+        t = (Fraction(self.delay_s) + Fraction(self.seconds) + (first - Fraction(self.phase_at_end_cycles)) / hz) * rate
+        return HeldTail(first_pulse=first, onset=Rational.nearest(Fraction(round(t * 2**30), 2**30)),
+                        period=Rational.nearest(rate / hz))
+
+
+@dataclass(frozen=True, slots=True)
+class HeldTail:
+    """A sweep's pulses after its end (:meth:`SweepSchedule.held`): a
+    regular train at its stop rate.
+
+    Parameters
+    ----------
+    first_pulse : int
+        The index of its first pulse (>= 1: the pulses before it are the
+        sweep's).
+    onset : Rational
+        That pulse's onset, samples.
+    period : Rational
+        Onset to onset after it, samples (above 0).
+
+    Raises
+    ------
+    TypeError
+        ``first_pulse`` not an int, or ``onset`` or ``period`` not a :class:`Rational`.
+    ValueError
+        ``first_pulse`` below 1, or ``period`` 0 (named in the message).
+    """
+
+    first_pulse: int
+    onset: Rational
+    period: Rational
+
+    def __post_init__(self):
+        own = type(self).__name__
+        _int(own, "first_pulse", self.first_pulse, 1)
+        _typed(own, "onset", self.onset, Rational, "a Rational")
+        _typed(own, "period", self.period, Rational, "a Rational")
+        if not self.period.positive:
+            raise ValueError(f"{own}.period={self.period!r} is not allowed: above 0 samples")
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,9 +72,7 @@ def _end(delay_s: float, duration_s: float | None, rate: int) -> SampleTime | No
 
 
 def _rat(x: Fraction) -> Rational:
-    if x.denominator > _MAX_DEN:
-        x = x.limit_denominator(_MAX_DEN)
-    return Rational(x.numerator // x.denominator, x.numerator % x.denominator, x.denominator)
+    return Rational.nearest(x, _MAX_DEN)
 
 
 def _common(*xs: Fraction) -> list[Rational]:
@@ -145,7 +143,11 @@ class Sweep:
     """Pulse rate going from ``start_hz`` to ``stop_hz`` over ``seconds``,
     ``"linear"`` or ``"log"`` in frequency, then staying at ``stop_hz``.
     Phase-continuous: pulse k starts where the instantaneous phase reaches k
-    cycles (the same phase law as scipy.signal.chirp).
+    cycles (the same phase law as scipy.signal.chirp).  After the sweep the
+    train is a regular one at ``stop_hz``, in exact samples from the first
+    pulse past the sweep on (:meth:`~microwave.plans.SweepSchedule.held`):
+    its onsets never drift, and it is copied from a tile like any
+    repeating train.
 
     Parameters
     ----------

@@ -111,6 +111,11 @@ FAMILIES = [
     Family("ramp_sweep_log", "ramp-shaped", "biphasic 100 us, rate swept 100 -> 2000 Hz over 4 s, log",
            lambda: mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 4.0, scale="log")), "box", False,
            scipy="chirp", pulse_path=True),
+    Family("ramp_sweep_long", "ramp-shaped",
+           "biphasic 100 us, rate swept 100 -> 2000 Hz over 400 s (swept throughout the out-of-cache buffer, "
+           "where the 4 s sweeps above hold 2000 Hz: pulse by pulse)",
+           lambda: mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0)), "box", False,
+           pulse_path=True),
     Family("custom", "custom trains", "custom: 16 biphasic 100 us pulses, uneven onsets and amplitudes, looped 25 ms",
            lambda: mw.CustomTrain(onsets_s=CUSTOM_ONSETS_S, amps_ua=CUSTOM_AMPS_UA, loop_s=0.025, phase_us=100),
            "box", False, pulse_path=True),

@@ -217,6 +217,19 @@ class Schedule:
         elif isinstance(sc, SweepSchedule):
             self.kind = "sweep"
             self.rate = float(rate)
+            # the held tail: a regular train at stop_hz (read as the decimal it stands for) from the
+            # first pulse past the sweep's phase, its onset the phase law's to 2**-30 of a sample
+            hz = Fraction(sc.stop_hz).limit_denominator(10**6)
+            self.tail_k = math.floor(sc.phase_at_end_cycles) + 1
+            t0 = (Fraction(sc.delay_s) + Fraction(sc.seconds)
+                  + (self.tail_k - Fraction(sc.phase_at_end_cycles)) / hz) * int(rate)
+            t0 = Fraction(round(t0 * 2**30), 2**30)
+            self.tail_w, self.tail_r = t0.numerator // t0.denominator, (t0 - t0.numerator // t0.denominator) * 2**30
+            P = Fraction(int(rate)) / hz
+            if P.denominator > 2**31 - 1:
+                P = P.limit_denominator(2**31 - 1)
+            self.tail_pw, self.tail_pr, self.tail_pd = P.numerator // P.denominator, P.numerator % P.denominator, \
+                P.denominator
         elif isinstance(sc, CustomSchedule):
             self.kind = "custom"
             self.c_on = np.asarray(sc.onsets_samples, dtype=np.float64)
@@ -268,8 +281,8 @@ class Schedule:
         else:
             sc = self.sc
             f0, f1, T = sc.start_hz, sc.stop_hz, sc.seconds
-            kd = k.astype(np.float64)
-            after = kd > sc.phase_at_end_cycles
+            tail = k >= self.tail_k
+            kd = np.where(tail, 0, k).astype(np.float64)      # (the tail's pulses: below)
             if f0 == f1:
                 ts = kd / f0
             elif sc.log:
@@ -278,10 +291,17 @@ class Schedule:
             else:
                 a = (f1 - f0) / (2.0 * T)
                 ts = 2.0 * kd / (f0 + np.sqrt(f0 * f0 + 4.0 * a * kd))
-            ts = np.where(after, T + (kd - sc.phase_at_end_cycles) / f1, ts)
             t = (sc.delay_s + ts) * self.rate
             w = np.floor(t).astype(np.int64)
             f = t - w
+            # the held tail, in the core's order: the first onset's remainder x 2**-30, the period's x 1/den
+            j = np.where(tail, k - self.tail_k, 0)
+            jr = j * self.tail_pr
+            wt = self.tail_w + j * self.tail_pw + jr // self.tail_pd
+            ft = float(self.tail_r) * (1.0 / 2**30) + (jr % self.tail_pd).astype(np.float64) * (1.0 / self.tail_pd)
+            over = ft >= 1.0
+            w = np.where(tail, wt + over, w)
+            f = np.where(tail, np.where(over, ft - 1.0, ft), f)
         if self.end is None:
             valid = np.ones(k.shape, dtype=bool)
         else:
