@@ -34,7 +34,8 @@ from . import _checks
 from ._core import MAX_BREAKPOINTS, MAX_CHANNELS, MAX_SEGMENTS, MAX_STATES, POLARITIES, SHAPES
 
 __all__ = ["Rational", "SampleTime", "TemplatePlan", "RegularSchedule", "BurstSchedule", "SweepSchedule",
-           "HeldTail", "CustomSchedule", "Schedule", "SCHEDULES", "PatternPlan", "EnvelopePlan", "ProgramPlan", "StagePlan"]
+           "HeldTail", "CustomSchedule", "Schedule", "SCHEDULES", "PatternPlan", "EnvelopePlan", "ProgramPlan",
+           "StagePlan"]
 
 #: a rational's denominator stays below this (csrc/mw_rational.h: products fit in int64)
 MAX_DEN = 2**31 - 1
