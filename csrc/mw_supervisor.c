@@ -45,6 +45,8 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
             cmin = s->c[k];
     }
     s->limit = limit_ua;
+    s->margin = 0.0;
+    s->pre_ring = 0.0;
     /* while bleeding, a drive falling by `bleed` a sample makes a current of
      * at most bleed / (1 - d) <= bleed_fraction * L through every corner */
     s->bleed = bleed_fraction * limit_ua * cmin;
@@ -120,7 +122,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
      * passes the drive itself); against L it is compared as |x| * L / swing */
     const double swing = rail < L ? rail : L;
     const double soft_L = MW_SUP_SOFT * L, soft_rail = L / swing;
-    double x = ch->x, aim, lo, hi, b, r;
+    double x = ch->x, aim, lo, hi, b, r, pre, Lb;
     double q[MW_SUP_K];
     int64_t i;
     int k;
@@ -140,18 +142,27 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
             x = aim;
         } else {
-            lo = -swing;
-            hi = swing;
+            /* the bound the clamp keeps: L less the room for what the
+             * current rings between samples (see the header), but never
+             * below what x = 0 needs (the stored charge), so that the
+             * interval stays non-empty */
+            pre = bleed ? fabs(x) : fabs(q[s->nominal]);
+            Lb = L - s->margin - s->pre_ring * pre;
+            for (k = 0; k < K; k++)
+                Lb = fabs(q[k]) > Lb ? fabs(q[k]) : Lb;
+            Lb = Lb < L ? Lb : L;
+            lo = swing < Lb ? -swing : -Lb;
+            hi = -lo;
             for (k = 0; k < K; k++) {
-                /* the current now: |x - q_k| <= L */
-                b = q[k] - L;
+                /* the current now: |x - q_k| <= Lb */
+                b = q[k] - Lb;
                 lo = b > lo ? b : lo;
-                b = q[k] + L;
+                b = q[k] + Lb;
                 hi = b < hi ? b : hi;
-                /* an abrupt zero next: |c_k x + d_k q_k| <= L */
-                b = (-L - s->d[k] * q[k]) * s->inv_c[k];
+                /* an abrupt zero next: |c_k x + d_k q_k| <= Lb */
+                b = (-Lb - s->d[k] * q[k]) * s->inv_c[k];
                 lo = b > lo ? b : lo;
-                b = (L - s->d[k] * q[k]) * s->inv_c[k];
+                b = (Lb - s->d[k] * q[k]) * s->inv_c[k];
                 hi = b < hi ? b : hi;
             }
             x = aim == aim ? aim : 0.0;   /* a NaN never reaches the DAC */
@@ -162,8 +173,9 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 x = hi;
                 s->clamped++;
             }
-            /* closer than `soft` to a bound: the session must lower its
-             * level (the gain of the units to come), before the clamp has to */
+            /* closer than `soft` to a bound, between samples too: the
+             * session must lower its level (the gain of the units to come),
+             * before the clamp has to */
             r = fabs(x) * soft_rail;
             for (k = 0; k < K; k++) {
                 b = fabs(x - q[k]);
@@ -171,7 +183,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 b = fabs(s->c[k] * x + s->d[k] * q[k]);
                 r = b > r ? b : r;
             }
-            s->tight += r > soft_L;
+            s->tight += r + s->margin + s->pre_ring * pre > soft_L;
         }
         /* what the DAC is given, and so what the coupling really sees */
         buf[i] = (float)(x * g);

@@ -46,6 +46,23 @@
  * (tight), and the session engine then ends the session as a stop does --
  * the units that start next take a falling gain, then the coupling is
  * bled -- and says why; the clamp is the last line.
+ *
+ * The bounds above are on the samples.  Between them a band-limited DAC
+ * carries the drive's edges further: the specs' own pulses by at most
+ * `margin` (their ringing at the highest level, Stage._between) and a cut
+ * of the pre-emphasis by `pre_ring` of it (the sampled step's overshoot).
+ * The soft bound counts both, sample by sample, so that a level moved with
+ * the waveform -- raised on one polarity, lowered on the other, pumping
+ * charge into the coupling -- ends the session while the current between
+ * samples is still within MW_SUP_SOFT of L (a review: 522.6 uA of 495
+ * between samples while the samples stayed at 440, when the soft bound
+ * looked at the samples alone).  At a steady level up to the session's
+ * maximum it still never counts: Stage.assess sets that maximum with the
+ * same terms.  The clamp keeps the same room, L - margin - pre_ring |q|
+ * in place of L, for the samples played while the soft bound's stop takes
+ * effect (it is decided at chunk ends; a fast corner charges within one),
+ * but never less than the stored charge |q_k| itself, so that x = 0 stays
+ * in the interval.
  */
 #ifndef MW_SUPERVISOR_H
 #define MW_SUPERVISOR_H
@@ -74,6 +91,9 @@ typedef struct {
     double limit;                   /* L: the current bound, uA-equivalent */
     double bleed;                   /* drive change per sample while bleeding */
     int measure;                    /* 1: clamp nothing, record the worst ratio */
+    double margin;                  /* the soft bound's room for what the specs' own current rings past
+                                     * the samples at the highest level, uA (0: a held DAC; measure) */
+    double pre_ring;                /* ... and for what a cut of the pre-emphasis rings, a fraction of it */
     /* what happened */
     uint64_t clamped;               /* samples whose drive was clamped */
     uint64_t tight;                 /* samples within MW_SUP_SOFT of a bound */

@@ -20,6 +20,8 @@ cdef extern from "mw_supervisor.h" nogil:
         double limit
         double bleed
         int measure
+        double margin
+        double pre_ring
         uint64_t clamped
         uint64_t tight
         double peak[4]

@@ -213,6 +213,8 @@ cdef class SessionEngine:
             mw_sup_init(&st.sup, stage.corner_hz, stage.corner_tolerance, rate, stage.limit_ua,
                         stage.bleed_fraction)
             st.sup.measure = stage.measure
+            st.sup.margin = stage.between_ua
+            st.sup.pre_ring = stage.pre_ring
             for c in range(n_ch):
                 st.ch[c].rail = stage.rail_ua[c]
                 st.ch[c].gain = stage.gains_dac_per_ua[c]
@@ -330,13 +332,19 @@ cdef class SessionEngine:
         return out
 
     # ---- live control (plain stores; the audio thread ramps) ----
-    def set_level(self, double level):
+    def set_level(self, level):
         """Ask for a new intensity multiplier (clipped to what the stage
         allows); the audio thread reaches it by a linear ramp of ramp_s."""
-        if not isfinite(level) or level < 0.0:
+        cdef double v
+        try:
+            v = level
+        except OverflowError:        # an int beyond any float (its repr may be too long to print)
+            raise ValueError(f"level is not allowed: too large for a float; it must be finite and >= 0 "
+                             f"(at most {self.s.max_level:g} takes effect)") from None
+        if not isfinite(v) or v < 0.0:
             raise ValueError(f"level={level!r} is not allowed: it must be finite and >= 0 "
                              f"(at most {self.s.max_level:g} takes effect)")
-        self.s.target = level
+        self.s.target = v
 
     def stop_at(self, frame):
         """End the session at ``frame`` (session samples, pauses excluded):

@@ -702,3 +702,28 @@ def test_the_compiled_engines_counts_name_their_parameter(call, name, error):
     gen = mw.Biphasic(freq_hz=10, amp_ua=10, phase_us=100).generator(48_000)
     with pytest.raises(error, match=re.escape(name) + r".* whole number of [a-z ]+, 0 to \d+"):
         call(engine, gen)
+
+
+@pytest.mark.parametrize("level", [10 ** 400, 10 ** 5000, -1, float("nan"), float("inf")],
+                         ids=["10**400", "10**5000", "-1", "nan", "inf"])
+def test_a_live_level_beyond_any_float_is_a_value_error_naming_level(level):
+    """SessionEngine.set_level takes a finite number >= 0; an int too large
+    for a float (a review: OverflowError, and for 5000 digits a repr that
+    itself fails) is refused the same way, naming ``level``."""
+    engine = builtin("lift").engine()
+    with pytest.raises(ValueError, match=r"^level.* is not allowed: .*finite and >= 0"):
+        engine.set_level(level)
+    assert engine.state["target"] == 1.0
+
+
+@pytest.mark.parametrize("corner_hz", [5e-324, 1e-20, 1e-9, 1e-4, 0.0099])
+def test_an_ac_corner_below_a_hundredth_of_a_hertz_is_refused_naming_it(corner_hz):
+    """A corner far below any coupling capacitor's made an end's bleed ask
+    for gigabytes (a review: 1e-4 Hz about 2 GB, 1e-9 Hz MemoryError,
+    5e-324 Hz OverflowError in render); the stage and a calibration refuse
+    it, naming corner_hz, its value and the range."""
+    with pytest.raises(ValueError, match=r"corner_hz=.* is not allowed: .*\[0\.01, 1000\] Hz"):
+        Stage(coupling="ac", corner_hz=corner_hz)
+    with pytest.raises(ValueError, match=r"corner_hz=.* is not allowed: .*\[0\.01, 1000\] Hz"):
+        mw.stage.Calibration(corner_hz=corner_hz)
+    assert Stage(coupling="ac", corner_hz=0.01, corner_tolerance=0.9).max_bleed_s < 15 * 60

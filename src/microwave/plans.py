@@ -912,6 +912,13 @@ class StagePlan:
         ``limit_ua`` (>= 0, finite).
     measure : bool
         Record the worst ratio instead of stopping (default False).
+    between_ua : float
+        The supervisor's room, below its soft bound, for what the specs'
+        own current rings past the samples at the highest level, uA (>= 0,
+        finite; default 0: a held DAC, or measuring).
+    pre_ring : float
+        ... and for what a cut of the drive's pre-emphasis rings past the
+        samples, a fraction of it (>= 0, finite; default 0).
 
     Raises
     ------
@@ -926,7 +933,8 @@ class StagePlan:
         different lengths; a route not of two channels, or a channel outside
         the DAC's (-1 allowed for the negative); a gain, ``rail_ua``,
         ``limit_ua`` or ``corner_hz`` not above 0; ``clamp_dac``,
-        ``corner_tolerance`` or ``bleed_fraction`` below 0; a number not
+        ``corner_tolerance``, ``bleed_fraction``, ``between_ua`` or
+        ``pre_ring`` below 0; a number not
         finite; or ``coupling`` other than "dc" or "ac" (named in the message).
     """
 
@@ -941,6 +949,8 @@ class StagePlan:
     rail_ua: tuple[float, ...]
     bleed_fraction: float
     measure: bool = False
+    between_ua: float = 0.0
+    pre_ring: float = 0.0
 
     def __post_init__(self):
         own = "StagePlan"
@@ -967,3 +977,5 @@ class StagePlan:
         _real(own, "limit_ua", self.limit_ua, 0.0, lo_open=True)
         _real(own, "bleed_fraction", self.bleed_fraction, 0.0)
         _typed(own, "measure", self.measure, bool, "a bool")
+        _real(own, "between_ua", self.between_ua, 0.0)
+        _real(own, "pre_ring", self.pre_ring, 0.0)

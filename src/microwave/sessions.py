@@ -484,7 +484,8 @@ class Session:
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
         total = min(edges[-1][1], round(self.auto_off_s * rate))
-        stage_plan = dataclasses.replace(stage.plan(channels, rate), measure=measure)
+        stage_plan = (dataclasses.replace(stage.plan(channels, rate), measure=True) if measure
+                      else stage._supervised(self, rate, max_level))
         return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, stage_plan, total,
                              float(rate), ramp_s=ramp_s, max_level=max_level, ramp_min=ramp_min,
                              unit_len=unit_len, step_gates=gates)

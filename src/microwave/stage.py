@@ -85,6 +85,10 @@ DEFAULT_UA_PER_V = 1000.0
 AC_MARGIN = 0.01
 #: the lowest load (ohm) a voltage-mode stage may declare
 MIN_LOAD_OHM = 1.0
+#: the lowest AC corner (Hz) a stage may declare: an end's bleed through the
+#: slowest corner of the widest tolerance then takes at most about 13 minutes
+#: (a corner far below any coupling capacitor's, 1e-4 Hz, asked for gigabytes)
+MIN_CORNER_HZ = 0.01
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
 #: what a DAC makes of its samples (``Stage.reconstruction``)
@@ -119,7 +123,7 @@ class Calibration:
     loop_gain : sequence of float, optional
         Input over output amplitude through the loop, per channel (> 0).
     corner_hz : float, optional
-        The measured high-pass corner, Hz.
+        The measured high-pass corner, Hz (0.01 to 1000).
     corner_uncertainty : float, optional
         Its relative uncertainty (0.05 is +-5 %).
     noise_floor_dbfs : float, optional
@@ -163,7 +167,7 @@ class Calibration:
                                  f"can hold")
         if self.rate is not None:
             s("rate", _checks.rate(self.rate))
-        numbers = {"latency_ms": (0, 10_000, False, "ms"), "corner_hz": (0, 1000, True, "Hz"),
+        numbers = {"latency_ms": (0, 10_000, False, "ms"), "corner_hz": (MIN_CORNER_HZ, 1000, False, "Hz"),
                    "corner_uncertainty": (0, 0.9, False, ""), "noise_floor_dbfs": (-300, 0, False, "dBFS"),
                    "crosstalk_db": (-300, 0, False, "dB")}
         for k, (lo, hi, lo_open, unit) in numbers.items():
@@ -230,7 +234,7 @@ class Stage:
     coupling : {"dc", "ac"}
         The card's output coupling (default "dc").
     corner_hz : float
-        An AC coupling's high-pass corner, Hz (default 5).
+        An AC coupling's high-pass corner, Hz (0.01 to 1000; default 5).
     channel_map : tuple
         For each program channel, a DAC channel or a bridged pair ``(a, b)``.
     out_channels : int or None
@@ -313,7 +317,7 @@ class Stage:
             s("load_ohm_max", _checks.number("load_ohm_max", hi, self.load_ohm, 1e7, unit="ohm"))
         s("compliance_v", _checks.number("compliance_v", self.compliance_v, 0, 500, lo_open=True, unit="V"))
         s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
-        s("corner_hz", _checks.number("corner_hz", self.corner_hz, 0, 1000, lo_open=True, unit="Hz"))
+        s("corner_hz", _checks.number("corner_hz", self.corner_hz, MIN_CORNER_HZ, 1000, unit="Hz"))
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
@@ -619,6 +623,27 @@ class Stage:
         return (max(p.peak_ua * ratios[p][0] for p in specs) + reach,
                 max(p.peak_ua * (ratios[p][0] - 1.0) for p in specs) + reach)
 
+    def _pre_ring(self) -> float:
+        """How far a cut of an AC drive's pre-emphasis rings past the
+        samples, a fraction of it: the sampled step's overshoot through a
+        band-limited DAC, 0 through a held one."""
+        if self.reconstruction == "held":
+            return 0.0
+        from ._reconstruct import step_overshoot
+        return step_overshoot()
+
+    def _supervised(self, session: Session, rate: int, max_level: float) -> StagePlan:
+        """:meth:`plan` for ``session`` played at levels up to ``max_level``:
+        through an AC stage, the supervisor's soft bound keeps room for what
+        the current rings between samples (what :meth:`assess` counts), so
+        that a level moved with the waveform ends the session while the
+        current between samples is still within the limit."""
+        plan = self.plan(session.channels_on(self), rate)
+        if self.coupling == "dc":
+            return plan
+        return dataclasses.replace(plan, between_ua=self._between(session, rate)[1] * max_level,
+                                   pre_ring=self._pre_ring())
+
     def check_peak(self, peak_ua: float, what: str = "the session") -> None:
         """Raise before rendering when a peak is more than this stage allows.
 
@@ -727,9 +752,7 @@ class Stage:
         # coupling as they are): at most what the specs' own bound adds to their peaks, and, where a
         # stream dies, what the step of the drive's pre-emphasis to zero rings (an outside review
         # measured 0.987 of max_ua where this was left out and 0.960 predicted: a LIFT plateau cut)
-        if self.reconstruction != "held":
-            from ._reconstruct import step_overshoot
-            between += step_overshoot() * sup["peak_pre_emphasis_ua"]
+        between += self._pre_ring() * sup["peak_pre_emphasis_ua"]
         # (the drive too: through a card declared AC but in fact DC-coupled the drive is the current,
         # and its cut rings as well; a review measured 1.09 x max_ua where it was left out)
         sampled = max(sup["peak_current_ua"], sup["peak_stored_ua"], sup["peak_drive_ua"])
@@ -864,7 +887,7 @@ STAGE_KEYS = (
                                             "default max(10000, load_ohm)"),
     _toml.Key("compliance_v", _toml.NUMBER, "volts the stage can put across the load, > 0 and <= 500; default 15"),
     _toml.Key("coupling", _toml.STRING, "'dc' or 'ac'; default 'dc'"),
-    _toml.Key("corner_hz", _toml.NUMBER, "Hz, an AC coupling's high-pass corner, > 0 and <= 1000; default 5"),
+    _toml.Key("corner_hz", _toml.NUMBER, "Hz, an AC coupling's high-pass corner, 0.01 to 1000; default 5"),
     _toml.Key("corner_tolerance", _toml.NUMBER, "fraction the corner is known to, 0-0.9; default 0.3"),
     _toml.Key("headroom", _toml.NUMBER, "fraction of full scale pre-emphasis may swing, > 0 and <= 1; default 1"),
     _toml.Key("channel_map", _toml.ARRAY, "per program channel a DAC channel index or a bridged pair [a, b]; "
@@ -883,7 +906,7 @@ CALIBRATION_KEYS = (
     _toml.Key("rate", _toml.INTEGER, f"Hz, the sample rate measured at, {_checks.MIN_RATE}-{_checks.MAX_RATE}"),
     _toml.Key("latency_ms", _toml.NUMBER, "ms from output to input, 0-10000"),
     _toml.Key("loop_gain", _toml.NUMBERS, "per DAC channel, input over output amplitude, > 0 and <= 1000"),
-    _toml.Key("corner_hz", _toml.NUMBER, "Hz, the measured corner, > 0 and <= 1000; the stage's corner_hz "
+    _toml.Key("corner_hz", _toml.NUMBER, "Hz, the measured corner, 0.01 to 1000; the stage's corner_hz "
                                          "must equal it"),
     _toml.Key("corner_uncertainty", _toml.NUMBER, "fraction, 0-0.9; at most the stage's corner_tolerance"),
     _toml.Key("noise_floor_dbfs", _toml.NUMBER, "dBFS, -300-0"),
