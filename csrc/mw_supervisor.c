@@ -119,9 +119,9 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
     const int K = s->k;
     const double L = s->limit, rail = ch->rail, g = ch->gain, inv_g = 1.0 / ch->gain;
     /* |x| is bounded by the rail and by L (a card that is in fact DC-coupled
-     * passes the drive itself); against L it is compared as |x| * L / swing */
+     * passes the drive itself) */
     const double swing = rail < L ? rail : L;
-    const double soft_L = MW_SUP_SOFT * L, soft_rail = L / swing;
+    const double soft_L = MW_SUP_SOFT * L, soft_swing = MW_SUP_SOFT * swing;
     double x = ch->x, aim, lo, hi, b, r, pre, Lb;
     double q[MW_SUP_K];
     int64_t i;
@@ -176,14 +176,15 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             /* closer than `soft` to a bound, between samples too: the
              * session must lower its level (the gain of the units to come),
              * before the clamp has to */
-            r = fabs(x) * soft_rail;
+            r = fabs(x);
             for (k = 0; k < K; k++) {
                 b = fabs(x - q[k]);
                 r = b > r ? b : r;
                 b = fabs(s->c[k] * x + s->d[k] * q[k]);
                 r = b > r ? b : r;
             }
-            s->tight += r + s->margin + s->pre_ring * pre > soft_L;
+            /* (the rail is the DAC's swing, not a current: no room for ringing) */
+            s->tight += r + s->margin + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
         }
         /* what the DAC is given, and so what the coupling really sees */
         buf[i] = (float)(x * g);

@@ -1050,6 +1050,24 @@ def test_a_level_pumped_with_the_polarity_ends_the_session_within_the_limit_betw
     assert float(np.abs(physics.reconstructed(dc)).max()) <= stage.max_ua
 
 
+@pytest.mark.parametrize("max_ua, headroom", [(1000, 0.9), (500, 0.4), (500, 1.0)])
+def test_a_steady_level_at_the_top_through_an_ac_stage_is_never_stopped_whatever_its_swing(max_ua, headroom):
+    """The soft bound keeps room for what the current rings between samples,
+    but the DAC's swing is not a current: with a rail below the limit (a
+    review: max_ua 1000 at headroom 0.9) a steady session at its highest
+    level was ended by the soft bound when the room was added to the rail's
+    measure too.  At a steady level up to max_level nothing is clamped and
+    nothing stops."""
+    stage = Stage(coupling="ac", corner_hz=5.0, channel_map=(0,), max_ua=max_ua, headroom=headroom)
+    session = Session("s", (Step("jaw", mw.Biphasic(freq_hz=100, amp_ua=200 * headroom, phase_us=500), 3),),
+                      channels=1)
+    engine = session.engine(48_000, stage)
+    engine.set_level(engine.max_level)
+    engine.render(engine.state["total"] + 48_000)
+    sup = engine.supervision
+    assert not sup["stopped"] and sup["tight"] == 0 and sup["clamped"] == 0, sup
+
+
 def _sparse_train(kind, width, spare, pattern, rate=48_000):
     """Pulses of phases ``width`` samples long, ``spare`` samples of silence
     between them, at 40 uA: the shape a rewind's or a cut's jump rings most
