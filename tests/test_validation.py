@@ -727,3 +727,17 @@ def test_an_ac_corner_below_a_hundredth_of_a_hertz_is_refused_naming_it(corner_h
     with pytest.raises(ValueError, match=r"corner_hz=.* is not allowed: .*\[0\.01, 1000\] Hz"):
         mw.stage.Calibration(corner_hz=corner_hz)
     assert Stage(coupling="ac", corner_hz=0.01, corner_tolerance=0.9).max_bleed_s < 15 * 60
+
+
+@pytest.mark.parametrize("make", [
+    lambda v: mw.Biphasic(freq_hz=v, amp_ua=100, phase_us=100),
+    lambda v: Stage().plan(v, 48_000),
+    lambda v: mw.Biphasic(freq_hz=10, amp_ua=100, phase_us=100).render(v),
+    lambda v: Stage(max_ua=v),
+], ids=["number", "count", "render", "stage"])
+def test_an_int_too_long_to_print_is_refused_naming_its_parameter(make):
+    """An int of 5000 digits: Python refuses to print it (over 4300 digits),
+    so a message quoting it raised that instead (a review); the message
+    names the parameter and shows the int by its size."""
+    with pytest.raises(ValueError, match=r"^\w+=<an int of \d+ bits> is (not allowed|out of range)"):
+        make(10 ** 5000)

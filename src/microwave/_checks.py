@@ -34,6 +34,14 @@ MIN_RATE, MAX_RATE = 1_000, 768_000
 MAX_SPEC_UA = 1000.0
 
 
+def shown(value) -> str:
+    """``repr(value)`` for a message; an int too long for Python to print
+    (over 4300 digits: ``repr`` itself raises) is shown by its size."""
+    if isinstance(value, int) and value.bit_length() > 14_000:
+        return f"<an int of {value.bit_length()} bits>"
+    return repr(value)
+
+
 def _is_real(value) -> bool:
     """A real number that is not a bool (Python's or numpy's)."""
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))
@@ -46,11 +54,11 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
     number at all, ValueError when it is one that is not allowed."""
     allowed = _range(lo, hi, lo_open, hi_open, unit)
     if not _is_real(value):
-        raise TypeError(f"{name}={value!r} must be a real number{allowed}, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be a real number{allowed}, not {type(value).__name__}")
     try:
         v = float(value)
     except OverflowError:      # an int or Fraction beyond any float
-        raise ValueError(f"{name}={value!r} is not allowed: too large for a float; it must be a "
+        raise ValueError(f"{name}={shown(value)} is not allowed: too large for a float; it must be a "
                          f"finite number{allowed}") from None
     bad = not math.isfinite(v)
     if lo is not None and (v < lo or (lo_open and v == lo)):
@@ -58,7 +66,7 @@ def number(name: str, value, lo: float | None = None, hi: float | None = None, *
     if hi is not None and (v > hi or (hi_open and v == hi)):
         bad = True
     if bad:
-        raise ValueError(f"{name}={value!r} is not allowed: it must be a finite number{allowed}")
+        raise ValueError(f"{name}={shown(value)} is not allowed: it must be a finite number{allowed}")
     return v + 0.0        # -0.0 is 0.0: equal values compile to the same bits
 
 
@@ -74,47 +82,47 @@ def integer(name: str, value, lo: int | None = None, hi: int | None = None) -> i
     as its integer; a fraction (``2.5``), NaN or an infinity is a ValueError."""
     allowed = _range(lo, hi, False, False, "")
     if not _is_real(value):
-        raise TypeError(f"{name}={value!r} must be an integer{allowed}, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be an integer{allowed}, not {type(value).__name__}")
     if not isinstance(value, Integral):
         try:
             f = float(value)
         except OverflowError:
             f = math.inf
         if not f.is_integer():
-            raise ValueError(f"{name}={value!r} is not allowed: it must be a whole number{allowed}")
+            raise ValueError(f"{name}={shown(value)} is not allowed: it must be a whole number{allowed}")
         value = f
     value = int(value)
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         if hi is not None and value > hi and not _told(hi):
-            raise ValueError(f"{name}={value!r} is out of range: too large; it must be an integer{allowed} "
+            raise ValueError(f"{name}={shown(value)} is out of range: too large; it must be an integer{allowed} "
                              f"and at most {hi}")
-        raise ValueError(f"{name}={value!r} is out of range: it must be an integer{allowed}")
+        raise ValueError(f"{name}={shown(value)} is out of range: it must be an integer{allowed}")
     return value
 
 
 def flag(name: str, value) -> bool:
     """``value`` as a bool: True or False (numpy's bools too), nothing else."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}={value!r} must be True or False, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be True or False, not {type(value).__name__}")
     return bool(value)
 
 
 def text(name: str, value, *, empty: bool = True) -> str:
     """``value``, a str (non-blank unless ``empty``)."""
     if not isinstance(value, str):
-        raise TypeError(f"{name}={value!r} must be a str, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be a str, not {type(value).__name__}")
     if not empty and not value.strip():
-        raise ValueError(f"{name}={value!r} is not allowed: it must be a non-empty name")
+        raise ValueError(f"{name}={shown(value)} is not allowed: it must be a non-empty name")
     return value
 
 
 def path(name: str, value) -> Path:
     """``value`` as a Path: a str or an os.PathLike (not bytes)."""
     if not isinstance(value, (str, os.PathLike)) or isinstance(value, bytes):
-        raise TypeError(f"{name}={value!r} must be a file path (str or pathlib.Path), not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be a file path (str or pathlib.Path), not {type(value).__name__}")
     p = Path(value)
     if str(p) == ".":           # "" and "." name no file
-        raise ValueError(f"{name}={value!r} is not allowed: give a file name")
+        raise ValueError(f"{name}={shown(value)} is not allowed: give a file name")
     return p
 
 
@@ -123,7 +131,7 @@ def instance(name: str, value, types, what: str, *, none: bool = False):
     else a TypeError saying it must be ``what``."""
     if (none and value is None) or isinstance(value, types):
         return value
-    raise TypeError(f"{name}={value!r} must be {what}{' or None' if none else ''}, not {type(value).__name__}")
+    raise TypeError(f"{name}={shown(value)} must be {what}{' or None' if none else ''}, not {type(value).__name__}")
 
 
 def sequence(name: str, value, what: str, max_len: int | None = None) -> tuple:
@@ -132,11 +140,11 @@ def sequence(name: str, value, what: str, max_len: int | None = None) -> tuple:
     counted without reading more than that from an endless iterator."""
     if (isinstance(value, (str, bytes, Mapping, Set)) or not hasattr(value, "__iter__")
             or (isinstance(value, np.ndarray) and value.ndim != 1)):
-        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be a list or tuple of {what}, not {type(value).__name__}")
     try:
         items = tuple(value if max_len is None else itertools.islice(value, max_len + 1))
     except TypeError:
-        raise TypeError(f"{name}={value!r} must be a list or tuple of {what}") from None
+        raise TypeError(f"{name}={shown(value)} must be a list or tuple of {what}") from None
     if max_len is not None and len(items) > max_len:
         raise ValueError(f"{name} has more than {max_len} items: at most {max_len} {what} are allowed")
     return items
@@ -152,9 +160,9 @@ def choice(name: str, value, allowed):
     another type is a TypeError, another str a ValueError."""
     listed = ", ".join(map(repr, allowed))
     if not isinstance(value, str):
-        raise TypeError(f"{name}={value!r} must be a str, one of {listed}; not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be a str, one of {listed}; not {type(value).__name__}")
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {listed}")
+        raise ValueError(f"{name}={shown(value)} is not allowed: choose one of {listed}")
     return value
 
 
@@ -172,9 +180,9 @@ def keyed(name: str, value, table: dict, allowed: str):
             f = math.inf
         key = int(f) if f.is_integer() else None
     else:
-        raise TypeError(f"{name}={value!r} must be {allowed}, not {type(value).__name__}")
+        raise TypeError(f"{name}={shown(value)} must be {allowed}, not {type(value).__name__}")
     if key not in table:
-        raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
+        raise ValueError(f"{name}={shown(value)} is not allowed: use {allowed}")
     return table[key]
 
 
