@@ -165,8 +165,8 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         if (s->step < s->n_steps && s->pos < s->step_end[s->step] && s->pos + m > s->step_end[s->step])
             m = s->step_end[s->step] - s->pos;
         want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
-        if (s->holding && !(s->draining ? stage_drained(&s->stage) : stage_settled(&s->stage)))
-            want = 0.0;    /* paused: what the coupling stores is bled before anything resumes */
+        if (s->holding && !stage_drained(&s->stage))
+            want = 0.0;    /* held: what the coupling stores is bled, and flows, before anything plays again */
         if (want > s->max_level)
             want = s->max_level;
         if (want < 0.0)
@@ -234,7 +234,6 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
             continue;
         }
         s->holding = 0;
-        s->draining = 0;
         /* an AC stage's chunks end where the session's position is a
          * multiple of MW_SUP_CHUNK (and where the caller's block ends):
          * the supervisor decides there, whatever the blocks */

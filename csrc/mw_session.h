@@ -102,7 +102,6 @@ typedef struct mw_session {
     int64_t held;              /* frames since the hold began (an AC stage's hold ends where it is a
                                 * multiple of MW_SUP_CHUNK, whatever the blocks) */
     int64_t owed;              /* frames of silence to play before anything else (a rewind's) */
-    int draining;              /* a hold lasts until the coupling is drained, not only settled (a cut's) */
 } mw_session;
 
 /* Write the next `frames` interleaved DAC frames. */

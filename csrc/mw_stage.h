@@ -35,8 +35,9 @@ typedef struct mw_stage {
 /* Nothing is stored in a coupling: the DAC may stop now. */
 int stage_settled(const mw_stage *s);
 
-/* Settled, and each coupling stores no more than a bleed leaves
- * (mw_sup_drained): what a cut stores has flowed. */
+/* Settled, and each coupling stores no more than MW_SUP_RESTART of its
+ * bound (mw_sup_drained): what a bleed leaves, or a cut stores, has flowed,
+ * and a session may play (again) as at its first start. */
 int stage_drained(const mw_stage *s);
 
 /* The drive steps to zero, as when the stream dies (a rewind from mid-play

@@ -66,16 +66,12 @@ int mw_sup_settled(const mw_sup_ch* ch)
 
 int mw_sup_drained(const mw_sup* s, const mw_sup_ch* ch)
 {
-    /* what a bleed leaves when the drive reaches zero: bleed_fraction * L
-     * (s->bleed / cmin) at most, at every corner */
-    double cmin = 1.0;
+    const double most = MW_SUP_RESTART * (ch->rail < s->limit ? ch->rail : s->limit);
     int k;
     if (ch->x != 0.0)
         return 0;
-    for (k = 0; k < s->k; k++)
-        cmin = s->c[k] < cmin ? s->c[k] : cmin;
     for (k = 0; k < s->k; k++) {
-        if (fabs(ch->q[k]) * cmin > s->bleed)
+        if (fabs(ch->q[k]) > most)
             return 0;
     }
     return 1;
@@ -94,16 +90,26 @@ static void note(mw_sup* s, double a, double bound, int what, int k, double* wor
     }
 }
 
-static void measure(mw_sup* s, const double* q, double rail, int channel, double x, int64_t at)
+/* The worst ratio at one sample, played through or played on after a hold
+ * at any sample before (see the header): lo, hi and gap are the channel's. */
+static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, int channel, double x, int64_t at)
 {
     int k, what = -1, corner = -1;
-    double worst = 0.0;
-    note(s, fabs(x), rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
-    /* the drive itself: what flows if the card is in fact DC-coupled */
-    note(s, fabs(x), s->limit, MW_SUP_DRIVE, -1, &worst, &what, &corner);
+    double worst = 0.0, a, b;
+    /* the drive itself (what flows if the card is in fact DC-coupled), and
+     * against the DAC's swing: less q_nom(p) after a hold at p */
+    a = fabs(x - ch->lo);
+    b = fabs(x - ch->hi);
+    a = a > b ? a : b;
+    note(s, a, ch->rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
+    note(s, a, s->limit, MW_SUP_DRIVE, -1, &worst, &what, &corner);
     for (k = 0; k < s->k; k++) {
-        note(s, fabs(x - q[k]), s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
-        note(s, fabs(s->c[k] * x + s->d[k] * q[k]), s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
+        note(s, fabs(x - q[k]) + ch->gap[k], s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
+        a = s->c[k] * x + s->d[k] * q[k];
+        b = fabs(a - ch->lo);
+        a = fabs(a - ch->hi);
+        a = a > b ? a : b;
+        note(s, a + s->d[k] * ch->gap[k], s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
     }
     if (worst > s->worst) {
         s->worst = worst;
@@ -111,6 +117,21 @@ static void measure(mw_sup* s, const double* q, double rail, int channel, double
         s->worst_what = what;
         s->worst_corner = corner;
         s->worst_channel = channel;
+    }
+}
+
+/* measure: sample p may be where a hold starts (see the header) */
+static void held_here(const mw_sup* s, mw_sup_ch* ch, const double* q)
+{
+    const double qn = q[s->nominal];
+    double g;
+    int k;
+    ch->lo = qn < ch->lo ? qn : ch->lo;
+    ch->hi = qn > ch->hi ? qn : ch->hi;
+    for (k = 0; k < s->k; k++) {
+        g = fabs(q[k] - qn);
+        ch->gap[k] *= s->d[k];
+        ch->gap[k] = g > ch->gap[k] ? g : ch->gap[k];
     }
 }
 
@@ -137,8 +158,15 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             aim = (double)buf[i] + q[s->nominal];
         }
         if (s->measure) {
-            measure(s, q, rail, channel, aim, t0 + i);
-            b = bleed ? fabs(aim) : fabs(q[s->nominal]);
+            held_here(s, ch, q);
+            measure(s, ch, q, channel, aim, t0 + i);
+            if (bleed) {
+                b = fabs(aim);
+            } else {        /* the pre-emphasis, played on after a hold too */
+                b = fabs(q[s->nominal] - ch->lo);
+                pre = fabs(q[s->nominal] - ch->hi);
+                b = b > pre ? b : pre;
+            }
             s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
             x = aim;
         } else {

@@ -63,6 +63,21 @@
  * effect (it is decided at chunk ends; a fast corner charges within one),
  * but never less than the stored charge |q_k| itself, so that x = 0 stays
  * in the interval.
+ *
+ * A hold (a pause, a level of zero) bleeds the coupling, and the session
+ * plays on from the sample p where its programs stopped with nothing
+ * stored (mw_sup_drained).  The pre-emphasis then starts again from none:
+ * against the same session played through, the drive and the nominal
+ * corner's charge are less by q_nom(p) for good, and corner k's current
+ * differs by (q_k(p) - q_nom(p)) d_k^(t - p), decaying.  A session of long
+ * runs of one polarity swings its stored charge over a wide range; played
+ * on from none at the wrong end of that range, it swung past it (a
+ * property test: clamped after a pause at the session's highest level).
+ * So the measure takes every sample as one a hold may start at: the drive
+ * against q_nom's least and most so far (lo, hi: |x - lo|, |x - hi|), each
+ * corner's current plus the largest decayed difference (gap), the stored
+ * charge likewise, and the pre-emphasis against lo and hi -- the worst of
+ * playing through and of playing on after a hold anywhere before.
  */
 #ifndef MW_SUPERVISOR_H
 #define MW_SUPERVISOR_H
@@ -73,6 +88,7 @@
 #define MW_SUP_MIN_K 7      /* corners modelled at least, with a tolerance */
 #define MW_SUP_STEP 1.15    /* neighbouring corners at most this ratio apart */
 #define MW_SUP_SOFT 0.97    /* a drive this close to a bound ends the session */
+#define MW_SUP_RESTART 0.004 /* a hold ends when each corner stores at most this of min(L, rail) */
 
 enum {                      /* what a measured ratio is a ratio of */
     MW_SUP_CURRENT = 0,     /* the current that flows, to L */
@@ -112,6 +128,9 @@ typedef struct {                    /* one program channel's coupling */
     double q[MW_SUP_K];             /* stored charge per corner, uA-equivalent */
     double rail;                    /* |x| bound, uA-equivalent */
     double gain;                    /* DAC units per uA-equivalent */
+    /* measure: what a hold at any sample so far would change (see mw_sup_run) */
+    double lo, hi;                  /* the least and the most q[nominal] so far (0, the start, among them) */
+    double gap[MW_SUP_K];           /* max over samples p so far of |q_k(p) - q_nominal(p)| d_k^(now - p) */
 } mw_sup_ch;
 
 /* Corners f_k from corner_hz * (1 - tolerance) to corner_hz * (1 + tolerance),
@@ -127,9 +146,19 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
 /* The drive is zero: closing the stream now changes nothing. */
 int mw_sup_settled(const mw_sup_ch* ch);
 
-/* Settled, and what the coupling stores is no more than a bleed leaves
- * (bleed_fraction of the limit at every corner): a session may start again
- * as it would after a bleed (after a cut of the drive, which stores it). */
+/* Settled, and what the coupling stores is at most MW_SUP_RESTART of
+ * min(L, rail) at every corner: a session may start (again) from here.
+ * Played on from a stored charge q0, the pre-emphasis keeps it (the drive
+ * carries q0 for good, as the capacitor's voltage) and every measure of
+ * the soft bound moves by at most (2 + pre_ring) |q0| -- the current
+ * |x - q_k| by q0 less what corner k stores of it, the drive and the
+ * stored charge by |q0|, the pre-emphasis's ring by pre_ring |q0|; a
+ * bleed leaves up to bleed_fraction of L, which at a session's highest
+ * level ended it (a review: after a rewind mid-pulse, through 1, 5 and
+ * 50 Hz corners).  Stage.assess keeps that room below MW_SUP_SOFT, so a
+ * session played on after a hold is no closer to its bounds than at its
+ * first start.  Until then the drive stays at zero and the charge flows
+ * out on its own, decaying with each corner's time constant. */
 int mw_sup_drained(const mw_sup* s, const mw_sup_ch* ch);
 
 

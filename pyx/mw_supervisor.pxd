@@ -11,6 +11,7 @@ cdef extern from "mw_supervisor.h" nogil:
         MW_SUP_DRIVE
 
     const double MW_SUP_SOFT
+    const double MW_SUP_RESTART
 
     ctypedef struct mw_sup:
         int k

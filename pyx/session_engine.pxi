@@ -23,7 +23,7 @@ from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled, stage_drained, stage_cut
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_session cimport MW_REWIND_SILENCE
-from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT
+from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT, MW_SUP_RESTART
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
 from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_finish, rec_pop, MW_REC_FLUSH_S
 from mw_port cimport mw_aligned_alloc, mw_aligned_free
@@ -65,6 +65,10 @@ cdef int _check_record_layout() except -1:
 _check_record_layout()
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT = MW_SUP_SOFT
+#: after a hold (a pause, a rewind, a level of zero) an AC session plays
+#: again once the charge its coupling stores is at most this fraction of the
+#: limit (or of the DAC's swing, when that is less) at every corner
+SUPERVISOR_RESTART = MW_SUP_RESTART
 
 
 cdef class SessionEngine:
@@ -260,7 +264,8 @@ cdef class SessionEngine:
         to that ringing (770 uA between the samples of a 500 uA stage,
         with 1-sample phases).  Through an AC coupling the stored charge
         then flows as after an abrupt end, and the engine bleeds it before
-        the session starts again (a hold that lasts at least as long).
+        the session starts again (a hold that lasts until the charge left is
+        at most :data:`SUPERVISOR_RESTART` of the limit).
         Before anything has played, a rewind costs nothing."""
         self._enter("rewind")
         self._rewind()
@@ -271,7 +276,6 @@ cdef class SessionEngine:
             self.s.owed = MW_REWIND_SILENCE      # (kept by a rewind before it is played)
             if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)
                 stage_cut(&self.s.stage)         # (holding the drive where the pulse was would ring)
-                self.s.draining = 1              # (and the charge it stores flows before a restart)
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
         sess_enter_step(&self.s, 0)
         self.s.step = 0
@@ -279,10 +283,10 @@ cdef class SessionEngine:
         self.s.quiet = 0
         self.s.finished = 0
         self.s.holding = 0
-        if not (stage_drained(&self.s.stage) if self.s.draining else stage_settled(&self.s.stage)):
+        if not stage_drained(&self.s.stage):
             # the coupling is physical: what it stores outlives a rewind.  The
-            # session starts again from silence once it has been bled (after a
-            # cut: once what the cut stored has flowed)
+            # session starts again from silence once it has been bled and has
+            # flowed (after a cut, at once)
             self.s.level = 0.0
             self.s.holding = 1
             self.s.held = 0

@@ -19,7 +19,7 @@ import physics
 from forced import forced
 from microwave import modes
 from microwave._core import Generator
-from microwave._core import REWIND_SILENCE, SessionEngine
+from microwave._core import REWIND_SILENCE, SUPERVISOR_RESTART, SessionEngine
 from microwave import _reconstruct
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
 from microwave.stage import BLEED_FRACTION, Stage
@@ -826,8 +826,8 @@ def test_the_supervisors_stop_and_a_hold_come_at_the_same_sample_whatever_the_bl
     other, sup_other = _played_in_blocks(blocks, level_follows, actions)
     if level_follows and not actions:
         assert sup_one["stopped"]        # (the case is one the supervisor ends)
-    if not level_follows and not actions:
-        assert not sup_one["stopped"]    # a steady level the check allows is never stopped
+    if not level_follows:                # a steady level the check allows is never stopped, played on
+        assert (sup_one["stopped"], sup_one["tight"], sup_one["clamped"]) == (False, 0, 0)   # after a hold too
     assert (sup_one["stopped"], sup_one["tight"], sup_one["clamped"]) == \
         (sup_other["stopped"], sup_other["tight"], sup_other["clamped"])
     np.testing.assert_array_equal(one, other)
@@ -1177,6 +1177,86 @@ def test_a_second_rewind_finds_the_coupling_drained(first_ms):
     for corner in physics.corners(stage, 9):
         flows = physics.reconstructed(physics.current_ua(dac, stage, 0, corner, rate=rate))
         assert np.abs(flows).max() <= 500 * (1 + 2e-3), corner
+
+
+def _hold_spec(kind, run, phase_us):
+    """A train at 100 uA whose period is 2 ms: a monophasic one alternating
+    in runs of ``run`` pulses (the charge its coupling stores swings with
+    them), or a biphasic one."""
+    if kind == "biphasic":
+        return mw.Biphasic(period_us=2000, amp_ua=100, phase_us=phase_us / 2, pattern=f"{run}+ {run}-")
+    return mw.Monophasic(period_us=2000, amp_ua=100, phase_us=phase_us, pattern=f"{run}+ {run}-")
+
+
+@settings(max_examples=30, deadline=None)
+@given(corner_hz=st.sampled_from([1.0, 5.0, 50.0, 200.0]), tolerance=st.sampled_from([0.0, 0.3, 0.6]),
+       rate=st.sampled_from([8_000, 48_000]), kind=st.sampled_from(["monophasic", "biphasic"]),
+       run=st.sampled_from([1, 5, 12]), phase_us=st.sampled_from([250.0, 500.0, 900.0]),
+       first_s=st.floats(0.01, 0.9), hold=st.sampled_from(["rewind", "pause", "zero"]),
+       held_s=st.floats(0.0, 0.2))
+@example(corner_hz=5.0, tolerance=0.3, rate=48_000, kind="monophasic", run=5, phase_us=500.0, first_s=0.5137,
+         hold="rewind", held_s=0.0)      # a review: stopped 512 frames after the restart
+@example(corner_hz=50.0, tolerance=0.3, rate=48_000, kind="monophasic", run=5, phase_us=500.0, first_s=0.2021,
+         hold="rewind", held_s=0.0)
+def test_a_session_played_on_after_a_hold_starts_from_a_drained_coupling_and_is_never_stopped(
+        corner_hz, tolerance, rate, kind, run, phase_us, first_s, hold, held_s):
+    """After a hold (a rewind mid-pulse, a pause, a level of zero) an AC
+    session plays on only once what its coupling stores has flowed to
+    SUPERVISOR_RESTART of the limit: the pre-emphasis would keep any charge
+    left for good (the drive carries it), and the fifth of the limit a
+    bleed leaves ended a session at its highest level (a review: a rewind
+    at 5 Hz +-30 %, the soft bound tripped 512 frames after the restart,
+    and at 1 and 50 Hz).  At the session's highest level, played on after
+    the hold, nothing is clamped and nothing stops; the charge at the
+    restart is measured from the DAC samples through an independent model
+    of the coupling, at the declared corner and the ends of its tolerance
+    (corners the supervisor models); and the current stays within max_ua
+    between samples, also through a card in fact DC-coupled."""
+    stage = Stage(coupling="ac", corner_hz=corner_hz, corner_tolerance=tolerance, channel_map=(0,), max_ua=500)
+    session = Session("s", (Step("jaw", _hold_spec(kind, run, phase_us), 60),), channels=1,
+                      soft_start_s=0, soft_stop_s=0)
+    try:
+        engine = session.engine(rate, stage, ramp_s=1e-3)
+    except ValueError:                            # (the charge a run stores is more than the stage allows)
+        assume(False)
+    top = engine.max_level
+    engine.set_level(top)
+    parts = [engine.render(max(1, int(first_s * rate)))]
+    held_at = len(parts[0])
+
+    def silent_since_hold():
+        dac = np.concatenate(parts)[held_at:, 0]
+        return int(np.flatnonzero(dac == 0)[0]) if np.any(dac == 0) else None
+    if hold == "rewind":
+        engine.rewind()
+    else:
+        engine.pause() if hold == "pause" else engine.set_level(0.0)
+        while silent_since_hold() is None and len(parts) < 400:    # the level's fall, then the bleed
+            parts.append(engine.render(rate // 100))
+        parts.append(engine.render(int(held_s * rate) + 1))
+        engine.pause(False) if hold == "pause" else engine.set_level(top)
+    for _ in range(400):                          # the bleed, the charge flowing, and on
+        parts.append(engine.render(rate // 20))
+        dac = np.concatenate(parts)[:, 0]
+        quiet = silent_since_hold()
+        if quiet is not None and np.any(dac[held_at + quiet:] != 0) and len(dac) - held_at - quiet > rate // 2:
+            break
+    sup = engine.supervision
+    assert (sup["stopped"], sup["tight"], sup["clamped"]) == (False, 0, 0), sup
+    dac = np.concatenate(parts)
+    silent = held_at + int(np.flatnonzero(dac[held_at:, 0] == 0)[0])
+    restart = silent + int(np.flatnonzero(dac[silent:, 0] != 0)[0])   # the first sample played on
+    drive = physics.current_ua(dac, dataclasses.replace(stage, coupling="dc"), 0, None, rate)
+    for f in (corner_hz * (1 - tolerance), corner_hz, corner_hz * (1 + tolerance)):
+        flows = physics.current_ua(dac, stage, 0, f, rate)
+        # y = x - q at the sample before, and the charge decays by d over it
+        stored = abs(float(drive[restart - 1] - flows[restart - 1])) * math.exp(-2 * math.pi * f / rate)
+        assert stored <= SUPERVISOR_RESTART * stage.limit_ua * (1 + 1e-3) + 1e-3, (f, stored, restart - silent)
+    window = slice(max(0, held_at - rate // 20), len(dac))
+    for f in physics.corners(stage, 9):
+        flows = physics.reconstructed(physics.current_ua(dac, stage, 0, f, rate)[window])
+        assert float(np.abs(flows).max()) <= stage.max_ua, f
+    assert float(np.abs(physics.reconstructed(drive[window])).max()) <= stage.max_ua
 
 
 def test_a_train_of_two_sample_phases_delivers_sqrt2_of_its_samples_and_is_held_to_the_maximum():

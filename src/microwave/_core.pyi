@@ -29,6 +29,12 @@ REWIND_SILENCE: int
 
 #: an AC supervisor ends the session when the drive comes this close to a bound
 SUPERVISOR_SOFT: float
+
+#: after a hold (a pause, a rewind, a level of zero) an AC session plays again once
+#: the charge its coupling stores is at most this fraction of the limit (or of the
+#: DAC's swing, when that is less) at every corner
+SUPERVISOR_RESTART: float
+
 #: one entry of the delivered record (csrc/mw_record.h): what flowed during
 #: about RECORD_FLUSH_S of one step, per program channel
 RECORD_DTYPE: np.dtype[np.void]

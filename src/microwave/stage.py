@@ -48,7 +48,11 @@ push more than the limit).  Two consequences a user sees:
   refused: through a first-order coupling the DC gain is zero, so all the
   net charge the drive pushes through the capacitor flows back when the DAC
   returns to zero.  Stopping bleeds that charge by a ramp of the drive, at
-  most :data:`BLEED_FRACTION` of the limit, before the stream closes.
+  most :data:`BLEED_FRACTION` of the limit, before the stream closes; after
+  a pause (or a rewind, or a level of zero) the session plays again once the
+  charge left has flowed to 0.4 % of the limit
+  (``microwave._core.SUPERVISOR_RESTART``), about four of the slowest
+  corner's time constants more.
 
 Load one from TOML with :meth:`Stage.from_toml`.
 """
@@ -63,7 +67,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import _checks, _toml
-from ._core import SUPERVISOR_SOFT
+from ._core import SUPERVISOR_RESTART, SUPERVISOR_SOFT
 from .plans import StagePlan
 
 if TYPE_CHECKING:
@@ -693,7 +697,10 @@ class Stage:
         its soft starts and stops, the coupling's state carried from step to
         step, for corners across the tolerance (at most 15 % apart): the
         current that flows, the charge the coupling stores (what an abrupt
-        stop would release) and the drive against the DAC's swing.  All
+        stop would release) and the drive against the DAC's swing, played
+        through and played on after a pause at any sample before (a pause
+        bleeds the coupling, and the pre-emphasis then starts again from
+        nothing stored, which shifts the drive by what was stored there).  All
         three scale with the level, so the worst ratio to its bound gives
         the highest level at which the limit holds.  (The net dose scales
         with the level too: the level stays within the session's
@@ -758,9 +765,14 @@ class Stage:
         sampled = max(sup["peak_current_ua"], sup["peak_stored_ua"], sup["peak_drive_ua"])
         worst = (sampled + between) * self.load_spread
         # the supervisor's soft bound stays free at a steady level (it is for
-        # what the check cannot see), less a hair: the samples are float32
+        # what the check cannot see), less a hair: the samples are float32.
+        # And played on after a hold, from what the coupling may still store
+        # (SUPERVISOR_RESTART of the limit, kept by the pre-emphasis), each
+        # of its measures moves by at most (2 + pre_ring) times that
+        # (csrc/mw_supervisor.h, mw_sup_drained): the room for it is kept too
         ratio = max(sup["worst"], (sampled + between) / self.limit_ua)
-        top_ac = SUPERVISOR_SOFT * (1.0 - 1e-5) / ratio if ratio > 0 else top
+        free = SUPERVISOR_SOFT - (2.0 + self._pre_ring()) * SUPERVISOR_RESTART
+        top_ac = free * (1.0 - 1e-5) / ratio if ratio > 0 else top
         return min(top, top_ac), worst
 
     def plan(self, n_program_channels: int, rate: int) -> StagePlan:
@@ -840,7 +852,8 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
                + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
     return (f"session {session.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
             f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
-            f"{step.label or 'custom'}), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
+            f"{step.label or 'custom'}), played through or played on after a pause before it (a pause bleeds "
+            f"the coupling), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
             f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
             f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
 
