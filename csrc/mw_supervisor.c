@@ -45,7 +45,7 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
             cmin = s->c[k];
     }
     s->limit = limit_ua;
-    s->margin = 0.0;
+    s->between_ua = 0.0;
     s->pre_ring = 0.0;
     /* while bleeding, a drive falling by `bleed` a sample makes a current of
      * at most bleed / (1 - d) <= bleed_fraction * L through every corner */
@@ -175,7 +175,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
              * below what x = 0 needs (the stored charge), so that the
              * interval stays non-empty */
             pre = bleed ? fabs(x) : fabs(q[s->nominal]);
-            Lb = L - s->margin - s->pre_ring * pre;
+            Lb = L - s->between_ua - s->pre_ring * pre;
             for (k = 0; k < K; k++)
                 Lb = fabs(q[k]) > Lb ? fabs(q[k]) : Lb;
             Lb = Lb < L ? Lb : L;
@@ -212,7 +212,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 r = b > r ? b : r;
             }
             /* (the rail is the DAC's swing, not a current: no room for ringing) */
-            s->tight += r + s->margin + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
+            s->tight += r + s->between_ua + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
         }
         /* what the DAC is given, and so what the coupling really sees */
         buf[i] = (float)(x * g);

@@ -49,7 +49,7 @@
  *
  * The bounds above are on the samples.  Between them a band-limited DAC
  * carries the drive's edges further: the specs' own pulses by at most
- * `margin` (their ringing at the highest level, Stage._between) and a cut
+ * `between_ua` (their ringing at the highest level, Stage._between) and a cut
  * of the pre-emphasis by `pre_ring` of it (the sampled step's overshoot).
  * The soft bound counts both, sample by sample, so that a level moved with
  * the waveform -- raised on one polarity, lowered on the other, pumping
@@ -58,7 +58,7 @@
  * between samples while the samples stayed at 440, when the soft bound
  * looked at the samples alone).  At a steady level up to the session's
  * maximum it still never counts: Stage.assess sets that maximum with the
- * same terms.  The clamp keeps the same room, L - margin - pre_ring |q|
+ * same terms.  The clamp keeps the same room, L - between_ua - pre_ring |q|
  * in place of L, for the samples played while the soft bound's stop takes
  * effect (it is decided at chunk ends; a fast corner charges within one),
  * but never less than the stored charge |q_k| itself, so that x = 0 stays
@@ -107,7 +107,7 @@ typedef struct {
     double limit;                   /* L: the current bound, uA-equivalent */
     double bleed;                   /* drive change per sample while bleeding */
     int measure;                    /* 1: clamp nothing, record the worst ratio */
-    double margin;                  /* the soft bound's room for what the specs' own current rings past
+    double between_ua;              /* the soft bound's room for what the specs' own current rings past
                                      * the samples at the highest level, uA (0: a held DAC; measure) */
     double pre_ring;                /* ... and for what a cut of the pre-emphasis rings, a fraction of it */
     /* what happened */

@@ -14,6 +14,7 @@ from cpython.buffer cimport PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS
 from cpython.exc cimport PyErr_Clear
 from cpython.pycapsule cimport PyCapsule_New
 import numpy as np
+from microwave import _checks
 
 from mw_limits cimport (MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_MAX_CH, MW_SHAPE_HOLD, MW_SHAPE_LINEAR,
                         MW_SHAPE_COSINE, MW_SHAPE_EXP, MW_POL_REST, MW_POL_POS, MW_POL_NEG, MW_POL_ALT,
@@ -98,10 +99,10 @@ cdef int64_t _count(str name, object value, int64_t lo, int64_t hi, str what) ex
     """``value`` as a whole number from ``lo`` to ``hi``, or an error naming
     ``name``, its value and what is allowed (``what``: what it counts)."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name}={value!r} must be a whole number of {what}, {lo} to {hi}")
+        raise TypeError(f"{name}={_checks.shown(value)} must be a whole number of {what}, {lo} to {hi}")
     v = value.__index__()
     if not lo <= v <= hi:
-        raise ValueError(f"{name}={v} is not allowed: a whole number of {what}, {lo} to {hi}")
+        raise ValueError(f"{name}={_checks.shown(v)} is not allowed: a whole number of {what}, {lo} to {hi}")
     return v
 
 

@@ -21,7 +21,7 @@ cdef extern from "mw_supervisor.h" nogil:
         double limit
         double bleed
         int measure
-        double margin
+        double between_ua
         double pre_ring
         uint64_t clamped
         uint64_t tight

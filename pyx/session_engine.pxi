@@ -83,8 +83,8 @@ cdef class SessionEngine:
     cdef int64_t unit_max      # the longest unit of any step, samples (fixed at construction)
     cdef int64_t end_len       # the longest a controlled end takes to reach silence (end_samples)
 
-    def __cinit__(self, list programs, step_samples, step_programs, stage, int64_t total_samples,
-                  double rate, double ramp_s=0.5, double max_level=1.0, ramp_min=None, unit_len=None,
+    def __cinit__(self, list programs, step_samples, step_programs, stage, total_samples,
+                  rate, ramp_s=0.5, max_level=1.0, ramp_min=None, unit_len=None,
                   step_gates=None):
         """``programs``: the session's distinct compiled programs
         (Generators, copied through their named capsules; each keeps what it owns).  ``step_programs``:
@@ -103,6 +103,12 @@ cdef class SessionEngine:
         cdef float* tile
         cdef bint ends = False
         from microwave.plans import StagePlan
+        # (built by microwave.sessions, which checks these with the session's
+        # own names; built directly, each is checked here, as a Generator's are)
+        rate = _checks.number("rate", rate, _checks.MIN_RATE, _checks.MAX_RATE, unit="Hz")
+        ramp_s = _checks.number("ramp_s", ramp_s, 0, 60, lo_open=True, unit="s")
+        max_level = _checks.number("max_level", max_level, 0)
+        total_samples = _count("total_samples", total_samples, 0, INT64_MAX, "samples")
         if not isinstance(stage, StagePlan):
             raise TypeError(f"stage={stage!r} must be a microwave.plans.StagePlan (Stage.plan), "
                             f"not {type(stage).__name__}")
@@ -217,7 +223,7 @@ cdef class SessionEngine:
             mw_sup_init(&st.sup, stage.corner_hz, stage.corner_tolerance, rate, stage.limit_ua,
                         stage.bleed_fraction)
             st.sup.measure = stage.measure
-            st.sup.margin = stage.between_ua
+            st.sup.between_ua = stage.between_ua
             st.sup.pre_ring = stage.pre_ring
             for c in range(n_ch):
                 st.ch[c].rail = stage.rail_ua[c]
@@ -339,16 +345,10 @@ cdef class SessionEngine:
     def set_level(self, level):
         """Ask for a new intensity multiplier (clipped to what the stage
         allows); the audio thread reaches it by a linear ramp of ramp_s."""
-        cdef double v
         try:
-            v = level
-        except OverflowError:        # an int beyond any float (its repr may be too long to print)
-            raise ValueError(f"level is not allowed: too large for a float; it must be finite and >= 0 "
-                             f"(at most {self.s.max_level:g} takes effect)") from None
-        if not isfinite(v) or v < 0.0:
-            raise ValueError(f"level={level!r} is not allowed: it must be finite and >= 0 "
-                             f"(at most {self.s.max_level:g} takes effect)")
-        self.s.target = v
+            self.s.target = _checks.number("level", level, 0)
+        except ValueError as e:
+            raise ValueError(f"{e} (at most {self.s.max_level:g} takes effect)") from None
 
     def stop_at(self, frame):
         """End the session at ``frame`` (session samples, pauses excluded):

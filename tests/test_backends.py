@@ -160,12 +160,18 @@ def test_a_wav_whose_samples_pass_what_riff_can_tell_is_written_as_rf64(tmp_path
      r"stage\.out_channels=9: more than FLAC holds \(at most 8 channels\)"),
     ("current", lambda p: file.write_current(p / "new" / "x.flac", np.zeros((10, 9))),
      r"current_ua has 9 channels: more than FLAC holds"),
+    # (libsndfile wrote a FLAC of no frames as an empty file, and it was reported written: a review)
+    ("no frames", lambda p: file.write_current(p / "new" / "x.flac", np.zeros(0)),
+     r"current_ua has shape \(0,\): no frames to write; give at least one"),
+    ("no frames wav", lambda p: file.write_current(p / "new" / "x.wav", np.zeros((0, 2))),
+     r"current_ua has shape \(0, 2\): no frames to write"),
 ])
-def test_a_flac_its_format_cannot_hold_is_refused_naming_why_and_nothing_is_left(tmp_path, what, call, match):
+def test_a_file_its_format_cannot_hold_is_refused_naming_why_and_nothing_is_left(tmp_path, what, call, match):
     """FLAC holds at most 655350 Hz and 8 channels: asked for more, the
     writers refuse before writing, naming the figure and WAV as the way
     out (libsndfile's message named the temporary file), and leave no
-    folder behind."""
+    folder behind.  An array of no frames is refused the same way, for
+    either format."""
     pytest.importorskip("soundfile")
     with pytest.raises(ValueError, match=match):
         call(tmp_path)

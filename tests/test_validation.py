@@ -711,9 +711,29 @@ def test_a_live_level_beyond_any_float_is_a_value_error_naming_level(level):
     for a float (a review: OverflowError, and for 5000 digits a repr that
     itself fails) is refused the same way, naming ``level``."""
     engine = builtin("lift").engine()
-    with pytest.raises(ValueError, match=r"^level.* is not allowed: .*finite and >= 0"):
+    with pytest.raises(ValueError, match=r"^level=.* is not allowed: .*finite number >= 0 \(at most [\d.]+ takes"):
         engine.set_level(level)
     assert engine.state["target"] == 1.0
+
+
+@pytest.mark.parametrize("name, value", [
+    ("rate", float("nan")), ("rate", -48_000.0), ("rate", 1e9), ("rate", 10 ** 5000),
+    ("ramp_s", float("nan")), ("ramp_s", 0.0), ("ramp_s", -1.0), ("ramp_s", float("inf")),
+    ("max_level", float("nan")), ("max_level", -1.0), ("max_level", float("inf")),
+    ("total_samples", -1), ("total_samples", 2 ** 63), ("total_samples", 10 ** 5000),
+], ids=lambda v: v if isinstance(v, str) else ("10**5000" if v == 10 ** 5000 else repr(v)))
+def test_a_session_engine_built_directly_refuses_a_bad_number_naming_it(name, value):
+    """SessionEngine is built by microwave.sessions, which checks its numbers;
+    built directly it took NaN, infinite or negative rates, ramps and top
+    levels (a NaN level never reaches its goal; a negative rate made a
+    ramp of no samples), and total_samples=2**63 was an OverflowError (a
+    review).  Each is refused, naming the parameter and what is allowed."""
+    from microwave._core import Generator, SessionEngine
+    plan = mw.Biphasic(freq_hz=10, amp_ua=100, phase_us=100).plan(48_000)
+    args = dict(total_samples=48_000, rate=48_000.0, ramp_s=0.5, max_level=1.0)
+    args[name] = value
+    with pytest.raises(ValueError, match=rf"^{name}=.* is not allowed"):
+        SessionEngine([Generator(plan)], [48_000], [[0]], Stage(channel_map=(0,)).plan(1, 48_000), **args)
 
 
 @pytest.mark.parametrize("corner_hz", [5e-324, 1e-20, 1e-9, 1e-4, 0.0099])

@@ -44,9 +44,9 @@ MAX_DEN = 2**31 - 1
 # ---- the checks (cheap: these run every time a generator is built) ----------------
 def _typed(owner: str, name: str, value, types, what: str):
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise TypeError(f"{owner}.{name}={value!r} must be {what}, not a bool")
+        raise TypeError(f"{owner}.{name}={_checks.shown(value)} must be {what}, not a bool")
     if not isinstance(value, types):
-        raise TypeError(f"{owner}.{name}={value!r} must be {what}, not {type(value).__name__}")
+        raise TypeError(f"{owner}.{name}={_checks.shown(value)} must be {what}, not {type(value).__name__}")
     return value
 
 
@@ -56,8 +56,8 @@ def _int(owner: str, name: str, value, lo: int, hi: int | None = None, hi_from: 
     if type(value) is not int:   # the common case without the ABC's isinstance
         _typed(owner, name, value, Integral, "an int")
     if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {lo} to {hi}{f' ({hi_from})' if hi_from else ''}"
-                         if hi is not None else f"{owner}.{name}={value!r} is not allowed: >= {lo}")
+        raise ValueError(f"{owner}.{name}={_checks.shown(value)} is not allowed: {lo} to {hi}{f' ({hi_from})' if hi_from else ''}"
+                         if hi is not None else f"{owner}.{name}={_checks.shown(value)} is not allowed: >= {lo}")
 
 
 def _finite(value) -> bool:
@@ -78,7 +78,7 @@ def _real(owner: str, name: str, value, lo: float | None = None, *, lo_open: boo
         lo_s = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
         hi_s = "" if hi is None else (f"< {hi:g}" if hi_open else f"<= {hi:g}")
         allowed = " and ".join(s for s in (lo_s, hi_s) if s) or "finite"
-        raise ValueError(f"{owner}.{name}={value!r} is not allowed: {allowed} (finite)")
+        raise ValueError(f"{owner}.{name}={_checks.shown(value)} is not allowed: {allowed} (finite)")
 
 
 def _reals(owner: str, name: str, values: tuple, lo: float | None = None) -> None:

@@ -242,6 +242,8 @@ def _current(name: str, value) -> np.ndarray:
         raise TypeError(f"{name}={value!r} must be an array of real numbers (uA), 1-D or frames x channels")
     if x.ndim not in (1, 2) or (x.ndim == 2 and not 1 <= x.shape[1] <= 32):
         raise ValueError(f"{name} has shape {x.shape}: it must be 1-D, or frames x channels with 1 to 32 channels")
+    if x.shape[0] == 0:    # (libsndfile writes a FLAC of no frames as an empty, unreadable file)
+        raise ValueError(f"{name} has shape {x.shape}: no frames to write; give at least one")
     x = x.astype(np.float64)
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} holds NaN or infinite values: every sample must be a finite current in uA")
