@@ -106,6 +106,16 @@ cdef int64_t _count(str name, object value, int64_t lo, int64_t hi, str what) ex
     return v
 
 
+cdef object _new_f32(str name, object value, tuple shape):
+    """A new float32 array of ``shape``, or a MemoryError naming ``name``
+    (which asked for it), its size and the way out."""
+    try:
+        return np.empty(shape, dtype=np.float32)
+    except MemoryError:
+        raise _checks.no_room(f"{name}={value}", 4 * int(np.prod(shape, dtype=object)),
+                              "ask for less, or fill a buffer of your own a block at a time (fill)") from None
+
+
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:
     # every fixed array of the C state is filled only after its limit is checked
     if n > limit:
@@ -334,6 +344,7 @@ cdef class Generator:
 
     def render(self, n):
         """The next ``n`` samples as a new float32 array."""
-        out = np.empty(_count("n", n, 0, MAX_RENDER, "samples"), dtype=np.float32)
+        n = _count("n", n, 0, MAX_RENDER, "samples")
+        out = _new_f32("n", n, (n,))
         self.fill(out)
         return out

@@ -336,8 +336,8 @@ cdef class SessionEngine:
 
     def render(self, frames):
         """The next ``frames`` frames as a new float32 array, shape (frames, out_channels)."""
-        out = np.empty((_count("frames", frames, 0, MAX_RENDER, "frames"), self.s.stage.out_channels),
-                       dtype=np.float32)
+        frames = _count("frames", frames, 0, MAX_RENDER, "frames")
+        out = _new_f32("frames", frames, (frames, self.s.stage.out_channels))
         self.fill(out)
         return out
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import microwave as mw
@@ -144,6 +145,38 @@ def test_the_engine_keeps_its_own_programs_and_refuses_what_it_cannot_hold():
     import pytest
     with pytest.raises(ValueError, match="step_samples"):
         SessionEngine([Generator(spec.plan(RATE))], [-5], [[0]], stage.plan(1, RATE), RATE, float(RATE))
+
+
+def test_a_plots_zoom_takes_the_memory_of_the_zoom_not_of_what_comes_before_it():
+    """The zoom of `microwave plot` rendered the session from its start to
+    the zoom's end and kept it all (a review: 10 to 20 GiB for the end of a
+    long 32-channel session).  Reached a block at a time, the zoom at the
+    end of 25 s of 8 channels at 768 kHz (615 MB before it) peaks near the
+    process's own size, and its samples are those of the whole render at
+    that place (the oracle: a render from the start, sliced)."""
+    code = (
+        "import numpy as np, microwave as mw\n"
+        "from microwave import plot\n"
+        "from microwave.sessions import Session, Step\n"
+        "s = Session('e', (Step('z', mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 25.0),), channels=8)\n"
+        "z = plot._zoom(s, 768_000, 24.9, 0.05)\n"
+        "assert z.shape == (38_400, 8), z.shape\n"
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert int(out.stdout.split()[-1]) < 300 * 1024, f"peaked at {out.stdout.split()[-1]} KiB"
+    from microwave import plot
+    from microwave.stage import UA_PER_UNIT
+    s = Session("e", (Step("z", mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 3.0),), channels=2)
+    whole = s.engine(8000, ua_stage(2)).render(s.frames(8000)) * UA_PER_UNIT
+    for start_s, span_s in ((0.0, 0.1), (1.2345, 0.5), (2.9, 0.1), (0.0, 3.0)):
+        first = round(start_s * 8000)
+        np.testing.assert_array_equal(plot._zoom(s, 8000, start_s, span_s),
+                                      whole[first:round(min(3.0, start_s + span_s) * 8000)])
+    with pytest.raises(ValueError, match=r"^span_s=30 is 1440000 frames x 2 channels at rate=48000: the zoom draws "
+                                         r"each sample, at most 2000000 \(20\.83 s here\)"):
+        plot._zoom(Session("l", (Step("z", mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 60.0),)),
+                   48_000, 10.0, 30.0)
 
 
 def test_a_plots_envelope_takes_a_block_of_memory_not_the_session(tmp_path):

@@ -23,6 +23,7 @@ this way and fixed.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import multiprocessing
 import os
@@ -761,3 +762,45 @@ def test_an_int_too_long_to_print_is_refused_naming_its_parameter(make):
     names the parameter and shows the int by its size."""
     with pytest.raises(ValueError, match=r"^\w+=<an int of \d+ bits> is (not allowed|out of range)"):
         make(10 ** 5000)
+
+
+def test_a_render_that_does_not_fit_in_memory_says_how_big_and_what_to_do_instead():
+    """A week of a train at 768 kHz is 1,730 GiB of float32: the render was
+    numpy's bare MemoryError (a review); it names what asked, the size and
+    the way out (a block at a time), from the spec, the generator and the
+    session engine alike."""
+    spec = mw.Biphasic(freq_hz=10, amp_ua=100, phase_us=100)
+    with pytest.raises(MemoryError, match=r"^seconds=604800 at rate=768000 asks for an array of 1,730 GiB.*"
+                                          r"a block at a time from generator\(rate\)"):
+        spec.render(604_800, rate=768_000)
+    with pytest.raises(MemoryError, match=r"^n=\d+ asks for an array of .* GiB.*a block at a time \(fill\)"):
+        spec.generator(48_000).render(2 ** 40)
+    engine = builtin("lift").engine()
+    with pytest.raises(MemoryError, match=r"^frames=\d+ asks for an array of .* GiB.*a block at a time \(fill\)"):
+        engine.render(2 ** 40)
+    assert engine.state["position"] == 0                 # nothing was played
+    long = Session("long", (Step("jaw", spec, 1200),), channels=1)     # 20 min through 32 DAC channels: 110 GiB
+    with pytest.raises(MemoryError, match=r"^session 'long' \(1200 s\) at rate=768000 through 32 DAC channels "
+                                          r"asks for an array of 110 GiB.*\(render_to_file\)"):
+        long.render(768_000, Stage(channel_map=(0,), out_channels=32))
+
+
+@pytest.mark.parametrize("make, endless, match", [
+    (lambda it: mw.CustomTrain(onsets_s=it, amps_ua=(50.0,), phase_us=100), lambda: itertools.count(0.0, 1e-3),
+     r"^onsets_s has more than 1000000 items"),
+    (lambda it: mw.CustomTrain(onsets_s=(0.0,), amps_ua=it, phase_us=100), lambda: itertools.repeat(50.0),
+     r"^amps_ua has more than 1000000 items"),
+    (lambda it: Session("s", it), lambda: itertools.repeat(builtin("lift").steps[0]),
+     r"^steps has more than 100000 items"),
+    (lambda it: mw.stage.Calibration(loop_gain=it), lambda: itertools.repeat(0.5),
+     r"^loop_gain has more than 32 items"),
+    (lambda it: mw.stage.Calibration(dc_offset=it), lambda: itertools.repeat(0.0),
+     r"^dc_offset has more than 32 items"),
+], ids=["onsets_s", "amps_ua", "steps", "loop_gain", "dc_offset"])
+def test_an_endless_iterator_is_refused_after_the_most_allowed_naming_the_parameter(make, endless, match):
+    """An endless iterator given for a sequence was read until memory ran
+    out (a review: CustomTrain's onsets and amplitudes, a Session's steps,
+    a calibration's per-channel numbers); each reads one item past its
+    most and refuses, naming the parameter and the most allowed."""
+    with pytest.raises(ValueError, match=match):
+        make(endless())

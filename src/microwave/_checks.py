@@ -42,6 +42,14 @@ def shown(value) -> str:
     return repr(value)
 
 
+def no_room(asked: str, n_bytes: int, instead: str) -> MemoryError:
+    """The MemoryError for an array that does not fit: what ``asked`` for it
+    (``"seconds=604800"``), its size and ``instead``, the way out."""
+    gib = n_bytes / 2 ** 30
+    return MemoryError(f"{asked} asks for an array of {f'{gib:,.0f}' if gib >= 10 else f'{gib:.3g}'} GiB, more "
+                       f"than this machine can give now: {instead}")
+
+
 def _is_real(value) -> bool:
     """A real number that is not a bool (Python's or numpy's)."""
     return isinstance(value, Real) and not isinstance(value, (bool, np.bool_))

@@ -56,8 +56,8 @@ def _int(owner: str, name: str, value, lo: int, hi: int | None = None, hi_from: 
     if type(value) is not int:   # the common case without the ABC's isinstance
         _typed(owner, name, value, Integral, "an int")
     if value < lo or (hi is not None and value > hi):
-        raise ValueError(f"{owner}.{name}={_checks.shown(value)} is not allowed: {lo} to {hi}{f' ({hi_from})' if hi_from else ''}"
-                         if hi is not None else f"{owner}.{name}={_checks.shown(value)} is not allowed: >= {lo}")
+        allowed = f"{lo} to {hi}{f' ({hi_from})' if hi_from else ''}" if hi is not None else f">= {lo}"
+        raise ValueError(f"{owner}.{name}={_checks.shown(value)} is not allowed: {allowed}")
 
 
 def _finite(value) -> bool:

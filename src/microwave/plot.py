@@ -16,7 +16,7 @@ from .backends.file import png_target, save_png
 from .sessions import Session
 from .stage import UA_PER_UNIT, ua_stage
 
-__all__ = ["plot_session"]
+__all__ = ["plot_session", "MAX_ZOOM_SAMPLES"]
 
 
 def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float | None = None,
@@ -37,7 +37,8 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         middle of the first step).
     span_s : float or None
         How long the zoom lasts, s (> 0; default: three pulses of the first
-        step's first channel, 5 ms to 5 s).
+        step's first channel, 5 ms to 5 s).  The zoom draws each sample: at
+        most :data:`MAX_ZOOM_SAMPLES` (frames x channels).
 
     Returns
     -------
@@ -71,9 +72,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         first = session.steps[0].programs(session.channels)[0]
         span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)))
     span_s = min(span_s, session.seconds)
-    # a view into the session, not an end of it: the engine's own frames, no fade
-    zoom = session.engine(rate, ua_stage(session.channels)).render(
-        round(min(session.seconds, start_s + span_s) * rate))[round(start_s * rate):] * UA_PER_UNIT
+    zoom = _zoom(session, rate, start_s, span_s)
     t_zoom = start_s + np.arange(len(zoom)) / rate
 
     fig = Figure(figsize=(11, 6.5), layout="constrained")
@@ -85,6 +84,29 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     ax2.set(title=f"waveform from {start_s:g} s", xlabel="time (s)", ylabel="current (uA)")
     ax2.legend(loc="lower right", fontsize=8)
     return save_png(fig, path, 110)
+
+
+#: the zoom draws every sample: at most this many (frames x channels; 8 MB of float32)
+MAX_ZOOM_SAMPLES = 2_000_000
+
+
+def _zoom(session: Session, rate: int, start_s: float, span_s: float) -> np.ndarray:
+    """The current (uA) from ``start_s`` for ``span_s``: a view into the
+    session, not an end of it (the engine's own frames, no fade), reached
+    a block at a time, so that memory holds the zoom, not what precedes it
+    (a review: 10 to 20 GiB for the end of a long 32-channel session)."""
+    first = round(start_s * rate)
+    frames = max(0, round(min(session.seconds, start_s + span_s) * rate) - first)
+    if frames * session.channels > MAX_ZOOM_SAMPLES:
+        most = MAX_ZOOM_SAMPLES // session.channels
+        raise ValueError(f"span_s={span_s:g} is {frames} frames x {session.channels} channels at rate={rate}: the "
+                         f"zoom draws each sample, at most {MAX_ZOOM_SAMPLES} ({most / rate:.4g} s here); the "
+                         f"envelope above it shows the whole session")
+    engine = session.engine(rate, ua_stage(session.channels))
+    block = np.empty((min(first, _ENVELOPE_BLOCK), session.channels), dtype=np.float32)
+    for at in range(0, first, len(block) or 1):
+        engine.fill(block[:min(len(block), first - at)])
+    return engine.render(frames) * UA_PER_UNIT
 
 
 def _figure():

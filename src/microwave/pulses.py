@@ -59,6 +59,9 @@ def _sec(x: float) -> Fraction:
     return Fraction(x).limit_denominator(10**9)
 
 
+#: a CustomTrain's onsets at most (checked without reading past it from an endless iterator; a longer
+#: train loops, loop_s)
+MAX_ONSETS = 1_000_000
 _RESOLVED = " (seconds are read as the decimals they stand for, to about 1e-9 s: these two meet)"
 
 
@@ -586,6 +589,9 @@ class _Train:
         ValueError, TypeError
             ``seconds`` or ``rate`` out of range or of the wrong type, or the train
             cannot be sampled at ``rate``, named in the message.
+        MemoryError
+            The array does not fit in memory now (the message gives its size
+            and how to fill it a block at a time instead).
 
         Examples
         --------
@@ -595,7 +601,14 @@ class _Train:
         """
         rate = _checks.rate(rate)
         seconds = _checks.number("seconds", seconds, 0, 86400 * 7, unit="s")
-        return self.generator(rate).render(round(seconds * rate))
+        n = round(seconds * rate)
+        generator = self.generator(rate)
+        try:
+            return generator.render(n)
+        except MemoryError:
+            raise _checks.no_room(f"seconds={seconds:g} at rate={rate}", 4 * n,
+                                  "render less, or fill a buffer a block at a time from generator(rate) "
+                                  "(Generator.fill)") from None
 
 
 _CHARGE_RATES = (_checks.DEFAULT_RATE, 192_000, 768_000)   # net_charge_uc renders at the first the train allows
@@ -714,7 +727,8 @@ class CustomTrain(_Train):
     Parameters
     ----------
     onsets_s : sequence of float
-        The pulse onsets within one loop, s, ascending.
+        The pulse onsets within one loop, s, ascending (at most
+        ``MAX_ONSETS``, a million).
     amps_ua : sequence of float
         Each pulse's signed amplitude, uA (its sign is its polarity; at most 1000).
     loop_s : float, optional
@@ -748,10 +762,11 @@ class CustomTrain(_Train):
         object.__setattr__(self, "polarity",
                            _checks.keyed("polarity", self.polarity, {1: 1, -1: -1},
                                          "+1 or -1 (a CustomTrain takes each pulse's sign from amps_ua)"))
-        onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds")
+        onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds", max_len=MAX_ONSETS)
         on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(onsets))
         amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
-                     for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA")))
+                     for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA",
+                                                            max_len=MAX_ONSETS)))
         object.__setattr__(self, "onsets_s", on)
         object.__setattr__(self, "amps_ua", amps)
         # amp_ua is derived from amps_ua (dataclasses.replace passes it back): checked, then set

@@ -35,9 +35,11 @@ from .stage import MAX_CHANNELS, UA_PER_UNIT, Stage, ua_stage
 from .stage import _given as _stage
 
 __all__ = ["Session", "Step", "builtin", "load", "resolve", "ua_stage", "BUILTINS", "AUTO_OFF_S", "MIN_CUE_S",
-           "UA_PER_UNIT"]
+           "MAX_STEPS", "UA_PER_UNIT"]
 
 AUTO_OFF_S = 20 * 60.0   # NuFACE Mini+ (K201680): auto-off after 20 min
+#: a session's steps at most (counted without reading past it from an endless iterator)
+MAX_STEPS = 100_000
 #: the shortest interval between cues to move the device (a person cannot
 #: follow faster ones; a timeline of a 20-minute session stays small)
 MIN_CUE_S = 0.5
@@ -129,7 +131,7 @@ class Session:
         What the session is called (reports, records, the player's display);
         not empty nor only blanks.
     steps : tuple of Step
-        The steps, in order.
+        The steps, in order (at most :data:`MAX_STEPS`, 100000).
     channels : int
         Program channels (electrode pairs), 1 to 32; default 2.
     soft_start_s, soft_stop_s : float
@@ -166,7 +168,7 @@ class Session:
 
     def __post_init__(self):
         _checks.text("name", self.name, empty=False)
-        steps = _checks.sequence("steps", self.steps, "Step")
+        steps = _checks.sequence("steps", self.steps, "Step", max_len=MAX_STEPS)
         for i, s in enumerate(steps):
             _checks.instance(f"steps[{i}]", s, Step, "a Step")
         object.__setattr__(self, "steps", steps)

@@ -180,7 +180,7 @@ class Calibration:
         for k, (lo, hi, lo_open) in {"loop_gain": (0, 1000, True), "dc_offset": (-1, 1, False)}.items():
             v = getattr(self, k)
             if v is not None:
-                v = _checks.sequence(k, v, "numbers, one per DAC channel")
+                v = _checks.sequence(k, v, "numbers, one per DAC channel", max_len=MAX_CHANNELS)
                 if not 1 <= len(v) <= 32:
                     raise ValueError(f"{k} has {len(v)} entries: give one per DAC channel, 1 to 32")
                 s(k, tuple(_checks.number(f"{k}[{i}]", x, lo, hi, lo_open=lo_open) for i, x in enumerate(v)))

@@ -82,6 +82,10 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
         A parameter out of range or of the wrong type (``seconds`` longer than
         the session included), or a session the stage cannot play within its
         limit (named in the message).
+    MemoryError
+        The frames do not fit in memory now (the message gives their size and
+        the way out: :func:`~microwave.backends.file.render_to_file` writes
+        them block by block).
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     rate = _checks.rate(rate)
@@ -91,9 +95,18 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
         if seconds == 0:
             return session.engine(rate, stage).render(0)
     engine = session.engine(rate, stage, duration_s=seconds)
+    shape = (engine.state["total"] if stage.coupling == "dc" else _most_frames(engine, stage, rate),
+             engine.render(0).shape[1])
+    try:
+        out = np.empty(shape, dtype=np.float32)
+    except MemoryError:
+        asked = f"seconds={seconds:g}" if seconds is not None else f"session {session.name!r} ({session.seconds:g} s)"
+        raise _checks.no_room(f"{asked} at rate={rate} through {shape[1]} DAC channels", 4 * shape[0] * shape[1],
+                              "render less (seconds=), or write it to a file block by block "
+                              "(render_to_file)") from None
     if stage.coupling == "dc":           # nothing stored, nothing to bleed: the session's frames
-        return engine.render(engine.state["total"])
-    out = np.empty((_most_frames(engine, stage, rate), engine.render(0).shape[1]), dtype=np.float32)
+        engine.fill(out)
+        return out
     done = 0
     for block in _to_silence(engine, stage, rate, 1 << 16):
         out[done:done + len(block)] = block
