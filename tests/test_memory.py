@@ -179,6 +179,21 @@ def test_a_plots_zoom_takes_the_memory_of_the_zoom_not_of_what_comes_before_it()
                    48_000, 10.0, 30.0)
 
 
+def test_a_plot_of_many_channels_at_a_high_rate_zooms_on_fewer_pulses_by_default(tmp_path):
+    """The default zoom is three pulses (3 s at 1 Hz): at 768 kHz through
+    32 channels that is more samples than the zoom draws, so the default
+    is shortened to fit rather than refused; and the legends of 32
+    channels leave room for the axes (matplotlib warned that they
+    collapsed to nothing)."""
+    import warnings
+    pytest.importorskip("matplotlib")
+    from microwave import plot
+    s = Session("slow", (Step("z", mw.Biphasic(freq_hz=1, amp_ua=100, phase_us=900), 3.0),), channels=32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plot.plot_session(s, tmp_path / "p.png", rate=768_000).stat().st_size > 0
+
+
 def test_a_plots_envelope_takes_a_block_of_memory_not_the_session(tmp_path):
     """`microwave plot`'s envelope streams the session in blocks of a bounded
     size: 25 s of 8 channels at 768 kHz (615 MB of frames, which it used to

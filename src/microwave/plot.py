@@ -37,8 +37,9 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         middle of the first step).
     span_s : float or None
         How long the zoom lasts, s (> 0; default: three pulses of the first
-        step's first channel, 5 ms to 5 s).  The zoom draws each sample: at
-        most :data:`MAX_ZOOM_SAMPLES` (frames x channels).
+        step's first channel, 5 ms to 5 s, less where the samples would
+        be too many).  The zoom draws each sample: at most
+        :data:`MAX_ZOOM_SAMPLES` (frames x channels).
 
     Returns
     -------
@@ -70,7 +71,8 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         start_s = min(session.seconds / 2, session.step_seconds()[0] / 2)
     if span_s is None:
         first = session.steps[0].programs(session.channels)[0]
-        span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)))
+        span_s = min(5.0, max(0.005, 3.0 / max(first.pulse_rate_hz, 1e-3)),
+                     MAX_ZOOM_SAMPLES // session.channels / rate)
     span_s = min(span_s, session.seconds)
     zoom = _zoom(session, rate, start_s, span_s)
     t_zoom = start_s + np.arange(len(zoom)) / rate
@@ -82,7 +84,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
         ax2.plot(t_zoom, zoom[:, c], lw=0.9, drawstyle="steps-post", label=f"ch{c}")
     ax2.axhline(0, color="0.5", lw=0.5)
     ax2.set(title=f"waveform from {start_s:g} s", xlabel="time (s)", ylabel="current (uA)")
-    ax2.legend(loc="lower right", fontsize=8)
+    ax2.legend(loc="lower right", fontsize=8, ncols=-(-zoom.shape[1] // 8))
     return save_png(fig, path, 110)
 
 
@@ -159,7 +161,7 @@ def _draw_envelope(ax, session: Session, t_env: np.ndarray, env: np.ndarray, win
             if zone:
                 ax.text(t, ax.get_ylim()[1] if env.size else 1, f" {zone}", va="top", fontsize=8)
     ax.set(title=f"{session.name}: peak current per {win_s * 1000:g} ms", xlabel="time (s)", ylabel="current (uA)")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, ncols=-(-env.shape[1] // 8))
 
 
 def notebook_png(obj) -> bytes | None:
