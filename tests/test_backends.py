@@ -196,3 +196,31 @@ def test_a_failed_write_leaves_no_folder_it_made_and_a_file_on_the_way_is_named(
 def _fail_midway(done, total):
     if done > 0:
         raise OSError(5, "Input/output error")
+
+
+def test_an_output_path_the_system_cannot_take_is_named_or_written_as_given(tmp_path):
+    """Output paths a review found unclear: a NUL in the path was the bare
+    "embedded null byte"; a name that is not UTF-8 (bytes a filesystem may
+    hold, decoded by Python as surrogates) was a UnicodeEncodeError from
+    the sound file library; a file larger than the process may write
+    (ulimit -f) was libsndfile's "System error".  The first is refused by
+    name, the second written under the name given, the third named as
+    what it is, with nothing left behind."""
+    import os
+    import subprocess
+    import sys
+    sf = pytest.importorskip("soundfile")
+    with pytest.raises(ValueError, match=r"^path='.*a\\x00b\.wav' is not allowed: a file path cannot hold a NUL"):
+        file.write_current(str(tmp_path / "a\0b.wav"), np.zeros(10))
+    odd = os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff\xfe.flac")
+    file.write_current(odd, np.linspace(-50, 50, 100), rate=RATE)
+    assert os.listdir(os.fsencode(str(tmp_path))) == [b"\xff\xfe.flac"]
+    assert sf.info(os.fsencode(odd)).frames == 100
+    code = ("import resource, numpy as np\n"
+            "from microwave.files import write_current\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, resource.RLIM_INFINITY))\n"
+            f"write_current({str(tmp_path / 'big.wav')!r}, np.zeros(100_000))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "cannot write" in out.stderr and "larger than this process may write (ulimit -f: 65536 bytes)" in out.stderr
+    assert os.listdir(os.fsencode(str(tmp_path))) == [b"\xff\xfe.flac"]       # nothing left of big.wav

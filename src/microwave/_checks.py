@@ -131,6 +131,8 @@ def path(name: str, value) -> Path:
     p = Path(value)
     if str(p) == ".":           # "" and "." name no file
         raise ValueError(f"{name}={shown(value)} is not allowed: give a file name")
+    if "\0" in str(p):          # (the system's calls said only "embedded null byte")
+        raise ValueError(f"{name}={shown(value)} is not allowed: a file path cannot hold a NUL character")
     return p
 
 

@@ -135,7 +135,7 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     _fits(path, rate, n, f"current_ua has {n} channels")
     try:
         with staged(path, ".part" + path.suffix) as tmp:
-            sf.write(tmp, y, rate, subtype=subtype, format=_format(path, y.nbytes))
+            sf.write(os.fsencode(tmp), y, rate, subtype=subtype, format=_format(path, y.nbytes))
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
         raise OSError(f"cannot write {path}: {_cause(e, path, y.nbytes)}") from None
     return path
@@ -192,7 +192,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     _fits(path, rate, channels, f"stage.out_channels={channels}")
     try:
         with staged(path, ".part" + path.suffix) as tmp, \
-                sf.SoundFile(tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
+                sf.SoundFile(os.fsencode(tmp), "w", samplerate=rate, channels=channels, subtype=subtype,
                              format=_format(path, last * channels * 4)) as f:
             done = 0
             for block in _to_silence(engine, stage, rate, block_frames):
@@ -250,12 +250,28 @@ def _current(name: str, value) -> np.ndarray:
     return x
 
 
+def _most_file_bytes() -> int | None:
+    """The largest file this process may write (``ulimit -f``), bytes; None
+    when unlimited (or where the system has no such limit)."""
+    try:
+        import resource
+    except ImportError:     # (Windows)
+        return None
+    most = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if most == resource.RLIM_INFINITY else most
+
+
 def _cause(e: BaseException, path: Path, need: int) -> str:
     """What went wrong, in words: a full disk is told as one.  An error
     that carries its own cause (an errno other than a full disk's) says
     that cause, whatever space the filesystem reports: /proc, or a
     read-only image, reports none."""
     own = getattr(e, "errno", None)
+    most = _most_file_bytes()
+    if own == errno.EFBIG or (own is None and most is not None and most < need):
+        return ("the file would be larger than its filesystem holds (FAT32: 4 GiB less a byte)" if most is None else
+                f"the file would be larger than this process may write (ulimit -f: {most} bytes)") + \
+            " (nothing was written)"
     if isinstance(e, OSError) and own is not None and own not in (errno.ENOSPC, errno.EDQUOT):
         return f"{e.strerror or e} (nothing was written)"
     try:
