@@ -107,6 +107,24 @@ def test_infuse_refuses_a_dose_beyond_the_limit():
     assert modes.check_dose(modes.infuse(level=1), 5.0) == pytest.approx(abs(modes.infuse(level=1).net_dc_ua) * 5)
 
 
+def test_a_dose_beyond_the_limit_is_refused_as_soon_as_it_is_reached():
+    """A session's dose is counted on its render, step by step: a refusal
+    rendered it all first (a review: 66 s for an hour of 32 channels).  The
+    count stops once the dose passes max_dose_ua_min, and says "at least":
+    the dose it names is past the limit and short of the whole session's
+    (counted with no limit), and the whole count is the sum of its steps'."""
+    import re
+    spec = mw.Monophasic(freq_hz=100, amp_ua=100, phase_us=1000, polarity=1)        # 10 uA net DC
+    steps = tuple(Step("jaw", spec, 60) for _ in range(10))                       # 10 uA*min a step
+    whole = Session("w", steps, channels=1, soft_start_s=0, soft_stop_s=0, max_dose_ua_min=1e9).dose_ua_min()
+    assert whole == pytest.approx(100, rel=0.02)
+    with pytest.raises(ValueError, match=r"net dose is at least [\d.]+ uA\*min on one channel, beyond "
+                                         r"max_dose_ua_min=25") as e:
+        Session("s", steps, channels=1, soft_start_s=0, soft_stop_s=0, max_dose_ua_min=25)
+    named = float(re.search(r"at least ([\d.]+)", str(e.value)).group(1))
+    assert 25 <= named < 31 < whole                  # (named to 0.1: the count passed 25 in its last block)
+
+
 # ---- AC coupling -------------------------------------------------------------------------------
 def test_ac_stage_refuses_a_held_polarity_and_says_what_to_use():
     with pytest.raises(ValueError, match="AC-coupled.*DC-coupled"):
@@ -430,7 +448,7 @@ def test_the_dose_counts_the_charge_the_pulses_carry(freq, pattern, burst, sweep
         q_uc = 100 * 5000e-6                                        # 100 uA x 5 ms
         assert (pulses - 1) * q_uc / 60 <= session.dose_ua_min() <= pulses * q_uc / 60 * (1 + 1e-9)
         # the review's case: 50 uC pulses every 2 s for an hour, about 1500 uA x min
-        # (less the soft start and stop); refused
+        # (less the soft start and stop); refused once the count passes the limit
         big = mw.Monophasic(amp_ua=500, phase_us=100_000, freq_hz=0.5, pattern="1s+ 1s-")
-        with pytest.raises(ValueError, match=r"net dose is 14[89]\d\.\d uA\*min.*max_dose_ua_min=600"):
+        with pytest.raises(ValueError, match=r"net dose is at least 60\d\.\d uA\*min.*max_dose_ua_min=600"):
             Session("d", (Step("z", big, 3600),), channels=1, auto_off_s=3600)
