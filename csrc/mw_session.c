@@ -167,6 +167,22 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
         if (s->holding && !stage_drained(&s->stage))
             want = 0.0;    /* held: what the coupling stores is bled, and flows, before anything plays again */
+        /* Through an AC stage a fall of the level to zero goes on to the hold
+         * (then the bleed and the drain) even if the pause is lifted or the
+         * level raised on the way: a level that dips and comes back without
+         * a hold leaves the pre-emphasis short of the charge it would have
+         * built through the dip, for good, which the check cannot bound (a
+         * review: a pause lifted during its own 0.5 s fall, on a "1s+ 1s-"
+         * train at its highest level, was clamped and stopped); played on
+         * after a hold, it can (mw_supervisor.h). */
+        if (s->stage.ac && want == 0.0 && s->level > 0.0 && !s->holding)
+            s->to_hold = 1;
+        if (s->to_hold) {
+            if (s->holding)
+                s->to_hold = 0;
+            else
+                want = 0.0;
+        }
         if (want > s->max_level)
             want = s->max_level;
         if (want < 0.0)

@@ -102,6 +102,8 @@ typedef struct mw_session {
     int64_t held;              /* frames since the hold began (an AC stage's hold ends where it is a
                                 * multiple of MW_SUP_CHUNK, whatever the blocks) */
     int64_t owed;              /* frames of silence to play before anything else (a rewind's) */
+    int to_hold;               /* an AC stage's level is falling to a hold (a pause, a level of zero):
+                                * it goes on to the hold, and the drain, even if the pause is lifted */
 } mw_session;
 
 /* Write the next `frames` interleaved DAC frames. */

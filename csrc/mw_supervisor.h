@@ -77,7 +77,10 @@
  * against q_nom's least and most so far (lo, hi: |x - lo|, |x - hi|), each
  * corner's current plus the largest decayed difference (gap), the stored
  * charge likewise, and the pre-emphasis against lo and hi -- the worst of
- * playing through and of playing on after a hold anywhere before.
+ * playing through and of playing on after a hold anywhere before.  (A
+ * level that falls and rises monotonically mixes these trajectories; one
+ * that dips and comes back without a hold does not, so a fall to silence
+ * goes on to its hold: mw_session.c.)
  */
 #ifndef MW_SUPERVISOR_H
 #define MW_SUPERVISOR_H

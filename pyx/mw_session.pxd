@@ -51,6 +51,7 @@ cdef extern from "mw_session.h" nogil:
         int holding
         int64_t held
         int64_t owed
+        int to_hold
         uint64_t callbacks, underflows, overflows, input_overflows, frames_out
         uint64_t last_underflow_frame
         uint64_t underflows_all

@@ -283,6 +283,7 @@ cdef class SessionEngine:
             if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)
                 stage_cut(&self.s.stage)         # (holding the drive where the pulse was would ring)
         self.s.level = self.s.goal = min(max(self.s.target, 0.0), self.s.max_level)
+        self.s.to_hold = 0
         sess_enter_step(&self.s, 0)
         self.s.step = 0
         self.s.pos = 0
@@ -425,6 +426,16 @@ cdef class SessionEngine:
         return self.end_len
 
     def pause(self, bint paused=True):
+        """Ramp to silence and hold (``paused=True``), or play on
+        (``False``) from where the programs stopped, by a ramp of ramp_s.
+
+        Through an AC stage a hold bleeds what the coupling stores, and the
+        session plays on once the charge left is at most
+        :data:`SUPERVISOR_RESTART` of the limit (csrc/mw_supervisor.h); a
+        fall to silence, once begun, goes on to that hold even if the pause
+        is lifted on the way (a level that dips and comes back without a
+        hold can leave the coupling's charge where the check did not look).
+        The same holds for a level set to zero and raised again."""
         self.s.pause_req = paused
         if not paused:
             self.s.contact_lost = 0
