@@ -143,12 +143,14 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
      * passes the drive itself) */
     const double swing = rail < L ? rail : L;
     const double soft_L = MW_SUP_SOFT * L, soft_swing = MW_SUP_SOFT * swing;
-    double x = ch->x, aim, lo, hi, b, r, pre, Lb;
+    double x = ch->x, aim, lo, hi, b, r, pre = 0.0, Lb, a, qmax = 0.0;
     double q[MW_SUP_K];
     int64_t i;
     int k;
-    for (k = 0; k < K; k++)
+    for (k = 0; k < K; k++) {
         q[k] = ch->q[k];
+        qmax = fabs(q[k]) > qmax ? fabs(q[k]) : qmax;
+    }
     for (i = 0; i < n; i++) {
         if (bleed) {
             b = x > s->bleed ? s->bleed : (x < -s->bleed ? -s->bleed : x);
@@ -172,12 +174,11 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         } else {
             /* the bound the clamp keeps: L less the room for what the
              * current rings between samples (see the header), but never
-             * below what x = 0 needs (the stored charge), so that the
+             * below what x = 0 needs (the stored charge, qmax), so that the
              * interval stays non-empty */
             pre = bleed ? fabs(x) : fabs(q[s->nominal]);
             Lb = L - s->between_ua - s->pre_ring * pre;
-            for (k = 0; k < K; k++)
-                Lb = fabs(q[k]) > Lb ? fabs(q[k]) : Lb;
+            Lb = qmax > Lb ? qmax : Lb;
             Lb = Lb < L ? Lb : L;
             lo = swing < Lb ? -swing : -Lb;
             hi = -lo;
@@ -201,24 +202,30 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 x = hi;
                 s->clamped++;
             }
-            /* closer than `soft` to a bound, between samples too: the
-             * session must lower its level (the gain of the units to come),
-             * before the clamp has to */
-            r = fabs(x);
-            for (k = 0; k < K; k++) {
-                b = fabs(x - q[k]);
-                r = b > r ? b : r;
-                b = fabs(s->c[k] * x + s->d[k] * q[k]);
-                r = b > r ? b : r;
-            }
-            /* (the rail is the DAC's swing, not a current: no room for ringing) */
-            s->tight += r + s->between_ua + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
         }
-        /* what the DAC is given, and so what the coupling really sees */
+        /* what the DAC is given, and so what the coupling really sees; in
+         * the same pass over the corners, what the soft bound measures
+         * (the current now, |x - q_k|, and what an abrupt zero would bring
+         * next, |c_k x + d_k q_k|: the next sample's stored charge) and the
+         * largest stored charge, the clamp's floor at the next sample */
         buf[i] = (float)(x * g);
         x = (double)buf[i] * inv_g;
-        for (k = 0; k < K; k++)
+        r = fabs(x);
+        qmax = 0.0;
+        for (k = 0; k < K; k++) {
+            b = fabs(x - q[k]);
             q[k] = s->c[k] * x + s->d[k] * q[k];
+            a = fabs(q[k]);
+            r = b > r ? b : r;
+            r = a > r ? a : r;
+            qmax = a > qmax ? a : qmax;
+        }
+        /* closer than `soft` to a bound, between samples too: the session
+         * must lower its level (the gain of the units to come), before the
+         * clamp has to.  (The rail is the DAC's swing, not a current: no
+         * room for ringing.) */
+        if (!s->measure)
+            s->tight += r + s->between_ua + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
     }
     ch->x = x;
     for (k = 0; k < K; k++)
