@@ -147,6 +147,20 @@ def test_the_engine_keeps_its_own_programs_and_refuses_what_it_cannot_hold():
         SessionEngine([Generator(spec.plan(RATE))], [-5], [[0]], stage.plan(1, RATE), RATE, float(RATE))
 
 
+def _plot_child_peak_kib(lines: str) -> int:
+    """The peak RSS (KiB) of a child that runs ``lines`` with ``plot`` and
+    ``s``, 25 s of 8 channels at 768 kHz (615 MB of frames), at hand."""
+    code = ("import microwave as mw\n"
+            "from microwave import plot\n"
+            "from microwave.sessions import Session, Step\n"
+            "s = Session('e', (Step('z', mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 25.0),), channels=8)\n"
+            f"{lines}\n"
+            "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return int(out.stdout.split()[-1])
+
+
 def test_a_plots_zoom_takes_the_memory_of_the_zoom_not_of_what_comes_before_it():
     """The zoom of `microwave plot` rendered the session from its start to
     the zoom's end and kept it all (a review: 10 to 20 GiB for the end of a
@@ -154,17 +168,8 @@ def test_a_plots_zoom_takes_the_memory_of_the_zoom_not_of_what_comes_before_it()
     end of 25 s of 8 channels at 768 kHz (615 MB before it) peaks near the
     process's own size, and its samples are those of the whole render at
     that place (the oracle: a render from the start, sliced)."""
-    code = (
-        "import numpy as np, microwave as mw\n"
-        "from microwave import plot\n"
-        "from microwave.sessions import Session, Step\n"
-        "s = Session('e', (Step('z', mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 25.0),), channels=8)\n"
-        "z = plot._zoom(s, 768_000, 24.9, 0.05)\n"
-        "assert z.shape == (38_400, 8), z.shape\n"
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert int(out.stdout.split()[-1]) < 300 * 1024, f"peaked at {out.stdout.split()[-1]} KiB"
+    peak = _plot_child_peak_kib("z = plot._zoom(s, 768_000, 24.9, 0.05)\nassert z.shape == (38_400, 8), z.shape")
+    assert peak < 300 * 1024, f"peaked at {peak} KiB"
     from microwave import plot
     from microwave.stage import UA_PER_UNIT
     s = Session("e", (Step("z", mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 3.0),), channels=2)
@@ -199,14 +204,5 @@ def test_a_plots_envelope_takes_a_block_of_memory_not_the_session(tmp_path):
     size: 25 s of 8 channels at 768 kHz (615 MB of frames, which it used to
     render in one piece, 200 windows at a time) peaks near the process's
     own size."""
-    code = (
-        "import microwave as mw\n"
-        "from microwave import plot\n"
-        "from microwave.sessions import Session, Step\n"
-        "s = Session('e', (Step('z', mw.Biphasic(freq_hz=37, amp_ua=100, phase_us=900), 25.0),), channels=8)\n"
-        "t, env, w = plot._envelope(s, 768_000)\n"
-        "assert env.shape == (25, 8), env.shape\n"
-        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert int(out.stdout.split()[-1]) < 300 * 1024, f"peaked at {out.stdout.split()[-1]} KiB"
+    peak = _plot_child_peak_kib("t, env, w = plot._envelope(s, 768_000)\nassert env.shape == (25, 8), env.shape")
+    assert peak < 300 * 1024, f"peaked at {peak} KiB"
