@@ -35,10 +35,11 @@ MAX_SPEC_UA = 1000.0
 
 
 def shown(value) -> str:
-    """``repr(value)`` for a message; an int too long for Python to print
-    (over 4300 digits: ``repr`` itself raises) is shown by its size."""
-    if isinstance(value, int) and value.bit_length() > 14_000:
-        return f"<an int of {value.bit_length()} bits>"
+    """``repr(value)`` for a message; an int too long to read at a glance
+    (over 200 bits, about 60 digits; over 4300 digits ``repr`` itself
+    raises) is shown by its size."""
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"<{'a negative' if value < 0 else 'an'} int of {value.bit_length()} bits>"
     return repr(value)
 
 

@@ -764,9 +764,11 @@ class CustomTrain(_Train):
                                          "+1 or -1 (a CustomTrain takes each pulse's sign from amps_ua)"))
         onsets = _checks.sequence("onsets_s", self.onsets_s, "onset times in seconds", max_len=MAX_ONSETS)
         on = tuple(float(_checks.number(f"onsets_s[{i}]", x, 0, 86400 * 7, unit="s")) for i, x in enumerate(onsets))
+        if not on:
+            raise ValueError("onsets_s is empty: give at least one onset, and one amplitude per onset (amps_ua)")
         amps = tuple(float(_checks.number(f"amps_ua[{i}]", x, -_checks.MAX_SPEC_UA, _checks.MAX_SPEC_UA, unit="uA"))
-                     for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA",
-                                                            max_len=MAX_ONSETS)))
+                     for i, x in enumerate(_checks.sequence("amps_ua", self.amps_ua, "amplitudes in uA, one per onset",
+                                                            max_len=len(on))))
         object.__setattr__(self, "onsets_s", on)
         object.__setattr__(self, "amps_ua", amps)
         # amp_ua is derived from amps_ua (dataclasses.replace passes it back): checked, then set

@@ -184,7 +184,7 @@ class Session:
         object.__setattr__(self, "max_dose_ua_min",
                            _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
         dose, whole = self._dose(self.max_dose_ua_min)
-        if dose > self.max_dose_ua_min:
+        if dose > self.max_dose_ua_min or not whole:      # (a count cut short is past the limit, whatever rounds)
             raise ValueError(f"the session's net dose is {'' if whole else 'at least '}{dose:.1f} uA*min on one "
                              f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}: shorten the INFUSE steps or "
                              f"lower their level")

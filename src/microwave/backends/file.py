@@ -135,7 +135,7 @@ def write_current(path, current_ua, rate: int = _checks.DEFAULT_RATE, full_scale
     _fits(path, rate, n, f"current_ua has {n} channels")
     try:
         with staged(path, ".part" + path.suffix) as tmp:
-            sf.write(os.fsencode(tmp), y, rate, subtype=subtype, format=_format(path, y.nbytes))
+            sf.write(_native(tmp), y, rate, subtype=subtype, format=_format(path, y.nbytes))
     except (OSError, RuntimeError) as e:   # libsndfile says "System error." for a full disk
         raise OSError(f"cannot write {path}: {_cause(e, path, y.nbytes)}") from None
     return path
@@ -192,7 +192,7 @@ def render_to_file(session: Session, path, rate: int = _checks.DEFAULT_RATE, sta
     _fits(path, rate, channels, f"stage.out_channels={channels}")
     try:
         with staged(path, ".part" + path.suffix) as tmp, \
-                sf.SoundFile(os.fsencode(tmp), "w", samplerate=rate, channels=channels, subtype=subtype,
+                sf.SoundFile(_native(tmp), "w", samplerate=rate, channels=channels, subtype=subtype,
                              format=_format(path, last * channels * 4)) as f:
             done = 0
             for block in _to_silence(engine, stage, rate, block_frames):
@@ -250,6 +250,14 @@ def _current(name: str, value) -> np.ndarray:
     return x
 
 
+def _native(path: Path):
+    """``path`` as the sound file library should open it: on POSIX the
+    system's bytes (a name that is not UTF-8 comes from Python as
+    surrogates, which soundfile's own encoding refuses); on Windows the str
+    (soundfile opens it as wide characters)."""
+    return str(path) if os.name == "nt" else os.fsencode(path)
+
+
 def _most_file_bytes() -> int | None:
     """The largest file this process may write (``ulimit -f``), bytes; None
     when unlimited (or where the system has no such limit)."""
@@ -268,7 +276,7 @@ def _cause(e: BaseException, path: Path, need: int) -> str:
     read-only image, reports none."""
     own = getattr(e, "errno", None)
     most = _most_file_bytes()
-    if own == errno.EFBIG or (own is None and most is not None and most < need):
+    if own == errno.EFBIG:
         return ("the file would be larger than its filesystem holds (FAT32: 4 GiB less a byte)" if most is None else
                 f"the file would be larger than this process may write (ulimit -f: {most} bytes)") + \
             " (nothing was written)"
@@ -279,6 +287,9 @@ def _cause(e: BaseException, path: Path, need: int) -> str:
             return "no space left on device (nothing was written)"
     except OSError:
         pass
+    if own is None and most is not None and most < need:    # (libsndfile says only "System error.")
+        return (f"the file may be larger than this process may write (ulimit -f: {most} bytes; up to {need} "
+                f"bytes of samples) (nothing was written)")
     return f"{getattr(e, 'strerror', None) or e} (nothing was written)"
 
 
