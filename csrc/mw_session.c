@@ -175,13 +175,11 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
          * review: a pause lifted during its own 0.5 s fall, on a "1s+ 1s-"
          * train at its highest level, was clamped and stopped); played on
          * after a hold, it can (mw_supervisor.h). */
-        if (s->stage.ac && want == 0.0 && s->level > 0.0 && !s->holding)
+        if (s->holding) {
+            s->to_hold = 0;
+        } else if (s->stage.ac && (s->to_hold || (want == 0.0 && s->level > 0.0))) {
             s->to_hold = 1;
-        if (s->to_hold) {
-            if (s->holding)
-                s->to_hold = 0;
-            else
-                want = 0.0;
+            want = 0.0;
         }
         if (want > s->max_level)
             want = s->max_level;

@@ -90,25 +90,28 @@ static void note(mw_sup* s, double a, double bound, int what, int k, double* wor
     }
 }
 
+/* measure: |a - q_nom(p)| at the worst sample p a hold may have started at,
+ * the farther of the least and the most nominal charge so far */
+static inline double after_any_hold(const mw_sup_ch* ch, double a)
+{
+    const double lo = fabs(a - ch->lo), hi = fabs(a - ch->hi);
+    return lo > hi ? lo : hi;
+}
+
 /* The worst ratio at one sample, played through or played on after a hold
  * at any sample before (see the header): lo, hi and gap are the channel's. */
 static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, int channel, double x, int64_t at)
 {
     int k, what = -1, corner = -1;
-    double worst = 0.0, a, b;
+    double worst = 0.0, a;
     /* the drive itself (what flows if the card is in fact DC-coupled), and
      * against the DAC's swing: less q_nom(p) after a hold at p */
-    a = fabs(x - ch->lo);
-    b = fabs(x - ch->hi);
-    a = a > b ? a : b;
+    a = after_any_hold(ch, x);
     note(s, a, ch->rail, MW_SUP_RAIL, -1, &worst, &what, &corner);
     note(s, a, s->limit, MW_SUP_DRIVE, -1, &worst, &what, &corner);
     for (k = 0; k < s->k; k++) {
         note(s, fabs(x - q[k]) + ch->gap[k], s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
-        a = s->c[k] * x + s->d[k] * q[k];
-        b = fabs(a - ch->lo);
-        a = fabs(a - ch->hi);
-        a = a > b ? a : b;
+        a = after_any_hold(ch, s->c[k] * x + s->d[k] * q[k]);
         note(s, a + s->d[k] * ch->gap[k], s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
     }
     if (worst > s->worst) {
@@ -162,13 +165,8 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         if (s->measure) {
             held_here(s, ch, q);
             measure(s, ch, q, channel, aim, t0 + i);
-            if (bleed) {
-                b = fabs(aim);
-            } else {        /* the pre-emphasis, played on after a hold too */
-                b = fabs(q[s->nominal] - ch->lo);
-                pre = fabs(q[s->nominal] - ch->hi);
-                b = b > pre ? b : pre;
-            }
+            /* the pre-emphasis (played on after a hold too), or the drive a bleed cuts */
+            b = bleed ? fabs(aim) : after_any_hold(ch, q[s->nominal]);
             s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
             x = aim;
         } else {
