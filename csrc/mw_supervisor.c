@@ -1,5 +1,6 @@
 /* mw_supervisor.c -- see mw_supervisor.h for the model and the bounds. */
 #include <math.h>
+#include <stddef.h>
 #include "mw_supervisor.h"
 
 #define MW_PI 3.14159265358979323846
@@ -16,29 +17,38 @@ static int steps_to(double ratio)
     return n;
 }
 
-void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
-                 double bleed_fraction)
+int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f)
 {
-    int k, below, above;
-    double cmin = 1.0, lo = corner_hz * (1.0 - tolerance), hi = corner_hz * (1.0 + tolerance);
-    below = tolerance > 0.0 ? steps_to(corner_hz / lo) : 0;
-    above = tolerance > 0.0 ? steps_to(hi / corner_hz) : 0;
-    while (tolerance > 0.0 && below + above + 1 < MW_SUP_MIN_K) {
-        if (below <= above)
+    int k, below = steps_to(corner_hz / lo_hz), above = steps_to(hi_hz / corner_hz);
+    while (below + above + 1 < MW_SUP_MIN_K && (lo_hz < corner_hz || corner_hz < hi_hz)) {
+        if (lo_hz < corner_hz && (below <= above || !(corner_hz < hi_hz)))
             below++;
         else
             above++;
     }
-    if (below + above + 1 > MW_SUP_K)       /* (the Stage caps the tolerance below this) */
-        below = above = (MW_SUP_K - 1) / 2;
-    s->k = below + above + 1;
-    s->nominal = below;
+    if (f == NULL || below + above + 1 > MW_SUP_K)
+        return below + above + 1;
+    for (k = 0; k < below + above + 1; k++)
+        f[k] = k < below ? corner_hz * pow(lo_hz / corner_hz, (double)(below - k) / below)
+             : k > below ? corner_hz * pow(hi_hz / corner_hz, (double)(k - below) / above)
+             : corner_hz;
+    return below + above + 1;
+}
+
+int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
+                double bleed_fraction)
+{
+    int k;
+    double cmin = 1.0;
+    if (!(0.0 < lo_hz && lo_hz <= corner_hz && corner_hz <= hi_hz && hi_hz < INFINITY)
+            || mw_sup_corners(corner_hz, lo_hz, hi_hz, NULL) > MW_SUP_K)
+        return -1;
+    s->k = mw_sup_corners(corner_hz, lo_hz, hi_hz, s->f);
+    s->nominal = 0;
     for (k = 0; k < s->k; k++) {
-        double f = k < below ? corner_hz * pow(lo / corner_hz, (double)(below - k) / below)
-                 : k > below ? corner_hz * pow(hi / corner_hz, (double)(k - below) / above)
-                 : corner_hz;
-        s->f[k] = f;
-        s->d[k] = exp(-2.0 * MW_PI * f / rate);
+        if (s->f[k] == corner_hz)
+            s->nominal = k;
+        s->d[k] = exp(-2.0 * MW_PI * s->f[k] / rate);
         s->c[k] = 1.0 - s->d[k];
         s->inv_c[k] = 1.0 / s->c[k];
         if (s->c[k] < cmin)
@@ -57,6 +67,7 @@ void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, dou
     s->worst = 0.0;
     s->worst_at = -1;
     s->worst_what = s->worst_corner = s->worst_channel = -1;
+    return 0;
 }
 
 int mw_sup_settled(const mw_sup_ch* ch)

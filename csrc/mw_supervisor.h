@@ -17,10 +17,12 @@
  * a lost device does that at once.  It is a low-pass of the drive:
  *     q[n+1] = (1 - d) x[n] + d q[n].
  *
- * The corner of a real card is known only within a tolerance, and the
+ * The corner of a real card is known only within a tolerance (and where the
+ * card's capacitor drives the electrodes itself, a voltage-mode stage, it
+ * moves with the load: 1 / (2 pi R C)), and the
  * current stored by a long excursion is largest for the corner whose time
  * constant is near the excursion's age, not always at an end of the
- * tolerance.  The supervisor therefore models corners across it, spaced
+ * range.  The supervisor therefore models corners across it, spaced
  * geometrically at most MW_SUP_STEP apart (at least seven; more for a wide
  * tolerance), the declared corner among them, and chooses every sample's
  * drive inside
@@ -87,7 +89,8 @@
 
 #include <stdint.h>
 
-#define MW_SUP_K 32         /* corners modelled at most (a tolerance of +-90 % needs 23) */
+#define MW_SUP_K 64         /* corners modelled at most (a tolerance of +-90 % needs 23; a voltage-mode
+                             * stage across a 20x load range at +-90 % needs 44) */
 #define MW_SUP_MIN_K 7      /* corners modelled at least, with a tolerance */
 #define MW_SUP_STEP 1.15    /* neighbouring corners at most this ratio apart */
 #define MW_SUP_SOFT 0.97    /* a drive this close to a bound ends the session */
@@ -136,10 +139,22 @@ typedef struct {                    /* one program channel's coupling */
     double gap[MW_SUP_K];           /* max over samples p so far of |q_k(p) - q_nominal(p)| d_k^(now - p) */
 } mw_sup_ch;
 
-/* Corners f_k from corner_hz * (1 - tolerance) to corner_hz * (1 + tolerance),
- * geometrically spaced, corner_hz itself among them (the nominal one). */
-void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
-                 double bleed_fraction);
+/* The corners modelled for a coupling somewhere in [lo_hz, hi_hz] (0 < lo_hz
+ * <= corner_hz <= hi_hz): from lo_hz to hi_hz, geometrically spaced at most
+ * MW_SUP_STEP apart on each side of corner_hz, which is among them (at least
+ * MW_SUP_MIN_K where the range allows).  Returns how many that is; writes
+ * them, slowest first, into f (MW_SUP_K doubles, or NULL) only if it is at
+ * most MW_SUP_K.  For a tolerance t, [lo_hz, hi_hz] is corner_hz x (1 -+ t);
+ * a voltage-mode stage whose card capacitor drives the load itself widens it
+ * by the load range (Stage.corner_range_hz). */
+int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f);
+
+/* Set up the model for the corners of mw_sup_corners, corner_hz the nominal
+ * one (what the pre-emphasis inverts).  Returns 0, or -1 (nothing set up)
+ * where the range needs more than MW_SUP_K corners or is not
+ * 0 < lo_hz <= corner_hz <= hi_hz. */
+int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
+                double bleed_fraction);
 
 /* buf: n samples of current asked (uA) -> the DAC values, in place.
  * t0: the sample index of buf[0] (for the measured worst's place).

@@ -39,7 +39,8 @@ cdef extern from "mw_supervisor.h" nogil:
         double rail
         double gain
 
-    void mw_sup_init(mw_sup* s, double corner_hz, double tolerance, double rate, double limit_ua,
-                     double bleed_fraction)
+    int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f)
+    int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
+                    double bleed_fraction)
     void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed)
     int mw_sup_settled(const mw_sup_ch* ch)

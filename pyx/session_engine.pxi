@@ -23,7 +23,7 @@ from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled, stage_drained, stage_cut
 from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
 from mw_session cimport MW_REWIND_SILENCE
-from mw_supervisor cimport mw_sup_init, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT, MW_SUP_RESTART
+from mw_supervisor cimport mw_sup_init, mw_sup_corners, MW_SUP_K, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT, MW_SUP_RESTART
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
 from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_finish, rec_pop, MW_REC_FLUSH_S
 from mw_port cimport mw_aligned_alloc, mw_aligned_free
@@ -69,6 +69,35 @@ SUPERVISOR_SOFT = MW_SUP_SOFT
 #: again once the charge its coupling stores is at most this fraction of the
 #: limit (or of the DAC's swing, when that is less) at every corner
 SUPERVISOR_RESTART = MW_SUP_RESTART
+#: the most corners an AC supervisor models (see supervisor_corners)
+SUPERVISOR_MAX_CORNERS = MW_SUP_K
+
+
+def supervisor_corners(double corner_hz, double lo_hz, double hi_hz):
+    """The corners (Hz, slowest first) an AC supervisor models for a
+    coupling somewhere in [lo_hz, hi_hz], ``corner_hz`` (the nominal one,
+    whose charge the pre-emphasis makes up for) among them: spaced
+    geometrically at most 15 % apart, at least seven where the range allows
+    (``csrc/mw_supervisor.h``).
+
+    Raises
+    ------
+    ValueError
+        ``0 < lo_hz <= corner_hz <= hi_hz`` (finite) does not hold, or the
+        range needs more than :data:`SUPERVISOR_MAX_CORNERS` corners (the
+        message says how many).
+    """
+    cdef double f[MW_SUP_K]
+    cdef int n
+    if not (0.0 < lo_hz <= corner_hz <= hi_hz < float("inf")):
+        raise ValueError(f"corners lo_hz={lo_hz!r}, corner_hz={corner_hz!r}, hi_hz={hi_hz!r} are not allowed: "
+                         f"0 < lo_hz <= corner_hz <= hi_hz, finite")
+    n = mw_sup_corners(corner_hz, lo_hz, hi_hz, f)
+    if n > MW_SUP_K:
+        raise ValueError(f"corners from {lo_hz:.4g} to {hi_hz:.4g} Hz need {n} modelled corners 15 % apart, more than "
+                         f"the {MW_SUP_K} the supervisor models (a ratio of {hi_hz / lo_hz:.3g}; at most about "
+                         f"{1.15 ** (MW_SUP_K - 1):.3g})")
+    return tuple(f[k] for k in range(n))
 
 
 cdef class SessionEngine:
@@ -220,7 +249,8 @@ cdef class SessionEngine:
         self.s.unrouted = len(routed) < st.out_channels
         st.ac = stage.coupling == "ac"
         if st.ac:
-            mw_sup_init(&st.sup, stage.corner_hz, stage.corner_tolerance, rate, stage.limit_ua,
+            supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz)    # (refuses, naming them)
+            mw_sup_init(&st.sup, stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, rate, stage.limit_ua,
                         stage.bleed_fraction)
             st.sup.measure = stage.measure
             st.sup.between_ua = stage.between_ua

@@ -56,22 +56,40 @@ def corners(stage, n: int = 25) -> list[float]:
                              stage.corner_hz * (1 + stage.corner_tolerance), n))
 
 
+def couplings(stage, n: int = 25, loads: int = 9) -> list[tuple[float | None, float | None]]:
+    """The (corner Hz, load ohm) pairs the current may flow through: every
+    corner across the tolerance (None: DC-coupled) at the lowest load of a
+    voltage-mode stage (None: a current-mode stage).  A voltage-mode stage
+    on an AC-coupled card is the card's series capacitor C driving the load
+    R itself: the current is V / R through a high-pass of corner
+    1 / (2 pi R C), which is ``corner_hz`` at the nominal load and moves as
+    1 / R, so each corner is taken at ``loads`` loads across the declared
+    range, each with its own current."""
+    if stage.coupling != "ac" or stage.load_ohm is None:
+        return [(f, None) for f in corners(stage, n)]
+    return [(f * stage.load_ohm / r, float(r)) for r in np.geomspace(stage.load_ohm_min, stage.load_ohm_max, loads)
+            for f in corners(stage, n)]
+
+
 def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,
                      n_corners: int = 25, between: bool = False) -> float:
     """The largest |current| over every program channel and every corner
-    across the tolerance (at the lowest load of a voltage-mode stage),
-    with the DAC held at zero afterwards for ``tail_tau`` time constants of
-    the slowest corner: what flows during the samples and after they stop
-    (and between them, through a sound card's DAC, when ``between``)."""
+    across the tolerance (and every load of a voltage-mode stage:
+    :func:`couplings`), with the DAC held at zero afterwards for
+    ``tail_tau`` time constants of the slowest corner, at most a second
+    (a high-pass of a held zero only decays; the second covers a DAC's
+    ringing): what flows during the samples and after they stop (and
+    between them, through a sound card's DAC, when ``between``)."""
     tail = 0
+    pairs = couplings(stage, n_corners)
     if stage.coupling == "ac":
-        slowest = stage.corner_hz * (1 - stage.corner_tolerance)
-        tail = math.ceil(tail_tau * rate / (2 * math.pi * slowest))
+        slowest = min(f for f, _ in pairs)
+        tail = min(math.ceil(tail_tau * rate / (2 * math.pi * slowest)), math.ceil(rate))
     x = np.concatenate([dac, np.zeros((tail, dac.shape[1]), dac.dtype)]) if tail else dac
     worst = 0.0
     for c in range(channels if channels is not None else len(stage.channel_map)):
-        for f in corners(stage, n_corners):
-            i = current_ua(x, stage, c, f, rate)
+        for f, load in pairs:
+            i = current_ua(x, stage, c, f, rate, load_ohm=load)
             worst = max(worst, float(np.max(np.abs(reconstructed(i, half=32) if between else i), initial=0.0)))
     return worst
 

@@ -177,7 +177,7 @@ def test_the_engine_takes_only_a_stage_plan():
     (lambda n: EnvelopePlan((1,) * n, (1,) * n, (0.0,) * n, (1.0,) * n, False, 1.0),
      "lengths_samples", f"MAX_SEGMENTS={MAX_SEGMENTS}"),
     (lambda n: StagePlan(MAX_CHANNELS, tuple((c % MAX_CHANNELS, -1) for c in range(n)), (1.0,) * n, 1.0, "dc",
-                         None, 0.3, 500.0, (1.0,) * n, 0.1), "routes", f"MAX_CHANNELS={MAX_CHANNELS}"),
+                         None, None, None, 500.0, (1.0,) * n, 0.1), "routes", f"MAX_CHANNELS={MAX_CHANNELS}"),
 ])
 def test_more_than_the_compiled_state_holds_is_refused(make, field, limit):
     """One more breakpoint, state, segment or channel than the C arrays hold is a
@@ -231,6 +231,10 @@ def test_the_generator_checks_the_schedule_itself():
     (lambda: dataclasses.replace(Stage().plan(1, RATE), coupling="ac", corner_hz=None), TypeError,
      r"StagePlan.corner_hz=None"),
     (lambda: dataclasses.replace(Stage().plan(1, RATE), measure=1), TypeError, r"StagePlan.measure=1 must be a bool"),
+    (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), corner_lo_hz=5.5), ValueError,
+     r"StagePlan.corner_lo_hz=5.5, corner_hz=5.0, corner_hi_hz=6.5 are not allowed: corner_lo_hz <= corner_hz"),
+    (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), corner_hi_hz=None), TypeError,
+     r"StagePlan.corner_hi_hz=None"),
     # what tests/test_fuzz_api.py found: beyond any float, an array for a str, a conflict naming one field only
     (lambda: SampleTime(3, 10**400), ValueError, r"SampleTime.frac=<an int of 1329 bits>"),
     (lambda: TemplatePlan((0.0, 10**400), (0.0, 0.0)), ValueError,

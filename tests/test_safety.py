@@ -19,7 +19,8 @@ import physics
 from forced import forced
 from microwave import modes
 from microwave._core import Generator
-from microwave._core import REWIND_SILENCE, SUPERVISOR_RESTART, SessionEngine
+from microwave._core import REWIND_SILENCE, SUPERVISOR_MAX_CORNERS, SUPERVISOR_RESTART, SessionEngine
+from microwave._core import supervisor_corners
 from microwave import _reconstruct
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
 from microwave.stage import BLEED_FRACTION, Stage
@@ -56,7 +57,8 @@ def stages(draw):
                   corner_tolerance=draw(st.sampled_from([0.0, 0.1, 0.3, 0.5, 0.9])))
     if kind.endswith("voltage"):
         lo = draw(st.floats(300, 2000))
-        return Stage(load_ohm=lo * draw(st.floats(1, 4)), load_ohm_min=lo, **common)
+        # up to 16x the lowest load: through an AC card the corner moves as 1/R (physics.couplings)
+        return Stage(load_ohm=lo * draw(st.one_of(st.floats(1, 4), st.floats(4, 16))), load_ohm_min=lo, **common)
     return Stage(ua_per_v=draw(st.floats(300, 3000)), **common)
 
 
@@ -196,6 +198,71 @@ def test_a_long_ac_session_no_longer_drifts_to_the_rail():
     for c in range(2):
         flows = physics.current_ua(dac, stage, c, stage.corner_hz, RATE)
         assert np.max(np.abs(flows[-10 * RATE:] - want[-10 * RATE:, c])) < 1e-3 * 150
+
+
+@pytest.mark.parametrize("width_ms, freq_hz, corner_hz", [(5, 100, 2.0), (20, 25, 0.5), (5, 100, 0.5)])
+def test_a_voltage_mode_stage_on_an_ac_card_holds_at_every_load_its_corner_moves_with(width_ms, freq_hz, corner_hz):
+    """Through an AC-coupled card a voltage-mode stage's corner is 1 / (2 pi R C), the card's capacitor
+    driving the load R itself: at the lowest load it is load_ohm / load_ohm_min times the declared
+    one.  At the highest level, what flows at every load of the range (each with its own corner and
+    current, physics.couplings) stays within max_ua: 535 uA of 500 flowed into 500 ohm while only the
+    tolerance around the declared corner was modelled."""
+    pulse = mw.Monophasic(freq_hz=freq_hz, amp_ua=12, phase_us=width_ms * 1000, polarity="alternate")
+    session = Session("v", (Step("z", pulse, 20),), channels=1, soft_start_s=0.5, soft_stop_s=0.5)
+    stage = Stage(load_ohm=8000, load_ohm_min=500, coupling="ac", corner_hz=corner_hz, full_scale_v=2.0,
+                  channel_map=(0,), max_ua=500, reconstruction="held")
+    engine = session.engine(PROP_RATE, stage)
+    engine.set_level(engine.max_level)
+    engine.rewind()
+    dac = engine.render(engine.state["total"])
+    worst = physics.worst_current_ua(dac, stage, PROP_RATE, n_corners=9)
+    assert worst <= stage.max_ua * 1.005, f"{worst:.1f} uA flowed against max_ua={stage.max_ua:g}"
+    assert engine.supervision["clamped"] == 0 and not engine.supervision["stopped"]
+    # the corners modelled span the load range, each side of the declared one
+    lo, hi = stage.corner_range_hz
+    assert lo == pytest.approx(corner_hz * 0.7 * 8000 / 10000) and hi == pytest.approx(corner_hz * 1.3 * 16)
+    corners = engine.supervision["corners_hz"]
+    assert corners[0] == pytest.approx(lo) and corners[-1] == pytest.approx(hi) and corner_hz in corners
+    assert max(b / a for a, b in zip(corners, corners[1:])) <= 1.15 + 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=st.floats(1e-3, 1e3), up=st.floats(1, 1e4), at=st.floats(0, 1))
+def test_the_modelled_corners_span_the_range_15_percent_apart_with_the_nominal_among_them(lo, up, at):
+    """Whatever range a stage declares (a tolerance, a voltage-mode stage's loads): the corners start
+    and end at its ends, hold the nominal corner, are never more than 15 % apart and at least seven
+    where the range is not one corner; a range needing more than SUPERVISOR_MAX_CORNERS is refused,
+    saying how many."""
+    hi = lo * up
+    nominal = min(max(lo * up ** at, lo), hi)
+    needed = math.ceil(math.log(nominal / lo) / math.log(1.15) - 1e-9) + math.ceil(
+        math.log(hi / nominal) / math.log(1.15) - 1e-9) + 1
+    if needed > SUPERVISOR_MAX_CORNERS:
+        with pytest.raises(ValueError, match=r"need \d+ modelled corners 15 % apart, more than the 64"):
+            supervisor_corners(nominal, lo, hi)
+        return
+    f = supervisor_corners(nominal, lo, hi)
+    assert f[0] == pytest.approx(lo, rel=1e-12) and f[-1] == pytest.approx(hi, rel=1e-12) and nominal in f
+    assert all(b / a <= 1.15 * (1 + 1e-12) for a, b in zip(f, f[1:])) and all(b > a for a, b in zip(f, f[1:]))
+    assert len(f) >= (7 if hi > lo else 1) and len(f) <= SUPERVISOR_MAX_CORNERS
+
+
+@pytest.mark.parametrize("kw, error", [
+    (dict(load_ohm=2000, load_ohm_min=10, corner_tolerance=0.9),
+     r"load_ohm=2000, moving as 1/R over load_ohm_min=10 \.\. load_ohm_max=10000 ohm: 0\.04 to 760 Hz: corners "
+     r"from 0\.04 to 760 Hz need 72 modelled corners.*declare a narrower load range"),
+    (dict(corner_hz=0.02, load_ohm=500, load_ohm_max=100_000, corner_tolerance=0.9),
+     r"reaches down to 1e-05 Hz: the supervisor models corners down to 0\.001 Hz.*a higher corner_hz"),
+])
+def test_a_coupling_the_supervisor_cannot_model_is_refused_naming_the_loads_and_tolerance(kw, error):
+    with pytest.raises(ValueError, match=error):
+        Stage(coupling="ac", **{"corner_hz": 2.0, **kw})
+    Stage(coupling="dc", **{"corner_hz": 2.0, **kw})       # a DC-coupled card has no corner to model
+    # and a plan built by hand, past the Stage's check, is refused by the engine
+    plan = dataclasses.replace(Stage(coupling="ac", channel_map=(0,)).plan(1, RATE), corner_lo_hz=1e-6)
+    program = Generator(mw.Biphasic(freq_hz=100, amp_ua=100, phase_us=100).plan(RATE))
+    with pytest.raises(ValueError, match=r"need \d+ modelled corners"):
+        SessionEngine([program], [RATE], [[0]], plan, RATE, float(RATE))
 
 
 def test_a_session_beyond_the_dacs_swing_is_refused_naming_it():

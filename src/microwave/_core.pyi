@@ -35,6 +35,15 @@ SUPERVISOR_SOFT: float
 #: DAC's swing, when that is less) at every corner
 SUPERVISOR_RESTART: float
 
+#: the most corners an AC supervisor models
+SUPERVISOR_MAX_CORNERS: int
+
+def supervisor_corners(corner_hz: float, lo_hz: float, hi_hz: float) -> tuple[float, ...]:
+    """The corners (Hz, slowest first) an AC supervisor models for a coupling
+    somewhere in [lo_hz, hi_hz], corner_hz (the nominal one) among them; a
+    ValueError where the range is not 0 < lo_hz <= corner_hz <= hi_hz or
+    needs more than SUPERVISOR_MAX_CORNERS."""
+
 #: one entry of the delivered record (csrc/mw_record.h): what flowed during
 #: about RECORD_FLUSH_S of one step, per program channel
 RECORD_DTYPE: np.dtype[np.void]

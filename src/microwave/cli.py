@@ -109,7 +109,7 @@ def cmd_info(a) -> int:
     p = print
     p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
     p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"
-      + (f" (corner {stage.corner_hz:g} Hz +-{100 * stage.corner_tolerance:g} %)" if stage.coupling == "ac" else "")
+      + (f" ({stage._corner_words()})" if stage.coupling == "ac" else "")
       + (f", load {stage.load_ohm_min:g}-{stage.load_ohm_max:g} ohm" if stage.mode == "voltage" else "")
       + f"; max {_fig(r['max_ua'])} uA; session peak {_fig(r['peak_ua'])} uA asked")
     p(f"worst current predicted to flow (between samples, every corner and load, abrupt stops included): "

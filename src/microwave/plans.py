@@ -899,10 +899,15 @@ class StagePlan:
     coupling : {"dc", "ac"}
         The stage's coupling.
     corner_hz : float or None
-        The AC coupling's corner frequency, Hz (> 0, finite; required for
-        "ac", checked whenever given).
-    corner_tolerance : float
-        The corner's relative tolerance (>= 0, finite).
+        The AC coupling's nominal corner frequency, Hz: the one whose charge
+        the pre-emphasis makes up for (> 0, finite; required for "ac",
+        checked whenever given).
+    corner_lo_hz, corner_hi_hz : float or None
+        The slowest and fastest corner the coupling may really have, Hz
+        (``Stage.corner_range_hz``): the supervisor models corners across
+        them (``microwave._core.supervisor_corners``).  Required for "ac":
+        0 < corner_lo_hz <= corner_hz <= corner_hi_hz, finite, and at most
+        ``SUPERVISOR_MAX_CORNERS`` corners (the session engine refuses more).
     limit_ua : float
         The current the supervisor allows, uA (> 0, finite).
     rail_ua : tuple of float
@@ -925,17 +930,18 @@ class StagePlan:
     TypeError
         A field of the wrong type: ``out_channels`` or a route's channel not
         an int, ``routes``, ``gains_dac_per_ua``, ``rail_ua`` or a route not
-        a tuple, a number not a number (``corner_hz`` None for "ac"
+        a tuple, a number not a number (a corner None for "ac"
         included), ``coupling`` not a str, or ``measure`` not a bool.
     ValueError
         ``out_channels`` outside 1 to ``MAX_CHANNELS``; no program channel or
         more than ``MAX_CHANNELS``, or the three per-channel tuples of
         different lengths; a route not of two channels, or a channel outside
         the DAC's (-1 allowed for the negative); a gain, ``rail_ua``,
-        ``limit_ua`` or ``corner_hz`` not above 0; ``clamp_dac``,
-        ``corner_tolerance``, ``bleed_fraction``, ``between_ua`` or
-        ``pre_ring`` below 0; a number not
-        finite; or ``coupling`` other than "dc" or "ac" (named in the message).
+        ``limit_ua`` or ``corner_hz`` not above 0; the corners not in the
+        order ``corner_lo_hz <= corner_hz <= corner_hi_hz``; ``clamp_dac``,
+        ``bleed_fraction``, ``between_ua`` or ``pre_ring`` below 0; a
+        number not finite; or ``coupling`` other than "dc" or "ac" (named
+        in the message).
     """
 
     out_channels: int
@@ -944,7 +950,8 @@ class StagePlan:
     clamp_dac: float
     coupling: str
     corner_hz: float | None
-    corner_tolerance: float
+    corner_lo_hz: float | None
+    corner_hi_hz: float | None
     limit_ua: float
     rail_ua: tuple[float, ...]
     bleed_fraction: float
@@ -971,9 +978,14 @@ class StagePlan:
         _typed(own, "coupling", self.coupling, str, "'dc' or 'ac'")   # (an array's `in` would be ambiguous)
         if self.coupling not in ("dc", "ac"):
             raise ValueError(f"{own}.coupling={self.coupling!r} is not allowed: 'dc' or 'ac'")
-        if self.coupling == "ac" or self.corner_hz is not None:
-            _real(own, "corner_hz", self.corner_hz, 0.0, lo_open=True)
-        _real(own, "corner_tolerance", self.corner_tolerance, 0.0)
+        corners = ("corner_hz", "corner_lo_hz", "corner_hi_hz")
+        for name in corners:
+            if self.coupling == "ac" or getattr(self, name) is not None:
+                _real(own, name, getattr(self, name), 0.0, lo_open=True)
+        if self.coupling == "ac" and not self.corner_lo_hz <= self.corner_hz <= self.corner_hi_hz:
+            raise ValueError(f"{own}.corner_lo_hz={self.corner_lo_hz!r}, corner_hz={self.corner_hz!r}, "
+                             f"corner_hi_hz={self.corner_hi_hz!r} are not allowed: corner_lo_hz <= corner_hz "
+                             f"<= corner_hi_hz")
         _real(own, "limit_ua", self.limit_ua, 0.0, lo_open=True)
         _real(own, "bleed_fraction", self.bleed_fraction, 0.0)
         _typed(own, "measure", self.measure, bool, "a bool")

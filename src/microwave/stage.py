@@ -12,7 +12,9 @@ A :class:`Stage` says how DAC samples become current, and how sure that is:
 * ``compliance_v``: the most voltage the stage can put across the load;
 * ``coupling``: ``"dc"``, or ``"ac"`` with the card's high-pass ``corner_hz``
   known to within ``corner_tolerance`` (default +-30 %): most sound-card
-  outputs are AC-coupled, with a corner of a few Hz to 20 Hz;
+  outputs are AC-coupled, with a corner of a few Hz to 20 Hz.  A
+  voltage-mode stage's corner is the one at its nominal load, and moves
+  with the load (see below);
 * ``channel_map``: for each program channel, a DAC channel, or a pair
   ``(a, b)`` driven in antiphase (bridged: twice the swing for one
   electrode pair);
@@ -26,8 +28,9 @@ The limit holds on the current that flows, not on the samples.  A session
 asking for more is refused before anything renders.  While it plays, the
 supervisor (compiled, ``csrc/mw_supervisor.h``) models what flows -- the
 drive itself through a DC-coupled card; through an AC-coupled one,
-corners across the tolerance (spaced geometrically at most 15 % apart, at
-least seven), each with the charge its capacitor
+corners across the tolerance (and a voltage-mode stage's load range;
+spaced geometrically at most 15 % apart, at least seven), each with the
+charge its capacitor
 stores -- and keeps every sample's drive where, for every modelled corner,
 the current now and the current that an abrupt stop of the DAC would
 release stay within the limit, and the drive itself too (what would flow
@@ -42,6 +45,17 @@ push more than the limit).  Two consequences a user sees:
   impedance is capacitive (a series resistance, then a resistance in
   parallel with a capacitance), so edges see little more than the series
   resistance: declare the lowest load honestly.
+* **Through an AC-coupled card, a voltage-mode stage's corner moves with
+  the load.**  The card's series capacitor C drives the electrodes
+  itself: the current is V / R through a high-pass of corner
+  1 / (2 pi R C), so ``corner_hz`` (the corner at ``load_ohm``) becomes
+  ``corner_hz`` x ``load_ohm`` / R at a load R.  The supervisor models
+  corners across the tolerance and the load range together
+  (:attr:`Stage.corner_range_hz`: 2 Hz +-30 % at 2 kohm over 500 ohm ..
+  10 kohm is 0.28 to 10.4 Hz), each at the lowest load's current, which
+  bounds the current at every load of the range (with the tolerance
+  alone modelled, 535 uA flowed into 500 ohm against a max_ua of 500:
+  tests/test_safety.py).
 * **AC coupling keeps a 1 % margin** (:data:`AC_MARGIN`) below ``max_ua``
   for the corners between the ones it models, and a session that would
   store more charge than the limit (a held polarity, a slow net DC) is
@@ -93,6 +107,9 @@ MIN_LOAD_OHM = 1.0
 #: slowest corner of the widest tolerance then takes at most about 13 minutes
 #: (a corner far below any coupling capacitor's, 1e-4 Hz, asked for gigabytes)
 MIN_CORNER_HZ = 0.01
+#: ... and the slowest corner the supervisor models (the lowest corner_hz at
+#: the widest tolerance; a voltage-mode stage's load range moves its corner)
+MIN_MODELLED_CORNER_HZ = 0.001
 #: the current (fraction of the limit) while a coupling's charge is bled
 BLEED_FRACTION = 0.2
 #: what a DAC makes of its samples (``Stage.reconstruction``)
@@ -238,7 +255,9 @@ class Stage:
     coupling : {"dc", "ac"}
         The card's output coupling (default "dc").
     corner_hz : float
-        An AC coupling's high-pass corner, Hz (0.01 to 1000; default 5).
+        An AC coupling's high-pass corner, Hz (0.01 to 1000; default 5); for a
+        voltage-mode stage, the corner at ``load_ohm`` (it moves with the
+        load: :attr:`corner_range_hz`).
     channel_map : tuple
         For each program channel, a DAC channel or a bridged pair ``(a, b)``.
     out_channels : int or None
@@ -323,6 +342,8 @@ class Stage:
         s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
         s("corner_hz", _checks.number("corner_hz", self.corner_hz, MIN_CORNER_HZ, 1000, unit="Hz"))
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
+        if self.coupling == "ac":
+            self._check_corner_range()
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
         s("reconstruction", _checks.choice("reconstruction", self.reconstruction, RECONSTRUCTIONS))
@@ -416,6 +437,55 @@ class Stage:
     def mode(self) -> str:
         """``"current"`` (the stage sets the current) or ``"voltage"`` (the load does)."""
         return "voltage" if self.load_ohm is not None else "current"
+
+    @property
+    def corner_range_hz(self) -> tuple[float, float]:
+        """The slowest and the fastest corner the AC coupling may really
+        have, Hz: ``corner_hz`` x (1 -+ ``corner_tolerance``); for a
+        voltage-mode stage, whose card capacitor drives the load itself (a
+        corner of 1 / (2 pi R C) at a load R), also moved by
+        ``load_ohm`` / R across ``load_ohm_min`` .. ``load_ohm_max``.  The
+        supervisor models corners across it
+        (``microwave._core.supervisor_corners``).
+
+        Examples
+        --------
+        >>> Stage(coupling="ac", corner_hz=5).corner_range_hz
+        (3.5, 6.5)
+        >>> [round(f, 3) for f in Stage(coupling="ac", corner_hz=2, load_ohm=2000).corner_range_hz]
+        [0.28, 10.4]
+        """
+        lo, hi = self.corner_hz * (1.0 - self.corner_tolerance), self.corner_hz * (1.0 + self.corner_tolerance)
+        if self.load_ohm is None:
+            return lo, hi
+        assert self.load_ohm_min is not None and self.load_ohm_max is not None   # __post_init__
+        return lo * (self.load_ohm / self.load_ohm_max), hi * (self.load_ohm / self.load_ohm_min)
+
+    def _corner_words(self) -> str:
+        """The AC coupling as a message names it."""
+        return (f"corner {self.corner_hz:g} Hz +-{100 * self.corner_tolerance:g} %"
+                + ("" if self.load_ohm is None else
+                   f" at load_ohm={self.load_ohm:g}, moving as 1/R over load_ohm_min={self.load_ohm_min:g} .. "
+                   f"load_ohm_max={self.load_ohm_max:g} ohm: {self.corner_range_hz[0]:.3g} to "
+                   f"{self.corner_range_hz[1]:.3g} Hz"))
+
+    def _check_corner_range(self) -> None:
+        """Refuse an AC coupling whose corners the supervisor cannot model: slower than
+        MIN_MODELLED_CORNER_HZ (an end's bleed would take hours) or too many."""
+        from ._core import supervisor_corners
+        lo, hi = self.corner_range_hz
+        narrow = ("a narrower corner_tolerance" if self.load_ohm is None else
+                  "a narrower load range (load_ohm_min, load_ohm_max) or corner_tolerance")
+        if lo < MIN_MODELLED_CORNER_HZ * (1 - 1e-9):     # (0.01 Hz at +-90 %: 0.001 less a rounding)
+            raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
+                             f"{self._corner_words()} reaches down to {lo:.3g} Hz: the supervisor models corners down "
+                             f"to {MIN_MODELLED_CORNER_HZ:g} Hz (an end's bleed through a slower one would take "
+                             f"hours); declare {narrow}, or a higher corner_hz")
+        try:
+            supervisor_corners(self.corner_hz, lo, hi)
+        except ValueError as e:
+            raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
+                             f"{self._corner_words()}: {e}; declare {narrow}") from None
 
     @property
     def load_spread(self) -> float:
@@ -542,7 +612,7 @@ class Stage:
         DC-coupled."""
         if self.coupling == "dc":
             return 0.0
-        tau = 1.0 / (2 * math.pi * self.corner_hz * (1.0 - self.corner_tolerance))
+        tau = 1.0 / (2 * math.pi * self.corner_range_hz[0])
         return tau / BLEED_FRACTION * 1.01
 
     def max_ua_at(self, load_ohm: float) -> float:
@@ -695,7 +765,7 @@ class Stage:
         a band-limited DAC carries hard edges past the samples.  Through an AC-coupled one the whole session
         is simulated, in compiled code and bounded memory, at level 1 with
         its soft starts and stops, the coupling's state carried from step to
-        step, for corners across the tolerance (at most 15 % apart): the
+        step, for corners across :attr:`corner_range_hz` (at most 15 % apart): the
         current that flows, the charge the coupling stores (what an abrupt
         stop would release) and the drive against the DAC's swing, played
         through and played on after a pause at any sample before (a pause
@@ -816,7 +886,9 @@ class Stage:
                          # DC: the current is the drive, clamped to the limit in DAC units
                          clamp_dac=min(self.limit_ua * g for g in gains),
                          # AC: the supervisor's model and bounds
-                         coupling=self.coupling, corner_hz=self.corner_hz, corner_tolerance=self.corner_tolerance,
+                         coupling=self.coupling, corner_hz=self.corner_hz,
+                         corner_lo_hz=self.corner_range_hz[0] if self.coupling == "ac" else None,
+                         corner_hi_hz=self.corner_range_hz[1] if self.coupling == "ac" else None,
                          limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
                          bleed_fraction=BLEED_FRACTION)
 
@@ -850,8 +922,8 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
     else:
         why = ("through a capacitor a held polarity or a net DC builds up stored charge"
                + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
-    return (f"session {session.name!r} cannot be played through this AC-coupled output (corner {stage.corner_hz:g} Hz "
-            f"+-{100 * stage.corner_tolerance:g} %): at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
+    return (f"session {session.name!r} cannot be played through this AC-coupled output ({stage._corner_words()}): "
+            f"at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
             f"{step.label or 'custom'}), played through or played on after a pause before it (a pause bleeds "
             f"the coupling), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
             f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
