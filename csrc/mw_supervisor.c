@@ -20,7 +20,8 @@ static int steps_to(double ratio)
 int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f)
 {
     int k, below = steps_to(corner_hz / lo_hz), above = steps_to(hi_hz / corner_hz);
-    while (below + above + 1 < MW_SUP_MIN_K && (lo_hz < corner_hz || corner_hz < hi_hz)) {
+    /* (a range within rounding of one corner is that corner: no copies of it) */
+    while (below + above + 1 < MW_SUP_MIN_K && hi_hz > lo_hz * (1.0 + 1e-9)) {
         if (lo_hz < corner_hz && (below <= above || !(corner_hz < hi_hz)))
             below++;
         else
@@ -54,6 +55,9 @@ int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double 
         if (s->c[k] < cmin)
             cmin = s->c[k];
     }
+    s->moving = 0;
+    s->d_fast = s->d[s->k - 1];
+    s->d_slow = s->d[0];
     s->limit = limit_ua;
     s->between_ua = 0.0;
     s->pre_ring = 0.0;
@@ -85,6 +89,8 @@ int mw_sup_drained(const mw_sup* s, const mw_sup_ch* ch)
         if (fabs(ch->q[k]) > most)
             return 0;
     }
+    if (s->moving && (fabs(ch->v[0]) > most || fabs(ch->v[1]) > most))
+        return 0;
     return 1;
 }
 
@@ -101,6 +107,13 @@ static void note(mw_sup* s, double a, double bound, int what, int k, double* wor
     }
 }
 
+/* A moving corner: where the least (upper = 0) or the most (upper = 1)
+ * charge v goes after a sample of drive x (see the header). */
+static inline double moved(const mw_sup* s, double v, double x, int upper)
+{
+    return x + (v - x) * ((upper ? v >= x : v <= x) ? s->d_slow : s->d_fast);
+}
+
 /* measure: |a - q_nom(p)| at the worst sample p a hold may have started at,
  * the farther of the least and the most nominal charge so far */
 static inline double after_any_hold(const mw_sup_ch* ch, double a)
@@ -111,7 +124,8 @@ static inline double after_any_hold(const mw_sup_ch* ch, double a)
 
 /* The worst ratio at one sample, played through or played on after a hold
  * at any sample before (see the header): lo, hi and gap are the channel's. */
-static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, int channel, double x, int64_t at)
+static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, const double* v, int channel, double x,
+                    int64_t at)
 {
     int k, what = -1, corner = -1;
     double worst = 0.0, a;
@@ -124,6 +138,10 @@ static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, int channel
         note(s, fabs(x - q[k]) + ch->gap[k], s->limit, MW_SUP_CURRENT, k, &worst, &what, &corner);
         a = after_any_hold(ch, s->c[k] * x + s->d[k] * q[k]);
         note(s, a + s->d[k] * ch->gap[k], s->limit, MW_SUP_STORED, k, &worst, &what, &corner);
+    }
+    for (k = 0; s->moving && k < 2; k++) {     /* a moving corner (corner -2): no gap (see the header) */
+        note(s, fabs(x - v[k]), s->limit, MW_SUP_CURRENT, -2, &worst, &what, &corner);
+        note(s, after_any_hold(ch, moved(s, v[k], x, k)), s->limit, MW_SUP_STORED, -2, &worst, &what, &corner);
     }
     if (worst > s->worst) {
         s->worst = worst;
@@ -158,12 +176,17 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
     const double swing = rail < L ? rail : L;
     const double soft_L = MW_SUP_SOFT * L, soft_swing = MW_SUP_SOFT * swing;
     double x = ch->x, aim, lo, hi, b, r, pre = 0.0, Lb, a, qmax = 0.0;
-    double q[MW_SUP_K];
+    double q[MW_SUP_K], v[2];
+    const int V = s->moving ? 2 : 0;       /* a moving corner's two bounds, or none */
     int64_t i;
     int k;
     for (k = 0; k < K; k++) {
         q[k] = ch->q[k];
         qmax = fabs(q[k]) > qmax ? fabs(q[k]) : qmax;
+    }
+    for (k = 0; k < 2; k++) {
+        v[k] = ch->v[k];
+        qmax = k < V && fabs(v[k]) > qmax ? fabs(v[k]) : qmax;
     }
     for (i = 0; i < n; i++) {
         if (bleed) {
@@ -175,7 +198,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         }
         if (s->measure) {
             held_here(s, ch, q);
-            measure(s, ch, q, channel, aim, t0 + i);
+            measure(s, ch, q, v, channel, aim, t0 + i);
             /* the pre-emphasis (played on after a hold too), or the drive a bleed cuts */
             b = bleed ? fabs(aim) : after_any_hold(ch, q[s->nominal]);
             s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
@@ -201,6 +224,13 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
                 b = (-Lb - s->d[k] * q[k]) * s->inv_c[k];
                 lo = b > lo ? b : lo;
                 b = (Lb - s->d[k] * q[k]) * s->inv_c[k];
+                hi = b < hi ? b : hi;
+            }
+            for (k = 0; k < V; k++) {
+                /* a moving corner's current now: |x - v| <= Lb for v in [v0, v1] */
+                b = v[k] - Lb;
+                lo = b > lo ? b : lo;
+                b = v[k] + Lb;
                 hi = b < hi ? b : hi;
             }
             x = aim == aim ? aim : 0.0;   /* a NaN never reaches the DAC */
@@ -229,6 +259,14 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             r = a > r ? a : r;
             qmax = a > qmax ? a : qmax;
         }
+        for (k = 0; k < V; k++) {
+            b = fabs(x - v[k]);
+            v[k] = moved(s, v[k], x, k);
+            a = fabs(v[k]);
+            r = b > r ? b : r;
+            r = a > r ? a : r;
+            qmax = a > qmax ? a : qmax;
+        }
         /* closer than `soft` to a bound, between samples too: the session
          * must lower its level (the gain of the units to come), before the
          * clamp has to.  (The rail is the DAC's swing, not a current: no
@@ -239,4 +277,6 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
     ch->x = x;
     for (k = 0; k < K; k++)
         ch->q[k] = q[k];
+    ch->v[0] = v[0];
+    ch->v[1] = v[1];
 }

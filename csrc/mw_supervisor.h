@@ -83,6 +83,28 @@
  * level that falls and rises monotonically mixes these trajectories; one
  * that dips and comes back without a hold does not, so a fall to silence
  * goes on to its hold: mw_session.c.)
+ *
+ * A moving corner (`moving`).  A voltage-mode stage on an AC-coupled card
+ * has the card's capacitor drive the load R itself, so its corner,
+ * 1 / (2 pi R C), moves as the load does -- from sample to sample, as an
+ * electrode's contact changes.  Each fixed corner above is one path; a load
+ * that changes mid-session takes none of them (a review: 5 ms at 10 kohm,
+ * then 500 ohm again, drove 552 uA of 500 where every fixed load gave 410).
+ * Whatever corner f(t) in [f_0, f_(k-1)] the coupling has, its charge moves
+ * towards the drive by a factor between d_fast and d_slow a sample, and
+ * that move is increasing in where it starts, so the most it can store
+ * after a sample of drive x is
+ *     v1' = x + (v1 - x) * (v1 >= x ? d_slow : d_fast)
+ * and the least v0' alike (v0 <= x: d_slow, else d_fast); the charge of any
+ * path lies in [v0, v1].  The current now, |x - v| for every such v, is kept
+ * within the bound as the corners' is: |x - v0|, |x - v1| <= L.  What an
+ * abrupt zero brings next, |v'|, needs no bound of its own: v' lies between
+ * x and v, both within L.  Played on after a hold at p, the drive is less
+ * q_nom(p) and the charge starts from none, which lies in
+ * [v0(p) - q_nom(p), v1(p) - q_nom(p)] (the nominal corner is one of the
+ * paths); the map keeps an interval inside another, so that charge stays
+ * within [v0 - q_nom(p), v1 - q_nom(p)] and its current within the one
+ * played through: the measure needs no gap for it.
  */
 #ifndef MW_SUPERVISOR_H
 #define MW_SUPERVISOR_H
@@ -110,6 +132,9 @@ typedef struct {
     double c[MW_SUP_K];             /* 1 - d_k */
     double inv_c[MW_SUP_K];         /* 1 / (1 - d_k) */
     int nominal;                    /* the declared corner: the one the pre-emphasis inverts */
+    int moving;                     /* the corner may move from sample to sample within [f_0, f_(k-1)]
+                                     * (a voltage-mode stage: its load changes): see below */
+    double d_fast, d_slow;          /* d of the fastest and of the slowest corner */
     double limit;                   /* L: the current bound, uA-equivalent */
     double bleed;                   /* drive change per sample while bleeding */
     int measure;                    /* 1: clamp nothing, record the worst ratio */
@@ -137,12 +162,15 @@ typedef struct {                    /* one program channel's coupling */
     /* measure: what a hold at any sample so far would change (see mw_sup_run) */
     double lo, hi;                  /* the least and the most q[nominal] so far (0, the start, among them) */
     double gap[MW_SUP_K];           /* max over samples p so far of |q_k(p) - q_nominal(p)| d_k^(now - p) */
+    /* a moving corner: the least (v[0]) and the most (v[1]) the coupling may
+     * store, whatever corner in the range each sample had */
+    double v[2];
 } mw_sup_ch;
 
 /* The corners modelled for a coupling somewhere in [lo_hz, hi_hz] (0 < lo_hz
  * <= corner_hz <= hi_hz): from lo_hz to hi_hz, geometrically spaced at most
  * MW_SUP_STEP apart on each side of corner_hz, which is among them (at least
- * MW_SUP_MIN_K where the range allows).  Returns how many that is; writes
+ * MW_SUP_MIN_K unless the range is within 1e-9 of one corner).  Returns how many that is; writes
  * them, slowest first, into f (MW_SUP_K doubles, or NULL) only if it is at
  * most MW_SUP_K.  For a tolerance t, [lo_hz, hi_hz] is corner_hz x (1 -+ t);
  * a voltage-mode stage whose card capacitor drives the load itself widens it

@@ -18,6 +18,7 @@ cdef extern from "mw_supervisor.h" nogil:
         double f[MW_SUP_K]
         double d[MW_SUP_K]
         int nominal
+        int moving
         double limit
         double bleed
         int measure

@@ -255,6 +255,7 @@ cdef class SessionEngine:
             st.sup.measure = stage.measure
             st.sup.between_ua = stage.between_ua
             st.sup.pre_ring = stage.pre_ring
+            st.sup.moving = stage.corner_moves
             for c in range(n_ch):
                 st.ch[c].rail = stage.rail_ua[c]
                 st.ch[c].gain = stage.gains_dac_per_ua[c]
@@ -435,6 +436,7 @@ cdef class SessionEngine:
                        peak_pre_emphasis_ua=st.sup.peak_pre, what=kinds.get(st.sup.worst_what),
                        channel=st.sup.worst_channel, limit_ua=st.sup.limit,
                        corner_hz=st.sup.f[st.sup.worst_corner] if st.sup.worst_corner >= 0 else None,
+                       corner_moving=st.sup.worst_corner == -2, corner_moves=bool(st.sup.moving),
                        corners_hz=[st.sup.f[k] for k in range(st.sup.k)],
                        rail_ua=(st.ch[st.sup.worst_channel].rail if st.sup.worst_channel >= 0 else None),
                        bleed_ua_per_sample=st.sup.bleed)

@@ -71,6 +71,29 @@ def couplings(stage, n: int = 25, loads: int = 9) -> list[tuple[float | None, fl
             for f in corners(stage, n)]
 
 
+def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm: np.ndarray, corner_hz: float, rate: float = 48_000,
+                           channel: int = 0) -> np.ndarray:
+    """The current (uA) through a voltage-mode stage on an AC-coupled card
+    whose load changes from sample to sample: ``loads_ohm[n]`` during sample
+    n (held within it).  The card's series capacitor C, of corner
+    ``corner_hz`` at the stage's nominal load (RC = 1 / (2 pi corner_hz
+    load_ohm / R)), charges towards the held volts V: over a sample
+    v <- V + (v - V) exp(-T / RC), and the current just after the edge,
+    (V - v) / R, is the largest within the sample (it only decays while R
+    holds).  Sample-exact, from the circuit, for a one-channel route."""
+    route = stage.channel_map[channel]
+    assert not isinstance(route, tuple), "a one-channel route"
+    volts_dac = dac[:, route].astype(np.float64) * stage.full_scale_v
+    loads = np.asarray(loads_ohm, dtype=np.float64)
+    decay = np.exp(-2 * math.pi * corner_hz * stage.load_ohm / loads / rate)
+    out = np.empty(len(volts_dac))
+    v = 0.0
+    for n, (V, R, d) in enumerate(zip(volts_dac, loads, decay)):
+        out[n] = (V - v) / R * 1e6
+        v = V + (v - V) * d
+    return out
+
+
 def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,
                      n_corners: int = 25, between: bool = False) -> float:
     """The largest |current| over every program channel and every corner

@@ -924,6 +924,12 @@ class StagePlan:
     pre_ring : float
         ... and for what a cut of the drive's pre-emphasis rings past the
         samples, a fraction of it (>= 0, finite; default 0).
+    corner_moves : bool
+        The corner may move from sample to sample within
+        ``corner_lo_hz`` .. ``corner_hi_hz`` (a voltage-mode stage on an
+        AC-coupled card, whose load changes as the contact does): the
+        supervisor also bounds the current of every such path
+        (``csrc/mw_supervisor.h``; default False).
 
     Raises
     ------
@@ -931,7 +937,8 @@ class StagePlan:
         A field of the wrong type: ``out_channels`` or a route's channel not
         an int, ``routes``, ``gains_dac_per_ua``, ``rail_ua`` or a route not
         a tuple, a number not a number (a corner None for "ac"
-        included), ``coupling`` not a str, or ``measure`` not a bool.
+        included), ``coupling`` not a str, or ``measure`` or
+        ``corner_moves`` not a bool.
     ValueError
         ``out_channels`` outside 1 to ``MAX_CHANNELS``; no program channel or
         more than ``MAX_CHANNELS``, or the three per-channel tuples of
@@ -958,6 +965,7 @@ class StagePlan:
     measure: bool = False
     between_ua: float = 0.0
     pre_ring: float = 0.0
+    corner_moves: bool = False
 
     def __post_init__(self):
         own = "StagePlan"
@@ -991,3 +999,4 @@ class StagePlan:
         _typed(own, "measure", self.measure, bool, "a bool")
         _real(own, "between_ua", self.between_ua, 0.0)
         _real(own, "pre_ring", self.pre_ring, 0.0)
+        _typed(own, "corner_moves", self.corner_moves, bool, "a bool")

@@ -55,7 +55,12 @@ push more than the limit).  Two consequences a user sees:
   10 kohm is 0.28 to 10.4 Hz), each at the lowest load's current, which
   bounds the current at every load of the range (with the tolerance
   alone modelled, 535 uA flowed into 500 ohm against a max_ua of 500:
-  tests/test_safety.py).
+  tests/test_safety.py) -- and, since a contact changes mid-session, the
+  current of a corner that moves within that range from sample to sample
+  (a load of 10 kohm for 5 ms, then 500 ohm again, drove 552 uA where
+  every fixed load gave 410).  A biphasic or alternating train's highest
+  level falls most: the capacitor may hold one polarity's charge into the
+  other.
 * **AC coupling keeps a 1 % margin** (:data:`AC_MARGIN`) below ``max_ua``
   for the corners between the ones it models, and a session that would
   store more charge than the limit (a held polarity, a slow net DC) is
@@ -890,7 +895,9 @@ class Stage:
                          corner_lo_hz=self.corner_range_hz[0] if self.coupling == "ac" else None,
                          corner_hi_hz=self.corner_range_hz[1] if self.coupling == "ac" else None,
                          limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
-                         bleed_fraction=BLEED_FRACTION)
+                         bleed_fraction=BLEED_FRACTION,
+                         # a voltage-mode stage's load, and with it the corner, may change mid-session
+                         corner_moves=self.coupling == "ac" and self.load_ohm is not None)
 
 
 def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
@@ -912,7 +919,10 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
     else:
         kind = ("the current through" if sup["what"] == "current" else
                 "the charge stored in (the current an abrupt stop would release through)")
-        what = (f"{kind} a {sup['corner_hz']:.3g} Hz coupling would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
+        coupling = (f"a {sup['corner_hz']:.3g} Hz coupling" if not sup["corner_moving"] else
+                    f"a coupling whose corner moves with the load ({stage.corner_range_hz[0]:.3g} to "
+                    f"{stage.corner_range_hz[1]:.3g} Hz, the load changing mid-session)")
+        what = (f"{kind} {coupling} would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
                 f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
                 f"{100 * AC_MARGIN:g} % margin)")
     dc = max(abs(p.net_dc_ua) for p in step.programs(session.channels))
