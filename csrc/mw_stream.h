@@ -34,9 +34,9 @@
 size_t mw_llc_bytes(void);
 
 /* A fill larger than the last-level cache that is worked out in passes
- * (an envelope's gains, a session's stage) or pulse by pulse (a sweep, a
- * custom train: scattered stores) is worked out this many floats at a time
- * into a buffer in L1 (16 KiB), then streamed out. */
+ * (an envelope's gains, a session's stage) is worked out this many floats
+ * at a time into a buffer in L1 (16 KiB), then streamed out.  (A train
+ * rendered pulse by pulse writes its pulses in place: mw_program.c.) */
 enum { MW_STREAM_PIECE = 4096 };
 
 /* Whether a fill of n float32 samples is larger than the last-level cache. */

@@ -51,9 +51,12 @@ def test_the_kernels_read_the_last_level_cache_the_machine_has():
     mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250),          # copied from a tile
     mw.Biphasic(freq_hz=3, amp_ua=200, phase_us=250),             # mostly rest
     mw.Monophasic(freq_hz=433.3, amp_ua=200, phase_us=250),       # pulse by pulse
+    mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0)),    # swept: in place, short rests
+    mw.CustomTrain(onsets_s=(0.0003, 0.0101, 0.04), amps_ua=(60.0, -80.0, 70.0), loop_s=0.1000104,
+                   phase_us=100),                                 # looped between samples: long rests streamed
     mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250,           # scaled by an envelope, in L1, then streamed
                 envelope=Envelope((Ramp(1.0, 1.0, "cosine"), Ramp(1.0, 0.0, "linear")), loop=True)),
-], ids=["tiled", "sparse", "stepped", "enveloped"])
+], ids=["tiled", "sparse", "stepped", "swept", "custom", "enveloped"])
 def test_fills_either_side_of_the_last_level_cache_equal_small_blocks(spec, side):
     llc = llc_bytes() // 4                        # samples
     n = llc // 2 + 12_345 if side == "below" else llc + 12_345
