@@ -71,11 +71,12 @@ def couplings(stage, n: int = 25, loads: int = 9) -> list[tuple[float | None, fl
             for f in corners(stage, n)]
 
 
-def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm: np.ndarray, corner_hz: float, rate: float = 48_000,
+def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm, corner_hz: float, rate: float = 48_000,
                            channel: int = 0) -> np.ndarray:
     """The current (uA) through a voltage-mode stage on an AC-coupled card
     whose load changes from sample to sample: ``loads_ohm[n]`` during sample
-    n (held within it).  The card's series capacitor C, of corner
+    n (held within it), or ``loads_ohm(n, V, v)`` (volts across the
+    electrodes, on the capacitor) chosen as it plays.  The card's series capacitor C, of corner
     ``corner_hz`` at the stage's nominal load (RC = 1 / (2 pi corner_hz
     load_ohm / R)), charges towards the held volts V: over a sample
     v <- V + (v - V) exp(-T / RC), and the current just after the edge,
@@ -84,14 +85,44 @@ def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm: np.ndarray, corner
     route = stage.channel_map[channel]
     assert not isinstance(route, tuple), "a one-channel route"
     volts_dac = dac[:, route].astype(np.float64) * stage.full_scale_v
-    loads = np.asarray(loads_ohm, dtype=np.float64)
-    decay = np.exp(-2 * math.pi * corner_hz * stage.load_ohm / loads / rate)
+    if callable(loads_ohm):
+        choose = loads_ohm
+    else:
+        loads = np.asarray(loads_ohm, dtype=np.float64)
+
+        def choose(n, V, v):
+            return loads[n]
     out = np.empty(len(volts_dac))
     v = 0.0
-    for n, (V, R, d) in enumerate(zip(volts_dac, loads, decay)):
+    for n, V in enumerate(volts_dac):
+        R = choose(n, V, v)
         out[n] = (V - v) / R * 1e6
-        v = V + (v - V) * d
+        v = V + (v - V) * math.exp(-2 * math.pi * corner_hz * stage.load_ohm / R / rate)
     return out
+
+
+def hold_against_the_next_pulse(dac: np.ndarray, lo_ohm: float, hi_ohm: float, channel: int = 0):
+    """A load that contact changes as badly as it can, for
+    :func:`current_ua_moving_load`: before a pulse of one sign, the
+    capacitor is driven towards the other -- the lowest load (the fastest
+    corner) while the drive pulls it that way, the highest (the slowest)
+    while it would pull it back -- so that the next pulse meets the most
+    charge of the other polarity."""
+    x = dac[:, channel].astype(np.float64)
+    big = np.abs(x) > 0.3 * np.abs(x).max(initial=0.0)
+    sign = np.where(big, np.sign(x), 0.0)
+    upcoming = np.zeros(len(x))      # the sign of the first pulse sample after the run sample n is in
+    nxt, run = 0.0, 0.0
+    for n in range(len(x) - 1, -1, -1):
+        if sign[n] != run:           # a run of one sign (or of rest) ends before n + 1
+            nxt = run if run != 0.0 else nxt
+            run = sign[n]
+        upcoming[n] = nxt
+    def choose(n, V, v):
+        want_up = upcoming[n] < 0    # a negative pulse next: the most positive charge
+        toward = V > v if want_up else V < v
+        return lo_ohm if toward else hi_ohm
+    return choose
 
 
 def worst_current_ua(dac: np.ndarray, stage, rate: float, channels: int | None = None, tail_tau: float = 10.0,

@@ -58,9 +58,11 @@ push more than the limit).  Two consequences a user sees:
   tests/test_safety.py) -- and, since a contact changes mid-session, the
   current of a corner that moves within that range from sample to sample
   (a load of 10 kohm for 5 ms, then 500 ohm again, drove 552 uA where
-  every fixed load gave 410).  A biphasic or alternating train's highest
-  level falls most: the capacitor may hold one polarity's charge into the
-  other.
+  every fixed load gave 410).  An alternating train's highest level falls
+  most: the capacitor may hold one polarity's charge into the other.  An
+  electrode that lifts off is an open circuit, beyond any load_ohm_max:
+  put a resistor across the electrodes and declare it as load_ohm_max
+  (docs/safety.md), or use a current-mode stage.
 * **AC coupling keeps a 1 % margin** (:data:`AC_MARGIN`) below ``max_ua``
   for the corners between the ones it models, and a session that would
   store more charge than the limit (a held polarity, a slow net DC) is
@@ -897,7 +899,8 @@ class Stage:
                          limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
                          bleed_fraction=BLEED_FRACTION,
                          # a voltage-mode stage's load, and with it the corner, may change mid-session
-                         corner_moves=self.coupling == "ac" and self.load_ohm is not None)
+                         corner_moves=(self.coupling == "ac" and self.load_ohm_min is not None
+                                       and self.load_ohm_max is not None and self.load_ohm_min < self.load_ohm_max))
 
 
 def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
