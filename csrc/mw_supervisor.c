@@ -41,10 +41,12 @@ int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double 
 {
     int k;
     double cmin = 1.0;
-    if (!(0.0 < lo_hz && lo_hz <= corner_hz && corner_hz <= hi_hz && hi_hz < INFINITY)
-            || mw_sup_corners(corner_hz, lo_hz, hi_hz, NULL) > MW_SUP_K)
+    if (!(0.0 < lo_hz && lo_hz <= corner_hz && corner_hz <= hi_hz && hi_hz < INFINITY))
         return -1;
-    s->k = mw_sup_corners(corner_hz, lo_hz, hi_hz, s->f);
+    k = mw_sup_corners(corner_hz, lo_hz, hi_hz, s->f);      /* (writes them only if they fit) */
+    if (k > MW_SUP_K)
+        return -1;
+    s->k = k;
     s->nominal = 0;
     for (k = 0; k < s->k; k++) {
         if (s->f[k] == corner_hz)
@@ -56,8 +58,6 @@ int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double 
             cmin = s->c[k];
     }
     s->moving = 0;
-    s->d_fast = s->d[s->k - 1];
-    s->d_slow = s->d[0];
     s->limit = limit_ua;
     s->between_ua = 0.0;
     s->pre_ring = 0.0;
@@ -111,7 +111,7 @@ static void note(mw_sup* s, double a, double bound, int what, int k, double* wor
  * charge v goes after a sample of drive x (see the header). */
 static inline double moved(const mw_sup* s, double v, double x, int upper)
 {
-    return x + (v - x) * ((upper ? v >= x : v <= x) ? s->d_slow : s->d_fast);
+    return x + (v - x) * ((upper ? v >= x : v <= x) ? s->d[0] : s->d[s->k - 1]);   /* the slowest, the fastest */
 }
 
 /* measure: |a - q_nom(p)| at the worst sample p a hold may have started at,
@@ -184,10 +184,10 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         q[k] = ch->q[k];
         qmax = fabs(q[k]) > qmax ? fabs(q[k]) : qmax;
     }
-    for (k = 0; k < 2; k++) {
-        v[k] = ch->v[k];
-        qmax = k < V && fabs(v[k]) > qmax ? fabs(v[k]) : qmax;
-    }
+    v[0] = ch->v[0];
+    v[1] = ch->v[1];
+    for (k = 0; k < V; k++)
+        qmax = fabs(v[k]) > qmax ? fabs(v[k]) : qmax;
     for (i = 0; i < n; i++) {
         if (bleed) {
             b = x > s->bleed ? s->bleed : (x < -s->bleed ? -s->bleed : x);

@@ -91,7 +91,8 @@
  * that changes mid-session takes none of them (a review: 5 ms at 10 kohm,
  * then 500 ohm again, drove 552 uA of 500 where every fixed load gave 410).
  * Whatever corner f(t) in [f_0, f_(k-1)] the coupling has, its charge moves
- * towards the drive by a factor between d_fast and d_slow a sample, and
+ * towards the drive by a factor between d_fast = d_(k-1) and d_slow = d_0 a
+ * sample, and
  * that move is increasing in where it starts, so the most it can store
  * after a sample of drive x is
  *     v1' = x + (v1 - x) * (v1 >= x ? d_slow : d_fast)
@@ -134,7 +135,6 @@ typedef struct {
     int nominal;                    /* the declared corner: the one the pre-emphasis inverts */
     int moving;                     /* the corner may move from sample to sample within [f_0, f_(k-1)]
                                      * (a voltage-mode stage: its load changes): see below */
-    double d_fast, d_slow;          /* d of the fastest and of the slowest corner */
     double limit;                   /* L: the current bound, uA-equivalent */
     double bleed;                   /* drive change per sample while bleeding */
     int measure;                    /* 1: clamp nothing, record the worst ratio */

@@ -249,9 +249,11 @@ cdef class SessionEngine:
         self.s.unrouted = len(routed) < st.out_channels
         st.ac = stage.coupling == "ac"
         if st.ac:
-            supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz)    # (refuses, naming them)
-            mw_sup_init(&st.sup, stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, rate, stage.limit_ua,
-                        stage.bleed_fraction)
+            if mw_sup_init(&st.sup, stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, rate, stage.limit_ua,
+                           stage.bleed_fraction) < 0:
+                supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz)   # raises, naming them
+                raise ValueError(f"the supervisor cannot model corners {stage.corner_lo_hz!r} .. "
+                                 f"{stage.corner_hi_hz!r} Hz around {stage.corner_hz!r}")
             st.sup.measure = stage.measure
             st.sup.between_ua = stage.between_ua
             st.sup.pre_ring = stage.pre_ring
