@@ -121,15 +121,19 @@ static inline int sched_batch_put(mw_schedule *s, int b, double t, int64_t add, 
 static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
 {
     int idx, n, m = MW_SWEEP_BATCH;
-    double t;
+    double k[MW_SWEEP_BATCH];
+    const double delay_s = s->delay_s, f0 = s->f0, f0sq = s->sw_f0sq, a4 = s->sw_4a, rate = s->rate;
     if (s->tail_k - s->k < m)
         m = (int)(s->tail_k - s->k);     /* (>= 1: sched_next_batched turns to the tail at tail_k) */
     if (!s->sweep_log && s->f0 != s->f1) {
-        /* linear: mw_sweep_time's branch for it, taken out of the loop */
-        for (idx = 0; idx < m; idx++) {
-            t = (double)(s->k + idx);
-            s->sw_t[idx] = (s->delay_s + 2.0 * t / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * t))) * s->rate;
-        }
+        /* linear: mw_sweep_time's branch for it, taken out of the loop, its
+         * constants in locals (no store to sw_t can change them: the loop
+         * vectorises, the square roots and divides 4 at a time in the AVX2
+         * clone, each still correctly rounded: the same bits) */
+        for (idx = 0; idx < m; idx++)
+            k[idx] = (double)(s->k + idx);
+        for (idx = 0; idx < m; idx++)
+            s->sw_t[idx] = (delay_s + 2.0 * k[idx] / (f0 + sqrt(f0sq + a4 * k[idx]))) * rate;
     } else {
         for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
