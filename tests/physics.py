@@ -5,7 +5,10 @@ DAC holds each sample (zero-order hold); an AC-coupled card's output is an
 analog RC high-pass, H(s) = s / (s + 2 pi f), on every DAC channel, which
 scipy discretises exactly for a held input; a bridged pair's current is the
 difference of its two channels; a current-mode stage converts volts to uA
-with its transconductance, a voltage-mode stage drives V / R into the load.
+with its transconductance, a voltage-mode stage drives V / R into the load
+(through an AC-coupled card the card's series capacitor drives the load
+itself, and a bridged pair's load, between its two outputs, meets both
+capacitors in series: C / 2, twice one channel's corner).
 The output at each sample is the current just after that sample's edge,
 the largest it gets within the sample (a high-pass's output only decays
 while its input holds).
@@ -27,14 +30,23 @@ def highpass_zoh(x: np.ndarray, corner_hz: float, rate: float) -> np.ndarray:
 
 def volts(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None = None, rate: float = 48_000) -> np.ndarray:
     """Volts across program channel ``channel``'s electrodes (float64), through
-    the card's coupling at ``corner_hz`` (ignored for a DC-coupled stage)."""
+    the card's coupling at ``corner_hz``, one DAC channel's (ignored for a
+    DC-coupled stage).  Into a current-mode stage's input each channel is
+    coupled on its own; a voltage-mode stage's bridged pair drives its load
+    through the loop of both capacitors in series, a high-pass of twice the
+    corner on the difference."""
     route = stage.channel_map[channel]
     pos, neg = route if isinstance(route, tuple) else (route, None)
 
-    def out(k):
+    def out(k, f=corner_hz):
         v = dac[:, k].astype(np.float64) * stage.full_scale_v
-        return highpass_zoh(v, corner_hz, rate) if stage.coupling == "ac" else v
-    return out(pos) - (out(neg) if neg is not None else 0.0)
+        return highpass_zoh(v, f, rate) if stage.coupling == "ac" else v
+    if neg is None:
+        return out(pos)
+    if stage.coupling == "ac" and stage.load_ohm is not None:
+        return highpass_zoh((dac[:, pos].astype(np.float64) - dac[:, neg].astype(np.float64)) * stage.full_scale_v,
+                            2 * corner_hz, rate)
+    return out(pos) - out(neg)
 
 
 def current_ua(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None = None, rate: float = 48_000,
@@ -81,10 +93,14 @@ def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm, corner_hz: float, 
     load_ohm / R)), charges towards the held volts V: over a sample
     v <- V + (v - V) exp(-T / RC), and the current just after the edge,
     (V - v) / R, is the largest within the sample (it only decays while R
-    holds).  Sample-exact, from the circuit, for a one-channel route."""
+    holds).  Sample-exact, from the circuit; a bridged pair's load meets
+    both capacitors in series (C / 2: RC halved)."""
     route = stage.channel_map[channel]
-    assert not isinstance(route, tuple), "a one-channel route"
-    volts_dac = dac[:, route].astype(np.float64) * stage.full_scale_v
+    pos, neg = route if isinstance(route, tuple) else (route, None)
+    volts_dac = dac[:, pos].astype(np.float64) * stage.full_scale_v
+    if neg is not None:
+        volts_dac = volts_dac - dac[:, neg].astype(np.float64) * stage.full_scale_v
+    series = 2.0 if neg is not None else 1.0
     if callable(loads_ohm):
         choose = loads_ohm
     else:
@@ -97,7 +113,7 @@ def current_ua_moving_load(dac: np.ndarray, stage, loads_ohm, corner_hz: float, 
     for n, V in enumerate(volts_dac):
         R = choose(n, V, v)
         out[n] = (V - v) / R * 1e6
-        v = V + (v - V) * math.exp(-2 * math.pi * corner_hz * stage.load_ohm / R / rate)
+        v = V + (v - V) * math.exp(-2 * math.pi * series * corner_hz * stage.load_ohm / R / rate)
     return out
 
 

@@ -59,7 +59,10 @@ push more than the limit).  Two consequences a user sees:
   current of a corner that moves within that range from sample to sample
   (a load of 10 kohm for 5 ms, then 500 ohm again, drove 552 uA where
   every fixed load gave 410).  An alternating train's highest level falls
-  most: the capacitor may hold one polarity's charge into the other.  An
+  most: the capacitor may hold one polarity's charge into the other.  A
+  bridged pair drives its load between two coupled outputs, both
+  capacitors in series (C / 2): the corners modelled reach twice the
+  fastest.  An
   electrode that lifts off is an open circuit, beyond any load_ohm_max:
   put a resistor across the electrodes and declare it as load_ohm_max
   (docs/safety.md), or use a current-mode stage.
@@ -263,8 +266,9 @@ class Stage:
         The card's output coupling (default "dc").
     corner_hz : float
         An AC coupling's high-pass corner, Hz (0.01 to 1000; default 5); for a
-        voltage-mode stage, the corner at ``load_ohm`` (it moves with the
-        load: :attr:`corner_range_hz`).
+        voltage-mode stage, one DAC channel's corner into ``load_ohm`` (it
+        moves with the load, and a bridged pair's loop, its two capacitors
+        in series, has twice it: :attr:`corner_range_hz`).
     channel_map : tuple
         For each program channel, a DAC channel or a bridged pair ``(a, b)``.
     out_channels : int or None
@@ -451,8 +455,10 @@ class Stage:
         have, Hz: ``corner_hz`` x (1 -+ ``corner_tolerance``); for a
         voltage-mode stage, whose card capacitor drives the load itself (a
         corner of 1 / (2 pi R C) at a load R), also moved by
-        ``load_ohm`` / R across ``load_ohm_min`` .. ``load_ohm_max``.  The
-        supervisor models corners across it
+        ``load_ohm`` / R across ``load_ohm_min`` .. ``load_ohm_max``, and,
+        where a bridged pair drives the load between its two outputs (the
+        two capacitors in series, C / 2: twice one channel's corner), up to
+        twice the fastest.  The supervisor models corners across it
         (``microwave._core.supervisor_corners``).
 
         Examples
@@ -461,20 +467,35 @@ class Stage:
         (3.5, 6.5)
         >>> [round(f, 3) for f in Stage(coupling="ac", corner_hz=2, load_ohm=2000).corner_range_hz]
         [0.28, 10.4]
+        >>> bridged = Stage(coupling="ac", corner_hz=2, load_ohm=2000, channel_map=((0, 1),))
+        >>> [round(f, 3) for f in bridged.corner_range_hz]
+        [0.28, 20.8]
         """
         lo, hi = self.corner_hz * (1.0 - self.corner_tolerance), self.corner_hz * (1.0 + self.corner_tolerance)
         if self.load_ohm is None:
             return lo, hi
         assert self.load_ohm_min is not None and self.load_ohm_max is not None   # __post_init__
-        return lo * (self.load_ohm / self.load_ohm_max), hi * (self.load_ohm / self.load_ohm_min)
+        lo, hi = lo * (self.load_ohm / self.load_ohm_max), hi * (self.load_ohm / self.load_ohm_min)
+        if self._bridges:
+            # the load between a bridged pair's outputs: the loop holds both capacitors in series.  The slowest
+            # corner stays one capacitor's, which also covers a corner_hz measured across the pair itself
+            hi *= 2.0
+        return lo, hi
+
+    @property
+    def _bridges(self) -> bool:
+        """A program channel drives a bridged pair."""
+        return any(isinstance(route, tuple) for route in self.channel_map)
 
     def _corner_words(self) -> str:
         """The AC coupling as a message names it."""
         return (f"corner {self.corner_hz:g} Hz +-{100 * self.corner_tolerance:g} %"
                 + ("" if self.load_ohm is None else
                    f" at load_ohm={self.load_ohm:g}, moving as 1/R over load_ohm_min={self.load_ohm_min:g} .. "
-                   f"load_ohm_max={self.load_ohm_max:g} ohm: {self.corner_range_hz[0]:.3g} to "
-                   f"{self.corner_range_hz[1]:.3g} Hz"))
+                   f"load_ohm_max={self.load_ohm_max:g} ohm"
+                   + (", twice through a bridged pair's two capacitors in series"
+                      if self._bridges else "")
+                   + f": {self.corner_range_hz[0]:.3g} to {self.corner_range_hz[1]:.3g} Hz"))
 
     def _check_corner_range(self) -> None:
         """Refuse an AC coupling whose corners the supervisor cannot model: slower than
