@@ -286,6 +286,30 @@ static inline int sched_next(mw_schedule *s, int64_t *whole, double *frac, doubl
     return sched_next_regular(s, whole, frac, amp);
 }
 
+/* A loop that takes its onsets one by one keeps where it is in the batch
+ * (a sweep's, a custom train's) in locals: pulses i .. n - 1 of the batch
+ * are sched_next's next onsets, as it would give them (none for a regular
+ * train, or one that is over), read with no store to the schedule between
+ * them (sched_next's index, through memory, made a chain from one pulse to
+ * the next).  sched_cursor_put writes the index back: before anything else
+ * asks the schedule (sched_next), and when the loop ends. */
+typedef struct mw_sched_cursor {
+    int64_t i, n;
+} mw_sched_cursor;
+
+static inline mw_sched_cursor sched_cursor(const mw_schedule *s)
+{
+    mw_sched_cursor c;
+    c.i = s->k - s->sw_k0;
+    c.n = s->kind != MW_SCHED_REGULAR && !s->done && c.i < s->sw_n ? s->sw_n : c.i;
+    return c;
+}
+
+static inline void sched_cursor_put(mw_schedule *s, const mw_sched_cursor *c)
+{
+    s->k = s->sw_k0 + c->i;
+}
+
 /* Back to the first pulse (the running fields only). */
 static inline void sched_reset(mw_schedule *s)
 {

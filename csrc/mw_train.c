@@ -469,6 +469,7 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
     int k;
     const mw_rect_lay *lay = tpl_rect_lay(t, cf);   /* the pulse's layout, if the template's table has it */
     const mw_rect_lay *next_lay = tpl_rect_lay(t, nf);  /* the next one's, looked up a pulse ahead */
+    mw_sched_cursor cur = sched_cursor(&s->sched);
     for (;;) {
         if (lay != NULL) {
             tpl_rect_write(t, lay, cf, ca, out + pos, N - pos, nflat);
@@ -510,7 +511,18 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         has_prev = 1;
         cw = nw; cf = nf; ca = na;
         lay = next_lay;
-        has_next = sched_next(&s->sched, &nw, &nf, &amp);
+        if (cur.i < cur.n) {
+            /* sched_next_batched, from the batch's cursor (sched_cursor) */
+            nw = s->sched.sw_w[cur.i];
+            nf = s->sched.sw_f[cur.i];
+            amp = s->sched.sw_a[cur.i];
+            cur.i += 1;
+            has_next = 1;
+        } else {
+            sched_cursor_put(&s->sched, &cur);
+            has_next = sched_next(&s->sched, &nw, &nf, &amp);
+            cur = sched_cursor(&s->sched);
+        }
         if (has_next) {
             na = s->sign * amp * pattern_sign(&s->pat, nw);
             next_lay = tpl_rect_lay(t, nf);
@@ -529,6 +541,7 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
         if (!cached | (L > N - pos))
             break;
     }
+    sched_cursor_put(&s->sched, &cur);
     s->n = n;
     s->prev_w = pw; s->prev_f = pf; s->prev_a = pa;
     s->cur_w = cw; s->cur_f = cf; s->cur_a = ca;
