@@ -353,8 +353,6 @@ class Stage:
         s("coupling", _checks.choice("coupling", self.coupling, ("dc", "ac")))
         s("corner_hz", _checks.number("corner_hz", self.corner_hz, MIN_CORNER_HZ, 1000, unit="Hz"))
         s("corner_tolerance", _checks.number("corner_tolerance", self.corner_tolerance, 0, 0.9))
-        if self.coupling == "ac":
-            self._check_corner_range()
         s("max_ua", _checks.number("max_ua", self.max_ua, 0, ABSOLUTE_MAX_UA, lo_open=True, unit="uA"))
         s("headroom", _checks.number("headroom", self.headroom, 0, 1, lo_open=True))
         s("reconstruction", _checks.choice("reconstruction", self.reconstruction, RECONSTRUCTIONS))
@@ -388,6 +386,8 @@ class Stage:
                 raise ValueError(f"channel_map={cmap!r} uses DAC channel {max(used)}, but out_channels="
                                  f"{self.out_channels} has channels 0 to {self.out_channels - 1}: map within them, "
                                  f"or give more out_channels")
+        if self.coupling == "ac":
+            self._check_corner_range()      # (after the routes: a bridged pair doubles a voltage stage's corner)
         if self.calibration is not None:
             _checks.instance("calibration", self.calibration, Calibration, "a microwave.stage.Calibration or None")
             for _, _, why in _calibration_conflicts(self, self.calibration):
