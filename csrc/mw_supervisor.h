@@ -19,7 +19,8 @@
  *
  * The corner of a real card is known only within a tolerance (and where the
  * card's capacitor drives the electrodes itself, a voltage-mode stage, it
- * moves with the load: 1 / (2 pi R C)), and the
+ * moves with the load: 1 / (2 pi R C), and a bridged pair's load meets
+ * both capacitors in series, C / 2: Stage.corner_range_hz), and the
  * current stored by a long excursion is largest for the corner whose time
  * constant is near the excursion's age, not always at an end of the
  * range.  The supervisor therefore models corners across it, spaced

@@ -62,7 +62,8 @@ push more than the limit).  Two consequences a user sees:
   most: the capacitor may hold one polarity's charge into the other.  A
   bridged pair drives its load between two coupled outputs, both
   capacitors in series (C / 2): the corners modelled reach twice the
-  fastest.  An
+  fastest, and a stage of bridged pairs only pre-emphasises twice
+  ``corner_hz``.  An
   electrode that lifts off is an open circuit, beyond any load_ohm_max:
   put a resistor across the electrodes and declare it as load_ohm_max
   (docs/safety.md), or use a current-mode stage.
@@ -471,16 +472,23 @@ class Stage:
         >>> [round(f, 3) for f in bridged.corner_range_hz]
         [0.28, 20.8]
         """
+        return self._corners(self.channel_map)[1:]
+
+    def _corners(self, routes) -> tuple[float, float, float]:
+        """(the corner the pre-emphasis inverts, the slowest, the fastest), Hz,
+        for program channels routed by ``routes``: :attr:`corner_range_hz`'s
+        range; for a voltage-mode stage whose every route is a bridged pair,
+        whose loop holds both capacitors in series, the inverted corner is
+        twice ``corner_hz`` (one channel's), so that the current is the one
+        asked at ``load_ohm``.  The slowest stays one capacitor's, which also
+        covers a ``corner_hz`` measured across the pair itself."""
         lo, hi = self.corner_hz * (1.0 - self.corner_tolerance), self.corner_hz * (1.0 + self.corner_tolerance)
         if self.load_ohm is None:
-            return lo, hi
+            return self.corner_hz, lo, hi
         assert self.load_ohm_min is not None and self.load_ohm_max is not None   # __post_init__
         lo, hi = lo * (self.load_ohm / self.load_ohm_max), hi * (self.load_ohm / self.load_ohm_min)
-        if self._bridges:
-            # the load between a bridged pair's outputs: the loop holds both capacitors in series.  The slowest
-            # corner stays one capacitor's, which also covers a corner_hz measured across the pair itself
-            hi *= 2.0
-        return lo, hi
+        bridged = [isinstance(route, tuple) for route in routes]
+        return self.corner_hz * (2.0 if all(bridged) else 1.0), lo, hi * (2.0 if any(bridged) else 1.0)
 
     @property
     def _bridges(self) -> bool:
@@ -501,16 +509,17 @@ class Stage:
         """Refuse an AC coupling whose corners the supervisor cannot model: slower than
         MIN_MODELLED_CORNER_HZ (an end's bleed would take hours) or too many."""
         from ._core import supervisor_corners
-        lo, hi = self.corner_range_hz
+        nominal, lo, hi = self._corners(self.channel_map)
         narrow = ("a narrower corner_tolerance" if self.load_ohm is None else
-                  "a narrower load range (load_ohm_min, load_ohm_max) or corner_tolerance")
+                  "a narrower load range (load_ohm_min, load_ohm_max) or corner_tolerance"
+                  + (", or single-channel routes" if self._bridges else ""))
         if lo < MIN_MODELLED_CORNER_HZ * (1 - 1e-9):     # (0.01 Hz at +-90 %: 0.001 less a rounding)
             raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
                              f"{self._corner_words()} reaches down to {lo:.3g} Hz: the supervisor models corners down "
                              f"to {MIN_MODELLED_CORNER_HZ:g} Hz (an end's bleed through a slower one would take "
                              f"hours); declare {narrow}, or a higher corner_hz")
         try:
-            supervisor_corners(self.corner_hz, lo, hi)
+            supervisor_corners(nominal, lo, hi)
         except ValueError as e:
             raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
                              f"{self._corner_words()}: {e}; declare {narrow}") from None
@@ -910,13 +919,14 @@ class Stage:
             routes.append(r if isinstance(r, tuple) else (r, -1))
             gains.append(self.dac_per_ua(c))
         assert self.out_channels is not None   # __post_init__ sets it
+        nominal, lo, hi = self._corners(self.channel_map[:n_program_channels])
         return StagePlan(out_channels=self.out_channels, routes=tuple(routes), gains_dac_per_ua=tuple(gains),
                          # DC: the current is the drive, clamped to the limit in DAC units
                          clamp_dac=min(self.limit_ua * g for g in gains),
                          # AC: the supervisor's model and bounds
-                         coupling=self.coupling, corner_hz=self.corner_hz,
-                         corner_lo_hz=self.corner_range_hz[0] if self.coupling == "ac" else None,
-                         corner_hi_hz=self.corner_range_hz[1] if self.coupling == "ac" else None,
+                         coupling=self.coupling, corner_hz=nominal,
+                         corner_lo_hz=lo if self.coupling == "ac" else None,
+                         corner_hi_hz=hi if self.coupling == "ac" else None,
                          limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
                          bleed_fraction=BLEED_FRACTION,
                          # a voltage-mode stage's load, and with it the corner, may change mid-session
