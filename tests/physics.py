@@ -38,9 +38,9 @@ def volts(dac: np.ndarray, stage, channel: int = 0, corner_hz: float | None = No
     route = stage.channel_map[channel]
     pos, neg = route if isinstance(route, tuple) else (route, None)
 
-    def out(k, f=corner_hz):
+    def out(k):
         v = dac[:, k].astype(np.float64) * stage.full_scale_v
-        return highpass_zoh(v, f, rate) if stage.coupling == "ac" else v
+        return highpass_zoh(v, corner_hz, rate) if stage.coupling == "ac" else v
     if neg is None:
         return out(pos)
     if stage.coupling == "ac" and stage.load_ohm is not None:

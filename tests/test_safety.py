@@ -344,6 +344,11 @@ def test_a_bridged_pairs_corners_are_counted_however_its_routes_are_written():
     assert one.corner_hi_hz == pytest.approx(5.0 * 1.3 * 2) and both.corner_hi_hz == pytest.approx(5.0 * 1.3 * 4)
     assert one.corner_hz == both.corner_hz == 5.0
     assert Stage(load_ohm=8000, coupling="ac", corner_hz=5.0, channel_map=((0, 1),)).plan(1, RATE).corner_hz == 10.0
+    # every session's routes are counted: a 1-channel session of this map models its corners around twice
+    # corner_hz (its one route bridged), 65 of them; the map's two routes, around corner_hz, 64 (a review)
+    with pytest.raises(ValueError, match=r"need 65 modelled corners.*or single-channel routes"):
+        Stage(load_ohm=5000, load_ohm_min=300, load_ohm_max=500_000, coupling="ac", corner_hz=5.0,
+              corner_tolerance=0.3, channel_map=((0, 1), 2))
 
 
 @settings(max_examples=300, deadline=None)

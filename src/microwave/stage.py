@@ -509,20 +509,21 @@ class Stage:
         """Refuse an AC coupling whose corners the supervisor cannot model: slower than
         MIN_MODELLED_CORNER_HZ (an end's bleed would take hours) or too many."""
         from ._core import supervisor_corners
-        nominal, lo, hi = self._corners(self.channel_map)
+        lo = self.corner_range_hz[0]
         narrow = ("a narrower corner_tolerance" if self.load_ohm is None else
-                  "a narrower load range (load_ohm_min, load_ohm_max) or corner_tolerance"
-                  + (", or single-channel routes" if self._bridges else ""))
+                  "a narrower load range (load_ohm_min, load_ohm_max) or corner_tolerance")
         if lo < MIN_MODELLED_CORNER_HZ * (1 - 1e-9):     # (0.01 Hz at +-90 %: 0.001 less a rounding)
             raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
                              f"{self._corner_words()} reaches down to {lo:.3g} Hz: the supervisor models corners down "
                              f"to {MIN_MODELLED_CORNER_HZ:g} Hz (an end's bleed through a slower one would take "
                              f"hours); declare {narrow}, or a higher corner_hz")
-        try:
-            supervisor_corners(nominal, lo, hi)
-        except ValueError as e:
-            raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
-                             f"{self._corner_words()}: {e}; declare {narrow}") from None
+        for n in range(1, len(self.channel_map) + 1):    # the routes a session of n channels plays (plan)
+            try:
+                supervisor_corners(*self._corners(self.channel_map[:n]))
+            except ValueError as e:
+                raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
+                                 f"{self._corner_words()}: {e}; declare {narrow}"
+                                 + (", or single-channel routes" if self._bridges else "")) from None
 
     @property
     def load_spread(self) -> float:
