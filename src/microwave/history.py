@@ -196,10 +196,23 @@ def _transaction(con: sqlite3.Connection):
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
-    con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    con.execute("PRAGMA foreign_keys = ON")
-    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    # Two processes opening a new database at once: the switch to WAL (and the first read of a WAL file
+    # another connection is still setting up) can fail with "database is locked" at once, without waiting
+    # for the busy timeout (a CI run: a second player's History() failed so).  Such a connection is tried
+    # again, within the same timeout.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+        try:
+            con.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            con.execute("PRAGMA foreign_keys = ON")
+            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            break
+        except sqlite3.OperationalError as e:
+            con.close()
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
     if mode.lower() != "wal":
         con.close()
         raise RuntimeError(f"{path}: the history database could not be put in WAL mode (it is in {mode!r} mode)")
@@ -399,14 +412,22 @@ class History:
 
     def __init__(self, path=None):
         self.path = default_path() if path is None else _checks.path("path", path)
-        try:
-            _private_file(self.path)
-            with closing(_connect(self.path)) as con:
-                self._migrate(con)
-        except (OSError, sqlite3.OperationalError) as e:
-            raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
-        except sqlite3.DatabaseError as e:    # a file that is not one
-            raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                _private_file(self.path)
+                with closing(_connect(self.path)) as con:
+                    self._migrate(con)
+                break
+            except sqlite3.OperationalError as e:
+                if "locked" in str(e) and time.monotonic() < deadline:
+                    time.sleep(0.01)        # (another process is creating it: see _connect)
+                    continue
+                raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
+            except OSError as e:
+                raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
+            except sqlite3.DatabaseError as e:    # a file that is not one
+                raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         have = len(MIGRATIONS)
