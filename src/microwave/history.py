@@ -412,22 +412,14 @@ class History:
 
     def __init__(self, path=None):
         self.path = default_path() if path is None else _checks.path("path", path)
-        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-        while True:
-            try:
-                _private_file(self.path)
-                with closing(_connect(self.path)) as con:
-                    self._migrate(con)
-                break
-            except sqlite3.OperationalError as e:
-                if "locked" in str(e) and time.monotonic() < deadline:
-                    time.sleep(0.01)        # (another process is creating it: see _connect)
-                    continue
-                raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
-            except OSError as e:
-                raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
-            except sqlite3.DatabaseError as e:    # a file that is not one
-                raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
+        try:
+            _private_file(self.path)
+            with closing(_connect(self.path)) as con:
+                self._migrate(con)
+        except (OSError, sqlite3.OperationalError) as e:
+            raise OSError(f"path={str(self.path)!r}: cannot open the history database: {e}") from None
+        except sqlite3.DatabaseError as e:    # a file that is not one
+            raise ValueError(f"path={str(self.path)!r} is not a history database: {e}") from None
 
     def _migrate(self, con: sqlite3.Connection) -> None:
         have = len(MIGRATIONS)
