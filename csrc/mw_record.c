@@ -57,7 +57,7 @@ void rec_account(mw_record *r, const mw_stage *stage, const float *out, ptrdiff_
     ptrdiff_t f;
     int c, C = stage->out_channels;
     /* the one-pole model of the current: DC is d = 1 (nothing stored, the current is the drive) */
-    double y, x, g, d = stage->ac ? stage->sup.d[stage->sup.nominal] : 1.0, q, pos, neg, lmax;
+    double y, x, g, d, q, pos, neg, lmax;
     float peak, a;
     const float *v;
     if (!r->on || frames <= 0)
@@ -72,6 +72,7 @@ void rec_account(mw_record *r, const mw_stage *stage, const float *out, ptrdiff_
     for (c = 0; c < r->n_ch; c++) {
         v = out + stage->pos[c];
         g = 1.0 / stage->gain[c];
+        d = stage->ac ? stage->sup.d[stage->ch[c].nominal] : 1.0;
         pos = neg = 0.0;
         peak = r->cur.peak_ua[c];
         /* the current just after each sample's edge: y = x - q, then the
@@ -131,8 +132,8 @@ void rec_finish(mw_record *r, const mw_stage *stage)
     float a;
     if (!r->on || !stage->ac)
         return;
-    d = stage->sup.d[stage->sup.nominal];
     for (c = 0; c < r->n_ch; c++) {
+        d = stage->sup.d[stage->ch[c].nominal];
         y = -r->q[c] / (1.0 - d);          /* uA x samples, the whole free decay */
         if (y > 0.0)
             r->cur.charge_pos_uc[c] += y;

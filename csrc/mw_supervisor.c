@@ -17,46 +17,59 @@ static int steps_to(double ratio)
     return n;
 }
 
-int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f)
+int mw_sup_corners(double corner_hz, double pair_hz, double lo_hz, double hi_hz, double* f)
 {
-    int k, below = steps_to(corner_hz / lo_hz), above = steps_to(hi_hz / corner_hz);
+    /* below corner_hz, between it and pair_hz (the second nominal corner, a
+     * bridged pair's: none if equal), above pair_hz */
+    int below = steps_to(corner_hz / lo_hz), mid = steps_to(pair_hz / corner_hz), above = steps_to(hi_hz / pair_hz);
+    int k, n;
     /* (a range within rounding of one corner is that corner: no copies of it) */
-    while (below + above + 1 < MW_SUP_MIN_K && hi_hz > lo_hz * (1.0 + 1e-9)) {
-        if (lo_hz < corner_hz && (below <= above || !(corner_hz < hi_hz)))
+    while (below + mid + above + 1 < MW_SUP_MIN_K && hi_hz > lo_hz * (1.0 + 1e-9)) {
+        if (lo_hz < corner_hz && (below <= above || !(pair_hz < hi_hz)))
             below++;
         else
             above++;
     }
-    if (f == NULL || below + above + 1 > MW_SUP_K)
-        return below + above + 1;
-    for (k = 0; k < below + above + 1; k++)
+    n = below + mid + above + 1;
+    if (f == NULL || n > MW_SUP_K)
+        return n;
+    /* slowest first: lo_hz .. corner_hz (below steps), .. pair_hz (mid), .. hi_hz (above), each
+     * nominal corner exactly */
+    for (k = 0; k < n; k++)
         f[k] = k < below ? corner_hz * pow(lo_hz / corner_hz, (double)(below - k) / below)
-             : k > below ? corner_hz * pow(hi_hz / corner_hz, (double)(k - below) / above)
-             : corner_hz;
-    return below + above + 1;
+             : k == below ? corner_hz
+             : k < below + mid ? corner_hz * pow(pair_hz / corner_hz, (double)(k - below) / mid)
+             : k == below + mid ? pair_hz
+             : pair_hz * pow(hi_hz / pair_hz, (double)(k - below - mid) / above);
+    return n;
 }
 
-int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
-                double bleed_fraction)
+int mw_sup_init(mw_sup* s, double corner_hz, double pair_hz, double lo_hz, double hi_hz, double rate,
+                double limit_ua, double bleed_fraction)
 {
     int k;
     double cmin = 1.0;
-    if (!(0.0 < lo_hz && lo_hz <= corner_hz && corner_hz <= hi_hz && hi_hz < INFINITY))
+    if (!(0.0 < lo_hz && lo_hz <= corner_hz && corner_hz <= pair_hz && pair_hz <= hi_hz && hi_hz < INFINITY))
         return -1;
-    k = mw_sup_corners(corner_hz, lo_hz, hi_hz, s->f);      /* (writes them only if they fit) */
+    k = mw_sup_corners(corner_hz, pair_hz, lo_hz, hi_hz, s->f);    /* (writes them only if they fit) */
     if (k > MW_SUP_K)
         return -1;
     s->k = k;
     s->nominal = 0;
+    s->nominal_pair = -1;
     for (k = 0; k < s->k; k++) {
         if (s->f[k] == corner_hz)
             s->nominal = k;
+        if (s->f[k] == pair_hz)
+            s->nominal_pair = k;
         s->d[k] = exp(-2.0 * MW_PI * s->f[k] / rate);
         s->c[k] = 1.0 - s->d[k];
         s->inv_c[k] = 1.0 / s->c[k];
         if (s->c[k] < cmin)
             cmin = s->c[k];
     }
+    if (s->nominal_pair < 0)
+        s->nominal_pair = s->nominal;   /* pair_hz within rounding of corner_hz: the same corner */
     s->moving = 0;
     s->limit = limit_ua;
     s->between_ua = 0.0;
@@ -155,7 +168,7 @@ static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, const doubl
 /* measure: sample p may be where a hold starts (see the header) */
 static void held_here(const mw_sup* s, mw_sup_ch* ch, const double* q)
 {
-    const double qn = q[s->nominal];
+    const double qn = q[ch->nominal];
     double g;
     int k;
     ch->lo = qn < ch->lo ? qn : ch->lo;
@@ -178,6 +191,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
     double x = ch->x, aim, lo, hi, b, r, pre = 0.0, Lb, a, qmax = 0.0;
     double q[MW_SUP_K], v[2];
     const int V = s->moving ? 2 : 0;       /* a moving corner's two bounds, or none */
+    const int nom = ch->nominal;           /* the corner this channel's pre-emphasis inverts */
     int64_t i;
     int k;
     for (k = 0; k < K; k++) {
@@ -194,13 +208,13 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             aim = x - b;
         } else {
             /* the pre-emphasis: what the declared corner needs for y = asked */
-            aim = (double)buf[i] + q[s->nominal];
+            aim = (double)buf[i] + q[nom];
         }
         if (s->measure) {
             held_here(s, ch, q);
             measure(s, ch, q, v, channel, aim, t0 + i);
             /* the pre-emphasis (played on after a hold too), or the drive a bleed cuts */
-            b = bleed ? fabs(aim) : after_any_hold(ch, q[s->nominal]);
+            b = bleed ? fabs(aim) : after_any_hold(ch, q[nom]);
             s->peak_pre = b > s->peak_pre ? b : s->peak_pre;
             x = aim;
         } else {
@@ -208,7 +222,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
              * current rings between samples (see the header), but never
              * below what x = 0 needs (the stored charge, qmax), so that the
              * interval stays non-empty */
-            pre = bleed ? fabs(x) : fabs(q[s->nominal]);
+            pre = bleed ? fabs(x) : fabs(q[nom]);
             Lb = L - s->between_ua - s->pre_ring * pre;
             Lb = qmax > Lb ? qmax : Lb;
             Lb = Lb < L ? Lb : L;

@@ -38,8 +38,10 @@
  * interval and the clamp never has to choose between constraints.
  *
  * The drive it aims for is the pre-emphasis of the declared corner (the
- * current asked for, plus what that corner has stored), or, while
- * bleeding, a step of the drive towards zero.  A sample whose aim lies
+ * current asked for, plus what that corner has stored; a bridged pair of a
+ * voltage-mode stage, whose loop holds both capacitors in series, inverts
+ * its own nominal corner, twice a single channel's: each channel's
+ * `nominal`), or, while bleeding, a step of the drive towards zero.  A sample whose aim lies
  * outside the interval is clamped and counted: with a session that passed
  * its check (Session.check runs this in measure mode, where nothing is
  * clamped and the worst ratio to each bound is recorded) that never happens
@@ -133,7 +135,8 @@ typedef struct {
     double d[MW_SUP_K];             /* exp(-2 pi f_k / rate) */
     double c[MW_SUP_K];             /* 1 - d_k */
     double inv_c[MW_SUP_K];         /* 1 / (1 - d_k) */
-    int nominal;                    /* the declared corner: the one the pre-emphasis inverts */
+    int nominal;                    /* the declared corner (corner_hz's index) */
+    int nominal_pair;               /* a bridged pair's loop's (pair_hz's index; nominal if the same) */
     int moving;                     /* the corner may move from sample to sample within [f_0, f_(k-1)]
                                      * (a voltage-mode stage: its load changes): see below */
     double limit;                   /* L: the current bound, uA-equivalent */
@@ -156,6 +159,8 @@ typedef struct {
 } mw_sup;
 
 typedef struct {                    /* one program channel's coupling */
+    int nominal;                    /* the corner its pre-emphasis inverts (mw_sup.nominal or
+                                     * .nominal_pair, set by the caller once mw_sup_init has run) */
     double x;                       /* the last drive, uA-equivalent */
     double q[MW_SUP_K];             /* stored charge per corner, uA-equivalent */
     double rail;                    /* |x| bound, uA-equivalent */
@@ -169,21 +174,26 @@ typedef struct {                    /* one program channel's coupling */
 } mw_sup_ch;
 
 /* The corners modelled for a coupling somewhere in [lo_hz, hi_hz] (0 < lo_hz
- * <= corner_hz <= hi_hz): from lo_hz to hi_hz, geometrically spaced at most
- * MW_SUP_STEP apart on each side of corner_hz, which is among them (at least
- * MW_SUP_MIN_K unless the range is within 1e-9 of one corner).  Returns how many that is; writes
+ * <= corner_hz <= pair_hz <= hi_hz): from lo_hz to hi_hz, geometrically
+ * spaced at most MW_SUP_STEP apart below corner_hz, between it and pair_hz
+ * and above pair_hz, both of which are among them, exactly (at least
+ * MW_SUP_MIN_K unless the range is within 1e-9 of one corner).  pair_hz is
+ * the nominal corner of a bridged pair's loop where it differs from a
+ * single channel's (a voltage-mode stage: the two capacitors in series,
+ * twice corner_hz), else corner_hz.  Returns how many that is; writes
  * them, slowest first, into f (MW_SUP_K doubles, or NULL) only if it is at
  * most MW_SUP_K.  For a tolerance t, [lo_hz, hi_hz] is corner_hz x (1 -+ t);
  * a voltage-mode stage whose card capacitor drives the load itself widens it
  * by the load range (Stage.corner_range_hz). */
-int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f);
+int mw_sup_corners(double corner_hz, double pair_hz, double lo_hz, double hi_hz, double* f);
 
-/* Set up the model for the corners of mw_sup_corners, corner_hz the nominal
- * one (what the pre-emphasis inverts).  Returns 0, or -1 (nothing set up)
- * where the range needs more than MW_SUP_K corners or is not
- * 0 < lo_hz <= corner_hz <= hi_hz. */
-int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
-                double bleed_fraction);
+/* Set up the model for the corners of mw_sup_corners, corner_hz and pair_hz
+ * the nominal ones (what a channel's pre-emphasis inverts: the caller sets
+ * each mw_sup_ch's nominal to s->nominal or s->nominal_pair).  Returns 0,
+ * or -1 (nothing set up) where the range needs more than MW_SUP_K corners
+ * or is not 0 < lo_hz <= corner_hz <= pair_hz <= hi_hz. */
+int mw_sup_init(mw_sup* s, double corner_hz, double pair_hz, double lo_hz, double hi_hz, double rate,
+                double limit_ua, double bleed_fraction);
 
 /* buf: n samples of current asked (uA) -> the DAC values, in place.
  * t0: the sample index of buf[0] (for the measured worst's place).

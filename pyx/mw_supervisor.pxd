@@ -18,6 +18,7 @@ cdef extern from "mw_supervisor.h" nogil:
         double f[MW_SUP_K]
         double d[MW_SUP_K]
         int nominal
+        int nominal_pair
         int moving
         double limit
         double bleed
@@ -35,13 +36,14 @@ cdef extern from "mw_supervisor.h" nogil:
         int worst_channel
 
     ctypedef struct mw_sup_ch:
+        int nominal
         double x
         double q[MW_SUP_K]
         double rail
         double gain
 
-    int mw_sup_corners(double corner_hz, double lo_hz, double hi_hz, double* f)
-    int mw_sup_init(mw_sup* s, double corner_hz, double lo_hz, double hi_hz, double rate, double limit_ua,
-                    double bleed_fraction)
+    int mw_sup_corners(double corner_hz, double pair_hz, double lo_hz, double hi_hz, double* f)
+    int mw_sup_init(mw_sup* s, double corner_hz, double pair_hz, double lo_hz, double hi_hz, double rate,
+                    double limit_ua, double bleed_fraction)
     void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, int64_t t0, int bleed)
     int mw_sup_settled(const mw_sup_ch* ch)

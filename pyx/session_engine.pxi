@@ -73,26 +73,29 @@ SUPERVISOR_RESTART = MW_SUP_RESTART
 SUPERVISOR_MAX_CORNERS = MW_SUP_K
 
 
-def supervisor_corners(double corner_hz, double lo_hz, double hi_hz):
+def supervisor_corners(double corner_hz, double lo_hz, double hi_hz, pair_hz=None):
     """The corners (Hz, slowest first) an AC supervisor models for a
     coupling somewhere in [lo_hz, hi_hz], ``corner_hz`` (the nominal one,
-    whose charge the pre-emphasis makes up for) among them: spaced
-    geometrically at most 15 % apart, at least seven where the range allows
-    (``csrc/mw_supervisor.h``).
+    whose charge the pre-emphasis makes up for) among them, and
+    ``pair_hz`` too (a bridged pair's loop's nominal corner where it
+    differs: a voltage-mode stage's, twice ``corner_hz``; None: none):
+    spaced geometrically at most 15 % apart, at least seven where the
+    range allows (``csrc/mw_supervisor.h``).
 
     Raises
     ------
     ValueError
-        ``0 < lo_hz <= corner_hz <= hi_hz`` (finite) does not hold, or the
-        range needs more than :data:`SUPERVISOR_MAX_CORNERS` corners (the
-        message says how many).
+        ``0 < lo_hz <= corner_hz <= pair_hz <= hi_hz`` (finite) does not
+        hold, or the range needs more than :data:`SUPERVISOR_MAX_CORNERS`
+        corners (the message says how many).
     """
     cdef double f[MW_SUP_K]
+    cdef double pair = corner_hz if pair_hz is None else pair_hz
     cdef int n
-    if not (0.0 < lo_hz <= corner_hz <= hi_hz < float("inf")):
-        raise ValueError(f"corners lo_hz={lo_hz!r}, corner_hz={corner_hz!r}, hi_hz={hi_hz!r} are not allowed: "
-                         f"0 < lo_hz <= corner_hz <= hi_hz, finite")
-    n = mw_sup_corners(corner_hz, lo_hz, hi_hz, f)
+    if not (0.0 < lo_hz <= corner_hz <= pair <= hi_hz < float("inf")):
+        raise ValueError(f"corners lo_hz={lo_hz!r}, corner_hz={corner_hz!r}, pair_hz={pair_hz!r}, hi_hz={hi_hz!r} "
+                         f"are not allowed: 0 < lo_hz <= corner_hz <= pair_hz (if given) <= hi_hz, finite")
+    n = mw_sup_corners(corner_hz, pair, lo_hz, hi_hz, f)
     if n > MW_SUP_K:
         raise ValueError(f"corners from {lo_hz:.4g} to {hi_hz:.4g} Hz need {n} modelled corners 15 % apart, more than "
                          f"the {MW_SUP_K} the supervisor models (a ratio of {hi_hz / lo_hz:.3g}; at most about "
@@ -249,16 +252,19 @@ cdef class SessionEngine:
         self.s.unrouted = len(routed) < st.out_channels
         st.ac = stage.coupling == "ac"
         if st.ac:
-            if mw_sup_init(&st.sup, stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, rate, stage.limit_ua,
-                           stage.bleed_fraction) < 0:
-                supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz)   # raises, naming them
+            pair = stage.corner_hz if stage.pair_corner_hz is None else stage.pair_corner_hz
+            if mw_sup_init(&st.sup, stage.corner_hz, pair, stage.corner_lo_hz, stage.corner_hi_hz, rate,
+                           stage.limit_ua, stage.bleed_fraction) < 0:
+                supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, pair)   # raises, naming them
                 raise ValueError(f"the supervisor cannot model corners {stage.corner_lo_hz!r} .. "
-                                 f"{stage.corner_hi_hz!r} Hz around {stage.corner_hz!r}")
+                                 f"{stage.corner_hi_hz!r} Hz around {stage.corner_hz!r} and {pair!r}")
             st.sup.measure = stage.measure
             st.sup.between_ua = stage.between_ua
             st.sup.pre_ring = stage.pre_ring
             st.sup.moving = stage.corner_moves
             for c in range(n_ch):
+                # a bridged pair's loop inverts its own nominal corner (StagePlan.pair_corner_hz)
+                st.ch[c].nominal = st.sup.nominal_pair if stage.routes[c][1] >= 0 else st.sup.nominal
                 st.ch[c].rail = stage.rail_ua[c]
                 st.ch[c].gain = stage.gains_dac_per_ua[c]
         self.s.target = 1.0
@@ -528,7 +534,7 @@ cdef class SessionEngine:
         r.n_ch = self.s.n_ch
         for c in range(self.s.n_ch):
             # what the coupling stores already (it is physical: it outlives a rewind)
-            r.q[c] = st.ch[c].q[st.sup.nominal] if st.ac else 0.0
+            r.q[c] = st.ch[c].q[st.ch[c].nominal] if st.ac else 0.0
         r.on = True
         mw_leave(&self.s.busy)
 

@@ -312,7 +312,7 @@ CASES = [
     Case(plans.StagePlan, dict(out_channels=3, routes=((0, -1), (1, 2)), gains_dac_per_ua=(0.002, 0.001),
                                clamp_dac=0.5, coupling="ac", corner_hz=4.0, corner_lo_hz=2.8, corner_hi_hz=5.2,
                                limit_ua=400.0, rail_ua=(500.0, 1000.0), bleed_fraction=0.2, measure=False,
-                               between_ua=30.0, pre_ring=0.14, corner_moves=True),
+                               between_ua=30.0, pre_ring=0.14, corner_moves=True, pair_corner_hz=5.0),
          int_only=frozenset({"out_channels"})),
 ]
 (TMP / "session.toml").write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 0.3\n')

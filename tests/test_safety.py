@@ -327,6 +327,43 @@ def test_a_bridged_pair_in_voltage_mode_on_an_ac_card_holds_with_its_two_capacit
     assert engine.supervision["clamped"] == 0 and not engine.supervision["stopped"]
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(width_ms=st.sampled_from([2, 5, 20]), polarity=st.sampled_from(["alternate", "biphasic"]),
+       corner_hz=st.sampled_from([0.5, 5.0, 17.0]), order=st.sampled_from([(0, (1, 2)), ((0, 1), 2)]))
+@example(width_ms=20, polarity="alternate", corner_hz=5.0, order=(0, (1, 2)))
+def test_a_map_mixing_a_single_channel_and_a_bridged_pair_delivers_the_current_asked_on_both(width_ms, polarity,
+                                                                                            corner_hz, order):
+    """On a voltage-mode AC stage a single channel's load meets one capacitor and a bridged pair's
+    both in series (twice the corner): each program channel's pre-emphasis inverts its own loop's
+    nominal corner, so that at level 1 the current through each, at load_ohm, is the one asked (a
+    review: 135 uA for 100 on the pair while one corner, the single channel's, was inverted for
+    both), and at the highest level neither goes past max_ua."""
+    if polarity == "biphasic":
+        pulse = mw.Biphasic(freq_hz=1000 / (4.4 * width_ms), amp_ua=12, phase_us=width_ms * 1000)
+    else:
+        pulse = mw.Monophasic(freq_hz=1000 / (2.2 * width_ms), amp_ua=12, phase_us=width_ms * 1000,
+                              polarity=polarity)
+    session = Session("v", (Step("z", pulse, 3),), channels=2, soft_start_s=0.5, soft_stop_s=0.5)
+    stage = Stage(load_ohm=8000, load_ohm_min=8000, load_ohm_max=8000, coupling="ac", corner_hz=corner_hz,
+                  full_scale_v=20.0, channel_map=order, max_ua=500, reconstruction="held")
+    plan = stage.plan(2, PROP_RATE)
+    assert plan.corner_hz == corner_hz and plan.pair_corner_hz == 2 * corner_hz
+    engine = session.engine(PROP_RATE, stage)
+    assert corner_hz in engine.supervision["corners_hz"] and 2 * corner_hz in engine.supervision["corners_hz"]
+    engine.set_level(1.0)
+    want = session.render_ua(PROP_RATE).astype(np.float64)
+    dac = engine.render(len(want))
+    for c in range(2):
+        flows = physics.current_ua(dac, stage, c, corner_hz, PROP_RATE, load_ohm=stage.load_ohm)
+        err = np.max(np.abs(flows - want[:, c]))
+        assert err <= 1e-3 * np.max(np.abs(want[:, c])), f"channel {c} ({order[c]}): off by {err:.2f} uA"
+    engine.set_level(engine.max_level)
+    engine.rewind()
+    worst = physics.worst_current_ua(engine.render(engine.state["total"]), stage, PROP_RATE, n_corners=7)
+    assert worst <= stage.max_ua * 1.005, f"{worst:.1f} uA flowed against max_ua={stage.max_ua:g}"
+    assert engine.supervision["clamped"] == 0 and not engine.supervision["stopped"]
+
+
 def test_a_bridged_pairs_corners_are_counted_however_its_routes_are_written():
     """The corners a voltage-mode stage's bridged pair needs (twice the fastest) are counted after the
     routes are read: written as a list (TOML) as well as a tuple, a range needing more than 64 corners is
@@ -343,6 +380,7 @@ def test_a_bridged_pairs_corners_are_counted_however_its_routes_are_written():
     one, both = mixed.plan(1, RATE), mixed.plan(2, RATE)
     assert one.corner_hi_hz == pytest.approx(5.0 * 1.3 * 2) and both.corner_hi_hz == pytest.approx(5.0 * 1.3 * 4)
     assert one.corner_hz == both.corner_hz == 5.0
+    assert one.pair_corner_hz is None and both.pair_corner_hz == 10.0    # (the pair's loop, only where it plays)
     assert Stage(load_ohm=8000, coupling="ac", corner_hz=5.0, channel_map=((0, 1),)).plan(1, RATE).corner_hz == 10.0
     # every session's routes are counted: a 1-channel session of this map models its corners around twice
     # corner_hz (its one route bridged), 65 of them; the map's two routes, around corner_hz, 64 (a review)
@@ -352,22 +390,26 @@ def test_a_bridged_pairs_corners_are_counted_however_its_routes_are_written():
 
 
 @settings(max_examples=300, deadline=None)
-@given(lo=st.floats(1e-3, 1e3), up=st.floats(1, 1e4), at=st.floats(0, 1))
-def test_the_modelled_corners_span_the_range_15_percent_apart_with_the_nominal_among_them(lo, up, at):
-    """Whatever range a stage declares (a tolerance, a voltage-mode stage's loads): the corners start
-    and end at its ends, hold the nominal corner, are never more than 15 % apart and at least seven
-    where the range is more than a rounding of one corner, never the same one twice; a range needing
-    more than SUPERVISOR_MAX_CORNERS is refused, saying how many."""
+@given(lo=st.floats(1e-3, 1e3), up=st.floats(1, 1e4), at=st.floats(0, 1),
+       pair_at=st.one_of(st.none(), st.just(0.0), st.floats(0, 1)))
+def test_the_modelled_corners_span_the_range_15_percent_apart_with_the_nominal_among_them(lo, up, at, pair_at):
+    """Whatever range a stage declares (a tolerance, a voltage-mode stage's loads, a bridged pair's
+    second nominal corner between the first and the fastest): the corners start and end at its ends,
+    hold each nominal corner exactly, are never more than 15 % apart and at least seven where the range
+    is more than a rounding of one corner, never the same one twice; a range needing more than
+    SUPERVISOR_MAX_CORNERS is refused, saying how many."""
     hi = lo * up
     nominal = min(max(lo * up ** at, lo), hi)
-    needed = math.ceil(math.log(nominal / lo) / math.log(1.15) - 1e-9) + math.ceil(
-        math.log(hi / nominal) / math.log(1.15) - 1e-9) + 1
+    pair = None if pair_at is None else min(max(nominal * (hi / nominal) ** pair_at, nominal), hi)
+    steps = [(lo, nominal), (nominal, nominal if pair is None else pair), (nominal if pair is None else pair, hi)]
+    needed = sum(math.ceil(math.log(b / a) / math.log(1.15) - 1e-9) for a, b in steps) + 1
     if needed > SUPERVISOR_MAX_CORNERS:
         with pytest.raises(ValueError, match=r"need \d+ modelled corners 15 % apart, more than the 64"):
-            supervisor_corners(nominal, lo, hi)
+            supervisor_corners(nominal, lo, hi, pair)
         return
-    f = supervisor_corners(nominal, lo, hi)
+    f = supervisor_corners(nominal, lo, hi, pair)
     assert f[0] == pytest.approx(lo, rel=1e-12) and f[-1] == pytest.approx(hi, rel=1e-12) and nominal in f
+    assert pair is None or pair in f or pair < nominal * (1 + 1e-12)     # (within rounding of it: the same one)
     assert all(b / a <= 1.15 * (1 + 1e-12) for a, b in zip(f, f[1:])) and all(b > a for a, b in zip(f, f[1:]))
     assert len(f) >= (7 if hi > lo * (1 + 1e-9) else 1) and len(f) <= SUPERVISOR_MAX_CORNERS
 

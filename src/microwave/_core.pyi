@@ -38,7 +38,8 @@ SUPERVISOR_RESTART: float
 #: the most corners an AC supervisor models
 SUPERVISOR_MAX_CORNERS: int
 
-def supervisor_corners(corner_hz: float, lo_hz: float, hi_hz: float) -> tuple[float, ...]:
+def supervisor_corners(corner_hz: float, lo_hz: float, hi_hz: float,
+                       pair_hz: float | None = None) -> tuple[float, ...]:
     """The corners (Hz, slowest first) an AC supervisor models for a coupling
     somewhere in [lo_hz, hi_hz], corner_hz (the nominal one) among them; a
     ValueError where the range is not 0 < lo_hz <= corner_hz <= hi_hz or

@@ -908,6 +908,14 @@ class StagePlan:
         them (``microwave._core.supervisor_corners``).  Required for "ac":
         0 < corner_lo_hz <= corner_hz <= corner_hi_hz, finite, and at most
         ``SUPERVISOR_MAX_CORNERS`` corners (the session engine refuses more).
+    pair_corner_hz : float or None
+        The nominal corner of a bridged pair's loop where it is not
+        ``corner_hz``, Hz: the one the pre-emphasis of a program channel
+        routed to a pair inverts (a voltage-mode stage on an AC-coupled
+        card, whose pair holds both capacitors in series: twice a single
+        channel's; ``Stage.plan`` sets it where a map mixes the two).
+        None (the default): ``corner_hz`` for every channel.  Checked
+        whenever given: corner_hz <= pair_corner_hz <= corner_hi_hz.
     limit_ua : float
         The current the supervisor allows, uA (> 0, finite).
     rail_ua : tuple of float
@@ -945,7 +953,9 @@ class StagePlan:
         different lengths; a route not of two channels, or a channel outside
         the DAC's (-1 allowed for the negative); a gain, ``rail_ua``,
         ``limit_ua`` or ``corner_hz`` not above 0; the corners not in the
-        order ``corner_lo_hz <= corner_hz <= corner_hi_hz``; ``clamp_dac``,
+        order ``corner_lo_hz <= corner_hz <= corner_hi_hz``;
+        ``pair_corner_hz`` given but not an AC coupling's, or not in
+        ``corner_hz <= pair_corner_hz <= corner_hi_hz``; ``clamp_dac``,
         ``bleed_fraction``, ``between_ua`` or ``pre_ring`` below 0; a
         number not finite; or ``coupling`` other than "dc" or "ac" (named
         in the message).
@@ -966,6 +976,7 @@ class StagePlan:
     between_ua: float = 0.0
     pre_ring: float = 0.0
     corner_moves: bool = False
+    pair_corner_hz: float | None = None
 
     def __post_init__(self):
         own = "StagePlan"
@@ -994,6 +1005,12 @@ class StagePlan:
             raise ValueError(f"{own}.corner_lo_hz={self.corner_lo_hz!r}, corner_hz={self.corner_hz!r}, "
                              f"corner_hi_hz={self.corner_hi_hz!r} are not allowed: corner_lo_hz <= corner_hz "
                              f"<= corner_hi_hz")
+        if self.pair_corner_hz is not None:
+            _real(own, "pair_corner_hz", self.pair_corner_hz, 0.0, lo_open=True)
+            if self.coupling != "ac" or not self.corner_hz <= self.pair_corner_hz <= self.corner_hi_hz:
+                raise ValueError(f"{own}.pair_corner_hz={self.pair_corner_hz!r} is not allowed: an AC coupling's, "
+                                 f"corner_hz={self.corner_hz!r} <= pair_corner_hz <= "
+                                 f"corner_hi_hz={self.corner_hi_hz!r}")
         _real(own, "limit_ua", self.limit_ua, 0.0, lo_open=True)
         _real(own, "bleed_fraction", self.bleed_fraction, 0.0)
         _typed(own, "measure", self.measure, bool, "a bool")

@@ -62,8 +62,8 @@ push more than the limit).  Two consequences a user sees:
   most: the capacitor may hold one polarity's charge into the other.  A
   bridged pair drives its load between two coupled outputs, both
   capacitors in series (C / 2): the corners modelled reach twice the
-  fastest, and a stage of bridged pairs only pre-emphasises twice
-  ``corner_hz``.  An
+  fastest, and a bridged pair's pre-emphasis inverts twice
+  ``corner_hz`` (a single channel's, once: each its own).  An
   electrode that lifts off is an open circuit, beyond any load_ohm_max:
   put a resistor across the electrodes and declare it as load_ohm_max
   (docs/safety.md), or use a current-mode stage.
@@ -472,23 +472,27 @@ class Stage:
         >>> [round(f, 3) for f in bridged.corner_range_hz]
         [0.28, 20.8]
         """
-        return self._corners(self.channel_map)[1:]
+        return self._corners(self.channel_map)[2:]
 
-    def _corners(self, routes) -> tuple[float, float, float]:
-        """(the corner the pre-emphasis inverts, the slowest, the fastest), Hz,
-        for program channels routed by ``routes``: :attr:`corner_range_hz`'s
-        range; for a voltage-mode stage whose every route is a bridged pair,
-        whose loop holds both capacitors in series, the inverted corner is
-        twice ``corner_hz`` (one channel's), so that the current is the one
-        asked at ``load_ohm``.  The slowest stays one capacitor's, which also
-        covers a ``corner_hz`` measured across the pair itself."""
+    def _corners(self, routes) -> tuple[float, float, float, float]:
+        """(the corner a single channel's pre-emphasis inverts, the one a
+        bridged pair's does, the slowest, the fastest), Hz, for program
+        channels routed by ``routes``: :attr:`corner_range_hz`'s range.  On a
+        voltage-mode stage a bridged pair's loop holds both capacitors in
+        series: its pre-emphasis inverts twice ``corner_hz`` (one
+        channel's), so that its current is the one asked at ``load_ohm``,
+        and the fastest doubles.  The slowest stays one capacitor's, which
+        also covers a ``corner_hz`` measured across the pair itself.  Where
+        no route is a single channel, both nominal corners are the pair's
+        (none of one channel's is modelled for its own sake)."""
         lo, hi = self.corner_hz * (1.0 - self.corner_tolerance), self.corner_hz * (1.0 + self.corner_tolerance)
         if self.load_ohm is None:
-            return self.corner_hz, lo, hi
+            return self.corner_hz, self.corner_hz, lo, hi
         assert self.load_ohm_min is not None and self.load_ohm_max is not None   # __post_init__
         lo, hi = lo * (self.load_ohm / self.load_ohm_max), hi * (self.load_ohm / self.load_ohm_min)
         bridged = [isinstance(route, tuple) for route in routes]
-        return self.corner_hz * (2.0 if all(bridged) else 1.0), lo, hi * (2.0 if any(bridged) else 1.0)
+        pair = self.corner_hz * (2.0 if any(bridged) else 1.0)
+        return (pair if all(bridged) else self.corner_hz), pair, lo, hi * (2.0 if any(bridged) else 1.0)
 
     @property
     def _bridges(self) -> bool:
@@ -518,8 +522,9 @@ class Stage:
                              f"to {MIN_MODELLED_CORNER_HZ:g} Hz (an end's bleed through a slower one would take "
                              f"hours); declare {narrow}, or a higher corner_hz")
         for n in range(1, len(self.channel_map) + 1):    # the routes a session of n channels plays (plan)
+            single, pair, lo_n, hi_n = self._corners(self.channel_map[:n])
             try:
-                supervisor_corners(*self._corners(self.channel_map[:n]))
+                supervisor_corners(single, lo_n, hi_n, pair)
             except ValueError as e:
                 raise ValueError(f"corner_hz={self.corner_hz:g} is not allowed here: an AC coupling of "
                                  f"{self._corner_words()}: {e}; declare {narrow}"
@@ -920,12 +925,13 @@ class Stage:
             routes.append(r if isinstance(r, tuple) else (r, -1))
             gains.append(self.dac_per_ua(c))
         assert self.out_channels is not None   # __post_init__ sets it
-        nominal, lo, hi = self._corners(self.channel_map[:n_program_channels])
+        single, pair, lo, hi = self._corners(self.channel_map[:n_program_channels])
         return StagePlan(out_channels=self.out_channels, routes=tuple(routes), gains_dac_per_ua=tuple(gains),
                          # DC: the current is the drive, clamped to the limit in DAC units
                          clamp_dac=min(self.limit_ua * g for g in gains),
                          # AC: the supervisor's model and bounds
-                         coupling=self.coupling, corner_hz=nominal,
+                         coupling=self.coupling, corner_hz=single,
+                         pair_corner_hz=pair if self.coupling == "ac" and pair != single else None,
                          corner_lo_hz=lo if self.coupling == "ac" else None,
                          corner_hi_hz=hi if self.coupling == "ac" else None,
                          limit_ua=self.limit_ua, rail_ua=tuple(self.headroom / g for g in gains),
