@@ -501,13 +501,14 @@ class Stage:
 
     def _corner_words(self) -> str:
         """The AC coupling as a message names it."""
+        lo, hi = self.corner_range_hz
         return (f"corner {self.corner_hz:g} Hz +-{100 * self.corner_tolerance:g} %"
                 + ("" if self.load_ohm is None else
                    f" at load_ohm={self.load_ohm:g}, moving as 1/R over load_ohm_min={self.load_ohm_min:g} .. "
                    f"load_ohm_max={self.load_ohm_max:g} ohm"
                    + (", twice through a bridged pair's two capacitors in series"
                       if self._bridges else "")
-                   + f": {self.corner_range_hz[0]:.3g} to {self.corner_range_hz[1]:.3g} Hz"))
+                   + f": {lo:.3g} to {hi:.3g} Hz"))
 
     def _check_corner_range(self) -> None:
         """Refuse an AC coupling whose corners the supervisor cannot model: slower than
