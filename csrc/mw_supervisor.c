@@ -23,12 +23,16 @@ int mw_sup_corners(double corner_hz, double pair_hz, double lo_hz, double hi_hz,
      * bridged pair's: none if equal), above pair_hz */
     int below = steps_to(corner_hz / lo_hz), mid = steps_to(pair_hz / corner_hz), above = steps_to(hi_hz / pair_hz);
     int k, n;
-    /* (a range within rounding of one corner is that corner: no copies of it) */
+    /* (a range within rounding of one corner is that corner: no copies of it;
+     * a side within rounding of nothing, as steps_to takes it, gets none: no copies) */
+    const int room_below = lo_hz * (1.0 + 1e-12) < corner_hz, room_above = pair_hz * (1.0 + 1e-12) < hi_hz;
     while (below + mid + above + 1 < MW_SUP_MIN_K && hi_hz > lo_hz * (1.0 + 1e-9)) {
-        if (lo_hz < corner_hz && (below <= above || !(pair_hz < hi_hz)))
+        if (room_below && (below <= above || !room_above))
             below++;
-        else
+        else if (room_above)
             above++;
+        else
+            mid++;      /* lo_hz at corner_hz, pair_hz at hi_hz: room only between them */
     }
     n = below + mid + above + 1;
     if (f == NULL || n > MW_SUP_K)

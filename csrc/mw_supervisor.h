@@ -41,11 +41,12 @@
  * current asked for, plus what that corner has stored; a bridged pair of a
  * voltage-mode stage, whose loop holds both capacitors in series, inverts
  * its own nominal corner, twice a single channel's: each channel's
- * `nominal`), or, while bleeding, a step of the drive towards zero.  A sample whose aim lies
- * outside the interval is clamped and counted: with a session that passed
- * its check (Session.check runs this in measure mode, where nothing is
- * clamped and the worst ratio to each bound is recorded) that never happens
- * at any steady level up to the session's maximum.  What the check cannot
+ * `nominal`), or, while bleeding, a step of the drive towards zero.  A
+ * sample whose aim lies outside the interval is clamped and counted: with
+ * a session that passed its check (Session.check runs this in measure
+ * mode, where nothing is clamped and the worst ratio to each bound is
+ * recorded) that never happens at any steady level up to the session's
+ * maximum.  What the check cannot
  * see -- the live level moving with the waveform -- is met first by the
  * soft bound: a sample that comes within MW_SUP_SOFT of a bound is counted
  * (tight), and the session engine then ends the session as a stop does --

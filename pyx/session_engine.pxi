@@ -255,9 +255,11 @@ cdef class SessionEngine:
             pair = stage.corner_hz if stage.pair_corner_hz is None else stage.pair_corner_hz
             if mw_sup_init(&st.sup, stage.corner_hz, pair, stage.corner_lo_hz, stage.corner_hi_hz, rate,
                            stage.limit_ua, stage.bleed_fraction) < 0:
-                supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, pair)   # raises, naming them
+                # (raises, naming them)
+                supervisor_corners(stage.corner_hz, stage.corner_lo_hz, stage.corner_hi_hz, pair)
                 raise ValueError(f"the supervisor cannot model corners {stage.corner_lo_hz!r} .. "
-                                 f"{stage.corner_hi_hz!r} Hz around {stage.corner_hz!r} and {pair!r}")
+                                 f"{stage.corner_hi_hz!r} Hz around {stage.corner_hz!r}"
+                                 + ("" if pair == stage.corner_hz else f" and {pair!r}"))
             st.sup.measure = stage.measure
             st.sup.between_ua = stage.between_ua
             st.sup.pre_ring = stage.pre_ring

@@ -345,6 +345,24 @@ def test_cli_devices_and_play_without_a_terminal(audio):
     assert "played 2.0 s" in r.stdout
 
 
+def test_a_device_portaudio_does_not_know_is_refused_naming_the_parameter(audio):
+    """A device name PortAudio does not have: the Player's ValueError names device=, its value and where
+    the devices are listed (it was sounddevice's own, from inside it); the command names --device as
+    typed; `microwave devices` lists the input devices too (a calibration's --input is one of them)."""
+    with pytest.raises(ValueError, match=r"device='no such card' is not allowed: No output device matching "
+                                         r"'no such card'.*list_devices\('output'\)"):
+        Player(Session("s", (Step("z", mw.Biphasic(freq_hz=100, amp_ua=50, phase_us=500), 1),), channels=1),
+               Stage(channel_map=(0,), out_channels=2), device="no such card", rate=RATE, history=False)
+    r = _cli(audio, "play", "tighten", "--device", "no such card", "--acknowledge", "--no-history")
+    assert r.returncode == 2 and "--device 'no such card': no output device matches it" in r.stderr, r.stderr
+    r = _cli(audio, "devices")
+    assert r.returncode == 0 and audio.play_device in r.stdout and audio.record_device in r.stdout, r.stdout
+    outputs = [d["name"] for d in mw.audio.list_devices()]
+    inputs = [d["name"] for d in mw.audio.list_devices("input")]
+    assert audio.play_device in outputs and audio.record_device in inputs
+    assert {d["name"] for d in mw.audio.list_devices("any")} >= set(outputs) | set(inputs)
+
+
 def test_a_device_that_goes_away_is_reported(audio):
     # in its own process, on its own server: killing a server must not touch the others
     r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "_device_lost_child.py")],

@@ -52,7 +52,7 @@ def fake_sounddevice(version, **drop):
         raise DeviceReached
     import sounddevice
     sd = types.SimpleNamespace(__version__=version, _StreamBase=_StreamBase, _ffi=sounddevice._ffi,
-                               _libname=sounddevice._libname)
+                               _libname=sounddevice._libname, PortAudioError=sounddevice.PortAudioError)
     for name in drop:
         delattr(sd, name)
     return sd
@@ -80,6 +80,27 @@ def test_a_known_sounddevice_reaches_the_device_and_a_missing_internal_is_refuse
     monkeypatch.setattr(portaudio, "_sd", lambda what="playing": fake_sounddevice("0.5.6", _libname=None))
     with pytest.raises(RuntimeError, match="sounddevice 0.5.6 lacks _libname"):
         portaudio.Player(builtin("tighten"), rate=RATE)
+
+
+def test_a_player_with_no_sound_card_at_all_says_so():
+    """Where PortAudio sees no device (no card, no audio server), opening a Player says that, not
+    PortAudio's "Error querying device -1"; run in a process of its own whose libpulse finds no server."""
+    pytest.importorskip("sounddevice")
+    import os
+    import subprocess
+    import sys
+    code = ("import microwave.audio as a, microwave.sessions as s\n"
+            "if a.list_devices(): print('devices'); raise SystemExit\n"
+            "try:\n    a.Player(s.builtin('tighten'), history=False)\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULSE_", "ALSA_"))}
+    env.update(PULSE_SERVER="unix:/nonexistent/microwave-test", PULSE_RUNTIME_PATH="/nonexistent")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    if r.stdout.startswith("devices"):
+        pytest.skip("PortAudio sees a device here without an audio server")
+    assert r.stdout.startswith("PortAudioError no output device: PortAudio sees no sound card and no audio "
+                               "server"), (r.stdout, r.stderr[-2000:])
 
 
 def test_the_installed_sounddevice_is_one_the_back_end_knows():

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import microwave
 from microwave.files import render_to_file
 from microwave.sessions import Session, builtin
 from microwave.stage import Stage
@@ -129,8 +130,11 @@ BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
      "--rate 12 is out of range: it must be an integer in [1000, 768000]"),
     (("info", "lift", "--area", "0"), "--area 0 is not allowed: it must be a finite number in (0, 1000] cm2"),
     (("plot", "tighten", "-o", "x.png", "--start", "-1"),
-     "--start -1 is not allowed: it must be a finite number in [0, 180] s"),
-    (("history", "--last", "-3"), "--last -3 is out of range: it must be an integer >= 0"),
+     "--start -1 is not allowed: it must be a finite number in [0, 180) s"),
+    (("plot", "infuse", "-o", "x.png", "--start", "180"),       # (the end: no sample left to draw)
+     "--start 180 is not allowed: it must be a finite number in [0, 180) s"),
+    (("history", "--last", "-3"), "--last -3 is out of range: it must be an integer >= 1"),
+    (("history", "--last", "0"), "--last 0 is out of range: it must be an integer >= 1"),
     (("history", "show", "-3"), "ID -3 is out of range: it must be an integer >= 0"),
     (("play", "tighten", "--duration", "1e9", "--device", "999", "--acknowledge", "--no-history"),
      "--duration 1e9 is not allowed: it must be a finite number in (0, 180] s"),
@@ -183,7 +187,8 @@ def test_every_option_has_help_with_its_default():
     for name, p in parsers(build_parser(), "microwave"):
         text = " ".join(p.format_help().split())
         for a in p._actions:
-            if isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)):
+            if isinstance(a, (argparse._HelpAction, argparse._VersionAction, argparse._SubParsersAction)):
+                assert a.help or isinstance(a, argparse._SubParsersAction), f"{name} {a.option_strings}: no help"
                 continue
             assert a.help, f"{name} {a.option_strings or a.dest}: no help"
             if a.default not in (None, False):
@@ -193,6 +198,8 @@ def test_every_option_has_help_with_its_default():
                     f"{name} {a.option_strings}: what happens without it is not told"
     r = cli("render", "--help")
     assert r.returncode == 0 and "sample rate, Hz (1000 to 768000; default 48000)" in " ".join(r.stdout.split())
+    r = cli("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"microwave {microwave.__version__}", r.stdout
 
 
 @pytest.mark.parametrize("name", ["full-face", "lift", "tighten", "infuse", "fsm"])
@@ -208,7 +215,8 @@ def test_info_prints_figures_a_person_reads(name):
         assert dc == "DC component over the session: ch0 15.8 uA, ch1 15.8 uA"
     else:
         assert dc == "DC component over the session: ch0 0 uA, ch1 0 uA"
-        assert all("DC 0 uA as rendered (0 uA by the spec)" in x for x in r.stdout.splitlines() if " DC " in x)
+        channel_lines = [x for x in r.stdout.splitlines() if x.startswith(" ") and " DC " in x]
+        assert channel_lines and all("DC 0 uA as rendered (0 uA by the spec)" in x for x in channel_lines)
     phases = {"full-face": "+240 uA x 450 ms", "lift": "+240 uA x 450 ms", "infuse": "+80 uA x 4 ms",
               "tighten": "+140 uA x 500 us, -140 uA x 500 us", "fsm": "+150 uA x 2.174 ms, -150 uA x 2.174 ms"}
     assert f"phases {phases[name]}" in r.stdout
@@ -236,6 +244,25 @@ def test_info_reports_the_safety_figures_and_the_dc_that_renders(tmp_path):
     line = next(x for x in text.splitlines() if x.startswith("DC component"))
     printed = float(line.split("ch0")[1].split("uA")[0])
     assert printed == pytest.approx(measured, rel=1e-3)
+
+
+def test_info_tells_the_channels_played_the_rate_within_bursts_and_alternation(tmp_path):
+    """A two-channel session through a stage that routes one bridged pair plays one channel: info says
+    so and lists that one; a train in bursts gives its rate within a burst and its average (300 Hz,
+    0.6 s on of 1 s: 180); an alternating train says that its polarity alternates."""
+    session = tmp_path / "evening.toml"
+    session.write_text('name = "evening"\nchannels = 2\n[[step]]\nzone = "forehead"\nmode = "lift"\nseconds = 6\n'
+                       '[[step]]\nzone = "jaw"\nseconds = 5\nspec = { type = "biphasic", freq_hz = 300, '
+                       'amp_ua = 150, phase_us = 500, burst = { on_s = 0.6, off_s = 0.4 } }\n')
+    stage = tmp_path / "stage.toml"
+    stage.write_text('channel_map = [[0, 1]]\nmax_ua = 400.0\n')
+    r = cli("info", str(session), "--stage", str(stage))
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert "2 channels (1 played: the stage's channel_map routes 1)" in text, text
+    assert "ch1" not in text and text.count("ch0:") == 2
+    assert "ch0: 300 pulses/s in bursts (180 on average); phases +150 uA x 500 us, -150 uA x 500 us" in text, text
+    assert "phases +240 uA x 450 ms, polarity alternating pulse to pulse" in text, text
 
 
 def test_plot_writes_a_png(tmp_path):
@@ -288,6 +315,15 @@ def test_a_refusal_after_the_file_loaded_names_the_file(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith(f"microwave render: error: {session}: ") and "600 uA" in r.stderr, r.stderr
     assert not (tmp_path / "x.wav").exists()
+
+
+def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
+    session = tmp_path / "evening.toml"
+    session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 2\n')
+    stage = tmp_path / "card.toml"
+    stage.write_text('max_ua = 400\nwires = 3\n')
+    r = cli("info", str(session), "--stage", str(stage))
+    assert r.returncode == 2 and r.stderr.startswith(f"microwave info: error: {stage}:2: unknown key 'wires'"), r.stderr
 
 
 def test_specs_and_sessions_show_as_pictures_in_a_notebook():

@@ -613,3 +613,17 @@ def test_a_file_that_is_not_a_database_is_refused_with_its_mode_untouched(tmp_pa
     empty.touch(mode=0o644)
     History(empty)
     assert empty.stat().st_mode & 0o777 == 0o600
+
+
+def test_reading_a_history_that_does_not_exist_creates_nothing(tmp_path):
+    """`microwave history` only reads: where no session was ever recorded it says so (JSON: an empty
+    list) and creates neither the database nor its folders; `history show ID` is an error naming ID."""
+    path = tmp_path / "nodir" / "x" / "h.db"
+    env = dict(os.environ, MICROWAVE_HISTORY=str(path))
+    r = _cli("history", env=env)
+    assert r.returncode == 0 and r.stdout.strip() == f"no sessions recorded yet ({path} does not exist)", r.stdout
+    r = _cli("history", "--json", env=env)
+    assert r.returncode == 0 and json.loads(r.stdout) == []
+    r = _cli("history", "show", "3", env=env)
+    assert r.returncode == 2 and r.stderr.startswith("microwave history: error: ID 3 is not in the history"), r.stderr
+    assert not (tmp_path / "nodir").exists()

@@ -235,6 +235,15 @@ def test_the_generator_checks_the_schedule_itself():
      r"StagePlan.corner_lo_hz=5.5, corner_hz=5.0, corner_hi_hz=6.5 are not allowed: corner_lo_hz <= corner_hz"),
     (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), corner_hi_hz=None), TypeError,
      r"StagePlan.corner_hi_hz=None"),
+    (lambda: dataclasses.replace(Stage().plan(1, RATE), pair_corner_hz=5.0), ValueError,
+     r"StagePlan.pair_corner_hz=5.0 is not allowed: an AC coupling's"),
+    (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), pair_corner_hz=7.0), ValueError,
+     r"StagePlan.pair_corner_hz=7.0 is not allowed: an AC coupling's, corner_hz=5.0 <= pair_corner_hz <= "
+     r"corner_hi_hz=6.5"),
+    (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), pair_corner_hz=4.0), ValueError,
+     r"StagePlan.pair_corner_hz=4.0 is not allowed"),
+    (lambda: dataclasses.replace(Stage(coupling="ac").plan(1, RATE), pair_corner_hz="6"), TypeError,
+     r"StagePlan.pair_corner_hz='6'"),
     # what tests/test_fuzz_api.py found: beyond any float, an array for a str, a conflict naming one field only
     (lambda: SampleTime(3, 10**400), ValueError, r"SampleTime.frac=<an int of 1329 bits>"),
     (lambda: TemplatePlan((0.0, 10**400), (0.0, 0.0)), ValueError,

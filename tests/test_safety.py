@@ -140,7 +140,8 @@ def test_the_current_that_flows_never_exceeds_the_maximum(session, stage, levels
         event("refused")
         return
     _seen["accepted"] += 1
-    event(f"accepted: {stage.coupling} {stage.mode}, {len(stage.channel_map)} ch, {'long' if session.seconds > 60 else 'short'}, {end}")
+    length = "long" if session.seconds > 60 else "short"
+    event(f"accepted: {stage.coupling} {stage.mode}, {len(stage.channel_map)} ch, {length}, {end}")
     dac = _play(engine, engine.state["total"], levels, end, end_at, PROP_RATE)
     assert np.all(np.isfinite(dac)) and np.max(np.abs(dac), initial=0) <= stage.headroom + 1e-6
     worst = physics.worst_current_ua(dac, stage, PROP_RATE)
@@ -391,8 +392,10 @@ def test_a_bridged_pairs_corners_are_counted_however_its_routes_are_written():
 
 
 @settings(max_examples=300, deadline=None)
-@given(lo=st.floats(1e-3, 1e3), up=st.floats(1, 1e4), at=st.floats(0, 1),
-       pair_at=st.one_of(st.none(), st.just(0.0), st.floats(0, 1)))
+@given(lo=st.floats(1e-3, 1e3), up=st.floats(1, 1e4), at=st.one_of(st.just(0.0), st.floats(0, 1)),
+       pair_at=st.one_of(st.none(), st.just(0.0), st.just(1.0), st.floats(0, 1)))
+@example(lo=5.0, up=2.0, at=0.0, pair_at=1.0)       # (the corner at the slowest end, the pair's at the fastest)
+@example(lo=1.09765625, up=1.0625, at=0.25, pair_at=1.0)     # (the pair's within rounding of the fastest)
 def test_the_modelled_corners_span_the_range_15_percent_apart_with_the_nominal_among_them(lo, up, at, pair_at):
     """Whatever range a stage declares (a tolerance, a voltage-mode stage's loads, a bridged pair's
     second nominal corner between the first and the fastest): the corners start and end at its ends,

@@ -452,3 +452,61 @@ def test_the_dose_counts_the_charge_the_pulses_carry(freq, pattern, burst, sweep
         big = mw.Monophasic(amp_ua=500, phase_us=100_000, freq_hz=0.5, pattern="1s+ 1s-")
         with pytest.raises(ValueError, match=r"net dose is at least 60\d\.\d uA\*min.*max_dose_ua_min=600"):
             Session("d", (Step("z", big, 3600),), channels=1, auto_off_s=3600)
+
+
+@pytest.mark.parametrize("reconstruction", ["held", "band-limited"])
+def test_a_peak_beyond_the_limit_is_refused_naming_its_step_its_time_and_the_level_that_holds(reconstruction):
+    """A session whose peak is beyond a stage's limit is refused saying where (the step whose samples peak
+    highest, and when it starts), how much, and the highest intensity that would hold -- which does: the
+    session at that share of its amplitudes plays, a hair above it is refused."""
+    def session(scale):
+        return Session("s", (Step("brows", mw.Biphasic(freq_hz=50, amp_ua=80 * scale, phase_us=200), 2),
+                             Step("cheeks", mw.Biphasic(freq_hz=50, amp_ua=240 * scale, phase_us=200), 3)),
+                       channels=1)
+    stage = Stage(max_ua=100, channel_map=(0,), reconstruction=reconstruction)
+    with pytest.raises(ValueError) as e:
+        session(1.0).engine(RATE, stage)
+    msg = str(e.value)
+    m = re.search(r"asks for a peak \(peak_ua\) of ([\d.]+) uA.*, from 2\.00 s, in step 2 \('cheeks', custom\): "
+                  r"this stage allows at most 100 uA.*it would hold up to ([\d.]+) % of the programmed intensity", msg)
+    assert m, msg
+    share = float(m.group(2)) / 100
+    if reconstruction == "held":
+        assert float(m.group(1)) == 240 and float(m.group(2)) == math.floor(1000 * 100 / 240) / 10
+    session(share).engine(RATE, stage)
+    with pytest.raises(ValueError, match="asks for a peak"):
+        session(share + 0.002).engine(RATE, stage)
+    # a step the auto-off drops is checked all the same (the property test found the message failing there)
+    dropped = Session("s", (Step("brows", mw.Biphasic(freq_hz=50, amp_ua=80, phase_us=200), 2),
+                            Step("cheeks", mw.Biphasic(freq_hz=50, amp_ua=240, phase_us=200), 3)),
+                      channels=1, auto_off_s=2.0)
+    with pytest.raises(ValueError, match=r"after the auto-off at 2 s, which drops it \(its peak is checked all the "
+                                         r"same\), in step 2 \('cheeks', custom\)"):
+        dropped.engine(RATE, stage)
+
+
+def test_fsm_never_goes_over_500_ua():
+    assert modes.fsm(amp_ua=500)[0].amp_ua == 500
+    with pytest.raises(ValueError, match=r"amp_ua=500.5 is not allowed: it must be a finite number in \(0, 500\] uA"):
+        modes.fsm(amp_ua=500.5)
+
+
+def test_a_dose_refusal_names_the_step_that_carries_the_most(tmp_path):
+    """A session beyond its dose ceiling is refused naming the step that carries the most of it (what to
+    shorten), with its share; from a file, at the session's first [[step]] (not at line 1) unless the
+    message names a key of the file (max_dose_ua_min)."""
+    a, p_us, f, t_s = 100.0, 4000.0, 100.0, 240.0      # a monophasic positive train: a net DC of a * duty
+    with pytest.raises(ValueError) as e:
+        Session("s", (Step("jaw", modes.tighten(), 60),
+                      Step("neck", mw.Monophasic(freq_hz=f, amp_ua=a, phase_us=p_us, polarity=1), t_s)),
+                channels=1, max_dose_ua_min=50)
+    m = re.search(r"beyond max_dose_ua_min=50; the most of it in step 2 \('neck', custom\): ([\d.]+) uA\*min",
+                  str(e.value))
+    assert m, str(e.value)
+    # (its count stops once past the ceiling: at least the ceiling, at most the whole step's net DC x minutes)
+    assert 50 <= float(m.group(1)) <= a * p_us * 1e-6 * f * t_s / 60 * 1.01
+    path = tmp_path / "s.toml"
+    path.write_text('name = "s"\n\n[[step]]\nzone = "neck"\nseconds = 360\n'       # (the default ceiling, 600)
+                    'spec = { type = "monophasic", freq_hz = 100, amp_ua = 300, phase_us = 4000, polarity = 1 }\n')
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}:3: the session's net dose"):
+        load(path)

@@ -41,9 +41,10 @@ SUPERVISOR_MAX_CORNERS: int
 def supervisor_corners(corner_hz: float, lo_hz: float, hi_hz: float,
                        pair_hz: float | None = None) -> tuple[float, ...]:
     """The corners (Hz, slowest first) an AC supervisor models for a coupling
-    somewhere in [lo_hz, hi_hz], corner_hz (the nominal one) among them; a
-    ValueError where the range is not 0 < lo_hz <= corner_hz <= hi_hz or
-    needs more than SUPERVISOR_MAX_CORNERS."""
+    somewhere in [lo_hz, hi_hz], corner_hz (the nominal one) and pair_hz (a
+    bridged pair's loop's, where it differs) among them; a ValueError where
+    the range is not 0 < lo_hz <= corner_hz <= pair_hz <= hi_hz or needs
+    more than SUPERVISOR_MAX_CORNERS."""
 
 #: one entry of the delivered record (csrc/mw_record.h): what flowed during
 #: about RECORD_FLUSH_S of one step, per program channel

@@ -1172,6 +1172,17 @@ def play_and_record(signal: np.ndarray, output_device, input_device, rate: int, 
     return rec, offset
 
 
+def _stream(sd, cls, name: str, device, kind: str, **kw):
+    """``cls(device=device, **kw)``, a sounddevice stream; a device it
+    does not know, or none at all, told naming the parameter
+    (backends.portaudio.open_error)."""
+    from .backends.portaudio import open_error
+    try:
+        return cls(device=device, **kw)
+    except (ValueError, sd.PortAudioError) as e:
+        raise open_error(sd, e, name, device, kind) from None
+
+
 def _run_once(sd, x, output_device, input_device, rate, input_channels, latency):
     import threading
     chunks, flags, stamps = [], set(), {}
@@ -1197,10 +1208,10 @@ def _run_once(sd, x, output_device, input_device, rate, input_channels, latency)
         if pos[0] >= len(x):
             done.set()
 
-    with sd.InputStream(samplerate=rate, device=input_device, channels=input_channels, dtype="float32",
-                        latency=latency, callback=rec_cb):
-        with sd.OutputStream(samplerate=rate, device=output_device, channels=x.shape[1], dtype="float32",
-                             latency=latency, callback=play_cb):
+    with _stream(sd, sd.InputStream, "input_device", input_device, "input", samplerate=rate,
+                 channels=input_channels, dtype="float32", latency=latency, callback=rec_cb):
+        with _stream(sd, sd.OutputStream, "output_device", output_device, "output", samplerate=rate,
+                     channels=x.shape[1], dtype="float32", latency=latency, callback=play_cb):
             if not done.wait(len(x) / rate + 10):
                 raise RuntimeError("calibration: playback did not finish (the output stream stalled)")
         need = have[0] + int(1.0 * rate)
@@ -1323,7 +1334,12 @@ def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: f
     stage = _given(stage)
     x = reference_tone(stage, seconds, rate)
     sd = _open_sd()
-    sd.play(x, samplerate=rate, device=_device_arg("output_device", output_device), blocking=True)
+    device = _device_arg("output_device", output_device)
+    try:
+        sd.play(x, samplerate=rate, device=device, blocking=True)
+    except (ValueError, sd.PortAudioError) as e:
+        from .backends.portaudio import open_error
+        raise open_error(sd, e, "output_device", device, "output") from None
     return reference_tone_ua(stage)
 
 

@@ -107,7 +107,9 @@ def cmd_info(a) -> int:
     stage = _stage(a.stage)
     r = report(session, stage, a.rate, a.area)
     p = print
-    p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels, auto-off at {r['auto_off_s']:g} s")
+    played = ("" if r["played_channels"] == r["channels"] else
+              f" ({r['played_channels']} played: the stage's channel_map routes {r['played_channels']})")
+    p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels{played}, auto-off at {r['auto_off_s']:g} s")
     p(f"stage: {stage.mode} mode, {stage.coupling.upper()}-coupled"
       + (f" ({stage._corner_words()})" if stage.coupling == "ac" else "")
       + (f", load {stage.load_ohm_min:g}-{stage.load_ohm_max:g} ohm" if stage.mode == "voltage" else "")
@@ -122,7 +124,10 @@ def cmd_info(a) -> int:
             peak = ch["peak_ua"]
             phases = ", ".join(f"{'+' if a > 0 else ''}{_fig(a)} uA x {_us(w)}"
                                for a, w in zip(ch["phase_amps_ua"], ch["phase_widths_us"]))
-            p(f"      ch{c}: {_fig(ch['pulse_rate_hz'])} pulses/s; phases {phases}")
+            rate = (f"{_fig(ch['burst_rate_hz'])} pulses/s in bursts ({_fig(ch['pulse_rate_hz'])} on average)"
+                    if ch["burst_rate_hz"] else f"{_fig(ch['pulse_rate_hz'])} pulses/s")
+            alternating = ", polarity alternating pulse to pulse" if ch["alternating"] else ""
+            p(f"      ch{c}: {rate}; phases {phases}{alternating}")
             p(f"           peak {_fig(peak)} uA, rms {_fig(ch['rms_ua'])} uA, DC {_fig(ch['dc_ua'], peak)} uA as "
               f"rendered ({_fig(ch['spec_dc_ua'], peak)} uA by the spec); net charge/pulse "
               f"{_fig(ch['net_charge_per_pulse_uc'], ch['max_phase_charge_uc'])} uC, max phase charge "
@@ -130,7 +135,7 @@ def cmd_info(a) -> int:
               f"{_fig(ch['rms_density_ma_cm2'])} mA/cm2")
     p("DC component over the session: "
       + ", ".join(f"ch{c} {_fig(v, r['peak_ua'])} uA" for c, v in enumerate(r["dc_ua"])))
-    p(f"net dose (INFUSE): {_fig(r['dose_ua_min'])} uA*min on the most dosed channel "
+    p(f"net dose (net DC x time): {_fig(r['dose_ua_min'])} uA*min on the most dosed channel "
       f"(limit {_fig(r['max_dose_ua_min'])})")
     p("maximum output by load (FDA): " + "; ".join(
         f"{x['load_ohm']:g} ohm: {_fig(x['max_ua'])} uA, {_fig(x['max_v'])} V" for x in r["loads"]))
@@ -143,11 +148,10 @@ def cmd_info(a) -> int:
 
 
 def cmd_devices(a) -> int:
-    from .backends.portaudio import list_devices
-    devices = list_devices()
+    from .backends.portaudio import NO_SOUND_CARD, list_devices
+    devices = list_devices("any")      # (inputs too: a calibration's --input, a sense's)
     if not devices:
-        print("microwave devices: no output device found: PortAudio sees no sound card and no audio server "
-              "(is PulseAudio or PipeWire running, or a card plugged in?)", file=sys.stderr)
+        print(f"microwave devices: no device found: {NO_SOUND_CARD}", file=sys.stderr)
         return 1
     for d in devices:
         p = (f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  "
@@ -172,6 +176,16 @@ def _recommendations(a):
 
 def cmd_history(a) -> int:
     from . import history as hist
+    if a.history_command == "show":
+        _checks.integer("record_id", a.id, 0, 1 << 62)
+    elif a.last is not None:
+        _checks.integer("last", a.last, 1, 1 << 62)
+    if not hist.default_path().exists():    # a read creates nothing: no database yet, no sessions
+        if a.history_command == "show":
+            raise ValueError(f"record_id={a.id} is not in the history: no session has been recorded yet "
+                             f"({hist.default_path()} does not exist)")
+        print("[]" if a.json else f"no sessions recorded yet ({hist.default_path()} does not exist)")
+        return 0
     h = hist.History()
     if a.history_command == "show":
         rec = h.record(a.id)
@@ -233,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
     """
     ap = argparse.ArgumentParser(prog="microwave",
                                  description="Microcurrent waveforms: render, plot, inspect and play sessions.")
+    from . import __version__
+    ap.add_argument("--version", action="version", version=f"microwave {__version__}",
+                    help="print the version and exit")
     typed: dict = {}
     ap.set_defaults(typed=typed)      # each converted value's text as the user typed it, by dest: main() quotes it
 
@@ -278,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     arg(i, "--area", type=float, default=1.0, help="electrode area, cm2 (default %(default)s)")
     i.set_defaults(func=cmd_info)
 
-    d = sub.add_parser("devices", help="list sound-card output devices")
+    d = sub.add_parser("devices", help="list the sound-card devices, their output and input channels")
     d.set_defaults(func=cmd_devices)
 
     pl = sub.add_parser("play", help="play a session through a sound card")
@@ -384,7 +401,7 @@ def _as_typed(msg: str, args) -> str | None:
             return f"{shown}: {msg}"             # an item of a list: "--channels 0,-1: channels[1]=-1 is ..."
     for words, option, kind in _NO_DEVICE:
         value = getattr(args, option[2:], None)
-        if isinstance(value, str) and msg.startswith(words):
+        if isinstance(value, str) and words in msg:
             return f"{option} {shlex.quote(value)}: no {kind} device matches it (`microwave devices` lists them)"
     return None
 
@@ -457,13 +474,14 @@ def _error(args, e: BaseException) -> int:
     the session file, it concerns) and return the status 2."""
     msg = str(e)
     if isinstance(e, _sound_card_errors()):
-        msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the output devices)"
+        msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the devices)"
     told = _as_typed(msg, args)
     src = getattr(args, "session", None)
     if told is not None:
         msg = told
-    elif src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src):
-        msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file
+    elif (src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src)
+          and not (getattr(args, "stage", None) and msg.startswith(f"{args.stage}:"))):
+        msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file (not a stage file's)
     print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
     return 2
 

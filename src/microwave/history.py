@@ -553,7 +553,7 @@ class History:
             ``last`` is not a positive int.
         """
         if last is not None:
-            last = _checks.integer("last", last, 0, 1 << 62)
+            last = _checks.integer("last", last, 1, 1 << 62)
         with closing(self.connect()) as con:
             ids = [r[0] for r in con.execute("SELECT id FROM records ORDER BY id DESC LIMIT ?",
                                              (-1 if last is None else last,))]

@@ -17,7 +17,7 @@ from .patterns import PolarityPattern
 from .pulses import Biphasic, Burst, Monophasic, _Train
 
 __all__ = ["lift", "tighten", "infuse", "fsm", "amplitude", "check_dose", "MODES", "LEVELS_UA",
-           "MAX_INFUSE_DOSE_UA_MIN"]
+           "MAX_INFUSE_DOSE_UA_MIN", "FSM_MAX_UA"]
 
 LEVELS_UA = {
     "lift": (80.0, 160.0, 240.0, 320.0, 400.0),      # NuFACE Plus, K103472
@@ -187,6 +187,10 @@ def check_dose(spec, minutes: float, max_dose_ua_min: float = MAX_INFUSE_DOSE_UA
     return dose
 
 
+#: FSM's practice: 100-300 uA, never over this (docs/references.md)
+FSM_MAX_UA = 500.0
+
+
 def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.0,
         polarity: str = "alternate", slope_s: float | None = 1.0, every_s: float = 6.0):
     """Frequency Specific Microcurrent: two channels, each its own frequency
@@ -199,7 +203,8 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     freq_a_hz, freq_b_hz : float
         Each channel's frequency, Hz (0.5 to 1500; default 230 and 430).
     amp_ua : float
-        The current of both, uA (default 150).
+        The current of both, uA (above 0, at most :data:`FSM_MAX_UA`, 500:
+        FSM's practice never goes over it; default 150).
     polarity : {"alternate", "positive"}
         "alternate" (default; the spelling of the pulse specs' ``polarity``)
         gives a bipolar square wave (biphasic, each phase half a period);
@@ -233,6 +238,7 @@ def fsm(freq_a_hz: float = 230.0, freq_b_hz: float = 430.0, amp_ua: float = 150.
     if polarity == "alternating":     # the earlier spelling, kept as an alias
         polarity = "alternate"
     every_s = _checks.number("every_s", every_s, 0, 86400 * 7, lo_open=True, unit="s")
+    amp_ua = _checks.number("amp_ua", amp_ua, 0, FSM_MAX_UA, lo_open=True, unit="uA")
     if slope_s is not None:
         slope_s = _checks.number("slope_s", slope_s, 0, 86400, unit="s")
     env = Envelope.wave_slope(slope_s, every_s) if slope_s else None   # 0 or None: no slope

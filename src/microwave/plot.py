@@ -33,8 +33,9 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     rate : int
         Samples per second, Hz (1000 to 768000; default 48000).
     start_s : float or None
-        Where the zoom starts, s (0 to the session's length; default: the
-        middle of the first step).
+        Where the zoom starts, s (0 up to, not including, the session's
+        length: the zoom draws samples of it; default: the middle of the
+        first step).
     span_s : float or None
         How long the zoom lasts, s (> 0; default: three pulses of the first
         step's first channel, 5 ms to 5 s, less where the samples would
@@ -60,7 +61,7 @@ def plot_session(session, path, rate: int = _checks.DEFAULT_RATE, start_s: float
     path = png_target("path", path)
     rate = _checks.rate(rate)
     if start_s is not None:
-        start_s = _checks.number("start_s", start_s, 0, session.seconds, unit="s")
+        start_s = _checks.number("start_s", start_s, 0, session.seconds, hi_open=True, unit="s")
     if span_s is not None:
         span_s = _checks.number("span_s", span_s, 0, session.seconds, lo_open=True, unit="s")
     require("matplotlib", "plot", "plotting")
@@ -155,6 +156,7 @@ def _envelope(session: Session, rate: int) -> tuple[np.ndarray, np.ndarray, floa
 def _draw_envelope(ax, session: Session, t_env: np.ndarray, env: np.ndarray, win_s: float) -> None:
     for c in range(env.shape[1]):
         ax.plot(t_env, env[:, c], lw=0.8, label=f"ch{c}")
+    ax.set_ylim(bottom=0)       # (a peak current from zero: soft starts and stops fall to it)
     for t, what, zone in session.events():
         if what.startswith("start") or what == "end":
             ax.axvline(t, color="0.6", lw=0.6)

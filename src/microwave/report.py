@@ -55,7 +55,9 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
     Returns
     -------
     dict
-        The figures, by name (uA, us, Hz, uC, mA/cm2 as each key says).
+        The figures, by name (uA, us, Hz, uC, mA/cm2 as each key says);
+        ``played_channels`` is how many of the session's channels the stage
+        plays (``Session.channels_on``), and each step lists those.
 
     Raises
     ------
@@ -74,13 +76,18 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
     edges = session.step_edges(rate)
     sums = session._step_sums_ua(rate)
     steps, t = [], 0.0
+    played = session.channels_on(stage)
     for i, (s, d) in enumerate(zip(session.steps, session.step_seconds())):
         chans = []
         n_step = edges[i][1] - edges[i][0]
-        for c, p in enumerate(s.programs(session.channels)):
+        for c, p in enumerate(s.programs(session.channels)[:played]):
             rms = _rms_over_cycles(p, rate, n_step)
             chans.append({
                 "peak_ua": p.peak_ua, "rms_ua": rms, "pulse_rate_hz": p.pulse_rate_hz,
+                # a train in bursts: its rate within a burst (pulse_rate_hz is the average); and
+                # whether its pulses alternate their polarity (phases are the first pulse's)
+                "burst_rate_hz": getattr(p, "freq_hz", None) if getattr(p, "burst", None) is not None else None,
+                "alternating": getattr(p, "polarity", None) == "alternate",
                 "phase_widths_us": [w for _, w in p.phases()],
                 "phase_amps_ua": [a for a, _ in p.phases()],
                 "net_charge_per_pulse_uc": p.pulse_charge_uc, "max_phase_charge_uc": p.max_phase_charge_uc,
@@ -92,11 +99,12 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
         t += d
     total = sum(x["seconds"] for x in steps)
     n = edges[-1][1] if edges else 0
-    dc = [float(v) for v in sums.sum(axis=0) / n] if n else [0.0] * session.channels
+    dc = [float(v) for v in sums.sum(axis=0)[:played] / n] if n else [0.0] * played
     loads = [{"load_ohm": r, "max_ua": stage.max_ua_at(r), "max_v": stage.max_ua_at(r) * 1e-6 * r}
              for r in FDA_LOADS_OHM]
     peak_density = session.peak_ua / 1000 / electrode_area_cm2
     return {"name": session.name, "seconds": total, "auto_off_s": session.auto_off_s, "channels": session.channels,
+            "played_channels": played,
             "peak_ua": session.peak_ua, "stage_limit_ua": stage.limit_ua, "max_ua": stage.max_ua,
             "max_level": max_level, "worst_ua": worst, "worst_ua_at_max_level": worst * max_level,
             "dc_ua": dc, "dose_ua_min": session.dose_ua_min(), "max_dose_ua_min": session.max_dose_ua_min,

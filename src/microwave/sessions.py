@@ -183,11 +183,16 @@ class Session:
             s.programs(self.channels)
         object.__setattr__(self, "max_dose_ua_min",
                            _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
-        dose, whole = self._dose(self.max_dose_ua_min)
+        dose, whole, steps_ua_min = self._dose(self.max_dose_ua_min)
         if dose > self.max_dose_ua_min or not whole:      # (a count cut short is past the limit, whatever rounds)
+            i = int(np.argmax(steps_ua_min))
+            step = steps[i]
             raise ValueError(f"the session's net dose is {'' if whole else 'at least '}{dose:.1f} uA*min on one "
-                             f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}: shorten the INFUSE steps or "
-                             f"lower their level")
+                             f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}; the most of it in step "
+                             f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): {steps_ua_min[i]:.1f} uA*min"
+                             f"{'' if whole else ' or more'}.  Shorten the steps that carry a net DC (an INFUSE "
+                             f"step, a monophasic train of one polarity or of an uneven pattern) or lower their "
+                             f"level or amp_ua")
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter shows a session as a plot of its peak current over time,
@@ -208,15 +213,16 @@ class Session:
         5min-"`` brings back to 0 after carrying 5 minutes one way."""
         return self._dose()[0]
 
-    def _dose(self, stop_above_ua_min: float = math.inf) -> tuple[float, bool]:
-        """(:meth:`dose_ua_min`, whether the whole session was counted): the
-        count stops as soon as the dose is more than ``stop_above_ua_min``
-        (a refusal need not render the rest: a review, 66 s for an hour of
-        32 channels)."""
+    def _dose(self, stop_above_ua_min: float = math.inf) -> tuple[float, bool, np.ndarray]:
+        """(:meth:`dose_ua_min`, whether the whole session was counted, each
+        step's share on its most dosed channel, uA x min): the count stops as
+        soon as the dose is more than ``stop_above_ua_min`` (a refusal need
+        not render the rest: a review, 66 s for an hour of 32 channels)."""
         if all(p._balanced for s in self.steps for p in s.programs(self.channels)):
-            return 0.0, True            # every pulse balances its own charge
+            return 0.0, True, np.zeros(len(self.steps))     # every pulse balances its own charge
         (_, peaks, whole), rate = _at_a_rate(lambda rate: _step_charges(self, rate, stop_above_ua_min))
-        return float(peaks.sum(axis=0).max()) / rate / 60, whole     # uA x samples -> uA x min
+        # uA x samples -> uA x min
+        return float(peaks.sum(axis=0).max()) / rate / 60, whole, peaks.max(axis=1) / rate / 60
 
     def _step_sums_ua(self, rate: int) -> np.ndarray:
         """Each step's samples summed on each channel (steps x channels),
@@ -334,7 +340,10 @@ class Session:
         Returns
         -------
         float
-            The highest level allowed, at least 1.
+            The highest level allowed: through an AC-coupled stage it may be a
+            little below 1 (the supervisor keeps a few % of room below its
+            limit for what the check cannot see), and a Player refuses a
+            ``level`` above it.
 
         Raises
         ------
@@ -662,7 +671,7 @@ def builtin(name: str) -> Session:
     if name == "fsm":
         return Session("fsm", (Step("neck", modes.fsm(), 300, label="fsm"),))
     raise ValueError(f"name={name!r} is not a built-in session: choose one of {', '.join(BUILTINS)} "
-                     f"or give a .toml path")
+                     f"(a session file: microwave.sessions.load, or resolve for either)")
 
 
 BUILTINS = ("full-face", "lift", "tighten", "infuse", "fsm")
@@ -839,7 +848,9 @@ def load(path) -> Session:
     steps = [_step_from_table(top.sub(("step", i), f"step {i + 1}"), t, data.get("channels", 2))
              for i, t in enumerate(data["step"])]
     args = {k: v for k, v in data.items() if k != "step"}
-    return _toml.build(top, Session, args, **dict(args, name=data.get("name", src.path.stem), steps=tuple(steps)))
+    # (a refusal naming a step, as the dose's does, is told at the session's first [[step]])
+    return _toml.build(top, Session, dict(args, step=data["step"]),
+                       **dict(args, name=data.get("name", src.path.stem), steps=tuple(steps)))
 
 
 def resolve(name_or_path: str) -> Session:

@@ -848,11 +848,8 @@ class Stage:
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rate = _checks.rate(rate)
         peak, between = self._between(session, rate)
-        what = f"session {session.name!r}"
-        if peak > session.peak_ua:
-            what += (f" (its samples peak at {session.peak_ua:g} uA; the card's band-limited reconstruction "
-                     f"carries its hard edges {100 * (peak / session.peak_ua - 1):.3g} % past them)")
-        self.check_peak(peak, what)
+        if peak > self.limit_ua * (1 + 1e-9):
+            raise ValueError(_peak_refusal(self, session, rate, peak))
         top = self.limit_ua / peak if peak > 0 else 1.0
         dose = session.dose_ua_min()
         if dose > 0:   # the net dose scales with the level too
@@ -980,6 +977,29 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
             f"the coupling), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
             f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
             f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
+
+
+def _peak_refusal(stage: Stage, session: Session, rate: int, peak: float) -> str:
+    """Why a stage cannot play a session whose peak is beyond its limit:
+    where (the step whose samples peak highest, and when it starts), how
+    much, and the highest intensity that would hold."""
+    if stage.reconstruction == "held":
+        peaks = [max(p.peak_ua for p in step.programs(session.channels)) for step in session.steps]
+    else:       # (each spec's peak between samples, as _between finds it)
+        from ._reconstruct import spec_ratio
+        peaks = [max(p.peak_ua * spec_ratio(p, rate)[0] for p in step.programs(session.channels))
+                 for step in session.steps]
+    i = peaks.index(max(peaks))
+    step, edges = session.steps[i], session.step_edges(rate)
+    when = (f"from {edges[i][0] / rate:.2f} s, " if i < len(edges) else
+            f"after the auto-off at {session.auto_off_s:g} s, which drops it (its peak is checked all the same), ")
+    past = ("" if peak <= session.peak_ua * (1 + 1e-9) else
+            f" (its samples peak at {session.peak_ua:g} uA; the card's band-limited reconstruction carries its "
+            f"hard edges {100 * (peak / session.peak_ua - 1):.3g} % past them)")
+    return (f"session {session.name!r} asks for a peak (peak_ua) of {peak:g} uA{past}, {when}in step "
+            f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): this stage allows at most {stage.limit_ua:g} uA "
+            f"({stage._limit_why()}); it would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of "
+            f"the programmed intensity.  Lower the steps' level (a session file's `level`) or amp_ua")
 
 
 def _given(stage: Stage | None) -> Stage:

@@ -142,8 +142,14 @@ def _internals(sd):
     return sd
 
 
-def list_devices() -> list[dict]:
-    """Output-capable devices with their channel counts and default rates.
+def list_devices(kind: str = "output") -> list[dict]:
+    """The devices PortAudio sees, with their channel counts and default rates.
+
+    Parameters
+    ----------
+    kind : {"output", "input", "any"}
+        Output-capable devices (the default: what a Player plays on),
+        input-capable ones (a calibration's or a sense's input), or all.
 
     Returns
     -------
@@ -152,11 +158,40 @@ def list_devices() -> list[dict]:
 
     Raises
     ------
+    ValueError
+        ``kind`` is not one of the three.
     ImportError
         sounddevice (or PortAudio) is not installed (``pip install microwave[audio]``).
     """
+    _checks.choice("kind", kind, ("output", "input", "any"))
     sd = _sd()
-    return [dict(d, index=i) for i, d in enumerate(sd.query_devices()) if d["max_output_channels"] > 0]
+    return [dict(d, index=i) for i, d in enumerate(sd.query_devices())
+            if kind == "any" or d[f"max_{kind}_channels"] > 0]
+
+
+#: what a stream that cannot open says where PortAudio sees no device at all
+NO_SOUND_CARD = ("PortAudio sees no sound card and no audio server (is PulseAudio or PipeWire running, "
+                 "or a card plugged in?)")
+
+
+def open_error(sd, e: Exception, name: str, device, kind: str) -> Exception:
+    """The error to raise for ``e``, raised by sounddevice opening a stream
+    on ``device`` (the parameter ``name``; ``kind`` "output" or "input"):
+    a device it does not know is a ValueError naming the parameter, its
+    value and where the devices are listed; a PortAudio error where no
+    device of the kind exists says so; anything else is ``e`` itself."""
+    msg = str(e)
+    if isinstance(e, ValueError) and (msg.startswith("No ") or msg.startswith("Multiple ")):
+        return ValueError(f"{name}={device!r} is not allowed: {msg} (the {kind} devices: "
+                          f"microwave.audio.list_devices({kind!r}), or `microwave devices`)")
+    if isinstance(e, sd.PortAudioError):
+        try:
+            none = not list_devices(kind)
+        except Exception:       # (PortAudio itself failing: its own error says more)
+            none = False
+        if none:
+            return sd.PortAudioError(f"no {kind} device: {NO_SOUND_CARD} ({msg})")
+    return e
 
 
 @dataclass(frozen=True)
@@ -271,14 +306,17 @@ class Player:
     Raises
     ------
     ValueError, TypeError
-        A parameter out of range or of the wrong type, or a session the
-        stage cannot play within its limit (named in the message).
+        A parameter out of range or of the wrong type, a device name
+        PortAudio does not know (``device=...``, with where the devices are
+        listed), or a session the stage cannot play within its limit (named
+        in the message).
     RuntimeError
         An unknown sounddevice release.
     sounddevice.PortAudioError
-        PortAudio cannot open the stream: a device index or name it does
-        not have, a device in use, or a rate, latency or channel count the
-        device refuses (``microwave play`` prints it as one line).
+        PortAudio cannot open the stream: a device index it does not have,
+        a device in use, a rate, latency or channel count the device
+        refuses, or no device at all (the message says so: no sound card
+        and no audio server); ``microwave play`` prints it as one line.
     """
 
     def __init__(self, session: Session, stage: Stage | None = None, device=None, rate: int = _checks.DEFAULT_RATE,
@@ -326,9 +364,15 @@ class Player:
             self.engine.configure_sense(sense.channel, in_ch, sense.ua_per_unit(), sense.min_ratio, sense.min_drive_ua,
                                         max(1, round(sense.lost_after_s * self.rate)), ring_frames=self.rate * 60,
                                         window_frames=sense.window_s * self.rate)
-            self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
-        else:
-            self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
+        try:
+            if sense is not None:
+                self._stream = self._sd._StreamBase(kind="duplex", device=device, channels=(in_ch, out_ch), **common)
+            else:
+                self._stream = self._sd._StreamBase(kind="output", device=device, channels=out_ch, **common)
+        except (ValueError, self._sd.PortAudioError) as e:
+            # (which of a duplex pair: sounddevice's message says "input" or "output")
+            kind = "input" if sense is not None and "input" in str(e) else "output"
+            raise open_error(self._sd, e, "device", device, kind) from None
         # after the end, silence for a while so that the device plays the
         # ramp's foot (and a sense input sees it) before the stream completes
         self.engine.set_tail(round((2 * self.latency + 0.25) * self.rate))
