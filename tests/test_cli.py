@@ -324,6 +324,8 @@ def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path)
     stage.write_text('max_ua = 400\nwires = 3\n')
     r = cli("info", str(session), "--stage", str(stage))
     assert r.returncode == 2 and r.stderr.startswith(f"microwave info: error: {stage}:2: unknown key 'wires'"), r.stderr
+    r = cli("info", "./evening.toml", "--stage", "./card.toml", cwd=tmp_path)     # (as pathlib spells it: card.toml)
+    assert r.returncode == 2 and r.stderr.startswith("microwave info: error: card.toml:2: unknown key"), r.stderr
 
 
 def test_specs_and_sessions_show_as_pictures_in_a_notebook():

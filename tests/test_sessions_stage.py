@@ -500,11 +500,16 @@ def test_a_dose_refusal_names_the_step_that_carries_the_most(tmp_path):
         Session("s", (Step("jaw", modes.tighten(), 60),
                       Step("neck", mw.Monophasic(freq_hz=f, amp_ua=a, phase_us=p_us, polarity=1), t_s)),
                 channels=1, max_dose_ua_min=50)
-    m = re.search(r"beyond max_dose_ua_min=50; the most of it in step 2 \('neck', custom\): ([\d.]+) uA\*min",
-                  str(e.value))
+    m = re.search(r"beyond max_dose_ua_min=50; the count passed it in step 2 \('neck', custom\): ([\d.]+) uA\*min "
+                  r"or more", str(e.value))
     assert m, str(e.value)
     # (its count stops once past the ceiling: at least the ceiling, at most the whole step's net DC x minutes)
     assert 50 <= float(m.group(1)) <= a * p_us * 1e-6 * f * t_s / 60 * 1.01
+    # the count stops once past the ceiling: it names the step where it passed it, not the largest of those
+    # counted (a review found an earlier, smaller step named "the most" where a later one was cut short)
+    mono = mw.Monophasic(freq_hz=f, amp_ua=3 * a, phase_us=p_us, polarity=1)
+    with pytest.raises(ValueError, match=r"the count passed it in step 2 \('neck', custom\)"):
+        Session("s", (Step("jaw", mono, 200), Step("neck", mono, 500)), channels=1)
     path = tmp_path / "s.toml"
     path.write_text('name = "s"\n\n[[step]]\nzone = "neck"\nseconds = 360\n'       # (the default ceiling, 600)
                     'spec = { type = "monophasic", freq_hz = 100, amp_ua = 300, phase_us = 4000, polarity = 1 }\n')

@@ -480,7 +480,8 @@ def _error(args, e: BaseException) -> int:
     if told is not None:
         msg = told
     elif (src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src)
-          and not (getattr(args, "stage", None) and msg.startswith(f"{args.stage}:"))):
+          and not (getattr(args, "stage", None)
+                   and any(msg.startswith(f"{x}:") for x in (args.stage, str(Path(args.stage)))))):
         msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file (not a stage file's)
     print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
     return 2

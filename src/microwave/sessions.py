@@ -185,10 +185,12 @@ class Session:
                            _checks.number("max_dose_ua_min", self.max_dose_ua_min, 0, unit="uA*min"))
         dose, whole, steps_ua_min = self._dose(self.max_dose_ua_min)
         if dose > self.max_dose_ua_min or not whole:      # (a count cut short is past the limit, whatever rounds)
-            i = int(np.argmax(steps_ua_min))
+            # (a count cut short stopped in its last counted step: the steps after it are not known)
+            i = int(np.argmax(steps_ua_min)) if whole else int(np.flatnonzero(steps_ua_min)[-1])
             step = steps[i]
+            where = ("the most of it in" if whole else "the count passed it in")
             raise ValueError(f"the session's net dose is {'' if whole else 'at least '}{dose:.1f} uA*min on one "
-                             f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}; the most of it in step "
+                             f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}; {where} step "
                              f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): {steps_ua_min[i]:.1f} uA*min"
                              f"{'' if whole else ' or more'}.  Shorten the steps that carry a net DC (an INFUSE "
                              f"step, a monophasic train of one polarity or of an uneven pattern) or lower their "

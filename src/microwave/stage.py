@@ -998,8 +998,12 @@ def _peak_refusal(stage: Stage, session: Session, rate: int, peak: float) -> str
             f"hard edges {100 * (peak / session.peak_ua - 1):.3g} % past them)")
     return (f"session {session.name!r} asks for a peak (peak_ua) of {peak:g} uA{past}, {when}in step "
             f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): this stage allows at most {stage.limit_ua:g} uA "
-            f"({stage._limit_why()}); it would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of "
-            f"the programmed intensity.  Lower the steps' level (a session file's `level`) or amp_ua")
+            f"({stage._limit_why()}); " + (
+                f"it would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of the programmed "
+                f"intensity" if stage.coupling == "dc" else
+                f"its peak would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of the programmed "
+                f"intensity, the AC coupling's charge less") + ".  Lower the steps' level (a session file's `level`) "
+            "or amp_ua")
 
 
 def _given(stage: Stage | None) -> Stage:
