@@ -1173,8 +1173,8 @@ def play_and_record(signal: np.ndarray, output_device, input_device, rate: int, 
 
 
 def _stream(sd, cls, name: str, device, kind: str, **kw):
-    """``cls(device=device, **kw)``, a sounddevice stream; a device it
-    does not know, or none at all, told naming the parameter
+    """``cls(device=device, **kw)``, a sounddevice stream (or play); a
+    device it does not know, or none at all, told naming the parameter
     (backends.portaudio.open_error)."""
     from .backends.portaudio import open_error
     try:
@@ -1334,12 +1334,8 @@ def play_reference_tone(output_device, *, stage: Stage | None = None, seconds: f
     stage = _given(stage)
     x = reference_tone(stage, seconds, rate)
     sd = _open_sd()
-    device = _device_arg("output_device", output_device)
-    try:
-        sd.play(x, samplerate=rate, device=device, blocking=True)
-    except (ValueError, sd.PortAudioError) as e:
-        from .backends.portaudio import open_error
-        raise open_error(sd, e, "output_device", device, "output") from None
+    _stream(sd, lambda **kw: sd.play(x, **kw), "output_device", _device_arg("output_device", output_device),
+            "output", samplerate=rate, blocking=True)
     return reference_tone_ua(stage)
 
 

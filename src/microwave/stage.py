@@ -993,17 +993,15 @@ def _peak_refusal(stage: Stage, session: Session, rate: int, peak: float) -> str
     step, edges = session.steps[i], session.step_edges(rate)
     when = (f"from {edges[i][0] / rate:.2f} s, " if i < len(edges) else
             f"after the auto-off at {session.auto_off_s:g} s, which drops it (its peak is checked all the same), ")
+    # (through an AC coupling the charge it stores may lower the level further: the share is the peak's)
+    what, less = ("it", "") if stage.coupling == "dc" else ("its peak", ", the AC coupling's charge less")
     past = ("" if peak <= session.peak_ua * (1 + 1e-9) else
             f" (its samples peak at {session.peak_ua:g} uA; the card's band-limited reconstruction carries its "
             f"hard edges {100 * (peak / session.peak_ua - 1):.3g} % past them)")
     return (f"session {session.name!r} asks for a peak (peak_ua) of {peak:g} uA{past}, {when}in step "
             f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): this stage allows at most {stage.limit_ua:g} uA "
-            f"({stage._limit_why()}); " + (
-                f"it would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of the programmed "
-                f"intensity" if stage.coupling == "dc" else
-                f"its peak would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % of the programmed "
-                f"intensity, the AC coupling's charge less") + ".  Lower the steps' level (a session file's `level`) "
-            "or amp_ua")
+            f"({stage._limit_why()}); {what} would hold up to {math.floor(1000 * stage.limit_ua / peak) / 10:.1f} % "
+            f"of the programmed intensity{less}.  Lower the steps' level (a session file's `level`) or amp_ua")
 
 
 def _given(stage: Stage | None) -> Stage:
