@@ -1,5 +1,6 @@
 """The `microwave` command line, run as a user runs it (a subprocess)."""
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -263,6 +264,23 @@ def test_info_tells_the_channels_played_the_rate_within_bursts_and_alternation(t
     assert "ch1" not in text and text.count("ch0:") == 2
     assert "ch0: 300 pulses/s in bursts (180 on average); phases +150 uA x 500 us, -150 uA x 500 us" in text, text
     assert "phases +240 uA x 450 ms, polarity alternating pulse to pulse" in text, text
+
+
+def test_a_session_with_more_programs_than_the_stage_routes_is_told_at_the_stage_files_channel_map(tmp_path):
+    """Two programs through a stage file that routes one bridged pair: the error points at the stage
+    file's channel_map line (where a route is added), not at the session file."""
+    session = tmp_path / "two.toml"
+    session.write_text('name = "two"\nchannels = 2\n[[step]]\nzone = "jaw"\nseconds = 5\nspecs = ['
+                       '{ type = "biphasic", freq_hz = 100, amp_ua = 100, phase_us = 100 }, '
+                       '{ type = "biphasic", freq_hz = 100, amp_ua = 50, phase_us = 100 }]\n')
+    stage = tmp_path / "stage.toml"
+    stage.write_text('max_ua = 400.0\n\nchannel_map = [[0, 1]]\n')
+    for command in (("info",), ("render", "-o", str(tmp_path / "two.wav"))):
+        r = cli(command[0], str(session), *command[1:], "--stage", str(stage))
+        assert r.returncode == 2
+        assert re.match(rf"microwave {command[0]}: error: {re.escape(str(stage))}:3: the session has 2 channels "
+                        r"with their own programs .* channel_map=\(\(0, 1\),\) routes only 1", r.stderr), r.stderr
+    assert not (tmp_path / "two.wav").exists()
 
 
 def test_plot_writes_a_png(tmp_path):

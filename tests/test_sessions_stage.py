@@ -493,8 +493,8 @@ def test_fsm_never_goes_over_500_ua():
 
 def test_a_dose_refusal_names_the_step_that_carries_the_most(tmp_path):
     """A session beyond its dose ceiling is refused naming the step that carries the most of it (what to
-    shorten), with its share; from a file, at the session's first [[step]] (not at line 1) unless the
-    message names a key of the file (max_dose_ua_min)."""
+    shorten), with its share; from a file, at that step's [[step]] line (not at line 1, nor at the first
+    [[step]]), or at max_dose_ua_min's when the file sets it."""
     a, p_us, f, t_s = 100.0, 4000.0, 100.0, 240.0      # a monophasic positive train: a net DC of a * duty
     with pytest.raises(ValueError) as e:
         Session("s", (Step("jaw", modes.tighten(), 60),
@@ -515,3 +515,14 @@ def test_a_dose_refusal_names_the_step_that_carries_the_most(tmp_path):
                     'spec = { type = "monophasic", freq_hz = 100, amp_ua = 300, phase_us = 4000, polarity = 1 }\n')
     with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}:3: the session's net dose"):
         load(path)
+    # the second of two steps carries it: told at the second [[step]] (line 9); at the ceiling's (line 2)
+    # when the file sets it
+    jaw = '[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 60\n\n'
+    neck = '[[step]]\nzone = "neck"\nseconds = 360\nspec = { type = "monophasic", freq_hz = 100, amp_ua = 300, ' \
+           'phase_us = 4000, polarity = 1 }\n'
+    for top, line in (('name = "s"\n\n\n', 9), ('name = "s"\nmax_dose_ua_min = 500\n\n', 2)):
+        path.write_text(top + jaw + neck)
+        assert path.read_text().splitlines()[8] == "[[step]]"
+        with pytest.raises(ValueError, match=rf"^{re.escape(str(path))}:{line}: the session's net dose .* in step 2 "
+                                             r"\('neck', monophasic\)"):
+            load(path)

@@ -424,13 +424,14 @@ def refuse(table: Table, value: dict, names, why: str) -> None:
             raise table.error(name, f"{name}={show(value[name])} is not allowed {why}")
 
 
-def build(table: Table, constructor, value: dict, **kwargs):
+def build(table: Table, constructor, value: dict, *, at=None, **kwargs):
     """``constructor(**kwargs)`` (default: the table's values); its
-    ValueError or TypeError becomes one at the line of the key it names."""
+    ValueError or TypeError becomes one at the line of ``at(error)`` (a
+    path, or None), else of the key it names."""
     try:
         return constructor(**(kwargs or value))
     except (ValueError, TypeError) as e:
-        raise table.error(named_key(str(e), value), str(e)) from None
+        raise table.error((at and at(e)) or named_key(str(e), value), str(e)) from None
 
 
 def named_key(message: str, value: dict) -> tuple | None:

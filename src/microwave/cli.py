@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import _checks
+from . import _checks, _toml
 from .sessions import BUILTINS, resolve
 from .stage import Stage
 
@@ -477,14 +477,30 @@ def _error(args, e: BaseException) -> int:
         msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the devices)"
     told = _as_typed(msg, args)
     src = getattr(args, "session", None)
+    routes = _stage_routes_line(args, msg)
     if told is not None:
         msg = told
+    elif routes is not None:
+        msg = f"{routes}: {msg}"     # the stage file's routes refused for the session: where to add one
     elif (src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src)
           and not (getattr(args, "stage", None)
                    and any(msg.startswith(f"{x}:") for x in (args.stage, str(Path(args.stage)))))):
         msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file (not a stage file's)
     print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
     return 2
+
+
+def _stage_routes_line(args, msg: str) -> str | None:
+    """``FILE:LINE`` of the --stage file's channel_map when ``msg`` refuses
+    it (a session with more programs than it routes), else None."""
+    path = getattr(args, "stage", None)
+    if not path or "channel_map=" not in msg or msg.startswith(path) or not Path(path).is_file():
+        return None
+    try:
+        src = _toml.Source(path, "stage")
+    except ValueError:
+        return None
+    return f"{path}:{src.where.line(('channel_map',))}"
 
 
 def _sound_card_errors() -> tuple:

@@ -45,6 +45,15 @@ MAX_STEPS = 100_000
 MIN_CUE_S = 0.5
 
 
+class _StepRefusal(ValueError):
+    """A session refused for one of its steps (``step``, from 0): a file's
+    loader tells it at that step's ``[[step]]`` line."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
+
+
 @dataclass(frozen=True)
 class Step:
     """One zone treated with ``program`` for ``seconds``.
@@ -189,12 +198,12 @@ class Session:
             i = int(np.argmax(steps_ua_min)) if whole else int(np.flatnonzero(steps_ua_min)[-1])
             step = steps[i]
             where = ("the most of it in" if whole else "the count passed it in")
-            raise ValueError(f"the session's net dose is {'' if whole else 'at least '}{dose:.1f} uA*min on one "
+            raise _StepRefusal(f"the session's net dose is {'' if whole else 'at least '}{dose:.1f} uA*min on one "
                              f"channel, beyond max_dose_ua_min={self.max_dose_ua_min:g}; {where} step "
                              f"{i + 1} ({step.zone!r}, {step.label or 'custom'}): {steps_ua_min[i]:.1f} uA*min"
                              f"{'' if whole else ' or more'}.  Shorten the steps that carry a net DC (an INFUSE "
                              f"step, a monophasic train of one polarity or of an uneven pattern) or lower their "
-                             f"level or amp_ua")
+                             f"level or amp_ua", i)
 
     def _repr_png_(self) -> bytes | None:
         """Jupyter shows a session as a plot of its peak current over time,
@@ -850,8 +859,11 @@ def load(path) -> Session:
     steps = [_step_from_table(top.sub(("step", i), f"step {i + 1}"), t, data.get("channels", 2))
              for i, t in enumerate(data["step"])]
     args = {k: v for k, v in data.items() if k != "step"}
-    # (a refusal naming a step, as the dose's does, is told at the session's first [[step]])
+    # (a refusal for one step, as the dose's, is told at that step's [[step]], unless it names a key the
+    # file sets, as max_dose_ua_min)
     return _toml.build(top, Session, dict(args, step=data["step"]),
+                       at=lambda e: (("step", e.step) if isinstance(e, _StepRefusal)
+                                     and _toml.named_key(str(e), args) is None else None),
                        **dict(args, name=data.get("name", src.path.stem), steps=tuple(steps)))
 
 

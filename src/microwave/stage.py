@@ -728,15 +728,25 @@ class Stage:
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         return self._between(session, _checks.rate(rate))[0]
 
-    def _between(self, session: Session, rate: int) -> tuple[float, float]:
+    def _ratios(self, session: Session, rate: int) -> dict:
+        """Each of ``session``'s specs: (its peak between samples over its
+        samples' peak, how far it rings past its samples, a fraction of its
+        peak) through this stage's DAC: (1, 0) through a held one."""
+        specs = {p for step in session.steps for p in step.programs(session.channels)}
+        if self.reconstruction == "held":
+            return dict.fromkeys(specs, (1.0, 0.0))
+        from ._reconstruct import spec_ratio
+        return {p: spec_ratio(p, rate) for p in specs}
+
+    def _between(self, session: Session, rate: int, ratios: dict | None = None) -> tuple[float, float]:
         """(:meth:`peak_ua`, the most the current between samples adds to
         any sample's, uA at level 1): each spec's own overshoot, and the
-        ringing of the steps before and after across their silent ends."""
+        ringing of the steps before and after across their silent ends
+        (``ratios``: :meth:`_ratios`, when the caller has them)."""
         if self.reconstruction == "held":
             return session.peak_ua, 0.0
-        from ._reconstruct import spec_ratio
-        specs = {p for step in session.steps for p in step.programs(session.channels)}
-        ratios = {p: spec_ratio(p, rate) for p in specs}
+        ratios = ratios if ratios is not None else self._ratios(session, rate)
+        specs = ratios.keys()
         reach = 2 * max(p.peak_ua * ratios[p][1] for p in specs) if len(session.steps) > 1 else 0.0
         return (max(p.peak_ua * ratios[p][0] for p in specs) + reach,
                 max(p.peak_ua * (ratios[p][0] - 1.0) for p in specs) + reach)
@@ -847,9 +857,10 @@ class Stage:
         from .sessions import Session
         _checks.instance("session", session, Session, "a microwave.sessions.Session")
         rate = _checks.rate(rate)
-        peak, between = self._between(session, rate)
+        ratios = self._ratios(session, rate)
+        peak, between = self._between(session, rate, ratios)
         if peak > self.limit_ua * (1 + 1e-9):
-            raise ValueError(_peak_refusal(self, session, rate, peak))
+            raise ValueError(_peak_refusal(self, session, rate, peak, ratios))
         top = self.limit_ua / peak if peak > 0 else 1.0
         dose = session.dose_ua_min()
         if dose > 0:   # the net dose scales with the level too
@@ -979,16 +990,12 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
             f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
 
 
-def _peak_refusal(stage: Stage, session: Session, rate: int, peak: float) -> str:
+def _peak_refusal(stage: Stage, session: Session, rate: int, peak: float, ratios: dict) -> str:
     """Why a stage cannot play a session whose peak is beyond its limit:
     where (the step whose samples peak highest, and when it starts), how
-    much, and the highest intensity that would hold."""
-    if stage.reconstruction == "held":
-        peaks = [max(p.peak_ua for p in step.programs(session.channels)) for step in session.steps]
-    else:       # (each spec's peak between samples, as _between finds it)
-        from ._reconstruct import spec_ratio
-        peaks = [max(p.peak_ua * spec_ratio(p, rate)[0] for p in step.programs(session.channels))
-                 for step in session.steps]
+    much, and the highest intensity that would hold (``ratios``: the
+    stage's :meth:`Stage._ratios` of the session)."""
+    peaks = [max(p.peak_ua * ratios[p][0] for p in step.programs(session.channels)) for step in session.steps]
     i = peaks.index(max(peaks))
     step, edges = session.steps[i], session.step_edges(rate)
     when = (f"from {edges[i][0] / rate:.2f} s, " if i < len(edges) else
