@@ -462,6 +462,9 @@ def test_voltage_mode_holds_at_the_lowest_load_and_reports_every_load(tmp_path):
         assert flows <= stage.max_ua_at(load) * (1 + 1e-6)
         assert flows == pytest.approx(stage.max_ua_at(load), rel=1e-3)   # max_ua_at is what really flows
     assert stage.max_ua_at(500) == pytest.approx(400)
+    # at the stage's own load, its limit to the bit (a report printed 399.99999999999994 for 400)
+    for ohm, ua in ((500.0, 400.0), (1000.0, 300.0), (2200.0, 123.4), (3300.0, 77.7)):
+        assert Stage(load_ohm=ohm, max_ua=ua).max_ua_at(ohm) == Stage(load_ohm=ohm, max_ua=ua).limit_ua
     # expressible in TOML
     f = tmp_path / "v.toml"
     f.write_text("load_ohm = 2000\nload_ohm_min = 800\nmax_ua = 400\nchannel_map = [0]\n")

@@ -303,7 +303,7 @@ class Stage:
     --------
     >>> Stage(max_ua=400).limit_ua
     400.0
-    >>> round(Stage(load_ohm=2000, load_ohm_min=1000, max_ua=400).max_ua_at(2000), 6)   # bounded at the lowest load
+    >>> Stage(load_ohm=2000, load_ohm_min=1000, max_ua=400).max_ua_at(2000)   # bounded at the lowest load
     200.0
     """
 
@@ -682,7 +682,8 @@ class Stage:
         load_ohm = _checks.number("load_ohm", load_ohm, MIN_LOAD_OHM, unit="ohm")
         if self.load_ohm is None:
             return min(self.limit_ua, self.compliance_v / load_ohm * 1e6)
-        return min(self.limit_ua * 1e-6 * self.load_ohm, self.compliance_v) / load_ohm * 1e6
+        # (the limit's voltage over this load: limit_ua * (load_ohm / load) is exact at the stage's own load)
+        return min(self.limit_ua * (self.load_ohm / load_ohm), self.compliance_v / load_ohm * 1e6)
 
     def peak_ua(self, session: Session, rate: int = _checks.DEFAULT_RATE) -> float:
         """The highest current ``session`` asks at level 1, uA, as this
