@@ -127,6 +127,20 @@ def test_a_dc_stage_refuses_the_keys_only_an_ac_stage_uses(tmp_path, text):
     Stage.from_toml(p)
 
 
+def test_a_stage_file_given_as_a_session_and_a_session_file_given_as_a_stage_say_which_reader_takes_them(tmp_path):
+    """Each reader, given the other kind of file, names what it found there (at its line) and which reader,
+    in Python and on the command line, takes it."""
+    p = tmp_path / "x.toml"
+    p.write_text('# a stage\nmax_ua = 300  # <-\nchannel_map = [0, 1]\n')
+    msg = error_of(load, p)
+    assert msg.startswith(f"{p}:2: a stage file (it has 'max_ua'), not a session: load it with Stage.from_toml "
+                          f"(the command's --stage)"), msg
+    p.write_text('name = "s"\n\n[[step]]\nzone = "jaw"\nmode = "lift"\nseconds = 1\n')
+    msg = error_of(Stage.from_toml, p)
+    assert msg.startswith(f"{p}:3: a session file (it has steps), not a stage: load it with microwave.sessions.load "
+                          f"(the command's SESSION)") and "(the command's --stage)" in msg, msg
+
+
 @pytest.mark.parametrize("text, words", [
     # errors the constructors raise, at the line of the key they name: nested tables, arrays, inline steps
     (SPEC + "freq_hz = 50\n[step.spec.burst]\non_s = 0.5\noff_s = -1  # <-\n", "step 1 spec.burst: off_s=-1"),

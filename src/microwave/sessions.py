@@ -851,8 +851,9 @@ def load(path) -> Session:
     top = src.top("the session")
     if "step" not in data and set(data) & STAGE_FILE_KEYS:
         first = next(k for k in data if k in STAGE_FILE_KEYS)
-        raise top.error(first, f"a stage file (it has {first!r}), not a session: give it with --stage, and a "
-                               f"session with [[step]] tables as SESSION")
+        raise top.error(first, f"a stage file (it has {first!r}), not a session: load it with Stage.from_toml "
+                               f"(the command's --stage), and give here a session file with [[step]] tables (the "
+                               f"command's SESSION)")
     _toml.check(top, data, SESSION_KEYS)
     if not data["step"]:
         raise top.error("step", "step=[] is not allowed: a session needs at least one step")

@@ -425,8 +425,10 @@ class Stage:
         data = src.data
         top = src.top("[stage]")
         if "step" in data:
-            raise top.error("step", "a session file (it has steps), not a stage: give it as SESSION, and a stage "
-                                    f"file with keys such as {', '.join(k.name for k in STAGE_KEYS[:4])} with --stage")
+            raise top.error("step", "a session file (it has steps), not a stage: load it with "
+                                    "microwave.sessions.load (the command's SESSION), and give here a stage file "
+                                    f"with keys such as {', '.join(k.name for k in STAGE_KEYS[:4])} (the command's "
+                                    f"--stage)")
         _toml.check(top, data, STAGE_KEYS)
         if data.get("coupling", "dc") != "ac":
             _toml.refuse(top, data, ("corner_hz", "corner_tolerance", "headroom"),
