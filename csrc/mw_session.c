@@ -120,6 +120,22 @@ static MW_NOINLINE void sess_fill_streamed(mw_session *s, float *out, ptrdiff_t 
     mw_stream_done();
 }
 
+void sess_take_end(mw_session *s)
+{
+    int64_t seq = mw_acquire_i64(&s->end_seq), end;
+    if (seq == s->end_seen)
+        return;
+    s->end_seen = seq;
+    end = mw_acquire_i64(&s->end_req);
+    if (s->pos > 0 && end < s->pos + s->unit_max)
+        end = s->pos + s->unit_max;
+    if (end < s->total) {
+        s->fade_to = end - s->unit_max > 0 ? end - s->unit_max : 0;
+        s->fade_from = end - s->end_len > 0 ? end - s->end_len : 0;
+        s->total = end;
+    }
+}
+
 void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
 {
     if (MW_HAVE_STREAM && mw_beyond_llc(frames * s->stage.out_channels)) {
@@ -150,6 +166,11 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         m = frames - done;
         if (m > MW_BLOCK)
             m = MW_BLOCK;
+        /* an end asked for while this thread fills: from here on, the whole
+         * chunk sees it (a chunk that began against the old end, with its
+         * fade and its last sample read part before it and part after, had
+         * played on past the new end and cut a pulse) */
+        sess_take_end(s);
         /* a scheduled end (its fade, its last sample) is decided at its exact
          * sample, whatever the blocks */
         if (s->pos < s->fade_from && s->pos + m > s->fade_from)

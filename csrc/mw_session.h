@@ -66,6 +66,15 @@ typedef struct mw_session {
     int64_t fade_to;           /* ... to a level of zero here, a whole unit before its end (total) */
     int pause_req;
     int stop_req;
+    /* an end asked for while another thread may be filling (stop_at): the
+     * control thread stores end_req, then publishes end_seq + 1; the filling
+     * thread takes it at a chunk's start (sess_take_end), the only thread
+     * that moves total, fade_from and fade_to once the session plays */
+    int64_t end_req;
+    int64_t end_seq;
+    int64_t end_seen;          /* (the filling thread's: the last end_seq taken) */
+    int64_t unit_max;          /* the longest unit of any step, samples */
+    int64_t end_len;           /* the longest a controlled end takes to reach silence, samples */
     /* audio-thread state */
     double level;
     double goal;               /* the level the current ramp heads for */
@@ -108,6 +117,13 @@ typedef struct mw_session {
 
 /* Write the next `frames` interleaved DAC frames. */
 void sess_fill(mw_session *s, float *out, ptrdiff_t frames);
+
+/* Take an end stop_at asked for (end_seq moved past end_seen): from
+ * end_req, no sooner than the unit in progress can end (none before the
+ * first sample), if sooner than the end already set; the fade starts a
+ * ramp before (end_len), reaching silence a whole unit before the end
+ * (unit_max).  Called by whoever fills (or holds the guard). */
+void sess_take_end(mw_session *s);
 
 /* Make step ``i``'s programs the ones that run, from its first sample: in
  * the slot set that already holds them (their tiles recorded), else in the

@@ -40,6 +40,11 @@ cdef extern from "mw_session.h" nogil:
         int64_t fade_to
         int pause_req
         int stop_req
+        int64_t end_req
+        int64_t end_seq
+        int64_t end_seen
+        int64_t unit_max
+        int64_t end_len
         double level
         double goal
         double slew
@@ -75,5 +80,6 @@ cdef extern from "mw_session.h" nogil:
 
     void sess_fill(mw_session* s, float* out, Py_ssize_t frames)
     void sess_enter_step(mw_session* s, int i)
+    void sess_take_end(mw_session* s)
     int mw_pa_callback(const void* input, void* output, unsigned long frames,
                        const void* time_info, unsigned long status, void* user)

@@ -21,7 +21,8 @@ from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled, stage_drained, stage_cut
-from mw_session cimport mw_session, sess_fill, sess_enter_step, mw_pa_callback, MW_BLOCK, MW_GATE_SEGS
+from mw_session cimport (mw_session, sess_fill, sess_enter_step, sess_take_end, mw_pa_callback, MW_BLOCK,
+                        MW_GATE_SEGS)
 from mw_session cimport MW_REWIND_SILENCE
 from mw_supervisor cimport mw_sup_init, mw_sup_corners, MW_SUP_K, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT, MW_SUP_RESTART
 from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
@@ -112,8 +113,6 @@ cdef class SessionEngine:
     cdef mw_session s
     cdef object _keep
     cdef readonly double rate
-    cdef int64_t unit_max      # the longest unit of any step, samples (fixed at construction)
-    cdef int64_t end_len       # the longest a controlled end takes to reach silence (end_samples)
 
     def __cinit__(self, list programs, step_samples, step_programs, stage, total_samples,
                   rate, ramp_s=0.5, max_level=1.0, ramp_min=None, unit_len=None,
@@ -231,16 +230,16 @@ cdef class SessionEngine:
                         raise MemoryError()
         self.s.ramp_samples = max(1, <int64_t>(ramp_s * rate + 0.5))
         # a ramp (ramp_s, or three units if longer), then the longest unit
-        self.unit_max = 0
-        self.end_len = self.s.ramp_samples
+        self.s.unit_max = 0
+        self.s.end_len = self.s.ramp_samples
         for i in range(n_steps):
-            self.unit_max = max(self.unit_max, self.s.unit_len[i])
-            self.end_len = max(self.end_len, self.s.ramp_min[i])
-        self.end_len += self.unit_max
+            self.s.unit_max = max(self.s.unit_max, self.s.unit_len[i])
+            self.s.end_len = max(self.s.end_len, self.s.ramp_min[i])
+        self.s.end_len += self.s.unit_max
         # the session's own end; ending before it (auto-off): fade out first
         self.s.total = self.s.fade_from = self.s.fade_to = acc
         if total_samples < acc:
-            self._set_end(total_samples)
+            self._ask_end(total_samples)
         st = &self.s.stage
         st.out_channels = stage.out_channels
         st.n_prog = n_ch
@@ -399,25 +398,24 @@ cdef class SessionEngine:
         the auto-off are).  An end closer than that ramp (or already
         passed) comes no sooner than the unit in progress can end, and the
         level falls as fast as it must to get there, at once if it must
-        (no unit is cut); for a ramp of ramp_s from now, use :meth:`stop`."""
-        cdef int64_t end = _count("frame", frame, 0, INT64_MAX, "session frames")
-        # no sooner than a unit in progress can end (before the first sample
-        # none is: then the end may come at once, the level zero from the start)
-        if self.s.pos > 0:
-            end = max(end, self.s.pos + self.unit_max)
-        if end < self.s.total:
-            self._set_end(end)
+        (no unit is cut); for a ramp of ramp_s from now, use :meth:`stop`.
 
-    cdef void _set_end(self, int64_t end):
-        """End at ``end``: the fade starts a ramp of ramp_s (and of at least
-        three units) before the longest unit's length at silence, so that
-        every unit that started ends before the last sample.  The audio
-        thread may run between these stores: the fade's end, then its
-        start, then the last sample, each published in that order, so that
-        it never sees an end without its fade."""
-        mw_publish_i64(&self.s.fade_to, max(0, end - self.unit_max))
-        mw_publish_i64(&self.s.fade_from, max(0, end - self.end_len))
-        mw_publish_i64(&self.s.total, end)
+        Safe while another thread (the audio callback) fills the engine:
+        the end is a request that the filling thread takes at its next
+        chunk's start, from where it is then; with nothing filling and no
+        stream yet, it is taken at once (``state`` shows it)."""
+        self._ask_end(_count("frame", frame, 0, INT64_MAX, "session frames"))
+
+    cdef void _ask_end(self, int64_t end):
+        """Ask for an end at ``end`` (sess_take_end): published for the
+        filling thread, and taken here when no thread fills and no stream
+        has called (a callback finding the guard taken would play a block
+        of silence: once a stream plays, only the audio thread takes it)."""
+        mw_publish_i64(&self.s.end_req, end)
+        mw_publish_i64(&self.s.end_seq, self.s.end_seq + 1)
+        if self.s.callbacks == 0 and mw_enter(&self.s.busy):
+            sess_take_end(&self.s)
+            mw_leave(&self.s.busy)
 
     @property
     def settled(self):
@@ -465,7 +463,7 @@ cdef class SessionEngine:
         """The longest a controlled end takes to reach silence, in samples:
         a ramp (ramp_s, or three units if longer), then the unit in
         progress, which finishes at its own gain (the bleed comes after)."""
-        return self.end_len
+        return self.s.end_len
 
     def pause(self, bint paused=True):
         """Ramp to silence and hold (``paused=True``), or play on
@@ -492,7 +490,11 @@ cdef class SessionEngine:
                         double window_frames=24000):
         """Record input `channel` as current, and pause when, averaged over
         `window_frames`, less than `min_ratio` of the driven current flows
-        for `lost_after` frames."""
+        for `lost_after` frames.  Before a stream plays the engine: the
+        audio thread writes the ring this frees (RuntimeError after)."""
+        if self.s.callbacks > 0:
+            raise RuntimeError("SessionEngine.configure_sense: a stream has played this engine (its callback "
+                               "writes the sense ring); configure the sense input before the stream starts")
         cdef float* ring = <float*>calloc(ring_frames, sizeof(float))
         if ring == NULL:
             raise MemoryError()

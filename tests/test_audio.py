@@ -290,6 +290,47 @@ def test_an_exception_in_the_control_thread_ramps_down(audio):
     assert p.finished and p.stats["level"] == 0.0
 
 
+_DROPPED_CHILD = """
+import gc, sys, time, weakref
+import microwave as mw
+from microwave.audio import Player
+from microwave.sessions import Session, Step
+from microwave.stage import Stage
+s = Session("d", (Step("z", mw.Biphasic(freq_hz=200, amp_ua=100, phase_us=500), float(sys.argv[2])),),
+            channels=1, soft_start_s=0.1)
+p = Player(s, Stage(channel_map=(0,)), device=sys.argv[1], rate=48000, latency=0.02, ramp_s=0.1).start()
+if sys.argv[3] == "drop":
+    ref = weakref.ref(p)
+    del p
+    gc.collect()
+    print("alive while playing", ref() is not None, flush=True)
+    time.sleep(float(sys.argv[2]) + 1.5)       # it plays out, the stream finishes
+    gc.collect()
+    print("alive after its end", ref() is not None, flush=True)
+# "exit": the interpreter ends with the session playing
+"""
+
+
+def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing_at_exit_is_stopped(audio):
+    """A started Player that nobody holds is not freed under its running stream (its callback reads the
+    engine: freed, the process crashed), and goes once the stream has finished; a script that ends with a
+    Player playing stops it -- ramped, recorded as stopped -- before PortAudio is shut down (it was cut)."""
+    from microwave.history import History
+    env = dict(os.environ, **audio.env)
+    run = [sys.executable, "-c", _DROPPED_CHILD, audio.play_device]
+    r = subprocess.run(run + ["1.0", "drop"], capture_output=True, text=True, timeout=60, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-2000:])
+    assert "alive while playing True" in r.stdout and "alive after its end False" in r.stdout, r.stdout
+    t = time.monotonic()
+    r = subprocess.run(run + ["30.0", "exit"], capture_output=True, text=True, timeout=60, env=env,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-2000:])
+    assert time.monotonic() - t < 20           # stopped at exit, not played out (30 s)
+    ends = [rec.end for rec in History(os.environ["MICROWAVE_HISTORY"]).records()]
+    assert ends[:2] == ["stopped", "completed"] or ends[-2:] == ["completed", "stopped"], ends
+
+
 @pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])
 def test_a_bad_timeout_is_refused_by_name_and_a_stop_still_stops(audio, timeout, error):
     session = square_session(10.0, soft_start_s=0.0)

@@ -9,6 +9,7 @@ sample with the DAC at zero.
 import dataclasses
 import math
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -586,6 +587,63 @@ def test_two_threads_on_one_session_engine_get_an_error_or_exact_frames():
         if contention:
             break
     assert contention > 0
+
+
+def test_stop_at_from_a_control_thread_while_another_fills_ends_as_if_asked_between_fills():
+    """7b: stop_at called while another thread fills the engine (as the audio callback does) ends the
+    session exactly as the same stop_at asked between fills at the frame where the filling thread took it:
+    every unit ends whole, at a gain that falls to zero, and nothing plays past the end.  (A review found a
+    chunk begun against the old end played on at full gain up to 384 frames past the new one, and cut a
+    pulse mid-phase, in 17 of 20 runs.)"""
+    import random
+    session = builtin("infuse")
+    B = 1024
+    probe = session.engine(RATE)
+    probe.render(1)
+    probe.stop_at(0)
+    unit_max = probe.state["total"] - 1          # an end asked in the past comes a unit after the position
+    rnd = random.Random(7)
+    for trial in range(12):
+        eng = session.engine(RATE)
+        eng.set_level(eng.max_level)
+        out = [eng.render(B) for _ in range(rnd.randrange(20, 60))]
+
+        def filler(eng=eng, out=out):
+            while not eng.state["finished"]:
+                out.append(eng.render(B))
+        t = threading.Thread(target=filler)
+        t.start()
+        time.sleep(rnd.random() * 0.003)
+        eng.stop_at(0)
+        t.join()
+        out.append(eng.render(B))
+        got = np.concatenate(out)
+        total = eng.state["total"]
+        assert not np.any(got[total:]), trial                       # nothing past the end
+        ref = session.engine(RATE)
+        ref.set_level(ref.max_level)
+        head = ref.render(total - unit_max)                         # up to where the filler took the end
+        ref.stop_at(0)
+        assert ref.state["total"] == total
+        want = np.concatenate([head, ref.render(len(got) - len(head))])
+        assert np.array_equal(got, want), trial
+
+
+def test_the_sense_input_cannot_be_configured_once_a_stream_has_played_the_engine():
+    """7c: configure_sense frees and replaces the ring the audio callback writes: once the compiled
+    callback has run (called here as PortAudio calls it), it is refused, and the ring stays the one the
+    callback writes."""
+    import ctypes
+    from microwave._core import SessionEngine
+    callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p,
+                                ctypes.c_ulong, ctypes.c_void_p)(SessionEngine.callback_address())
+    eng = builtin("tighten").engine(RATE)
+    eng.configure_sense(0, 1, 1.0)                  # before a stream: allowed
+    out = np.zeros((256, 2), np.float32)
+    assert callback(None, out.ctypes.data, 256, None, 0, eng.address()) == 0
+    assert eng.state["callbacks"] == 1
+    with pytest.raises(RuntimeError, match="configure_sense: a stream has played this engine"):
+        eng.configure_sense(0, 1, 2.0)
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])

@@ -57,9 +57,18 @@ the stage's model says flowed, and hands them through a lock-free ring to a
 writer thread that commits to the history database at least once a second
 (:mod:`microwave.history`); the record is opened as ``interrupted`` and
 its end written when the player closes.
+
+A started Player is kept alive by this module until it is closed: one
+dropped while it plays (``play(s)`` and no name kept) plays on to its
+controlled end rather than be freed under a callback that still reads its
+engine.  A Player whose stream finishes on its own (its end, a lost device,
+the supervisor) is closed by a short-lived thread, which writes its
+record's end; at the interpreter's exit every Player still playing is
+stopped -- ramped to silence and bled -- before PortAudio is shut down.
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import inspect
 import re
@@ -98,6 +107,24 @@ class SupervisorStop(RuntimeError):
 #: ``_libname``; a stream's ``_ptr``): from the lowest (the oldest the ``audio``
 #: extra allows) up to, not including, the highest.  The tests play through 0.5.
 KNOWN_SOUNDDEVICE = ((0, 4, 7), (0, 6))
+
+#: every started Player not yet closed: a Player and its stream hold each
+#: other (the stream's finished callback is the Player's), so without this
+#: a Player dropped while playing would be collected with its engine while
+#: PortAudio still calls the compiled callback with the engine's address
+_PLAYING: set = set()
+_AT_EXIT: list = []     # [True] once _stop_all_at_exit is registered
+
+
+def _stop_all_at_exit() -> None:
+    """At the interpreter's exit, stop (ramp down and bleed) every Player
+    still playing.  Registered at the first start, after sounddevice's own
+    exit handler, so that it runs before that one shuts PortAudio down."""
+    for player in list(_PLAYING):
+        try:
+            player.stop()
+        except Exception:       # (one player's failure must not keep the others playing)
+            pass
 
 
 class RealtimeWarning(RuntimeWarning):
@@ -351,6 +378,7 @@ class Player:
         self.record_id: int | None = None
         self._stopped = False
         self._closing = False
+        self._close_lock = threading.Lock()
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -401,6 +429,16 @@ class Player:
                                     f"{st['total'] / self.rate:.1f} s: disconnected or failed "
                                     f"(nothing more can be played through it)")
         self._done.set()
+        if not self._closing:
+            # ended on its own: closed (the record's end written) off PortAudio's thread, which may not
+            # close its own stream; a Player nobody holds goes then
+            threading.Thread(target=self._close_quietly, name="microwave-close").start()
+
+    def _close_quietly(self) -> None:
+        try:
+            self.close()
+        except Exception:       # (nobody to tell: the stream has ended; the record's end is written all the same)
+            pass
 
     def start(self) -> Player:
         """Start the stream (the session plays from its first sample) and return the player.
@@ -426,9 +464,14 @@ class Player:
             n_ch = self.engine.state["channels"]
             self.record_id = self.history.begin(self.session, rate=self.rate, channels=n_ch)
             self._recorder = Recorder(self.history, self.record_id, self.engine.drain_record, self.rate, n_ch)
+        if not _AT_EXIT:
+            atexit.register(_stop_all_at_exit)      # (sounddevice, imported by now, registered its own first)
+            _AT_EXIT.append(True)
+        _PLAYING.add(self)       # before the stream starts: it may finish (and discard it) at once
         try:
             self._stream.start()
         except BaseException as e:
+            _PLAYING.discard(self)
             self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
             raise
         self._started = True
@@ -479,6 +522,10 @@ class Player:
         ramped down and bled first, and one that has ended is bled first:
         the stream ends on its own once what an AC coupling stores has
         bled and the device has played it)."""
+        with self._close_lock:      # (the thread that closes a Player whose stream ended, and its caller)
+            self._close()
+
+    def _close(self) -> None:
         try:
             if self._started and not self._stream.closed and not self._done.is_set():
                 if not self.engine.state["finished"]:
@@ -492,6 +539,7 @@ class Player:
             if not self._stream.closed:
                 self._stream.close()
         finally:
+            _PLAYING.discard(self)
             self._end_record(self.end)
 
     @property
