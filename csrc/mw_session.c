@@ -394,6 +394,7 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
     const float *inp = (const float *)input;
     ptrdiff_t f;
     int C = s->stage.out_channels;
+    s->streamed = 1;
     s->callbacks += 1;
     if (s->first_dac_time == 0.0 && time_info != NULL)
         /* PaStreamCallbackTimeInfo: inputBufferAdcTime, currentTime, outputBufferDacTime */

@@ -67,9 +67,12 @@ typedef struct mw_session {
     int pause_req;
     int stop_req;
     /* an end asked for while another thread may be filling (stop_at): the
-     * control thread stores end_req, then publishes end_seq + 1; the filling
-     * thread takes it at a chunk's start (sess_take_end), the only thread
-     * that moves total, fade_from and fade_to once the session plays */
+     * control thread stores end_req (the soonest end asked so far, INT64_MAX
+     * for none), then publishes end_seq + 1; the filling thread takes it at
+     * a chunk's start (sess_take_end), the only thread that moves total,
+     * fade_from and fade_to once a stream plays the session */
+    int streamed;              /* a stream plays (or played) it: set by the callback and by the Player
+                                * before the stream starts; never cleared */
     int64_t end_req;
     int64_t end_seq;
     int64_t end_seen;          /* (the filling thread's: the last end_seq taken) */

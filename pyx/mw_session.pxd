@@ -40,6 +40,7 @@ cdef extern from "mw_session.h" nogil:
         int64_t fade_to
         int pause_req
         int stop_req
+        int streamed
         int64_t end_req
         int64_t end_seq
         int64_t end_seen

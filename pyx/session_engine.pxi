@@ -238,6 +238,7 @@ cdef class SessionEngine:
         self.s.end_len += self.s.unit_max
         # the session's own end; ending before it (auto-off): fade out first
         self.s.total = self.s.fade_from = self.s.fade_to = acc
+        self.s.end_req = INT64_MAX      # (no end asked for yet)
         if total_samples < acc:
             self._ask_end(total_samples)
         st = &self.s.stage
@@ -318,6 +319,7 @@ cdef class SessionEngine:
         mw_leave(&self.s.busy)
 
     cdef void _rewind(self):
+        sess_take_end(&self.s)      # (an end asked for and not yet taken: taken where the session is)
         if self.s.pos > 0:
             self.s.owed = MW_REWIND_SILENCE      # (kept by a rewind before it is played)
             if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)
@@ -407,15 +409,25 @@ cdef class SessionEngine:
         self._ask_end(_count("frame", frame, 0, INT64_MAX, "session frames"))
 
     cdef void _ask_end(self, int64_t end):
-        """Ask for an end at ``end`` (sess_take_end): published for the
-        filling thread, and taken here when no thread fills and no stream
-        has called (a callback finding the guard taken would play a block
-        of silence: once a stream plays, only the audio thread takes it)."""
-        mw_publish_i64(&self.s.end_req, end)
+        """Ask for an end at ``end`` (sess_take_end): the soonest asked so
+        far is published for the filling thread (two asks before it takes
+        them: the sooner holds, as when each is taken at once), and taken
+        here when no thread fills and no stream plays the engine (a
+        callback finding the guard taken would play a block of silence:
+        once a stream plays, only the audio thread takes it)."""
+        mw_publish_i64(&self.s.end_req, min(end, self.s.end_req))   # (only this thread writes end_req)
         mw_publish_i64(&self.s.end_seq, self.s.end_seq + 1)
-        if self.s.callbacks == 0 and mw_enter(&self.s.busy):
+        if not self.s.streamed and mw_enter(&self.s.busy):
             sess_take_end(&self.s)
             mw_leave(&self.s.busy)
+
+    def attach_stream(self):
+        """Mark the engine as played by a stream (the compiled callback):
+        from then on an end asked for (:meth:`stop_at`) is taken by the
+        audio thread only, and :meth:`configure_sense` is refused.  The
+        callback marks it at its first call; :class:`microwave.audio.Player`
+        marks it before its stream starts.  It cannot be undone."""
+        self.s.streamed = 1
 
     @property
     def settled(self):
@@ -492,8 +504,8 @@ cdef class SessionEngine:
         `window_frames`, less than `min_ratio` of the driven current flows
         for `lost_after` frames.  Before a stream plays the engine: the
         audio thread writes the ring this frees (RuntimeError after)."""
-        if self.s.callbacks > 0:
-            raise RuntimeError("SessionEngine.configure_sense: a stream has played this engine (its callback "
+        if self.s.streamed:
+            raise RuntimeError("SessionEngine.configure_sense: a stream plays this engine (its callback "
                                "writes the sense ring); configure the sense input before the stream starts")
         cdef float* ring = <float*>calloc(ring_frames, sizeof(float))
         if ring == NULL:

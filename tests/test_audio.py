@@ -291,15 +291,20 @@ def test_an_exception_in_the_control_thread_ramps_down(audio):
 
 
 _DROPPED_CHILD = """
-import gc, sys, time, weakref
+import atexit, gc, signal, sys, time, weakref
 import microwave as mw
 from microwave.audio import Player
 from microwave.sessions import Session, Step
 from microwave.stage import Stage
 s = Session("d", (Step("z", mw.Biphasic(freq_hz=200, amp_ua=100, phase_us=500), float(sys.argv[2])),),
             channels=1, soft_start_s=0.1)
-p = Player(s, Stage(channel_map=(0,)), device=sys.argv[1], rate=48000, latency=0.02, ramp_s=0.1).start()
-if sys.argv[3] == "drop":
+p = Player(s, Stage(channel_map=(0,)), device=sys.argv[1], rate=48000, latency=0.02, ramp_s=float(sys.argv[4]))
+mode = sys.argv[3]
+if mode == "exit":      # registered before the start (microwave's handler then): runs after that one
+    atexit.register(lambda: print("after the exit handler: finished", p.engine.state["finished"], "level",
+                                  p.engine.state["level"], flush=True))
+p.start()
+if mode == "drop":
     ref = weakref.ref(p)
     del p
     gc.collect()
@@ -307,28 +312,60 @@ if sys.argv[3] == "drop":
     time.sleep(float(sys.argv[2]) + 1.5)       # it plays out, the stream finishes
     gc.collect()
     print("alive after its end", ref() is not None, flush=True)
-# "exit": the interpreter ends with the session playing
+elif mode == "ctrl-c twice":     # a Ctrl-C in stop()'s wait for the ramp, then another in close()'s
+    time.sleep(0.5)
+    signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.setitimer(signal.ITIMER_REAL, 0.3, 0.3)
+    try:
+        p.stop()
+    except KeyboardInterrupt:
+        pass
+    signal.setitimer(signal.ITIMER_REAL, 0, 0)
+    ref = weakref.ref(p)
+    del p
+    gc.collect()
+    print("held while its ramp plays", ref() is not None, flush=True)
+    time.sleep(float(sys.argv[4]) + 1.5)
+    gc.collect()
+    print("gone once closed", ref() is None, flush=True)
+elif mode == "signal":           # a signal handler stops the Player while its thread is closing it
+    time.sleep(0.5)
+    signal.signal(signal.SIGALRM, lambda *a: p.stop())
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    p.close()
+    print("closed", p.engine.state["finished"], flush=True)
 """
 
 
 def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing_at_exit_is_stopped(audio):
     """A started Player that nobody holds is not freed under its running stream (its callback reads the
-    engine: freed, the process crashed), and goes once the stream has finished; a script that ends with a
-    Player playing stops it -- ramped, recorded as stopped -- before PortAudio is shut down (it was cut)."""
+    engine: freed, the process crashed), and goes once the stream has finished, its record written; a
+    script that ends with a Player playing stops it -- ramped to silence, recorded as stopped -- before
+    PortAudio is shut down (it was cut).  A review's cases too: a second Ctrl-C while stop() waits for the
+    ramp leaves the Player held until its stream ends (it was dropped under the stream: a crash); a signal
+    handler that stops the Player while its thread closes it returns (a plain lock hung for ever)."""
     from microwave.history import History
     env = dict(os.environ, **audio.env)
-    run = [sys.executable, "-c", _DROPPED_CHILD, audio.play_device]
-    r = subprocess.run(run + ["1.0", "drop"], capture_output=True, text=True, timeout=60, env=env,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-2000:])
-    assert "alive while playing True" in r.stdout and "alive after its end False" in r.stdout, r.stdout
+
+    def child(*args):
+        r = subprocess.run([sys.executable, "-c", _DROPPED_CHILD, audio.play_device, *args], capture_output=True,
+                           text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr[-2000:])
+        return r.stdout
+
+    history = History(os.environ["MICROWAVE_HISTORY"])
+    out = child("1.0", "drop", "0.1")
+    assert "alive while playing True" in out and "alive after its end False" in out, out
+    assert [r.end for r in history.records()] == ["completed"]
     t = time.monotonic()
-    r = subprocess.run(run + ["30.0", "exit"], capture_output=True, text=True, timeout=60, env=env,
-                       stdin=subprocess.DEVNULL)
-    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr[-2000:])
+    out = child("30.0", "exit", "0.1")
     assert time.monotonic() - t < 20           # stopped at exit, not played out (30 s)
-    ends = [rec.end for rec in History(os.environ["MICROWAVE_HISTORY"]).records()]
-    assert ends[:2] == ["stopped", "completed"] or ends[-2:] == ["completed", "stopped"], ends
+    assert "after the exit handler: finished True level 0.0" in out, out
+    out = child("30.0", "ctrl-c twice", "3.0")
+    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
+    out = child("30.0", "signal", "1.0")
+    assert "closed True" in out, out
+    assert sorted(r.end for r in history.records()) == ["completed", "stopped", "stopped", "stopped"]
 
 
 @pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])

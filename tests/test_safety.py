@@ -593,8 +593,8 @@ def test_stop_at_from_a_control_thread_while_another_fills_ends_as_if_asked_betw
     """7b: stop_at called while another thread fills the engine (as the audio callback does) ends the
     session exactly as the same stop_at asked between fills at the frame where the filling thread took it:
     every unit ends whole, at a gain that falls to zero, and nothing plays past the end.  (A review found a
-    chunk begun against the old end played on at full gain up to 384 frames past the new one, and cut a
-    pulse mid-phase, in 17 of 20 runs.)"""
+    chunk begun against the old end played on at full gain past the new one (384 frames at most in its
+    runs), and cut a pulse mid-phase, in 17 of 20 runs.)"""
     import random
     session = builtin("infuse")
     B = 1024
@@ -629,21 +629,71 @@ def test_stop_at_from_a_control_thread_while_another_fills_ends_as_if_asked_betw
         assert np.array_equal(got, want), trial
 
 
-def test_the_sense_input_cannot_be_configured_once_a_stream_has_played_the_engine():
-    """7c: configure_sense frees and replaces the ring the audio callback writes: once the compiled
-    callback has run (called here as PortAudio calls it), it is refused, and the ring stays the one the
-    callback writes."""
+def _compiled_callback():
+    """The compiled PortAudio callback, callable as PortAudio calls it: (input, output, frames, time_info,
+    status, engine address)."""
     import ctypes
     from microwave._core import SessionEngine
-    callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p,
-                                ctypes.c_ulong, ctypes.c_void_p)(SessionEngine.callback_address())
+    return ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulong, ctypes.c_void_p,
+                            ctypes.c_ulong, ctypes.c_void_p)(SessionEngine.callback_address())
+
+
+def test_the_sense_input_cannot_be_configured_once_a_stream_plays_the_engine():
+    """7c: configure_sense frees and replaces the ring the audio callback writes: once the compiled
+    callback has run (called here as PortAudio calls it), or the engine is attached to a stream (as a
+    Player does before its stream starts), it is refused, for good (a review: reset_stats had cleared
+    the count it was told by)."""
+    callback = _compiled_callback()
     eng = builtin("tighten").engine(RATE)
     eng.configure_sense(0, 1, 1.0)                  # before a stream: allowed
     out = np.zeros((256, 2), np.float32)
     assert callback(None, out.ctypes.data, 256, None, 0, eng.address()) == 0
     assert eng.state["callbacks"] == 1
-    with pytest.raises(RuntimeError, match="configure_sense: a stream has played this engine"):
-        eng.configure_sense(0, 1, 2.0)
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match="configure_sense: a stream plays this engine"):
+            eng.configure_sense(0, 1, 2.0)
+        eng.reset_stats()
+    attached = builtin("tighten").engine(RATE)
+    attached.attach_stream()
+    with pytest.raises(RuntimeError, match="configure_sense: a stream plays this engine"):
+        attached.configure_sense(0, 1, 2.0)
+
+
+def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
+    """7d: on an engine a stream plays (stop_at then only taken by the audio thread), two ends asked
+    before the callback runs again give the sooner, as on an engine without a stream; an end asked and
+    not yet taken when the engine is rewound is taken where the session was, not at its start."""
+    callback = _compiled_callback()
+    session = builtin("infuse")
+    out = np.zeros((4800, 2), np.float32)
+
+    def played(streamed):
+        eng = session.engine(RATE)
+        if streamed:
+            eng.attach_stream()
+        for _ in range(10):                          # 1 s
+            if streamed:
+                assert callback(None, out.ctypes.data, 4800, None, 0, eng.address()) == 0
+            else:
+                eng.fill(out)
+        return eng
+
+    for asks in ([10 * RATE], [10 * RATE, 15 * RATE], [15 * RATE, 10 * RATE]):
+        totals = []
+        for streamed in (False, True):
+            eng = played(streamed)
+            for f in asks:
+                eng.stop_at(f)
+            eng.fill(out[:1])                        # (a fill takes what the stream would)
+            totals.append(eng.state["total"])
+        assert totals == [10 * RATE, 10 * RATE], (asks, totals)
+    totals = []
+    for streamed in (False, True):
+        eng = played(streamed)
+        eng.stop_at(0)                               # a unit after the position
+        eng.rewind()
+        totals.append(eng.state["total"])
+    assert totals[0] == totals[1] > RATE, totals
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])

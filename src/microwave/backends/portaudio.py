@@ -378,7 +378,8 @@ class Player:
         self.record_id: int | None = None
         self._stopped = False
         self._closing = False
-        self._close_lock = threading.Lock()
+        # (re-entrant: a signal handler may stop the Player while its own thread is closing it)
+        self._close_lock = threading.RLock()
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -468,6 +469,7 @@ class Player:
             atexit.register(_stop_all_at_exit)      # (sounddevice, imported by now, registered its own first)
             _AT_EXIT.append(True)
         _PLAYING.add(self)       # before the stream starts: it may finish (and discard it) at once
+        self.engine.attach_stream()     # (stop_at then taken by the audio thread only; no configure_sense)
         try:
             self._stream.start()
         except BaseException as e:
@@ -539,8 +541,19 @@ class Player:
             if not self._stream.closed:
                 self._stream.close()
         finally:
-            _PLAYING.discard(self)
-            self._end_record(self.end)
+            # interrupted (a second Ctrl-C in the wait) with the stream still running: the Player stays held
+            # (the ramp asked for plays out; the thread its end starts, or the exit, closes it)
+            if not self._running():
+                _PLAYING.discard(self)
+                self._end_record(self.end)
+
+    def _running(self) -> bool:
+        """Whether PortAudio may still call the callback: started, not
+        closed, and active (a stream PortAudio cannot ask counts as ended)."""
+        try:
+            return self._started and not self._stream.closed and bool(self._stream.active)
+        except Exception:
+            return False
 
     @property
     def end(self) -> str:
