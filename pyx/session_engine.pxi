@@ -320,6 +320,8 @@ cdef class SessionEngine:
 
     cdef void _rewind(self):
         sess_take_end(&self.s)      # (an end asked for and not yet taken: taken where the session is)
+        # ... and forgotten: an end asked after the rewind is measured from its start
+        mw_publish_i64(&self.s.end_req, INT64_MAX)
         if self.s.pos > 0:
             self.s.owed = MW_REWIND_SILENCE      # (kept by a rewind before it is played)
             if not self.s.holding:               # mid-play (in a hold the drive is already a bleed's ramp)

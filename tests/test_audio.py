@@ -303,6 +303,34 @@ mode = sys.argv[3]
 if mode == "exit":      # registered before the start (microwave's handler then): runs after that one
     atexit.register(lambda: print("after the exit handler: finished", p.engine.state["finished"], "level",
                                   p.engine.state["level"], flush=True))
+
+
+def held_then_gone():
+    global p
+    ref = weakref.ref(p)
+    del p
+    gc.collect()
+    print("held while its ramp plays", ref() is not None, flush=True)
+    time.sleep(float(sys.argv[4]) + 1.5)
+    gc.collect()
+    print("gone once closed", ref() is None, flush=True)
+
+
+# an interrupt landing at an exact point (a Ctrl-C between two bytecodes, a signal handler inside
+# sounddevice's own code) is put there by wrapping the real stream's method: the stream stays real
+if mode == "ctrl-c in start":     # lands as Pa_StartStream returns: the stream plays
+    def interrupt_after(real):       # (a function's scope: a module's global would hold the stream)
+        def start():
+            real()
+            raise KeyboardInterrupt
+        return start
+    p._stream.start = interrupt_after(p._stream.start)
+    try:
+        p.start()
+    except KeyboardInterrupt:
+        print("interrupted, playing", p._stream.active, flush=True)
+    held_then_gone()
+    sys.exit()
 p.start()
 if mode == "drop":
     ref = weakref.ref(p)
@@ -321,19 +349,50 @@ elif mode == "ctrl-c twice":     # a Ctrl-C in stop()'s wait for the ramp, then 
     except KeyboardInterrupt:
         pass
     signal.setitimer(signal.ITIMER_REAL, 0, 0)
-    ref = weakref.ref(p)
-    del p
-    gc.collect()
-    print("held while its ramp plays", ref() is not None, flush=True)
-    time.sleep(float(sys.argv[4]) + 1.5)
-    gc.collect()
-    print("gone once closed", ref() is None, flush=True)
+    held_then_gone()
+elif mode == "ctrl-c before stop":   # close()'s wait over, the stream still playing; a Ctrl-C before its stop
+    time.sleep(0.5)
+    p._end_s = lambda: 0.0           # (the wait ends at once: the ramp still plays)
+    def interrupt_before(stream):
+        real = stream.stop
+
+        def stop(*args, **kwargs):
+            stream.stop = real
+            raise KeyboardInterrupt
+        return stop
+    p._stream.stop = interrupt_before(p._stream)
+    try:
+        p.close()
+    except KeyboardInterrupt:
+        pass
+    held_then_gone()
 elif mode == "signal":           # a signal handler stops the Player while its thread is closing it
     time.sleep(0.5)
     signal.signal(signal.SIGALRM, lambda *a: p.stop())
     signal.setitimer(signal.ITIMER_REAL, 0.3)
     p.close()
     print("closed", p.engine.state["finished"], flush=True)
+elif mode == "signal in portaudio":  # a signal handler stops the Player inside sounddevice's stop of its stream
+    time.sleep(0.5)
+    depth, deepest = [0], [0]
+
+    def once_inside(name):
+        real = getattr(p._stream, name)
+
+        def call(*args, **kwargs):
+            depth[0] += 1
+            deepest[0] = max(deepest[0], depth[0])
+            try:
+                if name == "stop" and deepest[0] == 1:
+                    p.stop()                 # (the handler)
+                return real(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+        setattr(p._stream, name, call)
+    once_inside("stop")
+    once_inside("close")
+    p.close()
+    print("closed", p._stream.closed, "stream calls nested", deepest[0] > 1, flush=True)
 """
 
 
@@ -343,7 +402,11 @@ def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing
     script that ends with a Player playing stops it -- ramped to silence, recorded as stopped -- before
     PortAudio is shut down (it was cut).  A review's cases too: a second Ctrl-C while stop() waits for the
     ramp leaves the Player held until its stream ends (it was dropped under the stream: a crash); a signal
-    handler that stops the Player while its thread closes it returns (a plain lock hung for ever)."""
+    handler that stops the Player while its thread closes it returns (a plain lock hung for ever).  A third
+    review's: a Ctrl-C landing as the stream starts leaves it held, ramped down, until its stream ends (it
+    was dropped at once: the exit hung in PortAudio); one landing in close() before PortAudio's stop leaves
+    it held until its ramp has played, not until the exit; a signal handler's stop inside sounddevice's
+    stop of the stream does not call PortAudio again on that stream (it stopped and closed it there)."""
     from microwave.history import History
     env = dict(os.environ, **audio.env)
 
@@ -365,7 +428,14 @@ def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing
     assert "held while its ramp plays True" in out and "gone once closed True" in out, out
     out = child("30.0", "signal", "1.0")
     assert "closed True" in out, out
-    assert sorted(r.end for r in history.records()) == ["completed", "stopped", "stopped", "stopped"]
+    out = child("30.0", "ctrl-c in start", "1.0")
+    assert "interrupted, playing True" in out, out
+    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
+    out = child("30.0", "ctrl-c before stop", "1.0")
+    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
+    out = child("30.0", "signal in portaudio", "0.1")
+    assert "closed True stream calls nested False" in out, out
+    assert sorted(r.end for r in history.records()) == ["completed"] + ["stopped"] * 6
 
 
 @pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])

@@ -662,16 +662,17 @@ def test_the_sense_input_cannot_be_configured_once_a_stream_plays_the_engine():
 def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
     """7d: on an engine a stream plays (stop_at then only taken by the audio thread), two ends asked
     before the callback runs again give the sooner, as on an engine without a stream; an end asked and
-    not yet taken when the engine is rewound is taken where the session was, not at its start."""
+    not yet taken when the engine is rewound is taken where the session was, not at its start, and one
+    asked after the rewind from the session's start."""
     callback = _compiled_callback()
     session = builtin("infuse")
     out = np.zeros((4800, 2), np.float32)
 
-    def played(streamed):
+    def played(streamed, seconds=1):
         eng = session.engine(RATE)
         if streamed:
             eng.attach_stream()
-        for _ in range(10):                          # 1 s
+        for _ in range(10 * seconds):                # 1 s
             if streamed:
                 assert callback(None, out.ctypes.data, 4800, None, 0, eng.address()) == 0
             else:
@@ -694,6 +695,18 @@ def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
         eng.rewind()
         totals.append(eng.state["total"])
     assert totals[0] == totals[1] > RATE, totals
+    # an end asked after a rewind is measured from the session's start, as on a new engine (the sooner
+    # of the asks was kept across the rewind: stop_at(0) then made the next end 0)
+    fresh = session.engine(RATE)
+    fresh.stop_at(5 * RATE)
+    for streamed in (False, True):
+        eng = played(streamed, 6)
+        eng.stop_at(0)                               # (a unit after 6 s: the end then is past 5 s)
+        eng.fill(out[:1])
+        eng.rewind()
+        eng.stop_at(5 * RATE)
+        eng.fill(out[:1])
+        assert eng.state["total"] == fresh.state["total"] == 5 * RATE, (streamed, eng.state["total"])
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0])

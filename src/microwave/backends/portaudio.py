@@ -72,6 +72,7 @@ import atexit
 import ctypes
 import inspect
 import re
+import sys
 import threading
 import time
 import warnings
@@ -380,6 +381,7 @@ class Player:
         self._closing = False
         # (re-entrant: a signal handler may stop the Player while its own thread is closing it)
         self._close_lock = threading.RLock()
+        self._closer: int | None = None     # the thread in close(), while it is
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -430,10 +432,14 @@ class Player:
                                     f"{st['total'] / self.rate:.1f} s: disconnected or failed "
                                     f"(nothing more can be played through it)")
         self._done.set()
-        if not self._closing:
+        if not self._closing and not sys.is_finalizing():
             # ended on its own: closed (the record's end written) off PortAudio's thread, which may not
-            # close its own stream; a Player nobody holds goes then
-            threading.Thread(target=self._close_quietly, name="microwave-close").start()
+            # close its own stream; a Player nobody holds goes then.  (At the interpreter's end no thread
+            # starts: its exit handler has stopped and closed every Player still held.)
+            try:
+                threading.Thread(target=self._close_quietly, name="microwave-close").start()
+            except RuntimeError:
+                pass
 
     def _close_quietly(self) -> None:
         try:
@@ -473,8 +479,15 @@ class Player:
         try:
             self._stream.start()
         except BaseException as e:
-            _PLAYING.discard(self)
-            self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
+            self._started = True
+            if self._running():
+                # it did start (a Ctrl-C landing as PortAudio returned): ramped down, and held until
+                # its end, on its own, closes it (dropped now, it would be freed under its stream)
+                self._ask_stop()
+            else:
+                self._started = False
+                _PLAYING.discard(self)
+                self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
             raise
         self._started = True
         return self
@@ -523,9 +536,25 @@ class Player:
         (``with Player(...)`` does this; a session still playing is
         ramped down and bled first, and one that has ended is bled first:
         the stream ends on its own once what an AC coupling stores has
-        bled and the device has played it)."""
+        bled and the device has played it).
+
+        A signal handler may call :meth:`stop` or :meth:`close` while this
+        thread closes the Player: the re-entered call asks for the ramp and
+        returns at once, and the close under way ends the stream.
+        Interrupted (a second Ctrl-C) while the stream still plays, the
+        Player stays held and ramps down; the stream's own end closes it."""
         with self._close_lock:      # (the thread that closes a Player whose stream ended, and its caller)
-            self._close()
+            me = threading.get_ident()
+            if self._closer == me:
+                # re-entered from a signal handler while this thread closes it (inside PortAudio's stop or
+                # close, say): the close under way ends the stream; this one only asks for the ramp
+                self._ask_stop()
+                return
+            self._closer = me
+            try:
+                self._close()
+            finally:
+                self._closer = None
 
     def _close(self) -> None:
         try:
@@ -541,9 +570,12 @@ class Player:
             if not self._stream.closed:
                 self._stream.close()
         finally:
-            # interrupted (a second Ctrl-C in the wait) with the stream still running: the Player stays held
-            # (the ramp asked for plays out; the thread its end starts, or the exit, closes it)
-            if not self._running():
+            # interrupted (a second Ctrl-C in the wait, or before PortAudio's stop) with the stream still
+            # running: the Player stays held, and the ramp asked for plays out; its end, on its own, starts
+            # the thread that closes it (the exit's handler, if it comes first)
+            if self._running():
+                self._closing = False
+            if not self._running():     # (again: it may have ended while _closing was still set)
                 _PLAYING.discard(self)
                 self._end_record(self.end)
 
