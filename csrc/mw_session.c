@@ -136,6 +136,22 @@ void sess_take_end(mw_session *s)
     }
 }
 
+void sess_take_asks(mw_session *s)
+{
+    int64_t seq = mw_acquire_i64(&s->resume_seq);
+    if (seq != s->resume_seen) {
+        s->resume_seen = seq;
+        s->contact_lost = 0;
+        s->lost_frames = 0;
+    }
+    seq = mw_acquire_i64(&s->stats_seq);
+    if (seq != s->stats_seen) {
+        s->stats_seen = seq;
+        s->callbacks = s->underflows = s->overflows = s->input_overflows = s->frames_out = 0;
+        s->cb_seconds_max = s->cb_seconds_sum = 0.0;
+    }
+}
+
 void sess_fill(mw_session *s, float *out, ptrdiff_t frames)
 {
     if (MW_HAVE_STREAM && mw_beyond_llc(frames * s->stage.out_channels)) {
@@ -185,7 +201,7 @@ static void sess_fill_chunks(mw_session *s, float *out, ptrdiff_t frames)
         }
         if (s->step < s->n_steps && s->pos < s->step_end[s->step] && s->pos + m > s->step_end[s->step])
             m = s->step_end[s->step] - s->pos;
-        want = (s->pause_req || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
+        want = (s->pause_req || s->contact_lost || s->stop_req || s->pos >= s->fade_from) ? 0.0 : s->target;
         if (s->holding && !stage_drained(&s->stage))
             want = 0.0;    /* held: what the coupling stores is bled, and flows, before anything plays again */
         /* Through an AC stage a fall of the level to zero goes on to the hold
@@ -395,6 +411,7 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
     ptrdiff_t f;
     int C = s->stage.out_channels;
     s->streamed = 1;
+    sess_take_asks(s);
     s->callbacks += 1;
     if (s->first_dac_time == 0.0 && time_info != NULL)
         /* PaStreamCallbackTimeInfo: inputBufferAdcTime, currentTime, outputBufferDacTime */
@@ -436,10 +453,8 @@ int mw_pa_callback(const void *input, void *output, unsigned long frames,
         s->sense_mean_ua += a * (sense - s->sense_mean_ua);
         if (s->drive_mean_ua >= s->contact_min_ua && s->sense_mean_ua < s->contact_min_ratio * s->drive_mean_ua) {
             s->lost_frames += frames;
-            if (s->lost_frames >= s->lost_after) {
+            if (s->lost_frames >= s->lost_after)
                 s->contact_lost = 1;
-                s->pause_req = 1;
-            }
         } else {
             s->lost_frames = 0;
         }

@@ -76,6 +76,13 @@ typedef struct mw_session {
     int64_t end_req;
     int64_t end_seq;
     int64_t end_seen;          /* (the filling thread's: the last end_seq taken) */
+    /* asked by the control thread, taken by the callback at its start (the
+     * only thread that then writes what they reset): a resume clears a lost
+     * contact (contact_lost, lost_frames), a reset of the statistics zeroes
+     * its counts and times.  Each: publish *_seq + 1; the callback's *_seen
+     * is the last it took (sess_take_asks) */
+    int64_t resume_seq, resume_seen;
+    int64_t stats_seq, stats_seen;
     int64_t unit_max;          /* the longest unit of any step, samples */
     int64_t end_len;           /* the longest a controlled end takes to reach silence, samples */
     /* audio-thread state */
@@ -98,7 +105,7 @@ typedef struct mw_session {
     double contact_min_ratio;  /* measured/driven below this means lost contact */
     double contact_min_ua;     /* ... when the drive is at least this */
     int64_t lost_frames, lost_after;     /* frames without contact so far, and how many mean lost */
-    int contact_lost;
+    int contact_lost;          /* a pause of its own (the callback's: pause_req is the control thread's) */
     double drive_mean_ua, sense_mean_ua;   /* moving averages of |current|, driven and measured */
     double window_frames;                  /* their time constant (longer than the round trip) */
     double drive_total_ua, sense_total_ua; /* sums of |current| over the whole stream */
@@ -127,6 +134,11 @@ void sess_fill(mw_session *s, float *out, ptrdiff_t frames);
  * ramp before (end_len), reaching silence a whole unit before the end
  * (unit_max).  Called by whoever fills (or holds the guard). */
 void sess_take_end(mw_session *s);
+
+/* The resume and the reset of the statistics asked for since the last
+ * call (resume_seq, stats_seq), taken: by the callback at its start, or
+ * by the control thread when no stream plays the session. */
+void sess_take_asks(mw_session *s);
 
 /* Make step ``i``'s programs the ones that run, from its first sample: in
  * the slot set that already holds them (their tiles recorded), else in the

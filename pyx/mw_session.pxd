@@ -44,6 +44,8 @@ cdef extern from "mw_session.h" nogil:
         int64_t end_req
         int64_t end_seq
         int64_t end_seen
+        int64_t resume_seq, resume_seen
+        int64_t stats_seq, stats_seen
         int64_t unit_max
         int64_t end_len
         double level
@@ -82,5 +84,6 @@ cdef extern from "mw_session.h" nogil:
     void sess_fill(mw_session* s, float* out, Py_ssize_t frames)
     void sess_enter_step(mw_session* s, int i)
     void sess_take_end(mw_session* s)
+    void sess_take_asks(mw_session* s)
     int mw_pa_callback(const void* input, void* output, unsigned long frames,
                        const void* time_info, unsigned long status, void* user)

@@ -21,11 +21,11 @@ from mw_limits cimport MW_MAX_CH
 from mw_program cimport mw_program, program_disown, program_tile_need
 from mw_train cimport mw_train
 from mw_stage cimport mw_stage, stage_settled, stage_drained, stage_cut
-from mw_session cimport (mw_session, sess_fill, sess_enter_step, sess_take_end, mw_pa_callback, MW_BLOCK,
+from mw_session cimport (mw_session, sess_fill, sess_enter_step, sess_take_end, sess_take_asks, mw_pa_callback, MW_BLOCK,
                         MW_GATE_SEGS)
 from mw_session cimport MW_REWIND_SILENCE
 from mw_supervisor cimport mw_sup_init, mw_sup_corners, MW_SUP_K, MW_SUP_CURRENT, MW_SUP_STORED, MW_SUP_RAIL, MW_SUP_DRIVE, MW_SUP_SOFT, MW_SUP_RESTART
-from mw_guard cimport mw_enter, mw_leave, mw_publish_i64
+from mw_guard cimport mw_enter, mw_leave, mw_publish_i64, mw_acquire_i64
 from mw_record cimport mw_record, mw_rec_entry, rec_push, rec_finish, rec_pop, MW_REC_FLUSH_S
 from mw_port cimport mw_aligned_alloc, mw_aligned_free
 
@@ -313,7 +313,10 @@ cdef class SessionEngine:
         then flows as after an abrupt end, and the engine bleeds it before
         the session starts again (a hold that lasts until the charge left is
         at most :data:`SUPERVISOR_RESTART` of the limit).
-        Before anything has played, a rewind costs nothing."""
+        Before anything has played, a rewind costs nothing.
+
+        An end already set (``duration_s``, or a :meth:`stop_at` taken) is
+        kept: the rewound session ends there too, or sooner if asked."""
         self._enter("rewind")
         self._rewind()
         mw_leave(&self.s.busy)
@@ -417,11 +420,8 @@ cdef class SessionEngine:
         here when no thread fills and no stream plays the engine (a
         callback finding the guard taken would play a block of silence:
         once a stream plays, only the audio thread takes it)."""
-        mw_publish_i64(&self.s.end_req, min(end, self.s.end_req))   # (only this thread writes end_req)
-        mw_publish_i64(&self.s.end_seq, self.s.end_seq + 1)
-        if not self.s.streamed and mw_enter(&self.s.busy):
-            sess_take_end(&self.s)
-            mw_leave(&self.s.busy)
+        mw_publish_i64(&self.s.end_req, min(end, self.s.end_req))   # (the control thread's: here and _rewind)
+        self._ask(&self.s.end_seq)
 
     def attach_stream(self):
         """Mark the engine as played by a stream (the compiled callback):
@@ -489,11 +489,30 @@ cdef class SessionEngine:
         fall to silence, once begun, goes on to that hold even if the pause
         is lifted on the way (a level that dips and comes back without a
         hold can leave the coupling's charge where the check did not look).
-        The same holds for a level set to zero and raised again."""
-        self.s.pause_req = paused
+        The same holds for a level set to zero and raised again.
+
+        ``paused=False`` also lifts a pause for a lost contact (``state``'s
+        ``contact_lost``): the audio callback, which alone writes what it
+        found, takes that at its next call (``state`` shows it lifted at
+        once), and finds the contact lost again if it still is."""
+        self.s.pause_req = paused       # (the control thread's alone: a lost contact is a pause of its own)
         if not paused:
-            self.s.contact_lost = 0
-            self.s.lost_frames = 0
+            self._ask(&self.s.resume_seq)
+
+    cdef void _ask(self, int64_t* seq):
+        """Publish a request (``seq`` + 1) the audio thread takes: an end at a
+        chunk's start (sess_take_end), a resume or a reset of the statistics
+        at the callback's start (sess_take_asks).  Taken here when no stream
+        plays the engine and no thread fills it."""
+        mw_publish_i64(seq, seq[0] + 1)     # (only this thread writes the *_seq)
+        if not self.s.streamed and mw_enter(&self.s.busy):
+            sess_take_end(&self.s)
+            sess_take_asks(&self.s)
+            mw_leave(&self.s.busy)
+
+    cdef bint _pending(self, int64_t* seq, int64_t seen):
+        """Whether a request is asked for and not yet taken."""
+        return mw_acquire_i64(seq) != seen
 
     def stop(self):
         """Ramp to silence, then finish."""
@@ -599,16 +618,24 @@ cdef class SessionEngine:
 
     @property
     def state(self):
-        """A snapshot of position, level and real-time statistics."""
+        """A snapshot of position, level and real-time statistics (a resume
+        or a reset of the statistics the callback has not yet taken shown
+        as taken)."""
+        # (read once each: the callback may take a request between two reads)
+        cdef bint lost = self.s.contact_lost and not self._pending(&self.s.resume_seq, self.s.resume_seen)
+        cdef bint fresh = self._pending(&self.s.stats_seq, self.s.stats_seen)
+        cdef uint64_t callbacks = 0 if fresh else self.s.callbacks
+        cdef double cb_sum = 0.0 if fresh else self.s.cb_seconds_sum
         return {
             "position": self.s.pos, "step": self.s.step, "channels": self.s.n_ch, "level": self.s.level, "target": self.s.target,
-            "finished": bool(self.s.finished), "paused": bool(self.s.pause_req), "total": self.s.total,
-            "callbacks": self.s.callbacks, "underflows": self.s.underflows, "overflows": self.s.overflows,
-            "input_overflows": self.s.input_overflows, "frames": self.s.frames_out,
+            "finished": bool(self.s.finished), "paused": bool(self.s.pause_req or lost), "total": self.s.total,
+            "callbacks": callbacks, "underflows": 0 if fresh else self.s.underflows,
+            "overflows": 0 if fresh else self.s.overflows,
+            "input_overflows": 0 if fresh else self.s.input_overflows, "frames": 0 if fresh else self.s.frames_out,
             "last_underflow_frame": self.s.last_underflow_frame,
-            "callback_max_s": self.s.cb_seconds_max,
-            "callback_mean_s": self.s.cb_seconds_sum / self.s.callbacks if self.s.callbacks else 0.0,
-            "contact_lost": bool(self.s.contact_lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
+            "callback_max_s": 0.0 if fresh else self.s.cb_seconds_max,
+            "callback_mean_s": cb_sum / callbacks if callbacks else 0.0,
+            "contact_lost": bool(lost), "drive_ua": self.s.drive_mean_ua, "sense_ua": self.s.sense_mean_ua,
             "drive_total_ua": self.s.drive_total_ua, "sense_total_ua": self.s.sense_total_ua,
             "busy_blocks": self.s.busy_blocks, "supervisor_stop": bool(self.s.supervisor_stop),
             "clamped": self._clamped(), "first_dac_time": self.s.first_dac_time,
@@ -616,10 +643,10 @@ cdef class SessionEngine:
         }
 
     def reset_stats(self):
-        """Start the real-time statistics afresh (counts and callback times)."""
-        self.s.callbacks = self.s.underflows = self.s.overflows = self.s.input_overflows = 0
-        self.s.frames_out = 0
-        self.s.cb_seconds_max = self.s.cb_seconds_sum = 0.0
+        """Start the real-time statistics afresh (counts and callback times):
+        zeroed by the audio callback, which alone counts them, at its next
+        call (``state`` shows them zeroed at once)."""
+        self._ask(&self.s.stats_seq)
 
     def address(self):
         """Address of the C session struct: the callback's user data."""

@@ -331,6 +331,17 @@ if mode == "ctrl-c in start":     # lands as Pa_StartStream returns: the stream 
         print("interrupted, playing", p._stream.active, flush=True)
     held_then_gone()
     sys.exit()
+if mode == "signal in start":     # a signal handler stops the Player as PortAudio's start returns
+    def handler_after(real):
+        def start():
+            real()
+            p.stop()
+        return start
+    p._stream.start = handler_after(p._stream.start)
+    p.start()
+    print("started, playing", p._stream.active, flush=True)
+    held_then_gone()
+    sys.exit()
 p.start()
 if mode == "drop":
     ref = weakref.ref(p)
@@ -372,6 +383,38 @@ elif mode == "signal":           # a signal handler stops the Player while its t
     signal.setitimer(signal.ITIMER_REAL, 0.3)
     p.close()
     print("closed", p.engine.state["finished"], flush=True)
+elif mode == "ctrl-c after portaudio's stop":   # lands as Pa_StopStream returns: stopped, not closed
+    time.sleep(0.5)
+
+    def interrupt_after(stream):
+        real = stream.stop
+
+        def stop(*args, **kwargs):
+            stream.stop = real
+            real(*args, **kwargs)
+            raise KeyboardInterrupt
+        return stop
+    p._stream.stop = interrupt_after(p._stream)
+    try:
+        p.close()
+    except KeyboardInterrupt:
+        pass
+    print("stream closed", p._stream.closed, flush=True)
+    held_then_gone()
+elif mode == "ctrl-c as close begins":   # before close() has asked for the ramp
+    time.sleep(0.5)
+
+    def interrupt_once(real):
+        def ask_stop():
+            del p._ask_stop
+            raise KeyboardInterrupt
+        return ask_stop
+    p._ask_stop = interrupt_once(p._ask_stop)
+    try:
+        p.close()
+    except KeyboardInterrupt:
+        pass
+    held_then_gone()
 elif mode == "signal in portaudio":  # a signal handler stops the Player inside sounddevice's stop of its stream
     time.sleep(0.5)
     depth, deepest = [0], [0]
@@ -406,7 +449,11 @@ def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing
     review's: a Ctrl-C landing as the stream starts leaves it held, ramped down, until its stream ends (it
     was dropped at once: the exit hung in PortAudio); one landing in close() before PortAudio's stop leaves
     it held until its ramp has played, not until the exit; a signal handler's stop inside sounddevice's
-    stop of the stream does not call PortAudio again on that stream (it stopped and closed it there)."""
+    stop of the stream does not call PortAudio again on that stream (it stopped and closed it there).  A
+    fourth's: a signal handler's stop as the stream starts ramps it down (the stream was closed under the
+    start, at full level); a Ctrl-C as PortAudio's stop returns leaves the stream closed (it stayed open
+    until the exit); one as close() begins, before it asked for the ramp, ramps down all the same (the
+    session played on to its end)."""
     from microwave.history import History
     env = dict(os.environ, **audio.env)
 
@@ -435,7 +482,14 @@ def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing
     assert "held while its ramp plays True" in out and "gone once closed True" in out, out
     out = child("30.0", "signal in portaudio", "0.1")
     assert "closed True stream calls nested False" in out, out
-    assert sorted(r.end for r in history.records()) == ["completed"] + ["stopped"] * 6
+    out = child("30.0", "signal in start", "1.0")
+    assert "started, playing True" in out, out
+    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
+    out = child("30.0", "ctrl-c after portaudio's stop", "0.1")
+    assert "stream closed True" in out and "gone once closed True" in out, out
+    out = child("30.0", "ctrl-c as close begins", "1.0")
+    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
+    assert sorted(r.end for r in history.records()) == ["completed"] + ["stopped"] * 9
 
 
 @pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])

@@ -659,6 +659,77 @@ def test_the_sense_input_cannot_be_configured_once_a_stream_plays_the_engine():
         attached.configure_sense(0, 1, 2.0)
 
 
+def test_a_resume_and_a_reset_of_the_statistics_are_taken_by_the_callback_that_alone_writes_what_they_reset():
+    """7e: a lost contact (the callback finds it) is a pause of its own, which the control thread never
+    writes: a resume asks, the callback lifts it at its next call and finds it again if the contact is
+    still lost; a reset of the statistics asks the callback to zero the counts it alone increments
+    (pause(False) and reset_stats wrote them under the running callback: a count or a lost contact found
+    in between was lost).  ``state`` shows either request as taken at once."""
+    callback = _compiled_callback()
+    eng = builtin("tighten").engine(RATE)
+    eng.set_level(eng.max_level)
+    B = 480
+    eng.configure_sense(0, 1, 1.0, min_ratio=0.5, min_ua=5.0, lost_after=2 * B, window_frames=B)
+    out = np.zeros((B, 2), np.float32)
+    silent = np.zeros(B, np.float32)                # no current comes back: the contact is lost
+    touching = np.full(B, 1e4, np.float32)          # far more than is driven: in contact
+
+    def call(sense):
+        assert callback(sense.ctypes.data, out.ctypes.data, B, None, 0, eng.address()) == 0
+        return eng.state
+    def lost_after_calls():
+        for k in range(1, 1000):
+            st_ = call(silent)
+            if st_["contact_lost"]:
+                assert st_["paused"]
+                return k
+        raise AssertionError("the contact was never found lost")
+    assert lost_after_calls() >= 2
+    eng.pause(False)
+    st_ = eng.state
+    assert not st_["contact_lost"] and not st_["paused"]      # shown lifted at once
+    assert lost_after_calls() >= 2                             # taken: lost_frames counted again from 0
+    eng.pause(False)
+    for _ in range(200):
+        st_ = call(touching)
+    assert not st_["contact_lost"] and not st_["paused"] and st_["level"] == eng.max_level
+    assert st_["callbacks"] > 200
+    eng.reset_stats()
+    st_ = eng.state
+    assert (st_["callbacks"], st_["frames"], st_["callback_max_s"]) == (0, 0, 0.0)   # shown at once
+    st_ = call(touching)
+    assert (st_["callbacks"], st_["frames"]) == (1, B) and st_["callback_max_s"] > 0.0
+    # asked while the callback runs on another thread (ctypes lets go of the GIL around it): each
+    # callback counts itself at its start and its frames at its end, so after each call (read on the
+    # audio thread: no call in flight) frames == callbacks * B whatever resets landed (one written
+    # mid-callback, between its two counts, broke it)
+    busy = builtin("tighten").engine(RATE)
+    done, broken = threading.Event(), []
+
+    def audio_thread():
+        buf = np.zeros((B, 2), np.float32)
+        for _ in range(10000):
+            callback(None, buf.ctypes.data, B, None, 0, busy.address())
+            st_ = busy.state
+            if st_["frames"] != st_["callbacks"] * B:
+                broken.append((st_["frames"], st_["callbacks"]))
+        done.set()
+    t = threading.Thread(target=audio_thread)
+    t.start()
+    resets = 0
+    while not done.is_set():
+        busy.reset_stats()
+        resets += 1
+        time.sleep(0.0003)              # (the audio thread reads the counts between two resets)
+    t.join()
+    assert not broken and resets > 10, (resets, broken[:3])
+    # before any stream, both are taken at once
+    idle = builtin("lift").engine(RATE)
+    idle.reset_stats()
+    idle.pause(False)
+    assert idle.state["callbacks"] == 0 and not idle.state["paused"]
+
+
 def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
     """7d: on an engine a stream plays (stop_at then only taken by the audio thread), two ends asked
     before the callback runs again give the sooner, as on an engine without a stream; an end asked and
@@ -695,8 +766,9 @@ def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
         eng.rewind()
         totals.append(eng.state["total"])
     assert totals[0] == totals[1] > RATE, totals
-    # an end asked after a rewind is measured from the session's start, as on a new engine (the sooner
-    # of the asks was kept across the rewind: stop_at(0) then made the next end 0)
+    # an end asked after a rewind is taken on the rewound session, as on a new engine where no end taken
+    # before the rewind is sooner (an end taken is kept across it; the sooner of the asks was kept too:
+    # stop_at(0) then made the next end 0)
     fresh = session.engine(RATE)
     fresh.stop_at(5 * RATE)
     for streamed in (False, True):

@@ -29,7 +29,10 @@ The callback's rules: it never allocates, never takes a lock, never needs
 the GIL and never calls into Python.  One engine is one stream: while a
 Player plays it, ``engine.fill`` from Python raises RuntimeError, and a
 callback that finds a Python thread filling it plays silence (counted in
-``stats["busy_blocks"]``) rather than touch the state.
+``stats["busy_blocks"]``) rather than touch the state.  What the callback
+counts or finds (the statistics, a lost contact, the session's end) only
+it writes: the control side's ``stop_at``, ``resume()`` after a lost
+contact and ``reset_stats()`` are requests it takes at its next block.
 
 >>> from microwave.sessions import builtin
 >>> with Player(builtin("lift"), stage=Stage(max_ua=400)) as p:   # doctest: +SKIP
@@ -115,16 +118,18 @@ KNOWN_SOUNDDEVICE = ((0, 4, 7), (0, 6))
 #: PortAudio still calls the compiled callback with the engine's address
 _PLAYING: set = set()
 _AT_EXIT: list = []     # [True] once _stop_all_at_exit is registered
+_EXITING: list = []     # [True] once it runs: no stream's end starts a thread to close it
 
 
 def _stop_all_at_exit() -> None:
     """At the interpreter's exit, stop (ramp down and bleed) every Player
     still playing.  Registered at the first start, after sounddevice's own
     exit handler, so that it runs before that one shuts PortAudio down."""
+    _EXITING.append(True)
     for player in list(_PLAYING):
         try:
             player.stop()
-        except Exception:       # (one player's failure must not keep the others playing)
+        except BaseException:   # (one player's failure, or a Ctrl-C in its ramp, must not keep the others playing)
             pass
 
 
@@ -160,7 +165,7 @@ def _internals(sd):
         raise RuntimeError(f"sounddevice {installed} is not a release microwave knows: the sound-card back end "
                            f"plays through sounddevice's internals, known for {known}; it refuses to play "
                            f"rather than guess at them: {fix}")
-    missing = [n for n in ("_StreamBase", "_ffi", "_libname") if not hasattr(sd, n)]
+    missing = [n for n in ("_StreamBase", "_ffi", "_lib", "_libname") if not hasattr(sd, n)]
     if not missing:
         params = inspect.signature(sd._StreamBase).parameters
         missing = [f"_StreamBase({n}=)" for n in ("callback", "userdata", "finished_callback") if n not in params]
@@ -407,7 +412,9 @@ class Player:
         # after the end, silence for a while so that the device plays the
         # ramp's foot (and a sense input sees it) before the stream completes
         self.engine.set_tail(round((2 * self.latency + 0.25) * self.rate))
-        self._done = threading.Event()
+        # set by the stream's finished callback: a plain flag, polled (an Event's lock, held where a
+        # signal handler interrupts its wait, would block the handler's wait and PortAudio's thread)
+        self._ended = False
         self._started = False
         self.error = None
         try:
@@ -431,15 +438,33 @@ class Player:
             self.error = DeviceLost(f"the audio device stopped at {st['position'] / self.rate:.1f} s of "
                                     f"{st['total'] / self.rate:.1f} s: disconnected or failed "
                                     f"(nothing more can be played through it)")
-        self._done.set()
-        if not self._closing and not sys.is_finalizing():
-            # ended on its own: closed (the record's end written) off PortAudio's thread, which may not
-            # close its own stream; a Player nobody holds goes then.  (At the interpreter's end no thread
-            # starts: its exit handler has stopped and closed every Player still held.)
-            try:
-                threading.Thread(target=self._close_quietly, name="microwave-close").start()
-            except RuntimeError:
-                pass
+        self._ended = True
+        if not self._closing:
+            self._close_later()
+
+    def _close_later(self) -> None:
+        """Close the Player on a short-lived thread: its stream ended on its own
+        (the record's end is written; a Player nobody holds goes then).  Not on
+        PortAudio's thread, which may not close its own stream; none at the
+        interpreter's exit, whose handler stops and closes every Player held."""
+        if _EXITING or sys.is_finalizing():
+            return
+        try:
+            threading.Thread(target=self._close_quietly, name="microwave-close").start()
+        except RuntimeError:    # (the interpreter is shutting down)
+            pass
+
+    def _wait_ended(self, timeout: float | None) -> bool:
+        """Wait until the stream's finished callback has run, or ``timeout``
+        (s; None: for ever) passes; whether it has.  Polled: no lock is taken,
+        so a signal handler may wait while the code it interrupted waits."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._ended:
+            left = 0.005 if deadline is None else min(0.005, deadline - time.monotonic())
+            if left <= 0:
+                return False
+            time.sleep(left)
+        return True
 
     def _close_quietly(self) -> None:
         try:
@@ -476,20 +501,26 @@ class Player:
             _AT_EXIT.append(True)
         _PLAYING.add(self)       # before the stream starts: it may finish (and discard it) at once
         self.engine.attach_stream()     # (stop_at then taken by the audio thread only; no configure_sense)
-        try:
-            self._stream.start()
-        except BaseException as e:
+        # as a close is: a signal handler's stop() or close() meanwhile only asks for the ramp (closed
+        # under PortAudio's start, the stream was cut at full level)
+        with self._close_lock:
+            try:
+                self._closer = threading.get_ident()
+                self._stream.start()
+            except BaseException as e:
+                self._started = True
+                if self._running():
+                    # it did start (a Ctrl-C landing as PortAudio returned): ramped down, and held until
+                    # its end, on its own, closes it (dropped now, it would be freed under its stream)
+                    self._ask_stop()
+                else:
+                    self._started = False
+                    _PLAYING.discard(self)
+                    self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
+                raise
+            finally:
+                self._closer = None
             self._started = True
-            if self._running():
-                # it did start (a Ctrl-C landing as PortAudio returned): ramped down, and held until
-                # its end, on its own, closes it (dropped now, it would be freed under its stream)
-                self._ask_stop()
-            else:
-                self._started = False
-                _PLAYING.discard(self)
-                self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
-            raise
-        self._started = True
         return self
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
@@ -515,8 +546,9 @@ class Player:
             wait = _checks.flag("wait", wait)
             if timeout is not None:
                 timeout = _checks.number("timeout", timeout, 0, unit="s")
-            if wait and self._started:
-                self._done.wait(timeout if timeout is not None else self._end_s())
+            # (not from a signal handler that interrupted this thread's start or close: that one ends it)
+            if wait and self._started and self._closer != threading.get_ident():
+                self._wait_ended(timeout if timeout is not None else self._end_s())
         finally:
             self.close()
 
@@ -546,38 +578,51 @@ class Player:
         with self._close_lock:      # (the thread that closes a Player whose stream ended, and its caller)
             me = threading.get_ident()
             if self._closer == me:
-                # re-entered from a signal handler while this thread closes it (inside PortAudio's stop or
-                # close, say): the close under way ends the stream; this one only asks for the ramp
+                # re-entered from a signal handler while this thread starts or closes it (inside
+                # PortAudio's stop or close, say): the call under way goes on; this one asks for the ramp
                 self._ask_stop()
                 return
-            self._closer = me
             try:
+                self._closer = me
                 self._close()
             finally:
                 self._closer = None
 
     def _close(self) -> None:
         try:
-            if self._started and not self._stream.closed and not self._done.is_set():
+            if self._started and not self._stream.closed and not self._ended:
                 if not self.engine.state["finished"]:
                     self._ask_stop()    # never a cut: the fade and the bleed play out first
-                self._done.wait(self._end_s())
+                self._wait_ended(self._end_s())
             # stopping the stream ourselves is not a lost device (PortAudio calls
             # the finished callback for it too)
             self._closing = True
             if self._started and not self._stream.closed:
                 self._stream.stop()   # lets the last buffers play out
-            if not self._stream.closed:
-                self._stream.close()
+            self._close_stream()
         finally:
-            # interrupted (a second Ctrl-C in the wait, or before PortAudio's stop) with the stream still
-            # running: the Player stays held, and the ramp asked for plays out; its end, on its own, starts
-            # the thread that closes it (the exit's handler, if it comes first)
             if self._running():
+                # interrupted (a second Ctrl-C) with the stream still running: the Player stays held and
+                # ramps down; its end, on its own, starts the thread that closes it (the exit's handler, if
+                # it comes first).  Each side sets, then looks at, what the other sets: one of them starts it
+                self._ask_stop()
                 self._closing = False
-            if not self._running():     # (again: it may have ended while _closing was still set)
+                if self._ended:
+                    self._close_later()
+            else:
+                self._close_stream()    # (stopped, then interrupted before the close)
                 _PLAYING.discard(self)
                 self._end_record(self.end)
+
+    def _close_stream(self) -> None:
+        """Close the stream, if open, with its pointer cleared first: an interrupt
+        as PortAudio's close returns finds it closed (sounddevice's own close
+        clears it after, and an interrupt in between left a freed stream open)."""
+        ptr = self._stream._ptr
+        if ptr == self._sd._ffi.NULL:
+            return
+        self._stream._ptr = self._sd._ffi.NULL
+        self._sd._lib.Pa_CloseStream(ptr)
 
     def _running(self) -> bool:
         """Whether PortAudio may still call the callback: started, not
@@ -646,7 +691,7 @@ class Player:
         if timeout is not None:
             timeout = _checks.number("timeout", timeout, 0, unit="s")
         try:
-            done = self._done.wait(timeout)
+            done = self._wait_ended(timeout)
         except KeyboardInterrupt:
             self.stop()
             raise
@@ -739,7 +784,7 @@ class Player:
     @property
     def finished(self) -> bool:
         """True once the stream has ended (completed, stopped, or lost)."""
-        return self._done.is_set()
+        return self._ended
 
     def recorded_ua(self):
         """The sense current recorded so far (uA), when playing duplex."""
