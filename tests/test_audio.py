@@ -318,28 +318,36 @@ def held_then_gone():
 
 # an interrupt landing at an exact point (a Ctrl-C between two bytecodes, a signal handler inside
 # sounddevice's own code) is put there by wrapping the real stream's method: the stream stays real
-if mode == "ctrl-c in start":     # lands as Pa_StartStream returns: the stream plays
-    def interrupt_after(real):       # (a function's scope: a module's global would hold the stream)
+def ctrl_c_in_close(obj, name, after=False):   # p.close(), a Ctrl-C landing (once) as it calls obj.name:
+    # before that runs, or as it returns
+    real = getattr(obj, name)
+
+    def call(*args, **kwargs):
+        setattr(obj, name, real)
+        if after:
+            real(*args, **kwargs)
+        raise KeyboardInterrupt
+    setattr(obj, name, call)
+    try:
+        p.close()
+    except KeyboardInterrupt:
+        pass
+
+
+if mode in ("ctrl-c in start", "signal in start"):  # as Pa_StartStream returns: a Ctrl-C, or a handler's stop()
+    def landing(real):               # (a function's scope: a module's global would hold the stream)
         def start():
             real()
-            raise KeyboardInterrupt
+            if mode == "ctrl-c in start":
+                raise KeyboardInterrupt
+            p.stop()
         return start
-    p._stream.start = interrupt_after(p._stream.start)
+    p._stream.start = landing(p._stream.start)
     try:
         p.start()
     except KeyboardInterrupt:
-        print("interrupted, playing", p._stream.active, flush=True)
-    held_then_gone()
-    sys.exit()
-if mode == "signal in start":     # a signal handler stops the Player as PortAudio's start returns
-    def handler_after(real):
-        def start():
-            real()
-            p.stop()
-        return start
-    p._stream.start = handler_after(p._stream.start)
-    p.start()
-    print("started, playing", p._stream.active, flush=True)
+        print("interrupted", flush=True)
+    print("playing", p._stream.active, flush=True)
     held_then_gone()
     sys.exit()
 p.start()
@@ -364,18 +372,7 @@ elif mode == "ctrl-c twice":     # a Ctrl-C in stop()'s wait for the ramp, then 
 elif mode == "ctrl-c before stop":   # close()'s wait over, the stream still playing; a Ctrl-C before its stop
     time.sleep(0.5)
     p._end_s = lambda: 0.0           # (the wait ends at once: the ramp still plays)
-    def interrupt_before(stream):
-        real = stream.stop
-
-        def stop(*args, **kwargs):
-            stream.stop = real
-            raise KeyboardInterrupt
-        return stop
-    p._stream.stop = interrupt_before(p._stream)
-    try:
-        p.close()
-    except KeyboardInterrupt:
-        pass
+    ctrl_c_in_close(p._stream, "stop")
     held_then_gone()
 elif mode == "signal":           # a signal handler stops the Player while its thread is closing it
     time.sleep(0.5)
@@ -385,35 +382,12 @@ elif mode == "signal":           # a signal handler stops the Player while its t
     print("closed", p.engine.state["finished"], flush=True)
 elif mode == "ctrl-c after portaudio's stop":   # lands as Pa_StopStream returns: stopped, not closed
     time.sleep(0.5)
-
-    def interrupt_after(stream):
-        real = stream.stop
-
-        def stop(*args, **kwargs):
-            stream.stop = real
-            real(*args, **kwargs)
-            raise KeyboardInterrupt
-        return stop
-    p._stream.stop = interrupt_after(p._stream)
-    try:
-        p.close()
-    except KeyboardInterrupt:
-        pass
+    ctrl_c_in_close(p._stream, "stop", after=True)
     print("stream closed", p._stream.closed, flush=True)
     held_then_gone()
 elif mode == "ctrl-c as close begins":   # before close() has asked for the ramp
     time.sleep(0.5)
-
-    def interrupt_once(real):
-        def ask_stop():
-            del p._ask_stop
-            raise KeyboardInterrupt
-        return ask_stop
-    p._ask_stop = interrupt_once(p._ask_stop)
-    try:
-        p.close()
-    except KeyboardInterrupt:
-        pass
+    ctrl_c_in_close(p, "_ask_stop")
     held_then_gone()
 elif mode == "signal in portaudio":  # a signal handler stops the Player inside sounddevice's stop of its stream
     time.sleep(0.5)
@@ -471,25 +445,21 @@ def test_a_player_dropped_while_playing_plays_on_to_its_end_and_one_left_playing
     out = child("30.0", "exit", "0.1")
     assert time.monotonic() - t < 20           # stopped at exit, not played out (30 s)
     assert "after the exit handler: finished True level 0.0" in out, out
-    out = child("30.0", "ctrl-c twice", "3.0")
-    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
-    out = child("30.0", "signal", "1.0")
-    assert "closed True" in out, out
-    out = child("30.0", "ctrl-c in start", "1.0")
-    assert "interrupted, playing True" in out, out
-    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
-    out = child("30.0", "ctrl-c before stop", "1.0")
-    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
-    out = child("30.0", "signal in portaudio", "0.1")
-    assert "closed True stream calls nested False" in out, out
-    out = child("30.0", "signal in start", "1.0")
-    assert "started, playing True" in out, out
-    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
-    out = child("30.0", "ctrl-c after portaudio's stop", "0.1")
-    assert "stream closed True" in out and "gone once closed True" in out, out
-    out = child("30.0", "ctrl-c as close begins", "1.0")
-    assert "held while its ramp plays True" in out and "gone once closed True" in out, out
-    assert sorted(r.end for r in history.records()) == ["completed"] + ["stopped"] * 9
+    held = ["held while its ramp plays True", "gone once closed True"]
+    cases = [   # (mode, ramp_s, what the child must say), each a 30 s session stopped early
+        ("ctrl-c twice", "3.0", held),
+        ("signal", "1.0", ["closed True"]),
+        ("ctrl-c in start", "1.0", ["interrupted", "playing True", *held]),
+        ("ctrl-c before stop", "1.0", held),
+        ("signal in portaudio", "0.1", ["closed True stream calls nested False"]),
+        ("signal in start", "1.0", ["playing True", *held]),
+        ("ctrl-c after portaudio's stop", "0.1", ["stream closed True", "gone once closed True"]),
+        ("ctrl-c as close begins", "1.0", held),
+    ]
+    for mode, ramp_s, says in cases:
+        out = child("30.0", mode, ramp_s)
+        assert all(line in out for line in says), (mode, out)
+    assert sorted(r.end for r in history.records()) == ["completed"] + ["stopped"] * (1 + len(cases))
 
 
 @pytest.mark.parametrize("timeout, error", [(-1.0, ValueError), (float("nan"), ValueError), ("2", TypeError)])
