@@ -52,7 +52,8 @@ def fake_sounddevice(version, **drop):
         raise DeviceReached
     import sounddevice
     sd = types.SimpleNamespace(__version__=version, _StreamBase=_StreamBase, _ffi=sounddevice._ffi,
-                               _libname=sounddevice._libname, PortAudioError=sounddevice.PortAudioError)
+                               _lib=sounddevice._lib, _libname=sounddevice._libname,
+                               PortAudioError=sounddevice.PortAudioError)
     for name in drop:
         delattr(sd, name)
     return sd
@@ -77,9 +78,10 @@ def test_a_known_sounddevice_reaches_the_device_and_a_missing_internal_is_refuse
         monkeypatch.setattr(portaudio, "_sd", lambda what="playing", v=version: fake_sounddevice(v))
         with pytest.raises(DeviceReached):
             portaudio.Player(builtin("tighten"), rate=RATE)
-    monkeypatch.setattr(portaudio, "_sd", lambda what="playing": fake_sounddevice("0.5.6", _libname=None))
-    with pytest.raises(RuntimeError, match="sounddevice 0.5.6 lacks _libname"):
-        portaudio.Player(builtin("tighten"), rate=RATE)
+    for internal in ("_libname", "_lib"):      # (_lib: a Player closes its stream through it)
+        monkeypatch.setattr(portaudio, "_sd", lambda what="playing", n=internal: fake_sounddevice("0.5.6", **{n: None}))
+        with pytest.raises(RuntimeError, match=f"sounddevice 0.5.6 lacks {internal}, "):
+            portaudio.Player(builtin("tighten"), rate=RATE)
 
 
 def test_a_player_with_no_sound_card_at_all_says_so():

@@ -44,8 +44,11 @@ This module imports sounddevice (and so needs PortAudio) only when used:
 It is the only module that touches sounddevice's internals: a Player opens
 its stream through ``sounddevice._StreamBase`` with the compiled callback's
 address (sounddevice's public streams take Python callbacks only), casts
-with ``sounddevice._ffi``, and asks for real-time scheduling through
-``sounddevice._libname`` and the stream's ``_ptr``.  Before any of that it
+with ``sounddevice._ffi``, asks for real-time scheduling through
+``sounddevice._libname`` and the stream's ``_ptr``, and closes the stream
+through ``sounddevice._lib`` with that pointer cleared first (an interrupt
+as sounddevice's own close returned left a freed stream looking open).
+Before any of that it
 checks that the installed sounddevice is a release whose internals it knows
 (:data:`KNOWN_SOUNDDEVICE`); any other release is refused, with an error
 naming it, before a device opens -- whatever ``realtime`` says, since the
@@ -107,7 +110,7 @@ class SupervisorStop(RuntimeError):
 
 
 #: the python-sounddevice releases whose internals a Player uses (``_StreamBase``
-#: with a raw callback, ``userdata`` and ``finished_callback``; ``_ffi``;
+#: with a raw callback, ``userdata`` and ``finished_callback``; ``_ffi``; ``_lib``;
 #: ``_libname``; a stream's ``_ptr``): from the lowest (the oldest the ``audio``
 #: extra allows) up to, not including, the highest.  The tests play through 0.5.
 KNOWN_SOUNDDEVICE = ((0, 4, 7), (0, 6))
@@ -386,7 +389,7 @@ class Player:
         self._closing = False
         # (re-entrant: a signal handler may stop the Player while its own thread is closing it)
         self._close_lock = threading.RLock()
-        self._closer: int | None = None     # the thread in close(), while it is
+        self._closer: int | None = None     # the thread in start() or close(), while it is there
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
