@@ -138,17 +138,19 @@ void sess_take_end(mw_session *s)
 
 void sess_take_asks(mw_session *s)
 {
+    /* what a request resets first, then the request marked taken (published:
+     * whoever sees it taken sees what it reset) */
     int64_t seq = mw_acquire_i64(&s->resume_seq);
     if (seq != s->resume_seen) {
-        s->resume_seen = seq;
         s->contact_lost = 0;
         s->lost_frames = 0;
+        mw_publish_i64(&s->resume_seen, seq);
     }
     seq = mw_acquire_i64(&s->stats_seq);
     if (seq != s->stats_seen) {
-        s->stats_seen = seq;
         s->callbacks = s->underflows = s->overflows = s->input_overflows = s->frames_out = 0;
         s->cb_seconds_max = s->cb_seconds_sum = 0.0;
+        mw_publish_i64(&s->stats_seen, seq);
     }
 }
 

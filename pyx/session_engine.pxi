@@ -316,7 +316,8 @@ cdef class SessionEngine:
         Before anything has played, a rewind costs nothing.
 
         An end already set (``duration_s``, or a :meth:`stop_at` taken) is
-        kept: the rewound session ends there too, or sooner if asked."""
+        kept: the rewound session ends there too, or sooner if asked.  So is
+        a lost contact (:meth:`pause` ``(False)`` lifts it)."""
         self._enter("rewind")
         self._rewind()
         mw_leave(&self.s.busy)
@@ -496,7 +497,9 @@ cdef class SessionEngine:
         found, takes that at its next call (``state`` shows it lifted at
         once), and finds the contact lost again if it still is."""
         self.s.pause_req = paused       # (the control thread's alone: a lost contact is a pause of its own)
-        if not paused:
+        if not paused and self.s.contact_lost:
+            # (only a loss found already: asked while none is, the request would lift one found before
+            # the callback takes it, which no resume was asked for)
             self._ask(&self.s.resume_seq)
 
     cdef void _ask(self, int64_t* seq):
@@ -510,9 +513,10 @@ cdef class SessionEngine:
             sess_take_asks(&self.s)
             mw_leave(&self.s.busy)
 
-    cdef bint _pending(self, int64_t* seq, int64_t seen):
-        """Whether a request is asked for and not yet taken."""
-        return mw_acquire_i64(seq) != seen
+    cdef bint _pending(self, int64_t* seq, int64_t* seen):
+        """Whether a request is asked for and not yet taken (read before
+        what it resets: seen taken, that is reset)."""
+        return mw_acquire_i64(seq) != mw_acquire_i64(seen)
 
     def stop(self):
         """Ramp to silence, then finish."""
@@ -621,9 +625,10 @@ cdef class SessionEngine:
         """A snapshot of position, level and real-time statistics (a resume
         or a reset of the statistics the callback has not yet taken shown
         as taken)."""
-        # (read once each: the callback may take a request between two reads)
-        cdef bint lost = self.s.contact_lost and not self._pending(&self.s.resume_seq, self.s.resume_seen)
-        cdef bint fresh = self._pending(&self.s.stats_seq, self.s.stats_seen)
+        # (each request looked at before what it resets, once: the callback may take it meanwhile)
+        cdef bint resuming = self._pending(&self.s.resume_seq, &self.s.resume_seen)
+        cdef bint fresh = self._pending(&self.s.stats_seq, &self.s.stats_seen)
+        cdef bint lost = self.s.contact_lost and not resuming
         cdef uint64_t callbacks = 0 if fresh else self.s.callbacks
         cdef double cb_sum = 0.0 if fresh else self.s.cb_seconds_sum
         return {

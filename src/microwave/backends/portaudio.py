@@ -130,6 +130,12 @@ def _stop_all_at_exit() -> None:
     exit handler, so that it runs before that one shuts PortAudio down."""
     _EXITING.append(True)
     for player in list(_PLAYING):
+        # (a start that never returns, PortAudio's issue #535 on another thread, holds its lock: that one is
+        # left to PortAudio's shutdown rather than the exit hang.  Released before the stop: held, this
+        # thread's stop would only ask for the ramp, as a signal handler's inside a close does)
+        if not player._close_lock.acquire(timeout=2.0):
+            continue
+        player._close_lock.release()
         try:
             player.stop()
         except BaseException:   # (one player's failure, or a Ctrl-C in its ramp, must not keep the others playing)
@@ -387,9 +393,9 @@ class Player:
         self.record_id: int | None = None
         self._stopped = False
         self._closing = False
-        # (re-entrant: a signal handler may stop the Player while its own thread is closing it)
+        # held while a thread starts or closes the Player; re-entrant: a signal handler on that thread
+        # (which then owns it: _in_start_or_close) may stop the Player, and only asks for the ramp
         self._close_lock = threading.RLock()
-        self._closer: int | None = None     # the thread in start() or close(), while it is there
         self.sense = sense
         self._sd = _internals(_sd())
         ffi = self._sd._ffi
@@ -457,13 +463,14 @@ class Player:
         except RuntimeError:    # (the interpreter is shutting down)
             pass
 
-    def _wait_ended(self, timeout: float | None) -> bool:
+    def _wait_ended(self, timeout: float | None, poll_s: float = 0.005) -> bool:
         """Wait until the stream's finished callback has run, or ``timeout``
-        (s; None: for ever) passes; whether it has.  Polled: no lock is taken,
-        so a signal handler may wait while the code it interrupted waits."""
+        (s; None: for ever) passes; whether it has.  Polled, every ``poll_s``:
+        no lock is taken, so a signal handler may wait while the code it
+        interrupted waits."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._ended:
-            left = 0.005 if deadline is None else min(0.005, deadline - time.monotonic())
+            left = poll_s if deadline is None else min(poll_s, deadline - time.monotonic())
             if left <= 0:
                 return False
             time.sleep(left)
@@ -508,8 +515,10 @@ class Player:
         # under PortAudio's start, the stream was cut at full level)
         with self._close_lock:
             try:
-                self._closer = threading.get_ident()
+                if self._stream.closed:     # (by a signal handler's stop() since the test above)
+                    raise RuntimeError("this Player was closed (stop() or close()) while it started")
                 self._stream.start()
+                self._started = True
             except BaseException as e:
                 self._started = True
                 if self._running():
@@ -519,12 +528,16 @@ class Player:
                 else:
                     self._started = False
                     _PLAYING.discard(self)
-                    self._end_record("stopped" if isinstance(e, KeyboardInterrupt) else "device-lost")
+                    self._end_record("stopped" if isinstance(e, (KeyboardInterrupt, RuntimeError)) else "device-lost")
                 raise
-            finally:
-                self._closer = None
-            self._started = True
         return self
+
+    def _in_start_or_close(self) -> bool:
+        """Whether this thread is inside the Player's start() or close(): a
+        call from a signal handler that interrupted it (the lock's owner,
+        which no interrupt leaves stale: a ``with`` releases it however it is
+        left)."""
+        return self._close_lock._is_owned()     # type: ignore[attr-defined]  # (CPython's; Condition uses it)
 
     def stop(self, wait: bool = True, timeout: float | None = None) -> None:
         """Ramp to silence, bleed what an AC coupling stores, then end the stream.
@@ -550,7 +563,7 @@ class Player:
             if timeout is not None:
                 timeout = _checks.number("timeout", timeout, 0, unit="s")
             # (not from a signal handler that interrupted this thread's start or close: that one ends it)
-            if wait and self._started and self._closer != threading.get_ident():
+            if wait and self._started and not self._in_start_or_close():
                 self._wait_ended(timeout if timeout is not None else self._end_s())
         finally:
             self.close()
@@ -578,18 +591,13 @@ class Player:
         returns at once, and the close under way ends the stream.
         Interrupted (a second Ctrl-C) while the stream still plays, the
         Player stays held and ramps down; the stream's own end closes it."""
+        if self._in_start_or_close():
+            # re-entered from a signal handler while this thread starts or closes it (inside
+            # PortAudio's stop or close, say): the call under way goes on; this one asks for the ramp
+            self._ask_stop()
+            return
         with self._close_lock:      # (the thread that closes a Player whose stream ended, and its caller)
-            me = threading.get_ident()
-            if self._closer == me:
-                # re-entered from a signal handler while this thread starts or closes it (inside
-                # PortAudio's stop or close, say): the call under way goes on; this one asks for the ramp
-                self._ask_stop()
-                return
-            try:
-                self._closer = me
-                self._close()
-            finally:
-                self._closer = None
+            self._close()
 
     def _close(self) -> None:
         try:
@@ -694,7 +702,7 @@ class Player:
         if timeout is not None:
             timeout = _checks.number("timeout", timeout, 0, unit="s")
         try:
-            done = self._wait_ended(timeout)
+            done = self._wait_ended(timeout, poll_s=0.05)
         except KeyboardInterrupt:
             self.stop()
             raise
