@@ -130,16 +130,18 @@ def _stop_all_at_exit() -> None:
     exit handler, so that it runs before that one shuts PortAudio down."""
     _EXITING.append(True)
     for player in list(_PLAYING):
-        # (a start that never returns, PortAudio's issue #535 on another thread, holds its lock: that one is
-        # left to PortAudio's shutdown rather than the exit hang.  Released before the stop: held, this
-        # thread's stop would only ask for the ramp, as a signal handler's inside a close does)
-        if not player._close_lock.acquire(timeout=2.0):
-            continue
-        player._close_lock.release()
         try:
+            if not player._started:
+                # a start under way on a daemon thread, which may never return (PortAudio's issue #535),
+                # holds the lock: left to PortAudio's shutdown rather than the exit hang.  Released before
+                # the stop: held, this thread's stop would only ask for the ramp, as a handler's does
+                if not player._close_lock.acquire(timeout=2.0):
+                    continue
+                player._close_lock.release()
             player.stop()
         except BaseException:   # (one player's failure, or a Ctrl-C in its ramp, must not keep the others playing)
-            pass
+            while player._in_start_or_close():      # (interrupted holding the probe's lock)
+                player._close_lock.release()
 
 
 class RealtimeWarning(RuntimeWarning):
@@ -528,7 +530,7 @@ class Player:
                 else:
                     self._started = False
                     _PLAYING.discard(self)
-                    self._end_record("stopped" if isinstance(e, (KeyboardInterrupt, RuntimeError)) else "device-lost")
+                    self._end_record("device-lost" if isinstance(e, self._sd.PortAudioError) else "stopped")
                 raise
         return self
 
