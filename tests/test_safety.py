@@ -743,7 +743,7 @@ def test_ends_asked_while_a_stream_plays_are_taken_as_if_asked_between_fills():
         eng = session.engine(RATE)
         if streamed:
             eng.attach_stream()
-        for _ in range(10 * seconds):                # 1 s
+        for _ in range(10 * seconds):                # (fills of 0.1 s)
             if streamed:
                 assert callback(None, out.ctypes.data, 4800, None, 0, eng.address()) == 0
             else:
