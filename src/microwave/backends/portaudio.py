@@ -130,18 +130,7 @@ def _stop_all_at_exit() -> None:
     exit handler, so that it runs before that one shuts PortAudio down."""
     _EXITING.append(True)
     for player in list(_PLAYING):
-        try:
-            if not player._started:
-                # a start under way on a daemon thread, which may never return (PortAudio's issue #535),
-                # holds the lock: left to PortAudio's shutdown rather than the exit hang.  Released before
-                # the stop: held, this thread's stop would only ask for the ramp, as a handler's does
-                if not player._close_lock.acquire(timeout=2.0):
-                    continue
-                player._close_lock.release()
-            player.stop()
-        except BaseException:   # (one player's failure, or a Ctrl-C in its ramp, must not keep the others playing)
-            while player._in_start_or_close():      # (interrupted holding the probe's lock)
-                player._close_lock.release()
+        player._stop_at_exit()
 
 
 class RealtimeWarning(RuntimeWarning):
@@ -522,10 +511,10 @@ class Player:
                 self._stream.start()
                 self._started = True
             except BaseException as e:
-                self._started = True
-                if self._running():
+                if self._active():
                     # it did start (a Ctrl-C landing as PortAudio returned): ramped down, and held until
                     # its end, on its own, closes it (dropped now, it would be freed under its stream)
+                    self._started = True
                     self._ask_stop()
                 else:
                     self._started = False
@@ -533,6 +522,22 @@ class Player:
                     self._end_record("device-lost" if isinstance(e, self._sd.PortAudioError) else "stopped")
                 raise
         return self
+
+    def _stop_at_exit(self) -> None:
+        """:func:`_stop_all_at_exit`'s stop of this Player, whatever befalls it
+        (a failure, or a Ctrl-C in its ramp, must not keep the others playing)."""
+        try:
+            if not self._started:
+                # a start under way on a daemon thread, which may never return (PortAudio's issue #535),
+                # holds the lock: left to PortAudio's shutdown rather than the exit hang.  Released before
+                # the stop: held, this thread's stop would only ask for the ramp, as a handler's does
+                if not self._close_lock.acquire(timeout=2.0):
+                    return
+                self._close_lock.release()
+            self.stop()
+        except BaseException:
+            while self._in_start_or_close():      # (interrupted holding the probe's lock)
+                self._close_lock.release()
 
     def _in_start_or_close(self) -> bool:
         """Whether this thread is inside the Player's start() or close(): a
@@ -640,8 +645,12 @@ class Player:
     def _running(self) -> bool:
         """Whether PortAudio may still call the callback: started, not
         closed, and active (a stream PortAudio cannot ask counts as ended)."""
+        return self._started and self._active()
+
+    def _active(self) -> bool:
+        """Whether the stream is open and PortAudio says it is active."""
         try:
-            return self._started and not self._stream.closed and bool(self._stream.active)
+            return not self._stream.closed and bool(self._stream.active)
         except Exception:
             return False
 
