@@ -297,17 +297,41 @@ static inline int tpl_rect_plan(const mw_template *t, double f, int64_t L, const
     return 1;
 }
 
+/* A rectangular template's constants that tpl_rect_write reads, for nf
+ * pieces, copied out of the template once (tpl_rect_consts) so that a loop
+ * writing pulse after pulse keeps them in registers. */
+typedef struct mw_rect_consts {
+    double cum[MW_RECT_FLAT], bot[MW_RECT_FLAT], vz[MW_RECT_FLAT], v[MW_RECT_FLAT];
+    double total;               /* cum[nbp - 1]: the whole integral */
+} mw_rect_consts;
+
+MW_INLINE mw_rect_consts tpl_rect_consts(const mw_template *t, const int nf)
+{
+    mw_rect_consts k;
+    int r;
+    MW_UNROLL
+    for (r = 0; r < nf && r < MW_RECT_FLAT; r++) {
+        k.cum[r] = t->flat_cum[r];
+        k.bot[r] = t->flat_bot[r];
+        k.vz[r] = t->flat_vz[r];
+        k.v[r] = t->v[t->flat[r]];
+    }
+    k.total = t->cum[t->nbp - 1];
+    return k;
+}
+
 /* The sample across the edge before piece r (lo[r] - 1) of the pulse at
  * fraction f, amplitude a, laid out by p: see tpl_rect_write. */
-MW_INLINE float tpl_rect_edge(const mw_template *t, const mw_rect_lay *p, double f, double a, int r)
+MW_INLINE float tpl_rect_edge(const mw_rect_consts *k, const mw_rect_lay *p, double f, double a, int r)
 {
     double y = p->xe[r] - f;
-    double c0 = r == 0 ? 0.0 : t->flat_cum[r - 1] + (y - t->flat_bot[r - 1]) * t->flat_vz[r - 1];
-    return (float)(a * ((t->flat_cum[r] + ((y + 1.0) - t->flat_bot[r]) * t->flat_vz[r]) - c0));
+    double c0 = r == 0 ? 0.0 : k->cum[r - 1] + (y - k->bot[r - 1]) * k->vz[r - 1];
+    return (float)(a * ((k->cum[r] + ((y + 1.0) - k->bot[r]) * k->vz[r]) - c0));
 }
 
 /* The pulse at fraction f, amplitude a, laid out by p (tpl_rect_plan's,
- * for the same f, or tpl_finish's table), written into dst, which has
+ * for the same f, or tpl_finish's table), of the template whose constants
+ * kt holds (tpl_rect_consts, for the same nf), written into dst, which has
  * room for room floats: each flat run 8 at a time while they fit (up to 7
  * samples past the piece, which the next piece, or the caller, writes
  * again); a layout whose runs are all at most 8 samples (short8), with
@@ -317,7 +341,7 @@ MW_INLINE float tpl_rect_edge(const mw_template *t, const mw_rect_lay *p, double
  * c0, the integral up to its start in the piece before (0 before the
  * onset; y is also that piece's (double)(hi + 1) - f), and the sample
  * across the end the whole integral less the last piece's c0 at xt. */
-static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, double f, double a,
+static inline void tpl_rect_write(const mw_rect_consts *kt, const mw_rect_lay *p, double f, double a,
                                   float *dst, int64_t room, const int nf)
 {
     int64_t k, hi;
@@ -331,8 +355,8 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
         MW_UNROLL
         for (r = 0; r < nf; r++) {
             if (p->edge[r])
-                dst[p->lo[r] - 1] = tpl_rect_edge(t, p, f, a, r);
-            v = (float)(t->v[t->flat[r]] * a);
+                dst[p->lo[r] - 1] = tpl_rect_edge(kt, p, f, a, r);
+            v = (float)(kt->v[r] * a);
             k = p->lo[r];
             for (q = 0; q < 8; q++)
                 dst[k + q] = v;
@@ -341,8 +365,8 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
     MW_UNROLL
     for (r = 0; r < nf; r++) {
         if (p->edge[r])
-            dst[p->lo[r] - 1] = tpl_rect_edge(t, p, f, a, r);
-        v = (float)(t->v[t->flat[r]] * a);
+            dst[p->lo[r] - 1] = tpl_rect_edge(kt, p, f, a, r);
+        v = (float)(kt->v[r] * a);
         hi = p->hi[r];
         for (k = p->lo[r]; k <= hi && k + 8 <= room; k += 8)
             for (q = 0; q < 8; q++)
@@ -352,8 +376,8 @@ static inline void tpl_rect_write(const mw_template *t, const mw_rect_lay *p, do
     }
     if (p->tail) {
         y = p->xt - f;
-        c0 = t->flat_cum[nf - 1] + (y - t->flat_bot[nf - 1]) * t->flat_vz[nf - 1];
-        dst[p->hi[nf - 1] + 1] = p->tail_zero ? 0.0f : (float)(a * (t->cum[t->nbp - 1] - c0));
+        c0 = kt->cum[nf - 1] + (y - kt->bot[nf - 1]) * kt->vz[nf - 1];
+        dst[p->hi[nf - 1] + 1] = p->tail_zero ? 0.0f : (float)(a * (kt->total - c0));
     }
 }
 
@@ -395,7 +419,8 @@ static inline int tpl_rect_n(const mw_template *t, double f, double a, float *ds
             return 0;
         lay = &p;
     }
-    tpl_rect_write(t, lay, f, a, dst, room, nf);
+    mw_rect_consts k = tpl_rect_consts(t, nf);
+    tpl_rect_write(&k, lay, f, a, dst, room, nf);
     return 1;
 }
 

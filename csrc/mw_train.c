@@ -470,9 +470,10 @@ MW_INLINE ptrdiff_t train_run_rect(mw_train *s, float *out, ptrdiff_t pos, ptrdi
     const mw_rect_lay *lay = tpl_rect_lay(t, cf);   /* the pulse's layout, if the template's table has it */
     const mw_rect_lay *next_lay = tpl_rect_lay(t, nf);  /* the next one's, looked up a pulse ahead */
     mw_sched_cursor cur = sched_cursor(&s->sched);
+    const mw_rect_consts kt = tpl_rect_consts(t, nflat);
     for (;;) {
         if (lay != NULL) {
-            tpl_rect_write(t, lay, cf, ca, out + pos, N - pos, nflat);
+            tpl_rect_write(&kt, lay, cf, ca, out + pos, N - pos, nflat);
         } else {
             x = cf + end;
             he = (int64_t)x;            /* the pulse's last piece's (int64_t)(top + f), for tpl_rect_n */
