@@ -32,7 +32,8 @@ unpacked=$(ls -d "$out"/src/microwave-*)
 # schema, pyproject) run.  Elsewhere (no git) the whole suite runs from the
 # archive, the sound-card tests aside (they run in the test job).
 if git -C "$ROOT" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$ROOT" ls-files | grep -vx '.gitignore' | sort > "$out/tracked.txt"
+    git -C "$ROOT" ls-files --deleted > "$out/deleted.txt"    # (deleted in the work tree, not yet committed)
+    git -C "$ROOT" ls-files | grep -vxF -e '.gitignore' -f "$out/deleted.txt" | sort > "$out/tracked.txt"
     (cd "$unpacked" && find . -type f | sed 's|^\./||' | sort) > "$out/packed.txt"
     missing=$(comm -23 "$out/tracked.txt" "$out/packed.txt")
     [ -z "$missing" ] || { echo "sdist: tracked files missing from it:" $missing >&2; exit 1; }
