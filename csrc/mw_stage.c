@@ -33,7 +33,7 @@ void stage_cut(mw_stage *s)
     if (!s->ac)
         return;
     for (c = 0; c < s->n_prog; c++)
-        s->ch[c].x = 0.0;
+        s->ch[c].x = s->ch[c].xb = 0.0;
 }
 
 /* selects, not branches, so the loops vectorise; NaN never leaves (-> 0) */

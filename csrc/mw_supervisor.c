@@ -192,7 +192,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
      * passes the drive itself) */
     const double swing = rail < L ? rail : L;
     const double soft_L = MW_SUP_SOFT * L, soft_swing = MW_SUP_SOFT * swing;
-    double x = ch->x, aim, lo, hi, b, r, pre = 0.0, Lb, a, qmax = 0.0;
+    double x = ch->x, xb = ch->xb, aim, lo, hi, b, r, pre = 0.0, Lb, a, qmax = 0.0;
     double q[MW_SUP_K], v[2];
     const int V = s->moving ? 2 : 0;       /* a moving corner's two bounds, or none */
     const int nom = ch->nominal;           /* the corner this channel's pre-emphasis inverts */
@@ -208,8 +208,13 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
         qmax = fabs(v[k]) > qmax ? fabs(v[k]) : qmax;
     for (i = 0; i < n; i++) {
         if (bleed) {
-            b = x > s->bleed ? s->bleed : (x < -s->bleed ? -s->bleed : x);
-            aim = x - b;
+            /* from the drive as worked out (xb), not as the DAC's float
+             * rounded it (x): a step below half a float's resolution at x
+             * (a slow corner at a high rate) is rounded away from x, and the
+             * drive would never reach zero; from xb the rounded drive follows
+             * the bleed within that half step, one float step now and then */
+            b = xb > s->bleed ? s->bleed : (xb < -s->bleed ? -s->bleed : xb);
+            aim = xb - b;
         } else {
             /* the pre-emphasis: what the declared corner needs for y = asked */
             aim = (double)buf[i] + q[nom];
@@ -265,6 +270,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
          * (the current now, |x - q_k|, and what an abrupt zero would bring
          * next, |c_k x + d_k q_k|: the next sample's stored charge) and the
          * largest stored charge, the clamp's floor at the next sample */
+        xb = x;
         buf[i] = (float)(x * g);
         x = (double)buf[i] * inv_g;
         r = fabs(x);
@@ -293,6 +299,7 @@ void mw_sup_run(mw_sup* s, mw_sup_ch* ch, int channel, float* buf, int64_t n, in
             s->tight += r + s->between_ua + s->pre_ring * pre > soft_L || fabs(x) > soft_swing;
     }
     ch->x = x;
+    ch->xb = xb;
     for (k = 0; k < K; k++)
         ch->q[k] = q[k];
     ch->v[0] = v[0];

@@ -162,7 +162,8 @@ typedef struct {
 typedef struct {                    /* one program channel's coupling */
     int nominal;                    /* the corner its pre-emphasis inverts (mw_sup.nominal or
                                      * .nominal_pair, set by the caller once mw_sup_init has run) */
-    double x;                       /* the last drive, uA-equivalent */
+    double x;                       /* the last drive, uA-equivalent (as the DAC was given it) */
+    double xb;                      /* ... before the float sample rounded it: what a bleed steps from */
     double q[MW_SUP_K];             /* stored charge per corner, uA-equivalent */
     double rail;                    /* |x| bound, uA-equivalent */
     double gain;                    /* DAC units per uA-equivalent */

@@ -38,6 +38,7 @@ cdef extern from "mw_supervisor.h" nogil:
     ctypedef struct mw_sup_ch:
         int nominal
         double x
+        double xb
         double q[MW_SUP_K]
         double rail
         double gain

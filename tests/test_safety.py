@@ -24,7 +24,7 @@ from microwave._core import REWIND_SILENCE, SUPERVISOR_MAX_CORNERS, SUPERVISOR_R
 from microwave._core import supervisor_corners
 from microwave import _reconstruct
 from microwave.sessions import UA_PER_UNIT, Session, Step, builtin, ua_stage
-from microwave.stage import BLEED_FRACTION, Stage
+from microwave.stage import BLEED_FRACTION, Calibration, Stage
 
 RATE = 48_000
 PROP_RATE = 8_000     # the property test's rate: steps up to 300 s stay cheap
@@ -867,6 +867,32 @@ def test_every_end_bleeds_the_coupling_within_a_fraction_of_the_limit():
     assert np.max(np.abs(flows)) <= BLEED_LIMIT * stage.limit_ua
 
 
+@pytest.mark.parametrize("rate", [48_000, 96_000, 192_000])
+def test_a_bleed_through_a_slow_corner_at_a_high_rate_moves_the_drive_at_its_rate(rate):
+    """The bleed moves the drive towards zero at its rate, however small a
+    step that is against the float sample's resolution: through a 0.001 Hz
+    corner at 96 kHz a step is about 1e-8 of full scale, below half a float
+    step at a drive over a quarter of it, and the drive, stepped from its
+    rounded value, never moved (a review: 0.455 of full scale after 15
+    minutes of bleed; the stream never ended, a pause never resumed).
+    max_bleed_s is the longest a bleed may take from a charge at the limit,
+    so over T s the drive falls by at least limit * T / max_bleed_s."""
+    stage = Stage(coupling="ac", corner_hz=0.01, corner_tolerance=0.9, channel_map=(0,), max_ua=1000,
+                  reconstruction="held")
+    spec = mw.Monophasic(freq_hz=10, amp_ua=200, phase_us=45_000)        # a held polarity: it stores charge
+    session = Session("slow", (Step("z", spec, 60.0),), channels=1, soft_start_s=0, soft_stop_s=0)
+    engine = session.engine(rate, stage)
+    engine.set_level(engine.max_level)
+    engine.render(engine.state["total"])
+    engine.stop()
+    drive = engine.render(2 * rate)[:, 0].astype(np.float64) / stage.dac_per_ua(0)
+    assert drive[0] > 0.4 * stage.full_scale_ua(0)           # where half a float step is larger than the bleed's
+    assert np.all(np.diff(drive) <= 0)                       # towards zero, never back
+    fell = drive[0] - drive[-1]
+    assert fell >= 0.99 * stage.limit_ua * (len(drive) - 1) / rate / stage.max_bleed_s
+    assert not engine.settled
+
+
 @pytest.mark.parametrize("seconds", [None, 0.15])
 def test_a_rendered_array_ends_bled_as_a_file_does(tmp_path, seconds):
     """Session.render through an AC stage goes on past the session while the
@@ -1168,19 +1194,31 @@ def test_refusals_name_their_real_cause():
     mw.Biphasic(freq_hz=10, amp_ua=300, phase_us=20_000),
     mw.Biphasic(freq_hz=300, amp_ua=300, phase_us=500, interphase_us=100, burst=mw.Burst(on_s=0.6, off_s=0.4)),
 ])
-def test_a_coupling_declared_but_absent_never_drives_more_than_the_limit(spec):
+@pytest.mark.parametrize("dc_offset", [None, 0.1])
+def test_a_coupling_declared_but_absent_never_drives_more_than_the_limit(spec, dc_offset):
     """A stage declared AC-coupled (3 Hz, as a calibration through an AC
     input mistakes a DC output for) played through a card that is in fact
     DC-coupled: the current is the drive, and the supervisor keeps the
     drive itself within the limit at the session's highest level (the
-    review measured 569 and 657 uA through a 500 uA stage before)."""
-    stage = Stage(coupling="ac", corner_hz=3.0, channel_map=(0,), max_ua=500)
+    review measured 569 and 657 uA through a 500 uA stage before).  With
+    the card's measured DC offset (a DC card's stage file typed in as AC)
+    the offset flows too, and the drive leaves room for it (a review: 540
+    uA of 500, when an AC stage ignored the offset; a held DAC, whose limit
+    leaves no room for ringing, lets the drive come closest to it)."""
+    cal = Calibration(dc_offset=(dc_offset,)) if dc_offset is not None else None
+    stage = Stage(coupling="ac", corner_hz=3.0, channel_map=(0,), max_ua=500, calibration=cal,
+                  reconstruction="band-limited" if dc_offset is None else "held")
     session = Session("dc-card", (Step("z", spec, 3.0),), channels=1, soft_start_s=0.2, soft_stop_s=0.2)
-    engine = session.engine(RATE, stage)
+    try:
+        engine = session.engine(RATE, stage)
+    except ValueError as refused:        # (the 20 ms phases' pre-emphasis: beyond what the offset leaves)
+        assert dc_offset is not None and "100 uA the card's measured DC offset adds" in str(refused)
+        return
     engine.set_level(engine.max_level)
     engine.rewind()
-    drive = engine.render(session.frames(RATE) + RATE)[:, 0] / stage.dac_per_ua(0)   # what a DC card passes
-    assert np.max(np.abs(drive)) <= stage.max_ua * (1 + 1e-6)
+    dac = engine.render(session.frames(RATE) + RATE)[:, 0].astype(np.float64)
+    flows = (dac + (dc_offset or 0.0)) / stage.dac_per_ua(0)      # what a DC card passes: the drive, its offset
+    assert np.max(np.abs(flows)) <= stage.max_ua * (1 + 1e-6)
     assert engine.supervision["clamped"] == 0
 
 

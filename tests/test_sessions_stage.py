@@ -49,8 +49,9 @@ def test_a_measured_dc_offset_is_counted_in_the_current_that_flows(offsets, brid
     """A DC-coupled card's DAC adds its offset to every sample: with the
     offset the calibration measured added to the DAC frames (the physics
     model does not know the stage), the current at the lowest load stays
-    within max_ua at any level; through an AC coupling the offset is
-    blocked and costs nothing."""
+    within max_ua at any level.  An AC stage's limit leaves room for it
+    too: its capacitor blocks the offset, but a coupling declared and absent
+    would not (a review: 540 uA of 500 through a DC card typed in as AC)."""
     kind = dict(load_ohm=2000, load_ohm_min=1000) if voltage else {}
     cal = Calibration(dc_offset=offsets)
     stage = Stage(max_ua=300, channel_map=((0, 1),) if bridged else (0,), out_channels=2, calibration=cal,
@@ -65,8 +66,9 @@ def test_a_measured_dc_offset_is_counted_in_the_current_that_flows(offsets, brid
     assert flows <= stage.max_ua * (1 + 1e-6)
     if level >= engine.max_level:      # at the top the offset's share is all that is missing
         assert flows == pytest.approx(stage.max_ua, rel=1e-4)
+    # (the default stage: 1 V full scale at 1000 uA/V, so a fraction x of full scale drives 1000 x uA)
     assert Stage(max_ua=300, channel_map=(0,), out_channels=2, calibration=cal, coupling="ac").limit_ua == \
-        pytest.approx(300 * (1 - AC_MARGIN))
+        pytest.approx(300 * (1 - AC_MARGIN) - 1000 * abs(offsets[0]))
 
 
 def test_an_offset_that_leaves_no_current_is_refused_naming_it():

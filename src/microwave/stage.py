@@ -137,8 +137,9 @@ class Calibration:
 
     Every field is optional (None: not measured).  Per-channel lists have
     one entry per DAC channel (the stage's ``out_channels``).  A measured
-    ``dc_offset`` lowers a DC-coupled stage's limit by the current it adds
-    (:meth:`Stage.offset_ua`); the rest changes nothing a stage does yet,
+    ``dc_offset`` lowers a stage's limit by the current it adds
+    (:meth:`Stage.offset_ua`; an AC stage's too, in case its coupling is
+    absent); the rest changes nothing a stage does yet,
     but a stage file whose declared corner disagrees with the measured one
     is refused (:meth:`Stage.from_toml`).
 
@@ -289,9 +290,9 @@ class Stage:
         default), or an output that holds each sample (a DAC without a
         reconstruction filter, or one measured not to overshoot).
     calibration : Calibration or None
-        What a loopback calibration measured of the card (a DC-coupled
-        card's measured ``dc_offset`` lowers :attr:`limit_ua` by the current
-        it adds).
+        What a loopback calibration measured of the card (a measured
+        ``dc_offset`` lowers :attr:`limit_ua` by the current it adds, an AC
+        stage's too).
 
     Raises
     ------
@@ -325,7 +326,7 @@ class Stage:
     load_ohm_max: float | None = None
     #: "band-limited" (a sound card: the current between samples goes past them at hard edges) or "held"
     reconstruction: str = "band-limited"
-    #: what a loopback calibration measured (its dc_offset lowers a DC-coupled stage's limit)
+    #: what a loopback calibration measured (its dc_offset lowers the stage's limit)
     calibration: Calibration | None = None
 
     def __post_init__(self):
@@ -606,8 +607,8 @@ class Stage:
     @property
     def limit_ua(self) -> float:
         """The largest current (uA, as asked at the nominal conversion) this
-        stage will produce: ``max_ua``, less the AC margin, less what a
-        DC-coupled card's measured offset adds (:meth:`offset_ua`), divided
+        stage will produce: ``max_ua``, less the AC margin, less what the
+        card's measured DC offset adds (:meth:`offset_ua`, an AC stage's too), divided
         by the load spread of a voltage-mode stage, or less where the DAC's
         full scale cannot reach it."""
         margin = 1.0 - AC_MARGIN if self.coupling == "ac" else 1.0
@@ -619,8 +620,10 @@ class Stage:
         """The current a DC-coupled card's DC offset, as the calibration
         measured it (``[calibration] dc_offset``), drives through a program
         channel's electrodes at the lowest load, uA (>= 0): it adds to every
-        sample's.  0 without a measured offset, and through an AC coupling,
-        whose capacitor blocks it.
+        sample's.  0 without a measured offset.  An AC stage counts it too:
+        its capacitor blocks the offset, but a coupling declared and absent
+        (a DC card typed in as AC) would pass it, and :attr:`limit_ua`, the
+        bound on the drive that keeps such a card safe, leaves room for it.
 
         Parameters
         ----------
@@ -645,7 +648,7 @@ class Stage:
         """
         route = self.channel_map[self._channel(channel)]
         off = self.calibration.dc_offset if self.calibration is not None else None
-        if off is None or self.coupling == "ac":
+        if off is None:
             return 0.0
         a, b = route if isinstance(route, tuple) else (route, None)
         volts = abs(off[a] - (off[b] if b is not None else 0.0)) * self.full_scale_v
@@ -967,8 +970,7 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
         what = (f"the pre-emphasised drive itself (what flows if the card is in fact DC-coupled) would reach "
                 f"{sup['worst'] * sup['limit_ua']:.0f} uA"
                 + (f", and the charge stored in the coupling {stored:.0f} uA" if stored > sup["limit_ua"] else "")
-                + f", beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
-                  f"{100 * AC_MARGIN:g} % margin)")
+                + f", beyond the {sup['limit_ua']:.0f} uA allowed ({stage._limit_why()})")
     else:
         kind = ("the current through" if sup["what"] == "current" else
                 "the charge stored in (the current an abrupt stop would release through)")
@@ -976,8 +978,7 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
                     f"a coupling whose corner moves with the load ({stage.corner_range_hz[0]:.3g} to "
                     f"{stage.corner_range_hz[1]:.3g} Hz, the load changing mid-session)")
         what = (f"{kind} {coupling} would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
-                f"beyond the {sup['limit_ua']:.0f} uA allowed (max_ua={stage.max_ua:g} less the "
-                f"{100 * AC_MARGIN:g} % margin)")
+                f"beyond the {sup['limit_ua']:.0f} uA allowed ({stage._limit_why()})")
     dc = max(abs(p.net_dc_ua) for p in step.programs(session.channels))
     if sup["what"] == "drive" and sup["peak_stored_ua"] <= sup["limit_ua"]:
         why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
