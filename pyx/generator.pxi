@@ -109,11 +109,8 @@ cdef int64_t _count(str name, object value, int64_t lo, int64_t hi, str what) ex
 cdef object _new_f32(str name, object value, tuple shape):
     """A new float32 array of ``shape``, or a MemoryError naming ``name``
     (which asked for it), its size and the way out."""
-    try:
-        return np.empty(shape, dtype=np.float32)
-    except MemoryError:
-        raise _checks.no_room(f"{name}={value}", 4 * int(np.prod(shape, dtype=object)),
-                              "ask for less, or fill a buffer of your own a block at a time (fill)") from None
+    return _checks.new_f32(shape, f"{name}={value}",
+                           "ask for less, or fill a buffer of your own a block at a time (fill)")
 
 
 cdef int _check_limit(str what, Py_ssize_t n, Py_ssize_t limit, str name, str unit) except -1:

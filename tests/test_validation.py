@@ -786,6 +786,31 @@ def test_a_render_that_does_not_fit_in_memory_says_how_big_and_what_to_do_instea
         long.render(768_000, Stage(channel_map=(0,), out_channels=32))
 
 
+def test_a_render_of_more_than_half_the_free_memory_is_refused_before_it_is_allocated():
+    """numpy allocates lazily: an array larger than the machine's free
+    memory was given, and the machine ran out as it was filled (a review:
+    a day at 768 kHz, 21 GiB of a 23 GiB machine).  Asked for 70 % of the
+    memory free now (Linux's MemAvailable), the spec, the generator, the
+    session engine and the session's render refuse at once, saying so."""
+    from microwave import _checks
+    free = _checks.memory_free()
+    if free is None:
+        pytest.skip("this system does not say how much memory is free")
+    rate, spec = 768_000, mw.Biphasic(freq_hz=10, amp_ua=100, phase_us=100)
+    n = int(0.7 * free / 4)
+    match = r"asks for an array of .* GiB, more than this machine can give now \(at most half the memory it has free\)"
+    with pytest.raises(MemoryError, match=r"^seconds=.*" + match):
+        spec.render(n / rate, rate=rate)
+    with pytest.raises(MemoryError, match=r"^n=\d+ " + match):
+        spec.generator(rate).render(n)
+    engine = builtin("lift").engine(rate)
+    with pytest.raises(MemoryError, match=r"^frames=\d+ " + match):
+        engine.render(n // engine.render(0).shape[1])
+    long = Session("long", (Step("jaw", spec, n / 8 / rate),), channels=1)       # (within its auto-off)
+    with pytest.raises(MemoryError, match=r"^session 'long' .* through 8 DAC channels " + match):
+        long.render(rate, Stage(channel_map=(0,), out_channels=8))
+
+
 @pytest.mark.parametrize("make, endless, match", [
     (lambda it: mw.CustomTrain(onsets_s=it, amps_ua=(50.0,), phase_us=100), lambda: itertools.count(0.0, 1e-3),
      r"^onsets_s has more than 1000000 items"),

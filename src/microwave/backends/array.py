@@ -97,13 +97,9 @@ def render(session: Session, rate: int = _checks.DEFAULT_RATE, stage: Stage | No
     engine = session.engine(rate, stage, duration_s=seconds)
     shape = (engine.state["total"] if stage.coupling == "dc" else _most_frames(engine, stage, rate),
              engine.render(0).shape[1])
-    try:
-        out = np.empty(shape, dtype=np.float32)
-    except MemoryError:
-        asked = f"seconds={seconds:g}" if seconds is not None else f"session {session.name!r} ({session.seconds:g} s)"
-        raise _checks.no_room(f"{asked} at rate={rate} through {shape[1]} DAC channels", 4 * shape[0] * shape[1],
-                              "render less (seconds=), or write it to a file block by block "
-                              "(render_to_file)") from None
+    asked = f"seconds={seconds:g}" if seconds is not None else f"session {session.name!r} ({session.seconds:g} s)"
+    out = _checks.new_f32(shape, f"{asked} at rate={rate} through {shape[1]} DAC channels",
+                          "render less (seconds=), or write it to a file block by block (render_to_file)")
     if stage.coupling == "dc":           # nothing stored, nothing to bleed: the session's frames
         engine.fill(out)
         return out
@@ -148,4 +144,6 @@ def render_ua(session: Session, rate: int = _checks.DEFAULT_RATE, seconds: float
     ((16000, 2), True)
     """
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
-    return render(session, rate, ua_stage(session.channels), seconds) * np.float32(UA_PER_UNIT)
+    out = render(session, rate, ua_stage(session.channels), seconds)
+    out *= np.float32(UA_PER_UNIT)        # (in place: no second array of the session's size)
+    return out
