@@ -88,6 +88,8 @@ int mw_sup_init(mw_sup* s, double corner_hz, double pair_hz, double lo_hz, doubl
     s->worst = 0.0;
     s->worst_at = -1;
     s->worst_what = s->worst_corner = s->worst_channel = -1;
+    s->over_at = -1;
+    s->over_what = s->over_channel = -1;
     return 0;
 }
 
@@ -166,6 +168,11 @@ static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, const doubl
         s->worst_what = what;
         s->worst_corner = corner;
         s->worst_channel = channel;
+    }
+    if (worst > 1.0 && s->over_at < 0) {
+        s->over_at = at;
+        s->over_what = what;
+        s->over_channel = channel;
     }
 }
 

@@ -45,7 +45,7 @@
  * sample whose aim lies outside the interval is clamped and counted: with
  * a session that passed its check (Session.check runs this in measure
  * mode, where nothing is clamped and the worst ratio to each bound is
- * recorded) that never happens at any steady level up to the session's
+ * recorded, and the first sample that passes one: over_at) that never happens at any steady level up to the session's
  * maximum.  What the check cannot
  * see -- the live level moving with the waveform -- is met first by the
  * soft bound: a sample that comes within MW_SUP_SOFT of a bound is counted
@@ -157,6 +157,10 @@ typedef struct {
     int worst_what;                 /* ... of this kind (MW_SUP_*) */
     int worst_corner;               /* ... for this corner (index) */
     int worst_channel;              /* ... on this program channel */
+    int64_t over_at;                /* measure: the first sample whose ratio passed 1 (-1: none), where a
+                                     * refusal's cause lies (the worst may come much later) */
+    int over_what;                  /* ... of this kind (MW_SUP_*) */
+    int over_channel;               /* ... on this program channel */
 } mw_sup;
 
 typedef struct {                    /* one program channel's coupling */

@@ -34,6 +34,9 @@ cdef extern from "mw_supervisor.h" nogil:
         int worst_what
         int worst_corner
         int worst_channel
+        int64_t over_at
+        int over_what
+        int over_channel
 
     ctypedef struct mw_sup_ch:
         int nominal

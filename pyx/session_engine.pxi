@@ -448,7 +448,8 @@ cdef class SessionEngine:
         session that passed its check, at any level up to max_level), and
         for an engine built to measure (``Session.check``) the worst ratio
         of the modelled current, stored charge or drive to its bound, where
-        it fell and for which corner."""
+        it fell and for which corner, and the first sample past a bound
+        (``over_at``, None if none: where a refusal's cause lies)."""
         st = &self.s.stage
         out = {"clamped": self._clamped(), "stopped": bool(self.s.supervisor_stop),
                "tight": st.sup.tight if st.ac else 0}
@@ -458,6 +459,8 @@ cdef class SessionEngine:
                        peak_stored_ua=st.sup.peak[MW_SUP_STORED], peak_drive_ua=st.sup.peak[MW_SUP_RAIL],
                        peak_pre_emphasis_ua=st.sup.peak_pre, what=kinds.get(st.sup.worst_what),
                        channel=st.sup.worst_channel, limit_ua=st.sup.limit,
+                       over_at=st.sup.over_at if st.sup.over_at >= 0 else None,
+                       over_what=kinds.get(st.sup.over_what), over_channel=st.sup.over_channel,
                        corner_hz=st.sup.f[st.sup.worst_corner] if st.sup.worst_corner >= 0 else None,
                        corner_moving=st.sup.worst_corner == -2, corner_moves=bool(st.sup.moving),
                        corners_hz=[st.sup.f[k] for k in range(st.sup.k)],

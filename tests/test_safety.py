@@ -8,6 +8,7 @@ sample with the DAC at zero.
 """
 import dataclasses
 import math
+import re
 import threading
 import time
 
@@ -444,6 +445,37 @@ def test_a_session_beyond_the_dacs_swing_is_refused_naming_it():
     session = Session("t", (Step("forehead", modes.tighten(5), 10),), channels=1)
     with pytest.raises(ValueError, match=r"(?s)at \d+\.\d+ s, in step 1 \('forehead'.*DAC's swing.*hold up to"):
         session.engine(RATE, stage)
+
+
+@settings(max_examples=6, deadline=None)
+@given(before_s=st.floats(0.1, 3.0), held_ua=st.sampled_from([60.0, 120.0]), corner_hz=st.sampled_from([2.0, 5.0]))
+def test_an_ac_refusal_names_where_the_trouble_starts_not_where_it_is_worst(before_s, held_ua, corner_hz):
+    """A held polarity stores charge step after step; the worst comes later
+    (here in a charge-balanced step after it), but the refusal names the
+    step and the time where the session first goes past a bound: the
+    same session cut just before that time plays, cut just after it is
+    refused at the same time."""
+    stage = Stage(coupling="ac", corner_hz=corner_hz, corner_tolerance=0.3, channel_map=(0,))
+    balanced = mw.Biphasic(freq_hz=300, amp_ua=150, phase_us=500)
+    held = mw.Monophasic(freq_hz=100, amp_ua=held_ua, phase_us=4000)
+
+    def refusal(*steps):
+        session = Session("e", tuple(Step(z, spec, d) for z, spec, d in steps), channels=1,
+                          soft_start_s=0, soft_stop_s=0)
+        try:
+            session.check(stage, RATE)
+        except ValueError as e:
+            return str(e)
+        return None
+
+    why = refusal(("a", balanced, before_s), ("forehead", held, 10), ("jaw", balanced, 10))
+    m = re.search(r": at ([\d.]+) s, in step 2 \('forehead', custom\).*passes the limit first.*at worst, "
+                  r"at [\d.]+ s, in step 3 \('jaw'", why or "")
+    assert m, why
+    first_s = float(m.group(1))
+    assert refusal(("a", balanced, before_s), ("forehead", held, first_s - before_s - 0.01)) is None
+    assert f"at {first_s:.2f} s, in step 2" in refusal(("a", balanced, before_s),
+                                                         ("forehead", held, first_s - before_s + 0.01))
 
 
 def test_voltage_mode_holds_at_the_lowest_load_and_reports_every_load(tmp_path):

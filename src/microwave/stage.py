@@ -957,10 +957,19 @@ class Stage:
 
 
 def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
-    """Why an AC-coupled stage cannot play a session: where, what, how much."""
-    at_s = sup["at"] / rate
+    """Why an AC-coupled stage cannot play a session: where it first goes
+    past a bound (the cause: the worst may come steps later, from the charge
+    left stored), what, and how much at worst."""
     edges = [end for _, end in session.step_edges(rate)]
-    i = next((k for k, end in enumerate(edges) if sup["at"] < end), len(edges) - 1)
+
+    def where(at: int) -> tuple[int, str]:
+        i = next((k for k, end in enumerate(edges) if at < end), len(edges) - 1)
+        step = session.steps[i]
+        return i, f"at {at / rate:.2f} s, in step {i + 1} ({step.zone!r}, {step.label or 'custom'})"
+
+    first = sup["over_at"]   # not None: the worst is past a bound
+    i, place = where(first)
+    j, worst_place = where(sup["at"])
     step = session.steps[i]
     if sup["what"] == "rail":
         what = (f"the pre-emphasised drive would reach {sup['worst'] * sup['rail_ua']:.0f} uA-equivalent, "
@@ -979,6 +988,12 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
                     f"{stage.corner_range_hz[1]:.3g} Hz, the load changing mid-session)")
         what = (f"{kind} {coupling} would reach {sup['worst'] * sup['limit_ua']:.0f} uA, "
                 f"beyond the {sup['limit_ua']:.0f} uA allowed ({stage._limit_why()})")
+    if j != i or sup["at"] - first > rate:
+        passed = {"rail": "the pre-emphasised drive passes the DAC's swing",
+                  "drive": "the pre-emphasised drive passes the limit",
+                  "current": "the current through the coupling passes the limit",
+                  "stored": "the charge stored in the coupling passes the limit"}[sup["over_what"]]
+        what = f"{passed} first, and it grows from there: at worst, {worst_place}, {what}"
     dc = max(abs(p.net_dc_ua) for p in step.programs(session.channels))
     if sup["what"] == "drive" and sup["peak_stored_ua"] <= sup["limit_ua"]:
         why = ("the pre-emphasis adds drive through each long phase to make up for the coupling's droop, "
@@ -987,8 +1002,7 @@ def _refusal(stage: Stage, session: Session, rate: int, sup: dict) -> str:
         why = ("through a capacitor a held polarity or a net DC builds up stored charge"
                + (f" (this step's net DC is {dc:.3g} uA)" if dc > 0 else ""))
     return (f"session {session.name!r} cannot be played through this AC-coupled output ({stage._corner_words()}): "
-            f"at {at_s:.2f} s, in step {i + 1} ({step.zone!r}, "
-            f"{step.label or 'custom'}), played through or played on after a pause before it (a pause bleeds "
+            f"{place}, played through or played on after a pause before it (a pause bleeds "
             f"the coupling), {what}; it would hold up to {math.floor(1000 / sup['worst']) / 10:.1f} % "
             f"of the programmed intensity.  {why[0].upper()}{why[1:]}.  Lower the level or the steps' length, "
             f"use a charge-balanced mode, or a DC-coupled interface (Expert Sleepers ES-8/ES-9; coupling='dc')")
