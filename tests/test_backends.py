@@ -4,6 +4,7 @@ end -- the only module that touches sounddevice's internals -- checks the
 sounddevice release before it does, and never drops real-time scheduling
 silently.  None of these opens a device (tests/test_audio.py plays)."""
 import ctypes.util
+import re
 import types
 import warnings
 
@@ -214,6 +215,32 @@ def test_a_failed_write_leaves_no_folder_it_made_and_a_file_on_the_way_is_named(
     (tmp_path / "f").write_text("a file")
     with pytest.raises(OSError, match=r"cannot write .*: .*/f is not a folder \(nothing was written\)"):
         file.render_to_file(builtin("lift"), tmp_path / "f" / "x.wav", RATE, seconds=0.5)
+
+
+def test_a_write_through_a_symlink_keeps_the_link_and_a_read_only_file_is_refused(tmp_path):
+    """Every output (a sound file, a plot, a stage TOML) is written beside
+    the file it replaces and moved into place; through a symlink that is
+    the link's target (the link stays, as a shell's ``>`` keeps it), and a
+    read-only file is refused naming it, not replaced behind its mode."""
+    sf = pytest.importorskip("soundfile")
+    from microwave.calibrate import write_stage_toml
+    (tmp_path / "data").mkdir()
+    (tmp_path / "x.wav").symlink_to("data/real.wav")             # a link to a file not yet there
+    file.write_current(tmp_path / "x.wav", np.linspace(-50, 50, 100), rate=RATE)
+    assert (tmp_path / "x.wav").is_symlink() and sf.info(str(tmp_path / "data" / "real.wav")).frames == 100
+    file.write_current(tmp_path / "x.wav", np.linspace(-50, 50, 10), rate=RATE)      # and again, replacing it
+    assert (tmp_path / "x.wav").is_symlink() and sf.info(str(tmp_path / "data" / "real.wav")).frames == 10
+    ro = tmp_path / "ro.toml"
+    ro.write_text("max_ua = 100\n")
+    ro.chmod(0o444)
+    with pytest.raises(PermissionError, match=rf"{re.escape(str(ro))} is read-only: make it writable"):
+        write_stage_toml(Stage(), ro)
+    ro_wav = tmp_path / "ro.wav"
+    ro_wav.symlink_to(ro.name)        # (a link to it is the same file)
+    with pytest.raises(OSError, match=rf"^cannot write {re.escape(str(ro_wav))}: .* is read-only"):
+        file.write_current(ro_wav, np.zeros(10), rate=RATE)
+    assert ro.read_text() == "max_ua = 100\n"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["data", "real.wav", "ro.toml", "ro.wav", "x.wav"]
 
 
 def _fail_midway(done, total):

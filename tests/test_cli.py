@@ -143,6 +143,10 @@ BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
      "--latency 5 is not allowed: it must be a finite number in [0.001, 2] s"),
     (("calibrate", "--device", "0", "--tone", "0"),
      "--tone 0 is not allowed: it must be a finite number in [1, 600] s"),
+    # checked before anything plays (here: before the device, which does not exist, is opened)
+    (("calibrate", "--device", "999", "--input", "999", "--channels", "0", "--input-channels", "0,1"),
+     "--input-channels 0,1 has 2 entries for 1 DAC channels: give one input channel per DAC channel measured"),
+    (("calibrate", "--device", "999", "--input", "999", "-o", "/tmp"), "/tmp is a folder: give a file name"),
 ])
 def test_errors_are_one_clear_line(tmp_path, args, words):
     """A bad value names the option the user typed (not the API's parameter),
@@ -378,6 +382,22 @@ def test_a_device_portaudio_cannot_open_is_one_line(tmp_path, args):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_calibrate_refuses_a_read_only_output_before_anything_plays(tmp_path):
+    """``-o`` naming a read-only file (or a link to one) is refused before
+    the calibration plays, not after its minutes of recording; the file is
+    left as it was."""
+    kept = tmp_path / "card.toml"
+    kept.write_text("max_ua = 100\n")
+    kept.chmod(0o444)
+    (tmp_path / "link.toml").symlink_to(kept.name)
+    for name in ("card.toml", "link.toml"):
+        r = cli("calibrate", "--device", "999", "--input", "999", "-o", name, cwd=tmp_path)
+        assert r.returncode == 2
+        assert r.stderr == f"microwave calibrate: error: {name} is read-only: make it writable, or give another name\n"
+    assert kept.read_text() == "max_ua = 100\n" and sorted(p.name for p in tmp_path.iterdir()) == ["card.toml",
+                                                                                                "link.toml"]
+
+
 def test_write_current_that_cannot_write_raises_oserror_naming_the_file_and_leaves_nothing(tmp_path):
     from microwave.files import write_current
     target = tmp_path / "x.wav"
@@ -412,7 +432,7 @@ def test_an_error_with_its_own_cause_is_not_called_a_full_disk(tmp_path, monkeyp
     s = Session("t", builtin("tighten").steps[:1], auto_off_s=1)
     with pytest.raises(OSError) as e:
         render_to_file(s, target, RATE)
-    assert "no space" not in str(e.value) and "directory" in str(e.value), e.value
+    assert "no space" not in str(e.value) and "is a folder" in str(e.value), e.value
 
 
 @pytest.mark.parametrize("name", ["p.svg", "p.jpg", "p"])

@@ -720,6 +720,18 @@ def _db(ratio: float) -> float:
     return SILENCE_DB if ratio <= 10 ** (SILENCE_DB / 20) else max(SILENCE_DB, 20 * math.log10(ratio))
 
 
+def _inputs(plan: Plan, input_channels) -> tuple[int, ...]:
+    """The input channel wired to each DAC channel of ``plan`` (default: the
+    same index), one per DAC channel measured."""
+    ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
+        _checks.integer(f"input_channels[{i}]", x, 0, 31)
+        for i, x in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
+    if len(ins) != len(plan.channels):
+        raise ValueError(f"input_channels={ins!r} has {len(ins)} entries for {len(plan.channels)} DAC channels: "
+                         f"give one input channel per DAC channel measured")
+    return ins
+
+
 def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_corner_hz: float | None = None,
             output_device: str = "output", input_device: str = "input", stage: Stage | None = None,
             reference_ua: float | None = None, timestamp_offset_s: float = 0.0,
@@ -778,12 +790,7 @@ def analyse(plan: Plan, recording: np.ndarray, *, input_channels=None, input_cor
     _checks.instance("stage", stage, Stage, "a microwave.stage.Stage")
     rate = plan.rate
     rec = _recording(recording, len(plan.signal))
-    ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
-        _checks.integer(f"input_channels[{i}]", x, 0, 31)
-        for i, x in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
-    if len(ins) != len(plan.channels):
-        raise ValueError(f"input_channels={ins!r} has {len(ins)} entries for {len(plan.channels)} DAC channels: "
-                         f"give one input channel per DAC channel measured")
+    ins = _inputs(plan, input_channels)
     if max(ins) >= rec.shape[1]:
         raise ValueError(f"input_channels={ins!r}: the recording has {rec.shape[1]} channels")
     if input_corner_hz is not None:
@@ -1278,9 +1285,7 @@ def calibrate(output_device, input_device, *, stage: Stage | None = None, rate: 
     chans = tuple(range(stage.out_channels)) if channels is None else _channel_list("channels", channels,
                                                                                      stage.out_channels)
     plan = Plan.build(rate, stage.out_channels, chans, lowest_corner_hz)
-    ins = tuple(c.dac_channel for c in plan.channels) if input_channels is None else tuple(
-        _checks.integer(f"input_channels[{i}]", v, 0, 31)
-        for i, v in enumerate(_checks.sequence("input_channels", input_channels, "input channel indices")))
+    ins = _inputs(plan, input_channels)       # (before anything plays, as every check here)
     if input_corner_hz is not None:
         _checks.number("input_corner_hz", input_corner_hz, 0, MAX_CORNER_HZ, lo_open=True, unit="Hz")
     if reference_ua is not None:

@@ -217,6 +217,9 @@ def cmd_calibrate(a) -> int:
         return 0
     if a.input is None:
         raise ValueError("--input is required: the input the output is looped back into (or the sense resistor's)")
+    if a.output:      # checked before anything plays: a calibration is not run twice for a typo
+        from .backends.file import writable
+        writable(_checks.path("path", a.output))
     r = cal.calibrate(a.device, a.input, stage=stage, rate=a.rate, channels=a.channels,
                       input_channels=a.input_channels, input_corner_hz=a.input_corner, reference_ua=a.reference_ua,
                       lowest_corner_hz=a.lowest_corner)
@@ -472,7 +475,7 @@ def _terminate(signum, frame):
 def _error(args, e: BaseException) -> int:
     """Print ``e`` as the command's one-line error (naming the option, or
     the session file, it concerns) and return the status 2."""
-    msg = str(e)
+    msg = e.strerror if isinstance(e, OSError) and e.strerror and e.filename is None else str(e)
     if isinstance(e, _sound_card_errors()):
         msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the devices)"
     told = _as_typed(msg, args)

@@ -53,12 +53,35 @@ def publish(tmp, path) -> None:
     os.replace(tmp, path)
 
 
+def writable(path: Path) -> Path:
+    """The file a write to ``path`` replaces, checked before anything is
+    made or played: a symlink's target (the link stays a link, as a
+    shell's ``>`` keeps it), not a folder, not a read-only file (its mode
+    has no write bit: replacing it would go around the protection), in a
+    folder that is one, or can be made."""
+    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    if real.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"{path} is a folder: give a file name")
+    if real.exists() and (not real.stat().st_mode & 0o222 or not os.access(real, os.W_OK)):
+        raise PermissionError(errno.EACCES, f"{path} is read-only: make it writable, or give another name")
+    folder = real.parent
+    while not folder.exists() and not folder.is_symlink():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"{folder} cannot be written to: give a file in another folder")
+    return real
+
+
 @contextlib.contextmanager
 def staged(path: Path, suffix: str):
-    """A temporary file beside ``path`` to write: when the block ends
-    without an exception it is published as ``path`` (:func:`publish`),
-    and in every case nothing else is left behind -- never a file that
-    looks finished and is not, nor the folders made for it."""
+    """A temporary file beside ``path`` to write (beside a symlink's target:
+    :func:`writable`): when the block ends without an exception it is
+    published in its place (:func:`publish`), and in every case nothing
+    else is left behind -- never a file that looks finished and is not,
+    nor the folders made for it."""
+    path = writable(path)
     made = _folders_for(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
@@ -76,14 +99,12 @@ def staged(path: Path, suffix: str):
 
 
 def _folders_for(path: Path) -> list[Path]:
-    """Make the folders ``path`` needs; the ones made, the outermost first.
-    An ancestor that is a file is named (mkdir would say "File exists")."""
+    """Make the folders ``path`` needs (:func:`writable` checked that they
+    can be); the ones made, the outermost first."""
     missing, folder = [], path.parent
     while not folder.exists() and not folder.is_symlink():
         missing.append(folder)
         folder = folder.parent
-    if not folder.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, f"{folder} is not a folder")
     made = []
     for m in reversed(missing):
         m.mkdir()
