@@ -129,7 +129,9 @@ BUILTIN_NAMES = "full-face, lift, tighten, infuse, fsm"
      "--output ./p.svg has an unknown extension: use .png (plots are written as PNG)"),
     (("render", "lift", "-o", "x.wav", "--rate", "12"),
      "--rate 12 is out of range: it must be an integer in [1000, 768000]"),
-    (("info", "lift", "--area", "0"), "--area 0 is not allowed: it must be a finite number in (0, 1000] cm2"),
+    (("info", "lift", "--area", "0"), "--area 0 is not allowed: it must be a finite number in [0.01, 1000] cm2"),
+    (("info", "lift", "--area", "5e-324"),        # (the density was infinite)
+     "--area 5e-324 is not allowed: it must be a finite number in [0.01, 1000] cm2"),
     (("plot", "tighten", "-o", "x.png", "--start", "-1"),
      "--start -1 is not allowed: it must be a finite number in [0, 180) s"),
     (("plot", "infuse", "-o", "x.png", "--start", "180"),       # (the end: no sample left to draw)

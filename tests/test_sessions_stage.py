@@ -189,6 +189,38 @@ def test_auto_off_cuts_a_long_session_with_a_ramp():
     assert tail[-1] < 0.02 * 100 and np.all(np.diff(tail) <= 1e-3)    # ramped down, not cut
 
 
+@settings(max_examples=30, deadline=None)
+@given(rate=st.sampled_from([8_000, 48_000, 768_000]), samples=st.floats(1e-300, 3.0),
+       cut_by=st.sampled_from(["auto_off_s", "seconds"]))
+def test_a_session_shorter_than_half_a_sample_is_refused_and_any_longer_one_plays(rate, samples, cut_by):
+    """A session with no sample to play (an auto-off or steps of
+    half a sample or less) is refused naming what cuts it, by every path (it made a
+    WAV of no frames); a longer one renders its frames."""
+    import tempfile
+    from pathlib import Path
+    sf = pytest.importorskip("soundfile")
+    from microwave.files import render_to_file
+    with tempfile.TemporaryDirectory() as d:
+        _half_a_sample(Path(d), sf, render_to_file, rate, samples / rate, cut_by)
+
+
+def _half_a_sample(tmp_path, sf, render_to_file, rate, length, cut_by):
+    kw = {"auto_off_s": length} if cut_by == "auto_off_s" else {}
+    s = Session("t", (Step("z", modes.tighten(), length if cut_by == "seconds" else 5.0),), channels=1, **kw)
+    if round(length * rate) == 0:
+        why = rf"auto_off_s={length:g} stops it" if cut_by == "auto_off_s" else rf"its steps last {length:g} s in all"
+        for render in (lambda: s.render(rate), lambda: s.check(Stage(), rate),
+                       lambda: render_to_file(s, tmp_path / "x.wav", rate)):
+            with pytest.raises(ValueError, match=rf"^session 't' has no sample to play at rate={rate}: "
+                                                 rf"{re.escape(why)}, half a sample or less"):
+                render()
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert len(s.render(rate)) == s.frames(rate) >= 1
+        render_to_file(s, tmp_path / "x.wav", rate)
+        assert sf.info(str(tmp_path / "x.wav")).frames >= s.frames(rate)
+
+
 def test_default_auto_off_is_twenty_minutes():
     s = Session("x", (Step("z", modes.tighten(), 2000),))
     assert s.seconds == 1200.0

@@ -671,6 +671,43 @@ def test_a_blank_session_name_is_refused_as_a_blank_zone_is(name):
         Step(name, mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 1.0)
 
 
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(st.characters(codec="utf-8"), min_size=1, max_size=12).filter(str.strip)
+       | st.builds(lambda a, c, b: a + c + b, st.text(max_size=4),
+                   st.sampled_from(["\x1b", "\n", "\x9b"] + list(_BIDI)), st.text(max_size=4)))
+def test_a_name_with_a_control_character_or_a_bidi_override_is_refused(name):
+    """A session's name, a step's zone and label are shown as they are (on
+    a terminal, in info's table, in the history): a control character (an
+    escape sequence could clear the screen or recolour it) or a
+    bidirectional override (it reorders what is shown) is refused naming
+    the parameter and where it is; any other text is taken as it is."""
+    import unicodedata
+    bad = [i for i, ch in enumerate(name) if unicodedata.category(ch) == "Cc" or ch in _BIDI]
+    spec = mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500)
+    for make, param in ((lambda: Session(name, (Step("z", spec, 1.0),), channels=1), "name"),
+                        (lambda: Step(name, spec, 1.0), "zone"), (lambda: Step("z", spec, 1.0, label=name), "label")):
+        if not bad:
+            if name.strip() or param == "label":
+                make()
+            continue
+        with pytest.raises(ValueError, match=re.escape(f"{param}={name!r} is not allowed: a name is shown as it is, "
+                                                       f"and {name[bad[0]]!r} at {bad[0]} is ")):
+            make()
+
+
+def test_a_pattern_of_too_many_states_is_refused_before_it_is_parsed():
+    """A pattern string of half a million states is refused by its count
+    at once, its text shown by its start and length (it was parsed whole,
+    then refused, its text repeated in full in the message)."""
+    with pytest.raises(ValueError, match=r"^pattern='\+ - \+ - .{40,60}\.\.\. \(a str of 1000000 characters\) holds "
+                                         r"500000 states: a pattern holds 1 to 64$"):
+        mw.Monophasic(freq_hz=100, amp_ua=50, phase_us=1000, pattern="+ - " * 250_000)
+    mw.Monophasic(freq_hz=100, amp_ua=50, phase_us=1000, pattern="+ - " * 32)    # 64: the most
+
+
 def test_fsm_takes_the_pulse_specs_spelling_alternate_and_keeps_alternating():
     from microwave import modes
     a, b = modes.fsm(polarity="alternate")

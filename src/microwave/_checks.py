@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
 from collections.abc import Mapping, Set
 from numbers import Integral, Real
 from pathlib import Path
@@ -37,9 +38,12 @@ MAX_SPEC_UA = 1000.0
 def shown(value) -> str:
     """``repr(value)`` for a message; an int too long to read at a glance
     (over 200 bits, about 60 digits; over 4300 digits ``repr`` itself
-    raises) is shown by its size."""
+    raises) is shown by its size, a str of over 200 characters by its
+    start and its length."""
     if isinstance(value, int) and value.bit_length() > 200:
         return f"<{'a negative' if value < 0 else 'an'} int of {value.bit_length()} bits>"
+    if isinstance(value, str) and len(value) > 200:
+        return f"{value[:60]!r}... (a str of {len(value)} characters)"
     return repr(value)
 
 
@@ -149,12 +153,25 @@ def flag(name: str, value) -> bool:
     return bool(value)
 
 
-def text(name: str, value, *, empty: bool = True) -> str:
-    """``value``, a str (non-blank unless ``empty``)."""
+#: what a name shown on a terminal, in a table or a record may not hold: the
+#: control characters (a newline, an escape sequence that moves the cursor
+#: or recolours the screen) and the bidirectional overrides that reorder
+#: what is shown ("Trojan Source", CVE-2021-42574)
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def text(name: str, value, *, empty: bool = True, line: bool = False) -> str:
+    """``value``, a str (non-blank unless ``empty``; with ``line``, a name
+    shown as it is: no control character nor bidirectional override)."""
     if not isinstance(value, str):
         raise TypeError(f"{name}={shown(value)} must be a str, not {type(value).__name__}")
     if not empty and not value.strip():
         raise ValueError(f"{name}={shown(value)} is not allowed: it must be a non-empty name")
+    bad = _UNSHOWABLE.search(value) if line else None
+    if bad:
+        kind = "a bidirectional override" if bad.group() >= "\u202a" else "a control character"
+        raise ValueError(f"{name}={shown(value)} is not allowed: a name is shown as it is, and "
+                         f"{bad.group()!r} at {bad.start()} is {kind} (give printable text)")
     return value
 
 

@@ -134,8 +134,12 @@ class PolarityPattern:
     def _parse(cls, text: str, name: str) -> PolarityPattern:
         """:meth:`parse`, its errors naming ``name``, the parameter the text came in."""
         _checks.text(name, text)
+        tokens = text.split()
+        if len(tokens) > MAX_STATES:     # (refused before its states are parsed: it may hold millions)
+            raise ValueError(f"{name}={_checks.shown(text)} holds {len(tokens)} states: a pattern holds 1 to "
+                             f"{MAX_STATES}")
         holds = []
-        for tok in text.split():
+        for tok in tokens:
             m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)(s|ms)?)?(\+|-|~|0|rest|alternate|positive|negative)", tok.lower())
             if not m:
                 raise ValueError(f"{name}={text!r}: pattern token {tok!r} is not understood: "

@@ -29,10 +29,13 @@ from .sessions import Session
 from .stage import FDA_LOADS_OHM, Stage
 from .stage import _given as _stage
 
-__all__ = ["report", "IEC_DENSITY_MA_CM2"]
+__all__ = ["report", "IEC_DENSITY_MA_CM2", "MIN_AREA_CM2"]
 
 #: IEC 60601-2-10: above this current density (mA/cm2) the operator's attention is needed
 IEC_DENSITY_MA_CM2 = 2.0
+#: The least electrode area a report takes, cm2 (1 mm2: below any skin
+#: electrode; a smaller one, 5e-324 say, made the density infinite)
+MIN_AREA_CM2 = 0.01
 
 
 def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEFAULT_RATE,
@@ -49,8 +52,8 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
     rate : int
         Samples per second, Hz (1000 to 768000; default 48000).
     electrode_area_cm2 : float
-        The electrodes' contact area, cm2 (> 0, at most 1000; default 1), for
-        the current density.
+        The electrodes' contact area, cm2 (``MIN_AREA_CM2`` to 1000; default 1),
+        for the current density.
 
     Returns
     -------
@@ -70,7 +73,7 @@ def report(session: Session, stage: Stage | None = None, rate: int = _checks.DEF
     _checks.instance("session", session, Session, "a microwave.sessions.Session")
     stage = _stage(stage)
     rate = _checks.rate(rate)
-    electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, 0, 1000, lo_open=True, unit="cm2")
+    electrode_area_cm2 = _checks.number("electrode_area_cm2", electrode_area_cm2, MIN_AREA_CM2, 1000, unit="cm2")
     max_level, worst = stage.assess(session, rate)
     # DC per step and channel, as rendered: one streamed pass, split at the step edges
     edges = session.step_edges(rate)

@@ -84,12 +84,12 @@ class Step:
     label: str = ""
 
     def __post_init__(self):
-        _checks.text("zone", self.zone, empty=False)
+        _checks.text("zone", self.zone, empty=False, line=True)
         object.__setattr__(self, "seconds", _checks.number("seconds", self.seconds, 0, 86400, lo_open=True, unit="s"))
         if self.cue_every_s is not None:
             object.__setattr__(self, "cue_every_s", _checks.number("cue_every_s", self.cue_every_s, MIN_CUE_S, 86400,
                                                                    unit="s"))
-        _checks.text("label", self.label)
+        _checks.text("label", self.label, line=True)
         what = "a pulse-train spec (Biphasic, Monophasic, CustomTrain)"
         if isinstance(self.program, (list, tuple)):
             progs = _checks.sequence("program", self.program, "pulse-train specs, one per channel",
@@ -176,7 +176,7 @@ class Session:
     max_dose_ua_min: float = modes.MAX_INFUSE_DOSE_UA_MIN
 
     def __post_init__(self):
-        _checks.text("name", self.name, empty=False)
+        _checks.text("name", self.name, empty=False, line=True)
         steps = _checks.sequence("steps", self.steps, "Step", max_len=MAX_STEPS)
         for i, s in enumerate(steps):
             _checks.instance(f"steps[{i}]", s, Step, "a Step")
@@ -365,6 +365,7 @@ class Session:
             ``stage`` is not a Stage, or ``rate`` not a whole number.
         """
         rate = _checks.rate(rate)
+        self._frames_to_play(rate)
         return _stage(stage).assess(self, rate)[0]
 
     def step_edges(self, rate: int) -> list[tuple[int, int]]:
@@ -513,12 +514,25 @@ class Session:
             gates[i] = np.diff(gate.edges(rate), prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
-        total = min(edges[-1][1], round(self.auto_off_s * rate))
+        total = self._frames_to_play(rate)
         stage_plan = (dataclasses.replace(stage.plan(channels, rate), measure=True) if measure
                       else stage._supervised(self, rate, max_level))
         return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, stage_plan, total,
                              float(rate), ramp_s=ramp_s, max_level=max_level, ramp_min=ramp_min,
                              unit_len=unit_len, step_gates=gates)
+
+    def _frames_to_play(self, rate: int) -> int:
+        """The samples an engine plays at ``rate`` (the steps, cut at the
+        auto-off), at least one: a session with none is refused naming
+        what cuts it (it made a sound file of no frames)."""
+        total = min(self.step_edges(rate)[-1][1], round(self.auto_off_s * rate))
+        if total == 0:
+            asked = sum(s.seconds for s in self.steps)
+            why = (f"auto_off_s={self.auto_off_s:g} stops it" if self.auto_off_s < asked else
+                   f"its steps last {asked:g} s in all")
+            raise ValueError(f"session {self.name!r} has no sample to play at rate={rate}: {why}, half a sample "
+                             f"or less (1/{rate} s); give it at least {1 / rate:.3g} s")
+        return total
 
     def frames(self, rate: int = _checks.DEFAULT_RATE) -> int:
         """The session's length in samples at ``rate``.
