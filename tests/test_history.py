@@ -9,6 +9,7 @@ import inspect
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -613,6 +614,48 @@ def test_a_file_that_is_not_a_database_is_refused_with_its_mode_untouched(tmp_pa
     empty.touch(mode=0o644)
     History(empty)
     assert empty.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("app, tables", [(0, ["notes"]), (0, ["notes", "a", "b", "c", "d", "e"]),
+                                         (42, []), (42, ["records"])])
+def test_another_programs_sqlite_database_is_refused_as_it_was(tmp_path, app, tables):
+    """An SQLite database of another program (marked with its own
+    application_id, or unmarked with tables but no history's) is refused
+    naming it, every byte and its mode as they were (it was read as an
+    empty history, and our tables written into it); a history made before
+    the mark, and an SQLite file with no table yet, are taken and marked."""
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    for t in tables:
+        con.execute(f"CREATE TABLE {t} (x INTEGER)")
+    con.execute(f"PRAGMA application_id = {app}")
+    con.commit()
+    con.close()
+    path.chmod(0o644)
+    before = path.read_bytes()
+    shown = ", ".join(sorted(tables)[:5]) + (" and 1 more" if len(tables) > 5 else "")
+    with pytest.raises(ValueError, match=re.escape(f"path={str(path)!r} is not a history database: it is another "
+                                                   f"program's SQLite database (application_id {app}")
+                       + (re.escape(f"; tables {shown})") if tables else r"\)") + ", left as it was"):
+        History(path)
+    assert path.read_bytes() == before and path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_a_history_made_before_the_mark_and_an_sqlite_file_with_no_table_are_taken_and_marked(tmp_path):
+    old = tmp_path / "old.db"
+    rid = record(History(old), two_step_session(), entries([dict(step=1, played=RATE)], 2))
+    con = sqlite3.connect(old)
+    con.execute("PRAGMA application_id = 0")       # as a history made before the mark was
+    con.close()
+    assert History(old).record(rid).steps[1].seconds == 1.0
+    blank = tmp_path / "blank.db"
+    sqlite3.connect(blank).execute("PRAGMA user_version = 0").connection.close()
+    History(blank)
+    for path in (old, blank):
+        con = sqlite3.connect(path)
+        assert con.execute("PRAGMA application_id").fetchone()[0] == history.APPLICATION_ID == 0x4D57484C
+        con.close()
 
 
 def test_reading_a_history_that_does_not_exist_creates_nothing(tmp_path):

@@ -150,6 +150,10 @@ def default_path() -> Path:
 
 #: the first bytes of every SQLite 3 database file
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: ``PRAGMA application_id`` of a microwave history ("MWHL"): what tells it
+#: from another program's SQLite database (read as an empty history before,
+#: and written into)
+APPLICATION_ID = 0x4D57484C
 
 
 def _private_file(path: Path) -> None:
@@ -174,11 +178,30 @@ def _private_file(path: Path) -> None:
             head = f.read(len(SQLITE_HEADER))
         if head and head != SQLITE_HEADER:
             raise sqlite3.DatabaseError("file is not a database (it does not start as an SQLite file does)") from None
+        if head:
+            _not_foreign(path)
         fd = os.open(path, os.O_RDWR)
     try:
         os.fchmod(fd, 0o600)
     finally:
         os.close(fd)
+
+
+def _not_foreign(path: Path) -> None:
+    """Refuse an SQLite database of another program, read as it is (nothing
+    written, its mode untouched): one marked with another application_id,
+    or unmarked with tables but no history's ``records`` (a history made
+    before the mark has them, and is marked when it is opened)."""
+    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as con:
+        app = con.execute("PRAGMA application_id").fetchone()[0]
+        if app == APPLICATION_ID:
+            return
+        tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    if app == 0 and (not tables or "records" in tables):
+        return
+    shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    raise sqlite3.DatabaseError(f"it is another program's SQLite database (application_id {app}"
+                                + (f"; tables {shown}" if tables else "") + "), left as it was: give another path")
 
 
 @contextmanager
@@ -427,7 +450,7 @@ class History:
         if v > have:
             raise HistoryVersionError(f"{self.path}: the history database's schema is version {v}, newer than this "
                                       f"microwave reads (version {have}): upgrade microwave")
-        if v == have:
+        if v == have and con.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
             return
         with _transaction(con):
             v = con.execute("PRAGMA user_version").fetchone()[0]   # another process may have migrated meanwhile
@@ -436,6 +459,7 @@ class History:
                     if stmt.strip():
                         con.execute(stmt)
                 con.execute(f"PRAGMA user_version = {i + 1}")
+            con.execute(f"PRAGMA application_id = {APPLICATION_ID}")     # (a history made before the mark too)
 
     def connect(self) -> sqlite3.Connection:
         """A new connection to the database (WAL, busy timeout, autocommit; close it)."""
