@@ -41,7 +41,7 @@ from ._core import MAX_CHANNELS, RECORD_DTYPE as _RECORD_DTYPE
 from .sessions import Session
 
 __all__ = ["History", "Recorder", "Record", "StepRecord", "ChannelDose", "Second", "Recommendations",
-           "RECORD_DTYPE", "ENDS", "ACK_TEXT", "ACK_VERSION", "MIGRATIONS", "HistoryVersionError"]
+           "RECORD_DTYPE", "ENDS", "ACK_TEXT", "ACK_VERSION", "MIGRATIONS", "APPLICATION_ID", "HistoryVersionError"]
 
 #: MW_MAX_CH: the most program channels an entry carries (only the first ``n_ch`` mean anything)
 MAX_CH = MAX_CHANNELS
