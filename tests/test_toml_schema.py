@@ -179,6 +179,8 @@ def test_constructor_errors_name_the_line_of_their_key(tmp_path, text, words):
     ('coupling = "ac"\ncorner_tolerance = 0.1  # <-\n[calibration]\ncorner_uncertainty = 0.2\n',
      "narrower than the measured"),
     ('channel_map = [0, 1]\n[calibration]\ndc_offset = [0.0]  # <-\n', "dc_offset has 1 entries"),
+    ('coupling = "ac"\n[calibration]\ncorner_hz = 5\ndc_offset = [0.9, 0.0]  # <-\n',     # (it lacked its line)
+     "dc_offset=(0.9, 0.0) drives 900 uA through program channel 0"),
     ('[calibration]\ndate = "yesterday"  # <-\n', "date='yesterday'"),
     ('[calibration]\ndate = 10:30:00  # <-\n', "date=datetime.time(10, 30)"),
     ('[calibration]\nrate = 12  # <-\n', "[calibration]: rate=12"),

@@ -288,15 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     arg(p, "--start", type=float, default=None,
         help="start of the zoomed view, s (default: the middle of the first step)")
     arg(p, "--span", type=float, default=None,
-        help="length of the zoomed view, s (> 0, up to the session's length; default: three pulses of "
-             "the first step, kept within 5 ms to 5 s)")
+        help="length of the zoomed view, s, > 0 and up to the session's length (default: three pulses "
+             "of the first step, kept within 5 ms to 5 s)")
     p.set_defaults(func=cmd_plot)
 
     i = sub.add_parser("info", help="steps, timeline and safety figures")
     arg(i, "session", metavar="SESSION", help=sess_help)
     arg(i, "--stage", help=stage_help)
     arg(i, "--rate", type=int, default=_checks.DEFAULT_RATE, help=rate_help)
-    arg(i, "--area", type=float, default=1.0, help="electrode area, cm2 (0.01 to 1000; default %(default)s)")
+    arg(i, "--area", type=float, default=1.0, help="electrode area, cm2, 0.01 to 1000 (default %(default)s)")
     i.set_defaults(func=cmd_info)
 
     d = sub.add_parser("devices", help="list the sound-card devices, their output and input channels")

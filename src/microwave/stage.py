@@ -646,8 +646,13 @@ class Stage:
         >>> Stage(calibration=cal).offset_ua(0), Stage(calibration=cal, channel_map=((0, 1),)).offset_ua(0)
         (10.0, 12.0)
         """
-        route = self.channel_map[self._channel(channel)]
-        off = self.calibration.dc_offset if self.calibration is not None else None
+        return self._offset_ua(self._channel(channel), self.calibration)
+
+    def _offset_ua(self, channel: int, cal: Calibration | None) -> float:
+        """:meth:`offset_ua` of program channel ``channel`` with the
+        calibration ``cal`` (one a file gives before it is this stage's)."""
+        route = self.channel_map[channel]
+        off = cal.dc_offset if cal is not None else None
         if off is None:
             return 0.0
         a, b = route if isinstance(route, tuple) else (route, None)
@@ -1130,8 +1135,8 @@ def _calibration_conflicts(stage: Stage, cal: Calibration):
     if cal.dc_offset is None or len(cal.dc_offset) != stage.out_channels:
         return
     for c in range(len(stage.channel_map)):
-        if stage.offset_ua(c) >= stage.max_ua:
+        if stage._offset_ua(c, cal) >= stage.max_ua:
             yield ("calibration", "dc_offset"), "dc_offset", (
-                f"[calibration] dc_offset={cal.dc_offset!r} drives {stage.offset_ua(c):g} uA through program "
+                f"[calibration] dc_offset={cal.dc_offset!r} drives {stage._offset_ua(c, cal):g} uA through program "
                 f"channel {c} (channel_map[{c}]={stage.channel_map[c]!r}) with the DAC at zero, at least "
                 f"max_ua={stage.max_ua:g}: trim the card's offset, or use its AC-coupled output")
