@@ -384,6 +384,44 @@ def test_a_device_portaudio_cannot_open_is_one_line(tmp_path, args):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_long_ac_check_shows_a_bar_on_a_terminal_and_a_short_one_none(tmp_path):
+    """An AC stage's whole-session check lasting over a second (here 60 s
+    of a session at 768 kHz, 46 M samples) draws a bar on a terminal's standard error up
+    to 100 % (it said nothing for minutes); a short one draws none, nor
+    does a check whose standard error is not a terminal."""
+    import pty
+    import select
+    (tmp_path / "ac.toml").write_text('coupling = "ac"\ncorner_hz = 5.0\n')
+    (tmp_path / "s.toml").write_text('channels = 1\n[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 60\n')
+
+    def on_a_terminal(*args):
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "microwave.cli", *args], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        os.close(master)
+        assert proc.wait(120) == 0, out
+        return out.decode()
+
+    err = on_a_terminal("info", "s.toml", "--stage", "ac.toml", "--rate", "768000")
+    assert "checking the session through the AC coupling [" in err and "] 100.0%" in err, err
+    assert on_a_terminal("info", "s.toml", "--stage", "ac.toml", "--rate", "8000") == ""
+    r = cli("info", "s.toml", "--stage", "ac.toml", "--rate", "768000", cwd=tmp_path)
+    assert r.returncode == 0 and r.stderr == ""
+
+
 def test_calibrate_refuses_a_read_only_output_before_anything_plays(tmp_path):
     """``-o`` naming a read-only file (or a link to one) is refused before
     the calibration plays, not after its minutes of recording; the file is

@@ -13,6 +13,7 @@ import shlex
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from . import _checks, _toml
@@ -40,14 +41,23 @@ def _session(text: str):
     return resolve(text)
 
 
-def _progress_bar(stream):
+def _progress_bar(stream, label: str = "", after_s: float = 0.0):
+    """``show(done, total)`` drawing a bar on ``stream``, a terminal (else
+    None), from ``after_s`` seconds on (a short task draws none)."""
     if not stream.isatty():
         return None
+    start, shown = time.monotonic(), [False]
 
     def show(done, total):
+        if not shown[0] and done < total and time.monotonic() - start < after_s:
+            return
+        if not shown[0] and done >= total and after_s > 0:
+            return          # done before the bar was due
+        shown[0] = True
         width = 40
         k = int(width * done / total) if total else width
-        stream.write(f"\r[{'#' * k}{'.' * (width - k)}] {100 * done / max(total, 1):5.1f}%")
+        tenths = 1000 * done // total if total else 1000       # (never 100.0 % before the end)
+        stream.write(f"\r{label}[{'#' * k}{'.' * (width - k)}] {tenths // 10:3d}.{tenths % 10}%")
         if done >= total:
             stream.write("\n")
         stream.flush()
@@ -443,6 +453,9 @@ def main(argv=None) -> int:
     # ramps down, a render removes its part-written file, then status 143
     main_thread = threading.current_thread() is threading.main_thread()
     before = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    from .stage import _check_progress
+    # an AC stage's whole-session check (info, render, play) shows a bar when it lasts
+    checking = _check_progress.set(_progress_bar(sys.stderr, "checking the session through the AC coupling ", 1.0))
     try:
         return args.func(args)
     except _Terminated:
@@ -460,6 +473,7 @@ def main(argv=None) -> int:
         print(f"microwave {args.command}: interrupted", file=sys.stderr)
         return 130
     finally:
+        _check_progress.reset(checking)
         if main_thread:
             signal.signal(signal.SIGTERM, before)
 
