@@ -169,7 +169,7 @@ static void measure(mw_sup* s, const mw_sup_ch* ch, const double* q, const doubl
         s->worst_corner = corner;
         s->worst_channel = channel;
     }
-    if (worst > 1.0 && s->over_at < 0) {
+    if (worst > 1.0 && (s->over_at < 0 || at < s->over_at)) {     /* (the channels of a chunk take turns) */
         s->over_at = at;
         s->over_what = what;
         s->over_channel = channel;

@@ -240,7 +240,14 @@ def test_a_write_through_a_symlink_keeps_the_link_and_a_read_only_file_is_refuse
     with pytest.raises(OSError, match=rf"^cannot write {re.escape(str(ro_wav))}: .* is read-only"):
         file.write_current(ro_wav, np.zeros(10), rate=RATE)
     assert ro.read_text() == "max_ua = 100\n"
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["data", "real.wav", "ro.toml", "ro.wav", "x.wav"]
+    (tmp_path / "loop.wav").symlink_to("loop.wav")                       # a loop: refused, as a shell's > is
+    with pytest.raises(OSError, match=r"loop\.wav is a symlink that cannot be followed"):
+        file.write_current(tmp_path / "loop.wav", np.zeros(10), rate=RATE)
+    (tmp_path / "away.wav").symlink_to("gone/deep/x.wav")                # into a folder that does not exist
+    with pytest.raises(OSError, match=r"away\.wav links to .*gone/deep/x\.wav, in a folder that does not exist"):
+        file.write_current(tmp_path / "away.wav", np.zeros(10), rate=RATE)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["away.wav", "data", "loop.wav", "real.wav", "ro.toml",
+                                                           "ro.wav", "x.wav"]
 
 
 def _fail_midway(done, total):

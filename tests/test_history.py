@@ -617,6 +617,7 @@ def test_a_file_that_is_not_a_database_is_refused_with_its_mode_untouched(tmp_pa
 
 
 @pytest.mark.parametrize("app, tables", [(0, ["notes"]), (0, ["notes", "a", "b", "c", "d", "e"]),
+                                         (0, ["records"]),       # (a table of that name, no schema version)
                                          (42, []), (42, ["records"])])
 def test_another_programs_sqlite_database_is_refused_as_it_was(tmp_path, app, tables):
     """An SQLite database of another program (marked with its own

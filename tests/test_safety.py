@@ -478,6 +478,36 @@ def test_an_ac_refusal_names_where_the_trouble_starts_not_where_it_is_worst(befo
                                                          ("forehead", held, first_s - before_s + 0.01))
 
 
+@settings(max_examples=8, deadline=None)
+@given(amp=st.floats(55.0, 70.0), closer=st.floats(1e-4, 3e-3), higher=st.integers(0, 1),
+       before_s=st.floats(0.0, 0.8))
+def test_the_first_sample_past_a_bound_is_the_earliest_of_every_channel(amp, closer, higher, before_s):
+    """The supervisor runs a chunk's samples channel by channel: the first
+    sample past a bound of a two-channel session is the earlier of each
+    channel's alone, and on that channel (a review found channel 0's
+    recorded though channel 1 crossed first, within the same chunk)."""
+    balanced = mw.Biphasic(freq_hz=300, amp_ua=150, phase_us=500)
+
+    def over(programs):
+        n = len(programs)
+        steps = ((Step("a", (balanced,) * n, before_s),) if before_s > 0 else ()) + (
+            Step("held", tuple(mw.Monophasic(freq_hz=100, amp_ua=a, phase_us=4000) for a in programs), 3.0),)
+        stage = Stage(coupling="ac", corner_hz=5.0, corner_tolerance=0.3, channel_map=tuple(range(n)))
+        engine = Session("o", steps, channels=n, soft_start_s=0, soft_stop_s=0)._engine(RATE, stage, measure=True)
+        block = np.empty((4096, n), np.float32)
+        for _ in range(0, engine.state["total"], len(block)):
+            engine.fill(block)
+        sup = engine.supervision
+        return sup["over_at"], sup["over_channel"]
+
+    # (amplitudes close enough that both channels cross within one chunk of samples, in either order)
+    amps = tuple(amp * (1 + closer) if c == higher else amp for c in range(2))
+    alone = [over((a,))[0] for a in amps]
+    assume(None not in alone and alone[0] != alone[1])
+    first = min(range(2), key=lambda c: alone[c])
+    assert over(amps) == (alone[first], first), (alone, amps)
+
+
 def test_voltage_mode_holds_at_the_lowest_load_and_reports_every_load(tmp_path):
     """4: a voltage-mode stage: V / R at the lowest declared load stays within max_ua."""
     # (samples held as they are: the current between them is tested on its own, below)

@@ -662,7 +662,7 @@ def test_render_to_file_names_the_sessions_length_too(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("name", ["", " ", "\t\n"])
+@pytest.mark.parametrize("name", ["", " ", " \u3000"])     # (a tab or a newline is a control character: below)
 def test_a_blank_session_name_is_refused_as_a_blank_zone_is(name):
     step = Step("z", mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 1.0)
     with pytest.raises(ValueError, match=re.escape(f"name={name!r} is not allowed: it must be a non-empty name")):
@@ -671,7 +671,7 @@ def test_a_blank_session_name_is_refused_as_a_blank_zone_is(name):
         Step(name, mw.Biphasic(freq_hz=50, amp_ua=100, phase_us=500), 1.0)
 
 
-_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_BIDI = "\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"   # (and the line separators)
 
 
 @settings(max_examples=200, deadline=None)

@@ -157,7 +157,7 @@ def flag(name: str, value) -> bool:
 #: control characters (a newline, an escape sequence that moves the cursor
 #: or recolours the screen) and the bidirectional overrides that reorder
 #: what is shown ("Trojan Source", CVE-2021-42574)
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def text(name: str, value, *, empty: bool = True, line: bool = False) -> str:
@@ -165,13 +165,14 @@ def text(name: str, value, *, empty: bool = True, line: bool = False) -> str:
     shown as it is: no control character nor bidirectional override)."""
     if not isinstance(value, str):
         raise TypeError(f"{name}={shown(value)} must be a str, not {type(value).__name__}")
-    if not empty and not value.strip():
-        raise ValueError(f"{name}={shown(value)} is not allowed: it must be a non-empty name")
     bad = _UNSHOWABLE.search(value) if line else None
     if bad:
-        kind = "a bidirectional override" if bad.group() >= "\u202a" else "a control character"
+        kind = ("a bidirectional override" if bad.group() >= "\u202a" else
+                "a line separator" if bad.group() >= "\u2028" else "a control character")
         raise ValueError(f"{name}={shown(value)} is not allowed: a name is shown as it is, and "
                          f"{bad.group()!r} at {bad.start()} is {kind} (give printable text)")
+    if not empty and not value.strip():
+        raise ValueError(f"{name}={shown(value)} is not allowed: it must be a non-empty name")
     return value
 
 

@@ -46,14 +46,18 @@ def _progress_bar(stream, label: str = "", after_s: float = 0.0):
     None), from ``after_s`` seconds on (a short task draws none)."""
     if not stream.isatty():
         return None
-    start, shown = time.monotonic(), [False]
+    start, shown, ended = [None], [False], [False]
 
     def show(done, total):
-        if not shown[0] and done < total and time.monotonic() - start < after_s:
+        if ended[0]:
+            return          # (a render's tail calls on at the end)
+        if start[0] is None:
+            start[0] = time.monotonic()      # from the task's first call: not the command's start
+        if not shown[0] and time.monotonic() - start[0] < after_s:
+            ended[0] = done >= total         # done before the bar was due: none
             return
-        if not shown[0] and done >= total and after_s > 0:
-            return          # done before the bar was due
         shown[0] = True
+        ended[0] = done >= total
         width = 40
         k = int(width * done / total) if total else width
         tenths = 1000 * done // total if total else 1000       # (never 100.0 % before the end)
@@ -490,7 +494,7 @@ def _terminate(signum, frame):
 def _error(args, e: BaseException) -> int:
     """Print ``e`` as the command's one-line error (naming the option, or
     the session file, it concerns) and return the status 2."""
-    msg = e.strerror if isinstance(e, OSError) and e.strerror and e.filename is None else str(e)
+    msg = re.sub(r"^\[Errno \d+\] ", "", str(e)) if isinstance(e, OSError) else str(e)
     if isinstance(e, _sound_card_errors()):
         msg = f"sound card: {msg} (PortAudio; `microwave devices` lists the devices)"
     told = _as_typed(msg, args)

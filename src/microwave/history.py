@@ -190,14 +190,17 @@ def _private_file(path: Path) -> None:
 def _not_foreign(path: Path) -> None:
     """Refuse an SQLite database of another program, read as it is (nothing
     written, its mode untouched): one marked with another application_id,
-    or unmarked with tables but no history's ``records`` (a history made
-    before the mark has them, and is marked when it is opened)."""
+    or unmarked with tables but not a history's ``records`` and schema
+    version (a history made before the mark has both, and is marked when
+    it is opened)."""
     with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as con:
         app = con.execute("PRAGMA application_id").fetchone()[0]
         if app == APPLICATION_ID:
             return
+        version = con.execute("PRAGMA user_version").fetchone()[0]
         tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
-    if app == 0 and (not tables or "records" in tables):
+    # (every migration sets user_version in its own transaction: a history has its tables and a version)
+    if app == 0 and (not tables or ("records" in tables and 1 <= version <= len(MIGRATIONS))):
         return
     shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
     raise sqlite3.DatabaseError(f"it is another program's SQLite database (application_id {app}"

@@ -56,10 +56,21 @@ def publish(tmp, path) -> None:
 def writable(path: Path) -> Path:
     """The file a write to ``path`` replaces, checked before anything is
     made or played: a symlink's target (the link stays a link, as a
-    shell's ``>`` keeps it), not a folder, not a read-only file (its mode
+    shell's ``>`` keeps it; a loop of links, or a link into a missing
+    folder, is refused), not a folder, not a read-only file (its mode
     has no write bit: replacing it would go around the protection), in a
     folder that is one, or can be made."""
-    real = Path(os.path.realpath(path)) if path.is_symlink() else path
+    real = path
+    if path.is_symlink():
+        try:
+            real = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:       # a link to a file not there yet: its folder must be
+            real = Path(os.path.realpath(path))
+            if not real.parent.is_dir():
+                raise FileNotFoundError(errno.ENOENT, f"{path} links to {real}, in a folder that does not "
+                                                      f"exist") from None
+        except OSError as e:            # a loop of links (a shell's > fails so too)
+            raise OSError(e.errno, f"{path} is a symlink that cannot be followed ({e.strerror})") from None
     if real.is_dir():
         raise IsADirectoryError(errno.EISDIR, f"{path} is a folder: give a file name")
     if real.exists() and (not real.stat().st_mode & 0o222 or not os.access(real, os.W_OK)):
