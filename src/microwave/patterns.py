@@ -141,20 +141,19 @@ class PolarityPattern:
         holds = []
         for tok in tokens:
             m = re.fullmatch(r"(?:(\d+(?:\.\d+)?)(s|ms)?)?(\+|-|~|0|rest|alternate|positive|negative)", tok.lower())
+            said = f"{name}={_checks.shown(text)}: pattern token {_checks.shown(tok)}"
             if not m:
-                raise ValueError(f"{name}={_checks.shown(text)}: pattern token {_checks.shown(tok)} is not understood: "
-                                 f"use e.g. '10+', '3s-', '500ms~', '2rest'")
+                raise ValueError(f"{said} is not understood: use e.g. '10+', '3s-', '500ms~', '2rest'")
             num, unit, pol = m.groups()
             if unit:
                 seconds = float(num) / (1000 if unit == "ms" else 1)
                 if not 0 < seconds <= 86400:
-                    raise ValueError(f"{name}={_checks.shown(text)}: pattern token {_checks.shown(tok)} lasts {seconds:g} s: "
-                                     f"a timed state lasts more than 0 s and at most 86400 s")
+                    raise ValueError(f"{said} lasts {seconds:g} s: a timed state lasts more than 0 s and at most "
+                                     f"86400 s")
                 holds.append(Hold(pol, seconds=seconds))
             else:
                 if num is not None and not (float(num).is_integer() and 1 <= float(num) <= 10**9):
-                    raise ValueError(f"{name}={_checks.shown(text)}: pattern token {_checks.shown(tok)}: a pulse count must be whole, "
-                                     f"1 to 10**9 (or add 's' for seconds)")
+                    raise ValueError(f"{said}: a pulse count must be whole, 1 to 10**9 (or add 's' for seconds)")
                 holds.append(Hold(pol, pulses=int(float(num)) if num else 1))
         if not holds:
             raise ValueError(f"{name}={_checks.shown(text)} is empty: give at least one state such as '+'")
