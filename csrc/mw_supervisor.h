@@ -45,8 +45,9 @@
  * sample whose aim lies outside the interval is clamped and counted: with
  * a session that passed its check (Session.check runs this in measure
  * mode, where nothing is clamped and the worst ratio to each bound is
- * recorded, and the first sample that passes one: over_at) that never happens at any steady level up to the session's
- * maximum.  What the check cannot
+ * recorded, and the first sample that passes one: over_at) that never
+ * happens at any steady level up to the session's maximum.  What the
+ * check cannot
  * see -- the live level moving with the waveform -- is met first by the
  * soft bound: a sample that comes within MW_SUP_SOFT of a bound is counted
  * (tight), and the session engine then ends the session as a stop does --

@@ -46,18 +46,19 @@ def _progress_bar(stream, label: str = "", after_s: float = 0.0):
     None), from ``after_s`` seconds on (a short task draws none)."""
     if not stream.isatty():
         return None
-    start, shown, ended = [None], [False], [False]
+    start: float | None = None
+    shown = ended = False
 
     def show(done, total):
-        if ended[0]:
+        nonlocal start, shown, ended
+        if ended:
             return          # (a render's tail calls on at the end)
-        if start[0] is None:
-            start[0] = time.monotonic()      # from the task's first call: not the command's start
-        if not shown[0] and time.monotonic() - start[0] < after_s:
-            ended[0] = done >= total         # done before the bar was due: none
-            return
-        shown[0] = True
-        ended[0] = done >= total
+        if start is None:
+            start = time.monotonic()         # from the task's first call: not the command's start
+        ended = done >= total
+        if not shown and time.monotonic() - start < after_s:
+            return          # not due yet (and if done already, none at all)
+        shown = True
         width = 40
         k = int(width * done / total) if total else width
         tenths = 1000 * done // total if total else 1000       # (never 100.0 % before the end)

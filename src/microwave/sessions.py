@@ -514,18 +514,20 @@ class Session:
             gates[i] = np.diff(gate.edges(rate), prepend=0)
             ramp_min[i] = math.ceil(3 * period)
             unit_len[i] = math.ceil(length) + 1
-        total = self._frames_to_play(rate)
+        total = self._frames_to_play(rate, edges)
         stage_plan = (dataclasses.replace(stage.plan(channels, rate), measure=True) if measure
                       else stage._supervised(self, rate, max_level))
         return SessionEngine([Generator(p) for p in plans], [hi - lo for lo, hi in edges], index, stage_plan, total,
                              float(rate), ramp_s=ramp_s, max_level=max_level, ramp_min=ramp_min,
                              unit_len=unit_len, step_gates=gates)
 
-    def _frames_to_play(self, rate: int) -> int:
+    def _frames_to_play(self, rate: int, edges: list[tuple[int, int]] | None = None) -> int:
         """The samples an engine plays at ``rate`` (the steps, cut at the
         auto-off), at least one: a session with none is refused naming
-        what cuts it (it made a sound file of no frames)."""
-        total = min(self.step_edges(rate)[-1][1], round(self.auto_off_s * rate))
+        what cuts it (it made a sound file of no frames).  ``edges``: the
+        step edges at ``rate``, where the caller has them."""
+        edges = self.step_edges(rate) if edges is None else edges
+        total = min(edges[-1][1], round(self.auto_off_s * rate))
         if total == 0:
             asked = sum(s.seconds for s in self.steps)
             why = (f"auto_off_s={self.auto_off_s:g} stops it" if self.auto_off_s < asked else

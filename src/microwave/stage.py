@@ -885,10 +885,10 @@ class Stage:
         assert self.out_channels is not None   # __post_init__ sets it
         block = np.empty((1 << 16, self.out_channels), dtype=np.float32)
         total, progress = engine.state["total"], _check_progress.get()
-        for done in range(len(block), total + len(block), len(block)):
+        for start in range(0, total, len(block)):
             engine.fill(block)
             if progress is not None:
-                progress(min(done, total), total)
+                progress(min(start + len(block), total), total)
         sup = engine.supervision
         if sup["worst"] > 1.0:
             raise ValueError(_refusal(self, session, rate, sup))
