@@ -193,12 +193,16 @@ def _not_foreign(path: Path) -> None:
     or unmarked with tables but not a history's ``records`` and schema
     version (a history made before the mark has both, and is marked when
     it is opened)."""
-    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)) as con:
+    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as con:
+        # one read transaction: the three from one snapshot (read apart, another process creating the
+        # history committed in between: its tables were seen, and its mark from before, as a stranger's)
+        con.execute("BEGIN")
         app = con.execute("PRAGMA application_id").fetchone()[0]
-        if app == APPLICATION_ID:
-            return
         version = con.execute("PRAGMA user_version").fetchone()[0]
         tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        con.execute("ROLLBACK")
+    if app == APPLICATION_ID:
+        return
     # (every migration sets user_version in its own transaction: a history has its tables and a version)
     if app == 0 and (not tables or ("records" in tables and 1 <= version <= len(MIGRATIONS))):
         return
