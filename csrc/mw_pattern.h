@@ -69,4 +69,28 @@ static inline int pattern_sign(mw_pattern *p, int64_t onset_sample)
     return k;
 }
 
+/* A counted pattern (not by_time) as it is after k signs from the start
+ * (pattern_reset, then k calls of pattern_sign: the same state, so the
+ * same signs after it); 0 (p untouched) for a timed pattern or a cycle of
+ * over 4096 pulses.  From the end of its first cycle on the state repeats
+ * every cycle (a single alternating state every two), so at most four
+ * cycles are walked. */
+static inline int pattern_skip(mw_pattern *p, int64_t k)
+{
+    int64_t c = 0, j;
+    int i;
+    if (p->by_time)
+        return 0;
+    for (i = 0; i < p->n; i++)
+        c += p->length[i];
+    if (c > 4096)
+        return 0;
+    pattern_reset(p);
+    if (c > 0 && k > 2 * c)
+        k = 2 * c + (k - 2 * c) % (2 * c);
+    for (j = 0; j < k && p->n > 0; j++)
+        pattern_sign(p, 0);
+    return 1;
+}
+
 #endif

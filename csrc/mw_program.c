@@ -8,6 +8,7 @@
 enum { MW_GAIN_CHUNK = 4096 };      /* samples (16 KiB): a train's output, then its gains, while in L1 */
 
 static size_t llc_bytes = MW_LLC_DEFAULT;
+static int cpus = 1;                /* processors online, read at load: a second thread only if 2 or more */
 
 size_t mw_llc_bytes(void)
 {
@@ -62,6 +63,7 @@ static void read_llc(void)
             best = size;
         }
     }
+    cpus = mw_sys_cpus();
     if (best == 0)
         best = mw_sys_llc_bytes();
     if (best > 0)
@@ -372,7 +374,10 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
      * either way) */
     p->train.stream = beyond && plain;
     if (plain) {
-        train_fill(&p->train, out, n);
+        /* a large fill rendered pulse by pulse: in two threads where
+         * there are two processors (train_fill_split; the same samples) */
+        if (!(n >= MW_SPLIT_MIN && cpus >= 2 && train_fill_split(&p->train, out, n)))
+            train_fill(&p->train, out, n);
         p->held = 1.0f;
         p->gpos += n;
         p->gpos_env = p->gpos;

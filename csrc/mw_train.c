@@ -705,6 +705,175 @@ static inline void train_render(mw_train *s, float *out, ptrdiff_t N)
     }
 }
 
+/* ---- one large fill in two threads ---- */
+
+/* The index of a pulse of a sweep or a custom train that starts at least
+ * three pulses before sample m, from the schedule's closed form (only an
+ * estimate: train_seek checks it), or -1 where there is none to give. */
+static int64_t sched_guess(const mw_schedule *sc, int64_t m)
+{
+    double tau, ph, x, r;
+    int64_t cyc, lo, hi, mid, k;
+    if (sc->kind == MW_SCHED_SWEEP) {
+        tau = (double)m / sc->rate - sc->delay_s;           /* seconds into the sweep */
+        if (!(tau > 0.0))
+            return -1;
+        if (tau > sc->sweep_s)
+            tau = sc->sweep_s;                              /* (the held tail is walked) */
+        if (sc->f0 == sc->f1)
+            ph = sc->f0 * tau;
+        else if (sc->sweep_log)
+            ph = sc->sw_f0s / sc->sw_lr * (exp(tau * sc->sw_lr / sc->sweep_s) - 1.0);
+        else
+            ph = sc->f0 * tau + 0.25 * sc->sw_4a * tau * tau;
+        if (!(ph < 4.0e18))
+            return -1;
+        k = (int64_t)ph - 3;
+        if (sc->tail_k > 0 && k > sc->tail_k - 1)
+            k = sc->tail_k - 1;
+        return k;
+    }
+    if (sc->kind == MW_SCHED_CUSTOM && sc->c_n > 0) {
+        x = (double)m - sc->c_delay;                        /* samples into the first loop */
+        if (!(x > 0.0))
+            return -1;
+        cyc = 0;
+        if (sc->c_loop > 0.0) {
+            if (!(x / sc->c_loop < 1.0e15))
+                return -1;
+            cyc = (int64_t)(x / sc->c_loop);
+            r = x - (double)cyc * sc->c_loop;
+        } else {
+            r = x;
+        }
+        /* the onsets of the loop before r (sorted) */
+        lo = 0;
+        hi = sc->c_n;
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+            if (sc->c_onsets[mid] < r)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (cyc > (int64_t)4.0e18 / sc->c_n)
+            return -1;
+        return cyc * sc->c_n + lo - 3;
+    }
+    return -1;
+}
+
+/* Move the train s (at sample s->n <= m, not copying from a tile) to
+ * sample m without writing anything: what follows is then what a fill of
+ * the samples in between would have left.  The pulses up to m are walked
+ * as a fill advances through them (train_advance: the same onsets,
+ * fractions, signs and flags); a sweep or a custom train is first moved
+ * to a pulse a few before m (the batch it lies in computed whole, from a
+ * multiple of MW_SWEEP_BATCH, as a fill computes it: the same bits), its
+ * counted pattern with it (pattern_skip), when the walk would be long.
+ * The moved start is checked: at least two pulses walked, the first at or
+ * before m; else it tries a batch earlier, and in the end walks from
+ * where s was. */
+static void train_seek(mw_train *s, int64_t m)
+{
+    mw_train *from;
+    int64_t k = sched_guess(&s->sched, m);
+    int tries, walked, found = 0;
+    if (s->pat.n > 0 && s->pat.by_time && tile_timed_alt(&s->pat))
+        k = -1;                         /* an alternating timed state counts its pulses from its start */
+    if (k >= 0)
+        k = k / MW_SWEEP_BATCH * MW_SWEEP_BATCH;
+    /* (s->sched.k: the pulse after the next one; a short walk needs no move) */
+    from = k > s->sched.k + 4 * MW_SWEEP_BATCH ? (mw_train *)malloc(sizeof(mw_train)) : NULL;
+    if (from != NULL) {
+        from[0] = s[0];
+        for (tries = 0; tries < 8 && k > from->sched.k && !found; tries++, k -= MW_SWEEP_BATCH) {
+            s[0] = from[0];
+            if (s->pat.n > 0 && !s->pat.by_time && !pattern_skip(&s->pat, k))
+                break;
+            s->sched.k = k;
+            s->sched.sw_k0 = k;
+            s->sched.sw_n = 0;
+            s->sched.sw_last = 0;
+            s->sched.done = 0;
+            s->sched.c_at = -1;         /* (a custom batch divides k afresh) */
+            s->has_cur = 0;
+            s->has_prev = 0;
+            s->cur_cached = 0;
+            train_fetch(s);
+            walked = 0;
+            while (s->has_next && s->next_w <= m && walked < 2) {
+                train_advance(s);
+                walked++;
+            }
+            found = walked == 2;        /* pulse k + 1 starts at or before m: cur's prev is pulse k */
+        }
+        if (!found)
+            s[0] = from[0];             /* no start found: walk from where the train was */
+        free(from);
+    }
+    while (s->has_next && s->next_w <= m)
+        train_advance(s);
+    s->n = m;
+}
+
+/* train_fill of a large N in two threads: the first part here, the rest
+ * in a second thread on a copy of the train moved to where it begins
+ * (train_seek); the train then takes up the copy's state.  The same
+ * samples as train_fill, bit for bit (every sample is a function of the
+ * train's parameters and its index; see train_seek).  Only for a train
+ * rendered pulse by pulse (a sweep, a custom train looped between
+ * samples: what a tile does not copy) over samples no tile records or
+ * copies, and never for a pooled train (the audio thread's: a thread is
+ * started here).  Returns 0 (nothing written) where it does not apply or
+ * no thread could be started. */
+typedef struct mw_half {
+    mw_train *t;
+    float *out;
+    ptrdiff_t n;
+    int64_t at;
+} mw_half;
+
+static void train_fill_half(void *arg)
+{
+    mw_half *h = (mw_half *)arg;
+    train_seek(h->t, h->at);
+    train_fill(h->t, h->out, h->n);
+}
+
+int train_fill_split(mw_train *s, float *out, ptrdiff_t N)
+{
+    mw_train *b;
+    mw_half h;
+    mw_thread th;
+    ptrdiff_t n1;
+    if (s->pooled || N < MW_SPLIT_MIN || s->periodic || s->replaying
+        || !(s->sched.kind == MW_SCHED_SWEEP || s->sched.kind == MW_SCHED_CUSTOM)
+        || (s->recording && s->n + N > s->tile_start))
+        return 0;
+    /* the first part a little longer: the second thread moves its copy first */
+    n1 = N / 2 + N / 64;
+    n1 += (ptrdiff_t)(((uintptr_t)0 - (uintptr_t)(out + n1)) & 63) / (ptrdiff_t)sizeof(float);
+    b = (mw_train *)malloc(sizeof(mw_train));
+    if (b == NULL)
+        return 0;
+    b[0] = s[0];                        /* (its tile and snap are s's, untouched before tile_start) */
+    h.t = b;
+    h.out = out + n1;
+    h.n = N - n1;
+    h.at = s->n + n1;
+    if (!mw_thread_start(&th, train_fill_half, &h)) {
+        free(b);
+        return 0;
+    }
+    train_fill(s, out, n1);
+    mw_thread_join(&th);
+    s[0] = b[0];
+    s->split_fills += 1;
+    free(b);
+    return 1;
+}
+
 /* ---- a long tile split into runs (mw_tile_seg) ---- */
 
 enum {

@@ -32,7 +32,8 @@ enum {
     MW_TILE = 16384,         /* a periodic train's tile holds whole repeats and at least this many samples */
     MW_TILE_NEAR = 4096,     /* ... but copies within its first whole repeats past this (16 KiB, stays in L1) */
     MW_TILE_MAX = 1 << 18,   /* trains that repeat after more samples than this are not tiled (1 MiB) */
-    MW_TILE_SEGS = 32        /* a long tile is written as at most this many runs (else copied whole) */
+    MW_TILE_SEGS = 32,       /* a long tile is written as at most this many runs (else copied whole) */
+    MW_SPLIT_MIN = 1 << 20   /* train_fill_split: fills of at least this many samples (4 MiB) */
 };
 
 /* A run of a long tile (mw_train.tile_seg): how train_fill writes it.  A
@@ -112,6 +113,7 @@ struct mw_train {
      * (a fill far larger than the cache, no envelope), so long copies and
      * long rests are written with stores that bypass the cache (mw_stream.h) */
     int stream;
+    int64_t split_fills;     /* fills train_fill_split made in two threads (kept across rewinds) */
     /* (last: the fields above keep their places, close together) */
     mw_tile_seg tile_seg[MW_TILE_SEGS + 1];
 };
@@ -122,6 +124,14 @@ void train_start(mw_train *s);
 
 /* Write the next N samples of the train (uA) into out. */
 void train_fill(mw_train *s, float *out, ptrdiff_t N);
+
+/* train_fill in two threads, for one large fill (N >= MW_SPLIT_MIN) of a
+ * train rendered pulse by pulse (a sweep, a custom train looped between
+ * samples) that no tile records in: the same samples, the train left as
+ * train_fill leaves it.  1 if it did; 0 (nothing written) if it does not
+ * apply or no thread started.  Never for a pooled train: it starts a
+ * thread and allocates, which the audio thread must not. */
+int train_fill_split(mw_train *s, float *out, ptrdiff_t N);
 
 /* The next samples (at most N) where they are a copy of the tile: returns
  * how many (the train moved past them), *src pointing at them -- in the

@@ -287,6 +287,16 @@ cdef class Generator:
         length.  One thread at a time: a ``fill`` (or ``reset``) while
         another thread is filling the same generator raises RuntimeError
         and touches nothing.
+
+        A fill of 2**20 samples or more of a train rendered pulse by pulse
+        (a sweep, a custom train looped between samples: what is not
+        copied from a tile) runs in two threads on a machine with two
+        processors or more: this one writes the first half while a second
+        thread moves a copy of the generator to the middle and writes the
+        rest (``split_fills`` counts them).  The samples are the same, bit
+        for bit.  A session engine never does this (its programs run in
+        the audio thread, which must not start threads), and no audio
+        callback asks for blocks that large.
         """
         # the buffer protocol directly: a typed memoryview costs more than
         # a small block's worth of synthesis
@@ -330,6 +340,11 @@ cdef class Generator:
         has rendered one whole tile, or if it does not repeat within
         2**18 samples)."""
         return self.prog.train.tile_len if self.prog.train.tile_ready else 0
+
+    @property
+    def split_fills(self):
+        """Calls of ``fill`` that ran in two threads (see ``fill``)."""
+        return self.prog.train.split_fills
 
     def program_capsule(self):
         """The C state (mw_program) in a capsule named

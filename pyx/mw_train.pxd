@@ -17,6 +17,7 @@ cdef extern from "mw_train.h" nogil:
         bint no_slots
         bint tile_ready
         int64_t tile_len, tile_cap
+        int64_t split_fills
         float* tile
         mw_train* snap
 
