@@ -33,6 +33,8 @@ NON_PORTABLE = {
     "<windows.h>": r"#\s*include\s*<windows\.h>",
     "<unistd.h>": r"#\s*include\s*<unistd\.h>",
     "<pthread.h>": r"#\s*include\s*<pthread\.h>",
+    "threads": r"\b(pthread_\w+|_beginthreadex|WaitForSingleObject)\b",
+    "sysconf": r"\bsysconf\b",
 }
 
 
