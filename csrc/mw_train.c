@@ -847,10 +847,10 @@ int train_fill_split(mw_train *s, float *out, ptrdiff_t N)
     mw_half h;
     mw_thread th;
     ptrdiff_t n1;
-    if (s->pooled || N < MW_SPLIT_MIN || s->periodic || s->replaying
+    if (s->pooled || N < MW_SPLIT_MIN
         || !(s->sched.kind == MW_SCHED_SWEEP || s->sched.kind == MW_SCHED_CUSTOM)
-        || (s->recording && s->n + N > s->tile_start))
-        return 0;
+        || ((s->recording || s->periodic) && s->n + N > s->tile_start))
+        return 0;                       /* (a replay is periodic: it too copies from tile_start on) */
     /* the first part a little longer: the second thread moves its copy first */
     n1 = N / 2 + N / 64;
     n1 += (ptrdiff_t)(((uintptr_t)0 - (uintptr_t)(out + n1)) & 63) / (ptrdiff_t)sizeof(float);
