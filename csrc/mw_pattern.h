@@ -69,27 +69,39 @@ static inline int pattern_sign(mw_pattern *p, int64_t onset_sample)
     return k;
 }
 
-/* A counted pattern (not by_time) as it is after k signs from the start
- * (pattern_reset, then k calls of pattern_sign: the same state, so the
- * same signs after it); 0 (p untouched) for a timed pattern or a cycle of
- * over 4096 pulses.  From the end of its first cycle on the state repeats
- * every cycle (a single alternating state every two), so at most four
- * cycles are walked. */
+/* A counted pattern (not by_time) as it is after k signs from the start:
+ * pattern_reset, then k calls of pattern_sign (the same state, so the
+ * same signs after it), in a few steps; 0 (p untouched) for a timed
+ * pattern, whose state follows the onsets (or lengths too large to add).  After call k >= 1 the state
+ * holds pulse r = (k - 1) mod the cycle (the states' lengths added up):
+ * the state whose lengths reach past r, with r - (the lengths before it)
+ * + 1 given out in it (the move to the next state waits for the next
+ * call); an alternating state's sign flipped that many times from +1
+ * (each state starts at +1 where there are two or more; a single
+ * alternating state flips on every call, k times). */
 static inline int pattern_skip(mw_pattern *p, int64_t k)
 {
-    int64_t c = 0, j;
+    int64_t c = 0, r;
     int i;
     if (p->by_time)
         return 0;
-    for (i = 0; i < p->n; i++)
+    if (p->n == 0 || k <= 0) {
+        pattern_reset(p);
+        return 1;
+    }
+    for (i = 0; i < p->n; i++) {
+        if (p->length[i] > INT64_MAX / MW_MAX_STATES)
+            return 0;                   /* (a cycle that may not add up in int64: walked) */
         c += p->length[i];
-    if (c > 4096)
-        return 0;
+    }
     pattern_reset(p);
-    if (c > 0 && k > 2 * c)
-        k = 2 * c + (k - 2 * c) % (2 * c);
-    for (j = 0; j < k && p->n > 0; j++)
-        pattern_sign(p, 0);
+    r = (k - 1) % c;
+    for (i = 0; r >= p->length[i]; i++)
+        r -= p->length[i];
+    p->idx = i;
+    p->count = r + 1;
+    if (p->kind[i] == MW_POL_ALT)
+        p->alt_sign = ((p->n > 1 ? p->count : k) % 2 == 0) ? 1 : -1;
     return 1;
 }
 

@@ -17,17 +17,14 @@
  *                                         strong as acquire/release)
  *   MW_AT_LOAD / mw_sys_llc_bytes         a constructor run at load (GCC, clang, MinGW); the
  *                                         system's last-level cache size (sysconf), or 0
- *   mw_sys_cpus                           the processors online (sysconf), or 1
- *   mw_thread_start / mw_thread_join      a second thread for one large fill: pthreads on
- *                                         POSIX, _beginthreadex on Windows
  *   MW_CLONES                             AVX2 + baseline clones of a vectorised kernel, chosen
  *                                         at load (GCC on x86-64 Linux, which has ifunc);
  *                                         elsewhere nothing, the baseline build
  *   MW_NOINLINE / MW_INLINE / MW_RESTRICT  never / always inline; pointers that never overlap
  *   MW_UNROLL                             unroll the loop that follows whole (GCC)
  *
- * None of these allocates or locks except mw_aligned_alloc/free and the
- * threads, which the audio thread never calls.  On Linux with GCC each is exactly the call the
+ * None of these allocates or locks except mw_aligned_alloc/free, which the
+ * audio thread never calls.  On Linux with GCC each is exactly the call the
  * kernels made before this header existed.
  */
 #ifndef MW_PORT_H
@@ -39,7 +36,6 @@
 
 #if defined(_WIN32)
 #  include <malloc.h>
-#  include <process.h>
 #  ifndef WIN32_LEAN_AND_MEAN
 #    define WIN32_LEAN_AND_MEAN
 #  endif
@@ -60,9 +56,6 @@
 #else
 #  include <time.h>
 #  include <unistd.h>
-#endif
-#if !defined(_WIN32)
-#  include <pthread.h>
 #endif
 
 /* ---- aligned memory (never in the audio thread) ---------------------- */
@@ -177,78 +170,6 @@ static inline size_t mw_sys_llc_bytes(void)
     return v > 0 ? (size_t)v : 0;
 #else
     return 0;
-#endif
-}
-
-/* The processors online (sysconf where it says), at least 1.  Never in
- * the audio thread. */
-static inline int mw_sys_cpus(void)
-{
-#if defined(_WIN32)
-    SYSTEM_INFO si;
-    GetSystemInfo(&si);
-    return si.dwNumberOfProcessors > 0 ? (int)si.dwNumberOfProcessors : 1;
-#elif defined(_SC_NPROCESSORS_ONLN)
-    long v = sysconf(_SC_NPROCESSORS_ONLN);
-    return v > 0 ? (int)(v < 1024 ? v : 1024) : 1;
-#else
-    return 1;
-#endif
-}
-
-/* ---- threads (never in the audio thread) --------------------------------- */
-
-/* A thread running fn(arg), started by mw_thread_start (1, or 0 if the
- * system would not start one: nothing runs) and waited for by
- * mw_thread_join.  The struct must stay where it is until the join. */
-typedef struct mw_thread {
-    void (*fn)(void *);
-    void *arg;
-#if defined(_WIN32)
-    HANDLE h;
-#else
-    pthread_t h;
-#endif
-} mw_thread;
-
-#if defined(_WIN32)
-static inline unsigned __stdcall mw_thread_main(void *t)
-{
-    ((mw_thread *)t)->fn(((mw_thread *)t)->arg);
-    return 0;
-}
-#else
-static inline void *mw_thread_main(void *t)
-{
-    ((mw_thread *)t)->fn(((mw_thread *)t)->arg);
-    return NULL;
-}
-#endif
-
-static inline int mw_thread_start(mw_thread *t, void (*fn)(void *), void *arg)
-{
-    t->fn = fn;
-    t->arg = arg;
-#if defined(_WIN32)
-    {
-        uintptr_t h = _beginthreadex(NULL, 0, mw_thread_main, t, 0, NULL);
-        if (h == 0)
-            return 0;
-        t->h = (HANDLE)h;
-        return 1;
-    }
-#else
-    return pthread_create(&t->h, NULL, mw_thread_main, t) == 0;
-#endif
-}
-
-static inline void mw_thread_join(mw_thread *t)
-{
-#if defined(_WIN32)
-    WaitForSingleObject(t->h, INFINITE);
-    CloseHandle(t->h);
-#else
-    pthread_join(t->h, NULL);
 #endif
 }
 

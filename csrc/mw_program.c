@@ -8,7 +8,6 @@
 enum { MW_GAIN_CHUNK = 4096 };      /* samples (16 KiB): a train's output, then its gains, while in L1 */
 
 static size_t llc_bytes = MW_LLC_DEFAULT;
-static int cpus = 1;                /* processors online, read at load: a second thread only if 2 or more */
 
 size_t mw_llc_bytes(void)
 {
@@ -63,7 +62,6 @@ static void read_llc(void)
             best = size;
         }
     }
-    cpus = mw_sys_cpus();
     if (best == 0)
         best = mw_sys_llc_bytes();
     if (best > 0)
@@ -374,10 +372,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
      * either way) */
     p->train.stream = beyond && plain;
     if (plain) {
-        /* a large fill rendered pulse by pulse: in two threads where
-         * there are two processors (train_fill_split; the same samples) */
-        if (!(n >= MW_SPLIT_MIN && cpus >= 2 && train_fill_split(&p->train, out, n)))
-            train_fill(&p->train, out, n);
+        train_fill(&p->train, out, n);
         p->held = 1.0f;
         p->gpos += n;
         p->gpos_env = p->gpos;
@@ -402,6 +397,23 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
         if (level != NULL)
             level += m;
     }
+}
+
+int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job)
+{
+    if (program_shaped(p) || held_pending(p))
+        return 0;                       /* a gain to apply: program_fill's way */
+    p->train.stream = mw_beyond_llc(n);
+    return train_split_begin(&p->train, out, n, job);
+}
+
+void program_split_end(mw_program *p, mw_split *job)
+{
+    train_split_end(job);
+    /* what program_fill leaves after a fill with no gain to apply */
+    p->held = 1.0f;
+    p->gpos += job->n;
+    p->gpos_env = p->gpos;
 }
 
 /* The gain every unit starting in the next n samples takes is the one

@@ -58,6 +58,14 @@ void program_start(mw_program *p);
  * session's live level). */
 void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level);
 
+/* program_fill(p, out, n, NULL) in two parts that may run at once, in two
+ * threads (mw_train.h: train_split_begin): 1 if it applies (a program
+ * with no gain to apply whose train splits), and then the caller runs
+ * train_split_first and train_split_second, in any order or at once, and
+ * then program_split_end; 0 if not (nothing done: program_fill it). */
+int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job);
+void program_split_end(mw_program *p, mw_split *job);
+
 /* The next samples (at most n, at least 1) as program_fill writes them
  * (level NULL: no live level), where possible without writing them: for a
  * stage that reads them once and leaves them (a session's DC stereo

@@ -787,10 +787,10 @@ static void train_seek(mw_train *s, int64_t m)
     from = k > s->sched.k + 4 * MW_SWEEP_BATCH ? (mw_train *)malloc(sizeof(mw_train)) : NULL;
     if (from != NULL) {
         from[0] = s[0];
-        for (tries = 0; tries < 8 && k > from->sched.k && !found; tries++, k -= MW_SWEEP_BATCH) {
+        for (tries = 0; tries < 8 && k > from->sched.k; tries++) {
             s[0] = from[0];
             if (s->pat.n > 0 && !s->pat.by_time && !pattern_skip(&s->pat, k))
-                break;
+                break;                  /* (a timed one's state follows the onsets: fetched in order) */
             s->sched.k = k;
             s->sched.sw_k0 = k;
             s->sched.sw_n = 0;
@@ -806,7 +806,11 @@ static void train_seek(mw_train *s, int64_t m)
                 train_advance(s);
                 walked++;
             }
-            found = walked == 2;        /* pulse k + 1 starts at or before m: cur's prev is pulse k */
+            if (walked == 2) {          /* pulse k + 1 starts at or before m: cur's prev is pulse k */
+                found = 1;
+                break;
+            }
+            k -= MW_SWEEP_BATCH;        /* too late: a batch earlier */
         }
         if (!found)
             s[0] = from[0];             /* no start found: walk from where the train was */
@@ -817,61 +821,48 @@ static void train_seek(mw_train *s, int64_t m)
     s->n = m;
 }
 
-/* train_fill of a large N in two threads: the first part here, the rest
- * in a second thread on a copy of the train moved to where it begins
- * (train_seek); the train then takes up the copy's state.  The same
- * samples as train_fill, bit for bit (every sample is a function of the
- * train's parameters and its index; see train_seek).  Only for a train
- * rendered pulse by pulse (a sweep, a custom train looped between
- * samples: what a tile does not copy) over samples no tile records or
- * copies, and never for a pooled train (the audio thread's: a thread is
- * started here).  Returns 0 (nothing written) where it does not apply or
- * no thread could be started. */
-typedef struct mw_half {
-    mw_train *t;
-    float *out;
-    ptrdiff_t n;
-    int64_t at;
-} mw_half;
-
-static void train_fill_half(void *arg)
+int train_split_begin(mw_train *s, float *out, ptrdiff_t N, mw_split *job)
 {
-    mw_half *h = (mw_half *)arg;
-    train_seek(h->t, h->at);
-    train_fill(h->t, h->out, h->n);
-}
-
-int train_fill_split(mw_train *s, float *out, ptrdiff_t N)
-{
-    mw_train *b;
-    mw_half h;
-    mw_thread th;
     ptrdiff_t n1;
     if (s->pooled || N < MW_SPLIT_MIN
         || !(s->sched.kind == MW_SCHED_SWEEP || s->sched.kind == MW_SCHED_CUSTOM)
         || ((s->recording || s->periodic) && s->n + N > s->tile_start))
         return 0;                       /* (a replay is periodic: it too copies from tile_start on) */
-    /* the first part a little longer: the second thread moves its copy first */
+    /* the first part a little longer (the second moves its copy first),
+     * the second starting on a 64-byte boundary */
     n1 = N / 2 + N / 64;
     n1 += (ptrdiff_t)(((uintptr_t)0 - (uintptr_t)(out + n1)) & 63) / (ptrdiff_t)sizeof(float);
-    b = (mw_train *)malloc(sizeof(mw_train));
-    if (b == NULL)
+    job->b = (mw_train *)malloc(sizeof(mw_train));
+    if (job->b == NULL)
         return 0;
-    b[0] = s[0];                        /* (its tile and snap are s's, untouched before tile_start) */
-    h.t = b;
-    h.out = out + n1;
-    h.n = N - n1;
-    h.at = s->n + n1;
-    if (!mw_thread_start(&th, train_fill_half, &h)) {
-        free(b);
-        return 0;
-    }
-    train_fill(s, out, n1);
-    mw_thread_join(&th);
-    s[0] = b[0];
-    s->split_fills += 1;
-    free(b);
+    job->b[0] = s[0];                   /* (its tile and snap are s's, untouched before tile_start) */
+    job->s = s;
+    job->out = out;
+    job->n = N;
+    job->n1 = n1;
+    job->at = s->n + n1;
+    fegetenv(&job->env);
     return 1;
+}
+
+void train_split_first(mw_split *job)
+{
+    train_fill(job->s, job->out, job->n1);
+}
+
+void train_split_second(mw_split *job)
+{
+    fesetenv(&job->env);
+    train_seek(job->b, job->at);
+    train_fill(job->b, job->out + job->n1, job->n - job->n1);
+}
+
+void train_split_end(mw_split *job)
+{
+    job->s[0] = job->b[0];
+    job->s->split_fills += 1;
+    free(job->b);
+    job->b = NULL;
 }
 
 /* ---- a long tile split into runs (mw_tile_seg) ---- */

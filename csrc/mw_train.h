@@ -18,6 +18,7 @@
  */
 #ifndef MW_TRAIN_H
 #define MW_TRAIN_H
+#include <fenv.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "mw_limits.h"
@@ -33,7 +34,7 @@ enum {
     MW_TILE_NEAR = 4096,     /* ... but copies within its first whole repeats past this (16 KiB, stays in L1) */
     MW_TILE_MAX = 1 << 18,   /* trains that repeat after more samples than this are not tiled (1 MiB) */
     MW_TILE_SEGS = 32,       /* a long tile is written as at most this many runs (else copied whole) */
-    MW_SPLIT_MIN = 1 << 20   /* train_fill_split: fills of at least this many samples (4 MiB) */
+    MW_SPLIT_MIN = 1 << 20   /* train_split_begin: fills of at least this many samples (4 MiB) */
 };
 
 /* A run of a long tile (mw_train.tile_seg): how train_fill writes it.  A
@@ -113,7 +114,7 @@ struct mw_train {
      * (a fill far larger than the cache, no envelope), so long copies and
      * long rests are written with stores that bypass the cache (mw_stream.h) */
     int stream;
-    int64_t split_fills;     /* fills train_fill_split made in two threads (kept across rewinds) */
+    int64_t split_fills;     /* fills made in two parts (train_split_end; kept across rewinds) */
     /* (last: the fields above keep their places, close together) */
     mw_tile_seg tile_seg[MW_TILE_SEGS + 1];
 };
@@ -125,13 +126,30 @@ void train_start(mw_train *s);
 /* Write the next N samples of the train (uA) into out. */
 void train_fill(mw_train *s, float *out, ptrdiff_t N);
 
-/* train_fill in two threads, for one large fill (N >= MW_SPLIT_MIN) of a
- * train rendered pulse by pulse (a sweep, a custom train looped between
- * samples) that no tile records in: the same samples, the train left as
- * train_fill leaves it.  1 if it did; 0 (nothing written) if it does not
- * apply or no thread started.  Never for a pooled train: it starts a
- * thread and allocates, which the audio thread must not. */
-int train_fill_split(mw_train *s, float *out, ptrdiff_t N);
+/* One large fill (N >= MW_SPLIT_MIN) of a train rendered pulse by pulse
+ * (a sweep, a custom train looped between samples) over samples no tile
+ * records or copies, in two parts that may run at once in two threads:
+ * train_split_begin (1 if it applies, the job set up; 0: nothing done,
+ * train_fill it) copies the train; then train_split_first writes the
+ * first part with the train, train_split_second the rest with the copy
+ * moved to where it begins -- in any order, or at once, each in one
+ * thread -- and train_split_end (after both) leaves the train as
+ * train_fill would have, with the same samples written.  The floating-
+ * point environment of the thread that began is the second part's too.
+ * Never for a pooled train: it allocates (and its caller starts a
+ * thread), which the audio thread must not. */
+typedef struct mw_split {
+    mw_train *s, *b;         /* the train, and the copy (allocated) that writes the second part */
+    float *out;
+    ptrdiff_t n, n1;         /* samples in all, and in the first part */
+    int64_t at;              /* the train's sample where the second part begins */
+    fenv_t env;              /* the floating-point environment of the thread that began */
+} mw_split;
+
+int train_split_begin(mw_train *s, float *out, ptrdiff_t N, mw_split *job);
+void train_split_first(mw_split *job);
+void train_split_second(mw_split *job);
+void train_split_end(mw_split *job);
 
 /* The next samples (at most N) where they are a copy of the tile: returns
  * how many (the train moved past them), *src pointing at them -- in the

@@ -13,6 +13,7 @@ from libc.stdint cimport int64_t
 from cpython.buffer cimport PyBuffer_Release, PyBUF_WRITABLE, PyBUF_C_CONTIGUOUS, PyBUF_FORMAT
 from cpython.exc cimport PyErr_Clear
 from cpython.pycapsule cimport PyCapsule_New
+import os as _os
 import numpy as np
 from microwave import _checks
 
@@ -23,7 +24,9 @@ from mw_schedule cimport mw_rat, mw_schedule
 from mw_template cimport mw_template, tpl_finish
 from mw_pattern cimport mw_pattern
 from mw_envelope cimport mw_envelope
-from mw_program cimport mw_program, program_start, program_fill, program_release
+from mw_program cimport (mw_program, program_start, program_fill, program_release, program_split_begin,
+                         program_split_end)
+from mw_train cimport MW_SPLIT_MIN, mw_split, train_split_first, train_split_second
 from mw_guard cimport mw_enter, mw_leave
 from mw_stream cimport mw_llc_bytes
 
@@ -152,6 +155,84 @@ cdef object _plans_module():
         from microwave import plans
         _plans = plans
     return _plans
+
+
+# ---- one large fill in two threads (csrc/mw_train.h: train_split_begin) ----
+#
+# The second thread is Python's own (PyThread_start_new_thread: the
+# interpreter's threads, so the extension links no thread library of its
+# own); it runs C alone, never Python, and is waited for before fill
+# returns.
+
+cdef extern from "pythread.h":
+    ctypedef void* PyThread_type_lock
+    unsigned long PyThread_start_new_thread(void (*)(void*) noexcept nogil, void*)
+    PyThread_type_lock PyThread_allocate_lock()
+    void PyThread_free_lock(PyThread_type_lock)
+    int PyThread_acquire_lock(PyThread_type_lock, int) nogil
+    void PyThread_release_lock(PyThread_type_lock) nogil
+    unsigned long PYTHREAD_INVALID_THREAD_ID
+    int WAIT_LOCK
+
+#: the least fill that may run in two threads, samples (csrc/mw_train.h MW_SPLIT_MIN)
+SPLIT_MIN_SAMPLES = MW_SPLIT_MIN
+
+
+def fill_threads():
+    """The threads a large fill of a train rendered pulse by pulse runs in
+    now (see :meth:`Generator.fill`): 2 where this process may run on two
+    processors or more (``os.sched_getaffinity``, else ``os.cpu_count``),
+    else 1; 1 as well where the environment variable ``MICROWAVE_THREADS``
+    is 1 (a positive whole number: at most that many threads)."""
+    text = _os.environ.get("MICROWAVE_THREADS")
+    most = 2
+    if text is not None:
+        try:
+            most = int(text)
+        except ValueError:
+            most = 0
+        if most < 1:
+            raise ValueError(f"the environment variable MICROWAVE_THREADS={text!r} must be a positive whole number "
+                             f"(1: every fill in the calling thread), or unset")
+    try:
+        cpus = len(_os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = _os.cpu_count() or 1
+    return max(1, min(2, most, cpus))
+
+
+cdef struct _second_part:
+    mw_split* job
+    PyThread_type_lock done
+
+
+cdef void _run_second_part(void* arg) noexcept nogil:
+    cdef _second_part* run = <_second_part*>arg
+    train_split_second(run.job)
+    PyThread_release_lock(run.done)
+
+
+cdef void _fill_split(mw_program* prog, mw_split* job):
+    """A job program_split_begin set up: its second part in a thread of its
+    own, the first here, then both ended; with no thread to be had, both
+    here, one after the other (the same samples)."""
+    cdef _second_part run
+    cdef bint started = False
+    run.job = job
+    run.done = PyThread_allocate_lock()
+    if run.done != NULL:
+        PyThread_acquire_lock(run.done, WAIT_LOCK)          # released by the second part when done
+        started = PyThread_start_new_thread(_run_second_part, &run) != PYTHREAD_INVALID_THREAD_ID
+    with nogil:
+        if not started:
+            train_split_second(job)
+        train_split_first(job)
+        if started:
+            PyThread_acquire_lock(run.done, WAIT_LOCK)
+    if run.done != NULL:
+        PyThread_release_lock(run.done)
+        PyThread_free_lock(run.done)
+    program_split_end(prog, job)
 
 
 #: the name of the capsule that hands a generator's C state to compiled code
@@ -288,20 +369,23 @@ cdef class Generator:
         another thread is filling the same generator raises RuntimeError
         and touches nothing.
 
-        A fill of 2**20 samples or more of a train rendered pulse by pulse
-        (a sweep, a custom train looped between samples: what is not
-        copied from a tile) runs in two threads on a machine with two
-        processors or more: this one writes the first half while a second
-        thread moves a copy of the generator to the middle and writes the
-        rest (``split_fills`` counts them).  The samples are the same, bit
-        for bit.  A session engine never does this (its programs run in
-        the audio thread, which must not start threads), and no audio
-        callback asks for blocks that large.
+        A fill of ``SPLIT_MIN_SAMPLES`` (2**20) samples or more of a train
+        rendered pulse by pulse (a sweep, a custom train looped between
+        samples: what is not copied from a tile) runs in two threads where
+        the process may run on two processors (:func:`fill_threads`; the
+        environment variable ``MICROWAVE_THREADS=1`` keeps it in one): this
+        one writes the first half while a second thread moves a copy of
+        the generator to the middle and writes the rest (``split_fills``
+        counts such fills).  The samples are the same, bit for bit.  A
+        session engine never does this (its programs run in the audio
+        thread, which must not start threads), and no audio callback asks
+        for blocks that large.
         """
         # the buffer protocol directly: a typed memoryview costs more than
         # a small block's worth of synthesis
         cdef Py_buffer view
         cdef Py_ssize_t n
+        cdef mw_split job
         if _get_buffer(out, &view, FILL_FLAGS) == -1:
             PyErr_Clear()       # a bare "a bytes-like object is required": said better below
             raise _fill_error(out, "Generator.fill", "out", "(n,)")
@@ -309,10 +393,14 @@ cdef class Generator:
             if view.ndim != 1 or view.itemsize != 4 or not _is_float32(view.format):
                 raise _fill_error(out, "Generator.fill", "out", "(n,)")
             n = view.shape[0]
+            threads = fill_threads() if n >= MW_SPLIT_MIN else 1
             if n > 0:
                 self._enter("fill")
-                with nogil:
-                    program_fill(&self.prog, <float*>view.buf, n, NULL)
+                if threads > 1 and program_split_begin(&self.prog, <float*>view.buf, n, &job):
+                    _fill_split(&self.prog, &job)
+                else:
+                    with nogil:
+                        program_fill(&self.prog, <float*>view.buf, n, NULL)
                 mw_leave(&self.prog.busy)
         finally:
             PyBuffer_Release(&view)

@@ -1,7 +1,7 @@
 # Declarations only: one channel's program, a train shaped by an envelope
 # with one gain per unit (csrc/mw_program.h).
 from libc.stdint cimport int64_t
-from mw_train cimport mw_train
+from mw_train cimport mw_train, mw_split
 from mw_envelope cimport mw_envelope
 
 cdef extern from "mw_program.h" nogil:
@@ -14,6 +14,8 @@ cdef extern from "mw_program.h" nogil:
 
     void program_start(mw_program* p)
     void program_fill(mw_program* p, float* out, Py_ssize_t n, const float* level)
+    bint program_split_begin(mw_program* p, float* out, Py_ssize_t n, mw_split* job)
+    void program_split_end(mw_program* p, mw_split* job)
     void program_release(mw_program* p)
     void program_disown(mw_program* p)
     int64_t program_tile_need(const mw_program* p)

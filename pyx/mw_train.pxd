@@ -21,6 +21,15 @@ cdef extern from "mw_train.h" nogil:
         float* tile
         mw_train* snap
 
+    enum:
+        MW_SPLIT_MIN
+
+    ctypedef struct mw_split:
+        Py_ssize_t n
+
+    void train_split_first(mw_split* job)
+    void train_split_second(mw_split* job)
+
     void train_start(mw_train* s)
     void train_fill(mw_train* s, float* out, Py_ssize_t N)
     void train_release(mw_train* s)

@@ -1,9 +1,10 @@
 """A large fill of a train rendered pulse by pulse (a sweep, a custom train
-looped between samples) runs in two threads (``train_fill_split``,
-csrc/mw_train.c): the first part in the caller's thread, the rest in a
-second thread on a copy of the train moved to where that part begins
-(``train_seek``: the schedule moved to a pulse a few before it from its
-closed form, a counted pattern with it, then the pulses walked).  The
+looped between samples) runs in two threads (``train_split_begin``,
+csrc/mw_train.h; the thread is Python's, pyx/generator.pxi): the first
+part in the caller's thread, the rest in a second thread on a copy of the
+train moved to where that part begins (``train_seek``: the schedule moved
+to a pulse a few before it from its closed form, a counted pattern with
+it, then the pulses walked).  The
 samples must be those of small blocks, bit for bit, and the train must go
 on from where the fill ends as if one thread had written it: both are
 checked here against the same plan rendered in blocks too small to split.
@@ -23,22 +24,26 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import microwave as mw
-from microwave._core import POLARITIES, Generator
+from microwave._core import POLARITIES, SPLIT_MIN_SAMPLES, Generator, fill_threads
 from microwave.plans import CustomSchedule, PatternPlan, ProgramPlan, SampleTime, SweepSchedule
 from test_fast_paths import PATTERNS, spacing, templates
 
-SPLIT_MIN = 1 << 20          # csrc/mw_train.h MW_SPLIT_MIN: the least fill made in two threads
+SPLIT_MIN = SPLIT_MIN_SAMPLES    # the least fill made in two threads (csrc/mw_train.h MW_SPLIT_MIN)
 BLOCK = 65_536               # the reference's blocks: far below it
 ALT = POLARITIES["alternate"]
+
+two_processors = pytest.mark.skipif(fill_threads() < 2, reason="this process may run on one processor only")
 
 SETTINGS = settings(deadline=None, max_examples=40, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # the patterns of test_fast_paths (none; one alternating state; a counted
 # cycle with a rest; a timed cycle with an alternating state, which the
-# move cannot count and walks) and a timed cycle without one (moved)
+# move cannot count and walks), a timed cycle without one (moved), and a
+# counted cycle whose alternating states outlast the pulses a move walks
+# (else a wrong sign there would be walked past before the second part)
 SPLIT_PATTERNS = [*PATTERNS, PatternPlan(True, (1, -1, 0), (48_000, 16_000, 5_000)),
-                  PatternPlan(False, (ALT, 1, ALT, -1), (5, 1, 4, 2))]
+                  PatternPlan(False, (ALT, 1, ALT, -1), (37, 1, 44, 2))]
 
 
 @st.composite
@@ -123,6 +128,7 @@ def test_large_fills_in_two_threads_equal_small_blocks_and_go_on_alike(plan, bef
     assert ref.split_fills == 0
 
 
+@two_processors
 @pytest.mark.parametrize("spec", [
     mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0)),
     mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0, scale="log")),
@@ -140,9 +146,10 @@ def test_a_large_fill_of_a_pulse_by_pulse_train_runs_in_two_threads(spec):
     assert_same_bits(in_blocks(gen, 100_000), in_blocks(ref, 100_000), "after it")
 
 
-def test_fills_that_stay_in_one_thread():
-    """A train copied from its tile and a fill below the threshold stay in
-    the caller's thread."""
+@two_processors
+def test_fills_that_stay_in_one_thread(monkeypatch):
+    """A train copied from its tile, a fill below the threshold, and any
+    fill under MICROWAVE_THREADS=1 stay in the caller's thread."""
     tiled = mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250).generator(48_000)
     tiled.render(4 * SPLIT_MIN)
     assert tiled.split_fills == 0
@@ -151,3 +158,23 @@ def test_fills_that_stay_in_one_thread():
     assert swept.split_fills == 0
     swept.render(SPLIT_MIN)
     assert swept.split_fills == 1
+    monkeypatch.setenv("MICROWAVE_THREADS", "1")
+    assert fill_threads() == 1
+    swept.render(SPLIT_MIN)
+    assert swept.split_fills == 1
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "two", "", "1.5"])
+def test_a_bad_microwave_threads_is_refused_naming_it(monkeypatch, text):
+    """A value that is not a positive whole number is refused by the large
+    fill it would apply to, naming the variable, the value and what is
+    allowed, and the generator is left as it was (no half-written state:
+    the next fill is the one it would have been)."""
+    spec = mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0))
+    gen, ref = spec.generator(48_000), spec.generator(48_000)
+    monkeypatch.setenv("MICROWAVE_THREADS", text)
+    with pytest.raises(ValueError, match=f"MICROWAVE_THREADS={text!r} must be a positive whole number"):
+        gen.render(SPLIT_MIN)
+    assert gen.position == 0
+    small = gen.render(1000)            # (a small fill never asks)
+    assert_same_bits(small, ref.render(1000), "after the refusal")

@@ -23,6 +23,12 @@ SHAPES: dict[str, int]
 POLARITIES: dict[str, int]
 #: the last-level cache the kernels read when they loaded, bytes (a larger fill bypasses it)
 LLC_BYTES: int
+#: the least fill that may run in two threads, samples (see Generator.fill)
+SPLIT_MIN_SAMPLES: int
+def fill_threads() -> int:
+    """The threads a large fill of a train rendered pulse by pulse runs in now: 2 where the process may
+    run on two processors or more, else 1; 1 where MICROWAVE_THREADS=1 (a positive whole number, else
+    ValueError naming it)."""
 
 #: frames of silence a rewind from mid-play starts with (the pulse cut, then the DAC's ringing dies down)
 REWIND_SILENCE: int
