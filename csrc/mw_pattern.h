@@ -72,13 +72,13 @@ static inline int pattern_sign(mw_pattern *p, int64_t onset_sample)
 /* A counted pattern (not by_time) as it is after k signs from the start:
  * pattern_reset, then k calls of pattern_sign (the same state, so the
  * same signs after it), in a few steps; 0 (p untouched) for a timed
- * pattern, whose state follows the onsets (or lengths too large to add).  After call k >= 1 the state
- * holds pulse r = (k - 1) mod the cycle (the states' lengths added up):
- * the state whose lengths reach past r, with r - (the lengths before it)
- * + 1 given out in it (the move to the next state waits for the next
- * call); an alternating state's sign flipped that many times from +1
- * (each state starts at +1 where there are two or more; a single
- * alternating state flips on every call, k times). */
+ * pattern, whose state follows the onsets, or lengths too large to add.
+ * After call k >= 1 the state holds pulse r = (k - 1) mod the cycle (the
+ * states' lengths added up): the state whose lengths reach past r, with
+ * r - (the lengths before it) + 1 given out in it (the move to the next
+ * state waits for the next call); an alternating state's sign flipped
+ * that many times from +1 (each state starts at +1 where there are two or
+ * more; a single alternating state flips on every call, k times). */
 static inline int pattern_skip(mw_pattern *p, int64_t k)
 {
     int64_t c = 0, r;
