@@ -83,6 +83,16 @@ PATTERNS = [None,
             PatternPlan(True, (1, -1, 2), (700, 300, 500))]
 
 
+def sweep_cycles(f0: float, f1: float, seconds: float, log: bool) -> float:
+    """The pulses (the phase, in cycles) of a sweep from f0 to f1 Hz over
+    ``seconds``, linear or log in frequency."""
+    if f0 == f1:
+        return f0 * seconds
+    if log:
+        return seconds * (f1 - f0) / math.log(f1 / f0)
+    return 0.5 * (f0 + f1) * seconds
+
+
 @st.composite
 def schedules(draw, rate, end):
     """A regular train (period with a small or a large denominator, onsets
@@ -106,15 +116,9 @@ def schedules(draw, rate, end):
         f0, f1 = rate / s0, rate / s1
         seconds = draw(st.floats(0.01, 0.6))
         log = draw(st.booleans()) and f0 != f1
-        if f0 == f1:
-            cycles = f0 * seconds
-        elif log:
-            cycles = seconds * (f1 - f0) / math.log(f1 / f0)
-        else:
-            cycles = 0.5 * (f0 + f1) * seconds
         return SweepSchedule(start_hz=f0, stop_hz=f1, seconds=seconds, log=log,
                              delay_s=draw(st.sampled_from([0.0, 0.001, 1.0 / rate, draw(st.floats(0.0, 0.01))])),
-                             phase_at_end_cycles=cycles, end=stop)
+                             phase_at_end_cycles=sweep_cycles(f0, f1, seconds, log), end=stop)
     n = draw(st.integers(1, 40))
     whole = draw(st.booleans())
     onsets, t = [], draw(st.floats(0.0, 30.0))

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import microwave as mw
 from microwave._core import POLARITIES, SPLIT_MIN_SAMPLES, Generator, fill_threads
 from microwave.plans import CustomSchedule, PatternPlan, ProgramPlan, SampleTime, SweepSchedule
-from test_fast_paths import PATTERNS, spacing, templates
+from test_fast_paths import PATTERNS, spacing, sweep_cycles, templates
 
 SPLIT_MIN = SPLIT_MIN_SAMPLES    # the least fill made in two threads (csrc/mw_train.h MW_SPLIT_MIN)
 BLOCK = 65_536               # the reference's blocks: far below it
@@ -60,15 +60,9 @@ def long_schedules(draw, rate, end):
         f0, f1 = rate / s0, draw(st.sampled_from([rate / s1, rate / s0]))
         seconds = draw(st.floats(30.0, 300.0))
         log = draw(st.booleans()) and f0 != f1
-        if f0 == f1:
-            cycles = f0 * seconds
-        elif log:
-            cycles = seconds * (f1 - f0) / math.log(f1 / f0)
-        else:
-            cycles = 0.5 * (f0 + f1) * seconds
         delay = draw(st.sampled_from([0.0, 1.0 / rate, draw(st.floats(0.0, 5.0))]))
         return SweepSchedule(start_hz=f0, stop_hz=f1, seconds=seconds, log=log, delay_s=delay,
-                             phase_at_end_cycles=cycles, end=stop)
+                             phase_at_end_cycles=sweep_cycles(f0, f1, seconds, log), end=stop)
     n = draw(st.one_of(st.integers(1, 20), st.integers(20, 300)))
     onsets, t = [], draw(st.floats(0.0, 30.0))
     for _ in range(n):
