@@ -431,7 +431,9 @@ cdef class Generator:
 
     @property
     def split_fills(self):
-        """Calls of ``fill`` that ran in two threads (see ``fill``)."""
+        """Calls of ``fill`` made in two parts (see ``fill``): the second in
+        a thread of its own, or where none could be started, after the
+        first in this one."""
         return self.prog.train.split_fills
 
     def program_capsule(self):
