@@ -323,6 +323,21 @@ static inline int held_pending(const mw_program *p)
     return p->held != 1.0f && p->gpos > 0;
 }
 
+/* No gain to apply to the next samples (no shape, no live level, no unit
+ * waiting for its gain): the train's samples are the program's. */
+static inline int program_plain(const mw_program *p, const float *level)
+{
+    return !program_shaped(p) && level == NULL && !held_pending(p);
+}
+
+/* After n samples with no gain to apply: the gain walk past them. */
+static inline void program_plain_moved(mw_program *p, ptrdiff_t n)
+{
+    p->held = 1.0f;
+    p->gpos += n;
+    p->gpos_env = p->gpos;
+}
+
 /* program_fill of a shaped program (or under a live level) into a buffer
  * larger than the last-level cache: MW_STREAM_PIECE samples at a time into a
  * buffer that stays in L1, each chunk then streamed out (mw_stream_copy),
@@ -355,7 +370,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 {
     ptrdiff_t m;
     const float *src;
-    const int plain = !program_shaped(p) && level == NULL && !held_pending(p);     /* no gain to apply */
+    const int plain = program_plain(p, level);
     const int beyond = mw_beyond_llc(n);
     if (MW_HAVE_STREAM && beyond && !plain) {
         program_fill_streamed(p, out, n, level);
@@ -373,9 +388,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
     p->train.stream = beyond && plain;
     if (plain) {
         train_fill(&p->train, out, n);
-        p->held = 1.0f;
-        p->gpos += n;
-        p->gpos_env = p->gpos;
+        program_plain_moved(p, n);
         return;
     }
     /* Where the train copies its tile, the gains scale the samples on
@@ -401,7 +414,7 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
 
 int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job)
 {
-    if (program_shaped(p) || held_pending(p))
+    if (!program_plain(p, NULL))
         return 0;                       /* a gain to apply: program_fill's way */
     p->train.stream = mw_beyond_llc(n);
     return train_split_begin(&p->train, out, n, job);
@@ -410,10 +423,7 @@ int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job)
 void program_split_end(mw_program *p, mw_split *job)
 {
     train_split_end(job);
-    /* what program_fill leaves after a fill with no gain to apply */
-    p->held = 1.0f;
-    p->gpos += job->n;
-    p->gpos_env = p->gpos;
+    program_plain_moved(p, job->n);
 }
 
 /* The gain every unit starting in the next n samples takes is the one

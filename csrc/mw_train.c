@@ -789,7 +789,7 @@ static void train_seek(mw_train *s, int64_t m)
         from[0] = s[0];
         for (tries = 0; tries < 8 && k > from->sched.k; tries++) {
             s[0] = from[0];
-            if (s->pat.n > 0 && !s->pat.by_time && !pattern_skip(&s->pat, k))
+            if (!s->pat.by_time && !pattern_skip(&s->pat, k))
                 break;                  /* (a timed one's state follows the onsets: fetched in order) */
             s->sched.k = k;
             s->sched.sw_k0 = k;

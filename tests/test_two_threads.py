@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 import microwave as mw
 from microwave._core import POLARITIES, SPLIT_MIN_SAMPLES, Generator, fill_threads
 from microwave.plans import CustomSchedule, PatternPlan, ProgramPlan, SampleTime, SweepSchedule
+from signals import fill_in_blocks
 from test_fast_paths import PATTERNS, spacing, sweep_cycles, templates
 
 SPLIT_MIN = SPLIT_MIN_SAMPLES    # the least fill made in two threads (csrc/mw_train.h MW_SPLIT_MIN)
@@ -91,7 +92,7 @@ def long_plans(draw):
 
 
 def in_blocks(gen, total):
-    return np.concatenate([gen.render(min(BLOCK, total - k)) for k in range(0, total, BLOCK)] or [gen.render(0)])
+    return fill_in_blocks(gen, [BLOCK] * (total // BLOCK) + [total % BLOCK])
 
 
 def assert_same_bits(got, want, what):
