@@ -412,10 +412,15 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level)
     }
 }
 
+int program_split_fits(const mw_program *p, ptrdiff_t n)
+{
+    return program_plain(p, NULL) && train_split_fits(&p->train, n);   /* (a gain to apply: program_fill's way) */
+}
+
 int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job)
 {
-    if (!program_plain(p, NULL))
-        return 0;                       /* a gain to apply: program_fill's way */
+    if (!program_split_fits(p, n))
+        return 0;
     p->train.stream = mw_beyond_llc(n);
     return train_split_begin(&p->train, out, n, job);
 }

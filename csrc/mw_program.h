@@ -62,7 +62,9 @@ void program_fill(mw_program *p, float *out, ptrdiff_t n, const float *level);
  * threads (mw_train.h: train_split_begin): 1 if it applies (a program
  * with no gain to apply whose train splits), and then the caller runs
  * train_split_first and train_split_second, in any order or at once, and
- * then program_split_end; 0 if not (nothing done: program_fill it). */
+ * then program_split_end; 0 if not (nothing done: program_fill it).
+ * program_split_fits: whether it would apply (nothing done). */
+int program_split_fits(const mw_program *p, ptrdiff_t n);
 int program_split_begin(mw_program *p, float *out, ptrdiff_t n, mw_split *job);
 void program_split_end(mw_program *p, mw_split *job);
 

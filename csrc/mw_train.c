@@ -821,13 +821,19 @@ static void train_seek(mw_train *s, int64_t m)
     s->n = m;
 }
 
+int train_split_fits(const mw_train *s, ptrdiff_t N)
+{
+    return !s->pooled && N >= MW_SPLIT_MIN
+        && (s->sched.kind == MW_SCHED_SWEEP || s->sched.kind == MW_SCHED_CUSTOM)
+        && !((s->recording || s->periodic) && s->n + N > s->tile_start);
+                                        /* (a replay is periodic: it too copies from tile_start on) */
+}
+
 int train_split_begin(mw_train *s, float *out, ptrdiff_t N, mw_split *job)
 {
     ptrdiff_t n1;
-    if (s->pooled || N < MW_SPLIT_MIN
-        || !(s->sched.kind == MW_SCHED_SWEEP || s->sched.kind == MW_SCHED_CUSTOM)
-        || ((s->recording || s->periodic) && s->n + N > s->tile_start))
-        return 0;                       /* (a replay is periodic: it too copies from tile_start on) */
+    if (!train_split_fits(s, N))
+        return 0;
     /* the first part a little longer (the second moves its copy first),
      * the second starting on a 64-byte boundary */
     n1 = N / 2 + N / 64;

@@ -129,8 +129,9 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N);
 /* One large fill (N >= MW_SPLIT_MIN) of a train rendered pulse by pulse
  * (a sweep, a custom train looped between samples) over samples no tile
  * records or copies, in two parts that may run at once in two threads:
- * train_split_begin (1 if it applies, the job set up; 0: nothing done,
- * train_fill it) copies the train; then train_split_first writes the
+ * train_split_fits says whether it applies (nothing done: a caller asks
+ * it before finding a second thread); train_split_begin (1 if it applies,
+ * the job set up; 0: nothing done, train_fill it) copies the train; then train_split_first writes the
  * first part with the train, train_split_second the rest with the copy
  * moved to where it begins -- in any order, or at once, each in one
  * thread -- and train_split_end (after both) leaves the train as
@@ -146,6 +147,7 @@ typedef struct mw_split {
     fenv_t env;              /* the floating-point environment of the thread that began */
 } mw_split;
 
+int train_split_fits(const mw_train *s, ptrdiff_t N);
 int train_split_begin(mw_train *s, float *out, ptrdiff_t N, mw_split *job);
 void train_split_first(mw_split *job);
 void train_split_second(mw_split *job);

@@ -24,8 +24,8 @@ from mw_schedule cimport mw_rat, mw_schedule
 from mw_template cimport mw_template, tpl_finish
 from mw_pattern cimport mw_pattern
 from mw_envelope cimport mw_envelope
-from mw_program cimport (mw_program, program_start, program_fill, program_release, program_split_begin,
-                         program_split_end)
+from mw_program cimport (mw_program, program_start, program_fill, program_release, program_split_fits,
+                         program_split_begin, program_split_end)
 from mw_train cimport MW_SPLIT_MIN, mw_split, train_split_first, train_split_second
 from mw_guard cimport mw_enter, mw_leave
 from mw_stream cimport mw_llc_bytes
@@ -183,7 +183,9 @@ def fill_threads():
     now (see :meth:`Generator.fill`): 2 where this process may run on two
     processors or more (``os.sched_getaffinity``, else ``os.cpu_count``),
     else 1; 1 as well where the environment variable ``MICROWAVE_THREADS``
-    is 1 (a positive whole number: at most that many threads)."""
+    is 1 (a positive whole number: at most that many threads).  Read by
+    each fill that would run in two threads, and only by those: a bad
+    value refuses such a fill (ValueError naming it; nothing written)."""
     text = _os.environ.get("MICROWAVE_THREADS")
     most = 2
     if text is not None:
@@ -393,15 +395,19 @@ cdef class Generator:
             if view.ndim != 1 or view.itemsize != 4 or not _is_float32(view.format):
                 raise _fill_error(out, "Generator.fill", "out", "(n,)")
             n = view.shape[0]
-            threads = fill_threads() if n >= MW_SPLIT_MIN else 1
             if n > 0:
                 self._enter("fill")
-                if threads > 1 and program_split_begin(&self.prog, <float*>view.buf, n, &job):
-                    _fill_split(&self.prog, &job)
-                else:
-                    with nogil:
-                        program_fill(&self.prog, <float*>view.buf, n, NULL)
-                mw_leave(&self.prog.busy)
+                try:
+                    # the threads asked for only where the fill would split
+                    # (a bad MICROWAVE_THREADS refuses it, nothing written)
+                    if (program_split_fits(&self.prog, n) and fill_threads() > 1
+                            and program_split_begin(&self.prog, <float*>view.buf, n, &job)):
+                        _fill_split(&self.prog, &job)
+                    else:
+                        with nogil:
+                            program_fill(&self.prog, <float*>view.buf, n, NULL)
+                finally:
+                    mw_leave(&self.prog.busy)
         finally:
             PyBuffer_Release(&view)
 

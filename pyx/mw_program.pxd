@@ -14,6 +14,7 @@ cdef extern from "mw_program.h" nogil:
 
     void program_start(mw_program* p)
     void program_fill(mw_program* p, float* out, Py_ssize_t n, const float* level)
+    bint program_split_fits(const mw_program* p, Py_ssize_t n)
     bint program_split_begin(mw_program* p, float* out, Py_ssize_t n, mw_split* job)
     void program_split_end(mw_program* p, mw_split* job)
     void program_release(mw_program* p)

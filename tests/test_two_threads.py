@@ -173,3 +173,20 @@ def test_a_bad_microwave_threads_is_refused_naming_it(monkeypatch, text):
     assert gen.position == 0
     small = gen.render(1000)            # (a small fill never asks)
     assert_same_bits(small, ref.render(1000), "after the refusal")
+
+
+def test_a_bad_microwave_threads_leaves_fills_that_would_not_split(monkeypatch):
+    """MICROWAVE_THREADS is read only by a fill that would split: a large
+    fill of a tiled train, or of a sweep under a gain, never asks for a
+    second thread and is not refused for it."""
+    monkeypatch.setenv("MICROWAVE_THREADS", "two")
+    tiled = mw.Biphasic(freq_hz=1000, amp_ua=200, phase_us=250)
+    shaped = mw.Biphasic(amp_ua=200, phase_us=100, sweep=mw.Sweep(100, 2000, 400.0),
+                         envelope=mw.Envelope.attack_hold_release(3.0, 400.0, 3.0))
+    for spec in (tiled, shaped):
+        gen = spec.generator(48_000)
+        whole = gen.render(SPLIT_MIN)
+        assert gen.split_fills == 0
+        monkeypatch.delenv("MICROWAVE_THREADS")
+        assert_same_bits(whole, in_blocks(spec.generator(48_000), SPLIT_MIN), "a large fill, bad MICROWAVE_THREADS")
+        monkeypatch.setenv("MICROWAVE_THREADS", "two")
