@@ -341,6 +341,31 @@ def test_a_refusal_after_the_file_loaded_names_the_file(tmp_path):
     assert not (tmp_path / "x.wav").exists()
 
 
+@pytest.mark.parametrize("stem", ["a\x1b[2Jb", "tab\there", "rtl\u202eevil", " "])
+def test_a_session_named_by_a_file_name_it_cannot_bear_is_refused_naming_the_file(tmp_path, stem):
+    """A session file with no ``name`` is named by its file name; one that
+    no name may be (a control character, a bidirectional override, blank)
+    is refused as that, naming the file and the way out (``name = ...``),
+    not as a key at line 1; the command prints the path with its escapes
+    written out, never the raw characters; with a name given, the same
+    file loads."""
+    steps = '[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 5\n'
+    p = tmp_path / f"{stem}.toml"
+    p.write_text(steps)
+    with pytest.raises(ValueError) as e:
+        microwave.sessions.load(p)
+    assert str(e.value).startswith(f"{p}: no name = \"...\" is given, and the file's name cannot stand for it: "
+                                   f"name={stem!r} is not allowed: ") and str(e.value).endswith(
+        'give name = "..." in the file'), e.value
+    r = cli("info", str(p))
+    shown = str(p).encode("unicode_escape").decode()      # (\x1b, \t, \u202e: as repr writes them)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"microwave info: error: {shown}: no name"), r.stderr
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stderr), r.stderr
+    p.write_text('name = "ok"\n' + steps)
+    assert microwave.sessions.load(p).name == "ok"
+
+
 def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
     session = tmp_path / "evening.toml"
     session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 2\n')

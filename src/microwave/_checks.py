@@ -160,6 +160,13 @@ def flag(name: str, value) -> bool:
 _UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
+def showable(message: str) -> str:
+    """``message`` with each character a name may not hold (see ``text``)
+    written as its escape (``\\x1b``, ``\\n``, ``\\u202e``): what is printed
+    on a terminal, where a path or a value given by the user may hold one."""
+    return _UNSHOWABLE.sub(lambda m: repr(m.group())[1:-1], message)
+
+
 def text(name: str, value, *, empty: bool = True, line: bool = False) -> str:
     """``value``, a str (non-blank unless ``empty``; with ``line``, a name
     shown as it is: no control character nor bidirectional override)."""

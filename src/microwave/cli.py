@@ -509,7 +509,7 @@ def _error(args, e: BaseException) -> int:
           and not (getattr(args, "stage", None)
                    and any(msg.startswith(f"{x}:") for x in (args.stage, str(Path(args.stage)))))):
         msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file (not a stage file's)
-    print(f"microwave {args.command}: error: {msg}", file=sys.stderr)
+    print(f"microwave {args.command}: error: {_checks.showable(msg)}", file=sys.stderr)   # (a path may hold an escape)
     return 2
 
 

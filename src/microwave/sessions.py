@@ -876,6 +876,12 @@ def load(path) -> Session:
     steps = [_step_from_table(top.sub(("step", i), f"step {i + 1}"), t, data.get("channels", 2))
              for i, t in enumerate(data["step"])]
     args = {k: v for k, v in data.items() if k != "step"}
+    if "name" not in data:
+        try:        # the file's name stands for the session's: refused as such, not as a key the file lacks
+            _checks.text("name", src.path.stem, empty=False, line=True)
+        except ValueError as e:
+            raise ValueError(f"{src.path}: no name = \"...\" is given, and the file's name "
+                             f"cannot stand for it: {e}; give name = \"...\" in the file") from None
     # (a refusal for one step, as the dose's, is told at that step's [[step]], unless it names a key the
     # file sets, as max_dose_ua_min)
     return _toml.build(top, Session, dict(args, step=data["step"]),
