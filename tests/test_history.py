@@ -643,6 +643,32 @@ def test_another_programs_sqlite_database_is_refused_as_it_was(tmp_path, app, ta
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
 
 
+@pytest.mark.parametrize("app", [42, -7])
+def test_another_programs_database_with_a_log_not_yet_checkpointed_is_refused_untouched(tmp_path, app):
+    """Another program's database in WAL mode, its last writes still in its
+    log (the program stopped before a checkpoint), is refused from its
+    header: no byte of the file or of its log changes, and no file is made
+    beside them (an open of it as a database would read the log, make a
+    -shm file and, closing, checkpoint the log into the file)."""
+    live, path = tmp_path / "live" / "other.db", tmp_path / "other.db"
+    live.parent.mkdir()
+    con = sqlite3.connect(live, isolation_level=None)
+    con.execute(f"PRAGMA application_id = {app}")
+    con.execute("CREATE TABLE notes (x INTEGER)")
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA wal_autocheckpoint = 0")
+    con.execute("INSERT INTO notes VALUES (1)")          # in the log only
+    for suffix in ("", "-wal"):                           # as the program left them
+        Path(f"{path}{suffix}").write_bytes(Path(f"{live}{suffix}").read_bytes())
+    con.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert set(before) == {"other.db", "other.db-wal"} and before["other.db-wal"]
+    with pytest.raises(ValueError, match=re.escape(f"another program's SQLite database (application_id {app}; "
+                                                   f"tables notes), left as it was")):
+        History(path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+
+
 def test_a_history_made_before_the_mark_and_an_sqlite_file_with_no_table_are_taken_and_marked(tmp_path):
     old = tmp_path / "old.db"
     rid = record(History(old), two_step_session(), entries([dict(step=1, played=RATE)], 2))

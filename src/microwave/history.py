@@ -175,11 +175,11 @@ def _private_file(path: Path) -> None:
         # an existing file is made private only once it is known to be a database (or empty):
         # a path given by mistake (a document, say) is refused as it was, its mode untouched
         with open(path, "rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-        if head and head != SQLITE_HEADER:
+            head = f.read(100)          # (SQLite's header: its application_id at byte 68)
+        if head and head[:len(SQLITE_HEADER)] != SQLITE_HEADER:
             raise sqlite3.DatabaseError("file is not a database (it does not start as an SQLite file does)") from None
         if head:
-            _not_foreign(path)
+            _not_foreign(path, head)
         fd = os.open(path, os.O_RDWR)
     try:
         os.fchmod(fd, 0o600)
@@ -187,12 +187,19 @@ def _private_file(path: Path) -> None:
         os.close(fd)
 
 
-def _not_foreign(path: Path) -> None:
+def _not_foreign(path: Path, head: bytes) -> None:
     """Refuse an SQLite database of another program, read as it is (nothing
-    written, its mode untouched): one marked with another application_id,
-    or unmarked with tables but not a history's ``records`` and schema
-    version (a history made before the mark has both, and is marked when
-    it is opened)."""
+    written, its mode untouched): one marked with another application_id in
+    its header (``head``, the file's first bytes), or unmarked with tables
+    but not a history's ``records`` and schema version (a history made
+    before the mark has both, and is marked when it is opened).  A marked
+    one is refused from its header, never opened as a database (an open
+    would recover its write-ahead log or roll back its journal, and its
+    close checkpoint the log into the file: writes into another program's
+    data)."""
+    app = int.from_bytes(head[68:72], "big", signed=True) if len(head) >= 72 else 0   # (as PRAGMA application_id)
+    if app not in (0, APPLICATION_ID):
+        raise _foreign(app, _tables_as_stored(path))
     with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as con:
         # one read transaction: the three from one snapshot (read apart, another process creating the
         # history committed in between: its tables were seen, and its mark from before, as a stranger's)
@@ -206,9 +213,25 @@ def _not_foreign(path: Path) -> None:
     # (every migration sets user_version in its own transaction: a history has its tables and a version)
     if app == 0 and (not tables or ("records" in tables and 1 <= version <= len(MIGRATIONS))):
         return
+    raise _foreign(app, tables)
+
+
+def _tables_as_stored(path: Path) -> list[str]:
+    """The tables of an SQLite file as its main file holds them, for a
+    message: read with ``immutable=1`` (no lock, no journal or log read,
+    no file made or written; what only a log holds is not seen), none if
+    it cannot be read so."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)) as con:
+            return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    except sqlite3.Error:
+        return []
+
+
+def _foreign(app: int, tables: list[str]) -> sqlite3.DatabaseError:
     shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
-    raise sqlite3.DatabaseError(f"it is another program's SQLite database (application_id {app}"
-                                + (f"; tables {shown}" if tables else "") + "), left as it was: give another path")
+    return sqlite3.DatabaseError(f"it is another program's SQLite database (application_id {app}"
+                                 + (f"; tables {shown}" if tables else "") + "), left as it was: give another path")
 
 
 @contextmanager
