@@ -131,11 +131,12 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N);
  * records or copies, in two parts that may run at once in two threads:
  * train_split_fits says whether it applies (nothing done: a caller asks
  * it before finding a second thread); train_split_begin (1 if it applies,
- * the job set up; 0: nothing done, train_fill it) copies the train; then train_split_first writes the
- * first part with the train, train_split_second the rest with the copy
- * moved to where it begins -- in any order, or at once, each in one
- * thread -- and train_split_end (after both) leaves the train as
- * train_fill would have, with the same samples written.  The floating-
+ * the job set up; 0: nothing done, train_fill it) copies the train; then
+ * train_split_first writes the first part with the train,
+ * train_split_second the rest with the copy moved to where it begins --
+ * in any order, or at once, each in one thread -- and train_split_end
+ * (after both) leaves the train as train_fill would have, with the same
+ * samples written.  The floating-
  * point environment of the thread that began is the second part's too.
  * Never for a pooled train: it allocates (and its caller starts a
  * thread), which the audio thread must not. */
