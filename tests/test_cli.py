@@ -358,9 +358,11 @@ def test_a_session_named_by_a_file_name_it_cannot_bear_is_refused_naming_the_fil
                                    f"name={stem!r} is not allowed: ") and str(e.value).endswith(
         'give name = "..." in the file'), e.value
     r = cli("info", str(p))
-    shown = str(p).encode("unicode_escape").decode()      # (\x1b, \t, \u202e: as repr writes them)
+    shown = f"{tmp_path}/{repr(stem)[1:-1]}.toml"         # (\x1b, \t, \u202e: as repr writes them)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith(f"microwave info: error: {shown}: no name"), r.stderr
+    r = cli("info", f"./{p.name}", cwd=tmp_path)         # (named once, as the user spelt it or as Python does)
+    assert r.returncode == 2 and r.stderr.count(".toml") == 1, r.stderr
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stderr), r.stderr
     p.write_text('name = "ok"\n' + steps)
     assert microwave.sessions.load(p).name == "ok"

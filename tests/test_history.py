@@ -643,30 +643,46 @@ def test_another_programs_sqlite_database_is_refused_as_it_was(tmp_path, app, ta
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
 
 
-@pytest.mark.parametrize("app", [42, -7])
-def test_another_programs_database_with_a_log_not_yet_checkpointed_is_refused_untouched(tmp_path, app):
+@pytest.mark.parametrize("app, marked", [(42, "header"), (-7, "header"), (42, "log"), (0, "none")])
+def test_another_programs_database_with_a_log_not_yet_checkpointed_is_refused_untouched(tmp_path, app, marked):
     """Another program's database in WAL mode, its last writes still in its
-    log (the program stopped before a checkpoint), is refused from its
-    header: no byte of the file or of its log changes, and no file is made
-    beside them (an open of it as a database would read the log, make a
-    -shm file and, closing, checkpoint the log into the file)."""
+    log (the program stopped before a checkpoint), is refused and left as
+    it was: no byte of the file or of its log changes (a read-write
+    connection's close checkpointed the log into the file and removed it).
+    Marked in its header, it is judged from the header and nothing is made
+    beside it; marked only in its log, or not at all, it is read read-only
+    (SQLite may make a -shm file to read the log)."""
     live, path = tmp_path / "live" / "other.db", tmp_path / "other.db"
     live.parent.mkdir()
     con = sqlite3.connect(live, isolation_level=None)
-    con.execute(f"PRAGMA application_id = {app}")
+    if marked == "header":
+        con.execute(f"PRAGMA application_id = {app}")
     con.execute("CREATE TABLE notes (x INTEGER)")
     con.execute("PRAGMA journal_mode = WAL")
     con.execute("PRAGMA wal_autocheckpoint = 0")
+    if marked == "log":
+        con.execute(f"PRAGMA application_id = {app}")
     con.execute("INSERT INTO notes VALUES (1)")          # in the log only
     for suffix in ("", "-wal"):                           # as the program left them
         Path(f"{path}{suffix}").write_bytes(Path(f"{live}{suffix}").read_bytes())
     con.close()
-    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    shutil.rmtree(live.parent)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     assert set(before) == {"other.db", "other.db-wal"} and before["other.db-wal"]
     with pytest.raises(ValueError, match=re.escape(f"another program's SQLite database (application_id {app}; "
                                                    f"tables notes), left as it was")):
         History(path)
-    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    if marked != "header":
+        after.pop("other.db-shm", None)
+    assert after == before
+
+
+def test_the_tables_for_the_refusal_are_read_without_making_a_file(tmp_path):
+    """The tables named in a refusal are read read-only and immutable: a
+    file gone in between (its program removed it) is not made again."""
+    assert history._tables_as_stored(tmp_path / "gone.db") == []
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_history_made_before_the_mark_and_an_sqlite_file_with_no_table_are_taken_and_marked(tmp_path):

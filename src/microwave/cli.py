@@ -505,7 +505,8 @@ def _error(args, e: BaseException) -> int:
         msg = told
     elif routes is not None:
         msg = f"{routes}: {msg}"     # the stage file's routes refused for the session: where to add one
-    elif (src and src not in BUILTINS and Path(src).is_file() and not msg.startswith(src)
+    elif (src and src not in BUILTINS and Path(src).is_file()
+          and not any(msg.startswith(x) for x in (src, str(Path(src))))     # (./s.toml is told as s.toml)
           and not (getattr(args, "stage", None)
                    and any(msg.startswith(f"{x}:") for x in (args.stage, str(Path(args.stage)))))):
         msg = f"{src}: {msg}"      # a refusal after the file loaded still names the file (not a stage file's)

@@ -192,15 +192,17 @@ def _not_foreign(path: Path, head: bytes) -> None:
     written, its mode untouched): one marked with another application_id in
     its header (``head``, the file's first bytes), or unmarked with tables
     but not a history's ``records`` and schema version (a history made
-    before the mark has both, and is marked when it is opened).  A marked
-    one is refused from its header, never opened as a database (an open
-    would recover its write-ahead log or roll back its journal, and its
-    close checkpoint the log into the file: writes into another program's
-    data)."""
+    before the mark has both, and is marked when it is opened).  One marked
+    in its header is refused from it, never opened as a database; any other
+    is read read-only (``mode=ro``): its write-ahead log read, never
+    checkpointed into it nor removed (a read-write connection's close did
+    both), a journal never rolled back (SQLite may make a ``-shm`` file
+    beside a database in WAL mode to read its log)."""
     app = int.from_bytes(head[68:72], "big", signed=True) if len(head) >= 72 else 0   # (as PRAGMA application_id)
     if app not in (0, APPLICATION_ID):
         raise _foreign(app, _tables_as_stored(path))
-    with closing(sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)) as con:
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                 isolation_level=None)) as con:
         # one read transaction: the three from one snapshot (read apart, another process creating the
         # history committed in between: its tables were seen, and its mark from before, as a stranger's)
         con.execute("BEGIN")
@@ -218,11 +220,11 @@ def _not_foreign(path: Path, head: bytes) -> None:
 
 def _tables_as_stored(path: Path) -> list[str]:
     """The tables of an SQLite file as its main file holds them, for a
-    message: read with ``immutable=1`` (no lock, no journal or log read,
-    no file made or written; what only a log holds is not seen), none if
-    it cannot be read so."""
+    message: read with ``mode=ro&immutable=1`` (no lock, no journal or log
+    read, no file made or written; what only a log holds is not seen),
+    none if it cannot be read so."""
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True)) as con:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as con:
             return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
     except sqlite3.Error:
         return []
