@@ -368,6 +368,18 @@ def test_a_session_named_by_a_file_name_it_cannot_bear_is_refused_naming_the_fil
     assert microwave.sessions.load(p).name == "ok"
 
 
+def test_a_written_path_is_told_with_its_escapes_written_out(tmp_path):
+    """``wrote PATH``: a path holding a character a terminal acts on (an
+    escape sequence, a bidirectional override) is printed with it written
+    as its escape, the file written where it was asked."""
+    out = tmp_path / "a\x1b[2J\u202eb.wav"
+    r = cli("render", "tighten", "-o", str(out), "--duration", "1")
+    assert r.returncode == 0, r.stderr
+    assert out.is_file()
+    assert r.stdout.startswith(f"wrote {tmp_path}/a\\x1b[2J\\u202eb.wav (tighten, "), r.stdout
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stdout), r.stdout
+
+
 def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
     session = tmp_path / "evening.toml"
     session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 2\n')

@@ -73,7 +73,8 @@ def cmd_render(a) -> int:
     from .backends.file import render_to_file
     session = _session(a.session)
     path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
-    print(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
+    print(_checks.showable(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s "
+                           f"at {a.rate} Hz)"))
     return 0
 
 
@@ -81,7 +82,7 @@ def cmd_plot(a) -> int:
     from .plot import plot_session
     session = _session(a.session)
     path = plot_session(session, a.output, rate=a.rate, start_s=a.start, span_s=a.span)
-    print(f"wrote {path}")
+    print(_checks.showable(f"wrote {path}"))
     return 0
 
 
@@ -211,7 +212,7 @@ def cmd_history(a) -> int:
             return 0
         print(hist._show(rec, h.timeline(a.id)))
         if a.plot:
-            print(f"wrote {a.plot}")
+            print(_checks.showable(f"wrote {a.plot}"))
         return 0
     records = h.records(a.last)
     if a.json:
@@ -241,11 +242,11 @@ def cmd_calibrate(a) -> int:
     print(r.table())
     if not r.passed:
         if a.output:
-            print(f"not written: {a.output} (a failed calibration makes no stage)")
+            print(_checks.showable(f"not written: {a.output} (a failed calibration makes no stage)"))
         return 1
     if a.output:
         r.write_stage(a.output)
-        print(f"wrote {a.output}")
+        print(_checks.showable(f"wrote {a.output}"))
     return 0
 
 
