@@ -380,6 +380,22 @@ def test_a_written_path_is_told_with_its_escapes_written_out(tmp_path):
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stdout), r.stdout
 
 
+def test_a_device_name_is_listed_with_its_escapes_written_out(monkeypatch, capsys):
+    """``microwave devices`` prints each device's name as PortAudio gives
+    it, but a character a terminal acts on written as its escape: a
+    Bluetooth device's name is whatever the device advertises.  (No sound
+    server here makes such a name: the list is given in place of
+    PortAudio's.)"""
+    from microwave import cli as command
+    from microwave.backends import portaudio
+    monkeypatch.setattr(portaudio, "list_devices", lambda kind: [dict(
+        index=3, name="Buds\x1b]0;owned\x07 \u202eevil", max_output_channels=2, max_input_channels=1,
+        default_samplerate=48000.0)])
+    assert command.main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert out == "  3  Buds\\x1b]0;owned\\x07 \\u202eevil  out 2 in 1  48000 Hz\n", out
+
+
 def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
     session = tmp_path / "evening.toml"
     session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 2\n')

@@ -172,7 +172,7 @@ def cmd_devices(a) -> int:
     for d in devices:
         p = (f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  "
              f"{d['default_samplerate']:g} Hz")
-        print(p)
+        print(_checks.showable(p))     # (a name is a device's own: a Bluetooth one is whatever it advertises)
     return 0
 
 
