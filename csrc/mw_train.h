@@ -136,10 +136,10 @@ void train_fill(mw_train *s, float *out, ptrdiff_t N);
  * train_split_second the rest with the copy moved to where it begins --
  * in any order, or at once, each in one thread -- and train_split_end
  * (after both) leaves the train as train_fill would have, with the same
- * samples written.  The floating-
- * point environment of the thread that began is the second part's too.
- * Never for a pooled train: it allocates (and its caller starts a
- * thread), which the audio thread must not. */
+ * samples written.  The floating-point environment of the thread that
+ * began is the second part's too.  Never for a pooled train: it
+ * allocates (and its caller starts a thread), which the audio thread
+ * must not. */
 typedef struct mw_split {
     mw_train *s, *b;         /* the train, and the copy (allocated) that writes the second part */
     float *out;

@@ -201,14 +201,13 @@ def _not_foreign(path: Path, head: bytes) -> None:
     app = int.from_bytes(head[68:72], "big", signed=True) if len(head) >= 72 else 0   # (as PRAGMA application_id)
     if app not in (0, APPLICATION_ID):
         raise _foreign(app, _tables_as_stored(path))
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                 isolation_level=None)) as con:
+    with closing(_read_only(path, "mode=ro")) as con:
         # one read transaction: the three from one snapshot (read apart, another process creating the
         # history committed in between: its tables were seen, and its mark from before, as a stranger's)
         con.execute("BEGIN")
         app = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        tables = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        tables = _tables(con)
         con.execute("ROLLBACK")
     if app == APPLICATION_ID:
         return
@@ -224,10 +223,22 @@ def _tables_as_stored(path: Path) -> list[str]:
     read, no file made or written; what only a log holds is not seen),
     none if it cannot be read so."""
     try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)) as con:
-            return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        with closing(_read_only(path, "mode=ro&immutable=1")) as con:
+            return _tables(con)
     except sqlite3.Error:
         return []
+
+
+def _read_only(path: Path, query: str) -> sqlite3.Connection:
+    """A connection to ``path`` opened by URI with ``query`` (its read-only
+    flags), autocommit, waiting out another's lock as every connection does."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{query}", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                           isolation_level=None)
+
+
+def _tables(con: sqlite3.Connection) -> list[str]:
+    """The names of the database's tables, sorted."""
+    return sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
 
 
 def _foreign(app: int, tables: list[str]) -> sqlite3.DatabaseError:
