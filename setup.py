@@ -8,7 +8,7 @@ from setuptools.command.build_clib import build_clib
 from setuptools.command.build_ext import build_ext
 
 # the kernels, one unit per concern (each header states its contract); the
-# header-only units (mw_rational.h, mw_schedule.h, mw_pattern.h) need no source
+# header-only units (mw_rational.h, mw_schedule.h, mw_log.h, mw_pattern.h) need no source
 KERNELS = [f"csrc/mw_{unit}.c" for unit in ("template", "train", "envelope", "program", "supervisor", "stage",
                                             "record", "session")]
 # the flags the extensions get (Python's own CFLAGS come with both): -O3, no fast-math; the library
@@ -69,9 +69,10 @@ extensions = [
         include_dirs=[numpy.get_include(), "pyx", "csrc"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
         depends=KERNELS + [f"csrc/{h}" for h in ("mw_limits.h", "mw_rational.h", "mw_template.h", "mw_schedule.h",
-                                                 "mw_pattern.h", "mw_train.h", "mw_envelope.h", "mw_shapes.h",
-                                                 "mw_program.h", "mw_stage.h", "mw_supervisor.h", "mw_session.h",
-                                                 "mw_record.h", "mw_stream.h", "mw_guard.h", "mw_port.h")]
+                                                 "mw_log.h", "mw_pattern.h", "mw_train.h", "mw_envelope.h",
+                                                 "mw_shapes.h", "mw_program.h", "mw_stage.h", "mw_supervisor.h",
+                                                 "mw_session.h", "mw_record.h", "mw_stream.h", "mw_guard.h",
+                                                 "mw_port.h")]
                 + ["pyx/generator.pxi", "pyx/session_engine.pxi"],
     )
     for name in CORES

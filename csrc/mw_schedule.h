@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdint.h>
 #include "mw_limits.h"
+#include "mw_log.h"
 #include "mw_rational.h"
 #include "mw_port.h"
 
@@ -80,7 +81,7 @@ static inline double mw_sweep_time(const mw_schedule *s, double k)
     if (s->f0 == s->f1)
         return k / s->f0;
     if (s->sweep_log)
-        return s->sw_s_lr * log(1.0 + k * s->sw_lr / s->sw_f0s);
+        return s->sw_s_lr * mw_log(1.0 + k * s->sw_lr / s->sw_f0s);
     return 2.0 * k / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * k));
 }
 
@@ -134,6 +135,13 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
             k[idx] = (double)(s->k + idx);
         for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (delay_s + 2.0 * k[idx] / (f0 + sqrt(f0sq + a4 * k[idx]))) * rate;
+    } else if (s->sweep_log && s->f0 != s->f1) {
+        /* log: the same, mw_log vectorising as the square root does */
+        const double s_lr = s->sw_s_lr, lr = s->sw_lr, f0s = s->sw_f0s;
+        for (idx = 0; idx < m; idx++)
+            k[idx] = (double)(s->k + idx);
+        for (idx = 0; idx < m; idx++)
+            s->sw_t[idx] = (delay_s + s_lr * mw_log(1.0 + k[idx] * lr / f0s)) * rate;
     } else {
         for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
@@ -336,7 +344,7 @@ static inline void sched_reset(mw_schedule *s)
         /* each as mw_sweep_time once wrote it inline (left to right) */
         s->sw_f0sq = s->f0 * s->f0;
         s->sw_4a = 4.0 * ((s->f1 - s->f0) / (2.0 * s->sweep_s));
-        s->sw_lr = log(s->f1 / s->f0);
+        s->sw_lr = mw_log(s->f1 / s->f0);
         s->sw_s_lr = s->sweep_s / s->sw_lr;
         s->sw_f0s = s->f0 * s->sweep_s;
     }

@@ -150,7 +150,9 @@ class Sweep:
     train is a regular one at ``stop_hz``, in exact samples from the first
     pulse past the sweep on (:meth:`~microwave.plans.SweepSchedule.held`):
     its onsets never drift, and it is copied from a tile like any
-    repeating train.
+    repeating train.  A log sweep's onsets take their logarithm from the
+    package's own (csrc/mw_log.h, within an ulp of the true one), not
+    from the C library's: a render is the same bits on every system.
 
     Parameters
     ----------

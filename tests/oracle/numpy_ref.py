@@ -20,7 +20,8 @@ Two kinds:
   or a slope touches are integrated (the numpy fast path of the kernel's
   fast path).  Onsets come from the same exact rational arithmetic as the
   core (integers), so they agree to the sample; edge samples agree to float
-  rounding (the test allows 1e-5 of the peak; today they match bit for bit).
+  rounding (the test allows 1e-5 of the peak; today they match bit for bit,
+  but for a log sweep's few edge samples: see Schedule's ``log``).
 
 Every function computes samples ``[start, start + n)`` from scratch, as the
 next block of a stream would need, and returns float32.
@@ -195,10 +196,16 @@ class Template:
 class Schedule:
     """Onsets (whole sample, fraction) of pulse k, vectorised over k, by the
     core's arithmetic: exact rationals for regular trains and bursts, the
-    closed form of the phase law for sweeps, the listed onsets of custom trains."""
+    closed form of the phase law for sweeps, the listed onsets of custom trains.
 
-    def __init__(self, sc, rate: float):
+    ``log``: the natural logarithm of a log sweep's onsets, ``np.log`` (what
+    a user writes; the core's own, csrc/mw_log.h, is within an ulp of it,
+    so a few edge samples differ in their last bits); tests/oracle/test_sweep_log.py
+    gives the core's, operation for operation, to check the bits."""
+
+    def __init__(self, sc, rate: float, log=np.log):
         self.sc = sc
+        self.log = log
         # where the train ends: pulses start before end = whole + frac samples
         self.end = None if sc.end is None else (sc.end.whole, sc.end.frac)
         if isinstance(sc, (RegularSchedule, BurstSchedule)):
@@ -286,8 +293,8 @@ class Schedule:
             if f0 == f1:
                 ts = kd / f0
             elif sc.log:
-                lr = math.log(f1 / f0)
-                ts = T / lr * np.log(1.0 + kd * lr / (f0 * T))
+                lr = float(self.log(np.float64(f1 / f0)))
+                ts = T / lr * self.log(1.0 + kd * lr / (f0 * T))
             else:
                 a = (f1 - f0) / (2.0 * T)
                 ts = 2.0 * kd / (f0 + np.sqrt(f0 * f0 + 4.0 * a * kd))

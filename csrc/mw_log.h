@@ -1,0 +1,62 @@
+/* mw_log.h -- the natural logarithm of a log sweep's onsets, the package's own.
+ *
+ * mw_log(x) for a positive, finite, normal x -- the only arguments the
+ * schedule gives it: f1/f0, and 1 + k ln(f1/f0) / (f0 T), which lies
+ * between f1/f0 and a few 1e18.  No branch, no table, no libm call, so that
+ *
+ *   - a batch of onsets vectorises: the AVX2 clone of sched_sweep_batch
+ *     takes four at a time, about 10 instructions an onset against about
+ *     50 for a call to the C library's log;
+ *   - a log sweep's onsets are the same bits on every system: they do not
+ *     depend on which C library (and which version of its log) the
+ *     extension was linked against.
+ *
+ * The method (the textbook one, e.g. J.-M. Muller, "Elementary Functions",
+ * ch. 11):
+ *   x = 2**e m, m in [sqrt(2)/2, sqrt(2)), read from x's bits;
+ *   f = m - 1 (exact); s = f / (2 + f), so that log(m) = 2 atanh(s)
+ *     = 2s + s R, R = sum over n = 1..10 of 2/(2n+1) s**(2n)
+ *     (|s| < 0.1716: the first term left out, s**23 / 11.5, is below
+ *     2**-60 of the result);
+ *   2s is formed as f - f**2/2 + s f**2/2 (the same number: 2s = f - s f),
+ *     so that the one large term, f, enters exact;
+ *   e ln 2 in two parts: LN2_HI is ln 2 with its last 11 bits cleared
+ *     (e LN2_HI is exact for |e| < 2**11), LN2_LO the rest.
+ * Error within 1 ulp of log(x) (tests/oracle/test_sweep_log.py checks it against
+ * decimal arithmetic to 60 digits).
+ *
+ * Every operation is a plain IEEE double add, multiply or divide in the
+ * order written (the extension is built with -ffp-contract=off: no FMA
+ * fuses two of them), so any implementation doing the same operations in
+ * the same order -- numpy's ufuncs, numba -- gets the same bits.
+ */
+#ifndef MW_LOG_H
+#define MW_LOG_H
+#include <stdint.h>
+#include <string.h>
+
+#define MW_LN2_HI 0x1.62e42fefa38p-1        /* 0x3fe62e42fefa3800 */
+#define MW_LN2_LO 0x1.ef35793c7673p-45
+/* the mantissa bits of sqrt(2) rounded down: m at or above it is halved */
+#define MW_LOG_SQRT2_BITS UINT64_C(0x6a09e667f3bcd)
+
+static inline double mw_log(double x)
+{
+    uint64_t u, mant, up;
+    double m, e, f, hfsq, s, z, r;
+    memcpy(&u, &x, sizeof u);
+    mant = u & UINT64_C(0x000fffffffffffff);
+    up = mant >= MW_LOG_SQRT2_BITS;                 /* 1: m = 1.mant / 2, in the binade below */
+    e = (double)((int32_t)(u >> 52) - 1023 + (int32_t)up);
+    u = mant | ((UINT64_C(1023) - up) << 52);
+    memcpy(&m, &u, sizeof m);
+    f = m - 1.0;
+    hfsq = 0.5 * f * f;
+    s = f / (2.0 + f);
+    z = s * s;
+    r = z * (2.0 / 3 + z * (2.0 / 5 + z * (2.0 / 7 + z * (2.0 / 9 + z * (2.0 / 11 + z * (2.0 / 13
+        + z * (2.0 / 15 + z * (2.0 / 17 + z * (2.0 / 19 + z * (2.0 / 21))))))))));
+    return ((e * MW_LN2_LO + s * (hfsq + r)) - hfsq + f) + e * MW_LN2_HI;
+}
+
+#endif

@@ -1,0 +1,136 @@
+"""The logarithm of a log sweep's onsets (csrc/mw_log.h), the package's own.
+
+Two properties, each against something independent of the core:
+
+* the method is within an ulp of the true natural logarithm (decimal
+  arithmetic to 60 digits), over the whole positive normal range;
+* the core's log sweeps are that method's bits, sample for sample: the
+  numpy reference's onsets, computed with a numpy transcription of the
+  method (``mw_log`` below, the header's operations in its order), give
+  the rendered samples exactly -- whichever clone of the onset batch the
+  machine runs (the AVX2 one here), in any block sizes, and far into the
+  train.  With the C library's log in the core they differ (a few edge
+  samples a sweep, in their last bits).
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal, localcontext
+
+import numpy as np
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+import microwave as mw
+
+import numpy_ref
+
+LN2_HI = float.fromhex("0x1.62e42fefa38p-1")
+LN2_LO = float.fromhex("0x1.ef35793c7673p-45")
+SQRT2_MANT = 0x6A09E667F3BCD
+COEFFS = [2.0 / (2 * n + 1) for n in range(1, 11)]      # 2/3, 2/5, ..., 2/21: 2 atanh(s) = 2s + s R(s*s)
+
+
+def mw_log(x):
+    """csrc/mw_log.h's mw_log, operation for operation, in numpy."""
+    x = np.asarray(x, dtype=np.float64)
+    u = x.view(np.uint64)
+    mant = u & np.uint64(0x000FFFFFFFFFFFFF)
+    up = (mant >= np.uint64(SQRT2_MANT)).astype(np.uint64)
+    e = ((u >> np.uint64(52)).astype(np.int64) - 1023 + up.astype(np.int64)).astype(np.float64)
+    m = (mant | ((np.uint64(1023) - up) << np.uint64(52))).view(np.float64)
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    r = COEFFS[-1]
+    for c in reversed(COEFFS[:-1]):
+        r = c + z * r
+    r = z * r
+    return ((e * LN2_LO + s * (hfsq + r)) - hfsq + f) + e * LN2_HI
+
+
+def ulps_off(x: float, y: float) -> float:
+    """|y - ln x| in ulps of ln x, ln x to 60 digits."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        exact = Decimal(x).ln()
+        return float(abs(Decimal(y) - exact) / Decimal(math.ulp(float(exact)))) if exact else float(y != 0.0)
+
+
+POSITIVE_NORMAL = st.floats(min_value=2.0 ** -1022, max_value=1.7976931348623157e308, allow_nan=False,
+                            allow_infinity=False)
+
+
+@settings(deadline=None, max_examples=400, database=None)
+@given(st.lists(POSITIVE_NORMAL, min_size=1, max_size=50)
+       | st.lists(st.floats(0.5, 2.0), min_size=1, max_size=50)       # about the reduction's sqrt(2) seam
+       | st.lists(st.floats(1.0, 1.0 + 1e-6), min_size=1, max_size=50))  # f tiny: the result is f's
+@example([1.0, 2.0, 0.5, math.sqrt(2), math.nextafter(math.sqrt(2), 0), math.sqrt(0.5), 2.0 ** -1022,
+          1.7976931348623157e308, 5e-8, 2e7, 1e18, 1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53])
+def test_within_an_ulp_of_the_logarithm(xs):
+    got = mw_log(np.array(xs))
+    worst = max(ulps_off(x, float(y)) for x, y in zip(xs, got))
+    assert worst < 1.0, f"mw_log is {worst:.3f} ulp off"
+
+
+def test_within_an_ulp_over_the_sweeps_arguments():
+    """20 000 arguments log-spread over what a sweep gives the log (the
+    ratio f1/f0 from 5e-8 to 2e7, and 1 + k ln(f1/f0) / (f0 T) up to 1e19)."""
+    rng = np.random.default_rng(20261204)
+    xs = np.exp(rng.uniform(math.log(5e-8), math.log(1e19), 20_000))
+    got = mw_log(xs)
+    worst = max(ulps_off(float(x), float(y)) for x, y in zip(xs, got))
+    assert worst < 1.0, f"mw_log is {worst:.3f} ulp off"
+
+
+RATES = st.sampled_from([8_000, 44_100, 48_000, 96_000])
+
+
+@settings(deadline=None, max_examples=100, database=None)
+@given(rate=RATES, u0=st.floats(0.0, 1.0), u1=st.floats(0.0, 1.0), seconds=st.floats(0.05, 2.0),
+       delay_s=st.sampled_from([0.0, 0.0123]), blocks=st.lists(st.integers(1, 9000), min_size=1, max_size=6))
+@example(rate=48_000, u0=None, u1=None, seconds=4.0, delay_s=0.0, blocks=[1 << 20])      # the benchmark's
+@example(rate=96_000, u0=1.0, u1=0.0, seconds=2.0, delay_s=0.0123, blocks=[4097])        # down, 6000:1
+def test_a_log_sweep_is_that_logarithms_bits(rate, u0, u1, seconds, delay_s, blocks):
+    """Rates log-spread from 0.5 Hz to the most the rate allows (phases of
+    1.5 samples at most 30 % of the period, up to 3 kHz), up or down."""
+    phase_us = max(100.0 if u0 is None else 0.0, 1.5e6 / rate)
+    top = min(3000.0, 0.3e6 / phase_us)
+    f0, f1 = (100.0, 2000.0) if u0 is None else (0.5 * (top / 0.5) ** u0, 0.5 * (top / 0.5) ** u1)
+    spec = mw.Biphasic(amp_ua=200, phase_us=phase_us, delay_s=delay_s,
+                       sweep=mw.Sweep(f0, f1, seconds, scale="log"))
+    plan = spec.plan(rate)
+    n = int((delay_s + seconds) * rate) + rate // 4
+    gen = spec.generator(rate)
+    got = np.empty(n, dtype=np.float32)
+    at = 0
+    while at < n:
+        for m in blocks:
+            m = min(m, n - at)
+            gen.fill(got[at:at + m])
+            at += m
+    want = numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, 0, n, sched=numpy_ref.Schedule(
+        plan.schedule, rate, log=mw_log)), 0)
+    bad = np.flatnonzero(got != want)
+    assert len(bad) == 0, (f"{len(bad)} samples differ from the method's, first at {bad[0]}: "
+                           f"core {got[bad[0]]!r}, method {want[bad[0]]!r}")
+
+
+def test_far_into_a_long_log_sweep():
+    """Pulses ten minutes into a 20-minute sweep: arguments the short
+    sweeps never reach, each onset from its index (never accumulated)."""
+    rate, skip, n = 48_000, 600 * 48_000 + 7, 48_000
+    spec = mw.Biphasic(amp_ua=200, phase_us=50, sweep=mw.Sweep(50.0, 4000.0, 1200.0, scale="log"))
+    gen = spec.generator(rate)
+    junk = np.empty(1 << 18, dtype=np.float32)
+    left = skip
+    while left:
+        m = min(left, len(junk))
+        gen.fill(junk[:m])
+        left -= m
+    got = gen.render(n)
+    plan = spec.plan(rate)
+    want = numpy_ref.train_ref(plan, skip, n, sched=numpy_ref.Schedule(plan.schedule, rate, log=mw_log))
+    assert np.count_nonzero(got) > 1000
+    np.testing.assert_array_equal(got, want)
