@@ -396,6 +396,31 @@ def test_a_device_name_is_listed_with_its_escapes_written_out(monkeypatch, capsy
     assert out == "  3  Buds\\x1b]0;owned\\x07 \\u202eevil  out 2 in 1  48000 Hz\n", out
 
 
+
+def test_a_calibrations_table_is_printed_with_its_escapes_written_out(monkeypatch, capsys, tmp_path):
+    """``microwave calibrate`` prints its table with the device names as
+    PortAudio gives them, a character a terminal acts on written as its
+    escape, line by line (the table's own line breaks kept).  (No sound
+    server here makes such a name: the calibration, one that failed, is
+    given in place of one measured through the card.)"""
+    import datetime
+
+    from microwave import calibrate
+    from microwave import cli as command
+    from microwave.stage import Stage
+    r = calibrate.CalibrationResult(
+        date=datetime.datetime.now(datetime.UTC), output_device="Buds\x1b]0;owned\x07", input_device="mic\u202eevil",
+        rate=48000, input_corner_hz=None, base=Stage(), channels=(), coupling=None, corner_hz=None,
+        corner_uncertainty=None, ua_per_v=None, reference_ua=None, failures=("no loopback",))
+    monkeypatch.setattr(calibrate, "calibrate", lambda *args, **kw: r)
+    assert command.main(["calibrate", "--device", "Buds", "--input", "mic", "-o", str(tmp_path / "s.toml")]) == 1
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].startswith("microwave calibrate: Buds\\x1b]0;owned\\x07 -> mic\\u202eevil at 48000 Hz"), out
+    assert len(lines) == len(r.table().splitlines()) + 1 and lines[-1].startswith("not written: "), out
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out), out
+    assert not (tmp_path / "s.toml").exists()
+
 def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
     session = tmp_path / "evening.toml"
     session.write_text('[[step]]\nzone = "jaw"\nmode = "tighten"\nseconds = 2\n')

@@ -403,6 +403,34 @@ def test_the_table_and_the_last_records(tmp_path):
     assert ENDS[1] in lines[1] and ENDS[2] in lines[2] and ENDS[0] not in r.stdout
 
 
+
+def test_names_read_from_a_history_are_printed_with_their_escapes_written_out(tmp_path):
+    """A session name or a zone stored by an older version (which took
+    control characters and bidirectional overrides in names) is printed by
+    ``history`` and ``history show`` with each such character written as its
+    escape, never raw to the terminal; so is the path of a history that
+    does not exist yet (MICROWAVE_HISTORY is whatever the user set)."""
+    h = History()
+    rid = record(h, two_step_session(), entries([dict(step=0, played=RATE)], 2))
+    con = h.connect()
+    try:
+        con.execute("UPDATE records SET session = ? WHERE id = ?", ("s\x1b[2J\u202eevil", rid))
+        con.execute("UPDATE steps SET zone = ? WHERE record_id = ?", ("z\x07\u2066", rid))
+    finally:
+        con.close()
+    raw = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+    r = _cli("history")
+    assert r.returncode == 0, r.stderr
+    assert "s\\x1b[2J\\u202ee" in r.stdout and not raw.search(r.stdout), r.stdout
+    r = _cli("history", "show", str(rid))
+    assert r.returncode == 0, r.stderr
+    assert "s\\x1b[2J\\u202eevil" in r.stdout and "z\\x07\\u2066" in r.stdout, r.stdout
+    assert not raw.search(r.stdout), r.stdout
+    missing = tmp_path / "h\x1b]0;x\x07.sqlite3"
+    r = _cli("history", env={**os.environ, "MICROWAVE_HISTORY": str(missing)})
+    assert r.returncode == 0, r.stderr
+    assert "h\\x1b]0;x\\x07.sqlite3 does not exist" in r.stdout and not raw.search(r.stdout), r.stdout
+
 def test_history_show_prints_steps_channels_and_a_text_plot_and_writes_a_png(tmp_path):
     h = History()
     a = entries([dict(step=0 if i < 5 else 1, start=i * RATE, played=RATE, level_sum=RATE * (0.5 + i / 20),

@@ -69,12 +69,19 @@ def _progress_bar(stream, label: str = "", after_s: float = 0.0):
     return show
 
 
+def _say(text: str = "") -> None:
+    """Print ``text`` on standard output, each line's characters that a
+    terminal would act on (an escape sequence, a bidirectional override)
+    written as their escapes (``_checks.showable``): a path, a device's
+    name or a name read from a history are whatever they hold.  All the
+    command prints goes through here (its errors through ``main``)."""
+    print("\n".join(_checks.showable(line) for line in text.split("\n")))
+
 def cmd_render(a) -> int:
     from .backends.file import render_to_file
     session = _session(a.session)
     path = render_to_file(session, a.output, a.rate, _stage(a.stage), a.duration, progress=_progress_bar(sys.stderr))
-    print(_checks.showable(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s "
-                           f"at {a.rate} Hz)"))
+    _say(f"wrote {path} ({session.name}, {min(a.duration or session.seconds, session.seconds):g} s at {a.rate} Hz)")
     return 0
 
 
@@ -82,7 +89,7 @@ def cmd_plot(a) -> int:
     from .plot import plot_session
     session = _session(a.session)
     path = plot_session(session, a.output, rate=a.rate, start_s=a.start, span_s=a.span)
-    print(_checks.showable(f"wrote {path}"))
+    _say(f"wrote {path}")
     return 0
 
 
@@ -122,7 +129,7 @@ def cmd_info(a) -> int:
     session = _session(a.session)
     stage = _stage(a.stage)
     r = report(session, stage, a.rate, a.area)
-    p = print
+    p = _say
     played = ("" if r["played_channels"] == r["channels"] else
               f" ({r['played_channels']} played: the stage's channel_map routes {r['played_channels']})")
     p(f"session {r['name']}: {r['seconds']:g} s, {r['channels']} channels{played}, auto-off at {r['auto_off_s']:g} s")
@@ -172,7 +179,7 @@ def cmd_devices(a) -> int:
     for d in devices:
         p = (f"{d['index']:3d}  {d['name']}  out {d['max_output_channels']} in {d['max_input_channels']}  "
              f"{d['default_samplerate']:g} Hz")
-        print(_checks.showable(p))     # (a name is a device's own: a Bluetooth one is whatever it advertises)
+        _say(p)     # (a name is a device's own: a Bluetooth one is whatever it advertises)
     return 0
 
 
@@ -200,7 +207,7 @@ def cmd_history(a) -> int:
         if a.history_command == "show":
             raise ValueError(f"record_id={a.id} is not in the history: no session has been recorded yet "
                              f"({hist.default_path()} does not exist)")
-        print("[]" if a.json else f"no sessions recorded yet ({hist.default_path()} does not exist)")
+        _say("[]" if a.json else f"no sessions recorded yet ({hist.default_path()} does not exist)")
         return 0
     h = hist.History()
     if a.history_command == "show":
@@ -208,17 +215,17 @@ def cmd_history(a) -> int:
         if a.plot:
             hist._plot_png(rec, h.timeline(a.id), Path(a.plot))
         if a.json:
-            print(hist.to_json([rec]))
+            _say(hist.to_json([rec]))
             return 0
-        print(hist._show(rec, h.timeline(a.id)))
+        _say(hist._show(rec, h.timeline(a.id)))
         if a.plot:
-            print(_checks.showable(f"wrote {a.plot}"))
+            _say(f"wrote {a.plot}")
         return 0
     records = h.records(a.last)
     if a.json:
-        print(hist.to_json(records))
+        _say(hist.to_json(records))
         return 0
-    print(hist._table(records))
+    _say(hist._table(records))
     return 0
 
 
@@ -227,9 +234,9 @@ def cmd_calibrate(a) -> int:
     stage = _stage(a.stage)
     if a.tone is not None:
         ua = cal.play_reference_tone(a.device, stage=stage, seconds=a.tone, rate=a.rate)
-        print(f"played the calibration tone: {cal.REFERENCE_TONE_HZ:g} Hz at {cal.LEVEL:g} of full scale (peak) on "
-              f"program channel 0 for {a.tone:g} s; the stage asks {ua:.4g} uA rms of it: give the meter's reading "
-              f"as --reference-ua")
+        _say(f"played the calibration tone: {cal.REFERENCE_TONE_HZ:g} Hz at {cal.LEVEL:g} of full scale (peak) on "
+             f"program channel 0 for {a.tone:g} s; the stage asks {ua:.4g} uA rms of it: give the meter's reading "
+             f"as --reference-ua")
         return 0
     if a.input is None:
         raise ValueError("--input is required: the input the output is looped back into (or the sense resistor's)")
@@ -239,14 +246,14 @@ def cmd_calibrate(a) -> int:
     r = cal.calibrate(a.device, a.input, stage=stage, rate=a.rate, channels=a.channels,
                       input_channels=a.input_channels, input_corner_hz=a.input_corner, reference_ua=a.reference_ua,
                       lowest_corner_hz=a.lowest_corner)
-    print(r.table())
+    _say(r.table())
     if not r.passed:
         if a.output:
-            print(_checks.showable(f"not written: {a.output} (a failed calibration makes no stage)"))
+            _say(f"not written: {a.output} (a failed calibration makes no stage)")
         return 1
     if a.output:
         r.write_stage(a.output)
-        print(_checks.showable(f"wrote {a.output}"))
+        _say(f"wrote {a.output}")
     return 0
 
 

@@ -24,6 +24,8 @@ from hypothesis import strategies as st
 import microwave as mw
 
 import numpy_ref
+from families import RATE
+from test_numpy_ref import kernel
 
 LN2_HI = float.fromhex("0x1.62e42fefa38p-1")
 LN2_LO = float.fromhex("0x1.ef35793c7673p-45")
@@ -120,17 +122,10 @@ def test_a_log_sweep_is_that_logarithms_bits(rate, u0, u1, seconds, delay_s, blo
 def test_far_into_a_long_log_sweep():
     """Pulses ten minutes into a 20-minute sweep: arguments the short
     sweeps never reach, each onset from its index (never accumulated)."""
-    rate, skip, n = 48_000, 600 * 48_000 + 7, 48_000
+    skip, n = 600 * RATE + 7, RATE
     spec = mw.Biphasic(amp_ua=200, phase_us=50, sweep=mw.Sweep(50.0, 4000.0, 1200.0, scale="log"))
-    gen = spec.generator(rate)
-    junk = np.empty(1 << 18, dtype=np.float32)
-    left = skip
-    while left:
-        m = min(left, len(junk))
-        gen.fill(junk[:m])
-        left -= m
-    got = gen.render(n)
-    plan = spec.plan(rate)
-    want = numpy_ref.train_ref(plan, skip, n, sched=numpy_ref.Schedule(plan.schedule, rate, log=mw_log))
+    got = kernel(spec, n, skip=skip)
+    plan = spec.plan(RATE)
+    want = numpy_ref.train_ref(plan, skip, n, sched=numpy_ref.Schedule(plan.schedule, RATE, log=mw_log))
     assert np.count_nonzero(got) > 1000
     np.testing.assert_array_equal(got, want)
