@@ -42,9 +42,9 @@ typedef struct mw_schedule {
                               * whose period is period (exact: it repeats, and a tile copies it) */
     int sweep_log;
     double f0, f1, sweep_s, rate, delay_s, phase_at_end;
-    /* derived by sched_reset from the above (the same values mw_sweep_time
-     * computed on every call): f0 * f0, 4 a (a = (f1 - f0) / (2 sweep_s)),
-     * sweep_s / log(f1 / f0), log(f1 / f0), f0 * sweep_s */
+    /* derived by sched_reset from the above, for sched_sweep_batch's laws:
+     * f0 * f0, 4 a (a = (f1 - f0) / (2 sweep_s)), sweep_s / log(f1 / f0),
+     * log(f1 / f0) (mw_log), f0 * sweep_s */
     double sw_f0sq, sw_4a, sw_s_lr, sw_lr, sw_f0s;
     /* a sweep's or a custom train's onsets (samples) of pulses sw_k0 ..
      * sw_k0 + sw_n - 1, computed MW_SWEEP_BATCH at a time: independent of
@@ -73,17 +73,6 @@ typedef struct mw_schedule {
      * sched_next divides only when k was moved by someone else */
     int64_t c_at, c_cyc, c_idx;
 } mw_schedule;
-
-/* seconds (after the delay) at which the sweep's phase reaches k cycles,
- * for k <= phase_at_end (the pulses after it are the held tail's) */
-static inline double mw_sweep_time(const mw_schedule *s, double k)
-{
-    if (s->f0 == s->f1)
-        return k / s->f0;
-    if (s->sweep_log)
-        return s->sw_s_lr * mw_log(1.0 + k * s->sw_lr / s->sw_f0s);
-    return 2.0 * k / (s->f0 + sqrt(s->sw_f0sq + s->sw_4a * k));
-}
 
 /* An onset at w + f samples is at or after the train's end. */
 static inline int sched_past_end(const mw_schedule *s, int64_t w, double f)
@@ -126,25 +115,24 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
     const double delay_s = s->delay_s, f0 = s->f0, f0sq = s->sw_f0sq, a4 = s->sw_4a, rate = s->rate;
     if (s->tail_k - s->k < m)
         m = (int)(s->tail_k - s->k);     /* (>= 1: sched_next_batched turns to the tail at tail_k) */
-    if (!s->sweep_log && s->f0 != s->f1) {
-        /* linear: mw_sweep_time's branch for it, taken out of the loop, its
-         * constants in locals (no store to sw_t can change them: the loop
-         * vectorises, the square roots and divides 4 at a time in the AVX2
-         * clone, each still correctly rounded: the same bits) */
+    for (idx = 0; idx < m; idx++)
+        k[idx] = (double)(s->k + idx);
+    /* the seconds (after the delay) at which the sweep's phase reaches k
+     * cycles, k <= phase_at_end, by its law: one loop a law, its constants
+     * in locals (no store to sw_t can change them), so that each
+     * vectorises -- the divides, square roots and mw_log 4 at a time in
+     * the AVX2 clone, every operation still correctly rounded: the same
+     * bits in either clone */
+    if (s->f0 == s->f1) {
         for (idx = 0; idx < m; idx++)
-            k[idx] = (double)(s->k + idx);
-        for (idx = 0; idx < m; idx++)
-            s->sw_t[idx] = (delay_s + 2.0 * k[idx] / (f0 + sqrt(f0sq + a4 * k[idx]))) * rate;
-    } else if (s->sweep_log && s->f0 != s->f1) {
-        /* log: the same, mw_log vectorising as the square root does */
+            s->sw_t[idx] = (delay_s + k[idx] / f0) * rate;
+    } else if (s->sweep_log) {
         const double s_lr = s->sw_s_lr, lr = s->sw_lr, f0s = s->sw_f0s;
-        for (idx = 0; idx < m; idx++)
-            k[idx] = (double)(s->k + idx);
         for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (delay_s + s_lr * mw_log(1.0 + k[idx] * lr / f0s)) * rate;
     } else {
         for (idx = 0; idx < m; idx++)
-            s->sw_t[idx] = (s->delay_s + mw_sweep_time(s, (double)(s->k + idx))) * s->rate;
+            s->sw_t[idx] = (delay_s + 2.0 * k[idx] / (f0 + sqrt(f0sq + a4 * k[idx]))) * rate;
     }
     n = m;
     for (idx = 0; idx < m; idx++) {
@@ -341,7 +329,7 @@ static inline void sched_reset(mw_schedule *s)
     if (s->kind == MW_SCHED_CUSTOM && s->c_loop >= 1.0 && s->c_loop <= 1.0e15 && s->c_loop == floor(s->c_loop))
         s->c_loop_whole = (int64_t)s->c_loop;
     if (s->kind == MW_SCHED_SWEEP) {
-        /* each as mw_sweep_time once wrote it inline (left to right) */
+        /* each as the laws once computed it inline (left to right) */
         s->sw_f0sq = s->f0 * s->f0;
         s->sw_4a = 4.0 * ((s->f1 - s->f0) / (2.0 * s->sweep_s));
         s->sw_lr = mw_log(s->f1 / s->f0);

@@ -20,7 +20,7 @@ from microwave import _checks
 from mw_limits cimport (MW_MAX_BP, MW_MAX_STATES, MW_MAX_SEGS, MW_MAX_CH, MW_SHAPE_HOLD, MW_SHAPE_LINEAR,
                         MW_SHAPE_COSINE, MW_SHAPE_EXP, MW_POL_REST, MW_POL_POS, MW_POL_NEG, MW_POL_ALT,
                         MW_SCHED_REGULAR, MW_SCHED_SWEEP, MW_SCHED_CUSTOM)
-from mw_schedule cimport mw_rat, mw_schedule
+from mw_schedule cimport mw_rat, mw_schedule, mw_log, sched_next, sched_reset
 from mw_template cimport mw_template, tpl_finish
 from mw_pattern cimport mw_pattern
 from mw_envelope cimport mw_envelope
@@ -201,6 +201,23 @@ def fill_threads():
     except (AttributeError, OSError):
         cpus = _os.cpu_count() or 1
     return max(1, min(2, most, cpus))
+
+
+def _sweep_log(x):
+    """The natural logarithm a log sweep's onsets are computed with
+    (csrc/mw_log.h: within an ulp of ln, the same bits on every system), of
+    each of ``x`` (a float, or an array: float64 of its shape); NaN where x
+    is not positive, normal and finite.  Sweep.cycles takes it too (the
+    held tail's first onset), and the tests check it here."""
+    a = np.array(x, dtype=np.float64)
+    cdef double[::1] src = a.reshape(-1)
+    out = np.empty(a.shape, dtype=np.float64)
+    cdef double[::1] dst = out.reshape(-1)
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(src.shape[0]):
+            dst[i] = mw_log(src[i])
+    return float(out) if out.ndim == 0 else out
 
 
 cdef struct _second_part:
@@ -456,3 +473,32 @@ cdef class Generator:
         out = _new_f32("n", n, (n,))
         self.fill(out)
         return out
+
+    def _schedule_onsets(self, n, skip=0):
+        """Onsets ``skip`` to ``skip + n - 1`` of the schedule (fewer where
+        the train ends first) as ``sched_next`` gives them to the train:
+        (whole samples int64, fraction float64), from a copy of the
+        schedule started afresh (this generator does not move).  For the
+        tests, which check a sweep's onsets bit for bit: its samples show an
+        onset only to float32's precision."""
+        n = _count("n", n, 0, MAX_RENDER, "onsets")
+        skip = _count("skip", skip, 0, 1 << 62, "onsets")
+        cdef mw_schedule sc = self.prog.train.sched
+        cdef int64_t w, j, got = 0, left = skip, count = n
+        cdef double f, amp
+        whole = np.empty(n, dtype=np.int64)
+        frac = np.empty(n, dtype=np.float64)
+        cdef int64_t[::1] ws = whole
+        cdef double[::1] fs = frac
+        with nogil:
+            sched_reset(&sc)
+            while left > 0 and sched_next(&sc, &w, &f, &amp):
+                left -= 1
+            if left == 0:
+                for j in range(count):
+                    if not sched_next(&sc, &w, &f, &amp):
+                        break
+                    ws[j] = w
+                    fs[j] = f
+                    got += 1
+        return whole[:got], frac[:got]

@@ -37,3 +37,6 @@ cdef extern from "mw_schedule.h" nogil:
 
     bint sched_next(mw_schedule* s, int64_t* whole, double* frac, double* amp)
     void sched_reset(mw_schedule* s)
+
+cdef extern from "mw_log.h" nogil:
+    double mw_log(double x)

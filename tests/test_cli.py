@@ -370,13 +370,14 @@ def test_a_session_named_by_a_file_name_it_cannot_bear_is_refused_naming_the_fil
 
 def test_a_written_path_is_told_with_its_escapes_written_out(tmp_path):
     """``wrote PATH``: a path holding a character a terminal acts on (an
-    escape sequence, a bidirectional override) is printed with it written
+    escape sequence, a line break, a bidirectional override) is printed with it written
     as its escape, the file written where it was asked."""
-    out = tmp_path / "a\x1b[2J\u202eb.wav"
+    out = tmp_path / "a\x1b[2J\u202eb\nwrote evil.wav"
     r = cli("render", "tighten", "-o", str(out), "--duration", "1")
     assert r.returncode == 0, r.stderr
     assert out.is_file()
-    assert r.stdout.startswith(f"wrote {tmp_path}/a\\x1b[2J\\u202eb.wav (tighten, "), r.stdout
+    assert r.stdout.startswith(f"wrote {tmp_path}/a\\x1b[2J\\u202eb\\nwrote evil.wav (tighten, "), r.stdout
+    assert len(r.stdout.splitlines()) == 1, r.stdout             # (a line break in a path forges no line)
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stdout), r.stdout
 
 
@@ -389,18 +390,18 @@ def test_a_device_name_is_listed_with_its_escapes_written_out(monkeypatch, capsy
     from microwave import cli as command
     from microwave.backends import portaudio
     monkeypatch.setattr(portaudio, "list_devices", lambda kind: [dict(
-        index=3, name="Buds\x1b]0;owned\x07 \u202eevil", max_output_channels=2, max_input_channels=1,
+        index=3, name="Buds\x1b]0;owned\x07 \u202eevil\n  4  Speakers", max_output_channels=2, max_input_channels=1,
         default_samplerate=48000.0)])
     assert command.main(["devices"]) == 0
     out = capsys.readouterr().out
-    assert out == "  3  Buds\\x1b]0;owned\\x07 \\u202eevil  out 2 in 1  48000 Hz\n", out
-
+    assert out == "  3  Buds\\x1b]0;owned\\x07 \\u202eevil\\n  4  Speakers  out 2 in 1  48000 Hz\n", out
 
 
 def test_a_calibrations_table_is_printed_with_its_escapes_written_out(monkeypatch, capsys, tmp_path):
     """``microwave calibrate`` prints its table with the device names as
     PortAudio gives them, a character a terminal acts on written as its
-    escape, line by line (the table's own line breaks kept).  (No sound
+    escape, a line break in a name too (the table's own line breaks kept:
+    a name cannot forge a line of the table).  (No sound
     server here makes such a name: the calibration, one that failed, is
     given in place of one measured through the card.)"""
     import datetime
@@ -409,17 +410,20 @@ def test_a_calibrations_table_is_printed_with_its_escapes_written_out(monkeypatc
     from microwave import cli as command
     from microwave.stage import Stage
     r = calibrate.CalibrationResult(
-        date=datetime.datetime.now(datetime.UTC), output_device="Buds\x1b]0;owned\x07", input_device="mic\u202eevil",
+        date=datetime.datetime.now(datetime.UTC), output_device="Buds\x1b]0;owned\x07\nPASSED",
+        input_device="mic\u202eevil",
         rate=48000, input_corner_hz=None, base=Stage(), channels=(), coupling=None, corner_hz=None,
         corner_uncertainty=None, ua_per_v=None, reference_ua=None, failures=("no loopback",))
     monkeypatch.setattr(calibrate, "calibrate", lambda *args, **kw: r)
     assert command.main(["calibrate", "--device", "Buds", "--input", "mic", "-o", str(tmp_path / "s.toml")]) == 1
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].startswith("microwave calibrate: Buds\\x1b]0;owned\\x07 -> mic\\u202eevil at 48000 Hz"), out
-    assert len(lines) == len(r.table().splitlines()) + 1 and lines[-1].startswith("not written: "), out
+    head = "microwave calibrate: Buds\\x1b]0;owned\\x07\\nPASSED -> mic\\u202eevil at 48000 Hz"
+    assert lines[0].startswith(head), out
+    assert len(lines) == 5 and lines[-2].startswith("FAILED: ") and lines[-1].startswith("not written: "), out
     assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out), out
     assert not (tmp_path / "s.toml").exists()
+
 
 def test_a_stage_files_error_names_the_stage_file_not_the_session_file(tmp_path):
     session = tmp_path / "evening.toml"

@@ -403,7 +403,6 @@ def test_the_table_and_the_last_records(tmp_path):
     assert ENDS[1] in lines[1] and ENDS[2] in lines[2] and ENDS[0] not in r.stdout
 
 
-
 def test_names_read_from_a_history_are_printed_with_their_escapes_written_out(tmp_path):
     """A session name or a zone stored by an older version (which took
     control characters and bidirectional overrides in names) is printed by
@@ -414,7 +413,7 @@ def test_names_read_from_a_history_are_printed_with_their_escapes_written_out(tm
     rid = record(h, two_step_session(), entries([dict(step=0, played=RATE)], 2))
     con = h.connect()
     try:
-        con.execute("UPDATE records SET session = ? WHERE id = ?", ("s\x1b[2J\u202eevil", rid))
+        con.execute("UPDATE records SET session = ? WHERE id = ?", ("s\x1b[2J\u202eevil\n", rid))
         con.execute("UPDATE steps SET zone = ? WHERE record_id = ?", ("z\x07\u2066", rid))
     finally:
         con.close()
@@ -422,14 +421,20 @@ def test_names_read_from_a_history_are_printed_with_their_escapes_written_out(tm
     r = _cli("history")
     assert r.returncode == 0, r.stderr
     assert "s\\x1b[2J\\u202ee" in r.stdout and not raw.search(r.stdout), r.stdout
-    r = _cli("history", "show", str(rid))
-    assert r.returncode == 0, r.stderr
-    assert "s\\x1b[2J\\u202eevil" in r.stdout and "z\\x07\\u2066" in r.stdout, r.stdout
+    assert len(r.stdout.splitlines()) == 2, r.stdout            # (the heading and the record: no forged line)
+    shown = _cli("history", "show", str(rid))
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"record {rid}: s\\x1b[2J\\u202eevil\\n, "), shown.stdout
+    r = _cli("history", "show", str(rid), "--json")
+    assert json.loads(r.stdout)[0]["session"] == "s\x1b[2J\u202eevil\n"      # (the JSON: as stored)
+    r = shown
+    assert "z\\x07\\u2066" in r.stdout, r.stdout
     assert not raw.search(r.stdout), r.stdout
     missing = tmp_path / "h\x1b]0;x\x07.sqlite3"
     r = _cli("history", env={**os.environ, "MICROWAVE_HISTORY": str(missing)})
     assert r.returncode == 0, r.stderr
     assert "h\\x1b]0;x\\x07.sqlite3 does not exist" in r.stdout and not raw.search(r.stdout), r.stdout
+
 
 def test_history_show_prints_steps_channels_and_a_text_plot_and_writes_a_png(tmp_path):
     h = History()

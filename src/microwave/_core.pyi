@@ -58,6 +58,11 @@ RECORD_DTYPE: np.dtype[np.void]
 #: seconds of stream an entry holds at most
 RECORD_FLUSH_S: float
 
+def _sweep_log(x: npt.ArrayLike) -> Any:
+    """The natural logarithm of a log sweep's onsets (csrc/mw_log.h), of each of ``x`` (a float for a
+    float, else a float64 array of its shape); NaN where x is not positive, normal and finite."""
+
+
 class Generator:
     """Stateful compiled generator of one channel's current, in uA."""
 
@@ -80,6 +85,7 @@ class Generator:
     def program_capsule(self) -> object:
         """The C state in a capsule named "microwave._core.mw_program"."""
     def render(self, n: int) -> npt.NDArray[np.float32]: ...
+    def _schedule_onsets(self, n: int, skip: int = 0) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]: ...
 
 class SessionEngine:
     """Steps x channels of compiled programs behind one output stage."""

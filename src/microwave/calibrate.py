@@ -558,7 +558,9 @@ class CalibrationResult:
         return rows
 
     def table(self) -> str:
-        """The self-test table: each figure, its limit, PASS or FAIL, then the reasons."""
+        """The self-test table: each figure, its limit, PASS or FAIL, then the
+        reasons; the characters a terminal would act on (in a device's name:
+        PortAudio gives it as the device has it) written as their escapes."""
         inp = (f"{self.input_corner_hz:g} Hz (declared)" if self.input_corner_hz else
                "DC (assumed: a loopback cannot tell an AC-coupled input from an AC-coupled output; "
                "give input_corner_hz if the input is AC-coupled)")
@@ -572,7 +574,7 @@ class CalibrationResult:
         lines = [head] + ["  ".join(x.ljust(w[i]) for i, x in enumerate(r)).rstrip() for r in rows]
         why = [f"ch{c.dac_channel}: {r}" for c in self.channels for r in c.failures] + list(self.failures)
         lines.append("PASSED" if self.passed else "FAILED: " + "; ".join(why))
-        return "\n".join(lines)
+        return "\n".join(_checks.showable(line) for line in lines)
 
     def calibration(self) -> Calibration:
         """The ``[calibration]`` table of the stage: one entry per DAC

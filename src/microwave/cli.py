@@ -69,13 +69,16 @@ def _progress_bar(stream, label: str = "", after_s: float = 0.0):
     return show
 
 
-def _say(text: str = "") -> None:
-    """Print ``text`` on standard output, each line's characters that a
-    terminal would act on (an escape sequence, a bidirectional override)
-    written as their escapes (``_checks.showable``): a path, a device's
-    name or a name read from a history are whatever they hold.  All the
-    command prints goes through here (its errors through ``main``)."""
-    print("\n".join(_checks.showable(line) for line in text.split("\n")))
+def _say(line: str) -> None:
+    """Print one line on standard output, the characters a terminal would
+    act on (an escape sequence, a line break, a bidirectional override)
+    written as their escapes (``_checks.showable``): a path or a device's
+    name is whatever it holds.  Every line the command prints goes through
+    here, but the tables', which escape what they show where they are
+    built (history's ``_table`` and ``_show``, ``CalibrationResult.table``),
+    and the JSON (``json.dumps`` escapes every such character)."""
+    print(_checks.showable(line))
+
 
 def cmd_render(a) -> int:
     from .backends.file import render_to_file
@@ -215,17 +218,17 @@ def cmd_history(a) -> int:
         if a.plot:
             hist._plot_png(rec, h.timeline(a.id), Path(a.plot))
         if a.json:
-            _say(hist.to_json([rec]))
+            print(hist.to_json([rec]))
             return 0
-        _say(hist._show(rec, h.timeline(a.id)))
+        print(hist._show(rec, h.timeline(a.id)))
         if a.plot:
             _say(f"wrote {a.plot}")
         return 0
     records = h.records(a.last)
     if a.json:
-        _say(hist.to_json(records))
+        print(hist.to_json(records))
         return 0
-    _say(hist._table(records))
+    print(hist._table(records))
     return 0
 
 
@@ -246,7 +249,7 @@ def cmd_calibrate(a) -> int:
     r = cal.calibrate(a.device, a.input, stage=stage, rate=a.rate, channels=a.channels,
                       input_channels=a.input_channels, input_corner_hz=a.input_corner, reference_ua=a.reference_ua,
                       lowest_corner_hz=a.lowest_corner)
-    _say(r.table())
+    print(r.table())
     if not r.passed:
         if a.output:
             _say(f"not written: {a.output} (a failed calibration makes no stage)")

@@ -958,7 +958,10 @@ def _table(records: list[Record]) -> str:
         peak = max((c.peak_ua for c in r.channels), default=0.0)
         pos = sum(c.charge_pos_uc for c in r.channels)
         neg = sum(c.charge_neg_uc for c in r.channels)
-        lines.append(f"{r.id:>5}  {_local(r.started_at):<19}  {r.session[:16]:<16} {r.end:<12} "
+        # (texts read from the database as a terminal shows them: an older version stored names with
+        # control characters and bidirectional overrides, and another program may have written any)
+        session, end = _checks.showable(r.session[:16]), _checks.showable(r.end)
+        lines.append(f"{r.id:>5}  {_local(r.started_at):<19}  {session:<16} {end:<12} "
                      f"{r.seconds_delivered:>8.1f} {r.underflows:>10d}  {peak:>8.1f} {pos:>10.1f} / {neg:<10.1f}")
     return "\n".join(lines)
 
@@ -992,8 +995,10 @@ def _text_plot(timeline: list[Second], width: int = 60) -> str:
 
 def _show(r: Record, timeline: list[Second]) -> str:
     """One record, its steps and channels and its timeline (``microwave history show``)."""
-    lines = [f"record {r.id}: {r.session}, {r.end}",
-             f"  started {r.started_at} (UTC), ended {r.ended_at or '-'}; {r.seconds_delivered:.1f} s delivered at "
+    shown = _checks.showable        # (texts read from the database: see _table)
+    lines = [f"record {r.id}: {shown(r.session)}, {shown(r.end)}",
+             f"  started {shown(r.started_at)} (UTC), ended {shown(r.ended_at or '-')}; {r.seconds_delivered:.1f} s "
+             f"delivered at "
              f"{r.rate} Hz; {r.underflows} underflows"
              + (f"; DAC time of the start {r.dac_time:.6f} s" if r.dac_time is not None else "")]
     lines.append("  channels (electrode pairs):")
@@ -1002,8 +1007,8 @@ def _show(r: Record, timeline: list[Second]) -> str:
                      f"{ch.charge_neg_uc:.1f} uC, net {ch.net_uc:+.2f} uC")
     lines.append("  steps:")
     for i, s in enumerate(r.steps):
-        lines.append(f"    {i:3d} {s.zone:<10} {s.mode:<9} {s.seconds:7.1f} s  level mean {s.level_mean:.2f} "
-                     f"max {s.level_max:.2f}")
+        lines.append(f"    {i:3d} {shown(s.zone):<10} {shown(s.mode):<9} {s.seconds:7.1f} s  "
+                     f"level mean {s.level_mean:.2f} max {s.level_max:.2f}")
         for c, ch in enumerate(s.channels):
             if s.seconds:
                 lines.append(f"          ch{c}: peak {ch.peak_ua:.1f} uA; +{ch.charge_pos_uc:.1f} / "

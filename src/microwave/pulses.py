@@ -35,7 +35,7 @@ from typing import cast
 import numpy as np
 
 from . import _checks
-from ._core import Generator
+from ._core import Generator, _sweep_log
 from .envelopes import Envelope
 from .patterns import ALTERNATE, Hold, PolarityPattern
 from .plans import (BurstSchedule, CustomSchedule, ProgramPlan, Rational, RegularSchedule, SampleTime, Schedule,
@@ -150,9 +150,10 @@ class Sweep:
     train is a regular one at ``stop_hz``, in exact samples from the first
     pulse past the sweep on (:meth:`~microwave.plans.SweepSchedule.held`):
     its onsets never drift, and it is copied from a tile like any
-    repeating train.  A log sweep's onsets take their logarithm from the
-    package's own (csrc/mw_log.h, within an ulp of the true one), not
-    from the C library's: a render is the same bits on every system.
+    repeating train.  A log sweep's onsets (and where its held tail
+    starts) take their logarithm from the package's own (csrc/mw_log.h,
+    within an ulp of the true one), not from the C library's: they are the
+    same bits on every system.
 
     Parameters
     ----------
@@ -184,7 +185,7 @@ class Sweep:
         """Pulses (phase cycles) during the sweep."""
         f0, f1, T = self.start_hz, self.stop_hz, self.seconds
         if self.scale == "log" and f0 != f1:
-            return f0 * T * (f1 / f0 - 1) / math.log(f1 / f0)
+            return f0 * T * (f1 / f0 - 1) / _sweep_log(f1 / f0)     # (the onsets' logarithm: csrc/mw_log.h)
         return T * (f0 + f1) / 2
 
 

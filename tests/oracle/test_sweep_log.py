@@ -1,16 +1,19 @@
 """The logarithm of a log sweep's onsets (csrc/mw_log.h), the package's own.
 
-Two properties, each against something independent of the core:
+Each property against something independent of the core's build:
 
-* the method is within an ulp of the true natural logarithm (decimal
-  arithmetic to 60 digits), over the whole positive normal range;
-* the core's log sweeps are that method's bits, sample for sample: the
-  numpy reference's onsets, computed with a numpy transcription of the
-  method (``mw_log`` below, the header's operations in its order), give
-  the rendered samples exactly -- whichever clone of the onset batch the
-  machine runs (the AVX2 one here), in any block sizes, and far into the
-  train.  With the C library's log in the core they differ (a few edge
-  samples a sweep, in their last bits).
+* the core's logarithm (``microwave._core._sweep_log``, the C function) is
+  within an ulp of the true natural logarithm (decimal arithmetic to 60
+  digits), over the whole positive normal range, and NaN outside it;
+* it is a numpy transcription of the method (``mw_log`` below, the
+  header's operations in its order) bit for bit, over a million arguments:
+  the bits are the method's, not the C library's or the compiler's;
+* a log sweep's onsets, as the schedule gives them to the train (the
+  batch of onsets, vectorised in the AVX2 clone), are the numpy
+  reference's computed with that transcription, whole samples and fraction
+  bit for bit, and so are its rendered samples (any blocks, far into the
+  train).  With the C library's log in the core, or one coefficient
+  changed, they differ.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import microwave as mw
+from microwave import _core
 
 import numpy_ref
 from families import RATE
@@ -71,19 +75,55 @@ POSITIVE_NORMAL = st.floats(min_value=2.0 ** -1022, max_value=1.7976931348623157
 @example([1.0, 2.0, 0.5, math.sqrt(2), math.nextafter(math.sqrt(2), 0), math.sqrt(0.5), 2.0 ** -1022,
           1.7976931348623157e308, 5e-8, 2e7, 1e18, 1.0 + 2.0 ** -52, 1.0 - 2.0 ** -53])
 def test_within_an_ulp_of_the_logarithm(xs):
-    got = mw_log(np.array(xs))
+    got = _core._sweep_log(np.array(xs))
     worst = max(ulps_off(x, float(y)) for x, y in zip(xs, got))
     assert worst < 1.0, f"mw_log is {worst:.3f} ulp off"
 
 
 def test_within_an_ulp_over_the_sweeps_arguments():
-    """20 000 arguments log-spread over what a sweep gives the log (the
-    ratio f1/f0 from 5e-8 to 2e7, and 1 + k ln(f1/f0) / (f0 T) up to 1e19)."""
+    """20 000 arguments log-spread over what a sweep gives the log: the
+    ratio f1/f0 from 5e-8 to 2e7, and 1 + k ln(f1/f0) / (f0 T) between it
+    and 1."""
     rng = np.random.default_rng(20261204)
-    xs = np.exp(rng.uniform(math.log(5e-8), math.log(1e19), 20_000))
-    got = mw_log(xs)
+    xs = np.exp(rng.uniform(math.log(5e-8), math.log(2e7), 20_000))
+    got = _core._sweep_log(xs)
     worst = max(ulps_off(float(x), float(y)) for x, y in zip(xs, got))
     assert worst < 1.0, f"mw_log is {worst:.3f} ulp off"
+
+
+def test_the_cores_logarithm_is_the_methods_bits():
+    """A million arguments, log-spread over the normal range and dense
+    about 1, the sqrt(2) seams and the sweeps' range: the C function's
+    results are the numpy transcription's, bit for bit."""
+    rng = np.random.default_rng(4)
+    xs = np.concatenate([np.exp(rng.uniform(-708.0, 709.0, 300_000)),
+                         np.exp(rng.uniform(math.log(5e-8), math.log(2e7), 300_000)),
+                         rng.uniform(0.5, 2.0, 300_000), 1.0 + rng.uniform(-1e-6, 1e-6, 100_000)])
+    got, want = _core._sweep_log(xs), mw_log(xs)
+    bad = np.flatnonzero(got.view(np.uint64) != want.view(np.uint64))
+    assert len(bad) == 0, f"{len(bad)} differ, first x={xs[bad[0]]!r}: core {got[bad[0]]!r}, method {want[bad[0]]!r}"
+
+
+def test_nan_outside_the_domain():
+    """Not positive, normal and finite: NaN (the C library's log gives NaN
+    or -inf), which the schedule takes as the train's end."""
+    xs = [0.0, -0.0, -1.0, -2.0 ** -1022, 2.0 ** -1074, math.nextafter(2.0 ** -1022, 0), math.inf, -math.inf,
+          math.nan]
+    assert np.isnan(_core._sweep_log(xs)).all()
+    assert _core._sweep_log(2.0 ** -1022) == math.log(2.0 ** -1022)
+    assert math.isnan(_core._sweep_log(0.0)) and _core._sweep_log(1.0) == 0.0
+
+
+def assert_onsets_are_the_methods(gen, sched, n, skip=0):
+    """The schedule's onsets skip .. skip + n - 1 (as the train takes them)
+    equal the reference's with the method's logarithm, bit for bit."""
+    w, f = gen._schedule_onsets(n, skip)
+    assert len(w) == n
+    rw, rf, valid = sched.onsets(np.arange(skip, skip + n))
+    assert valid.all()
+    bad = np.flatnonzero((w != rw) | (f.view(np.uint64) != rf.view(np.uint64)))
+    assert len(bad) == 0, (f"{len(bad)} of {n} onsets differ from the method's, first pulse {skip + bad[0]}: "
+                           f"core {w[bad[0]]} + {f[bad[0]]!r}, method {rw[bad[0]]} + {rf[bad[0]]!r}")
 
 
 RATES = st.sampled_from([8_000, 44_100, 48_000, 96_000])
@@ -112,8 +152,9 @@ def test_a_log_sweep_is_that_logarithms_bits(rate, u0, u1, seconds, delay_s, blo
             m = min(m, n - at)
             gen.fill(got[at:at + m])
             at += m
-    want = numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, 0, n, sched=numpy_ref.Schedule(
-        plan.schedule, rate, log=mw_log)), 0)
+    sched = numpy_ref.Schedule(plan.schedule, rate, log=mw_log)
+    assert_onsets_are_the_methods(gen, sched, sched.last_at_or_before(n - 1) + 1)
+    want = numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, 0, n, sched=sched), 0)
     bad = np.flatnonzero(got != want)
     assert len(bad) == 0, (f"{len(bad)} samples differ from the method's, first at {bad[0]}: "
                            f"core {got[bad[0]]!r}, method {want[bad[0]]!r}")
@@ -126,6 +167,9 @@ def test_far_into_a_long_log_sweep():
     spec = mw.Biphasic(amp_ua=200, phase_us=50, sweep=mw.Sweep(50.0, 4000.0, 1200.0, scale="log"))
     got = kernel(spec, n, skip=skip)
     plan = spec.plan(RATE)
-    want = numpy_ref.train_ref(plan, skip, n, sched=numpy_ref.Schedule(plan.schedule, RATE, log=mw_log))
+    sched = numpy_ref.Schedule(plan.schedule, RATE, log=mw_log)
+    first = sched.last_at_or_before(skip - 1) + 1
+    assert_onsets_are_the_methods(spec.generator(RATE), sched, 20_000, skip=first)
+    want = numpy_ref.train_ref(plan, skip, n, sched=sched)
     assert np.count_nonzero(got) > 1000
     np.testing.assert_array_equal(got, want)
