@@ -173,3 +173,21 @@ def test_far_into_a_long_log_sweep():
     want = numpy_ref.train_ref(plan, skip, n, sched=sched)
     assert np.count_nonzero(got) > 1000
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_plan_asking_the_log_past_its_domain_ends_the_sweep():
+    """A plan built by hand whose phase at the end lies past its down
+    sweep's (1.2 times) asks for the log of numbers at or below 0 for its
+    last pulses: NaN, the train's end there (as the C library's log gave),
+    never onsets at negative or backward times."""
+    import dataclasses
+    rate = 96_000
+    spec = mw.Biphasic(amp_ua=200, phase_us=20, sweep=mw.Sweep(2000.0, 1.0, 2.0, scale="log"))
+    plan = spec.plan(rate)
+    sc = dataclasses.replace(plan.schedule, phase_at_end_cycles=plan.schedule.phase_at_end_cycles * 1.2)
+    gen = _core.Generator(dataclasses.replace(plan, schedule=sc))
+    w, f = gen._schedule_onsets(10_000)
+    t = w + f
+    assert 0 < len(t) < 10_000 and np.all(t >= 0) and np.all(np.diff(t) > 0), t[-5:]
+    # none past the last pulse whose argument is positive: 1 + k ln(f1/f0) / (f0 T) > 0
+    assert len(t) == math.ceil(2000.0 * 2.0 / math.log(2000.0)), len(t)
