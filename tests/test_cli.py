@@ -15,6 +15,8 @@ from microwave.sessions import Session, builtin
 from microwave.stage import Stage
 
 RATE = 48_000
+#: a character a terminal acts on, written raw (a line feed apart: it ends each line printed)
+TERMINAL_ACTS_ON = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def cli(*args, **kw):
@@ -363,7 +365,7 @@ def test_a_session_named_by_a_file_name_it_cannot_bear_is_refused_naming_the_fil
     assert r.stderr.startswith(f"microwave info: error: {shown}: no name"), r.stderr
     r = cli("info", f"./{p.name}", cwd=tmp_path)         # (named once, as the user spelt it or as Python does)
     assert r.returncode == 2 and r.stderr.count(".toml") == 1, r.stderr
-    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stderr), r.stderr
+    assert not TERMINAL_ACTS_ON.search(r.stderr), r.stderr
     p.write_text('name = "ok"\n' + steps)
     assert microwave.sessions.load(p).name == "ok"
 
@@ -378,7 +380,7 @@ def test_a_written_path_is_told_with_its_escapes_written_out(tmp_path):
     assert out.is_file()
     assert r.stdout.startswith(f"wrote {tmp_path}/a\\x1b[2J\\u202eb\\nwrote evil.wav (tighten, "), r.stdout
     assert len(r.stdout.splitlines()) == 1, r.stdout             # (a line break in a path forges no line)
-    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", r.stdout), r.stdout
+    assert not TERMINAL_ACTS_ON.search(r.stdout), r.stdout
 
 
 def test_a_device_name_is_listed_with_its_escapes_written_out(monkeypatch, capsys):
@@ -421,7 +423,7 @@ def test_a_calibrations_table_is_printed_with_its_escapes_written_out(monkeypatc
     head = "microwave calibrate: Buds\\x1b]0;owned\\x07\\nPASSED -> mic\\u202eevil at 48000 Hz"
     assert lines[0].startswith(head), out
     assert len(lines) == 5 and lines[-2].startswith("FAILED: ") and lines[-1].startswith("not written: "), out
-    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e]", out), out
+    assert not TERMINAL_ACTS_ON.search(out), out
     assert not (tmp_path / "s.toml").exists()
 
 
