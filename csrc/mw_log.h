@@ -1,8 +1,10 @@
-/* mw_log.h -- the natural logarithm of a log sweep's onsets, the package's own.
+/* mw_log.h -- the natural logarithm of a log sweep's onsets, the package's own
+ * (mw_log, and mw_log1p for the onsets themselves).
  *
  * mw_log(x) for a positive, finite, normal x -- the arguments a sweep's
- * plan gives it: f1/f0, and 1 + k ln(f1/f0) / (f0 T) for the pulses up to
- * the sweep's end, between f1/f0 and 1 or 1 and f1/f0 (f1/f0 within
+ * plan gives it: f1/f0, and 1 + k ln(f1/f0) / (f0 T) (through mw_log1p)
+ * for the pulses up to the sweep's end, between f1/f0 and 1 or 1 and
+ * f1/f0 (f1/f0 within
  * [5e-8, 2e7]).  NaN for any other x (0, a negative, a subnormal, an
  * infinity, a NaN: a plan whose phase at the end lies past its sweep's
  * asks for such), as the C library's log gives NaN or -inf there: the
@@ -74,6 +76,18 @@ static inline double mw_log(double x)
     u = (u & keep) | (MW_LOG_NAN_BITS & ~keep);
     memcpy(&r, &u, sizeof r);
     return r;
+}
+
+/* log(1 + y), for y > -1: mw_log of u = 1 + y, plus what rounding 1 + y
+ * lost, d = y - (u - 1), as d / u (log(u + d) = log u + d/u to second
+ * order: d is at most half an ulp of u).  A sweep's onsets take it: where
+ * f1/f0 is within a few 1e-8 of 1, y = k ln(f1/f0) / (f0 T) is tiny and
+ * 1 + y kept too few of its digits (onsets of many pulses the same).  The
+ * same operations in the same order as written, as mw_log's. */
+static inline double mw_log1p(double y)
+{
+    const double u = 1.0 + y;
+    return mw_log(u) + (y - (u - 1.0)) / u;
 }
 
 #endif

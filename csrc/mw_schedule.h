@@ -129,7 +129,7 @@ static MW_NOINLINE MW_CLONES void sched_sweep_batch(mw_schedule *s)
     } else if (s->sweep_log) {
         const double s_lr = s->sw_s_lr, lr = s->sw_lr, f0s = s->sw_f0s;
         for (idx = 0; idx < m; idx++)
-            s->sw_t[idx] = (delay_s + s_lr * mw_log(1.0 + k[idx] * lr / f0s)) * rate;
+            s->sw_t[idx] = (delay_s + s_lr * mw_log1p(k[idx] * lr / f0s)) * rate;
     } else {
         for (idx = 0; idx < m; idx++)
             s->sw_t[idx] = (delay_s + 2.0 * k[idx] / (f0 + sqrt(f0sq + a4 * k[idx]))) * rate;

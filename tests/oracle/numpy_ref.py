@@ -198,14 +198,15 @@ class Schedule:
     core's arithmetic: exact rationals for regular trains and bursts, the
     closed form of the phase law for sweeps, the listed onsets of custom trains.
 
-    ``log``: the natural logarithm of a log sweep's onsets, ``np.log`` (what
-    a user writes; the core's own, csrc/mw_log.h, is within an ulp of it,
-    so a few edge samples differ in their last bits); tests/oracle/test_sweep_log.py
-    gives the core's, operation for operation, to check the bits."""
+    ``log``, ``log1p``: the logarithms of a log sweep's onsets, ``np.log``
+    and ``np.log1p`` (what a user writes; the core's own, csrc/mw_log.h,
+    are within about an ulp of them, so a few edge samples differ in their
+    last bits); tests/oracle/test_sweep_log.py gives the core's, operation
+    for operation, to check the bits."""
 
-    def __init__(self, sc, rate: float, log=np.log):
+    def __init__(self, sc, rate: float, log=np.log, log1p=np.log1p):
         self.sc = sc
-        self.log = log
+        self.log, self.log1p = log, log1p
         # where the train ends: pulses start before end = whole + frac samples
         self.end = None if sc.end is None else (sc.end.whole, sc.end.frac)
         if isinstance(sc, (RegularSchedule, BurstSchedule)):
@@ -294,7 +295,7 @@ class Schedule:
                 ts = kd / f0
             elif sc.log:
                 lr = float(self.log(np.float64(f1 / f0)))
-                ts = T / lr * self.log(1.0 + kd * lr / (f0 * T))
+                ts = T / lr * self.log1p(kd * lr / (f0 * T))
             else:
                 a = (f1 - f0) / (2.0 * T)
                 ts = 2.0 * kd / (f0 + np.sqrt(f0 * f0 + 4.0 * a * kd))

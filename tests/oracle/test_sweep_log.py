@@ -56,6 +56,13 @@ def mw_log(x):
     return ((e * LN2_LO + s * (hfsq + r)) - hfsq + f) + e * LN2_HI
 
 
+def mw_log1p(y):
+    """csrc/mw_log.h's mw_log1p, operation for operation, in numpy."""
+    y = np.asarray(y, dtype=np.float64)
+    u = 1.0 + y
+    return mw_log(u) + (y - (u - 1.0)) / u
+
+
 def ulps_off(x: float, y: float) -> float:
     """|y - ln x| in ulps of ln x, ln x to 60 digits."""
     with localcontext() as ctx:
@@ -152,7 +159,7 @@ def test_a_log_sweep_is_that_logarithms_bits(rate, u0, u1, seconds, delay_s, blo
             m = min(m, n - at)
             gen.fill(got[at:at + m])
             at += m
-    sched = numpy_ref.Schedule(plan.schedule, rate, log=mw_log)
+    sched = numpy_ref.Schedule(plan.schedule, rate, log=mw_log, log1p=mw_log1p)
     assert_onsets_are_the_methods(gen, sched, sched.last_at_or_before(n - 1) + 1)
     want = numpy_ref.hold_gain(plan, numpy_ref.train_ref(plan, 0, n, sched=sched), 0)
     bad = np.flatnonzero(got != want)
@@ -167,7 +174,7 @@ def test_far_into_a_long_log_sweep():
     spec = mw.Biphasic(amp_ua=200, phase_us=50, sweep=mw.Sweep(50.0, 4000.0, 1200.0, scale="log"))
     got = kernel(spec, n, skip=skip)
     plan = spec.plan(RATE)
-    sched = numpy_ref.Schedule(plan.schedule, RATE, log=mw_log)
+    sched = numpy_ref.Schedule(plan.schedule, RATE, log=mw_log, log1p=mw_log1p)
     first = sched.last_at_or_before(skip - 1) + 1
     assert_onsets_are_the_methods(spec.generator(RATE), sched, 20_000, skip=first)
     want = numpy_ref.train_ref(plan, skip, n, sched=sched)
@@ -191,3 +198,44 @@ def test_a_plan_asking_the_log_past_its_domain_ends_the_sweep():
     assert 0 < len(t) < 10_000 and np.all(t >= 0) and np.all(np.diff(t) > 0), t[-5:]
     # none past the last pulse whose argument is positive: 1 + k ln(f1/f0) / (f0 T) > 0
     assert len(t) == math.ceil(2000.0 * 2.0 / math.log(2000.0)), len(t)
+
+
+def exact_onsets(f0: float, f1: float, seconds: float, rate: int, ks) -> list[Decimal]:
+    """Onsets (samples) of pulses ks of a log sweep by the phase law, to
+    50 digits: T / ln r * ln(1 + k ln r / (f0 T)), r = f1 / f0 as given."""
+    with localcontext() as ctx:
+        ctx.prec = 50
+        f0d, T = Decimal(f0), Decimal(seconds)
+        lr = (Decimal(f1) / f0d).ln()
+        return [T / lr * (1 + Decimal(int(k)) * lr / (f0d * T)).ln() * rate for k in ks]
+
+
+@settings(deadline=None, max_examples=60, database=None)
+@given(f0=st.floats(1.0, 3000.0), near=st.integers(-15, -4), up=st.booleans(), seconds=st.floats(0.1, 600.0))
+@example(f0=10.0, near=-16, up=True, seconds=1.0)           # f1 the next double after f0
+@example(f0=1000.0, near=-9, up=True, seconds=3600.0)
+def test_a_log_sweep_between_rates_a_hair_apart_keeps_its_onsets(f0, near, up, seconds):
+    """start_hz and stop_hz within 1e-15 to 1e-4 of each other: every onset
+    where the phase law puts it (to 1e-6 samples; with log(1 + y) instead
+    of log1p(y), 1 + y kept too few digits of y and onsets were off by
+    whole samples, several pulses at one onset: twice the current asked),
+    at the sweep's start and at its end, and the samples never above the
+    pulse's amplitude."""
+    rate = 48_000
+    f1 = math.nextafter(f0, math.inf) if near == -16 else f0 * (1 + (10.0 ** near if up else -(10.0 ** near)))
+    assert f1 != f0
+    phase_us = min(100.0, 0.3e6 / max(f0, f1))
+    spec = mw.Biphasic(amp_ua=200, phase_us=phase_us, sweep=mw.Sweep(f0, f1, seconds, scale="log"))
+    gen = spec.generator(rate)
+    last = math.floor(spec.sweep.cycles)
+    for skip in (0, max(0, last - 40)):
+        w, f = gen._schedule_onsets(40, skip)
+        ks = range(skip, skip + len(w))
+        ks_in = [k for k in ks if k <= last]            # (past the sweep: the held tail, exact rationals)
+        want = exact_onsets(f0, f1, seconds, rate, ks_in)
+        got = [Decimal(int(a)) + Decimal(float(b)) for a, b in zip(w, f)][:len(ks_in)]
+        worst = max((abs(g - x) for g, x in zip(got, want)), default=Decimal(0))
+        assert worst < Decimal("1e-6"), f"onsets off the phase law by {worst} samples"
+        assert np.all(np.diff(w + f) > 0)
+    x = gen.render(min(rate * 2, int(seconds * rate) + 100))
+    assert np.max(np.abs(x)) <= 200.0 * (1 + 1e-6)
